@@ -1,0 +1,8 @@
+//! Sluice's dashboards crate: the HTTP surface of the query layer (`POST /api/v1/query`), and later
+//! the web UI served by the same binary.
+//!
+//! Invariant: this crate depends on `query` only, never on `ingest`; the two meet through Parquet.
+
+mod api;
+
+pub use api::api_router;

@@ -1,0 +1,155 @@
+//! The collector: Amplitude-compatible upload endpoints in front of the event log.
+//!
+//! [`Collector::accept`] is the one path every event takes — HTTP uploads and the demo generator
+//! alike: look up the project by API key, validate and normalise every event, and append the whole
+//! request to the log. Requests are all-or-nothing, as Amplitude's SDKs expect: if any event is
+//! invalid nothing is stored and the 400 lists the offending indexes so the SDK can resend the rest.
+//! A 200 is sent only after the log has made the events durable.
+
+mod http;
+mod response;
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+
+use sluice_schema::amplitude::{self, IngestContext, ProblemKind, UploadRequest};
+
+use crate::log::{EventLog, LogRecord};
+
+pub use http::{BATCH_MAX_BYTES, HTTPAPI_MAX_BYTES, router};
+pub use response::{Accepted, Rejection};
+
+/// Most events in one request (Amplitude's limit; larger requests get 413 and SDKs split them).
+pub const MAX_EVENTS_PER_REQUEST: usize = 2000;
+
+/// Which project each API key belongs to.
+#[derive(Debug, Clone, Default)]
+pub struct Projects {
+    by_key: HashMap<String, String>,
+}
+
+impl Projects {
+    /// Projects from `(api key, project name)` pairs.
+    pub fn new(keys: impl IntoIterator<Item = (String, String)>) -> Self {
+        Projects {
+            by_key: keys.into_iter().collect(),
+        }
+    }
+
+    /// The project of an API key.
+    pub fn project_for(&self, api_key: &str) -> Option<&str> {
+        self.by_key.get(api_key).map(String::as_str)
+    }
+}
+
+/// Facts about an upload that are not in its body.
+#[derive(Debug, Clone)]
+pub struct RequestMeta {
+    /// When the request arrived (ms since epoch).
+    pub received_ms: i64,
+    /// The client's IP address.
+    pub remote_ip: Option<String>,
+    /// Size of the (decompressed) body, reported back as `payload_size_bytes`.
+    pub payload_size: usize,
+}
+
+/// Validates uploads and appends them to the event log.
+pub struct Collector {
+    log: Arc<dyn EventLog>,
+    projects: Projects,
+}
+
+impl Collector {
+    /// A collector appending to `log`, accepting the keys of `projects`.
+    pub fn new(log: Arc<dyn EventLog>, projects: Projects) -> Self {
+        Collector { log, projects }
+    }
+
+    /// Parses an upload body and accepts it.
+    pub async fn upload(&self, body: &[u8], meta: RequestMeta) -> Result<Accepted, Rejection> {
+        let upload = amplitude::parse_upload(body).map_err(Rejection::from)?;
+        self.accept(upload, meta).await
+    }
+
+    /// Accepts a parsed upload: validates every event and appends them durably, or rejects it whole.
+    pub async fn accept(
+        &self,
+        upload: UploadRequest,
+        meta: RequestMeta,
+    ) -> Result<Accepted, Rejection> {
+        let project = self
+            .projects
+            .project_for(&upload.api_key)
+            .ok_or_else(|| Rejection::InvalidApiKey(upload.api_key.clone()))?;
+        if upload.events.len() > MAX_EVENTS_PER_REQUEST {
+            return Err(Rejection::PayloadTooLarge);
+        }
+        let ctx = IngestContext {
+            project,
+            received_ms: meta.received_ms,
+            client_upload_time: upload.client_upload_time,
+            remote_ip: meta.remote_ip.as_deref(),
+            min_id_length: upload.min_id_length,
+        };
+        let mut records = Vec::with_capacity(upload.events.len());
+        let mut problems = InvalidEvents::default();
+        for (index, raw) in upload.events.iter().enumerate() {
+            match amplitude::normalize_event(raw, &ctx) {
+                Ok(event) => records.push(LogRecord {
+                    key: event.ordering_key().to_owned(),
+                    payload: serde_json::to_vec(&event).unwrap_or_default(),
+                }),
+                Err(found) => problems.add(index, &found),
+            }
+        }
+        if !problems.is_empty() {
+            return Err(Rejection::InvalidEvents(problems));
+        }
+        let count = records.len();
+        self.log.append(records).await.map_err(|e| {
+            tracing::error!(error = %e, "event log append failed");
+            Rejection::Unavailable
+        })?;
+        Ok(Accepted {
+            events_ingested: count,
+            payload_size_bytes: meta.payload_size,
+            server_upload_time: meta.received_ms,
+        })
+    }
+}
+
+/// Indexes of invalid events, by field, as Amplitude reports them.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct InvalidEvents {
+    /// `events_with_invalid_fields`.
+    pub invalid_fields: BTreeMap<&'static str, Vec<usize>>,
+    /// `events_with_missing_fields`.
+    pub missing_fields: BTreeMap<&'static str, Vec<usize>>,
+    /// `events_with_invalid_id_lengths`.
+    pub invalid_id_lengths: BTreeMap<&'static str, Vec<usize>>,
+}
+
+impl InvalidEvents {
+    fn add(&mut self, index: usize, problems: &[amplitude::FieldProblem]) {
+        for p in problems {
+            let map = match p.kind {
+                ProblemKind::Missing => &mut self.missing_fields,
+                ProblemKind::Invalid => &mut self.invalid_fields,
+                ProblemKind::InvalidIdLength => &mut self.invalid_id_lengths,
+            };
+            let indexes = map.entry(p.field).or_default();
+            if indexes.last() != Some(&index) {
+                indexes.push(index);
+            }
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.invalid_fields.is_empty()
+            && self.missing_fields.is_empty()
+            && self.invalid_id_lengths.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests;

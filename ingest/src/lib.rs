@@ -1,0 +1,19 @@
+//! Sluice's ingest crate: everything between a client's HTTP request and a Parquet file.
+//!
+//! - `collector`: the Amplitude-compatible HTTP endpoints; validates, normalises, appends to the log,
+//!   and acknowledges only once the events are durable.
+//! - `log`: the event log trait (Kafka semantics) and its embedded implementation.
+//! - `loader`: log → Parquet, exactly once.
+//! - `demo`: a realistic marketplace event generator for `sluice demo`.
+
+pub mod collector;
+pub mod demo;
+mod durable;
+mod error;
+pub mod loader;
+pub mod log;
+
+pub use collector::{Collector, Projects};
+pub use error::{LoaderError, LogError};
+pub use loader::{LoaderConfig, LoaderHandle, spawn_loader};
+pub use log::{EventLog, LocalLog, LocalLogOptions};

@@ -1,0 +1,68 @@
+//! The loader's intent file: the log range of the batch being written, recorded before any file.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::durable::{sync_dir, write_atomically};
+use crate::error::LoaderError;
+use crate::log::{ConsumedRecord, Positions};
+
+/// A batch in flight: log positions `[start, end)`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct Intent {
+    pub(crate) start: Positions,
+    pub(crate) end: Positions,
+}
+
+impl Intent {
+    /// The stem of the batch's file names: its partition ranges, e.g. `p0-000…017-000…512`.
+    pub(crate) fn file_stem(&self) -> String {
+        self.end
+            .iter()
+            .map(|(p, end)| {
+                let start = self.start.get(p).copied().unwrap_or(0);
+                format!("p{p}-{start:020}-{end:020}")
+            })
+            .collect::<Vec<_>>()
+            .join("_")
+    }
+
+    /// Whether a record belongs to this batch.
+    pub(crate) fn contains(&self, r: &ConsumedRecord) -> bool {
+        let start = self.start.get(&r.partition).copied().unwrap_or(0);
+        let end = self.end.get(&r.partition).copied().unwrap_or(0);
+        (start..end).contains(&r.offset)
+    }
+}
+
+fn path(dataset_dir: &Path) -> PathBuf {
+    dataset_dir.join("loader-intent.json")
+}
+
+/// Durably records the batch about to be written.
+pub(crate) fn record(dataset_dir: &Path, intent: &Intent) -> Result<(), LoaderError> {
+    let bytes = serde_json::to_vec(intent).unwrap_or_default();
+    let path = path(dataset_dir);
+    std::fs::create_dir_all(dataset_dir).map_err(|e| LoaderError::io(dataset_dir, e))?;
+    write_atomically(&path, &bytes).map_err(|e| LoaderError::io(&path, e))
+}
+
+/// The batch a crash interrupted, if any.
+pub(crate) fn read(dataset_dir: &Path) -> Result<Option<Intent>, LoaderError> {
+    let path = path(dataset_dir);
+    match std::fs::read(&path) {
+        Ok(bytes) => serde_json::from_slice(&bytes)
+            .map(Some)
+            .map_err(|e| LoaderError::io(&path, std::io::Error::other(e))),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(LoaderError::io(&path, e)),
+    }
+}
+
+/// Removes the intent once its batch is committed.
+pub(crate) fn clear(dataset_dir: &Path) -> Result<(), LoaderError> {
+    let path = path(dataset_dir);
+    std::fs::remove_file(&path).map_err(|e| LoaderError::io(&path, e))?;
+    sync_dir(dataset_dir).map_err(|e| LoaderError::io(dataset_dir, e))
+}

@@ -1,0 +1,215 @@
+//! The loader: consumes the event log and writes Parquet files partitioned by event date.
+//!
+//! Exactly-once, by construction:
+//! 1. a batch is a range of log positions `[start, end)`; before writing anything the loader records
+//!    that range durably in an *intent* file;
+//! 2. it writes one Parquet file per event date, named after the range, each atomically (temp file,
+//!    fsync, rename, fsync folder), so a file is either whole or absent;
+//! 3. only then does it commit `end` to the log and delete the intent.
+//!
+//! After a crash the intent says exactly which range was in flight; the loader replays that same
+//! range, which rewrites the same file names (replacing, never adding), then commits. Records below
+//! the committed position are never read again, and records at or above it are in no file that a
+//! committed batch wrote — so every acknowledged event lands in exactly one file.
+
+mod intent;
+mod parquet_files;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use chrono_tz::Tz;
+use sluice_schema::StorageLayout;
+
+use crate::error::LoaderError;
+use crate::log::{ConsumedRecord, EventLog, LogConsumer, Positions};
+
+use intent::Intent;
+
+/// The consumer group of the Parquet loader.
+pub const LOADER_GROUP: &str = "parquet-loader";
+
+/// Settings of a loader.
+#[derive(Debug, Clone)]
+pub struct LoaderConfig {
+    /// Root of the dataset; files go under `events/event_date=YYYY-MM-DD/`.
+    pub dataset_dir: PathBuf,
+    /// Which properties get typed columns.
+    pub layout: StorageLayout,
+    /// The time zone that cuts event dates.
+    pub time_zone: Tz,
+    /// Most events in one batch (one file per date per batch).
+    pub max_batch_events: usize,
+    /// Longest time an event waits in a batch before it is written: how fresh queries are.
+    pub flush_interval: Duration,
+}
+
+/// Counters a loader publishes while it runs.
+#[derive(Debug, Default)]
+pub struct LoaderProgress {
+    /// Events written to Parquet and committed since the loader started.
+    pub events_loaded: AtomicU64,
+    /// Batches committed since the loader started.
+    pub batches_committed: AtomicU64,
+}
+
+/// The loader itself; [`Loader::run`] blocks, so it gets its own thread ([`spawn_loader`]).
+pub struct Loader {
+    consumer: Box<dyn LogConsumer>,
+    config: LoaderConfig,
+    progress: Arc<LoaderProgress>,
+}
+
+impl Loader {
+    /// A loader reading through `consumer`.
+    pub fn new(
+        consumer: Box<dyn LogConsumer>,
+        config: LoaderConfig,
+        progress: Arc<LoaderProgress>,
+    ) -> Self {
+        Loader {
+            consumer,
+            config,
+            progress,
+        }
+    }
+
+    /// Loads until `stop` is set, then flushes what it holds and returns.
+    pub fn run(mut self, stop: &AtomicBool) -> Result<(), LoaderError> {
+        parquet_files::remove_temp_files(&self.config.dataset_dir)?;
+        self.finish_interrupted_batch()?;
+        loop {
+            let start = self.consumer.position();
+            let records = self.gather(stop)?;
+            if !records.is_empty() {
+                let end = self.consumer.position();
+                self.load(Intent { start, end }, &records)?;
+            }
+            if stop.load(Ordering::Relaxed) {
+                return Ok(());
+            }
+        }
+    }
+
+    /// Polls until a batch is full, the flush interval has passed since its first record, or stop.
+    fn gather(&mut self, stop: &AtomicBool) -> Result<Vec<ConsumedRecord>, LoaderError> {
+        let max = self.config.max_batch_events;
+        let mut records = Vec::new();
+        let mut deadline: Option<Instant> = None;
+        loop {
+            let wait = match deadline {
+                Some(d) => d.saturating_duration_since(Instant::now()),
+                None => Duration::from_millis(200),
+            };
+            let got = self.consumer.poll(max - records.len(), wait)?;
+            if deadline.is_none() && !got.is_empty() {
+                deadline = Some(Instant::now() + self.config.flush_interval);
+            }
+            records.extend(got);
+            let due = deadline.is_some_and(|d| Instant::now() >= d);
+            if records.len() >= max || due || stop.load(Ordering::Relaxed) {
+                return Ok(records);
+            }
+        }
+    }
+
+    /// Writes one batch's files, then commits: see the module docs for why in this order.
+    fn load(&mut self, intent: Intent, records: &[ConsumedRecord]) -> Result<(), LoaderError> {
+        let dir = &self.config.dataset_dir;
+        intent::record(dir, &intent)?;
+        let name = intent.file_stem();
+        let written = parquet_files::write_batch(&self.config, &name, records)?;
+        self.consumer.commit(&intent.end)?;
+        intent::clear(dir)?;
+        self.progress
+            .events_loaded
+            .fetch_add(records.len() as u64, Ordering::Relaxed);
+        self.progress
+            .batches_committed
+            .fetch_add(1, Ordering::Relaxed);
+        tracing::debug!(events = records.len(), files = written, batch = %name, "batch loaded");
+        Ok(())
+    }
+
+    /// Replays the batch a crash interrupted, if any, exactly as it was.
+    fn finish_interrupted_batch(&mut self) -> Result<(), LoaderError> {
+        let Some(intent) = intent::read(&self.config.dataset_dir)? else {
+            return Ok(());
+        };
+        tracing::info!(start = ?intent.start, end = ?intent.end, "replaying interrupted batch");
+        self.consumer.seek(&intent.start)?;
+        let mut records = Vec::new();
+        while !reached(&self.consumer.position(), &intent.end) {
+            let got = self
+                .consumer
+                .poll(self.config.max_batch_events, Duration::from_secs(1))?;
+            if got.is_empty() {
+                return Err(LoaderError::Log(crate::error::LogError::Corrupt(format!(
+                    "interrupted batch {:?}..{:?} is no longer readable",
+                    intent.start, intent.end
+                ))));
+            }
+            records.extend(got.into_iter().filter(|r| intent.contains(r)));
+        }
+        self.consumer.seek(&intent.end)?;
+        self.load(intent, &records)
+    }
+}
+
+fn reached(position: &Positions, end: &Positions) -> bool {
+    end.iter()
+        .all(|(p, e)| position.get(p).copied().unwrap_or(0) >= *e)
+}
+
+/// A loader running on its own thread.
+pub struct LoaderHandle {
+    stop: Arc<AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+    /// Live counters.
+    pub progress: Arc<LoaderProgress>,
+}
+
+/// Starts a loader thread on `log`. On an error it logs, waits, and restarts from the committed
+/// position (replaying any interrupted batch), so a transient disk problem does not stop loading.
+pub fn spawn_loader(log: Arc<dyn EventLog>, config: LoaderConfig) -> std::io::Result<LoaderHandle> {
+    let stop = Arc::new(AtomicBool::new(false));
+    let progress = Arc::new(LoaderProgress::default());
+    let (thread_stop, thread_progress) = (Arc::clone(&stop), Arc::clone(&progress));
+    let thread = std::thread::Builder::new()
+        .name("sluice-loader".into())
+        .spawn(move || {
+            while !thread_stop.load(Ordering::Relaxed) {
+                let result = log
+                    .consumer(LOADER_GROUP)
+                    .map_err(LoaderError::from)
+                    .and_then(|c| {
+                        Loader::new(c, config.clone(), Arc::clone(&thread_progress))
+                            .run(&thread_stop)
+                    });
+                if let Err(error) = result {
+                    tracing::error!(%error, "loader failed; restarting in 1 s");
+                    std::thread::sleep(Duration::from_secs(1));
+                }
+            }
+        })?;
+    Ok(LoaderHandle {
+        stop,
+        thread: Some(thread),
+        progress,
+    })
+}
+
+impl LoaderHandle {
+    /// Asks the loader to flush what it holds and stop, and waits for it.
+    pub fn shutdown(mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

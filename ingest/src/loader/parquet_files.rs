@@ -1,0 +1,100 @@
+//! Writing one batch of log records as Parquet files, one per event date, each atomically.
+
+use std::collections::BTreeMap;
+use std::fs::{self, File};
+use std::path::{Path, PathBuf};
+
+use chrono::NaiveDate;
+use parquet::arrow::ArrowWriter;
+use parquet::basic::{Compression, ZstdLevel};
+use parquet::file::properties::WriterProperties;
+use sluice_schema::layout::PARTITION_COLUMN;
+use sluice_schema::{Event, partition_date};
+
+use super::LoaderConfig;
+use crate::durable::sync_dir;
+use crate::error::LoaderError;
+use crate::log::ConsumedRecord;
+
+/// Where the events of `date` live.
+pub(crate) fn partition_dir(dataset_dir: &Path, date: NaiveDate) -> PathBuf {
+    dataset_dir
+        .join("events")
+        .join(format!("{PARTITION_COLUMN}={}", date.format("%Y-%m-%d")))
+}
+
+/// Writes the records as `part-<stem>.parquet` in each date partition they touch; returns the
+/// number of files written.
+pub(crate) fn write_batch(
+    config: &LoaderConfig,
+    stem: &str,
+    records: &[ConsumedRecord],
+) -> Result<usize, LoaderError> {
+    let mut by_date: BTreeMap<NaiveDate, Vec<Event>> = BTreeMap::new();
+    for record in records {
+        let event: Event =
+            serde_json::from_slice(&record.payload).map_err(|e| LoaderError::BadRecord {
+                offset: record.offset,
+                message: e.to_string(),
+            })?;
+        by_date
+            .entry(partition_date(event.event_time, config.time_zone))
+            .or_default()
+            .push(event);
+    }
+    for (date, events) in &by_date {
+        let dir = partition_dir(&config.dataset_dir, *date);
+        write_file(config, &dir, &format!("part-{stem}.parquet"), events)?;
+    }
+    Ok(by_date.len())
+}
+
+fn write_file(
+    config: &LoaderConfig,
+    dir: &Path,
+    name: &str,
+    events: &[Event],
+) -> Result<(), LoaderError> {
+    fs::create_dir_all(dir).map_err(|e| LoaderError::io(dir, e))?;
+    let batch = config.layout.to_record_batch(events)?;
+    let tmp = dir.join(format!(".{name}.tmp"));
+    let file = File::create(&tmp).map_err(|e| LoaderError::io(&tmp, e))?;
+    let props = WriterProperties::builder()
+        .set_compression(Compression::ZSTD(ZstdLevel::try_new(1)?))
+        .build();
+    let mut writer = ArrowWriter::try_new(file, batch.schema(), Some(props))?;
+    writer.write(&batch)?;
+    let file = writer.into_inner()?;
+    file.sync_all().map_err(|e| LoaderError::io(&tmp, e))?;
+    let path = dir.join(name);
+    // Replaces a file of the same batch left by a run that crashed before committing.
+    fs::rename(&tmp, &path).map_err(|e| LoaderError::io(&path, e))?;
+    sync_dir(dir).map_err(|e| LoaderError::io(dir, e))?;
+    if let Some(parent) = dir.parent() {
+        sync_dir(parent).map_err(|e| LoaderError::io(parent, e))?;
+    }
+    Ok(())
+}
+
+/// Deletes temp files a crash left behind (they were never renamed, so hold nothing committed).
+pub(crate) fn remove_temp_files(dataset_dir: &Path) -> Result<(), LoaderError> {
+    let events = dataset_dir.join("events");
+    let Ok(partitions) = fs::read_dir(&events) else {
+        return Ok(());
+    };
+    for partition in partitions.flatten() {
+        let Ok(files) = fs::read_dir(partition.path()) else {
+            continue;
+        };
+        for file in files.flatten() {
+            let name = file.file_name();
+            if name
+                .to_str()
+                .is_some_and(|n| n.starts_with('.') && n.ends_with(".tmp"))
+            {
+                fs::remove_file(file.path()).map_err(|e| LoaderError::io(&file.path(), e))?;
+            }
+        }
+    }
+    Ok(())
+}

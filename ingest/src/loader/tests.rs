@@ -1,0 +1,195 @@
+use std::collections::BTreeMap;
+use std::fs;
+
+use arrow::array::AsArray;
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use sluice_schema::Event;
+
+use super::*;
+use crate::log::{LocalLog, LocalLogOptions, LogRecord};
+
+const HOUR: i64 = 3_600_000;
+/// 2025-01-01T00:00:00Z.
+const JAN1: i64 = 1_735_689_600_000;
+
+fn event(i: usize, time: i64) -> Event {
+    Event {
+        project: "p".into(),
+        event_time: time,
+        client_event_time: time,
+        server_received_time: time,
+        event_type: "Viewed".into(),
+        device_id: format!("dev-{}", i % 7),
+        insert_id: Some(format!("ins-{i}")),
+        ..Event::default()
+    }
+}
+
+fn records(events: &[Event]) -> Vec<LogRecord> {
+    events
+        .iter()
+        .map(|e| LogRecord {
+            key: e.device_id.clone(),
+            payload: serde_json::to_vec(e).unwrap(),
+        })
+        .collect()
+}
+
+fn config(dir: &std::path::Path, tz: Tz) -> LoaderConfig {
+    LoaderConfig {
+        dataset_dir: dir.join("data"),
+        layout: StorageLayout::default(),
+        time_zone: tz,
+        max_batch_events: 10,
+        flush_interval: Duration::from_millis(20),
+    }
+}
+
+/// insert_id → how many times it is stored, per date partition.
+fn stored(dataset: &std::path::Path) -> BTreeMap<String, Vec<String>> {
+    let mut out: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for partition in fs::read_dir(dataset.join("events")).unwrap() {
+        let partition = partition.unwrap();
+        let date = partition.file_name().to_str().unwrap().to_owned();
+        for file in fs::read_dir(partition.path()).unwrap() {
+            let path = file.unwrap().path();
+            assert!(
+                path.extension().is_some_and(|e| e == "parquet"),
+                "stray file {path:?}"
+            );
+            let reader = ParquetRecordBatchReaderBuilder::try_new(fs::File::open(&path).unwrap())
+                .unwrap()
+                .build()
+                .unwrap();
+            for batch in reader {
+                let batch = batch.unwrap();
+                let ids = batch
+                    .column_by_name("insert_id")
+                    .unwrap()
+                    .as_string::<i32>();
+                for id in ids.iter().flatten() {
+                    out.entry(id.to_owned()).or_default().push(date.clone());
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Runs a loader until it has loaded `expected` events, then stops it.
+fn load_all(log: &LocalLog, config: LoaderConfig, expected: u64) {
+    let progress = Arc::new(LoaderProgress::default());
+    let stop = AtomicBool::new(false);
+    std::thread::scope(|s| {
+        let loader = Loader::new(
+            log.consumer(LOADER_GROUP).unwrap(),
+            config,
+            Arc::clone(&progress),
+        );
+        let running = s.spawn(|| loader.run(&stop));
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while progress.events_loaded.load(Ordering::Relaxed) < expected && Instant::now() < deadline
+        {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        stop.store(true, Ordering::Relaxed);
+        running.join().unwrap().unwrap();
+    });
+}
+
+#[tokio::test]
+async fn events_land_once_in_their_project_time_zone_date() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = LocalLog::open(dir.path().join("log"), LocalLogOptions::default()).unwrap();
+    // 20:00 UTC on Jan 1 is Jan 2 in Seoul.
+    let events: Vec<Event> = (0..25)
+        .map(|i| event(i, JAN1 + (i as i64 % 2) * 20 * HOUR))
+        .collect();
+    log.append(records(&events)).await.unwrap();
+    load_all(&log, config(dir.path(), chrono_tz::Asia::Seoul), 25);
+    let stored = stored(&dir.path().join("data"));
+    assert_eq!(stored.len(), 25);
+    for (i, e) in events.iter().enumerate() {
+        let dates = &stored[e.insert_id.as_ref().unwrap()];
+        let want = if i % 2 == 0 {
+            "event_date=2025-01-01"
+        } else {
+            "event_date=2025-01-02"
+        };
+        assert_eq!(dates, &vec![want.to_owned()], "event {i}");
+    }
+    assert_eq!(
+        log.consumer(LOADER_GROUP).unwrap().committed(),
+        Positions::from([(0, 25)])
+    );
+}
+
+#[tokio::test]
+async fn a_batch_interrupted_after_its_files_is_replayed_without_duplicates() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(dir.path(), chrono_tz::UTC);
+    let log = LocalLog::open(dir.path().join("log"), LocalLogOptions::default()).unwrap();
+    let events: Vec<Event> = (0..12)
+        .map(|i| event(i, JAN1 + i as i64 * 6 * HOUR))
+        .collect();
+    log.append(records(&events)).await.unwrap();
+
+    // A run that wrote every file of the batch [0, 8) and crashed before committing it…
+    let mut consumer = log.consumer(LOADER_GROUP).unwrap();
+    let batch = consumer.poll(8, Duration::ZERO).unwrap();
+    let intent = Intent {
+        start: Positions::from([(0, 0)]),
+        end: consumer.position(),
+    };
+    intent::record(&cfg.dataset_dir, &intent).unwrap();
+    parquet_files::write_batch(&cfg, &intent.file_stem(), &batch).unwrap();
+    // …and left a half-written temp file of a later batch behind.
+    let partition = parquet_files::partition_dir(
+        &cfg.dataset_dir,
+        chrono::NaiveDate::from_ymd_opt(2025, 1, 1).unwrap(),
+    );
+    fs::write(partition.join(".part-p0-x.parquet.tmp"), b"torn").unwrap();
+    drop(consumer);
+
+    load_all(&log, cfg.clone(), 12);
+    let stored = stored(&cfg.dataset_dir);
+    assert_eq!(stored.len(), 12, "every event is stored");
+    assert!(
+        stored.values().all(|dates| dates.len() == 1),
+        "no event twice: {stored:?}"
+    );
+    assert!(intent::read(&cfg.dataset_dir).unwrap().is_none());
+}
+
+#[tokio::test]
+async fn a_batch_interrupted_before_any_file_is_replayed_with_the_same_range() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(dir.path(), chrono_tz::UTC);
+    let log = LocalLog::open(dir.path().join("log"), LocalLogOptions::default()).unwrap();
+    let events: Vec<Event> = (0..6).map(|i| event(i, JAN1)).collect();
+    log.append(records(&events)).await.unwrap();
+    let intent = Intent {
+        start: Positions::from([(0, 0)]),
+        end: Positions::from([(0, 4)]),
+    };
+    intent::record(&cfg.dataset_dir, &intent).unwrap();
+    // More events arrive before the restart; the replay must still cut the batch at 4.
+    let later: Vec<Event> = (6..9).map(|i| event(i, JAN1)).collect();
+    log.append(records(&later)).await.unwrap();
+
+    load_all(&log, cfg.clone(), 9);
+    let files: Vec<String> = fs::read_dir(parquet_files::partition_dir(
+        &cfg.dataset_dir,
+        chrono::NaiveDate::from_ymd_opt(2025, 1, 1).unwrap(),
+    ))
+    .unwrap()
+    .map(|f| f.unwrap().file_name().to_str().unwrap().to_owned())
+    .collect();
+    assert!(
+        files.contains(&format!("part-{}.parquet", intent.file_stem())),
+        "{files:?}"
+    );
+    let stored = stored(&cfg.dataset_dir);
+    assert_eq!(stored.len(), 9);
+    assert!(stored.values().all(|d| d.len() == 1));
+}

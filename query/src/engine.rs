@@ -1,0 +1,54 @@
+//! The entry point: a [`QueryEngine`] over a data directory runs query specs.
+//!
+//! Each query gets a fresh DataFusion session (two partitions, matching the machine) and a fresh
+//! listing of the event files, so Parquet files written since the last query are always seen.
+
+use std::path::{Path, PathBuf};
+
+use datafusion::execution::context::SessionContext;
+use datafusion::prelude::SessionConfig;
+
+use crate::error::QueryError;
+use crate::result::QueryResult;
+use crate::spec::QuerySpec;
+use crate::{funnel, table};
+
+/// Runs analyses over the Parquet dataset in one data directory.
+#[derive(Debug, Clone)]
+pub struct QueryEngine {
+    data_dir: PathBuf,
+}
+
+impl QueryEngine {
+    /// An engine over `data_dir` (the folder holding `events/`). Nothing is read until a query
+    /// runs; the folder need not exist yet.
+    pub fn new(data_dir: impl Into<PathBuf>) -> Self {
+        QueryEngine {
+            data_dir: data_dir.into(),
+        }
+    }
+
+    /// The data directory this engine reads.
+    pub fn data_dir(&self) -> &Path {
+        &self.data_dir
+    }
+
+    /// Validates `spec` and runs it. A bad spec is a [`QueryError::InvalidSpec`]; no data yet
+    /// gives zero counts, not an error.
+    pub async fn run(&self, spec: &QuerySpec) -> Result<QueryResult, QueryError> {
+        match spec {
+            QuerySpec::Funnel(funnel_spec) => {
+                let query = funnel_spec.validate()?;
+                let ctx = session();
+                let table = table::events_table(&ctx, &self.data_dir).await?;
+                let result =
+                    funnel::run(&ctx, table, &query, funnel_spec.breakdown.clone()).await?;
+                Ok(QueryResult::Funnel(result))
+            }
+        }
+    }
+}
+
+fn session() -> SessionContext {
+    SessionContext::new_with_config(SessionConfig::new().with_target_partitions(2))
+}

@@ -1,0 +1,124 @@
+//! Errors of the query layer, split by whose fault they are: a [`SpecError`] is the caller's (the
+//! HTTP layer answers 400), everything else is ours (500).
+
+use std::path::PathBuf;
+
+use datafusion::error::DataFusionError;
+
+/// Result alias for the query layer.
+pub(crate) type Result<T, E = QueryError> = std::result::Result<T, E>;
+
+/// Anything that can stop a query.
+#[derive(Debug, thiserror::Error)]
+pub enum QueryError {
+    /// The query spec is invalid; the caller must change it.
+    #[error("invalid query spec: {0}")]
+    InvalidSpec(#[from] SpecError),
+    /// DataFusion failed while planning or running the query.
+    #[error("query execution failed: {0}")]
+    DataFusion(#[from] DataFusionError),
+    /// Reading the data directory failed.
+    #[error("cannot read {}: {source}", path.display())]
+    Io {
+        /// The path being read.
+        path: PathBuf,
+        /// The underlying error.
+        source: std::io::Error,
+    },
+    /// The engine produced something it should not have: a bug on our side.
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl QueryError {
+    /// True when the caller caused the error (an invalid spec: HTTP 400); false when the engine or
+    /// the stored data did (HTTP 500).
+    pub fn is_user_error(&self) -> bool {
+        matches!(self, QueryError::InvalidSpec(_))
+    }
+
+    pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        QueryError::Io {
+            path: path.into(),
+            source,
+        }
+    }
+}
+
+/// What is wrong with a query spec. Every message says which field to fix.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SpecError {
+    /// The text is not valid JSON for a query spec (unknown field, wrong type, …).
+    #[error("{0}")]
+    Json(String),
+    /// `version` is not one this engine understands.
+    #[error("unsupported spec version {found}; this engine understands version {supported}")]
+    UnsupportedVersion {
+        /// The version in the spec.
+        found: u32,
+        /// The version this engine understands.
+        supported: u32,
+    },
+    /// A date is not `YYYY-MM-DD`.
+    #[error("date_range.{field}: {value:?} is not a date in YYYY-MM-DD form")]
+    InvalidDate {
+        /// `from` or `to`.
+        field: &'static str,
+        /// The text given.
+        value: String,
+    },
+    /// `date_range.from` is after `date_range.to`.
+    #[error("date_range: from ({from}) is after to ({to})")]
+    ReversedDateRange {
+        /// The start date given.
+        from: String,
+        /// The end date given.
+        to: String,
+    },
+    /// The date range is longer than allowed.
+    #[error("date_range covers {days} days; at most {max} are allowed")]
+    DateRangeTooLong {
+        /// Days in the range given.
+        days: i64,
+        /// The limit.
+        max: i64,
+    },
+    /// `time_zone` is not an IANA time-zone name.
+    #[error("time_zone: {0:?} is not an IANA time zone name such as \"UTC\" or \"Asia/Seoul\"")]
+    UnknownTimeZone(String),
+    /// `project` is given but empty.
+    #[error("project: must not be empty when given")]
+    EmptyProject,
+    /// The number of funnel steps is out of range.
+    #[error("steps: a funnel needs {min} to {max} steps, got {found}")]
+    StepCount {
+        /// Steps given.
+        found: usize,
+        /// Fewest allowed.
+        min: usize,
+        /// Most allowed.
+        max: usize,
+    },
+    /// A step has an empty event type.
+    #[error("steps[{index}].event_type: must not be empty")]
+    EmptyEventType {
+        /// Zero-based index of the step.
+        index: usize,
+    },
+    /// The conversion window is zero or longer than allowed.
+    #[error("conversion_window: {value} {unit} is outside 1 second ..= 366 days")]
+    WindowOutOfRange {
+        /// The value given.
+        value: u64,
+        /// The unit given.
+        unit: &'static str,
+    },
+    /// The breakdown property name is empty.
+    #[error("breakdown.property: must not be empty")]
+    EmptyBreakdownProperty,
+    /// A `field` breakdown names no top-level event column.
+    #[error(
+        "breakdown.property: {0:?} is not a top-level event field (such as platform, country, os_name)"
+    )]
+    UnknownField(String),
+}

@@ -1,0 +1,120 @@
+//! Expressions for "who did it" and "what value did it have", resolved against the table schema.
+//!
+//! The table schema is the union of the file schemas, so whether a property has a typed column
+//! depends on the data present. Column names contain `:` and spaces; they are always built as
+//! unqualified [`Column`]s, never parsed from strings.
+
+use datafusion::arrow::datatypes::{DataType, Schema};
+use datafusion::common::{Column, ScalarValue};
+use datafusion::logical_expr::{Expr, cast, lit};
+use datafusion::prelude::coalesce;
+use sluice_schema::layout::{EVENT_PROPERTY_PREFIX, USER_PROPERTY_PREFIX};
+
+use crate::json::json_get_str;
+use crate::spec::PropertyRef;
+
+/// JSON column holding event properties that have no typed column.
+pub(crate) const EVENT_PROPERTIES: &str = "event_properties";
+/// JSON column holding user properties that have no typed column.
+pub(crate) const USER_PROPERTIES: &str = "user_properties";
+
+/// A column by its exact name.
+pub(crate) fn column(name: &str) -> Expr {
+    Expr::Column(Column::new_unqualified(name))
+}
+
+/// The key persons are counted by: `coalesce(user_id, device_id)`.
+///
+/// The one place that decides who a person is; identity resolution (merging a device's anonymous
+/// events into the user it later logs in as) replaces it.
+pub(crate) fn person_key() -> Expr {
+    coalesce(vec![column("user_id"), column("device_id")])
+}
+
+/// `value` as `Utf8`, null where the table has no such data.
+pub(crate) fn resolve(property: &PropertyRef, schema: &Schema) -> Expr {
+    match property {
+        PropertyRef::Event(name) => {
+            bag_property(schema, EVENT_PROPERTY_PREFIX, EVENT_PROPERTIES, name)
+        }
+        PropertyRef::User(name) => {
+            bag_property(schema, USER_PROPERTY_PREFIX, USER_PROPERTIES, name)
+        }
+        PropertyRef::Field(name) => text_column(schema, name).unwrap_or_else(null_text),
+    }
+}
+
+/// `coalesce(<prefix><name> as text, json_get_str(<bag>, name))`, leaving out what is absent.
+fn bag_property(schema: &Schema, prefix: &str, bag: &str, name: &str) -> Expr {
+    let typed = text_column(schema, &format!("{prefix}{name}"));
+    let json = text_column(schema, bag).map(|text| json_get_str(text, name));
+    match (typed, json) {
+        (Some(typed), Some(json)) => coalesce(vec![typed, json]),
+        (Some(one), None) | (None, Some(one)) => one,
+        (None, None) => null_text(),
+    }
+}
+
+/// The column `name` cast to `Utf8`, if the schema has it.
+fn text_column(schema: &Schema, name: &str) -> Option<Expr> {
+    let field = schema.field_with_name(name).ok()?;
+    let expr = column(name);
+    Some(match field.data_type() {
+        DataType::Utf8 => expr,
+        _ => cast(expr, DataType::Utf8),
+    })
+}
+
+/// A typed null, for data the table does not have.
+pub(crate) fn null_text() -> Expr {
+    lit(ScalarValue::Utf8(None))
+}
+
+#[cfg(test)]
+mod tests {
+    use datafusion::arrow::datatypes::{DataType, Field, Schema};
+
+    use super::*;
+
+    fn schema(fields: &[(&str, DataType)]) -> Schema {
+        Schema::new(
+            fields
+                .iter()
+                .map(|(name, ty)| Field::new(*name, ty.clone(), true))
+                .collect::<Vec<_>>(),
+        )
+    }
+
+    #[test]
+    fn event_property_uses_typed_column_then_json() {
+        let s = schema(&[
+            ("ep:plan type", DataType::Int64),
+            (EVENT_PROPERTIES, DataType::Utf8View),
+        ]);
+        let expr = resolve(&PropertyRef::Event("plan type".into()), &s).to_string();
+        assert!(expr.starts_with("coalesce("), "{expr}");
+        assert!(expr.contains("ep:plan type"), "{expr}");
+        assert!(expr.contains("json_get_str"), "{expr}");
+    }
+
+    #[test]
+    fn property_without_typed_column_reads_json_only() {
+        let s = schema(&[(USER_PROPERTIES, DataType::Utf8)]);
+        let expr = resolve(&PropertyRef::User("plan".into()), &s).to_string();
+        assert!(expr.starts_with("json_get_str("), "{expr}");
+    }
+
+    #[test]
+    fn absent_data_is_a_null_literal() {
+        let s = schema(&[("platform", DataType::Utf8)]);
+        assert_eq!(resolve(&PropertyRef::Event("x".into()), &s), null_text());
+        assert_eq!(
+            resolve(&PropertyRef::Field("country".into()), &s),
+            null_text()
+        );
+        assert_eq!(
+            resolve(&PropertyRef::Field("platform".into()), &s),
+            column("platform")
+        );
+    }
+}

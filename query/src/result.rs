@@ -1,0 +1,177 @@
+//! Query results, as returned by the engine and sent over HTTP (JSON, tagged by `"analysis"`).
+
+use serde::{Deserialize, Serialize};
+
+use crate::spec::Breakdown;
+
+/// The result of a query: one variant per analysis, matching [`crate::QuerySpec`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "analysis", rename_all = "snake_case")]
+pub enum QueryResult {
+    /// Result of a funnel.
+    Funnel(FunnelResult),
+}
+
+/// Funnel counts in unique persons, overall and per breakdown value.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FunnelResult {
+    /// The event type of each step, in order.
+    pub steps: Vec<String>,
+    /// The breakdown asked for, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub breakdown: Option<Breakdown>,
+    /// Every person who entered the funnel.
+    pub overall: FunnelRow,
+    /// One row per breakdown value of the entry event (empty without a breakdown), the largest
+    /// step-1 count first, ties by value with null first.
+    pub by_breakdown: Vec<FunnelRow>,
+}
+
+/// The counts of one group of persons.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FunnelRow {
+    /// The breakdown value; null for the overall row and for entries without a value.
+    pub value: Option<String>,
+    /// One entry per funnel step.
+    pub steps: Vec<StepCount>,
+}
+
+/// How many persons reached one step, and the rates that follow.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StepCount {
+    /// Persons whose best path reached at least this step.
+    pub persons: u64,
+    /// `persons / persons at step 1` (0 when nobody entered).
+    pub conversion_from_first: f64,
+    /// `persons / persons at the previous step` (for step 1: 1 when anybody entered, else 0).
+    pub conversion_from_previous: f64,
+    /// Persons at the previous step who did not reach this one (0 for step 1).
+    pub drop_off: u64,
+}
+
+impl FunnelRow {
+    /// A row from `levels[l]` = persons whose level is exactly `l` (index 0 unused).
+    pub(crate) fn from_levels(value: Option<String>, levels: &[u64], steps: usize) -> Self {
+        // Persons reaching at least step k = those whose level is k or more.
+        let reached: Vec<u64> = (0..steps)
+            .map(|k| levels.iter().skip(k + 1).sum())
+            .collect();
+        let first = reached.first().copied().unwrap_or(0);
+        let steps = reached
+            .iter()
+            .enumerate()
+            .map(|(k, &persons)| {
+                let previous = if k == 0 { persons } else { reached[k - 1] };
+                StepCount {
+                    persons,
+                    conversion_from_first: ratio(persons, first),
+                    conversion_from_previous: ratio(persons, previous),
+                    drop_off: previous - persons,
+                }
+            })
+            .collect();
+        FunnelRow { value, steps }
+    }
+
+    /// Persons who did step 1.
+    pub fn entered(&self) -> u64 {
+        self.steps.first().map_or(0, |s| s.persons)
+    }
+}
+
+fn ratio(part: u64, whole: u64) -> f64 {
+    if whole == 0 {
+        0.0
+    } else {
+        part as f64 / whole as f64
+    }
+}
+
+impl FunnelResult {
+    /// Builds the result from `(breakdown value, level, persons)` triples with level >= 1.
+    pub(crate) fn from_levels(
+        steps: Vec<String>,
+        breakdown: Option<Breakdown>,
+        groups: impl IntoIterator<Item = (Option<String>, u8, u64)>,
+    ) -> Self {
+        let n = steps.len();
+        let mut overall = vec![0u64; n + 1];
+        let mut by_value: std::collections::BTreeMap<Option<String>, Vec<u64>> = Default::default();
+        for (value, level, persons) in groups {
+            let level = usize::from(level).min(n);
+            if level == 0 {
+                continue;
+            }
+            overall[level] += persons;
+            by_value.entry(value).or_insert_with(|| vec![0; n + 1])[level] += persons;
+        }
+        let mut by_breakdown: Vec<FunnelRow> = match breakdown {
+            Some(_) => by_value
+                .into_iter()
+                .map(|(value, levels)| FunnelRow::from_levels(value, &levels, n))
+                .collect(),
+            None => Vec::new(),
+        };
+        // Stable sort keeps the BTreeMap's value order (null first) among equal counts.
+        by_breakdown.sort_by_key(|row| std::cmp::Reverse(row.entered()));
+        FunnelResult {
+            overall: FunnelRow::from_levels(None, &overall, n),
+            steps,
+            breakdown,
+            by_breakdown,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counts_are_cumulative_and_rates_follow() {
+        // 2 persons stopped at step 1, 1 at step 2, 1 finished step 3.
+        let row = FunnelRow::from_levels(None, &[0, 2, 1, 1], 3);
+        let persons: Vec<u64> = row.steps.iter().map(|s| s.persons).collect();
+        assert_eq!(persons, [4, 2, 1]);
+        assert_eq!(row.steps[1].drop_off, 2);
+        assert_eq!(row.steps[2].conversion_from_first, 0.25);
+        assert_eq!(row.steps[2].conversion_from_previous, 0.5);
+        assert_eq!(row.steps[0].conversion_from_previous, 1.0);
+    }
+
+    #[test]
+    fn nobody_entered_gives_zero_rates() {
+        let row = FunnelRow::from_levels(None, &[0, 0, 0], 2);
+        assert!(
+            row.steps
+                .iter()
+                .all(|s| s.persons == 0 && s.conversion_from_first == 0.0)
+        );
+    }
+
+    #[test]
+    fn breakdown_rows_sorted_by_entries_then_value() {
+        let breakdown = Some(Breakdown {
+            kind: crate::spec::BreakdownKind::Event,
+            property: "c".into(),
+        });
+        let groups = [
+            (Some("b".to_owned()), 1, 1),
+            (Some("a".to_owned()), 2, 1),
+            (None, 1, 1),
+            (Some("z".to_owned()), 1, 3),
+        ];
+        let result = FunnelResult::from_levels(vec!["A".into(), "B".into()], breakdown, groups);
+        let values: Vec<Option<&str>> = result
+            .by_breakdown
+            .iter()
+            .map(|r| r.value.as_deref())
+            .collect();
+        assert_eq!(values, [Some("z"), None, Some("a"), Some("b")]);
+        assert_eq!(result.overall.entered(), 6);
+        assert_eq!(result.overall.steps[1].persons, 1);
+    }
+}

@@ -1,0 +1,167 @@
+//! The query spec: the versioned JSON a caller sends to ask for an analysis.
+//!
+//! The spec is tagged by `"analysis"` so more analyses can join the funnel. Unknown fields are
+//! rejected (a typo must not silently change a result). Deserialising only checks the shape;
+//! `FunnelSpec::validate` checks the values and turns them into the typed `FunnelQuery` that
+//! the planner uses. Example:
+//!
+//! ```json
+//! {"version": 1, "analysis": "funnel", "project": "marketplace",
+//!  "date_range": {"from": "2025-01-01", "to": "2025-01-31"},
+//!  "time_zone": "Asia/Seoul",
+//!  "steps": [{"event_type": "Category Viewed"}, {"event_type": "Purchase Completed"}],
+//!  "conversion_window": {"value": 7, "unit": "day"},
+//!  "breakdown": {"kind": "event", "property": "category"}}
+//! ```
+
+mod validate;
+
+#[cfg(test)]
+mod tests;
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{QueryError, SpecError};
+
+pub(crate) use validate::{FunnelQuery, PropertyRef};
+
+/// The spec version this engine understands.
+pub const SPEC_VERSION: u32 = 1;
+
+/// A query: which analysis to run and its parameters.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "analysis", rename_all = "snake_case")]
+pub enum QuerySpec {
+    /// A conversion funnel (Amplitude's "Funnel Analysis", ordered mode, unique users).
+    Funnel(FunnelSpec),
+}
+
+impl QuerySpec {
+    /// Parses a spec from JSON text; any problem is a [`SpecError`] (the caller's fault).
+    pub fn from_json(text: &str) -> Result<QuerySpec, QueryError> {
+        serde_json::from_str(text).map_err(|e| SpecError::Json(e.to_string()).into())
+    }
+}
+
+/// An ordered funnel counted in unique users ("earliest, longest path"; see `funnel::path`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FunnelSpec {
+    /// Spec version; must be [`SPEC_VERSION`].
+    pub version: u32,
+    /// Only events of this project count; all projects when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub project: Option<String>,
+    /// The days in which step 1 must happen (inclusive, in `time_zone`).
+    pub date_range: DateRange,
+    /// IANA time zone for the date range, "UTC" when absent.
+    #[serde(default = "default_time_zone")]
+    pub time_zone: String,
+    /// The steps in order, 2 to 32 of them. A step may repeat an earlier event type.
+    pub steps: Vec<FunnelStep>,
+    /// How long after step 1 the later steps may happen; 1 day when absent.
+    #[serde(default = "ConversionWindow::one_day")]
+    pub conversion_window: ConversionWindow,
+    /// Split the counts by a property of the step-1 event.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub breakdown: Option<Breakdown>,
+}
+
+fn default_time_zone() -> String {
+    "UTC".to_owned()
+}
+
+/// Inclusive date range, dates as `YYYY-MM-DD`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DateRange {
+    /// First day.
+    pub from: String,
+    /// Last day (included).
+    pub to: String,
+}
+
+/// One funnel step: an event type.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FunnelStep {
+    /// The `event_type` an event must have to count for this step.
+    pub event_type: String,
+}
+
+/// The conversion window, measured from the step-1 event of a path (inclusive).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConversionWindow {
+    /// How many units.
+    pub value: u64,
+    /// The unit.
+    pub unit: WindowUnit,
+}
+
+impl ConversionWindow {
+    fn one_day() -> Self {
+        ConversionWindow {
+            value: 1,
+            unit: WindowUnit::Day,
+        }
+    }
+}
+
+/// Unit of a [`ConversionWindow`]. A day is 24 hours, not a calendar day (as in Amplitude).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WindowUnit {
+    /// 1,000 ms.
+    Second,
+    /// 60 seconds.
+    Minute,
+    /// 60 minutes.
+    Hour,
+    /// 24 hours.
+    Day,
+}
+
+impl WindowUnit {
+    /// The unit's length in milliseconds.
+    pub fn millis(self) -> u64 {
+        match self {
+            WindowUnit::Second => 1_000,
+            WindowUnit::Minute => 60_000,
+            WindowUnit::Hour => 3_600_000,
+            WindowUnit::Day => 86_400_000,
+        }
+    }
+
+    /// The unit's name as written in the spec.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            WindowUnit::Second => "second",
+            WindowUnit::Minute => "minute",
+            WindowUnit::Hour => "hour",
+            WindowUnit::Day => "day",
+        }
+    }
+}
+
+/// Split the funnel by a property of the person's entry (step-1) event.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Breakdown {
+    /// Where the property lives.
+    pub kind: BreakdownKind,
+    /// Its name (without the `ep:`/`up:` column prefix).
+    pub property: String,
+}
+
+/// Where a breakdown property is looked up on the step-1 event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BreakdownKind {
+    /// An event property (typed `ep:` column, else `event_properties` JSON).
+    Event,
+    /// A user property as sent with the event (typed `up:` column, else `user_properties` JSON).
+    User,
+    /// A top-level event field such as `platform` or `country`.
+    Field,
+}

@@ -1,0 +1,167 @@
+//! Parsing and validation of query specs.
+
+use super::*;
+use crate::error::SpecError;
+
+const EXAMPLE: &str = r#"{"version": 1, "analysis": "funnel", "project": "marketplace",
+ "date_range": {"from": "2025-01-01", "to": "2025-01-31"},
+ "time_zone": "Asia/Seoul",
+ "steps": [{"event_type": "Category Viewed"}, {"event_type": "Service Viewed"}, {"event_type": "Purchase Completed"}],
+ "conversion_window": {"value": 7, "unit": "day"},
+ "breakdown": {"kind": "event", "property": "category"}}"#;
+
+fn funnel(text: &str) -> FunnelSpec {
+    match QuerySpec::from_json(text) {
+        Ok(QuerySpec::Funnel(f)) => f,
+        Err(e) => panic!("{e}"),
+    }
+}
+
+fn with(edit: impl FnOnce(&mut FunnelSpec)) -> Result<FunnelQuery, SpecError> {
+    let mut spec = funnel(EXAMPLE);
+    edit(&mut spec);
+    spec.validate()
+}
+
+#[test]
+fn example_validates_with_bounds_in_the_time_zone() {
+    let query = funnel(EXAMPLE).validate().expect("valid");
+    // 2025-01-01T00:00+09:00 and 2025-01-31T23:59:59.999+09:00.
+    assert_eq!(query.entry_from_ms, 1_735_657_200_000);
+    assert_eq!(query.entry_to_ms, 1_738_335_600_000 - 1);
+    assert_eq!(query.window_ms, 7 * 86_400_000);
+    assert_eq!(query.steps.len(), 3);
+    assert_eq!(query.project.as_deref(), Some("marketplace"));
+    assert_eq!(query.breakdown, Some(PropertyRef::Event("category".into())));
+}
+
+#[test]
+fn defaults_are_utc_and_one_day() {
+    let spec = funnel(
+        r#"{"version":1,"analysis":"funnel","date_range":{"from":"2025-03-01","to":"2025-03-01"},
+            "steps":[{"event_type":"A"},{"event_type":"A"}]}"#,
+    );
+    let query = spec.validate().expect("valid");
+    assert_eq!(query.entry_from_ms, 1_740_787_200_000);
+    assert_eq!(query.entry_to_ms - query.entry_from_ms, 86_400_000 - 1);
+    assert_eq!(query.window_ms, 86_400_000);
+    assert_eq!((query.project, query.breakdown), (None, None));
+}
+
+#[test]
+fn round_trips_through_json() {
+    let spec = QuerySpec::from_json(EXAMPLE).expect("parses");
+    let text = serde_json::to_string(&spec).expect("serialises");
+    assert_eq!(QuerySpec::from_json(&text).expect("parses again"), spec);
+}
+
+#[test]
+fn unknown_fields_and_analyses_are_rejected() {
+    let typo = EXAMPLE.replace("\"time_zone\"", "\"timezone\"");
+    let err = QuerySpec::from_json(&typo).expect_err("typo");
+    assert!(err.is_user_error());
+    assert!(err.to_string().contains("timezone"), "{err}");
+    let other = EXAMPLE.replace("\"funnel\"", "\"paths\"");
+    assert!(QuerySpec::from_json(&other).is_err());
+    let step_typo = EXAMPLE.replace("\"event_type\": \"Service Viewed\"", "\"event\": \"x\"");
+    assert!(QuerySpec::from_json(&step_typo).is_err());
+}
+
+#[test]
+fn bad_values_give_typed_errors() {
+    assert_eq!(
+        with(|s| s.version = 2),
+        Err(SpecError::UnsupportedVersion {
+            found: 2,
+            supported: 1
+        })
+    );
+    assert!(matches!(
+        with(|s| s.date_range.from = "2025-1-01".into()),
+        Err(SpecError::InvalidDate { field: "from", .. })
+    ));
+    assert!(matches!(
+        with(|s| s.date_range.to = "2025-02-30".into()),
+        Err(SpecError::InvalidDate { field: "to", .. })
+    ));
+    assert!(matches!(
+        with(|s| s.date_range.from = "2025-02-01".into()),
+        Err(SpecError::ReversedDateRange { .. })
+    ));
+    assert!(matches!(
+        with(|s| s.date_range.from = "2000-01-01".into()),
+        Err(SpecError::DateRangeTooLong { .. })
+    ));
+    assert!(matches!(
+        with(|s| s.time_zone = "Mars/Olympus".into()),
+        Err(SpecError::UnknownTimeZone(_))
+    ));
+    assert_eq!(
+        with(|s| s.project = Some(String::new())),
+        Err(SpecError::EmptyProject)
+    );
+    assert!(matches!(
+        with(|s| s.steps.truncate(1)),
+        Err(SpecError::StepCount { found: 1, .. })
+    ));
+    let many = vec![
+        FunnelStep {
+            event_type: "A".into()
+        };
+        33
+    ];
+    assert!(matches!(
+        with(|s| s.steps = many),
+        Err(SpecError::StepCount { found: 33, .. })
+    ));
+    assert_eq!(
+        with(|s| s.steps[1].event_type = String::new()),
+        Err(SpecError::EmptyEventType { index: 1 })
+    );
+    assert!(matches!(
+        with(|s| s.conversion_window.value = 0),
+        Err(SpecError::WindowOutOfRange { .. })
+    ));
+    assert!(matches!(
+        with(|s| s.conversion_window.value = 367),
+        Err(SpecError::WindowOutOfRange { .. })
+    ));
+    assert!(matches!(
+        with(|s| s.conversion_window = ConversionWindow {
+            value: u64::MAX,
+            unit: WindowUnit::Hour
+        }),
+        Err(SpecError::WindowOutOfRange { .. })
+    ));
+    assert!(with(|s| s.conversion_window.value = 366).is_ok());
+    assert_eq!(
+        with(|s| s.breakdown = Some(Breakdown {
+            kind: BreakdownKind::Field,
+            property: "nope".into()
+        })),
+        Err(SpecError::UnknownField("nope".into()))
+    );
+    assert!(
+        with(|s| s.breakdown = Some(Breakdown {
+            kind: BreakdownKind::Field,
+            property: "platform".into()
+        }))
+        .is_ok()
+    );
+    assert_eq!(
+        with(|s| s.breakdown = Some(Breakdown {
+            kind: BreakdownKind::User,
+            property: String::new()
+        })),
+        Err(SpecError::EmptyBreakdownProperty)
+    );
+}
+
+#[test]
+fn dst_gap_at_midnight_starts_the_day_at_the_first_real_instant() {
+    // America/Santiago moved clocks from 00:00 to 01:00 on 2023-09-03.
+    let tz: chrono_tz::Tz = "America/Santiago".parse().expect("zone");
+    let date = chrono::NaiveDate::from_ymd_opt(2023, 9, 3).expect("date");
+    // 01:00 at UTC-3 = 04:00 UTC.
+    assert_eq!(validate::start_of_day(date, tz), 1_693_713_600_000);
+}

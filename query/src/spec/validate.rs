@@ -1,0 +1,197 @@
+//! Checking a spec's values and turning them into the typed query the planner runs.
+
+use chrono::{Datelike, Days, NaiveDate, NaiveDateTime, NaiveTime, TimeDelta, TimeZone};
+use chrono_tz::Tz;
+use sluice_schema::layout::StorageLayout;
+
+use super::{Breakdown, BreakdownKind, FunnelSpec, SPEC_VERSION};
+use crate::error::SpecError;
+
+/// Fewest funnel steps.
+pub(crate) const MIN_STEPS: usize = 2;
+/// Most funnel steps (the step mask is 32 bits wide).
+pub(crate) const MAX_STEPS: usize = 32;
+/// Longest conversion window: 366 days, as in Amplitude.
+pub(crate) const MAX_WINDOW_MS: i64 = 366 * 86_400_000;
+/// Longest date range: ten years keeps every timestamp far from overflow.
+pub(crate) const MAX_RANGE_DAYS: i64 = 3_660;
+
+/// Fixed columns that are not fields: the JSON property bags are reached with `kind: event|user`.
+const NOT_FIELDS: &[&str] = &["event_properties", "user_properties"];
+
+/// A validated funnel query. Times are Unix milliseconds, all bounds inclusive.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct FunnelQuery {
+    /// Only this project's events, when given.
+    pub(crate) project: Option<String>,
+    /// The event type of each step, in order (2 to 32, may repeat).
+    pub(crate) steps: Vec<String>,
+    /// Conversion window in ms (1 s ..= 366 days).
+    pub(crate) window_ms: i64,
+    /// First instant at which step 1 may happen: start of `from` in the time zone.
+    pub(crate) entry_from_ms: i64,
+    /// Last instant at which step 1 may happen: end of `to` in the time zone.
+    pub(crate) entry_to_ms: i64,
+    /// The breakdown property of the step-1 event, if any.
+    pub(crate) breakdown: Option<PropertyRef>,
+}
+
+impl FunnelQuery {
+    /// Last instant an event can matter: a path entered at the very end of the range may finish
+    /// one window later.
+    pub(crate) fn scan_to_ms(&self) -> i64 {
+        self.entry_to_ms + self.window_ms
+    }
+}
+
+/// A reference to a value of an event, resolved against the table schema at plan time.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum PropertyRef {
+    /// Event property: `ep:<name>` column, else `event_properties` JSON.
+    Event(String),
+    /// User property: `up:<name>` column, else `user_properties` JSON.
+    User(String),
+    /// A top-level column.
+    Field(String),
+}
+
+impl FunnelSpec {
+    /// Checks every value and builds the typed query; the first problem found is returned.
+    pub(crate) fn validate(&self) -> Result<FunnelQuery, SpecError> {
+        if self.version != SPEC_VERSION {
+            return Err(SpecError::UnsupportedVersion {
+                found: self.version,
+                supported: SPEC_VERSION,
+            });
+        }
+        let project = match &self.project {
+            Some(p) if p.is_empty() => return Err(SpecError::EmptyProject),
+            other => other.clone(),
+        };
+        let tz: Tz = self
+            .time_zone
+            .parse()
+            .map_err(|_| SpecError::UnknownTimeZone(self.time_zone.clone()))?;
+        let from = parse_date("from", &self.date_range.from)?;
+        let to = parse_date("to", &self.date_range.to)?;
+        if from > to {
+            return Err(SpecError::ReversedDateRange {
+                from: self.date_range.from.clone(),
+                to: self.date_range.to.clone(),
+            });
+        }
+        let days = (to - from).num_days() + 1;
+        if days > MAX_RANGE_DAYS {
+            return Err(SpecError::DateRangeTooLong {
+                days,
+                max: MAX_RANGE_DAYS,
+            });
+        }
+        let steps = self.validate_steps()?;
+        let window_ms = self.validate_window()?;
+        let breakdown = self
+            .breakdown
+            .as_ref()
+            .map(validate_breakdown)
+            .transpose()?;
+        let day_after = to
+            .checked_add_days(Days::new(1))
+            .ok_or_else(|| invalid_date("to", &self.date_range.to))?;
+        Ok(FunnelQuery {
+            project,
+            steps,
+            window_ms,
+            entry_from_ms: start_of_day(from, tz),
+            entry_to_ms: start_of_day(day_after, tz) - 1,
+            breakdown,
+        })
+    }
+
+    fn validate_steps(&self) -> Result<Vec<String>, SpecError> {
+        let found = self.steps.len();
+        if !(MIN_STEPS..=MAX_STEPS).contains(&found) {
+            return Err(SpecError::StepCount {
+                found,
+                min: MIN_STEPS,
+                max: MAX_STEPS,
+            });
+        }
+        self.steps
+            .iter()
+            .enumerate()
+            .map(|(index, step)| match step.event_type.as_str() {
+                "" => Err(SpecError::EmptyEventType { index }),
+                name => Ok(name.to_owned()),
+            })
+            .collect()
+    }
+
+    fn validate_window(&self) -> Result<i64, SpecError> {
+        let window = self.conversion_window;
+        let out_of_range = || SpecError::WindowOutOfRange {
+            value: window.value,
+            unit: window.unit.as_str(),
+        };
+        let ms = window
+            .value
+            .checked_mul(window.unit.millis())
+            .and_then(|ms| i64::try_from(ms).ok())
+            .ok_or_else(out_of_range)?;
+        if ms == 0 || ms > MAX_WINDOW_MS {
+            return Err(out_of_range());
+        }
+        Ok(ms)
+    }
+}
+
+fn validate_breakdown(breakdown: &Breakdown) -> Result<PropertyRef, SpecError> {
+    let name = breakdown.property.clone();
+    if name.is_empty() {
+        return Err(SpecError::EmptyBreakdownProperty);
+    }
+    Ok(match breakdown.kind {
+        BreakdownKind::Event => PropertyRef::Event(name),
+        BreakdownKind::User => PropertyRef::User(name),
+        BreakdownKind::Field => {
+            let schema = StorageLayout::default().schema();
+            let known =
+                schema.field_with_name(&name).is_ok() && !NOT_FIELDS.contains(&name.as_str());
+            if !known {
+                return Err(SpecError::UnknownField(name));
+            }
+            PropertyRef::Field(name)
+        }
+    })
+}
+
+fn invalid_date(field: &'static str, value: &str) -> SpecError {
+    SpecError::InvalidDate {
+        field,
+        value: value.to_owned(),
+    }
+}
+
+/// Parses `YYYY-MM-DD` strictly (four-digit year, zero-padded month and day).
+fn parse_date(field: &'static str, value: &str) -> Result<NaiveDate, SpecError> {
+    let date =
+        NaiveDate::parse_from_str(value, "%Y-%m-%d").map_err(|_| invalid_date(field, value))?;
+    if value.len() != 10 || !(1000..=9999).contains(&date.year()) {
+        return Err(invalid_date(field, value));
+    }
+    Ok(date)
+}
+
+/// The first instant of `date` in `tz`, in Unix ms. Where a DST gap swallows midnight the day
+/// starts at the first local time that exists; where midnight happens twice, at the earlier one.
+pub(crate) fn start_of_day(date: NaiveDate, tz: Tz) -> i64 {
+    let midnight = NaiveDateTime::new(date, NaiveTime::MIN);
+    // Gaps are at most a few hours; probe forward in 15-minute steps.
+    (0..=96)
+        .filter_map(|quarter| {
+            let local = midnight + TimeDelta::minutes(15 * quarter);
+            tz.from_local_datetime(&local).earliest()
+        })
+        .map(|t| t.timestamp_millis())
+        .next()
+        .unwrap_or_else(|| midnight.and_utc().timestamp_millis())
+}

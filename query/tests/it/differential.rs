@@ -1,0 +1,205 @@
+//! Property-based differential test: random small datasets written as Parquet, the engine's
+//! counts compared with the exhaustive reference. Times sit on a 6-hour grid with ±1 ms and half-hour jitter,
+//! so same-millisecond ties and exact window boundaries are common; event types come from a
+//! small alphabet, so steps repeat; date ranges cross New York's DST change of 2025-03-09.
+
+use std::collections::BTreeMap;
+
+use chrono::{NaiveDate, TimeZone};
+use chrono_tz::Tz;
+use proptest::prelude::*;
+use serde_json::json;
+
+use crate::reference::{RefFunnel, reference};
+use crate::support::{
+    FileShape, TestEvent, funnel_spec, overall, partition, rows, run, write_file,
+};
+
+const HOUR: i64 = 3_600_000;
+const ZONES: [&str; 3] = ["UTC", "Asia/Seoul", "America/New_York"];
+const UNITS: [(&str, i64); 3] = [("minute", 60_000), ("hour", HOUR), ("day", 24 * HOUR)];
+
+#[derive(Debug, Clone)]
+struct Case {
+    events: Vec<TestEvent>,
+    steps: Vec<String>,
+    window: (u64, usize),
+    from_day: u32,
+    days: u32,
+    zone: usize,
+    project_filter: bool,
+    breakdown: bool,
+    /// Time zone the files are partitioned in (the project's).
+    storage_zone: usize,
+    files_per_date: usize,
+    typed: Vec<bool>,
+}
+
+fn base() -> i64 {
+    chrono::Utc
+        .with_ymd_and_hms(2025, 3, 7, 0, 0, 0)
+        .single()
+        .map_or(0, |t| t.timestamp_millis())
+}
+
+fn event_strategy(user: Option<String>, device: String) -> impl Strategy<Value = TestEvent> {
+    (
+        0..16i64,
+        prop_oneof![4 => Just(0i64), 1 => Just(1), 1 => Just(-1), 1 => Just(HOUR / 2)],
+        prop::sample::select(vec!["A", "B", "C", "D"]),
+        prop_oneof![6 => Just("p1"), 1 => Just("p2")],
+        prop::option::of(prop::sample::select(vec!["x", "y"])),
+    )
+        .prop_map(move |(slot, jitter, kind, project, category)| TestEvent {
+            ts: base() + slot * 6 * HOUR + jitter,
+            event_type: kind.to_owned(),
+            user_id: user.clone(),
+            device_id: device.clone(),
+            project: project.to_owned(),
+            category: category.map(str::to_owned),
+            plan: None,
+            platform: None,
+        })
+}
+
+fn person_strategy() -> impl Strategy<Value = Vec<TestEvent>> {
+    (prop::option::of(0..6u8), 0..4u8).prop_flat_map(|(user, device)| {
+        let user = user.map(|u| format!("u{u}"));
+        prop::collection::vec(event_strategy(user, format!("d{device}")), 0..=12)
+    })
+}
+
+fn case_strategy() -> impl Strategy<Value = Case> {
+    let window = prop_oneof![
+        (
+            prop_oneof![Just(30u64), Just(60), Just(360), Just(720)],
+            Just(0usize)
+        ),
+        (1..=30u64, Just(1usize)),
+        (1..=2u64, Just(2usize)),
+    ];
+    (
+        prop::collection::vec(person_strategy(), 1..=8),
+        prop::collection::vec(prop::sample::select(vec!["A", "B", "C"]), 2..=4),
+        window,
+        (
+            0..3u32,
+            1..=2u32,
+            0..3usize,
+            any::<bool>(),
+            prop::bool::weighted(0.75),
+        ),
+        (
+            0..3usize,
+            1..=2usize,
+            prop::collection::vec(any::<bool>(), 8),
+        ),
+    )
+        .prop_map(
+            |(
+                people,
+                steps,
+                window,
+                (from_day, days, zone, project_filter, breakdown),
+                (storage_zone, files_per_date, typed),
+            )| Case {
+                events: people.into_iter().flatten().collect(),
+                steps: steps.into_iter().map(str::to_owned).collect(),
+                window,
+                from_day,
+                days,
+                zone,
+                project_filter,
+                breakdown,
+                storage_zone,
+                files_per_date,
+                typed,
+            },
+        )
+}
+
+fn date(offset: u32) -> NaiveDate {
+    NaiveDate::from_ymd_opt(2025, 3, 7)
+        .and_then(|d| d.checked_add_days(chrono::Days::new(offset.into())))
+        .unwrap_or_default()
+}
+
+fn midnight(date: NaiveDate, tz: Tz) -> i64 {
+    tz.from_local_datetime(&date.and_hms_opt(0, 0, 0).unwrap_or_default())
+        .earliest()
+        .map_or(0, |t| t.timestamp_millis())
+}
+
+/// Writes the case's events into partitions dated in the storage zone, several files each.
+fn write(dir: &std::path::Path, case: &Case) {
+    let tz: Tz = ZONES[case.storage_zone].parse().unwrap_or(chrono_tz::UTC);
+    let mut files: BTreeMap<(std::path::PathBuf, usize), Vec<TestEvent>> = BTreeMap::new();
+    for (i, event) in case.events.iter().enumerate() {
+        let folder = partition(dir, event.ts, tz);
+        files
+            .entry((folder, i % case.files_per_date))
+            .or_default()
+            .push(event.clone());
+    }
+    for (n, ((folder, i), events)) in files.into_iter().enumerate() {
+        let shape = FileShape {
+            typed_category: case.typed[n % case.typed.len()],
+            ..FileShape::default()
+        };
+        write_file(&folder.join(format!("part-{i}.parquet")), &events, shape);
+    }
+}
+
+fn check(case: &Case) -> Result<(), TestCaseError> {
+    let dir = tempfile::tempdir().map_err(|e| TestCaseError::fail(e.to_string()))?;
+    write(dir.path(), case);
+    let zone = ZONES[case.zone];
+    let tz: Tz = zone.parse().unwrap_or(chrono_tz::UTC);
+    let (from, to) = (date(case.from_day), date(case.from_day + case.days - 1));
+    let (value, unit) = case.window;
+    let steps: Vec<&str> = case.steps.iter().map(String::as_str).collect();
+    let mut extra =
+        json!({"time_zone": zone, "conversion_window": {"value": value, "unit": UNITS[unit].0}});
+    if case.project_filter {
+        extra["project"] = json!("p1");
+    }
+    if case.breakdown {
+        extra["breakdown"] = json!({"kind": "event", "property": "category"});
+    }
+    let spec = funnel_spec(&steps, &from.to_string(), &to.to_string(), extra);
+    let result = run(dir.path(), &spec).map_err(|e| TestCaseError::fail(e.to_string()))?;
+
+    let expected = reference(
+        &case.events,
+        &RefFunnel {
+            steps: case.steps.clone(),
+            window_ms: value as i64 * UNITS[unit].1,
+            entry_from_ms: midnight(from, tz),
+            entry_to_ms: midnight(to.succ_opt().unwrap_or(to), tz) - 1,
+            project: case.project_filter.then(|| "p1".to_owned()),
+        },
+    );
+    prop_assert_eq!(overall(&result), expected.overall);
+    if case.breakdown {
+        let got: BTreeMap<Option<String>, Vec<u64>> = rows(&result).into_iter().collect();
+        prop_assert_eq!(&got, &expected.by_category);
+        let entered: Vec<u64> = rows(&result).iter().map(|(_, counts)| counts[0]).collect();
+        prop_assert!(
+            entered.windows(2).all(|w| w[0] >= w[1]),
+            "rows not sorted: {:?}",
+            entered
+        );
+    } else {
+        prop_assert!(result.by_breakdown.is_empty());
+    }
+    Ok(())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    #[test]
+    fn engine_matches_exhaustive_reference(case in case_strategy()) {
+        check(&case)?;
+    }
+}

@@ -1,0 +1,111 @@
+//! A slow, obviously correct funnel: exhaustive search over every way to assign distinct events
+//! to the steps, for each entry. Only for small inputs.
+
+use std::collections::BTreeMap;
+
+use crate::support::TestEvent;
+
+/// The funnel parameters, with the entry range already in Unix ms (inclusive).
+#[derive(Debug, Clone)]
+pub(crate) struct RefFunnel {
+    pub(crate) steps: Vec<String>,
+    pub(crate) window_ms: i64,
+    pub(crate) entry_from_ms: i64,
+    pub(crate) entry_to_ms: i64,
+    pub(crate) project: Option<String>,
+}
+
+/// Counts per step overall, and per breakdown value (event property `category` of the entry).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct RefCounts {
+    pub(crate) overall: Vec<u64>,
+    pub(crate) by_category: BTreeMap<Option<String>, Vec<u64>>,
+}
+
+pub(crate) fn reference(events: &[TestEvent], funnel: &RefFunnel) -> RefCounts {
+    let mut persons: BTreeMap<&str, Vec<&TestEvent>> = BTreeMap::new();
+    for e in events {
+        if funnel.project.as_ref().is_none_or(|p| *p == e.project) {
+            persons.entry(e.person()).or_default().push(e);
+        }
+    }
+    let n = funnel.steps.len();
+    let mut counts = RefCounts {
+        overall: vec![0; n],
+        by_category: BTreeMap::new(),
+    };
+    for events in persons.values() {
+        let Some((level, category)) = person(events, funnel) else {
+            continue;
+        };
+        let row = counts
+            .by_category
+            .entry(category)
+            .or_insert_with(|| vec![0; n]);
+        for (total, own) in counts.overall.iter_mut().zip(row.iter_mut()).take(level) {
+            *total += 1;
+            *own += 1;
+        }
+    }
+    counts
+}
+
+/// The person's level and breakdown value, `None` when they never entered.
+fn person(events: &[&TestEvent], funnel: &RefFunnel) -> Option<(usize, Option<String>)> {
+    let mut best: Option<(usize, i64, Option<String>)> = None;
+    for (i, entry) in events.iter().enumerate() {
+        let enters = entry.event_type == funnel.steps[0]
+            && (funnel.entry_from_ms..=funnel.entry_to_ms).contains(&entry.ts);
+        if !enters {
+            continue;
+        }
+        let mut used = vec![i];
+        let level = 1 + longest(
+            events,
+            funnel,
+            1,
+            entry.ts,
+            entry.ts + funnel.window_ms,
+            &mut used,
+        );
+        let candidate = (level, entry.ts, entry.category.clone());
+        // Longest first; among equals the earliest entry, same-ms ties by value (null first).
+        let better = match &best {
+            None => true,
+            Some((l, ts, cat)) => {
+                level > *l || (level == *l && (entry.ts, &entry.category) < (*ts, cat))
+            }
+        };
+        if better {
+            best = Some(candidate);
+        }
+    }
+    best.map(|(level, _, category)| (level, category))
+}
+
+/// The most further steps from `step` on, trying every unused event that fits.
+fn longest(
+    events: &[&TestEvent],
+    funnel: &RefFunnel,
+    step: usize,
+    previous_ts: i64,
+    deadline: i64,
+    used: &mut Vec<usize>,
+) -> usize {
+    if step == funnel.steps.len() {
+        return 0;
+    }
+    let mut best = 0;
+    for (i, e) in events.iter().enumerate() {
+        let fits = e.event_type == funnel.steps[step]
+            && e.ts >= previous_ts
+            && e.ts <= deadline
+            && !used.contains(&i);
+        if fits {
+            used.push(i);
+            best = best.max(1 + longest(events, funnel, step + 1, e.ts, deadline, used));
+            used.pop();
+        }
+    }
+    best
+}

@@ -1,0 +1,168 @@
+//! `sluice demo`: fills a data directory with a realistic marketplace (once), then serves it.
+//!
+//! Demo events take the same path as real ones: Amplitude-shaped upload batches go through
+//! `Collector::accept` (validation, normalisation, durable log), and the loader writes Parquet.
+//! Only the HTTP hop is skipped.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use sluice_ingest::collector::RequestMeta;
+use sluice_ingest::demo::{DEMO_API_KEY, DemoConfig};
+use sluice_ingest::{Collector, Projects};
+use sluice_schema::TrackingPlan;
+use sluice_schema::amplitude::{DEFAULT_MIN_ID_LENGTH, UploadRequest};
+use tokio::task::JoinSet;
+
+use crate::server::{self, PipelineSettings};
+
+/// The tracking plan of the demo marketplace.
+const MARKETPLACE_PLAN: &str = include_str!("../schema/plans/marketplace.toml");
+/// Written once the demo data set is complete, with its event count.
+const COMPLETE_MARKER: &str = "demo-complete";
+/// Upload batches in flight at once while generating (they share fsyncs).
+const IN_FLIGHT: usize = 8;
+
+/// Flags of `sluice demo`.
+#[derive(clap::Args)]
+pub(crate) struct DemoArgs {
+    /// Where the demo data set is written (kept between runs: generated only once).
+    #[arg(long, env = "SLUICE_DATA_DIR", default_value = "sluice-demo-data")]
+    data_dir: PathBuf,
+    /// Address to listen on.
+    #[arg(long, env = "SLUICE_LISTEN", default_value = "127.0.0.1:8000")]
+    listen: String,
+    /// Number of simulated people.
+    #[arg(long, default_value_t = DemoConfig::default().users)]
+    users: u32,
+    /// Number of days of history, ending yesterday.
+    #[arg(long, default_value_t = DemoConfig::default().days)]
+    days: u32,
+    /// Random seed: the same seed gives the same data set.
+    #[arg(long, default_value_t = DemoConfig::default().seed)]
+    seed: u64,
+    /// Generate the data set and exit instead of serving it.
+    #[arg(long)]
+    no_serve: bool,
+}
+
+pub(crate) async fn run(args: DemoArgs) -> anyhow::Result<()> {
+    let plan =
+        TrackingPlan::parse(MARKETPLACE_PLAN).map_err(|e| anyhow::anyhow!("demo plan: {e}"))?;
+    let project = plan.project.name.clone();
+    let time_zone = plan.project.time_zone;
+    let pipeline = server::start_pipeline(PipelineSettings {
+        data_dir: args.data_dir.clone(),
+        plan: Some(plan),
+        projects: Projects::new([(DEMO_API_KEY.to_owned(), project)]),
+        time_zone,
+        flush_interval: Duration::from_secs(1),
+    })?;
+    let marker = args.data_dir.join(COMPLETE_MARKER);
+    if marker.exists() {
+        eprintln!(
+            "demo data already in {} (delete the folder to regenerate)",
+            args.data_dir.display()
+        );
+    } else {
+        let config = DemoConfig {
+            users: args.users,
+            days: args.days,
+            end_date: chrono::Utc::now().date_naive() - chrono::Days::new(1),
+            seed: args.seed,
+        };
+        let loaded_before = pipeline
+            .loader
+            .progress
+            .events_loaded
+            .load(Ordering::Relaxed);
+        let accepted = generate(&pipeline.collector, &config).await?;
+        wait_until_loaded(
+            &pipeline.loader.progress.events_loaded,
+            loaded_before + accepted,
+        )
+        .await;
+        std::fs::write(&marker, accepted.to_string()).context("writing the demo marker")?;
+        eprintln!(
+            "demo data ready: {accepted} events in {}",
+            args.data_dir.display()
+        );
+    }
+    if args.no_serve {
+        tokio::task::spawn_blocking(move || pipeline.loader.shutdown()).await?;
+        return Ok(());
+    }
+    eprintln!(
+        "collector API key: {DEMO_API_KEY}; try: sluice query --data-dir {} docs/examples/funnel.json",
+        args.data_dir.display()
+    );
+    server::serve_http(pipeline, &args.listen).await
+}
+
+/// Sends every generated batch through the collector; returns the number of events accepted.
+async fn generate(collector: &Arc<Collector>, config: &DemoConfig) -> anyhow::Result<u64> {
+    let started = Instant::now();
+    let mut in_flight = JoinSet::new();
+    let mut accepted = 0u64;
+    let mut next_report = 100_000;
+    for batch in sluice_ingest::demo::generate(config) {
+        if in_flight.len() >= IN_FLIGHT {
+            accepted += joined(in_flight.join_next().await)?;
+        }
+        let collector = Arc::clone(collector);
+        in_flight.spawn(async move {
+            let upload = UploadRequest {
+                api_key: DEMO_API_KEY.to_owned(),
+                events: batch.events,
+                min_id_length: DEFAULT_MIN_ID_LENGTH,
+                client_upload_time: Some(batch.client_upload_time_ms),
+            };
+            let meta = RequestMeta {
+                received_ms: batch.client_upload_time_ms,
+                remote_ip: None,
+                payload_size: 0,
+            };
+            collector
+                .accept(upload, meta)
+                .await
+                .map(|a| a.events_ingested as u64)
+        });
+        if accepted >= next_report {
+            eprintln!(
+                "generated {accepted} events ({:.0} s)",
+                started.elapsed().as_secs_f64()
+            );
+            next_report += 250_000;
+        }
+    }
+    while let Some(done) = in_flight.join_next().await {
+        accepted += joined(Some(done))?;
+    }
+    Ok(accepted)
+}
+
+type Joined =
+    Option<Result<Result<u64, sluice_ingest::collector::Rejection>, tokio::task::JoinError>>;
+
+fn joined(done: Joined) -> anyhow::Result<u64> {
+    match done {
+        Some(Ok(Ok(count))) => Ok(count),
+        Some(Ok(Err(rejection))) => bail!("the collector rejected a demo batch: {rejection:?}"),
+        Some(Err(e)) => Err(e).context("demo upload task"),
+        None => Ok(0),
+    }
+}
+
+async fn wait_until_loaded(loaded: &std::sync::atomic::AtomicU64, target: u64) {
+    let started = Instant::now();
+    while loaded.load(Ordering::Relaxed) < target {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    eprintln!(
+        "loaded to Parquet in a further {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+}

@@ -1,0 +1,182 @@
+//! `sluice serve`: wires the embedded pipeline (local log → loader → Parquet) and the HTTP surface
+//! (collector + query API) into one process.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use sluice_ingest::{
+    Collector, EventLog, LoaderConfig, LoaderHandle, LocalLog, LocalLogOptions, Projects,
+};
+use sluice_schema::{StorageLayout, TrackingPlan};
+
+/// Flags of `sluice serve`.
+#[derive(clap::Args)]
+pub(crate) struct ServeArgs {
+    /// Where the event log and the Parquet dataset live.
+    #[arg(long, env = "SLUICE_DATA_DIR", default_value = "sluice-data")]
+    pub(crate) data_dir: PathBuf,
+    /// Address to listen on (port 0 picks a free port; the address is printed on stdout).
+    #[arg(long, env = "SLUICE_LISTEN", default_value = "127.0.0.1:8000")]
+    pub(crate) listen: String,
+    /// API keys the collector accepts, as KEY or KEY=PROJECT (comma-separated in the variable).
+    #[arg(
+        long = "api-key",
+        env = "SLUICE_API_KEYS",
+        value_delimiter = ',',
+        required = true
+    )]
+    pub(crate) api_keys: Vec<String>,
+    /// Tracking plan (TOML): declares properties (stored as typed columns) and the time zone.
+    #[arg(long, env = "SLUICE_TRACKING_PLAN")]
+    pub(crate) tracking_plan: Option<PathBuf>,
+    /// Project of keys given without `=PROJECT` (default: the plan's project, else `default`).
+    #[arg(long, env = "SLUICE_PROJECT")]
+    pub(crate) project: Option<String>,
+    /// Time zone that cuts event dates (default: the plan's, else UTC).
+    #[arg(long, env = "SLUICE_TIME_ZONE")]
+    pub(crate) time_zone: Option<String>,
+    /// Longest time an accepted event waits before it is written to Parquet (ms).
+    #[arg(long, env = "SLUICE_FLUSH_INTERVAL_MS", default_value_t = 1000)]
+    pub(crate) flush_interval_ms: u64,
+}
+
+/// The running embedded pipeline.
+pub(crate) struct Pipeline {
+    pub(crate) collector: Arc<Collector>,
+    pub(crate) loader: LoaderHandle,
+    pub(crate) data_dir: PathBuf,
+}
+
+/// Settings the pipeline is started with, resolved from flags and the tracking plan.
+pub(crate) struct PipelineSettings {
+    pub(crate) data_dir: PathBuf,
+    pub(crate) plan: Option<TrackingPlan>,
+    pub(crate) projects: Projects,
+    pub(crate) time_zone: chrono_tz::Tz,
+    pub(crate) flush_interval: Duration,
+}
+
+pub(crate) fn read_plan(path: &Path) -> anyhow::Result<TrackingPlan> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    TrackingPlan::parse(&text)
+        .map_err(|e| anyhow::anyhow!("{} is not a valid tracking plan:\n{e}", path.display()))
+}
+
+impl PipelineSettings {
+    fn from_args(args: &ServeArgs) -> anyhow::Result<Self> {
+        let plan = args.tracking_plan.as_deref().map(read_plan).transpose()?;
+        let default_project = args
+            .project
+            .clone()
+            .or_else(|| plan.as_ref().map(|p| p.project.name.clone()))
+            .unwrap_or_else(|| "default".to_owned());
+        let mut keys = Vec::new();
+        for spec in &args.api_keys {
+            let (key, project) = spec.split_once('=').unwrap_or((spec, &default_project));
+            if key.is_empty() || project.is_empty() {
+                bail!("--api-key {spec:?}: expected KEY or KEY=PROJECT");
+            }
+            keys.push((key.to_owned(), project.to_owned()));
+        }
+        let time_zone = match &args.time_zone {
+            Some(name) => name
+                .parse()
+                .map_err(|_| anyhow::anyhow!("unknown time zone {name:?}"))?,
+            None => plan
+                .as_ref()
+                .map_or(chrono_tz::UTC, |p| p.project.time_zone),
+        };
+        Ok(PipelineSettings {
+            data_dir: args.data_dir.clone(),
+            plan,
+            projects: Projects::new(keys),
+            time_zone,
+            flush_interval: Duration::from_millis(args.flush_interval_ms),
+        })
+    }
+}
+
+/// Opens the local log and starts the loader.
+pub(crate) fn start_pipeline(settings: PipelineSettings) -> anyhow::Result<Pipeline> {
+    let log_dir = settings.data_dir.join("log");
+    let log: Arc<dyn EventLog> = Arc::new(
+        LocalLog::open(&log_dir, LocalLogOptions::default())
+            .with_context(|| format!("opening the event log in {}", log_dir.display()))?,
+    );
+    let layout = settings
+        .plan
+        .as_ref()
+        .map(StorageLayout::from_plan)
+        .unwrap_or_default();
+    let loader = sluice_ingest::spawn_loader(
+        Arc::clone(&log),
+        LoaderConfig {
+            dataset_dir: settings.data_dir.clone(),
+            layout,
+            time_zone: settings.time_zone,
+            max_batch_events: 200_000,
+            flush_interval: settings.flush_interval,
+        },
+    )
+    .context("starting the loader")?;
+    Ok(Pipeline {
+        collector: Arc::new(Collector::new(log, settings.projects)),
+        loader,
+        data_dir: settings.data_dir,
+    })
+}
+
+pub(crate) async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    let settings = PipelineSettings::from_args(&args)?;
+    let pipeline = start_pipeline(settings)?;
+    serve_http(pipeline, &args.listen).await
+}
+
+/// Serves the collector and the query API until SIGINT/SIGTERM, then drains and stops the loader.
+pub(crate) async fn serve_http(pipeline: Pipeline, listen: &str) -> anyhow::Result<()> {
+    let engine = Arc::new(sluice_query::QueryEngine::new(pipeline.data_dir.clone()));
+    let app = sluice_ingest::collector::router(Arc::clone(&pipeline.collector))
+        .merge(sluice_dashboards::api_router(engine));
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .with_context(|| format!("listening on {listen}"))?;
+    let addr = listener.local_addr()?;
+    // Tests and scripts read this line to find the port.
+    println!("sluice listening on http://{addr}");
+    tracing::info!(%addr, data_dir = %pipeline.data_dir.display(), "serving");
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown_signal())
+    .await
+    .context("serving HTTP")?;
+    tracing::info!("draining the loader");
+    tokio::task::spawn_blocking(move || pipeline.loader.shutdown()).await?;
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+}

@@ -1,0 +1,6 @@
+//! End-to-end tests: they start the real `sluice` binary on a free loopback port and talk to it
+//! over HTTP, exactly as SDKs and dashboards do.
+
+mod crash;
+mod funnel;
+mod support;

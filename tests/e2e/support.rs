@@ -1,0 +1,117 @@
+//! Starting and stopping the real `sluice` binary, and reading what it stored.
+
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use arrow::array::AsArray;
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+
+/// A running `sluice serve`.
+pub(crate) struct Server {
+    child: Child,
+    /// `http://127.0.0.1:PORT`.
+    pub base_url: String,
+}
+
+impl Server {
+    /// Starts `sluice serve` on a free port with `data_dir`, and waits until it listens.
+    pub(crate) fn start(data_dir: &Path, extra: &[&str]) -> Server {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_sluice"))
+            .arg("serve")
+            .arg("--data-dir")
+            .arg(data_dir)
+            .args(["--listen", "127.0.0.1:0", "--flush-interval-ms", "200"])
+            .args(extra)
+            .env("SLUICE_LOG", "warn")
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("starting sluice");
+        let stdout = child.stdout.take().expect("piped stdout");
+        let mut line = String::new();
+        BufReader::new(stdout)
+            .read_line(&mut line)
+            .expect("reading sluice's stdout");
+        let base_url = line
+            .trim()
+            .strip_prefix("sluice listening on ")
+            .unwrap_or_else(|| panic!("unexpected first line from sluice: {line:?}"))
+            .to_owned();
+        Server { child, base_url }
+    }
+
+    /// SIGKILL: no chance to flush or clean up.
+    pub(crate) fn kill_hard(mut self) {
+        self.child.kill().expect("kill -9");
+        self.child.wait().expect("reaping sluice");
+    }
+
+    /// SIGTERM, then wait for a clean exit.
+    pub(crate) fn stop(mut self) {
+        let pid = self.child.id().to_string();
+        Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .expect("kill -TERM");
+        let status = self.child.wait().expect("waiting for sluice");
+        assert!(status.success(), "sluice exited with {status}");
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Every `insert_id` stored in the Parquet dataset, with how many times it is stored.
+pub(crate) fn stored_insert_ids(data_dir: &Path) -> BTreeMap<String, usize> {
+    let mut out = BTreeMap::new();
+    let Ok(partitions) = std::fs::read_dir(data_dir.join("events")) else {
+        return out;
+    };
+    for partition in partitions {
+        let partition = partition.unwrap().path();
+        for file in std::fs::read_dir(&partition).unwrap() {
+            let path = file.unwrap().path();
+            if path.extension().is_none_or(|e| e != "parquet") {
+                continue;
+            }
+            let file = std::fs::File::open(&path).unwrap();
+            let reader = ParquetRecordBatchReaderBuilder::try_new(file)
+                .unwrap()
+                .build()
+                .unwrap();
+            for batch in reader {
+                let batch = batch.unwrap();
+                let ids = batch
+                    .column_by_name("insert_id")
+                    .unwrap()
+                    .as_string::<i32>();
+                for id in ids.iter().flatten() {
+                    *out.entry(id.to_owned()).or_insert(0) += 1;
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Polls `check` every 100 ms until it returns `Some`, or panics after `timeout`.
+pub(crate) async fn eventually<T>(
+    timeout: Duration,
+    what: &str,
+    mut check: impl AsyncFnMut() -> Option<T>,
+) -> T {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(value) = check().await {
+            return value;
+        }
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
