@@ -1,1 +1,221 @@
+//! The whole path: SDK-shaped events posted to the real binary come back as exact funnel numbers
+//! from `POST /api/v1/query`.
 
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+use crate::support::{Server, eventually};
+
+const KEY: &str = "funnel-e2e-key";
+const MINUTE: i64 = 60_000;
+const DAY: i64 = 86_400_000;
+/// 2026-01-10T00:00:00Z, the first day of the query's date range.
+const JAN_10: i64 = 1_768_003_200_000;
+
+const VIEWED_CATEGORY: &str = "Category Viewed";
+const VIEWED_SERVICE: &str = "Service Viewed";
+const PURCHASED: &str = "Purchase Completed";
+
+/// One event as the Amplitude Browser SDK 2 (`@amplitude/analytics-browser`) puts it on the wire.
+fn browser_event(
+    user: Option<&str>,
+    device: &str,
+    event_type: &str,
+    time: i64,
+    category: &str,
+) -> Value {
+    let mut event = json!({
+        "device_id": device,
+        "session_id": time - time % (30 * MINUTE),
+        "time": time,
+        "platform": "Web",
+        "os_name": "Chrome",
+        "os_version": "131",
+        "device_model": "Mac OS",
+        "language": "ko-KR",
+        "ip": "$remote",
+        "insert_id": format!("{device}-{event_type}-{time}"),
+        "event_type": event_type,
+        "event_properties": {"category": category},
+        "event_id": time % 1_000,
+        "library": "amplitude-ts/2.11.9",
+        "user_agent": "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36",
+    });
+    if let Some(user) = user {
+        event["user_id"] = json!(user);
+    }
+    event
+}
+
+/// One event as the Amplitude iOS SDK (`Amplitude-Swift`) sends it.
+fn ios_event(user: &str, event_type: &str, time: i64, category: &str) -> Value {
+    json!({
+        "user_id": user,
+        "device_id": format!("IDFV-{user}"),
+        "session_id": time - time % (30 * MINUTE),
+        "time": time,
+        "platform": "iOS",
+        "os_name": "ios",
+        "os_version": "18.1",
+        "device_manufacturer": "Apple",
+        "device_model": "iPhone16,2",
+        "carrier": "SKTelecom",
+        "country": "South Korea",
+        "language": "Korean",
+        "version_name": "5.12.0",
+        "insert_id": format!("ios-{user}-{event_type}-{time}"),
+        "event_type": event_type,
+        "event_properties": {"category": category},
+        "library": "amplitude-swift/1.11.2",
+    })
+}
+
+/// The hand-computed dataset. Steps: category → service → purchase, 1-day window, by category.
+///
+/// | person | entry category | what happens                                        | level |
+/// |--------|----------------|-----------------------------------------------------|-------|
+/// | u1     | design         | A, B, C within an hour                              | 3     |
+/// | u2     | design         | A, B                                                | 2     |
+/// | u3     | translation    | A, C (no B)                                         | 1     |
+/// | u4     | translation    | A, B one day + 1 ms later (outside the window)      | 1     |
+/// | u5     | —              | B only, never entered                               | —     |
+/// | device | video          | anonymous: A, B, C, the purchase exactly 1 day later| 3     |
+/// | u7     | design         | A and B in the same millisecond, C a second later   | 3     |
+/// | u8     | —              | A the day before the range, B and C inside it       | —     |
+/// | u9     | design (iOS)   | C, B, A sent in that order: out of order on the wire| 3     |
+fn dataset() -> Vec<Value> {
+    let t = JAN_10 + 9 * 60 * MINUTE;
+    vec![
+        browser_event(Some("u1"), "d1", VIEWED_CATEGORY, t, "design"),
+        browser_event(Some("u1"), "d1", VIEWED_SERVICE, t + 5 * MINUTE, "design"),
+        browser_event(Some("u1"), "d1", PURCHASED, t + 50 * MINUTE, "design"),
+        browser_event(Some("u2"), "d2", VIEWED_CATEGORY, t, "design"),
+        browser_event(Some("u2"), "d2", VIEWED_SERVICE, t + MINUTE, "design"),
+        browser_event(Some("u3"), "d3", VIEWED_CATEGORY, t, "translation"),
+        browser_event(Some("u3"), "d3", PURCHASED, t + MINUTE, "translation"),
+        browser_event(Some("u4"), "d4", VIEWED_CATEGORY, t, "translation"),
+        browser_event(Some("u4"), "d4", VIEWED_SERVICE, t + DAY + 1, "translation"),
+        browser_event(Some("u5"), "d5", VIEWED_SERVICE, t, "design"),
+        browser_event(None, "anon-device-6", VIEWED_CATEGORY, t, "video"),
+        browser_event(
+            None,
+            "anon-device-6",
+            VIEWED_SERVICE,
+            t + 3 * MINUTE,
+            "video",
+        ),
+        browser_event(None, "anon-device-6", PURCHASED, t + DAY, "video"),
+        browser_event(Some("u7"), "d7", VIEWED_CATEGORY, t, "design"),
+        browser_event(Some("u7"), "d7", VIEWED_SERVICE, t, "design"),
+        browser_event(Some("u7"), "d7", PURCHASED, t + 1_000, "design"),
+        browser_event(Some("u8"), "d8", VIEWED_CATEGORY, JAN_10 - MINUTE, "design"),
+        browser_event(Some("u8"), "d8", VIEWED_SERVICE, t, "design"),
+        browser_event(Some("u8"), "d8", PURCHASED, t + MINUTE, "design"),
+        ios_event("u9", PURCHASED, t + 20 * MINUTE, "design"),
+        ios_event("u9", VIEWED_SERVICE, t + 10 * MINUTE, "design"),
+        ios_event("u9", VIEWED_CATEGORY, t, "design"),
+    ]
+}
+
+fn funnel_spec() -> Value {
+    json!({
+        "version": 1,
+        "analysis": "funnel",
+        "date_range": {"from": "2026-01-10", "to": "2026-01-11"},
+        "time_zone": "UTC",
+        "steps": [{"event_type": VIEWED_CATEGORY}, {"event_type": VIEWED_SERVICE}, {"event_type": PURCHASED}],
+        "conversion_window": {"value": 1, "unit": "day"},
+        "breakdown": {"kind": "event", "property": "category"},
+    })
+}
+
+/// `[persons at step 1, step 2, step 3]` of one result row.
+fn persons(row: &Value) -> Vec<u64> {
+    row["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["persons"].as_u64().unwrap())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sdk_events_posted_over_http_give_the_exact_funnel() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path(), &["--api-key", KEY, "--time-zone", "UTC"]);
+    let http = reqwest::Client::new();
+
+    // Three requests, in an order that puts later events before earlier ones.
+    let mut events = dataset();
+    events.reverse();
+    for chunk in events.chunks(8) {
+        let body = json!({"api_key": KEY, "events": chunk, "options": {"min_id_length": 2}});
+        let response = http
+            .post(format!("{}/2/httpapi", server.base_url))
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200);
+        let answer: Value = response.json().await.unwrap();
+        assert_eq!(answer["code"], 200);
+        assert_eq!(answer["events_ingested"], chunk.len());
+    }
+
+    // The loader makes them queryable within a few seconds.
+    let result = eventually(
+        Duration::from_secs(20),
+        "all 22 events to be queryable",
+        async || {
+            let response = http
+                .post(format!("{}/api/v1/query", server.base_url))
+                .json(&funnel_spec())
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(response.status(), 200);
+            let result: Value = response.json().await.unwrap();
+            (persons(&result["overall"]) == [7, 5, 4]).then_some(result)
+        },
+    )
+    .await;
+
+    assert_eq!(result["analysis"], "funnel");
+    let overall = &result["overall"]["steps"];
+    assert_eq!(overall[1]["drop_off"], 2);
+    assert_eq!(
+        overall[2]["conversion_from_first"].as_f64().unwrap(),
+        4.0 / 7.0
+    );
+    let rows: Vec<(Value, Vec<u64>)> = result["by_breakdown"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|row| (row["value"].clone(), persons(row)))
+        .collect();
+    assert_eq!(
+        rows,
+        vec![
+            (json!("design"), vec![4, 4, 3]),
+            (json!("translation"), vec![2, 0, 0]),
+            (json!("video"), vec![1, 1, 1]),
+        ]
+    );
+
+    // Bad specs are the caller's fault and say why.
+    let response = http
+        .post(format!("{}/api/v1/query", server.base_url))
+        .json(&json!({"version": 1, "analysis": "funnel", "steps": []}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 400);
+    let error: Value = response.json().await.unwrap();
+    assert!(
+        error["error"].as_str().unwrap().contains("date_range"),
+        "{error}"
+    );
+
+    server.stop();
+}

@@ -7,7 +7,7 @@
 //! committed position are deleted.
 
 use std::fs::{self, File, OpenOptions};
-use std::io::Write;
+use std::io::{Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
@@ -75,7 +75,7 @@ impl LocalLog {
         } else {
             (0, 0)
         };
-        let file = OpenOptions::new()
+        let mut file = OpenOptions::new()
             .create(true)
             .truncate(false)
             .read(true)
@@ -85,6 +85,7 @@ impl LocalLog {
         // Anything past the valid prefix is a torn frame that was never acknowledged.
         file.set_len(valid_len)
             .and_then(|()| file.sync_all())
+            .and_then(|()| file.seek(SeekFrom::Start(valid_len)))
             .map_err(|e| LogError::io(&path, e))?;
         sync_dir(&dir).map_err(|e| LogError::io(&dir, e))?;
         if valid_len > 0 || segments.len() > 1 {
