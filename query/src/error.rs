@@ -67,6 +67,12 @@ pub enum SpecError {
         /// The text given.
         value: String,
     },
+    /// `date_range` has neither `from` and `to` nor `last_days`, or mixes them.
+    #[error("date_range: give either \"from\" and \"to\" (YYYY-MM-DD) or \"last_days\", not both")]
+    AmbiguousDateRange,
+    /// `date_range.last_days` is 0.
+    #[error("date_range.last_days: must be at least 1")]
+    NoDays,
     /// `date_range.from` is after `date_range.to`.
     #[error("date_range: from ({from}) is after to ({to})")]
     ReversedDateRange {

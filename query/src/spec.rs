@@ -71,14 +71,40 @@ fn default_time_zone() -> String {
     "UTC".to_owned()
 }
 
-/// Inclusive date range, dates as `YYYY-MM-DD`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// The days in which step 1 must happen: either fixed dates (`from` and `to`, `YYYY-MM-DD`, both
+/// included) or `last_days`, the N days ending with today in the query's time zone (Amplitude's
+/// "Last N days", today included).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DateRange {
     /// First day.
-    pub from: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub from: Option<String>,
     /// Last day (included).
-    pub to: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub to: Option<String>,
+    /// The number of days ending with today, instead of `from` and `to`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_days: Option<u32>,
+}
+
+impl DateRange {
+    /// A fixed range of days, both included.
+    pub fn between(from: &str, to: &str) -> Self {
+        DateRange {
+            from: Some(from.to_owned()),
+            to: Some(to.to_owned()),
+            last_days: None,
+        }
+    }
+
+    /// The `days` days ending with today.
+    pub fn last_days(days: u32) -> Self {
+        DateRange {
+            last_days: Some(days),
+            ..DateRange::default()
+        }
+    }
 }
 
 /// One funnel step: an event type.

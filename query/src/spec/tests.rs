@@ -77,19 +77,19 @@ fn bad_values_give_typed_errors() {
         })
     );
     assert!(matches!(
-        with(|s| s.date_range.from = "2025-1-01".into()),
+        with(|s| s.date_range.from = Some("2025-1-01".into())),
         Err(SpecError::InvalidDate { field: "from", .. })
     ));
     assert!(matches!(
-        with(|s| s.date_range.to = "2025-02-30".into()),
+        with(|s| s.date_range.to = Some("2025-02-30".into())),
         Err(SpecError::InvalidDate { field: "to", .. })
     ));
     assert!(matches!(
-        with(|s| s.date_range.from = "2025-02-01".into()),
+        with(|s| s.date_range.from = Some("2025-02-01".into())),
         Err(SpecError::ReversedDateRange { .. })
     ));
     assert!(matches!(
-        with(|s| s.date_range.from = "2000-01-01".into()),
+        with(|s| s.date_range.from = Some("2000-01-01".into())),
         Err(SpecError::DateRangeTooLong { .. })
     ));
     assert!(matches!(
@@ -164,4 +164,49 @@ fn dst_gap_at_midnight_starts_the_day_at_the_first_real_instant() {
     let date = chrono::NaiveDate::from_ymd_opt(2023, 9, 3).expect("date");
     // 01:00 at UTC-3 = 04:00 UTC.
     assert_eq!(validate::start_of_day(date, tz), 1_693_713_600_000);
+}
+
+#[test]
+fn last_days_ends_with_today_and_excludes_fixed_dates() {
+    let today = chrono::NaiveDate::from_ymd_opt(2026, 3, 10).expect("date");
+    let day = |d| chrono::NaiveDate::from_ymd_opt(2026, 3, d).expect("date");
+    assert_eq!(DateRange::last_days(1).days(today), Ok((today, today)));
+    assert_eq!(DateRange::last_days(7).days(today), Ok((day(4), today)));
+    assert_eq!(DateRange::last_days(0).days(today), Err(SpecError::NoDays));
+    assert!(matches!(
+        DateRange::last_days(4_000).days(today),
+        Err(SpecError::DateRangeTooLong { days: 4_000, .. })
+    ));
+    let mixed = DateRange {
+        last_days: Some(7),
+        ..DateRange::between("2026-03-01", "2026-03-02")
+    };
+    assert_eq!(mixed.days(today), Err(SpecError::AmbiguousDateRange));
+    let half = DateRange {
+        to: None,
+        ..DateRange::between("2026-03-01", "2026-03-02")
+    };
+    assert_eq!(half.days(today), Err(SpecError::AmbiguousDateRange));
+    assert_eq!(
+        DateRange::between("2026-03-01", "2026-03-02").days(today),
+        Ok((day(1), day(2)))
+    );
+}
+
+#[test]
+fn last_days_parses_from_json_and_counts_today_in_the_time_zone() {
+    let spec = funnel(&EXAMPLE.replace(
+        r#"{"from": "2025-01-01", "to": "2025-01-31"}"#,
+        r#"{"last_days": 30}"#,
+    ));
+    assert_eq!(spec.date_range, DateRange::last_days(30));
+    let query = spec.validate().expect("valid");
+    let seoul: chrono_tz::Tz = "Asia/Seoul".parse().expect("tz");
+    let now = chrono::Utc::now().with_timezone(&seoul);
+    // Today in Seoul is inside the range, and the range is 30 Seoul days long.
+    assert!(
+        query.entry_from_ms <= now.timestamp_millis()
+            && now.timestamp_millis() <= query.entry_to_ms
+    );
+    assert_eq!(query.entry_to_ms + 1 - query.entry_from_ms, 30 * 86_400_000);
 }

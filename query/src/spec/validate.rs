@@ -4,7 +4,7 @@ use chrono::{Datelike, Days, NaiveDate, NaiveDateTime, NaiveTime, TimeDelta, Tim
 use chrono_tz::Tz;
 use sluice_schema::layout::StorageLayout;
 
-use super::{Breakdown, BreakdownKind, FunnelSpec, SPEC_VERSION};
+use super::{Breakdown, BreakdownKind, DateRange, FunnelSpec, SPEC_VERSION};
 use crate::error::SpecError;
 
 /// Fewest funnel steps.
@@ -55,6 +55,44 @@ pub(crate) enum PropertyRef {
     Field(String),
 }
 
+fn today_in(tz: Tz) -> NaiveDate {
+    chrono::Utc::now().with_timezone(&tz).date_naive()
+}
+
+impl DateRange {
+    /// The first and last day of the range, given what day it is today.
+    pub(crate) fn days(&self, today: NaiveDate) -> Result<(NaiveDate, NaiveDate), SpecError> {
+        let (from, to) = match (&self.from, &self.to, self.last_days) {
+            (Some(from), Some(to), None) => {
+                let (from_date, to_date) = (parse_date("from", from)?, parse_date("to", to)?);
+                if from_date > to_date {
+                    return Err(SpecError::ReversedDateRange {
+                        from: from.clone(),
+                        to: to.clone(),
+                    });
+                }
+                (from_date, to_date)
+            }
+            (None, None, Some(0)) => return Err(SpecError::NoDays),
+            (None, None, Some(days)) => {
+                let from = today
+                    .checked_sub_days(Days::new(u64::from(days) - 1))
+                    .unwrap_or(NaiveDate::MIN);
+                (from, today)
+            }
+            _ => return Err(SpecError::AmbiguousDateRange),
+        };
+        let days = (to - from).num_days() + 1;
+        if days > MAX_RANGE_DAYS {
+            return Err(SpecError::DateRangeTooLong {
+                days,
+                max: MAX_RANGE_DAYS,
+            });
+        }
+        Ok((from, to))
+    }
+}
+
 impl FunnelSpec {
     /// Checks every value and builds the typed query; the first problem found is returned.
     pub(crate) fn validate(&self) -> Result<FunnelQuery, SpecError> {
@@ -72,21 +110,7 @@ impl FunnelSpec {
             .time_zone
             .parse()
             .map_err(|_| SpecError::UnknownTimeZone(self.time_zone.clone()))?;
-        let from = parse_date("from", &self.date_range.from)?;
-        let to = parse_date("to", &self.date_range.to)?;
-        if from > to {
-            return Err(SpecError::ReversedDateRange {
-                from: self.date_range.from.clone(),
-                to: self.date_range.to.clone(),
-            });
-        }
-        let days = (to - from).num_days() + 1;
-        if days > MAX_RANGE_DAYS {
-            return Err(SpecError::DateRangeTooLong {
-                days,
-                max: MAX_RANGE_DAYS,
-            });
-        }
+        let (from, to) = self.date_range.days(today_in(tz))?;
         let steps = self.validate_steps()?;
         let window_ms = self.validate_window()?;
         let breakdown = self
@@ -96,7 +120,7 @@ impl FunnelSpec {
             .transpose()?;
         let day_after = to
             .checked_add_days(Days::new(1))
-            .ok_or_else(|| invalid_date("to", &self.date_range.to))?;
+            .ok_or_else(|| invalid_date("to", &to.to_string()))?;
         Ok(FunnelQuery {
             project,
             steps,
