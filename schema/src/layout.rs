@@ -6,6 +6,7 @@
 //! properties, arrays, values that do not fit the declared type — stays in the JSON text columns
 //! `event_properties` / `user_properties`, so nothing is lost. ARCHITECTURE.md explains the choice.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use arrow::array::{
@@ -221,25 +222,12 @@ impl StorageLayout {
                 .for_each(|e| b.append_option(json_text(get(e))));
             columns.push(Arc::new(b.finish()));
         }
-        let remainders = [
-            remainder_column(events, |e| &e.event_properties, &self.event_properties),
-            remainder_column(events, |e| &e.user_properties, &self.user_properties),
-        ];
-        columns.extend(remainders);
-        for p in &self.event_properties {
-            columns.push(promoted_column(
-                events,
-                |e| e.event_properties.get(&p.name),
-                p.ty,
-            ));
-        }
-        for p in &self.user_properties {
-            columns.push(promoted_column(
-                events,
-                |e| e.user_properties.get(&p.name),
-                p.ty,
-            ));
-        }
+        let event_props = split_properties(events, |e| &e.event_properties, &self.event_properties);
+        let user_props = split_properties(events, |e| &e.user_properties, &self.user_properties);
+        columns.push(event_props.remainder);
+        columns.push(user_props.remainder);
+        columns.extend(event_props.typed);
+        columns.extend(user_props.typed);
         RecordBatch::try_new(self.schema(), columns)
     }
 }
@@ -260,7 +248,7 @@ fn arrow_type(ty: PropertyType) -> DataType {
 }
 
 fn json_text(props: &Properties) -> Option<String> {
-    (!props.is_empty()).then(|| Value::Object(props.clone()).to_string())
+    (!props.is_empty()).then(|| serde_json::to_string(props).unwrap_or_default())
 }
 
 /// Whether a value can live in the promoted column of `ty` (otherwise it stays in the JSON).
@@ -274,57 +262,103 @@ fn fits(value: &Value, ty: PropertyType) -> bool {
     }
 }
 
-/// The JSON text of the properties that did not go to a typed column.
-fn remainder_column(
+/// One properties map split into its promoted typed columns and the JSON text of the rest.
+struct SplitProperties {
+    remainder: ArrayRef,
+    typed: Vec<ArrayRef>,
+}
+
+/// Splits every event's properties in one pass over each map: a property goes to its typed column
+/// if it is promoted and fits the type, otherwise into the row's remainder JSON.
+fn split_properties(
     events: &[Event],
     get: fn(&Event) -> &Properties,
     promoted: &[PromotedProperty],
-) -> ArrayRef {
-    let mut b = StringBuilder::with_capacity(events.len(), events.len() * 16);
+) -> SplitProperties {
+    let column_of: HashMap<&str, usize> = promoted
+        .iter()
+        .enumerate()
+        .map(|(i, p)| (p.name.as_str(), i))
+        .collect();
+    let mut typed: Vec<TypedBuilder> = promoted
+        .iter()
+        .map(|p| TypedBuilder::new(p.ty, events.len()))
+        .collect();
+    let mut remainder = StringBuilder::with_capacity(events.len(), events.len() * 16);
+    let mut row: Vec<Option<&Value>> = vec![None; promoted.len()];
+    let mut rest: Vec<(&String, &Value)> = Vec::new();
+    let mut text = Vec::new();
     for event in events {
-        let props = get(event);
-        let is_promoted =
-            |(k, v): &(&String, &Value)| promoted.iter().any(|p| &p.name == *k && fits(v, p.ty));
-        if props.iter().all(|kv| is_promoted(&kv)) {
-            b.append_null();
-            continue;
+        row.fill(None);
+        rest.clear();
+        for (name, value) in get(event) {
+            match column_of.get(name.as_str()) {
+                Some(&i) if fits(value, promoted[i].ty) => row[i] = Some(value),
+                _ => rest.push((name, value)),
+            }
         }
-        let rest: serde_json::Map<String, Value> = props
-            .iter()
-            .filter(|kv| !is_promoted(kv))
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect();
-        b.append_value(Value::Object(rest).to_string());
+        for (builder, value) in typed.iter_mut().zip(&row) {
+            builder.append(*value);
+        }
+        if rest.is_empty() {
+            remainder.append_null();
+        } else {
+            text.clear();
+            let map = JsonMap(&rest);
+            serde_json::to_writer(&mut text, &map).expect("writing JSON to memory cannot fail");
+            remainder.append_value(String::from_utf8_lossy(&text));
+        }
     }
-    Arc::new(b.finish())
+    SplitProperties {
+        remainder: Arc::new(remainder.finish()),
+        typed: typed.into_iter().map(TypedBuilder::finish).collect(),
+    }
 }
 
-fn promoted_column<'e>(
-    events: &'e [Event],
-    get: impl Fn(&'e Event) -> Option<&'e Value>,
-    ty: PropertyType,
-) -> ArrayRef {
-    let values = events.iter().map(|e| get(e).filter(|v| fits(v, ty)));
-    match ty {
-        PropertyType::String | PropertyType::Array => {
-            let mut b = StringBuilder::with_capacity(events.len(), events.len() * 8);
-            values.for_each(|v| b.append_option(v.and_then(Value::as_str)));
-            Arc::new(b.finish())
+/// Serialises borrowed `(name, value)` pairs as a JSON object without copying them into a map.
+struct JsonMap<'a>(&'a [(&'a String, &'a Value)]);
+
+impl serde::Serialize for JsonMap<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_map(self.0.iter().copied())
+    }
+}
+
+/// A builder for one promoted column; values handed to it already fit its type.
+enum TypedBuilder {
+    Utf8(StringBuilder),
+    Float64(Float64Builder),
+    Int64(Int64Builder),
+    Boolean(BooleanBuilder),
+}
+
+impl TypedBuilder {
+    fn new(ty: PropertyType, rows: usize) -> Self {
+        match ty {
+            PropertyType::String | PropertyType::Array => {
+                TypedBuilder::Utf8(StringBuilder::with_capacity(rows, rows * 8))
+            }
+            PropertyType::Number => TypedBuilder::Float64(Float64Builder::with_capacity(rows)),
+            PropertyType::Integer => TypedBuilder::Int64(Int64Builder::with_capacity(rows)),
+            PropertyType::Boolean => TypedBuilder::Boolean(BooleanBuilder::with_capacity(rows)),
         }
-        PropertyType::Number => {
-            let mut b = Float64Builder::with_capacity(events.len());
-            values.for_each(|v| b.append_option(v.and_then(Value::as_f64)));
-            Arc::new(b.finish())
+    }
+
+    fn append(&mut self, value: Option<&Value>) {
+        match self {
+            TypedBuilder::Utf8(b) => b.append_option(value.and_then(Value::as_str)),
+            TypedBuilder::Float64(b) => b.append_option(value.and_then(Value::as_f64)),
+            TypedBuilder::Int64(b) => b.append_option(value.and_then(Value::as_i64)),
+            TypedBuilder::Boolean(b) => b.append_option(value.and_then(Value::as_bool)),
         }
-        PropertyType::Integer => {
-            let mut b = Int64Builder::with_capacity(events.len());
-            values.for_each(|v| b.append_option(v.and_then(Value::as_i64)));
-            Arc::new(b.finish())
-        }
-        PropertyType::Boolean => {
-            let mut b = BooleanBuilder::with_capacity(events.len());
-            values.for_each(|v| b.append_option(v.and_then(Value::as_bool)));
-            Arc::new(b.finish())
+    }
+
+    fn finish(self) -> ArrayRef {
+        match self {
+            TypedBuilder::Utf8(mut b) => Arc::new(b.finish()),
+            TypedBuilder::Float64(mut b) => Arc::new(b.finish()),
+            TypedBuilder::Int64(mut b) => Arc::new(b.finish()),
+            TypedBuilder::Boolean(mut b) => Arc::new(b.finish()),
         }
     }
 }
