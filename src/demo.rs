@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, bail};
 use sluice_ingest::collector::RequestMeta;
 use sluice_ingest::demo::{DEMO_API_KEY, DemoConfig};
-use sluice_ingest::{Collector, Projects};
+use sluice_ingest::{Collector, CollectorConfig, Projects};
 use sluice_schema::TrackingPlan;
 use sluice_schema::amplitude::{DEFAULT_MIN_ID_LENGTH, UploadRequest};
 use tokio::task::JoinSet;
@@ -60,6 +60,8 @@ pub(crate) async fn run(args: DemoArgs) -> anyhow::Result<()> {
         projects: Projects::new([(DEMO_API_KEY.to_owned(), project)]),
         time_zone,
         flush_interval: Duration::from_secs(1),
+        // The generator sends a whole day of a device's events at once: no rate limit here.
+        collector: CollectorConfig::default(),
     })?;
     let marker = args.data_dir.join(COMPLETE_MARKER);
     if marker.exists() {

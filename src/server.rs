@@ -8,7 +8,8 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 use sluice_ingest::{
-    Collector, EventLog, LoaderConfig, LoaderHandle, LocalLog, LocalLogOptions, Projects,
+    Collector, CollectorConfig, EventLog, IngestMetrics, LoaderConfig, LoaderHandle, LocalLog,
+    LocalLogOptions, Projects, ThrottleConfig,
 };
 use sluice_schema::{StorageLayout, TrackingPlan};
 
@@ -41,6 +42,16 @@ pub(crate) struct ServeArgs {
     /// Longest time an accepted event waits before it is written to Parquet (ms).
     #[arg(long, env = "SLUICE_FLUSH_INTERVAL_MS", default_value_t = 1000)]
     pub(crate) flush_interval_ms: u64,
+    /// Most events in one upload; larger uploads get 413 and SDKs split them.
+    #[arg(long, env = "SLUICE_MAX_EVENTS_PER_REQUEST", default_value_t = sluice_ingest::collector::MAX_EVENTS_PER_REQUEST)]
+    pub(crate) max_events_per_request: usize,
+    /// Events per second allowed per device id and per user id, averaged over the throttle
+    /// window; more gets 429 and SDKs retry those events later. 0 turns throttling off.
+    #[arg(long, env = "SLUICE_THROTTLE_EPS", default_value_t = 1000.0)]
+    pub(crate) throttle_eps: f64,
+    /// The throttle's averaging window in seconds (a client may burst eps × window events).
+    #[arg(long, env = "SLUICE_THROTTLE_WINDOW_SECS", default_value_t = 30)]
+    pub(crate) throttle_window_secs: u64,
 }
 
 /// The running embedded pipeline.
@@ -57,6 +68,7 @@ pub(crate) struct PipelineSettings {
     pub(crate) projects: Projects,
     pub(crate) time_zone: chrono_tz::Tz,
     pub(crate) flush_interval: Duration,
+    pub(crate) collector: CollectorConfig,
 }
 
 pub(crate) fn read_plan(path: &Path) -> anyhow::Result<TrackingPlan> {
@@ -96,15 +108,38 @@ impl PipelineSettings {
             projects: Projects::new(keys),
             time_zone,
             flush_interval: Duration::from_millis(args.flush_interval_ms),
+            collector: collector_config(args)?,
         })
     }
 }
 
+fn collector_config(args: &ServeArgs) -> anyhow::Result<CollectorConfig> {
+    if args.max_events_per_request == 0 {
+        bail!("--max-events-per-request must be at least 1");
+    }
+    if !args.throttle_eps.is_finite() || args.throttle_eps < 0.0 {
+        bail!("--throttle-eps must be a non-negative number");
+    }
+    let throttle = (args.throttle_eps > 0.0).then(|| ThrottleConfig {
+        events_per_second: args.throttle_eps,
+        window: Duration::from_secs(args.throttle_window_secs.max(1)),
+    });
+    Ok(CollectorConfig {
+        max_events_per_request: args.max_events_per_request,
+        throttle,
+    })
+}
+
 /// Opens the local log and starts the loader.
 pub(crate) fn start_pipeline(settings: PipelineSettings) -> anyhow::Result<Pipeline> {
+    let metrics = Arc::new(IngestMetrics::new());
     let log_dir = settings.data_dir.join("log");
+    let log_options = LocalLogOptions {
+        fsync_seconds: Some(metrics.fsync_seconds.clone()),
+        ..LocalLogOptions::default()
+    };
     let log: Arc<dyn EventLog> = Arc::new(
-        LocalLog::open(&log_dir, LocalLogOptions::default())
+        LocalLog::open(&log_dir, log_options)
             .with_context(|| format!("opening the event log in {}", log_dir.display()))?,
     );
     let layout = settings
@@ -120,11 +155,17 @@ pub(crate) fn start_pipeline(settings: PipelineSettings) -> anyhow::Result<Pipel
             time_zone: settings.time_zone,
             max_batch_events: 200_000,
             flush_interval: settings.flush_interval,
+            metrics: Arc::clone(&metrics),
         },
     )
     .context("starting the loader")?;
     Ok(Pipeline {
-        collector: Arc::new(Collector::new(log, settings.projects)),
+        collector: Arc::new(Collector::with_config(
+            log,
+            settings.projects,
+            settings.collector,
+            metrics,
+        )),
         loader,
         data_dir: settings.data_dir,
     })

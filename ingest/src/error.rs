@@ -67,6 +67,9 @@ pub enum LoaderError {
         /// Decoding error.
         message: String,
     },
+    /// A loader-state file (dedup index, property state) does not decode.
+    #[error("loader state file {0} is corrupt")]
+    CorruptState(std::path::PathBuf),
 }
 
 impl LoaderError {

@@ -12,8 +12,10 @@ mod durable;
 mod error;
 pub mod loader;
 pub mod log;
+pub mod metrics;
 
-pub use collector::{Collector, Projects};
+pub use collector::{Collector, CollectorConfig, Projects, ThrottleConfig};
 pub use error::{LoaderError, LogError};
 pub use loader::{LoaderConfig, LoaderHandle, spawn_loader};
 pub use log::{EventLog, LocalLog, LocalLogOptions};
+pub use metrics::IngestMetrics;

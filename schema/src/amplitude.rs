@@ -173,6 +173,10 @@ pub fn normalize_event(raw: &Value, ctx: &IngestContext<'_>) -> Result<Event, Ve
     let group_properties = fields.properties("group_properties");
     let plan = fields.properties("plan");
     let ingestion_metadata = fields.properties("ingestion_metadata");
+    let skip_user_properties_sync = obj
+        .get("$skip_user_properties_sync")
+        .and_then(Value::as_bool)
+        .unwrap_or(false);
 
     let device_id = match (device_id, &user_id) {
         (Some(device), _) => Some(device),
@@ -221,6 +225,7 @@ pub fn normalize_event(raw: &Value, ctx: &IngestContext<'_>) -> Result<Event, Ve
         group_properties,
         plan,
         ingestion_metadata,
+        skip_user_properties_sync,
     })
 }
 

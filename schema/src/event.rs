@@ -53,6 +53,9 @@ pub struct Event {
     pub plan: Properties,
     /// `ingestion_metadata` sent by Ampli and partner integrations.
     pub ingestion_metadata: Properties,
+    /// `$skip_user_properties_sync`: the event's `user_properties` do not update the user.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub skip_user_properties_sync: bool,
 }
 
 /// Device, app and location context of an event. Every field is optional.

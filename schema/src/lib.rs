@@ -6,6 +6,7 @@
 pub mod amplitude;
 mod event;
 pub mod layout;
+pub mod operations;
 pub mod taxonomy;
 
 pub use event::{Context, Event, Properties, Revenue};

@@ -1,57 +1,212 @@
 //! The HTTP routes of the collector. Handlers only read the request and call [`Collector`].
+//!
+//! - `POST /2/httpapi`, `POST /batch`: JSON uploads (any content type, so `text/plain` from
+//!   `navigator.sendBeacon` works), optionally gzip-encoded.
+//! - `POST|GET /identify`, `POST|GET /groupidentify`: form-encoded `api_key` + `identification`.
+//! - `GET /healthz` (the process answers), `GET /readyz` (the event log takes appends),
+//!   `GET /metrics` (Prometheus).
+//!
+//! The upload routes answer CORS preflights for any origin: browser SDKs post cross-origin.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use axum::Router;
-use axum::body::Body;
-use axum::extract::{ConnectInfo, DefaultBodyLimit, Request, State};
+use axum::extract::{ConnectInfo, DefaultBodyLimit, RawQuery, Request, State};
+use axum::http::{Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::post;
+use axum::routing::{get, post};
+use serde_json::json;
+use tower_http::cors::{Any, CorsLayer};
 
+use super::body::read_body;
+use super::identify::{IdentifyKind, parse_identify};
 use super::{Collector, Rejection, RequestMeta};
+use crate::loader::LOADER_GROUP;
+use crate::metrics::{Endpoint, EndpointLabels, RequestLabels};
 
-/// Largest body of `POST /2/httpapi`.
+/// Largest body of `POST /2/httpapi` (and the identify APIs), after decompression.
 pub const HTTPAPI_MAX_BYTES: usize = 1 << 20;
-/// Largest body of `POST /batch`.
+/// Largest body of `POST /batch`, after decompression.
 pub const BATCH_MAX_BYTES: usize = 20 << 20;
 
-/// The collector's routes: `POST /2/httpapi` and `POST /batch`.
+/// The collector's routes (see the module docs).
 pub fn router(collector: Arc<Collector>) -> Router {
+    let cors = CorsLayer::new()
+        .allow_origin(Any)
+        .allow_methods([Method::POST, Method::GET, Method::OPTIONS])
+        .allow_headers(Any)
+        .max_age(Duration::from_secs(24 * 3600));
     Router::new()
         .route("/2/httpapi", post(httpapi))
         .route("/batch", post(batch))
-        // Bodies are read by `upload` with Amplitude's limits and JSON errors instead.
+        .route("/identify", get(identify_query).post(identify_form))
+        .route("/groupidentify", get(group_query).post(group_form))
+        .layer(cors)
+        // Bodies are read by `read_body` with Amplitude's limits and JSON errors instead.
         .layer(DefaultBodyLimit::disable())
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
         .with_state(collector)
 }
 
 async fn httpapi(State(collector): State<Arc<Collector>>, request: Request) -> Response {
-    upload(&collector, request, HTTPAPI_MAX_BYTES).await
+    handle(&collector, Endpoint::Httpapi, request, HTTPAPI_MAX_BYTES).await
 }
 
 async fn batch(State(collector): State<Arc<Collector>>, request: Request) -> Response {
-    upload(&collector, request, BATCH_MAX_BYTES).await
+    handle(&collector, Endpoint::Batch, request, BATCH_MAX_BYTES).await
 }
 
-async fn upload(collector: &Collector, request: Request, max_bytes: usize) -> Response {
-    let remote_ip = request
-        .extensions()
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|ConnectInfo(addr)| addr.ip().to_string());
-    let body: Body = request.into_body();
-    let Ok(bytes) = axum::body::to_bytes(body, max_bytes).await else {
-        return Rejection::PayloadTooLarge.into_response();
+async fn identify_form(State(collector): State<Arc<Collector>>, request: Request) -> Response {
+    handle(&collector, Endpoint::Identify, request, HTTPAPI_MAX_BYTES).await
+}
+
+async fn group_form(State(collector): State<Arc<Collector>>, request: Request) -> Response {
+    handle(
+        &collector,
+        Endpoint::Groupidentify,
+        request,
+        HTTPAPI_MAX_BYTES,
+    )
+    .await
+}
+
+async fn identify_query(
+    State(collector): State<Arc<Collector>>,
+    RawQuery(query): RawQuery,
+    request: Request,
+) -> Response {
+    handle_query(&collector, Endpoint::Identify, query, request).await
+}
+
+async fn group_query(
+    State(collector): State<Arc<Collector>>,
+    RawQuery(query): RawQuery,
+    request: Request,
+) -> Response {
+    handle_query(&collector, Endpoint::Groupidentify, query, request).await
+}
+
+/// Reads the body, accepts it, and records the request's metrics.
+async fn handle(
+    collector: &Collector,
+    endpoint: Endpoint,
+    request: Request,
+    max_bytes: usize,
+) -> Response {
+    let started = Instant::now();
+    let remote_ip = remote_ip(&request);
+    let (parts, body) = request.into_parts();
+    let result = match read_body(&parts.headers, body, max_bytes).await {
+        Ok(bytes) => accept(collector, endpoint, &bytes, remote_ip).await,
+        Err(rejection) => Err(rejection),
     };
+    respond(collector, endpoint, started, result)
+}
+
+/// The identify APIs' GET form: the parameters are in the query string.
+async fn handle_query(
+    collector: &Collector,
+    endpoint: Endpoint,
+    query: Option<String>,
+    request: Request,
+) -> Response {
+    let started = Instant::now();
+    let remote_ip = remote_ip(&request);
+    let query = query.unwrap_or_default();
+    let result = accept(collector, endpoint, query.as_bytes(), remote_ip).await;
+    respond(collector, endpoint, started, result)
+}
+
+async fn accept(
+    collector: &Collector,
+    endpoint: Endpoint,
+    bytes: &[u8],
+    remote_ip: Option<String>,
+) -> Result<super::Accepted, Rejection> {
     let meta = RequestMeta {
         received_ms: now_ms(),
         remote_ip,
         payload_size: bytes.len(),
     };
-    match collector.upload(&bytes, meta).await {
+    let upload = match endpoint {
+        Endpoint::Httpapi | Endpoint::Batch => {
+            sluice_schema::amplitude::parse_upload(bytes).map_err(Rejection::from)?
+        }
+        Endpoint::Identify => parse_identify(IdentifyKind::User, bytes)?,
+        Endpoint::Groupidentify => parse_identify(IdentifyKind::Group, bytes)?,
+    };
+    collector.accept(upload, meta).await
+}
+
+fn respond(
+    collector: &Collector,
+    endpoint: Endpoint,
+    started: Instant,
+    result: Result<super::Accepted, Rejection>,
+) -> Response {
+    let response = match result {
         Ok(accepted) => accepted.into_response(),
         Err(rejection) => rejection.into_response(),
+    };
+    let metrics = collector.metrics();
+    metrics
+        .requests
+        .get_or_create(&RequestLabels {
+            endpoint,
+            code: response.status().as_u16(),
+        })
+        .inc();
+    metrics
+        .request_seconds
+        .get_or_create(&EndpointLabels { endpoint })
+        .observe(started.elapsed().as_secs_f64());
+    response
+}
+
+fn remote_ip(request: &Request) -> Option<String> {
+    request
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|ConnectInfo(addr)| addr.ip().to_string())
+}
+
+async fn healthz() -> Response {
+    (StatusCode::OK, axum::Json(json!({"status": "ok"}))).into_response()
+}
+
+/// Ready when the event log takes appends: the collector can acknowledge events.
+async fn readyz(State(collector): State<Arc<Collector>>) -> Response {
+    if collector.log().is_ready() {
+        (StatusCode::OK, axum::Json(json!({"status": "ready"}))).into_response()
+    } else {
+        let body =
+            json!({"status": "unavailable", "reason": "the event log is not accepting appends"});
+        (StatusCode::SERVICE_UNAVAILABLE, axum::Json(body)).into_response()
     }
+}
+
+async fn metrics(State(collector): State<Arc<Collector>>) -> Response {
+    let metrics = collector.metrics();
+    match collector.log().lag(LOADER_GROUP) {
+        Ok(lag) => {
+            metrics
+                .loader_lag_events
+                .set(i64::try_from(lag).unwrap_or(i64::MAX));
+        }
+        Err(error) => tracing::warn!(%error, "reading the loader's lag"),
+    }
+    (
+        [(
+            header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
+        metrics.encode(),
+    )
+        .into_response()
 }
 
 fn now_ms() -> i64 {

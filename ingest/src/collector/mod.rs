@@ -6,21 +6,46 @@
 //! invalid nothing is stored and the 400 lists the offending indexes so the SDK can resend the rest.
 //! A 200 is sent only after the log has made the events durable.
 
+mod body;
 mod http;
+mod identify;
 mod response;
+mod throttle;
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
+use std::time::Instant;
 
 use sluice_schema::amplitude::{self, IngestContext, ProblemKind, UploadRequest};
 
 use crate::log::{EventLog, LogRecord};
+use crate::metrics::{IngestMetrics, Outcome};
 
 pub use http::{BATCH_MAX_BYTES, HTTPAPI_MAX_BYTES, router};
+pub use identify::{IdentifyKind, parse_identify};
 pub use response::{Accepted, Rejection};
+pub use throttle::{EventIds, Throttle, ThrottleConfig, Throttled};
 
 /// Most events in one request (Amplitude's limit; larger requests get 413 and SDKs split them).
 pub const MAX_EVENTS_PER_REQUEST: usize = 2000;
+
+/// Limits a collector enforces.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CollectorConfig {
+    /// Most events in one request; more gets 413 (SDKs halve the batch and retry).
+    pub max_events_per_request: usize,
+    /// Per-device / per-user rate limit (429); `None` admits everything.
+    pub throttle: Option<ThrottleConfig>,
+}
+
+impl Default for CollectorConfig {
+    fn default() -> Self {
+        CollectorConfig {
+            max_events_per_request: MAX_EVENTS_PER_REQUEST,
+            throttle: None,
+        }
+    }
+}
 
 /// Which project each API key belongs to.
 #[derive(Debug, Clone, Default)]
@@ -57,12 +82,46 @@ pub struct RequestMeta {
 pub struct Collector {
     log: Arc<dyn EventLog>,
     projects: Projects,
+    max_events_per_request: usize,
+    throttle: Option<Throttle>,
+    metrics: Arc<IngestMetrics>,
 }
 
 impl Collector {
-    /// A collector appending to `log`, accepting the keys of `projects`.
+    /// A collector appending to `log`, accepting the keys of `projects`, with default limits.
     pub fn new(log: Arc<dyn EventLog>, projects: Projects) -> Self {
-        Collector { log, projects }
+        Self::with_config(
+            log,
+            projects,
+            CollectorConfig::default(),
+            Arc::new(IngestMetrics::new()),
+        )
+    }
+
+    /// A collector with explicit limits, counting into `metrics`.
+    pub fn with_config(
+        log: Arc<dyn EventLog>,
+        projects: Projects,
+        config: CollectorConfig,
+        metrics: Arc<IngestMetrics>,
+    ) -> Self {
+        Collector {
+            log,
+            projects,
+            max_events_per_request: config.max_events_per_request,
+            throttle: config.throttle.map(Throttle::new),
+            metrics,
+        }
+    }
+
+    /// The metrics this collector counts into.
+    pub fn metrics(&self) -> &Arc<IngestMetrics> {
+        &self.metrics
+    }
+
+    /// The event log behind this collector.
+    pub fn log(&self) -> &Arc<dyn EventLog> {
+        &self.log
     }
 
     /// Parses an upload body and accepts it.
@@ -77,11 +136,28 @@ impl Collector {
         upload: UploadRequest,
         meta: RequestMeta,
     ) -> Result<Accepted, Rejection> {
+        let events = upload.events.len();
+        let result = self.accept_counted(upload, meta).await;
+        let outcome = match &result {
+            Ok(_) => Outcome::Accepted,
+            Err(Rejection::Throttled(_)) => Outcome::Throttled,
+            Err(Rejection::PayloadTooLarge) => Outcome::TooLarge,
+            Err(_) => Outcome::Rejected,
+        };
+        self.metrics.count_events(outcome, events);
+        result
+    }
+
+    async fn accept_counted(
+        &self,
+        upload: UploadRequest,
+        meta: RequestMeta,
+    ) -> Result<Accepted, Rejection> {
         let project = self
             .projects
             .project_for(&upload.api_key)
             .ok_or_else(|| Rejection::InvalidApiKey(upload.api_key.clone()))?;
-        if upload.events.len() > MAX_EVENTS_PER_REQUEST {
+        if upload.events.len() > self.max_events_per_request {
             return Err(Rejection::PayloadTooLarge);
         }
         let ctx = IngestContext {
@@ -91,20 +167,36 @@ impl Collector {
             remote_ip: meta.remote_ip.as_deref(),
             min_id_length: upload.min_id_length,
         };
-        let mut records = Vec::with_capacity(upload.events.len());
+        let mut events = Vec::with_capacity(upload.events.len());
         let mut problems = InvalidEvents::default();
         for (index, raw) in upload.events.iter().enumerate() {
             match amplitude::normalize_event(raw, &ctx) {
-                Ok(event) => records.push(LogRecord {
-                    key: event.ordering_key().to_owned(),
-                    payload: serde_json::to_vec(&event).unwrap_or_default(),
-                }),
+                Ok(event) => events.push(event),
                 Err(found) => problems.add(index, &found),
             }
         }
         if !problems.is_empty() {
             return Err(Rejection::InvalidEvents(problems));
         }
+        if let Some(throttle) = &self.throttle {
+            let ids: Vec<EventIds<'_>> = events
+                .iter()
+                .map(|e| EventIds {
+                    device_id: &e.device_id,
+                    user_id: e.user_id.as_deref(),
+                })
+                .collect();
+            throttle
+                .admit(project, &ids, Instant::now())
+                .map_err(Rejection::Throttled)?;
+        }
+        let records: Vec<LogRecord> = events
+            .iter()
+            .map(|event| LogRecord {
+                key: event.ordering_key().to_owned(),
+                payload: serde_json::to_vec(event).expect("an Event always serialises"),
+            })
+            .collect();
         let count = records.len();
         self.log.append(records).await.map_err(|e| {
             tracing::error!(error = %e, "event log append failed");

@@ -8,6 +8,7 @@ use serde_json::{Map, Value, json};
 use sluice_schema::amplitude::RequestError;
 
 use super::InvalidEvents;
+use super::throttle::Throttled;
 
 /// A successful upload.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -29,6 +30,18 @@ pub enum Rejection {
     /// Unparseable body.
     #[error("Invalid JSON request body")]
     InvalidJson,
+    /// `Content-Encoding: gzip` but the body is not valid gzip.
+    #[error("Invalid gzip request body")]
+    InvalidGzip,
+    /// A `Content-Encoding` other than gzip.
+    #[error("Unsupported Content-Encoding: {0}")]
+    UnsupportedEncoding(String),
+    /// An identify body that is not form-encoded.
+    #[error("Invalid form request body")]
+    InvalidForm,
+    /// `identification` absent or not a JSON object / array of objects (Amplitude: `missing_event`).
+    #[error("missing_event")]
+    MissingIdentification,
     /// A required top-level field is missing.
     #[error("Request missing required field {0}")]
     MissingField(&'static str),
@@ -41,6 +54,10 @@ pub enum Rejection {
     /// Some events are invalid; the SDK drops those and resends the rest.
     #[error("Invalid field values on some events")]
     InvalidEvents(InvalidEvents),
+    /// Some devices or users sent more than the configured rate: nothing is stored, the SDK holds
+    /// the listed events back and resends the rest.
+    #[error("Too many requests for some devices and users")]
+    Throttled(Throttled),
     /// The event log cannot take events right now; retrying is safe.
     #[error("Service unavailable")]
     Unavailable,
@@ -61,6 +78,8 @@ impl Rejection {
     pub fn status(&self) -> StatusCode {
         match self {
             Rejection::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Rejection::UnsupportedEncoding(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Rejection::Throttled(_) => StatusCode::TOO_MANY_REQUESTS,
             Rejection::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             _ => StatusCode::BAD_REQUEST,
         }
@@ -73,6 +92,20 @@ impl Rejection {
             Rejection::MissingField(field) => {
                 body.insert("missing_field".into(), (*field).into());
                 "Request missing required field".to_owned()
+            }
+            Rejection::MissingIdentification => {
+                body.insert("missing_field".into(), "identification".into());
+                self.to_string()
+            }
+            Rejection::Throttled(throttled) => {
+                body.insert("eps_threshold".into(), throttled.eps_threshold.into());
+                body.insert("throttled_devices".into(), json!(throttled.devices));
+                body.insert("throttled_users".into(), json!(throttled.users));
+                body.insert("throttled_events".into(), json!(throttled.events));
+                // No daily quota is enforced; the keys are present because SDKs read them.
+                body.insert("exceeded_daily_quota_devices".into(), json!({}));
+                body.insert("exceeded_daily_quota_users".into(), json!({}));
+                self.to_string()
             }
             Rejection::InvalidEvents(events) => {
                 // Kotlin and Swift SDKs ignore `events_with_invalid_id_lengths`: list those events

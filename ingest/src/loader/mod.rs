@@ -14,6 +14,7 @@
 
 mod intent;
 mod parquet_files;
+mod state;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -23,10 +24,14 @@ use std::time::{Duration, Instant};
 use chrono_tz::Tz;
 use sluice_schema::StorageLayout;
 
+use sluice_schema::Event;
+
 use crate::error::LoaderError;
 use crate::log::{ConsumedRecord, EventLog, LogConsumer, Positions};
+use crate::metrics::{IngestMetrics, Outcome};
 
 use intent::Intent;
+use state::LoaderState;
 
 /// The consumer group of the Parquet loader.
 pub const LOADER_GROUP: &str = "parquet-loader";
@@ -44,6 +49,8 @@ pub struct LoaderConfig {
     pub max_batch_events: usize,
     /// Longest time an event waits in a batch before it is written: how fresh queries are.
     pub flush_interval: Duration,
+    /// Where loaded, deduplicated (and quarantined) events are counted.
+    pub metrics: Arc<IngestMetrics>,
 }
 
 /// Counters a loader publishes while it runs.
@@ -51,6 +58,8 @@ pub struct LoaderConfig {
 pub struct LoaderProgress {
     /// Events written to Parquet and committed since the loader started.
     pub events_loaded: AtomicU64,
+    /// Events dropped as duplicates since the loader started.
+    pub events_deduplicated: AtomicU64,
     /// Batches committed since the loader started.
     pub batches_committed: AtomicU64,
 }
@@ -79,13 +88,14 @@ impl Loader {
     /// Loads until `stop` is set, then flushes what it holds and returns.
     pub fn run(mut self, stop: &AtomicBool) -> Result<(), LoaderError> {
         parquet_files::remove_temp_files(&self.config.dataset_dir)?;
-        self.finish_interrupted_batch()?;
+        let mut state = LoaderState::open(&self.config.dataset_dir, &self.consumer.committed())?;
+        self.finish_interrupted_batch(&mut state)?;
         loop {
             let start = self.consumer.position();
             let records = self.gather(stop)?;
             if !records.is_empty() {
                 let end = self.consumer.position();
-                self.load(Intent { start, end }, &records)?;
+                self.load(&mut state, Intent { start, end }, &records)?;
             }
             if stop.load(Ordering::Relaxed) {
                 return Ok(());
@@ -115,26 +125,49 @@ impl Loader {
         }
     }
 
-    /// Writes one batch's files, then commits: see the module docs for why in this order.
-    fn load(&mut self, intent: Intent, records: &[ConsumedRecord]) -> Result<(), LoaderError> {
+    /// Writes one batch's files and state, then commits: see the module docs for why in this order.
+    fn load(
+        &mut self,
+        state: &mut LoaderState,
+        intent: Intent,
+        records: &[ConsumedRecord],
+    ) -> Result<(), LoaderError> {
         let dir = &self.config.dataset_dir;
         intent::record(dir, &intent)?;
+        let events = decode(records)?;
+        let processed = state.process(events);
         let name = intent.file_stem();
-        let written = parquet_files::write_batch(&self.config, &name, records)?;
+        let loaded = processed.events.len();
+        let written = parquet_files::write_batch(&self.config, &name, processed.events)?;
+        state.persist(&intent.end)?;
         self.consumer.commit(&intent.end)?;
         intent::clear(dir)?;
+        state.maybe_compact(&intent.end)?;
         self.progress
             .events_loaded
-            .fetch_add(records.len() as u64, Ordering::Relaxed);
+            .fetch_add(loaded as u64, Ordering::Relaxed);
+        self.progress
+            .events_deduplicated
+            .fetch_add(processed.duplicates as u64, Ordering::Relaxed);
         self.progress
             .batches_committed
             .fetch_add(1, Ordering::Relaxed);
-        tracing::debug!(events = records.len(), files = written, batch = %name, "batch loaded");
+        self.config.metrics.count_events(Outcome::Loaded, loaded);
+        self.config
+            .metrics
+            .count_events(Outcome::Deduplicated, processed.duplicates);
+        tracing::debug!(
+            events = loaded,
+            duplicates = processed.duplicates,
+            files = written,
+            batch = %name,
+            "batch loaded"
+        );
         Ok(())
     }
 
     /// Replays the batch a crash interrupted, if any, exactly as it was.
-    fn finish_interrupted_batch(&mut self) -> Result<(), LoaderError> {
+    fn finish_interrupted_batch(&mut self, state: &mut LoaderState) -> Result<(), LoaderError> {
         let Some(intent) = intent::read(&self.config.dataset_dir)? else {
             return Ok(());
         };
@@ -154,8 +187,20 @@ impl Loader {
             records.extend(got.into_iter().filter(|r| intent.contains(r)));
         }
         self.consumer.seek(&intent.end)?;
-        self.load(intent, &records)
+        self.load(state, intent, &records)
     }
+}
+
+fn decode(records: &[ConsumedRecord]) -> Result<Vec<Event>, LoaderError> {
+    records
+        .iter()
+        .map(|record| {
+            serde_json::from_slice(&record.payload).map_err(|e| LoaderError::BadRecord {
+                offset: record.offset,
+                message: e.to_string(),
+            })
+        })
+        .collect()
 }
 
 fn reached(position: &Positions, end: &Positions) -> bool {

@@ -14,7 +14,6 @@ use sluice_schema::{Event, partition_date};
 use super::LoaderConfig;
 use crate::durable::sync_dir;
 use crate::error::LoaderError;
-use crate::log::ConsumedRecord;
 
 /// Where the events of `date` live.
 pub(crate) fn partition_dir(dataset_dir: &Path, date: NaiveDate) -> PathBuf {
@@ -23,30 +22,26 @@ pub(crate) fn partition_dir(dataset_dir: &Path, date: NaiveDate) -> PathBuf {
         .join(format!("{PARTITION_COLUMN}={}", date.format("%Y-%m-%d")))
 }
 
-/// Writes the records as `part-<stem>.parquet` in each date partition they touch; returns the
+/// Writes the events as `part-<stem>.parquet` in each date partition they touch; returns the
 /// number of files written.
 pub(crate) fn write_batch(
     config: &LoaderConfig,
     stem: &str,
-    records: &[ConsumedRecord],
+    events: Vec<Event>,
 ) -> Result<usize, LoaderError> {
     let mut by_date: BTreeMap<NaiveDate, Vec<Event>> = BTreeMap::new();
-    for record in records {
-        let event: Event =
-            serde_json::from_slice(&record.payload).map_err(|e| LoaderError::BadRecord {
-                offset: record.offset,
-                message: e.to_string(),
-            })?;
+    for event in events {
         by_date
             .entry(partition_date(event.event_time, config.time_zone))
             .or_default()
             .push(event);
     }
-    for (date, events) in &by_date {
-        let dir = partition_dir(&config.dataset_dir, *date);
-        write_file(config, &dir, &format!("part-{stem}.parquet"), events)?;
+    let files = by_date.len();
+    for (date, events) in by_date {
+        let dir = partition_dir(&config.dataset_dir, date);
+        write_file(config, &dir, &format!("part-{stem}.parquet"), &events)?;
     }
-    Ok(by_date.len())
+    Ok(files)
 }
 
 fn write_file(

@@ -42,6 +42,7 @@ fn config(dir: &std::path::Path, tz: Tz) -> LoaderConfig {
         time_zone: tz,
         max_batch_events: 10,
         flush_interval: Duration::from_millis(20),
+        metrics: Arc::new(crate::metrics::IngestMetrics::new()),
     }
 }
 
@@ -76,7 +77,8 @@ fn stored(dataset: &std::path::Path) -> BTreeMap<String, Vec<String>> {
     out
 }
 
-/// Runs a loader until it has loaded `expected` events, then stops it.
+/// Runs a loader until it has processed (stored or dropped as duplicate) `expected` records, then
+/// stops it.
 fn load_all(log: &LocalLog, config: LoaderConfig, expected: u64) {
     let progress = Arc::new(LoaderProgress::default());
     let stop = AtomicBool::new(false);
@@ -88,8 +90,11 @@ fn load_all(log: &LocalLog, config: LoaderConfig, expected: u64) {
         );
         let running = s.spawn(|| loader.run(&stop));
         let deadline = Instant::now() + Duration::from_secs(20);
-        while progress.events_loaded.load(Ordering::Relaxed) < expected && Instant::now() < deadline
-        {
+        let processed = || {
+            progress.events_loaded.load(Ordering::Relaxed)
+                + progress.events_deduplicated.load(Ordering::Relaxed)
+        };
+        while processed() < expected && Instant::now() < deadline {
             std::thread::sleep(Duration::from_millis(5));
         }
         stop.store(true, Ordering::Relaxed);
@@ -142,7 +147,7 @@ async fn a_batch_interrupted_after_its_files_is_replayed_without_duplicates() {
         end: consumer.position(),
     };
     intent::record(&cfg.dataset_dir, &intent).unwrap();
-    parquet_files::write_batch(&cfg, &intent.file_stem(), &batch).unwrap();
+    parquet_files::write_batch(&cfg, &intent.file_stem(), decode(&batch).unwrap()).unwrap();
     // …and left a half-written temp file of a later batch behind.
     let partition = parquet_files::partition_dir(
         &cfg.dataset_dir,
@@ -192,4 +197,73 @@ async fn a_batch_interrupted_before_any_file_is_replayed_with_the_same_range() {
     let stored = stored(&cfg.dataset_dir);
     assert_eq!(stored.len(), 9);
     assert!(stored.values().all(|d| d.len() == 1));
+}
+
+#[tokio::test]
+async fn repeated_insert_ids_are_stored_once_and_events_carry_user_properties() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(dir.path(), chrono_tz::UTC);
+    let log = LocalLog::open(dir.path().join("log"), LocalLogOptions::default()).unwrap();
+    let mut identify = event(100, JAN1);
+    identify.event_type = "$identify".into();
+    identify.user_id = Some("user-1".into());
+    identify.user_properties = serde_json::json!({"$set": {"plan": "pro"}})
+        .as_object()
+        .unwrap()
+        .clone();
+    let mut view = event(101, JAN1 + 1);
+    view.user_id = Some("user-1".into());
+    // 14 events, of which 7 repeat earlier insert_ids (an SDK retrying after a lost answer).
+    let mut events: Vec<Event> = (0..7).map(|i| event(i, JAN1)).collect();
+    events.extend((0..7).map(|i| event(i, JAN1 + 5)));
+    events.push(identify);
+    events.push(view.clone());
+    events.push(view);
+    log.append(records(&events)).await.unwrap();
+    load_all(&log, cfg.clone(), events.len() as u64);
+
+    let stored = stored(&cfg.dataset_dir);
+    assert_eq!(
+        stored.len(),
+        9,
+        "7 distinct events, the identify and one view"
+    );
+    assert!(stored.values().all(|d| d.len() == 1), "{stored:?}");
+    let metrics = &cfg.metrics;
+    assert_eq!(
+        metrics.events_counted(crate::metrics::Outcome::Deduplicated),
+        8
+    );
+    assert_eq!(metrics.events_counted(crate::metrics::Outcome::Loaded), 9);
+
+    let plans = column_values(&cfg.dataset_dir, "user_properties");
+    assert!(
+        plans
+            .iter()
+            .filter(|p| p.as_deref() == Some(r#"{"plan":"pro"}"#))
+            .count()
+            == 2,
+        "the identify and the view after it carry plan=pro: {plans:?}"
+    );
+}
+
+/// Every value of a string column over the dataset.
+fn column_values(dataset: &std::path::Path, column: &str) -> Vec<Option<String>> {
+    let mut out = Vec::new();
+    for partition in fs::read_dir(dataset.join("events")).unwrap() {
+        for file in fs::read_dir(partition.unwrap().path()).unwrap() {
+            let reader = ParquetRecordBatchReaderBuilder::try_new(
+                fs::File::open(file.unwrap().path()).unwrap(),
+            )
+            .unwrap()
+            .build()
+            .unwrap();
+            for batch in reader {
+                let batch = batch.unwrap();
+                let values = batch.column_by_name(column).unwrap().as_string::<i32>();
+                out.extend(values.iter().map(|v| v.map(str::to_owned)));
+            }
+        }
+    }
+    out
 }

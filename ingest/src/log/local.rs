@@ -9,10 +9,12 @@
 use std::fs::{self, File, OpenOptions};
 use std::io::{Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
+use prometheus_client::metrics::histogram::Histogram;
 use tokio::sync::{mpsc, oneshot};
 
 use super::segment::{self, FrameReader};
@@ -32,6 +34,8 @@ pub struct LocalLogOptions {
     pub segment_bytes: u64,
     /// How many append requests may wait for the writer before callers are slowed down.
     pub queue_depth: usize,
+    /// Where to record the duration of each group commit (write + fdatasync), if anywhere.
+    pub fsync_seconds: Option<Histogram>,
 }
 
 impl Default for LocalLogOptions {
@@ -39,6 +43,7 @@ impl Default for LocalLogOptions {
         LocalLogOptions {
             segment_bytes: 128 << 20,
             queue_depth: 4096,
+            fsync_seconds: None,
         }
     }
 }
@@ -55,6 +60,8 @@ struct Shared {
     /// Offset one past the last durable record, and a condvar signalled when it grows.
     durable_end: Mutex<u64>,
     grew: Condvar,
+    /// Set once a write or fsync failed: the log refuses appends from then on.
+    failed: AtomicBool,
 }
 
 struct AppendRequest {
@@ -96,6 +103,7 @@ impl LocalLog {
             dir,
             durable_end: Mutex::new(base + count),
             grew: Condvar::new(),
+            failed: AtomicBool::new(false),
         });
         let (tx, rx) = mpsc::channel(options.queue_depth);
         let writer = Writer {
@@ -137,14 +145,18 @@ impl EventLog for LocalLog {
         wait.await.map_err(|_| LogError::Closed)?
     }
 
+    fn is_ready(&self) -> bool {
+        !self.appends.is_closed() && !self.shared.failed.load(Ordering::Relaxed)
+    }
+
+    fn lag(&self, group: &str) -> Result<u64, LogError> {
+        valid_group(group)?;
+        let committed = read_committed(&self.shared.dir, group)?;
+        Ok(self.durable_end().saturating_sub(committed))
+    }
+
     fn consumer(&self, group: &str) -> Result<Box<dyn LogConsumer>, LogError> {
-        if group.is_empty()
-            || !group
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
-        {
-            return Err(LogError::InvalidGroup(group.to_owned()));
-        }
+        valid_group(group)?;
         let committed = read_committed(&self.shared.dir, group)?;
         Ok(Box::new(LocalConsumer {
             shared: Arc::clone(&self.shared),
@@ -154,6 +166,17 @@ impl EventLog for LocalLog {
             reader: None,
         }))
     }
+}
+
+fn valid_group(group: &str) -> Result<(), LogError> {
+    if group.is_empty()
+        || !group
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    {
+        return Err(LogError::InvalidGroup(group.to_owned()));
+    }
+    Ok(())
 }
 
 /// The writer thread: owns the active segment.
@@ -206,7 +229,11 @@ impl Writer {
             let reason = format!("writing segment {}: {e}", self.base);
             tracing::error!(%reason, "event log write failed; refusing further appends");
             self.failed = Some(reason.clone());
+            self.shared.failed.store(true, Ordering::Relaxed);
             return Err(LogError::Failed(reason));
+        }
+        if let Some(histogram) = &self.options.fsync_seconds {
+            histogram.observe(started.elapsed().as_secs_f64());
         }
         tracing::trace!(
             records = count,

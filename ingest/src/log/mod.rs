@@ -7,7 +7,7 @@
 //! `acks=all`); the collector acknowledges clients only after that.
 
 mod local;
-mod segment;
+pub(crate) mod segment;
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -49,6 +49,12 @@ pub trait EventLog: Send + Sync + 'static {
 
     /// Opens a consumer of the consumer group `group`, positioned at the group's committed positions.
     fn consumer(&self, group: &str) -> Result<Box<dyn LogConsumer>, LogError>;
+
+    /// Whether appends can succeed now (for `/readyz`).
+    fn is_ready(&self) -> bool;
+
+    /// Records appended but not yet committed by `group`, over all partitions.
+    fn lag(&self, group: &str) -> Result<u64, LogError>;
 }
 
 /// A consumer in a consumer group. Blocking by design: loaders run on their own threads.

@@ -1,0 +1,310 @@
+//! User and group property state, and the stamping of events with it.
+//!
+//! Events are processed in log order (arrival order). For each event:
+//! 1. a user who appears for the first time with a `user_id` on a device that already has
+//!    anonymous properties inherits them (the anonymous device becomes that user, as in Amplitude);
+//! 2. its `user_properties` (operations, or plain values meaning `$set`) update the user, unless
+//!    `$skip_user_properties_sync`; an `$identify` with `groups` (`setGroup`) records the user's
+//!    group memberships; a `$groupidentify` updates each named group's properties;
+//! 3. it is stamped with the result: `user_properties` = the user's whole state, `groups` = the
+//!    user's memberships overlaid with the event's own, `group_properties` =
+//!    `{group type: {group value: properties}}` for every group it belongs to.
+//!
+//! Users are keyed by `user_id`, or by `device_id` while anonymous. Identity merging beyond the
+//! first login (a device shared by several users) is the query layer's job.
+
+use std::collections::{BTreeSet, HashMap};
+
+use serde_json::{Map, Value};
+use sluice_schema::operations::apply_operations;
+use sluice_schema::{Event, Properties};
+
+/// Which state an entry belongs to.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
+pub(crate) enum Table {
+    /// A user's (or anonymous device's) properties.
+    User,
+    /// A user's group memberships (`{group type: value}`).
+    Memberships,
+    /// A group's properties.
+    Group,
+}
+
+/// Property state of every user and group.
+#[derive(Default)]
+pub(crate) struct PropertyStore {
+    tables: HashMap<(Table, String), Properties>,
+}
+
+/// The entries a batch changed, to be journaled.
+pub(crate) type Changed = BTreeSet<(Table, String)>;
+
+fn user_key(project: &str, user_id: &str) -> String {
+    format!("{project}\u{0}u\u{0}{user_id}")
+}
+
+fn device_key(project: &str, device_id: &str) -> String {
+    format!("{project}\u{0}d\u{0}{device_id}")
+}
+
+fn group_key(project: &str, group_type: &str, value: &str) -> String {
+    format!("{project}\u{0}{group_type}\u{0}{value}")
+}
+
+/// The values of one group type on an event (`"acme"` or `["acme", "globex"]`), as text.
+fn group_values(value: &Value) -> Vec<String> {
+    let text = |v: &Value| match v {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    };
+    match value {
+        Value::Array(values) => values.iter().map(text).collect(),
+        Value::Null => Vec::new(),
+        other => vec![text(other)],
+    }
+}
+
+impl PropertyStore {
+    /// Restores one entry from the journal (`None` deletes it).
+    pub(crate) fn restore(&mut self, table: Table, key: String, value: Option<Properties>) {
+        match value {
+            Some(props) => {
+                self.tables.insert((table, key), props);
+            }
+            None => {
+                self.tables.remove(&(table, key));
+            }
+        }
+    }
+
+    /// The current value of an entry.
+    pub(crate) fn get(&self, table: Table, key: &str) -> Option<&Properties> {
+        self.tables.get(&(table, key.to_owned()))
+    }
+
+    /// Every entry.
+    pub(crate) fn entries(&self) -> impl Iterator<Item = (&(Table, String), &Properties)> {
+        self.tables.iter()
+    }
+
+    /// Number of entries.
+    pub(crate) fn len(&self) -> usize {
+        self.tables.len()
+    }
+
+    /// Updates the state from `event` and stamps it (see the module docs).
+    pub(crate) fn process(&mut self, event: &mut Event, changed: &mut Changed) {
+        let key = self.user_entry(event, changed);
+        if !event.user_properties.is_empty() && !event.skip_user_properties_sync {
+            let state = self.tables.entry((Table::User, key.clone())).or_default();
+            if apply_operations(state, &event.user_properties) {
+                changed.insert((Table::User, key.clone()));
+            }
+        }
+        if event.event_type == "$identify" && !event.groups.is_empty() {
+            let memberships = self
+                .tables
+                .entry((Table::Memberships, key.clone()))
+                .or_default();
+            let before = memberships.clone();
+            memberships.extend(event.groups.clone());
+            if *memberships != before {
+                changed.insert((Table::Memberships, key.clone()));
+            }
+        }
+        if event.event_type == "$groupidentify" && !event.group_properties.is_empty() {
+            let update = event.group_properties.clone();
+            for (group_type, value) in &event.groups {
+                for value in group_values(value) {
+                    let gkey = group_key(&event.project, group_type, &value);
+                    let state = self.tables.entry((Table::Group, gkey.clone())).or_default();
+                    if apply_operations(state, &update) {
+                        changed.insert((Table::Group, gkey));
+                    }
+                }
+            }
+        }
+        self.stamp(event, &key);
+    }
+
+    /// The user entry of an event, carrying anonymous properties over on first login.
+    fn user_entry(&mut self, event: &Event, changed: &mut Changed) -> String {
+        let Some(user_id) = &event.user_id else {
+            return device_key(&event.project, &event.device_id);
+        };
+        let key = user_key(&event.project, user_id);
+        for table in [Table::User, Table::Memberships] {
+            if self.tables.contains_key(&(table, key.clone())) {
+                continue;
+            }
+            let device = device_key(&event.project, &event.device_id);
+            if let Some(anonymous) = self.tables.get(&(table, device)).cloned() {
+                self.tables.insert((table, key.clone()), anonymous);
+                changed.insert((table, key.clone()));
+            }
+        }
+        key
+    }
+
+    fn stamp(&self, event: &mut Event, key: &str) {
+        event.user_properties = self
+            .tables
+            .get(&(Table::User, key.to_owned()))
+            .cloned()
+            .unwrap_or_default();
+        if let Some(memberships) = self.tables.get(&(Table::Memberships, key.to_owned())) {
+            let mut groups = memberships.clone();
+            groups.extend(std::mem::take(&mut event.groups));
+            event.groups = groups;
+        }
+        let mut group_properties = Map::new();
+        for (group_type, value) in &event.groups {
+            let mut by_value = Map::new();
+            for value in group_values(value) {
+                let gkey = group_key(&event.project, group_type, &value);
+                if let Some(props) = self.tables.get(&(Table::Group, gkey)) {
+                    by_value.insert(value, Value::Object(props.clone()));
+                }
+            }
+            if !by_value.is_empty() {
+                group_properties.insert(group_type.clone(), Value::Object(by_value));
+            }
+        }
+        event.group_properties = group_properties;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn props(value: Value) -> Properties {
+        match value {
+            Value::Object(map) => map,
+            _ => panic!("not an object"),
+        }
+    }
+
+    fn event(event_type: &str, user: Option<&str>, device: &str, user_props: Value) -> Event {
+        Event {
+            project: "shop".into(),
+            event_type: event_type.into(),
+            user_id: user.map(str::to_owned),
+            device_id: device.into(),
+            user_properties: props(user_props),
+            ..Event::default()
+        }
+    }
+
+    fn run(store: &mut PropertyStore, mut e: Event) -> Event {
+        let mut changed = Changed::new();
+        store.process(&mut e, &mut changed);
+        e
+    }
+
+    #[test]
+    fn events_carry_the_state_as_it_was_when_they_arrived() {
+        let mut store = PropertyStore::default();
+        let first = run(&mut store, event("View", Some("u1"), "d1", json!({})));
+        assert!(first.user_properties.is_empty());
+        run(
+            &mut store,
+            event(
+                "$identify",
+                Some("u1"),
+                "d1",
+                json!({"$set": {"plan": "pro"}, "$add": {"n": 2}}),
+            ),
+        );
+        let later = run(&mut store, event("View", Some("u1"), "d2", json!({})));
+        assert_eq!(
+            Value::Object(later.user_properties.clone()),
+            json!({"plan": "pro", "n": 2})
+        );
+        run(
+            &mut store,
+            event(
+                "$identify",
+                Some("u1"),
+                "d1",
+                json!({"$set": {"plan": "free"}}),
+            ),
+        );
+        let last = run(&mut store, event("View", Some("u1"), "d1", json!({})));
+        assert_eq!(last.user_properties["plan"], "free");
+        // The earlier event was stamped with "pro" and keeps it.
+        assert_eq!(later.user_properties["plan"], "pro");
+    }
+
+    #[test]
+    fn anonymous_properties_follow_the_device_into_the_first_login() {
+        let mut store = PropertyStore::default();
+        run(
+            &mut store,
+            event("$identify", None, "d1", json!({"$set": {"source": "ad"}})),
+        );
+        let anon = run(&mut store, event("View", None, "d1", json!({})));
+        assert_eq!(anon.user_properties["source"], "ad");
+        let login = run(
+            &mut store,
+            event("Login", Some("u1"), "d1", json!({"plan": "pro"})),
+        );
+        assert_eq!(
+            Value::Object(login.user_properties),
+            json!({"source": "ad", "plan": "pro"})
+        );
+        // Another user on the same device does not inherit, once the first one exists.
+        let mut changed = Changed::new();
+        let mut other = event("Login", Some("u1"), "d9", json!({}));
+        store.process(&mut other, &mut changed);
+        assert!(changed.is_empty());
+    }
+
+    #[test]
+    fn skip_sync_leaves_the_user_unchanged() {
+        let mut store = PropertyStore::default();
+        let mut e = event("View", Some("u1"), "d1", json!({"plan": "pro"}));
+        e.skip_user_properties_sync = true;
+        let stamped = run(&mut store, e);
+        assert!(stamped.user_properties.is_empty());
+    }
+
+    #[test]
+    fn groups_memberships_and_group_properties() {
+        let mut store = PropertyStore::default();
+        let mut set_group = event(
+            "$identify",
+            Some("u1"),
+            "d1",
+            json!({"$set": {"org": "acme"}}),
+        );
+        set_group.groups = props(json!({"org": "acme"}));
+        run(&mut store, set_group);
+        let mut identify_group = event("$groupidentify", Some("u1"), "d1", json!({}));
+        identify_group.groups = props(json!({"org": "acme"}));
+        identify_group.group_properties = props(json!({"$set": {"tier": "gold"}}));
+        run(&mut store, identify_group);
+        let view = run(&mut store, event("View", Some("u1"), "d1", json!({})));
+        assert_eq!(Value::Object(view.groups), json!({"org": "acme"}));
+        assert_eq!(
+            Value::Object(view.group_properties),
+            json!({"org": {"acme": {"tier": "gold"}}})
+        );
+        // An event's own groups overlay the memberships.
+        let mut other = event("View", Some("u1"), "d1", json!({}));
+        other.groups = props(json!({"org": ["acme", "globex"], "team": "x"}));
+        let other = run(&mut store, other);
+        assert_eq!(
+            Value::Object(other.groups),
+            json!({"org": ["acme", "globex"], "team": "x"})
+        );
+        assert_eq!(
+            Value::Object(other.group_properties),
+            json!({"org": {"acme": {"tier": "gold"}}})
+        );
+    }
+}
