@@ -54,14 +54,18 @@ pub(crate) async fn run(args: DemoArgs) -> anyhow::Result<()> {
         TrackingPlan::parse(MARKETPLACE_PLAN).map_err(|e| anyhow::anyhow!("demo plan: {e}"))?;
     let project = plan.project.name.clone();
     let time_zone = plan.project.time_zone;
+    let collector = CollectorConfig {
+        tracking_plan: Some(Arc::new(plan.clone())),
+        // The generator sends a whole day of a device's events at once: no rate limit here.
+        ..CollectorConfig::default()
+    };
     let pipeline = server::start_pipeline(PipelineSettings {
         data_dir: args.data_dir.clone(),
         plan: Some(plan),
         projects: Projects::new([(DEMO_API_KEY.to_owned(), project)]),
         time_zone,
         flush_interval: Duration::from_secs(1),
-        // The generator sends a whole day of a device's events at once: no rate limit here.
-        collector: CollectorConfig::default(),
+        collector,
     })?;
     let marker = args.data_dir.join(COMPLETE_MARKER);
     if marker.exists() {

@@ -102,13 +102,15 @@ impl PipelineSettings {
                 .as_ref()
                 .map_or(chrono_tz::UTC, |p| p.project.time_zone),
         };
+        let mut collector = collector_config(args)?;
+        collector.tracking_plan = plan.clone().map(Arc::new);
         Ok(PipelineSettings {
             data_dir: args.data_dir.clone(),
             plan,
             projects: Projects::new(keys),
             time_zone,
             flush_interval: Duration::from_millis(args.flush_interval_ms),
-            collector: collector_config(args)?,
+            collector,
         })
     }
 }
@@ -127,6 +129,7 @@ fn collector_config(args: &ServeArgs) -> anyhow::Result<CollectorConfig> {
     Ok(CollectorConfig {
         max_events_per_request: args.max_events_per_request,
         throttle,
+        tracking_plan: None,
     })
 }
 

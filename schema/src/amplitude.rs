@@ -226,6 +226,8 @@ pub fn normalize_event(raw: &Value, ctx: &IngestContext<'_>) -> Result<Event, Ve
         plan,
         ingestion_metadata,
         skip_user_properties_sync,
+        taxonomy_issues: Vec::new(),
+        quarantined: false,
     })
 }
 

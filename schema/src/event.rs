@@ -56,6 +56,12 @@ pub struct Event {
     /// `$skip_user_properties_sync`: the event's `user_properties` do not update the user.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub skip_user_properties_sync: bool,
+    /// Where the event does not match the tracking plan (flagged or rejected problems).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub taxonomy_issues: Vec<String>,
+    /// A problem's policy is `reject`: the event belongs in the quarantine dataset.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub quarantined: bool,
 }
 
 /// Device, app and location context of an event. Every field is optional.

@@ -25,6 +25,8 @@ use crate::taxonomy::{PropertyType, TrackingPlan};
 pub const EVENT_PROPERTY_PREFIX: &str = "ep:";
 /// Prefix of promoted user-property columns.
 pub const USER_PROPERTY_PREFIX: &str = "up:";
+/// JSON array of the event's tracking-plan problems (null when it matches the plan).
+pub const TAXONOMY_ISSUES_COLUMN: &str = "taxonomy_issues";
 /// Name of the hive partition column (the event date in the project time zone).
 pub const PARTITION_COLUMN: &str = "event_date";
 
@@ -167,6 +169,7 @@ impl StorageLayout {
                 .iter()
                 .map(|(n, _)| Field::new(*n, DataType::Utf8, true)),
         );
+        fields.push(Field::new(TAXONOMY_ISSUES_COLUMN, DataType::Utf8, true));
         fields.push(Field::new("event_properties", DataType::Utf8, true));
         fields.push(Field::new("user_properties", DataType::Utf8, true));
         for (prefix, props) in self.promoted() {
@@ -222,6 +225,17 @@ impl StorageLayout {
                 .for_each(|e| b.append_option(json_text(get(e))));
             columns.push(Arc::new(b.finish()));
         }
+        let mut issues = StringBuilder::with_capacity(n, 0);
+        for event in events {
+            if event.taxonomy_issues.is_empty() {
+                issues.append_null();
+            } else {
+                let text = serde_json::to_string(&event.taxonomy_issues)
+                    .expect("a list of strings always serialises");
+                issues.append_value(text);
+            }
+        }
+        columns.push(Arc::new(issues.finish()));
         let event_props = split_properties(events, |e| &e.event_properties, &self.event_properties);
         let user_props = split_properties(events, |e| &e.user_properties, &self.user_properties);
         columns.push(event_props.remainder);

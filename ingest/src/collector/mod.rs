@@ -16,6 +16,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::Instant;
 
+use sluice_schema::TrackingPlan;
 use sluice_schema::amplitude::{self, IngestContext, ProblemKind, UploadRequest};
 
 use crate::log::{EventLog, LogRecord};
@@ -36,6 +37,9 @@ pub struct CollectorConfig {
     pub max_events_per_request: usize,
     /// Per-device / per-user rate limit (429); `None` admits everything.
     pub throttle: Option<ThrottleConfig>,
+    /// The tracking plan events of its project are checked against: problems are flagged on the
+    /// event or, where the policy says reject, the event is marked for quarantine.
+    pub tracking_plan: Option<Arc<TrackingPlan>>,
 }
 
 impl Default for CollectorConfig {
@@ -43,6 +47,7 @@ impl Default for CollectorConfig {
         CollectorConfig {
             max_events_per_request: MAX_EVENTS_PER_REQUEST,
             throttle: None,
+            tracking_plan: None,
         }
     }
 }
@@ -84,6 +89,7 @@ pub struct Collector {
     projects: Projects,
     max_events_per_request: usize,
     throttle: Option<Throttle>,
+    tracking_plan: Option<Arc<TrackingPlan>>,
     metrics: Arc<IngestMetrics>,
 }
 
@@ -110,6 +116,7 @@ impl Collector {
             projects,
             max_events_per_request: config.max_events_per_request,
             throttle: config.throttle.map(Throttle::new),
+            tracking_plan: config.tracking_plan,
             metrics,
         }
     }
@@ -171,7 +178,10 @@ impl Collector {
         let mut problems = InvalidEvents::default();
         for (index, raw) in upload.events.iter().enumerate() {
             match amplitude::normalize_event(raw, &ctx) {
-                Ok(event) => events.push(event),
+                Ok(mut event) => {
+                    self.check_against_plan(&mut event);
+                    events.push(event);
+                }
                 Err(found) => problems.add(index, &found),
             }
         }
@@ -207,6 +217,21 @@ impl Collector {
             payload_size_bytes: meta.payload_size,
             server_upload_time: meta.received_ms,
         })
+    }
+}
+
+impl Collector {
+    /// Records the tracking plan's verdict on the event (its project's plan, if configured).
+    fn check_against_plan(&self, event: &mut sluice_schema::Event) {
+        let Some(plan) = &self.tracking_plan else {
+            return;
+        };
+        if plan.project.name != event.project {
+            return;
+        }
+        let verdict = plan.check(event);
+        event.taxonomy_issues = verdict.issues;
+        event.quarantined = verdict.rejected;
     }
 }
 

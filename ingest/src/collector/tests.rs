@@ -398,3 +398,48 @@ async fn health_readiness_and_metrics() {
     }
     assert!(text.contains("sluice_log_fsync_duration_seconds"));
 }
+
+#[tokio::test]
+async fn the_tracking_plan_flags_or_quarantines_but_never_drops() {
+    let plan = sluice_schema::TrackingPlan::parse(
+        r#"
+[project]
+name = "shop"
+
+[policy]
+unplanned_event = "reject"
+
+[event_properties.category]
+type = "string"
+
+[events."Viewed"]
+properties = ["category"]
+"#,
+    )
+    .unwrap();
+    let f = fixture_with(CollectorConfig {
+        tracking_plan: Some(Arc::new(plan)),
+        ..CollectorConfig::default()
+    });
+    let body = json!({"api_key": "key-1", "events": [
+        {"event_type": "Viewed", "user_id": "user-1", "event_properties": {"category": "a"}},
+        {"event_type": "Viewed", "user_id": "user-1", "event_properties": {"category": 5, "x": 1}},
+        {"event_type": "Mystery", "user_id": "user-1"}
+    ]});
+    let (status, answer) = post(&f.app, "/2/httpapi", body.to_string()).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(answer["events_ingested"], 3);
+    let events = stored(&f.log);
+    assert_eq!(events.len(), 3);
+    assert!(events[0].taxonomy_issues.is_empty() && !events[0].quarantined);
+    assert_eq!(
+        events[1].taxonomy_issues,
+        [
+            r#"property "category": expected string, got 5"#,
+            r#"unplanned property "x""#
+        ]
+    );
+    assert!(!events[1].quarantined);
+    assert_eq!(events[2].taxonomy_issues, [r#"unplanned event "Mystery""#]);
+    assert!(events[2].quarantined);
+}

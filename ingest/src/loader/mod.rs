@@ -56,7 +56,8 @@ pub struct LoaderConfig {
 /// Counters a loader publishes while it runs.
 #[derive(Debug, Default)]
 pub struct LoaderProgress {
-    /// Events written to Parquet and committed since the loader started.
+    /// Events written to Parquet (main or quarantine dataset) and committed since the loader
+    /// started.
     pub events_loaded: AtomicU64,
     /// Events dropped as duplicates since the loader started.
     pub events_deduplicated: AtomicU64,
@@ -137,7 +138,8 @@ impl Loader {
         let events = decode(records)?;
         let processed = state.process(events);
         let name = intent.file_stem();
-        let loaded = processed.events.len();
+        let quarantined = processed.events.iter().filter(|e| e.quarantined).count();
+        let loaded = processed.events.len() - quarantined;
         let written = parquet_files::write_batch(&self.config, &name, processed.events)?;
         state.persist(&intent.end)?;
         self.consumer.commit(&intent.end)?;
@@ -145,7 +147,7 @@ impl Loader {
         state.maybe_compact(&intent.end)?;
         self.progress
             .events_loaded
-            .fetch_add(loaded as u64, Ordering::Relaxed);
+            .fetch_add((loaded + quarantined) as u64, Ordering::Relaxed);
         self.progress
             .events_deduplicated
             .fetch_add(processed.duplicates as u64, Ordering::Relaxed);
@@ -153,6 +155,9 @@ impl Loader {
             .batches_committed
             .fetch_add(1, Ordering::Relaxed);
         self.config.metrics.count_events(Outcome::Loaded, loaded);
+        self.config
+            .metrics
+            .count_events(Outcome::Quarantined, quarantined);
         self.config
             .metrics
             .count_events(Outcome::Deduplicated, processed.duplicates);

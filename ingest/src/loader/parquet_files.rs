@@ -15,30 +15,45 @@ use super::LoaderConfig;
 use crate::durable::sync_dir;
 use crate::error::LoaderError;
 
+/// The folder of the main dataset.
+pub(crate) const EVENTS_DIR: &str = "events";
+/// The folder of events the tracking plan rejected (same layout, replayable).
+pub(crate) const QUARANTINE_DIR: &str = "quarantine";
+
 /// Where the events of `date` live.
+#[cfg(test)]
 pub(crate) fn partition_dir(dataset_dir: &Path, date: NaiveDate) -> PathBuf {
+    dated_dir(dataset_dir, EVENTS_DIR, date)
+}
+
+fn dated_dir(dataset_dir: &Path, dataset: &str, date: NaiveDate) -> PathBuf {
     dataset_dir
-        .join("events")
+        .join(dataset)
         .join(format!("{PARTITION_COLUMN}={}", date.format("%Y-%m-%d")))
 }
 
-/// Writes the events as `part-<stem>.parquet` in each date partition they touch; returns the
-/// number of files written.
+/// Writes the events as `part-<stem>.parquet` in each date partition they touch — quarantined
+/// events under `quarantine/`, the rest under `events/`; returns the number of files written.
 pub(crate) fn write_batch(
     config: &LoaderConfig,
     stem: &str,
     events: Vec<Event>,
 ) -> Result<usize, LoaderError> {
-    let mut by_date: BTreeMap<NaiveDate, Vec<Event>> = BTreeMap::new();
+    let mut by_place: BTreeMap<(&str, NaiveDate), Vec<Event>> = BTreeMap::new();
     for event in events {
-        by_date
-            .entry(partition_date(event.event_time, config.time_zone))
+        let dataset = if event.quarantined {
+            QUARANTINE_DIR
+        } else {
+            EVENTS_DIR
+        };
+        by_place
+            .entry((dataset, partition_date(event.event_time, config.time_zone)))
             .or_default()
             .push(event);
     }
-    let files = by_date.len();
-    for (date, events) in by_date {
-        let dir = partition_dir(&config.dataset_dir, date);
+    let files = by_place.len();
+    for ((dataset, date), events) in by_place {
+        let dir = dated_dir(&config.dataset_dir, dataset, date);
         write_file(config, &dir, &format!("part-{stem}.parquet"), &events)?;
     }
     Ok(files)
@@ -73,8 +88,14 @@ fn write_file(
 
 /// Deletes temp files a crash left behind (they were never renamed, so hold nothing committed).
 pub(crate) fn remove_temp_files(dataset_dir: &Path) -> Result<(), LoaderError> {
-    let events = dataset_dir.join("events");
-    let Ok(partitions) = fs::read_dir(&events) else {
+    for dataset in [EVENTS_DIR, QUARANTINE_DIR] {
+        remove_temp_files_in(&dataset_dir.join(dataset))?;
+    }
+    Ok(())
+}
+
+fn remove_temp_files_in(dataset: &Path) -> Result<(), LoaderError> {
+    let Ok(partitions) = fs::read_dir(dataset) else {
         return Ok(());
     };
     for partition in partitions.flatten() {

@@ -48,8 +48,12 @@ fn config(dir: &std::path::Path, tz: Tz) -> LoaderConfig {
 
 /// insert_id → how many times it is stored, per date partition.
 fn stored(dataset: &std::path::Path) -> BTreeMap<String, Vec<String>> {
+    stored_in(&dataset.join("events"))
+}
+
+fn stored_in(dataset: &std::path::Path) -> BTreeMap<String, Vec<String>> {
     let mut out: BTreeMap<String, Vec<String>> = BTreeMap::new();
-    for partition in fs::read_dir(dataset.join("events")).unwrap() {
+    for partition in fs::read_dir(dataset).unwrap() {
         let partition = partition.unwrap();
         let date = partition.file_name().to_str().unwrap().to_owned();
         for file in fs::read_dir(partition.path()).unwrap() {
@@ -266,4 +270,34 @@ fn column_values(dataset: &std::path::Path, column: &str) -> Vec<Option<String>>
         }
     }
     out
+}
+
+#[tokio::test]
+async fn quarantined_events_go_to_the_quarantine_dataset_with_their_reasons() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(dir.path(), chrono_tz::UTC);
+    let log = LocalLog::open(dir.path().join("log"), LocalLogOptions::default()).unwrap();
+    let events: Vec<Event> = (0..6)
+        .map(|i| {
+            let mut e = event(i, JAN1);
+            if i % 3 == 0 {
+                e.quarantined = true;
+                e.taxonomy_issues = vec![format!("unplanned event {i}")];
+            }
+            e
+        })
+        .collect();
+    log.append(records(&events)).await.unwrap();
+    load_all(&log, cfg.clone(), 6);
+    let main: Vec<String> = stored(&cfg.dataset_dir).into_keys().collect();
+    let quarantine: Vec<String> = stored_in(&cfg.dataset_dir.join("quarantine"))
+        .into_keys()
+        .collect();
+    assert_eq!(main, ["ins-1", "ins-2", "ins-4", "ins-5"]);
+    assert_eq!(quarantine, ["ins-0", "ins-3"]);
+    assert_eq!(
+        cfg.metrics
+            .events_counted(crate::metrics::Outcome::Quarantined),
+        2
+    );
 }

@@ -4,6 +4,7 @@
 //! `schema/plans/marketplace.toml`). Property definitions are shared: a property name has one type
 //! across all events, which is what lets the storage layer give it one typed column.
 
+mod check;
 mod parse;
 
 use std::collections::BTreeMap;
@@ -13,6 +14,7 @@ use chrono_tz::Tz;
 use serde::Serialize;
 use serde_json::Value;
 
+pub use check::{Policies, Policy, Verdict, is_builtin_event};
 pub use parse::{PlanError, PlanErrors};
 
 /// A validated tracking plan.
@@ -26,6 +28,8 @@ pub struct TrackingPlan {
     pub user_properties: BTreeMap<String, PropertyDef>,
     /// Planned events, by name.
     pub events: BTreeMap<String, EventDef>,
+    /// What happens to events that do not match the plan (`[policy]`).
+    pub policies: Policies,
 }
 
 /// Project-wide settings of a plan.
@@ -65,6 +69,9 @@ pub struct PropertyDef {
     /// Allowed values, when the property is an enumeration.
     #[serde(rename = "enum", skip_serializing_if = "Vec::is_empty")]
     pub enum_values: Vec<Value>,
+    /// Policy for invalid values of this property (overrides the event's and the plan's).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub policy: Option<Policy>,
 }
 
 /// One planned event.
@@ -80,6 +87,9 @@ pub struct EventDef {
     pub properties: Vec<String>,
     /// Properties that must be present.
     pub required: Vec<String>,
+    /// Policy for this event's property problems (overrides the plan's).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub policy: Option<Policy>,
 }
 
 impl TrackingPlan {

@@ -11,7 +11,7 @@ use serde::Deserialize;
 use serde_json::Value;
 use toml::Spanned;
 
-use super::{EventDef, ProjectDef, PropertyDef, PropertyType, TrackingPlan};
+use super::{EventDef, Policies, Policy, ProjectDef, PropertyDef, PropertyType, TrackingPlan};
 
 /// One problem in a plan file, located by 1-based line and column.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -60,6 +60,19 @@ struct RawPlan {
     user_properties: BTreeMap<String, Spanned<RawProperty>>,
     #[serde(default)]
     events: BTreeMap<String, Spanned<RawEvent>>,
+    #[serde(default)]
+    policy: Option<RawPolicies>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawPolicies {
+    #[serde(default)]
+    unplanned_event: Option<Spanned<String>>,
+    #[serde(default)]
+    unplanned_property: Option<Spanned<String>>,
+    #[serde(default)]
+    invalid_value: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize)]
@@ -79,6 +92,8 @@ struct RawProperty {
     description: String,
     #[serde(default, rename = "enum")]
     enum_values: Vec<Spanned<EnumValue>>,
+    #[serde(default)]
+    policy: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize)]
@@ -103,6 +118,8 @@ struct RawEvent {
     properties: Vec<Spanned<String>>,
     #[serde(default)]
     required: Vec<Spanned<String>>,
+    #[serde(default)]
+    policy: Option<Spanned<String>>,
 }
 
 /// Collects located problems while converting the raw file.
@@ -120,6 +137,22 @@ impl Checker<'_> {
             message,
         });
     }
+
+    /// Reads a policy name, reporting anything else.
+    fn policy(&mut self, raw: Option<Spanned<String>>, what: &str) -> Option<Policy> {
+        let raw = raw?;
+        match raw.get_ref().as_str() {
+            "allow" => Some(Policy::Allow),
+            "flag" => Some(Policy::Flag),
+            "reject" => Some(Policy::Reject),
+            other => {
+                let message =
+                    format!("{what} has unknown policy {other:?}: use allow, flag or reject");
+                self.error(raw.span(), message);
+                None
+            }
+        }
+    }
 }
 
 pub(super) fn parse(text: &str) -> Result<TrackingPlan, PlanErrors> {
@@ -136,6 +169,7 @@ pub(super) fn parse(text: &str) -> Result<TrackingPlan, PlanErrors> {
         errors: Vec::new(),
     };
     let project = check_project(&mut checker, raw.project);
+    let policies = check_policies(&mut checker, raw.policy);
     let event_properties = check_properties(&mut checker, raw.event_properties, "event property");
     let user_properties = check_properties(&mut checker, raw.user_properties, "user property");
     let events = raw
@@ -155,7 +189,26 @@ pub(super) fn parse(text: &str) -> Result<TrackingPlan, PlanErrors> {
         event_properties,
         user_properties,
         events,
+        policies,
     })
+}
+
+fn check_policies(c: &mut Checker<'_>, raw: Option<RawPolicies>) -> Policies {
+    let defaults = Policies::default();
+    let Some(raw) = raw else {
+        return defaults;
+    };
+    Policies {
+        unplanned_event: c
+            .policy(raw.unplanned_event, "policy.unplanned_event")
+            .unwrap_or(defaults.unplanned_event),
+        unplanned_property: c
+            .policy(raw.unplanned_property, "policy.unplanned_property")
+            .unwrap_or(defaults.unplanned_property),
+        invalid_value: c
+            .policy(raw.invalid_value, "policy.invalid_value")
+            .unwrap_or(defaults.invalid_value),
+    }
 }
 
 fn check_project(c: &mut Checker<'_>, raw: RawProject) -> ProjectDef {
@@ -216,10 +269,12 @@ fn check_properties(
                 ),
             }
         }
+        let policy = c.policy(def.policy, &format!("{what} {name:?}"));
         let property = PropertyDef {
             ty,
             description: def.description,
             enum_values,
+            policy,
         };
         out.insert(name, property);
     }
@@ -268,7 +323,9 @@ fn check_event(
             c.error(r.span(), message);
         }
     }
+    let policy = c.policy(raw.policy, &format!("event {name:?}"));
     EventDef {
+        policy,
         description: raw.description,
         category: raw.category,
         owner: raw.owner,

@@ -106,3 +106,132 @@ fn the_shipped_marketplace_plan_is_valid() {
     assert!(plan.events.len() >= 15, "{} events", plan.events.len());
     assert!(plan.event_properties.contains_key("category"));
 }
+
+mod enforcement {
+    use serde_json::json;
+
+    use crate::Event;
+    use crate::taxonomy::{Policy, TrackingPlan, Verdict};
+
+    const PLAN: &str = r#"
+[project]
+name = "shop"
+
+[policy]
+unplanned_event = "reject"
+unplanned_property = "flag"
+invalid_value = "flag"
+
+[event_properties.category]
+type = "string"
+enum = ["design", "video"]
+
+[event_properties.price]
+type = "number"
+policy = "reject"
+
+[event_properties.note]
+type = "string"
+
+[events."Service Viewed"]
+properties = ["category", "price"]
+required = ["category"]
+
+[events."Debug Ping"]
+properties = ["note"]
+policy = "allow"
+"#;
+
+    fn plan() -> TrackingPlan {
+        TrackingPlan::parse(PLAN).unwrap()
+    }
+
+    fn event(event_type: &str, props: serde_json::Value) -> Event {
+        Event {
+            event_type: event_type.into(),
+            event_properties: props.as_object().unwrap().clone(),
+            ..Event::default()
+        }
+    }
+
+    #[test]
+    fn policies_parse_with_defaults_and_overrides() {
+        let plan = plan();
+        assert_eq!(plan.policies.unplanned_event, Policy::Reject);
+        assert_eq!(plan.event_properties["price"].policy, Some(Policy::Reject));
+        assert_eq!(plan.events["Debug Ping"].policy, Some(Policy::Allow));
+        let default = TrackingPlan::parse("[project]\nname = \"x\"\n").unwrap();
+        assert_eq!(default.policies.unplanned_property, Policy::Flag);
+    }
+
+    #[test]
+    fn a_matching_event_has_no_issues() {
+        let verdict = plan().check(&event(
+            "Service Viewed",
+            json!({"category": "design", "price": 3}),
+        ));
+        assert_eq!(verdict, Verdict::default());
+    }
+
+    #[test]
+    fn each_problem_gets_its_policy() {
+        let plan = plan();
+        let flagged = plan.check(&event(
+            "Service Viewed",
+            json!({"category": "music", "extra": 1}),
+        ));
+        assert_eq!(
+            flagged,
+            Verdict {
+                issues: vec![
+                    r#"property "category": "music" is not one of the allowed values"#.into(),
+                    r#"unplanned property "extra""#.into(),
+                ],
+                rejected: false,
+            }
+        );
+        let missing = plan.check(&event("Service Viewed", json!({})));
+        assert_eq!(missing.issues, [r#"missing required property "category""#]);
+        assert!(!missing.rejected);
+        // The property's own policy wins over the plan's invalid_value.
+        let bad_price = plan.check(&event(
+            "Service Viewed",
+            json!({"category": "video", "price": "free"}),
+        ));
+        assert!(bad_price.rejected);
+        assert_eq!(
+            bad_price.issues,
+            [r#"property "price": expected number, got "free""#]
+        );
+        let unplanned = plan.check(&event("Secret Thing", json!({})));
+        assert!(unplanned.rejected);
+        assert_eq!(unplanned.issues, [r#"unplanned event "Secret Thing""#]);
+        // The event's policy covers its properties.
+        assert_eq!(
+            plan.check(&event("Debug Ping", json!({"note": 5, "x": 1}))),
+            Verdict::default()
+        );
+        // SDK built-ins are always planned.
+        assert_eq!(
+            plan.check(&event("$identify", json!({}))),
+            Verdict::default()
+        );
+        assert_eq!(
+            plan.check(&event("[Amplitude] Page Viewed", json!({"x": 1}))),
+            Verdict::default()
+        );
+    }
+
+    #[test]
+    fn unknown_policies_are_reported_with_their_line() {
+        let text = "[project]\nname = \"x\"\n\n[policy]\nunplanned_event = \"drop\"\n";
+        let errors = TrackingPlan::parse(text).unwrap_err();
+        assert_eq!(errors.0.len(), 1);
+        assert_eq!(errors.0[0].line, 5);
+        assert!(
+            errors.0[0].message.contains("allow, flag or reject"),
+            "{}",
+            errors.0[0].message
+        );
+    }
+}
