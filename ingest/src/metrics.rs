@@ -119,8 +119,6 @@ pub struct IngestMetrics {
     pub fsync_seconds: Histogram,
     /// Records in the log not yet committed by the Parquet loader.
     pub loader_lag_events: Gauge,
-    /// Seconds since the loader last committed a batch (0 while idle and caught up).
-    pub loader_commit_age_seconds: Gauge,
 }
 
 impl Default for IngestMetrics {
@@ -166,12 +164,6 @@ impl IngestMetrics {
             "Records in the event log not yet committed to Parquet",
             loader_lag_events.clone(),
         );
-        let loader_commit_age_seconds = Gauge::default();
-        registry.register(
-            "loader_commit_age_seconds",
-            "Seconds since the loader last committed, while it has records to load",
-            loader_commit_age_seconds.clone(),
-        );
         IngestMetrics {
             registry,
             requests,
@@ -179,7 +171,6 @@ impl IngestMetrics {
             request_seconds,
             fsync_seconds,
             loader_lag_events,
-            loader_commit_age_seconds,
         }
     }
 

@@ -33,20 +33,20 @@ pub fn apply_operations(state: &mut Properties, update: &Properties) -> bool {
         .filter(|(k, _)| !k.starts_with('$'))
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect();
-    for op in OPERATION_ORDER {
+    // `$clearAll` takes no arguments (SDKs send `"-"`) and comes first.
+    if update.contains_key("$clearAll") {
+        state.clear();
+    }
+    for op in &OPERATION_ORDER[1..] {
         if *op == "$set" {
             for (key, value) in &plain {
                 state.insert(key.clone(), value.clone());
             }
         }
-        let Some(Value::Object(args)) = update.get(*op) else {
-            if *op == "$clearAll" && update.contains_key("$clearAll") {
-                state.clear();
+        if let Some(Value::Object(args)) = update.get(*op) {
+            for (key, value) in args {
+                apply_one(state, op, key, value);
             }
-            continue;
-        };
-        for (key, value) in args {
-            apply_one(state, op, key, value);
         }
     }
     *state != before
@@ -54,7 +54,6 @@ pub fn apply_operations(state: &mut Properties, update: &Properties) -> bool {
 
 fn apply_one(state: &mut Properties, op: &str, key: &str, value: &Value) {
     match op {
-        "$clearAll" => state.clear(),
         "$unset" => {
             state.remove(key);
         }

@@ -132,14 +132,12 @@ async fn accept(
         remote_ip,
         payload_size: bytes.len(),
     };
-    let upload = match endpoint {
-        Endpoint::Httpapi | Endpoint::Batch => {
-            sluice_schema::amplitude::parse_upload(bytes).map_err(Rejection::from)?
-        }
-        Endpoint::Identify => parse_identify(IdentifyKind::User, bytes)?,
-        Endpoint::Groupidentify => parse_identify(IdentifyKind::Group, bytes)?,
+    let kind = match endpoint {
+        Endpoint::Httpapi | Endpoint::Batch => return collector.upload(bytes, meta).await,
+        Endpoint::Identify => IdentifyKind::User,
+        Endpoint::Groupidentify => IdentifyKind::Group,
     };
-    collector.accept(upload, meta).await
+    collector.accept(parse_identify(kind, bytes)?, meta).await
 }
 
 fn respond(

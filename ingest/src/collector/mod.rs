@@ -218,9 +218,7 @@ impl Collector {
             server_upload_time: meta.received_ms,
         })
     }
-}
 
-impl Collector {
     /// Records the tracking plan's verdict on the event (its project's plan, if configured).
     fn check_against_plan(&self, event: &mut sluice_schema::Event) {
         let Some(plan) = &self.tracking_plan else {
