@@ -13,6 +13,7 @@ mod error;
 pub mod loader;
 pub mod log;
 pub mod metrics;
+pub mod quarantine;
 
 pub use collector::{Collector, CollectorConfig, Projects, ThrottleConfig};
 pub use error::{LoaderError, LogError};

@@ -21,6 +21,10 @@ use serde_json::Value;
 use crate::event::{Event, Properties};
 use crate::taxonomy::{PropertyType, TrackingPlan};
 
+mod read;
+
+pub use read::{ReadError, events_from_batch};
+
 /// Prefix of promoted event-property columns.
 pub const EVENT_PROPERTY_PREFIX: &str = "ep:";
 /// Prefix of promoted user-property columns.
@@ -53,72 +57,266 @@ type StrGetter = fn(&Event) -> Option<&str>;
 type IntGetter = fn(&Event) -> Option<i64>;
 type FloatGetter = fn(&Event) -> Option<f64>;
 type JsonGetter = fn(&Event) -> &Properties;
+type IntSetter = fn(&mut Event, Option<i64>);
+type StrSetter = fn(&mut Event, Option<String>);
+type FloatSetter = fn(&mut Event, Option<f64>);
+type JsonSetter = fn(&mut Event) -> &mut Properties;
 
-const TIME_COLUMNS: &[(&str, bool, TimeGetter)] = &[
-    ("event_time", false, |e| Some(e.event_time)),
-    ("client_event_time", false, |e| Some(e.client_event_time)),
-    ("client_upload_time", true, |e| e.client_upload_time),
-    ("server_received_time", false, |e| {
-        Some(e.server_received_time)
-    }),
+// Each fixed column: name, (nullable,) how to read it from an event, how to set it back
+// (`read::events_from_batch` uses the setters; a column added here is written and read).
+const TIME_COLUMNS: &[(&str, bool, TimeGetter, IntSetter)] = &[
+    (
+        "event_time",
+        false,
+        |e| Some(e.event_time),
+        |e, v| e.event_time = v.unwrap_or_default(),
+    ),
+    (
+        "client_event_time",
+        false,
+        |e| Some(e.client_event_time),
+        |e, v| e.client_event_time = v.unwrap_or_default(),
+    ),
+    (
+        "client_upload_time",
+        true,
+        |e| e.client_upload_time,
+        |e, v| e.client_upload_time = v,
+    ),
+    (
+        "server_received_time",
+        false,
+        |e| Some(e.server_received_time),
+        |e, v| e.server_received_time = v.unwrap_or_default(),
+    ),
 ];
 
-const STRING_COLUMNS: &[(&str, bool, StrGetter)] = &[
-    ("project", false, |e| Some(&e.project)),
-    ("event_type", false, |e| Some(&e.event_type)),
-    ("user_id", true, |e| e.user_id.as_deref()),
-    ("device_id", false, |e| Some(&e.device_id)),
-    ("insert_id", true, |e| e.insert_id.as_deref()),
-    ("app_version", true, |e| e.context.app_version.as_deref()),
-    ("platform", true, |e| e.context.platform.as_deref()),
-    ("os_name", true, |e| e.context.os_name.as_deref()),
-    ("os_version", true, |e| e.context.os_version.as_deref()),
-    ("device_brand", true, |e| e.context.device_brand.as_deref()),
-    ("device_manufacturer", true, |e| {
-        e.context.device_manufacturer.as_deref()
-    }),
-    ("device_model", true, |e| e.context.device_model.as_deref()),
-    ("carrier", true, |e| e.context.carrier.as_deref()),
-    ("country", true, |e| e.context.country.as_deref()),
-    ("region", true, |e| e.context.region.as_deref()),
-    ("city", true, |e| e.context.city.as_deref()),
-    ("dma", true, |e| e.context.dma.as_deref()),
-    ("language", true, |e| e.context.language.as_deref()),
-    ("ip", true, |e| e.context.ip.as_deref()),
-    ("idfa", true, |e| e.context.idfa.as_deref()),
-    ("idfv", true, |e| e.context.idfv.as_deref()),
-    ("adid", true, |e| e.context.adid.as_deref()),
-    ("android_id", true, |e| e.context.android_id.as_deref()),
-    ("android_app_set_id", true, |e| {
-        e.context.android_app_set_id.as_deref()
-    }),
-    ("library", true, |e| e.context.library.as_deref()),
-    ("user_agent", true, |e| e.context.user_agent.as_deref()),
-    ("partner_id", true, |e| e.context.partner_id.as_deref()),
-    ("product_id", true, |e| e.revenue.product_id.as_deref()),
-    ("revenue_type", true, |e| e.revenue.revenue_type.as_deref()),
-    ("currency", true, |e| e.revenue.currency.as_deref()),
+const STRING_COLUMNS: &[(&str, bool, StrGetter, StrSetter)] = &[
+    (
+        "project",
+        false,
+        |e| Some(&e.project),
+        |e, v| e.project = v.unwrap_or_default(),
+    ),
+    (
+        "event_type",
+        false,
+        |e| Some(&e.event_type),
+        |e, v| e.event_type = v.unwrap_or_default(),
+    ),
+    (
+        "user_id",
+        true,
+        |e| e.user_id.as_deref(),
+        |e, v| e.user_id = v,
+    ),
+    (
+        "device_id",
+        false,
+        |e| Some(&e.device_id),
+        |e, v| e.device_id = v.unwrap_or_default(),
+    ),
+    (
+        "insert_id",
+        true,
+        |e| e.insert_id.as_deref(),
+        |e, v| e.insert_id = v,
+    ),
+    (
+        "app_version",
+        true,
+        |e| e.context.app_version.as_deref(),
+        |e, v| e.context.app_version = v,
+    ),
+    (
+        "platform",
+        true,
+        |e| e.context.platform.as_deref(),
+        |e, v| e.context.platform = v,
+    ),
+    (
+        "os_name",
+        true,
+        |e| e.context.os_name.as_deref(),
+        |e, v| e.context.os_name = v,
+    ),
+    (
+        "os_version",
+        true,
+        |e| e.context.os_version.as_deref(),
+        |e, v| e.context.os_version = v,
+    ),
+    (
+        "device_brand",
+        true,
+        |e| e.context.device_brand.as_deref(),
+        |e, v| e.context.device_brand = v,
+    ),
+    (
+        "device_manufacturer",
+        true,
+        |e| e.context.device_manufacturer.as_deref(),
+        |e, v| e.context.device_manufacturer = v,
+    ),
+    (
+        "device_model",
+        true,
+        |e| e.context.device_model.as_deref(),
+        |e, v| e.context.device_model = v,
+    ),
+    (
+        "carrier",
+        true,
+        |e| e.context.carrier.as_deref(),
+        |e, v| e.context.carrier = v,
+    ),
+    (
+        "country",
+        true,
+        |e| e.context.country.as_deref(),
+        |e, v| e.context.country = v,
+    ),
+    (
+        "region",
+        true,
+        |e| e.context.region.as_deref(),
+        |e, v| e.context.region = v,
+    ),
+    (
+        "city",
+        true,
+        |e| e.context.city.as_deref(),
+        |e, v| e.context.city = v,
+    ),
+    (
+        "dma",
+        true,
+        |e| e.context.dma.as_deref(),
+        |e, v| e.context.dma = v,
+    ),
+    (
+        "language",
+        true,
+        |e| e.context.language.as_deref(),
+        |e, v| e.context.language = v,
+    ),
+    (
+        "ip",
+        true,
+        |e| e.context.ip.as_deref(),
+        |e, v| e.context.ip = v,
+    ),
+    (
+        "idfa",
+        true,
+        |e| e.context.idfa.as_deref(),
+        |e, v| e.context.idfa = v,
+    ),
+    (
+        "idfv",
+        true,
+        |e| e.context.idfv.as_deref(),
+        |e, v| e.context.idfv = v,
+    ),
+    (
+        "adid",
+        true,
+        |e| e.context.adid.as_deref(),
+        |e, v| e.context.adid = v,
+    ),
+    (
+        "android_id",
+        true,
+        |e| e.context.android_id.as_deref(),
+        |e, v| e.context.android_id = v,
+    ),
+    (
+        "android_app_set_id",
+        true,
+        |e| e.context.android_app_set_id.as_deref(),
+        |e, v| e.context.android_app_set_id = v,
+    ),
+    (
+        "library",
+        true,
+        |e| e.context.library.as_deref(),
+        |e, v| e.context.library = v,
+    ),
+    (
+        "user_agent",
+        true,
+        |e| e.context.user_agent.as_deref(),
+        |e, v| e.context.user_agent = v,
+    ),
+    (
+        "partner_id",
+        true,
+        |e| e.context.partner_id.as_deref(),
+        |e, v| e.context.partner_id = v,
+    ),
+    (
+        "product_id",
+        true,
+        |e| e.revenue.product_id.as_deref(),
+        |e, v| e.revenue.product_id = v,
+    ),
+    (
+        "revenue_type",
+        true,
+        |e| e.revenue.revenue_type.as_deref(),
+        |e, v| e.revenue.revenue_type = v,
+    ),
+    (
+        "currency",
+        true,
+        |e| e.revenue.currency.as_deref(),
+        |e, v| e.revenue.currency = v,
+    ),
 ];
 
-const INT_COLUMNS: &[(&str, IntGetter)] = &[
-    ("session_id", |e| e.session_id),
-    ("event_id", |e| e.event_id),
-    ("quantity", |e| e.revenue.quantity),
+const INT_COLUMNS: &[(&str, IntGetter, IntSetter)] = &[
+    ("session_id", |e| e.session_id, |e, v| e.session_id = v),
+    ("event_id", |e| e.event_id, |e, v| e.event_id = v),
+    (
+        "quantity",
+        |e| e.revenue.quantity,
+        |e, v| e.revenue.quantity = v,
+    ),
 ];
 
-const FLOAT_COLUMNS: &[(&str, FloatGetter)] = &[
-    ("price", |e| e.revenue.price),
-    ("revenue", |e| e.revenue.revenue),
-    ("location_lat", |e| e.context.location_lat),
-    ("location_lng", |e| e.context.location_lng),
+const FLOAT_COLUMNS: &[(&str, FloatGetter, FloatSetter)] = &[
+    ("price", |e| e.revenue.price, |e, v| e.revenue.price = v),
+    (
+        "revenue",
+        |e| e.revenue.revenue,
+        |e, v| e.revenue.revenue = v,
+    ),
+    (
+        "location_lat",
+        |e| e.context.location_lat,
+        |e, v| e.context.location_lat = v,
+    ),
+    (
+        "location_lng",
+        |e| e.context.location_lng,
+        |e, v| e.context.location_lng = v,
+    ),
 ];
 
 /// JSON columns stored whole (event and user properties are handled with promotion).
-const JSON_COLUMNS: &[(&str, JsonGetter)] = &[
-    ("groups", |e| &e.groups),
-    ("group_properties", |e| &e.group_properties),
-    ("plan", |e| &e.plan),
-    ("ingestion_metadata", |e| &e.ingestion_metadata),
+const JSON_COLUMNS: &[(&str, JsonGetter, JsonSetter)] = &[
+    ("groups", |e| &e.groups, |e| &mut e.groups),
+    (
+        "group_properties",
+        |e| &e.group_properties,
+        |e| &mut e.group_properties,
+    ),
+    ("plan", |e| &e.plan, |e| &mut e.plan),
+    (
+        "ingestion_metadata",
+        |e| &e.ingestion_metadata,
+        |e| &mut e.ingestion_metadata,
+    ),
 ];
 
 impl StorageLayout {
@@ -147,27 +345,27 @@ impl StorageLayout {
         fields.extend(
             TIME_COLUMNS
                 .iter()
-                .map(|(n, null, _)| Field::new(*n, ts.clone(), *null)),
+                .map(|(n, null, _, _)| Field::new(*n, ts.clone(), *null)),
         );
         fields.extend(
             STRING_COLUMNS
                 .iter()
-                .map(|(n, null, _)| Field::new(*n, DataType::Utf8, *null)),
+                .map(|(n, null, _, _)| Field::new(*n, DataType::Utf8, *null)),
         );
         fields.extend(
             INT_COLUMNS
                 .iter()
-                .map(|(n, _)| Field::new(*n, DataType::Int64, true)),
+                .map(|(n, _, _)| Field::new(*n, DataType::Int64, true)),
         );
         fields.extend(
             FLOAT_COLUMNS
                 .iter()
-                .map(|(n, _)| Field::new(*n, DataType::Float64, true)),
+                .map(|(n, _, _)| Field::new(*n, DataType::Float64, true)),
         );
         fields.extend(
             JSON_COLUMNS
                 .iter()
-                .map(|(n, _)| Field::new(*n, DataType::Utf8, true)),
+                .map(|(n, _, _)| Field::new(*n, DataType::Utf8, true)),
         );
         fields.push(Field::new(TAXONOMY_ISSUES_COLUMN, DataType::Utf8, true));
         fields.push(Field::new("event_properties", DataType::Utf8, true));
@@ -198,27 +396,27 @@ impl StorageLayout {
     ) -> Result<RecordBatch, arrow::error::ArrowError> {
         let n = events.len();
         let mut columns: Vec<ArrayRef> = Vec::new();
-        for (_, _, get) in TIME_COLUMNS {
+        for (_, _, get, _) in TIME_COLUMNS {
             let mut b = TimestampMillisecondBuilder::with_capacity(n).with_timezone("UTC");
             events.iter().for_each(|e| b.append_option(get(e)));
             columns.push(Arc::new(b.finish()));
         }
-        for (_, _, get) in STRING_COLUMNS {
+        for (_, _, get, _) in STRING_COLUMNS {
             let mut b = StringBuilder::with_capacity(n, n * 8);
             events.iter().for_each(|e| b.append_option(get(e)));
             columns.push(Arc::new(b.finish()));
         }
-        for (_, get) in INT_COLUMNS {
+        for (_, get, _) in INT_COLUMNS {
             let mut b = Int64Builder::with_capacity(n);
             events.iter().for_each(|e| b.append_option(get(e)));
             columns.push(Arc::new(b.finish()));
         }
-        for (_, get) in FLOAT_COLUMNS {
+        for (_, get, _) in FLOAT_COLUMNS {
             let mut b = Float64Builder::with_capacity(n);
             events.iter().for_each(|e| b.append_option(get(e)));
             columns.push(Arc::new(b.finish()));
         }
-        for (_, get) in JSON_COLUMNS {
+        for (_, get, _) in JSON_COLUMNS {
             let mut b = StringBuilder::with_capacity(n, n * 8);
             events
                 .iter()

@@ -13,7 +13,7 @@
 //! committed batch wrote — so every acknowledged event lands in exactly one file.
 
 mod intent;
-mod parquet_files;
+pub(crate) mod parquet_files;
 mod state;
 
 use std::path::PathBuf;

@@ -9,7 +9,7 @@ use parquet::arrow::ArrowWriter;
 use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::properties::WriterProperties;
 use sluice_schema::layout::PARTITION_COLUMN;
-use sluice_schema::{Event, partition_date};
+use sluice_schema::{Event, StorageLayout, partition_date};
 
 use super::LoaderConfig;
 use crate::durable::sync_dir;
@@ -54,19 +54,26 @@ pub(crate) fn write_batch(
     let files = by_place.len();
     for ((dataset, date), events) in by_place {
         let dir = dated_dir(&config.dataset_dir, dataset, date);
-        write_file(config, &dir, &format!("part-{stem}.parquet"), &events)?;
+        write_file(
+            &config.layout,
+            &dir,
+            &format!("part-{stem}.parquet"),
+            &events,
+        )?;
     }
     Ok(files)
 }
 
-fn write_file(
-    config: &LoaderConfig,
+/// Writes `events` as `dir/name` atomically: temp file, fsync, rename (replacing a file of that
+/// name), fsync of the folder and its parent.
+pub(crate) fn write_file(
+    layout: &StorageLayout,
     dir: &Path,
     name: &str,
     events: &[Event],
 ) -> Result<(), LoaderError> {
     fs::create_dir_all(dir).map_err(|e| LoaderError::io(dir, e))?;
-    let batch = config.layout.to_record_batch(events)?;
+    let batch = layout.to_record_batch(events)?;
     let tmp = dir.join(format!(".{name}.tmp"));
     let file = File::create(&tmp).map_err(|e| LoaderError::io(&tmp, e))?;
     let props = WriterProperties::builder()
