@@ -10,8 +10,8 @@ use datafusion::prelude::SessionConfig;
 
 use crate::error::QueryError;
 use crate::result::QueryResult;
-use crate::spec::QuerySpec;
-use crate::{funnel, table};
+use crate::spec::{Dataset, QuerySpec};
+use crate::{events, funnel, table};
 
 /// Runs analyses over the Parquet dataset in one data directory.
 #[derive(Debug, Clone)]
@@ -44,6 +44,16 @@ impl QueryEngine {
                 let result =
                     funnel::run(&ctx, table, &query, funnel_spec.breakdown.clone()).await?;
                 Ok(QueryResult::Funnel(result))
+            }
+            QuerySpec::Events(events_spec) => {
+                let query = events_spec.validate()?;
+                let ctx = session();
+                let folder = match query.dataset {
+                    Dataset::Events => table::EVENTS_DIR,
+                    Dataset::Quarantine => table::QUARANTINE_DIR,
+                };
+                let table = table::dataset_table(&ctx, &self.data_dir, folder).await?;
+                Ok(QueryResult::Events(events::run(&ctx, table, &query).await?))
             }
         }
     }

@@ -127,4 +127,18 @@ pub enum SpecError {
         "breakdown.property: {0:?} is not a top-level event field (such as platform, country, os_name)"
     )]
     UnknownField(String),
+    /// A filter is given but empty.
+    #[error("{field}: must not be empty when given")]
+    EmptyFilter {
+        /// The field.
+        field: &'static str,
+    },
+    /// `limit` is above the maximum.
+    #[error("limit: at most {max} events can be listed, got {found}")]
+    LimitTooLarge {
+        /// The limit given.
+        found: usize,
+        /// The maximum.
+        max: usize,
+    },
 }

@@ -12,6 +12,7 @@
 
 mod engine;
 mod error;
+mod events;
 mod funnel;
 mod json;
 mod property;

@@ -2,14 +2,91 @@
 
 use std::fmt::Write as _;
 
-use crate::result::{FunnelResult, FunnelRow, QueryResult};
-use crate::spec::BreakdownKind;
+use crate::result::{EventsResult, FunnelResult, FunnelRow, QueryResult};
+use crate::spec::{BreakdownKind, Dataset};
 
 /// Renders a result as an aligned text table, ending with a newline.
 pub fn render_table(result: &QueryResult) -> String {
     match result {
         QueryResult::Funnel(funnel) => render_funnel(funnel),
+        QueryResult::Events(events) => render_events(events),
     }
+}
+
+const EVENT_HEADERS: [&str; 6] = [
+    "event_time (UTC)",
+    "event_type",
+    "user_id",
+    "device_id",
+    "insert_id",
+    "issues",
+];
+
+fn render_events(result: &EventsResult) -> String {
+    let mut out = String::new();
+    let dataset = match result.dataset {
+        Dataset::Events => "events",
+        Dataset::Quarantine => "quarantined events",
+    };
+    let _ = writeln!(out, "{} {dataset}", result.total);
+    for count in &result.by_event_type {
+        let _ = writeln!(out, "  {:>8}  {}", count.events, count.event_type);
+    }
+    if let Some(user) = &result.user {
+        let _ = writeln!(
+            out,
+            "\nUser {} (devices: {})",
+            user.user_id.as_deref().unwrap_or("(anonymous)"),
+            user.device_ids.join(", ")
+        );
+        for (label, map) in [
+            ("user properties", &user.user_properties),
+            ("groups", &user.groups),
+            ("group properties", &user.group_properties),
+        ] {
+            let text = serde_json::to_string(map).unwrap_or_default();
+            let _ = writeln!(out, "  {label}: {text}");
+        }
+    }
+    if result.events.is_empty() {
+        return out;
+    }
+    let text = |event: &serde_json::Value, key: &str| match &event[key] {
+        serde_json::Value::String(s) => s.clone(),
+        serde_json::Value::Null => String::new(),
+        other => other.to_string(),
+    };
+    let lines: Vec<[String; 6]> = result
+        .events
+        .iter()
+        .map(|event| {
+            let time = event["event_time"]
+                .as_i64()
+                .and_then(chrono::DateTime::from_timestamp_millis)
+                .map(|t| t.format("%Y-%m-%d %H:%M:%S%.3f").to_string())
+                .unwrap_or_default();
+            [
+                time,
+                text(event, "event_type"),
+                text(event, "user_id"),
+                text(event, "device_id"),
+                text(event, "insert_id"),
+                text(event, "taxonomy_issues"),
+            ]
+        })
+        .collect();
+    let mut widths = EVENT_HEADERS.map(str::len);
+    for line in &lines {
+        for (width, cell) in widths.iter_mut().zip(line) {
+            *width = (*width).max(cell.chars().count());
+        }
+    }
+    out.push('\n');
+    write_aligned(&mut out, &EVENT_HEADERS.map(str::to_owned), &widths, true);
+    for line in &lines {
+        write_aligned(&mut out, line, &widths, true);
+    }
+    out
 }
 
 fn render_funnel(funnel: &FunnelResult) -> String {
@@ -65,12 +142,24 @@ fn render_row(out: &mut String, title: &str, funnel: &FunnelResult, row: &Funnel
 }
 
 /// First column left-aligned, numbers right-aligned, two spaces between columns.
-fn write_line(out: &mut String, cells: &[String; 5], widths: &[usize; 5]) {
+/// Writes one table line: the first cell left-aligned, the others right-aligned (numbers).
+fn write_line<const N: usize>(out: &mut String, cells: &[String; N], widths: &[usize; N]) {
+    write_aligned(out, cells, widths, false);
+}
+
+/// Writes one table line, every cell left-aligned when `all_left`.
+fn write_aligned<const N: usize>(
+    out: &mut String,
+    cells: &[String; N],
+    widths: &[usize; N],
+    all_left: bool,
+) {
     let mut line = String::new();
     for (i, (cell, &width)) in cells.iter().zip(widths).enumerate() {
         let pad = " ".repeat(width - cell.chars().count());
         match i {
             0 => line.push_str(&format!("{cell}{pad}")),
+            _ if all_left => line.push_str(&format!("  {cell}{pad}")),
             _ => line.push_str(&format!("  {pad}{cell}")),
         }
     }

@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::spec::Breakdown;
+use crate::spec::{Breakdown, Dataset};
 
 /// The result of a query: one variant per analysis, matching [`crate::QuerySpec`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -10,6 +10,59 @@ use crate::spec::Breakdown;
 pub enum QueryResult {
     /// Result of a funnel.
     Funnel(FunnelResult),
+    /// Result of an events listing.
+    Events(EventsResult),
+}
+
+/// Stored events matching an [`crate::spec::EventsSpec`], newest first.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EventsResult {
+    /// The dataset read.
+    pub dataset: Dataset,
+    /// How many events match (all of them, not only those listed).
+    pub total: u64,
+    /// Matching events per event type, the most frequent first (ties by name).
+    pub by_event_type: Vec<EventTypeCount>,
+    /// The user's (or device's) current state, when the spec names a user or a device and the
+    /// dataset is `events`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user: Option<UserSnapshot>,
+    /// Up to `limit` events, latest `event_time` first: every stored field that has a value,
+    /// flat as in Amplitude's HTTP API, with `event_properties`, `user_properties` (as they were
+    /// when the event arrived), `groups`, `group_properties`, and `taxonomy_issues` when any.
+    /// Times are Unix milliseconds.
+    pub events: Vec<serde_json::Value>,
+}
+
+/// One event type's count.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EventTypeCount {
+    /// The event type.
+    pub event_type: String,
+    /// Matching events of that type.
+    pub events: u64,
+}
+
+/// A user's state now: the properties stamped on their most recently received event.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UserSnapshot {
+    /// The user id of that event (null for a device that never logged in).
+    pub user_id: Option<String>,
+    /// Every device the matching events came from, in name order.
+    pub device_ids: Vec<String>,
+    /// User properties after every update received so far.
+    pub user_properties: serde_json::Map<String, serde_json::Value>,
+    /// The groups the user belongs to.
+    pub groups: serde_json::Map<String, serde_json::Value>,
+    /// Properties of those groups, as `{group type: {group value: {property: value}}}`.
+    pub group_properties: serde_json::Map<String, serde_json::Value>,
+    /// `event_time` of the user's first and last matching events (Unix ms).
+    pub first_event_time: i64,
+    /// See `first_event_time`.
+    pub last_event_time: i64,
 }
 
 /// Funnel counts in unique persons, overall and per breakdown value.

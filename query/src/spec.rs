@@ -23,7 +23,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{QueryError, SpecError};
 
-pub(crate) use validate::{FunnelQuery, PropertyRef};
+pub(crate) use validate::{EventsQuery, FunnelQuery, PropertyRef};
 
 /// The spec version this engine understands.
 pub const SPEC_VERSION: u32 = 1;
@@ -34,6 +34,9 @@ pub const SPEC_VERSION: u32 = 1;
 pub enum QuerySpec {
     /// A conversion funnel (Amplitude's "Funnel Analysis", ordered mode, unique users).
     Funnel(FunnelSpec),
+    /// Stored events themselves: a user's event stream and current properties (Amplitude's
+    /// "User Look-Up"), or the quarantine.
+    Events(EventsSpec),
 }
 
 impl QuerySpec {
@@ -190,4 +193,60 @@ pub enum BreakdownKind {
     User,
     /// A top-level event field such as `platform` or `country`.
     Field,
+}
+
+/// Most events an [`EventsSpec`] may list.
+pub const MAX_EVENTS_LIMIT: usize = 10_000;
+
+/// Stored events, newest first, with their count per event type. With `user_id` or `device_id`
+/// it is that user's event stream, and the result also carries the user's current properties.
+/// Example: `{"version": 1, "analysis": "events", "project": "marketplace", "user_id": "u-42"}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EventsSpec {
+    /// Spec version; must be [`SPEC_VERSION`].
+    pub version: u32,
+    /// Which dataset: the main one, or the events the tracking plan rejected.
+    #[serde(default)]
+    pub dataset: Dataset,
+    /// Only events of this project; all projects when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub project: Option<String>,
+    /// Only events with this `user_id`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_id: Option<String>,
+    /// Only events with this `device_id`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub device_id: Option<String>,
+    /// Only events of these types (all types when empty).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub event_types: Vec<String>,
+    /// Only events with this `insert_id`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub insert_id: Option<String>,
+    /// Only events on these days (in `time_zone`); all time when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub date_range: Option<DateRange>,
+    /// IANA time zone for the date range, "UTC" when absent.
+    #[serde(default = "default_time_zone")]
+    pub time_zone: String,
+    /// How many events to return, newest first (0 ..= 10 000, default 100); counts cover all.
+    #[serde(default = "default_events_limit")]
+    pub limit: usize,
+}
+
+fn default_events_limit() -> usize {
+    100
+}
+
+/// A stored dataset.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Dataset {
+    /// Accepted events (`events/`), what every analysis reads.
+    #[default]
+    Events,
+    /// Events the tracking plan rejected (`quarantine/`), each with its reasons in
+    /// `taxonomy_issues`; `sluice quarantine replay` moves them back once the plan is fixed.
+    Quarantine,
 }

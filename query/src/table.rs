@@ -1,4 +1,5 @@
-//! The events table: every Parquet file under `<data_dir>/events/event_date=YYYY-MM-DD/`.
+//! The events table: every Parquet file under `<data_dir>/events/event_date=YYYY-MM-DD/` (and the
+//! quarantine table, the same under `<data_dir>/quarantine/`).
 //!
 //! Files are listed afresh for each query, so files the loader adds are seen at once. Temporary
 //! and hidden files (`.part….parquet.tmp`) are skipped by extension and by a `[!.]*.parquet` glob.
@@ -26,12 +27,25 @@ const FILE_EXTENSION: &str = ".parquet";
 /// Matches file names only: no hidden (dot) files.
 const FILE_GLOB: &str = "[!.]*.parquet";
 
+/// Folder under the data dir that holds the events the tracking plan rejected (same layout).
+pub(crate) const QUARANTINE_DIR: &str = "quarantine";
+
 /// The events table of `data_dir`, or `None` when no event file exists yet.
 pub(crate) async fn events_table(
     ctx: &SessionContext,
     data_dir: &Path,
 ) -> Result<Option<Arc<ListingTable>>> {
-    let dir = data_dir.join(EVENTS_DIR);
+    dataset_table(ctx, data_dir, EVENTS_DIR).await
+}
+
+/// The table of one dataset folder (`events` or `quarantine`) of `data_dir`, or `None` when it
+/// holds no file yet.
+pub(crate) async fn dataset_table(
+    ctx: &SessionContext,
+    data_dir: &Path,
+    folder: &str,
+) -> Result<Option<Arc<ListingTable>>> {
+    let dir = data_dir.join(folder);
     match tokio::fs::metadata(&dir).await {
         Ok(meta) if meta.is_dir() => {}
         Ok(_) => return Ok(None),

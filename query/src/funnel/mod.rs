@@ -13,20 +13,17 @@ mod udaf;
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
-use chrono::{DateTime, Days, NaiveDate};
 use datafusion::arrow::array::Array;
 use datafusion::arrow::datatypes::DataType;
-use datafusion::common::ScalarValue;
 use datafusion::common::cast::{as_int64_array, as_string_array, as_uint8_array};
 use datafusion::datasource::listing::ListingTable;
 use datafusion::execution::context::SessionContext;
 use datafusion::functions_aggregate::expr_fn::count;
 use datafusion::logical_expr::{Expr, cast, lit, when};
 use datafusion::prelude::get_field;
-use sluice_schema::layout::PARTITION_COLUMN;
 
 use crate::error::{QueryError, Result};
-use crate::property::{column, null_text, person_key, resolve};
+use crate::property::{column, null_text, person_key, resolve, time_span};
 use crate::result::FunnelResult;
 use crate::spec::{Breakdown, FunnelQuery};
 use path::FunnelParams;
@@ -120,15 +117,8 @@ fn scan_filter(query: &FunnelQuery) -> Expr {
     let from = query.entry_from_ms;
     let to = query.scan_to_ms();
     let types: BTreeSet<&str> = query.steps.iter().map(String::as_str).collect();
-    let mut filter = column("event_time")
-        .gt_eq(timestamp(from))
-        .and(column("event_time").lt_eq(timestamp(to)))
+    let mut filter = time_span(from, to)
         .and(column("event_type").in_list(types.into_iter().map(lit).collect(), false));
-    if let (Some(first), Some(last)) = (utc_date(from, -1), utc_date(to, 1)) {
-        filter = filter
-            .and(column(PARTITION_COLUMN).gt_eq(lit(first)))
-            .and(column(PARTITION_COLUMN).lt_eq(lit(last)));
-    }
     if let Some(project) = &query.project {
         filter = filter.and(column("project").eq(lit(project.clone())));
     }
@@ -148,21 +138,4 @@ fn step_mask(query: &FunnelQuery) -> Result<Expr> {
         mask = mask | when(step_matches(query, k), lit(1i64 << k)).otherwise(lit(0i64))?;
     }
     Ok(mask)
-}
-
-fn timestamp(ms: i64) -> Expr {
-    lit(ScalarValue::TimestampMillisecond(
-        Some(ms),
-        Some("UTC".into()),
-    ))
-}
-
-/// The UTC date of `ms`, shifted by `shift_days`, as `YYYY-MM-DD`.
-fn utc_date(ms: i64, shift_days: i64) -> Option<String> {
-    let date: NaiveDate = DateTime::from_timestamp_millis(ms)?.date_naive();
-    let shifted = match shift_days {
-        d if d >= 0 => date.checked_add_days(Days::new(d.unsigned_abs()))?,
-        d => date.checked_sub_days(Days::new(d.unsigned_abs()))?,
-    };
-    Some(shifted.format("%Y-%m-%d").to_string())
 }

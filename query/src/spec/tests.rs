@@ -13,6 +13,7 @@ const EXAMPLE: &str = r#"{"version": 1, "analysis": "funnel", "project": "market
 fn funnel(text: &str) -> FunnelSpec {
     match QuerySpec::from_json(text) {
         Ok(QuerySpec::Funnel(f)) => f,
+        Ok(other) => panic!("not a funnel: {other:?}"),
         Err(e) => panic!("{e}"),
     }
 }
@@ -209,4 +210,42 @@ fn last_days_parses_from_json_and_counts_today_in_the_time_zone() {
             && now.timestamp_millis() <= query.entry_to_ms
     );
     assert_eq!(query.entry_to_ms + 1 - query.entry_from_ms, 30 * 86_400_000);
+}
+
+fn events(text: &str) -> Result<super::EventsQuery, SpecError> {
+    match QuerySpec::from_json(text) {
+        Ok(QuerySpec::Events(spec)) => spec.validate(),
+        Ok(other) => panic!("not an events spec: {other:?}"),
+        Err(e) => panic!("{e}"),
+    }
+}
+
+#[test]
+fn events_spec_defaults_and_bounds() {
+    let query = events(r#"{"version": 1, "analysis": "events", "user_id": "u1"}"#).unwrap();
+    assert_eq!(query.limit, 100);
+    assert_eq!(query.dataset, super::Dataset::Events);
+    assert_eq!(query.span_ms, None);
+    let dated = events(
+        r#"{"version": 1, "analysis": "events", "time_zone": "Asia/Seoul",
+            "date_range": {"from": "2026-01-01", "to": "2026-01-01"}}"#,
+    )
+    .unwrap();
+    // Seoul is UTC+9: the day starts at 15:00 UTC the day before.
+    assert_eq!(
+        dated.span_ms,
+        Some((1_767_193_200_000, 1_767_193_200_000 + 86_400_000 - 1))
+    );
+    assert!(matches!(
+        events(r#"{"version": 1, "analysis": "events", "limit": 10001}"#),
+        Err(SpecError::LimitTooLarge { found: 10_001, .. })
+    ));
+    assert!(matches!(
+        events(r#"{"version": 1, "analysis": "events", "device_id": ""}"#),
+        Err(SpecError::EmptyFilter { field: "device_id" })
+    ));
+    assert!(matches!(
+        events(r#"{"version": 2, "analysis": "events"}"#),
+        Err(SpecError::UnsupportedVersion { found: 2, .. })
+    ));
 }

@@ -4,7 +4,10 @@ use chrono::{Datelike, Days, NaiveDate, NaiveDateTime, NaiveTime, TimeDelta, Tim
 use chrono_tz::Tz;
 use sluice_schema::layout::StorageLayout;
 
-use super::{Breakdown, BreakdownKind, DateRange, FunnelSpec, SPEC_VERSION};
+use super::{
+    Breakdown, BreakdownKind, Dataset, DateRange, EventsSpec, FunnelSpec, MAX_EVENTS_LIMIT,
+    SPEC_VERSION,
+};
 use crate::error::SpecError;
 
 /// Fewest funnel steps.
@@ -93,24 +96,94 @@ impl DateRange {
     }
 }
 
+impl DateRange {
+    /// The first and last instant of the range in `time_zone`, in Unix ms (both included).
+    pub(crate) fn span_ms(&self, time_zone: &str) -> Result<(i64, i64), SpecError> {
+        let tz: Tz = time_zone
+            .parse()
+            .map_err(|_| SpecError::UnknownTimeZone(time_zone.to_owned()))?;
+        let (from, to) = self.days(today_in(tz))?;
+        let day_after = to
+            .checked_add_days(Days::new(1))
+            .ok_or_else(|| invalid_date("to", &to.to_string()))?;
+        Ok((start_of_day(from, tz), start_of_day(day_after, tz) - 1))
+    }
+}
+
+fn check_version(version: u32) -> Result<(), SpecError> {
+    if version != SPEC_VERSION {
+        return Err(SpecError::UnsupportedVersion {
+            found: version,
+            supported: SPEC_VERSION,
+        });
+    }
+    Ok(())
+}
+
+fn check_project(project: &Option<String>) -> Result<Option<String>, SpecError> {
+    match project {
+        Some(p) if p.is_empty() => Err(SpecError::EmptyProject),
+        other => Ok(other.clone()),
+    }
+}
+
+/// A validated events listing. Times are Unix milliseconds, bounds inclusive.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct EventsQuery {
+    pub(crate) dataset: Dataset,
+    pub(crate) project: Option<String>,
+    pub(crate) user_id: Option<String>,
+    pub(crate) device_id: Option<String>,
+    pub(crate) event_types: Vec<String>,
+    pub(crate) insert_id: Option<String>,
+    /// `(from, to)` when a date range is given.
+    pub(crate) span_ms: Option<(i64, i64)>,
+    pub(crate) limit: usize,
+}
+
+impl EventsSpec {
+    /// Checks every value and builds the typed query; the first problem found is returned.
+    pub(crate) fn validate(&self) -> Result<EventsQuery, SpecError> {
+        check_version(self.version)?;
+        let project = check_project(&self.project)?;
+        let non_empty = |field: &'static str, value: &Option<String>| match value {
+            Some(v) if v.is_empty() => Err(SpecError::EmptyFilter { field }),
+            other => Ok(other.clone()),
+        };
+        if self.event_types.iter().any(String::is_empty) {
+            return Err(SpecError::EmptyFilter {
+                field: "event_types",
+            });
+        }
+        if self.limit > MAX_EVENTS_LIMIT {
+            return Err(SpecError::LimitTooLarge {
+                found: self.limit,
+                max: MAX_EVENTS_LIMIT,
+            });
+        }
+        let span_ms = match &self.date_range {
+            Some(range) => Some(range.span_ms(&self.time_zone)?),
+            None => None,
+        };
+        Ok(EventsQuery {
+            dataset: self.dataset,
+            project,
+            user_id: non_empty("user_id", &self.user_id)?,
+            device_id: non_empty("device_id", &self.device_id)?,
+            event_types: self.event_types.clone(),
+            insert_id: non_empty("insert_id", &self.insert_id)?,
+            span_ms,
+            limit: self.limit,
+        })
+    }
+}
+
 impl FunnelSpec {
     /// Checks every value and builds the typed query; the first problem found is returned.
     pub(crate) fn validate(&self) -> Result<FunnelQuery, SpecError> {
-        if self.version != SPEC_VERSION {
-            return Err(SpecError::UnsupportedVersion {
-                found: self.version,
-                supported: SPEC_VERSION,
-            });
-        }
-        let project = match &self.project {
-            Some(p) if p.is_empty() => return Err(SpecError::EmptyProject),
-            other => other.clone(),
-        };
-        let tz: Tz = self
-            .time_zone
-            .parse()
-            .map_err(|_| SpecError::UnknownTimeZone(self.time_zone.clone()))?;
-        let (from, to) = self.date_range.days(today_in(tz))?;
+        check_version(self.version)?;
+        let project = check_project(&self.project)?;
+        let (entry_from_ms, entry_to_ms) = self.date_range.span_ms(&self.time_zone)?;
         let steps = self.validate_steps()?;
         let window_ms = self.validate_window()?;
         let breakdown = self
@@ -118,15 +191,12 @@ impl FunnelSpec {
             .as_ref()
             .map(validate_breakdown)
             .transpose()?;
-        let day_after = to
-            .checked_add_days(Days::new(1))
-            .ok_or_else(|| invalid_date("to", &to.to_string()))?;
         Ok(FunnelQuery {
             project,
             steps,
             window_ms,
-            entry_from_ms: start_of_day(from, tz),
-            entry_to_ms: start_of_day(day_after, tz) - 1,
+            entry_from_ms,
+            entry_to_ms,
             breakdown,
         })
     }

@@ -77,6 +77,7 @@ fn new_files_are_seen_by_the_next_query() {
     let engine = QueryEngine::new(dir.path());
     let count = |engine: &QueryEngine| match runtime.block_on(engine.run(&spec(json!({})))) {
         Ok(QueryResult::Funnel(r)) => overall(&r),
+        Ok(other) => panic!("not a funnel: {other:?}"),
         Err(e) => panic!("{e}"),
     };
     assert_eq!(count(&engine), [0, 0]);

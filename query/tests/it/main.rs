@@ -2,6 +2,7 @@
 
 mod differential;
 mod engine;
+mod events;
 mod golden;
 mod reference;
 mod support;

@@ -223,13 +223,19 @@ pub(crate) fn funnel_spec(steps: &[&str], from: &str, to: &str, extra: Value) ->
 
 /// Runs `spec` over `data_dir` on a fresh runtime.
 pub(crate) fn run(data_dir: &Path, spec: &QuerySpec) -> Result<FunnelResult, QueryError> {
+    match run_any(data_dir, spec)? {
+        QueryResult::Funnel(result) => Ok(result),
+        other => panic!("not a funnel result: {other:?}"),
+    }
+}
+
+/// Runs any spec on a fresh single-threaded runtime.
+pub(crate) fn run_any(data_dir: &Path, spec: &QuerySpec) -> Result<QueryResult, QueryError> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .expect("runtime");
-    match runtime.block_on(QueryEngine::new(data_dir).run(spec))? {
-        QueryResult::Funnel(result) => Ok(result),
-    }
+    runtime.block_on(QueryEngine::new(data_dir).run(spec))
 }
 
 /// Persons per step of the overall row.
