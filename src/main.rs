@@ -2,6 +2,7 @@
 //! lives in `schema`, `ingest`, `query` and `dashboards`.
 
 mod demo;
+mod quarantine;
 mod server;
 
 use std::path::PathBuf;
@@ -27,6 +28,11 @@ enum Command {
     Demo(demo::DemoArgs),
     /// Run a JSON query spec against a data directory and print the answer.
     Query(QueryArgs),
+    /// List or replay the events the tracking plan rejected.
+    Quarantine {
+        #[command(subcommand)]
+        command: quarantine::QuarantineCommand,
+    },
     /// Work with tracking plans.
     Taxonomy {
         #[command(subcommand)]
@@ -78,6 +84,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Serve(args) => runtime()?.block_on(server::serve(args))?,
         Command::Demo(args) => runtime()?.block_on(demo::run(args))?,
         Command::Query(args) => runtime()?.block_on(query(args))?,
+        Command::Quarantine { command } => runtime()?.block_on(quarantine::run(command))?,
         Command::Taxonomy {
             command: TaxonomyCommand::Check { file },
         } => return taxonomy_check(&file),
