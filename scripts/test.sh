@@ -15,6 +15,9 @@ if ! cargo nextest --version >/dev/null 2>&1; then
   cargo install cargo-nextest --locked
 fi
 
+say "test clients (official Amplitude SDKs, Chromium)"
+bash scripts/install-test-deps.sh
+
 say "format"
 cargo fmt --all -- --check
 

@@ -71,6 +71,38 @@ pub(crate) fn null_text() -> Expr {
     lit(ScalarValue::Utf8(None))
 }
 
+/// Events with `from_ms <= event_time <= to_ms`; the same span as `event_date` folders too, with
+/// one day of margin each side (folders are dated in the project's time zone, the span is UTC),
+/// so whole folders are pruned.
+pub(crate) fn time_span(from_ms: i64, to_ms: i64) -> Expr {
+    let mut filter = column("event_time")
+        .gt_eq(timestamp(from_ms))
+        .and(column("event_time").lt_eq(timestamp(to_ms)));
+    if let (Some(first), Some(last)) = (utc_date(from_ms, -1), utc_date(to_ms, 1)) {
+        filter = filter
+            .and(column(PARTITION_COLUMN).gt_eq(lit(first)))
+            .and(column(PARTITION_COLUMN).lt_eq(lit(last)));
+    }
+    filter
+}
+
+pub(crate) fn timestamp(ms: i64) -> Expr {
+    lit(ScalarValue::TimestampMillisecond(
+        Some(ms),
+        Some("UTC".into()),
+    ))
+}
+
+/// The UTC date of `ms`, shifted by `shift_days`, as `YYYY-MM-DD`.
+pub(crate) fn utc_date(ms: i64, shift_days: i64) -> Option<String> {
+    let date: NaiveDate = DateTime::from_timestamp_millis(ms)?.date_naive();
+    let shifted = match shift_days {
+        d if d >= 0 => date.checked_add_days(Days::new(d.unsigned_abs()))?,
+        d => date.checked_sub_days(Days::new(d.unsigned_abs()))?,
+    };
+    Some(shifted.format("%Y-%m-%d").to_string())
+}
+
 #[cfg(test)]
 mod tests {
     use datafusion::arrow::datatypes::{DataType, Field, Schema};
@@ -118,36 +150,4 @@ mod tests {
             column("platform")
         );
     }
-}
-
-/// Events with `from_ms <= event_time <= to_ms`; the same span as `event_date` folders too, with
-/// one day of margin each side (folders are dated in the project's time zone, the span is UTC),
-/// so whole folders are pruned.
-pub(crate) fn time_span(from_ms: i64, to_ms: i64) -> Expr {
-    let mut filter = column("event_time")
-        .gt_eq(timestamp(from_ms))
-        .and(column("event_time").lt_eq(timestamp(to_ms)));
-    if let (Some(first), Some(last)) = (utc_date(from_ms, -1), utc_date(to_ms, 1)) {
-        filter = filter
-            .and(column(PARTITION_COLUMN).gt_eq(lit(first)))
-            .and(column(PARTITION_COLUMN).lt_eq(lit(last)));
-    }
-    filter
-}
-
-pub(crate) fn timestamp(ms: i64) -> Expr {
-    lit(ScalarValue::TimestampMillisecond(
-        Some(ms),
-        Some("UTC".into()),
-    ))
-}
-
-/// The UTC date of `ms`, shifted by `shift_days`, as `YYYY-MM-DD`.
-pub(crate) fn utc_date(ms: i64, shift_days: i64) -> Option<String> {
-    let date: NaiveDate = DateTime::from_timestamp_millis(ms)?.date_naive();
-    let shifted = match shift_days {
-        d if d >= 0 => date.checked_add_days(Days::new(d.unsigned_abs()))?,
-        d => date.checked_sub_days(Days::new(d.unsigned_abs()))?,
-    };
-    Some(shifted.format("%Y-%m-%d").to_string())
 }

@@ -3,4 +3,6 @@
 
 mod crash;
 mod funnel;
+mod quarantine;
+mod sdk;
 mod support;

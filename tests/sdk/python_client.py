@@ -322,7 +322,10 @@ def main():
             collector.expect(i, expected)
             client.revenue(revenue, EventOptions(**opts))
 
-    flush(client, collector, deadline, args.timeout_ms)
+    # `sdk_flush_only`: leave sending to the SDK's flush timer, as the TS clients do (the Python
+    # SDK retries on either path).
+    if scenario.get("config", {}).get("sdk_flush_only") is not True:
+        flush(client, collector, deadline, args.timeout_ms)
     if not collector.wait(deadline):
         with collector.lock:
             waiting = sorted(collector.expected)

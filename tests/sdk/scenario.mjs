@@ -183,7 +183,9 @@ export async function runScenario({ client, Identify, Revenue }, scenario, { war
       };
     }));
   }
-  await client.flush().promise;
+  // An explicit flush() sends once and reports any failure as final (TS SDKs retry 413/429/400
+  // only on their own timer-driven flushes); `sdk_flush_only` leaves sending to that timer.
+  if (scenario.config?.sdk_flush_only !== true) await client.flush().promise;
   const results = await Promise.all(pending);
   await client.flush().promise;
   return { library, results };

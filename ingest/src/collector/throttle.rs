@@ -4,8 +4,9 @@
 //! refills at `eps` per second, so a client may burst up to a window's worth and then sustain `eps`:
 //! "events per second, averaged over a recent window". A request is checked as a whole: if any of
 //! its ids lacks tokens for its events, nothing is taken from any bucket and the request gets a
-//! 429 listing the throttled ids and event indexes (SDKs hold those events back and resend the
-//! rest); otherwise every bucket pays for its events.
+//! 429 listing the throttled ids and the indexes of the events beyond their budget, in order (SDKs
+//! hold those back 30 s and resend the rest at once, which then fits); otherwise every bucket pays
+//! for its events.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;
@@ -111,6 +112,8 @@ impl Throttle {
             eps_threshold: rate.round() as u64,
             ..Throttled::default()
         };
+        // Whole events each id can still send now.
+        let mut budget: HashMap<&BucketKey, u64> = HashMap::new();
         for (key, &count) in &wanted {
             let tokens = buckets
                 .by_id
@@ -123,17 +126,30 @@ impl Throttle {
                     BucketKey::User(_, id) => throttled.users.insert(id.clone(), in_window),
                 };
             }
+            budget.insert(key, tokens.max(0.0).floor() as u64);
         }
         if !throttled.devices.is_empty() || !throttled.users.is_empty() {
-            throttled.events = events
-                .iter()
-                .enumerate()
-                .filter(|(_, ids)| {
-                    throttled.devices.contains_key(ids.device_id)
-                        || ids.user_id.is_some_and(|u| throttled.users.contains_key(u))
-                })
-                .map(|(i, _)| i)
-                .collect();
+            // Only the events beyond each id's budget are held back, in order, so the rest
+            // (which SDKs resend at once) fits exactly.
+            for (index, ids) in events.iter().enumerate() {
+                let device = BucketKey::Device(project.to_owned(), ids.device_id.to_owned());
+                let user = ids
+                    .user_id
+                    .map(|u| BucketKey::User(project.to_owned(), u.to_owned()));
+                let fits = budget.get(&device).is_some_and(|&b| b > 0)
+                    && user
+                        .as_ref()
+                        .is_none_or(|u| budget.get(u).is_some_and(|&b| b > 0));
+                if fits {
+                    for key in std::iter::once(&device).chain(user.as_ref()) {
+                        if let Some(b) = budget.get_mut(key) {
+                            *b -= 1;
+                        }
+                    }
+                } else {
+                    throttled.events.push(index);
+                }
+            }
             return Err(throttled);
         }
         for (key, count) in wanted {
@@ -200,8 +216,45 @@ mod tests {
         // dev-b would fit, but the request also carries 4 events of dev-a (capacity 3).
         let mut events = vec![device("dev-b"); 3];
         events.extend(vec![device("dev-a"); 4]);
-        assert!(t.admit("p", &events, now).is_err());
+        assert_eq!(t.admit("p", &events, now).unwrap_err().events, vec![6]);
         assert_eq!(t.admit("p", &[device("dev-b"); 3], now), Ok(()));
+    }
+
+    #[test]
+    fn a_request_larger_than_the_budget_lands_in_two_steps_as_sdks_resend_it() {
+        let t = throttle(1.0, 4);
+        let start = Instant::now();
+        let ids = |d| EventIds {
+            device_id: d,
+            user_id: Some("user-1"),
+        };
+        // Six events, four tokens: the last two are held back.
+        let six = vec![ids("dev-a"); 6];
+        assert_eq!(t.admit("p", &six, start).unwrap_err().events, vec![4, 5]);
+        // The SDK resends the first four at once: they fit.
+        assert_eq!(t.admit("p", &six[..4], start), Ok(()));
+        // 30 s later the held-back two fit too.
+        let later = start + Duration::from_secs(30);
+        assert_eq!(t.admit("p", &six[4..], later), Ok(()));
+    }
+
+    #[test]
+    fn an_event_waits_when_its_user_is_over_even_if_its_device_is_not() {
+        let t = throttle(1.0, 2);
+        let now = Instant::now();
+        let ids = |d| EventIds {
+            device_id: d,
+            user_id: Some("user-1"),
+        };
+        let err = t
+            .admit(
+                "p",
+                &[ids("dev-a"), ids("dev-b"), ids("dev-c"), device("dev-d")],
+                now,
+            )
+            .unwrap_err();
+        assert_eq!(err.events, vec![2]);
+        assert_eq!(err.users, BTreeMap::from([("user-1".to_owned(), 3)]));
     }
 
     #[test]

@@ -79,6 +79,18 @@ fn files_in(dir: &Path) -> Vec<(String, Vec<String>)> {
     out
 }
 
+/// A replay that changes files, which must succeed.
+fn replay_with(dataset: &Path, plan: &TrackingPlan) -> ReplayReport {
+    replay(
+        dataset,
+        ReplayOptions {
+            plan,
+            dry_run: false,
+        },
+    )
+    .unwrap()
+}
+
 fn all_ids(dir: &Path) -> Vec<String> {
     let mut ids: Vec<String> = files_in(dir).into_iter().flat_map(|(_, ids)| ids).collect();
     ids.sort();
@@ -107,14 +119,7 @@ fn accepted_events_move_and_the_rest_stay_with_current_reasons() {
     let dir = tempfile::tempdir().unwrap();
     sample(dir.path());
     let plan = plan_after();
-    let report = replay(
-        dir.path(),
-        ReplayOptions {
-            plan: &plan,
-            dry_run: false,
-        },
-    )
-    .unwrap();
+    let report = replay_with(dir.path(), &plan);
     assert_eq!(report.files_examined, 2);
     assert_eq!(report.files_moved, 1);
     assert_eq!(report.events_replayed, 2);
@@ -151,22 +156,8 @@ fn a_second_replay_moves_nothing_more() {
     let dir = tempfile::tempdir().unwrap();
     sample(dir.path());
     let plan = plan_after();
-    replay(
-        dir.path(),
-        ReplayOptions {
-            plan: &plan,
-            dry_run: false,
-        },
-    )
-    .unwrap();
-    let again = replay(
-        dir.path(),
-        ReplayOptions {
-            plan: &plan,
-            dry_run: false,
-        },
-    )
-    .unwrap();
+    replay_with(dir.path(), &plan);
+    let again = replay_with(dir.path(), &plan);
     assert_eq!(again.events_replayed, 0);
     assert_eq!(again.files_moved, 0);
     assert_eq!(all_ids(&events_dir(dir.path())), ["a", "c"]);
@@ -177,28 +168,14 @@ fn a_second_replay_moves_nothing_more() {
 fn kept_files_replay_later_under_their_original_name() {
     let dir = tempfile::tempdir().unwrap();
     sample(dir.path());
-    replay(
-        dir.path(),
-        ReplayOptions {
-            plan: &plan_after(),
-            dry_run: false,
-        },
-    )
-    .unwrap();
+    replay_with(dir.path(), &plan_after());
     // Now prices may be anything: the rest moves too.
     let lenient = TrackingPlan::parse(
         &format!("{PLAN_BEFORE}\n[events.\"Promo Clicked\"]\nproperties = []\n")
             .replace("invalid_value = \"reject\"", "invalid_value = \"flag\""),
     )
     .unwrap();
-    let report = replay(
-        dir.path(),
-        ReplayOptions {
-            plan: &lenient,
-            dry_run: false,
-        },
-    )
-    .unwrap();
+    let report = replay_with(dir.path(), &lenient);
     assert_eq!(report.events_replayed, 2);
     assert_eq!(all_ids(&events_dir(dir.path())), ["a", "b", "c", "d"]);
     assert!(all_ids(&quarantine_dir(dir.path())).is_empty());
@@ -257,14 +234,7 @@ fn an_interrupted_move_with_every_output_written_is_finished() {
     std::fs::create_dir_all(&copy).unwrap();
     let q = quarantine_dir(dir.path()).join(PARTITION);
     std::fs::copy(q.join("part-0-3.parquet"), copy.join("source")).unwrap();
-    replay(
-        dir.path(),
-        ReplayOptions {
-            plan: &plan,
-            dry_run: false,
-        },
-    )
-    .unwrap();
+    replay_with(dir.path(), &plan);
     std::fs::copy(copy.join("source"), q.join("part-0-3.parquet")).unwrap();
     let outputs: Vec<String> = files_in(&events_dir(dir.path()))
         .into_iter()
@@ -284,14 +254,7 @@ fn an_interrupted_move_with_every_output_written_is_finished() {
     )
     .unwrap();
 
-    let report = replay(
-        dir.path(),
-        ReplayOptions {
-            plan: &plan,
-            dry_run: false,
-        },
-    )
-    .unwrap();
+    let report = replay_with(dir.path(), &plan);
     assert_eq!(report.recovered, Some("finished"));
     assert_eq!(all_ids(&events_dir(dir.path())), ["a", "c"]);
     assert_eq!(all_ids(&quarantine_dir(dir.path())), ["b", "d"]);
@@ -327,14 +290,7 @@ fn an_interrupted_move_missing_an_output_is_undone_then_redone() {
     )
     .unwrap();
 
-    let report = replay(
-        dir.path(),
-        ReplayOptions {
-            plan: &plan,
-            dry_run: false,
-        },
-    )
-    .unwrap();
+    let report = replay_with(dir.path(), &plan);
     assert_eq!(report.recovered, Some("undone"));
     assert_eq!(report.events_replayed, 2);
     // Exactly once: the half-written move was rolled back before the file was replayed again.
@@ -362,14 +318,7 @@ fn replays_run_one_at_a_time() {
 #[test]
 fn no_quarantine_folder_is_an_empty_report() {
     let dir = tempfile::tempdir().unwrap();
-    let report = replay(
-        dir.path(),
-        ReplayOptions {
-            plan: &plan_after(),
-            dry_run: false,
-        },
-    )
-    .unwrap();
+    let report = replay_with(dir.path(), &plan_after());
     assert_eq!(report, ReplayReport::default());
 }
 
