@@ -13,6 +13,9 @@ use crate::result::QueryResult;
 use crate::spec::{Dataset, QuerySpec};
 use crate::{events, funnel, table};
 
+/// How often a query is tried when files vanish under it.
+const MAX_ATTEMPTS: u32 = 3;
+
 /// Runs analyses over the Parquet dataset in one data directory.
 #[derive(Debug, Clone)]
 pub struct QueryEngine {
@@ -34,8 +37,19 @@ impl QueryEngine {
     }
 
     /// Validates `spec` and runs it. A bad spec is a [`QueryError::InvalidSpec`]; no data yet
-    /// gives zero counts, not an error.
+    /// gives zero counts, not an error. A query that meets a file deleted after it was listed is
+    /// run again over a fresh listing (a few times at most).
     pub async fn run(&self, spec: &QuerySpec) -> Result<QueryResult, QueryError> {
+        let mut attempts = 1;
+        loop {
+            match self.run_once(spec).await {
+                Err(e) if attempts < MAX_ATTEMPTS && e.is_vanished_file() => attempts += 1,
+                done => return done,
+            }
+        }
+    }
+
+    async fn run_once(&self, spec: &QuerySpec) -> Result<QueryResult, QueryError> {
         match spec {
             QuerySpec::Funnel(funnel_spec) => {
                 let query = funnel_spec.validate()?;

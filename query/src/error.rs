@@ -37,6 +37,22 @@ impl QueryError {
         matches!(self, QueryError::InvalidSpec(_))
     }
 
+    /// True when a file the query had listed was gone when it was read: files are replaced
+    /// atomically but may be deleted (quarantine replay, compaction), so running the query again
+    /// over a fresh listing succeeds.
+    pub(crate) fn is_vanished_file(&self) -> bool {
+        let mut current: Option<&(dyn std::error::Error + 'static)> = Some(self);
+        while let Some(error) = current {
+            if let Some(io) = error.downcast_ref::<std::io::Error>()
+                && io.kind() == std::io::ErrorKind::NotFound
+            {
+                return true;
+            }
+            current = error.source();
+        }
+        false
+    }
+
     pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
         QueryError::Io {
             path: path.into(),
@@ -141,4 +157,22 @@ pub enum SpecError {
         /// The maximum.
         max: usize,
     },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_vanished_file_is_recognised_through_the_error_chain() {
+        let gone = || std::io::Error::from(std::io::ErrorKind::NotFound);
+        assert!(QueryError::io("/x", gone()).is_vanished_file());
+        assert!(QueryError::DataFusion(DataFusionError::IoError(gone())).is_vanished_file());
+        let wrapped =
+            DataFusionError::Context("scan".into(), Box::new(DataFusionError::IoError(gone())));
+        assert!(QueryError::DataFusion(wrapped).is_vanished_file());
+        let denied = std::io::Error::from(std::io::ErrorKind::PermissionDenied);
+        assert!(!QueryError::io("/x", denied).is_vanished_file());
+        assert!(!QueryError::Internal("bug".into()).is_vanished_file());
+    }
 }

@@ -96,10 +96,12 @@ async fn has_files(dir: &Path) -> Result<bool> {
                 .await
                 .map_err(|e| QueryError::io(&folder, e))?
             {
-                let meta = entry
-                    .metadata()
-                    .await
-                    .map_err(|e| QueryError::io(entry.path(), e))?;
+                let meta = match entry.metadata().await {
+                    Ok(meta) => meta,
+                    // Deleted since the folder was read (a replay or compaction moved it).
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                    Err(e) => return Err(QueryError::io(entry.path(), e)),
+                };
                 let name = entry.file_name();
                 let name = name.to_string_lossy();
                 if meta.is_dir() && depth_one {

@@ -56,6 +56,7 @@ pub(crate) fn write_batch(
         let dir = dated_dir(&config.dataset_dir, dataset, date);
         write_file(
             &config.layout,
+            &config.dataset_dir,
             &dir,
             &format!("part-{stem}.parquet"),
             &events,
@@ -64,17 +65,27 @@ pub(crate) fn write_batch(
     Ok(files)
 }
 
-/// Writes `events` as `dir/name` atomically: temp file, fsync, rename (replacing a file of that
-/// name), fsync of the folder and its parent.
+/// Folder (beside `events/` and `quarantine/`) where files are written before they are renamed
+/// into place: queries list the dataset folders, so they never meet a file being written (a temp
+/// file inside a partition can vanish between the listing and its `stat`, failing the query).
+pub(crate) const STAGING_DIR: &str = ".staging";
+
+/// Writes `events` as `dir/name` atomically: a temp file in `<dataset_dir>/.staging/`, fsync,
+/// rename into `dir` (replacing a file of that name), fsync of `dir` and its parent. `dir` must
+/// be inside `dataset_dir` (same file system, so the rename is atomic).
 pub(crate) fn write_file(
     layout: &StorageLayout,
+    dataset_dir: &Path,
     dir: &Path,
     name: &str,
     events: &[Event],
 ) -> Result<(), LoaderError> {
     fs::create_dir_all(dir).map_err(|e| LoaderError::io(dir, e))?;
+    let staging = dataset_dir.join(STAGING_DIR);
+    fs::create_dir_all(&staging).map_err(|e| LoaderError::io(&staging, e))?;
     let batch = layout.to_record_batch(events)?;
-    let tmp = dir.join(format!(".{name}.tmp"));
+    let path = dir.join(name);
+    let tmp = staging.join(staging_name(dataset_dir, &path));
     let file = File::create(&tmp).map_err(|e| LoaderError::io(&tmp, e))?;
     let props = WriterProperties::builder()
         .set_compression(Compression::ZSTD(ZstdLevel::try_new(1)?))
@@ -83,18 +94,39 @@ pub(crate) fn write_file(
     writer.write(&batch)?;
     let file = writer.into_inner()?;
     file.sync_all().map_err(|e| LoaderError::io(&tmp, e))?;
-    let path = dir.join(name);
     // Replaces a file of the same batch left by a run that crashed before committing.
     fs::rename(&tmp, &path).map_err(|e| LoaderError::io(&path, e))?;
     sync_dir(dir).map_err(|e| LoaderError::io(dir, e))?;
     if let Some(parent) = dir.parent() {
         sync_dir(parent).map_err(|e| LoaderError::io(parent, e))?;
     }
+    sync_dir(&staging).map_err(|e| LoaderError::io(&staging, e))?;
     Ok(())
 }
 
-/// Deletes temp files a crash left behind (they were never renamed, so hold nothing committed).
+/// The temp name of `path`: its place in the dataset, flattened (`events~event_date=…~part-….tmp`),
+/// so files of both datasets and of every partition never share a temp name.
+fn staging_name(dataset_dir: &Path, path: &Path) -> String {
+    let relative = path.strip_prefix(dataset_dir).unwrap_or(path);
+    let flat: Vec<String> = relative
+        .components()
+        .map(|c| c.as_os_str().to_string_lossy().into_owned())
+        .collect();
+    format!("{}.tmp", flat.join("~"))
+}
+
+/// Deletes temp files a crash left behind (they were never renamed, so hold nothing committed):
+/// the staging folder's, and those of older versions that wrote temp files inside partitions.
 pub(crate) fn remove_temp_files(dataset_dir: &Path) -> Result<(), LoaderError> {
+    let staging = dataset_dir.join(STAGING_DIR);
+    if let Ok(entries) = fs::read_dir(&staging) {
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if path.extension().is_some_and(|e| e == "tmp") {
+                fs::remove_file(&path).map_err(|e| LoaderError::io(&path, e))?;
+            }
+        }
+    }
     for dataset in [EVENTS_DIR, QUARANTINE_DIR] {
         remove_temp_files_in(&dataset_dir.join(dataset))?;
     }

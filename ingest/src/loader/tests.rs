@@ -158,9 +158,16 @@ async fn a_batch_interrupted_after_its_files_is_replayed_without_duplicates() {
         chrono::NaiveDate::from_ymd_opt(2025, 1, 1).unwrap(),
     );
     fs::write(partition.join(".part-p0-x.parquet.tmp"), b"torn").unwrap();
+    let staged = cfg
+        .dataset_dir
+        .join(parquet_files::STAGING_DIR)
+        .join("events~event_date=2025-01-01~part-p0-y.parquet.tmp");
+    fs::write(&staged, b"torn").unwrap();
     drop(consumer);
 
     load_all(&log, cfg.clone(), 12);
+    assert!(!staged.exists(), "staged temp files are cleaned up");
+    assert!(!partition.join(".part-p0-x.parquet.tmp").exists());
     let stored = stored(&cfg.dataset_dir);
     assert_eq!(stored.len(), 12, "every event is stored");
     assert!(

@@ -215,9 +215,11 @@ fn move_file(
     let bytes = serde_json::to_vec(&intent).expect("an intent always serialises");
     write_atomically(&intent_path, &bytes).map_err(|e| QuarantineError::io(&intent_path, e))?;
     for (dir, name, events) in outputs {
-        write_file(layout, &dir, &name, &events).map_err(|source| QuarantineError::Write {
-            path: dir.join(&name),
-            source,
+        write_file(layout, dataset_dir, &dir, &name, &events).map_err(|source| {
+            QuarantineError::Write {
+                path: dir.join(&name),
+                source,
+            }
         })?;
     }
     remove_durably(source)?;

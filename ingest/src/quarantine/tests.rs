@@ -51,6 +51,7 @@ fn quarantine(dataset: &Path, name: &str, events: &[Event]) {
     let layout = StorageLayout::from_plan(&TrackingPlan::parse(PLAN_BEFORE).unwrap());
     write_file(
         &layout,
+        dataset,
         &quarantine_dir(dataset).join(PARTITION),
         name,
         events,
@@ -274,6 +275,7 @@ fn an_interrupted_move_missing_an_output_is_undone_then_redone() {
     ];
     write_file(
         &layout,
+        dir.path(),
         &events_partition,
         "replay-r1-part-0-3.parquet",
         &half_done,
