@@ -114,7 +114,7 @@ fn demo_events(wanted: usize) -> Vec<Event> {
             remote_ip: None,
             min_id_length: 5,
         };
-        for raw in &batch.events {
+        for raw in batch.events {
             if let Ok(event) = normalize_event(raw, &ctx) {
                 events.push(event);
             }

@@ -103,7 +103,10 @@ pub fn parse_upload(body: &[u8]) -> Result<UploadRequest, RequestError> {
     if body.iter().all(u8::is_ascii_whitespace) {
         return Err(RequestError::MissingBody);
     }
-    let value: Value = serde_json::from_slice(body).map_err(|_| RequestError::InvalidJson)?;
+    // One UTF-8 check of the whole body is cheaper than serde_json's check of every string; JSON
+    // outside strings is ASCII, so the same bodies are refused either way.
+    let text = std::str::from_utf8(body).map_err(|_| RequestError::InvalidJson)?;
+    let value: Value = serde_json::from_str(text).map_err(|_| RequestError::InvalidJson)?;
     let Value::Object(mut top) = value else {
         return Err(RequestError::InvalidJson);
     };
@@ -141,7 +144,9 @@ fn parse_upload_time(value: &Value) -> Option<i64> {
 }
 
 /// Validates one wire event and turns it into an [`Event`], or lists every problem found.
-pub fn normalize_event(raw: &Value, ctx: &IngestContext<'_>) -> Result<Event, Vec<FieldProblem>> {
+///
+/// Takes the event by value: strings and property maps are moved into the [`Event`], not copied.
+pub fn normalize_event(raw: Value, ctx: &IngestContext<'_>) -> Result<Event, Vec<FieldProblem>> {
     let mut problems = Vec::new();
     let Value::Object(obj) = raw else {
         return Err(vec![FieldProblem {
@@ -150,32 +155,32 @@ pub fn normalize_event(raw: &Value, ctx: &IngestContext<'_>) -> Result<Event, Ve
         }]);
     };
     let mut fields = Fields {
-        obj,
+        slots: Slots::from_object(obj),
         problems: &mut problems,
     };
 
-    let event_type = fields.string("event_type");
+    let event_type = fields.string(Field::EventType);
     if event_type.as_deref().is_none_or(str::is_empty) {
         fields.problem(ProblemKind::Missing, "event_type");
     }
     let mut too_short = None;
-    let user_id = fields.id("user_id", ctx.min_id_length, &mut too_short);
-    let device_id = fields.id("device_id", ctx.min_id_length, &mut too_short);
+    let user_id = fields.id(Field::UserId, ctx.min_id_length, &mut too_short);
+    let device_id = fields.id(Field::DeviceId, ctx.min_id_length, &mut too_short);
     let client_event_time = fields.time().unwrap_or(ctx.received_ms);
-    let session_id = fields.integer("session_id").filter(|&s| s >= 0);
-    let insert_id = fields.string("insert_id");
-    let event_id = fields.integer("event_id");
+    let session_id = fields.integer(Field::SessionId).filter(|&s| s >= 0);
+    let insert_id = fields.string(Field::InsertId);
+    let event_id = fields.integer(Field::EventId);
     let context = fields.context(ctx.remote_ip);
-    let mut event_properties = fields.properties("event_properties");
+    let mut event_properties = fields.properties(Field::EventProperties);
     let revenue = fields.revenue(&mut event_properties);
-    let user_properties = fields.properties("user_properties");
-    let groups = fields.properties("groups");
-    let group_properties = fields.properties("group_properties");
-    let plan = fields.properties("plan");
-    let ingestion_metadata = fields.properties("ingestion_metadata");
-    let skip_user_properties_sync = obj
-        .get("$skip_user_properties_sync")
-        .and_then(Value::as_bool)
+    let user_properties = fields.properties(Field::UserProperties);
+    let groups = fields.properties(Field::Groups);
+    let group_properties = fields.properties(Field::GroupProperties);
+    let plan = fields.properties(Field::Plan);
+    let ingestion_metadata = fields.properties(Field::IngestionMetadata);
+    let skip_user_properties_sync = fields
+        .take(Field::SkipUserPropertiesSync)
+        .and_then(|v| v.as_bool())
         .unwrap_or(false);
 
     let device_id = match (device_id, &user_id) {
@@ -252,53 +257,154 @@ pub fn device_id_for_user(user_id: &str) -> String {
     format!("uid-{hash:016x}")
 }
 
+/// Declares [`Field`], the top-level fields of a wire event that [`normalize_event`] reads (all
+/// others are ignored), with the wire name of each.
+macro_rules! wire_fields {
+    ($($variant:ident = $name:literal,)*) => {
+        #[derive(Debug, Clone, Copy)]
+        enum Field {
+            $($variant,)*
+        }
+
+        impl Field {
+            const COUNT: usize = [$($name),*].len();
+
+            fn name(self) -> &'static str {
+                match self {
+                    $(Field::$variant => $name,)*
+                }
+            }
+
+            fn from_name(name: &str) -> Option<Field> {
+                match name {
+                    $($name => Some(Field::$variant),)*
+                    _ => None,
+                }
+            }
+        }
+    };
+}
+
+wire_fields! {
+    EventType = "event_type",
+    UserId = "user_id",
+    DeviceId = "device_id",
+    Time = "time",
+    SessionId = "session_id",
+    InsertId = "insert_id",
+    EventId = "event_id",
+    AppVersion = "app_version",
+    VersionName = "version_name",
+    Platform = "platform",
+    OsName = "os_name",
+    OsVersion = "os_version",
+    DeviceBrand = "device_brand",
+    DeviceManufacturer = "device_manufacturer",
+    DeviceModel = "device_model",
+    Carrier = "carrier",
+    Country = "country",
+    Region = "region",
+    City = "city",
+    Dma = "dma",
+    Language = "language",
+    LocationLat = "location_lat",
+    LocationLng = "location_lng",
+    Ip = "ip",
+    Idfa = "idfa",
+    Idfv = "idfv",
+    Adid = "adid",
+    AndroidId = "android_id",
+    AndroidAppSetId = "android_app_set_id",
+    Library = "library",
+    UserAgent = "user_agent",
+    PartnerId = "partner_id",
+    Price = "price",
+    Quantity = "quantity",
+    Revenue = "revenue",
+    ProductId = "productId",
+    RevenueType = "revenueType",
+    Currency = "currency",
+    EventProperties = "event_properties",
+    UserProperties = "user_properties",
+    Groups = "groups",
+    GroupProperties = "group_properties",
+    Plan = "plan",
+    IngestionMetadata = "ingestion_metadata",
+    SkipUserPropertiesSync = "$skip_user_properties_sync",
+}
+
+/// The values of an event's known [`Field`]s, moved out of its JSON object in one pass over its
+/// keys (cheaper than a map lookup per field, and it frees the map's nodes as it goes).
+struct Slots([Option<Value>; Field::COUNT]);
+
+impl Slots {
+    fn from_object(obj: Map<String, Value>) -> Self {
+        let mut slots = Slots(std::array::from_fn(|_| None));
+        for (key, value) in obj {
+            if let Some(field) = Field::from_name(&key) {
+                slots.0[field as usize] = Some(value);
+            }
+        }
+        slots
+    }
+
+    /// Moves a field's value out; each field is read once.
+    fn take(&mut self, field: Field) -> Option<Value> {
+        self.0[field as usize].take()
+    }
+}
+
 /// Typed access to an event object's fields, recording problems as it goes.
 struct Fields<'a> {
-    obj: &'a Map<String, Value>,
+    slots: Slots,
     problems: &'a mut Vec<FieldProblem>,
 }
 
 impl Fields<'_> {
+    fn take(&mut self, field: Field) -> Option<Value> {
+        self.slots.take(field)
+    }
+
     fn problem(&mut self, kind: ProblemKind, field: &'static str) {
         self.problems.push(FieldProblem { kind, field });
     }
 
-    fn string(&mut self, field: &'static str) -> Option<String> {
-        match self.obj.get(field) {
+    fn string(&mut self, field: Field) -> Option<String> {
+        match self.take(field) {
             None | Some(Value::Null) => None,
             Some(Value::String(s)) => Some(truncate(s)),
             Some(Value::Number(n)) => Some(n.to_string()),
             Some(Value::Bool(b)) => Some(b.to_string()),
             Some(_) => {
-                self.problem(ProblemKind::Invalid, field);
+                self.problem(ProblemKind::Invalid, field.name());
                 None
             }
         }
     }
 
-    fn integer(&mut self, field: &'static str) -> Option<i64> {
-        match self.obj.get(field) {
+    fn integer(&mut self, field: Field) -> Option<i64> {
+        match self.take(field) {
             None | Some(Value::Null) => None,
-            Some(Value::Number(n)) => match integral(n) {
+            Some(Value::Number(n)) => match integral(&n) {
                 Some(i) => Some(i),
                 None => {
-                    self.problem(ProblemKind::Invalid, field);
+                    self.problem(ProblemKind::Invalid, field.name());
                     None
                 }
             },
             Some(_) => {
-                self.problem(ProblemKind::Invalid, field);
+                self.problem(ProblemKind::Invalid, field.name());
                 None
             }
         }
     }
 
-    fn float(&mut self, field: &'static str) -> Option<f64> {
-        match self.obj.get(field) {
+    fn float(&mut self, field: Field) -> Option<f64> {
+        match self.take(field) {
             None | Some(Value::Null) => None,
             Some(Value::Number(n)) => n.as_f64(),
             Some(_) => {
-                self.problem(ProblemKind::Invalid, field);
+                self.problem(ProblemKind::Invalid, field.name());
                 None
             }
         }
@@ -306,7 +412,7 @@ impl Fields<'_> {
 
     /// `time` must be integer milliseconds; any other format is a 400 in Amplitude.
     fn time(&mut self) -> Option<i64> {
-        let time = self.integer("time")?;
+        let time = self.integer(Field::Time)?;
         if time < 0 {
             self.problem(ProblemKind::Invalid, "time");
             return None;
@@ -318,68 +424,68 @@ impl Fields<'_> {
     /// dropped from the event, which is rejected only if it is then left with no id at all.
     fn id(
         &mut self,
-        field: &'static str,
+        field: Field,
         min_len: usize,
         too_short: &mut Option<&'static str>,
     ) -> Option<String> {
         let id = self.string(field)?;
         if FORBIDDEN_IDS.iter().any(|f| id.eq_ignore_ascii_case(f)) {
-            self.problem(ProblemKind::Invalid, field);
+            self.problem(ProblemKind::Invalid, field.name());
             return None;
         }
         if id.chars().count() < min_len {
-            *too_short = Some(field);
+            *too_short = Some(field.name());
             return None;
         }
         Some(id)
     }
 
-    fn properties(&mut self, field: &'static str) -> Properties {
-        match self.obj.get(field) {
+    fn properties(&mut self, field: Field) -> Properties {
+        match self.take(field) {
             None | Some(Value::Null) => Properties::new(),
-            Some(Value::Object(map)) if object_depth(map) <= MAX_PROPERTY_DEPTH => map
-                .iter()
-                .map(|(k, v)| (truncate(k), truncate_strings(v)))
-                .collect(),
+            Some(Value::Object(mut map)) if object_depth(&map) <= MAX_PROPERTY_DEPTH => {
+                truncate_map(&mut map);
+                map
+            }
             Some(_) => {
-                self.problem(ProblemKind::Invalid, field);
+                self.problem(ProblemKind::Invalid, field.name());
                 Properties::new()
             }
         }
     }
 
     fn context(&mut self, remote_ip: Option<&str>) -> Context {
-        let app_version = self.string("app_version");
-        let version_name = self.string("version_name");
-        let ip = self.string("ip");
+        let app_version = self.string(Field::AppVersion);
+        let version_name = self.string(Field::VersionName);
+        let ip = self.string(Field::Ip);
         Context {
             app_version: app_version.or(version_name),
-            platform: self.string("platform"),
-            os_name: self.string("os_name"),
-            os_version: self.string("os_version"),
-            device_brand: self.string("device_brand"),
-            device_manufacturer: self.string("device_manufacturer"),
-            device_model: self.string("device_model"),
-            carrier: self.string("carrier"),
-            country: self.string("country"),
-            region: self.string("region"),
-            city: self.string("city"),
-            dma: self.string("dma"),
-            language: self.string("language"),
-            location_lat: self.float("location_lat"),
-            location_lng: self.float("location_lng"),
+            platform: self.string(Field::Platform),
+            os_name: self.string(Field::OsName),
+            os_version: self.string(Field::OsVersion),
+            device_brand: self.string(Field::DeviceBrand),
+            device_manufacturer: self.string(Field::DeviceManufacturer),
+            device_model: self.string(Field::DeviceModel),
+            carrier: self.string(Field::Carrier),
+            country: self.string(Field::Country),
+            region: self.string(Field::Region),
+            city: self.string(Field::City),
+            dma: self.string(Field::Dma),
+            language: self.string(Field::Language),
+            location_lat: self.float(Field::LocationLat),
+            location_lng: self.float(Field::LocationLng),
             ip: match ip.as_deref() {
                 Some("$remote") => remote_ip.map(str::to_owned),
                 _ => ip,
             },
-            idfa: self.string("idfa"),
-            idfv: self.string("idfv"),
-            adid: self.string("adid"),
-            android_id: self.string("android_id"),
-            android_app_set_id: self.string("android_app_set_id"),
-            library: self.string("library"),
-            user_agent: self.string("user_agent"),
-            partner_id: self.string("partner_id"),
+            idfa: self.string(Field::Idfa),
+            idfv: self.string(Field::Idfv),
+            adid: self.string(Field::Adid),
+            android_id: self.string(Field::AndroidId),
+            android_app_set_id: self.string(Field::AndroidAppSetId),
+            library: self.string(Field::Library),
+            user_agent: self.string(Field::UserAgent),
+            partner_id: self.string(Field::PartnerId),
         }
     }
 
@@ -390,13 +496,13 @@ impl Fields<'_> {
         let sdk_price = take("$price").and_then(|v| v.as_f64());
         let sdk_quantity = take("$quantity").and_then(|v| v.as_i64());
         let sdk_revenue = take("$revenue").and_then(|v| v.as_f64());
-        let sdk_product = take("$productId").and_then(|v| v.as_str().map(str::to_owned));
-        let sdk_type = take("$revenueType").and_then(|v| v.as_str().map(str::to_owned));
-        let sdk_currency = take("$currency").and_then(|v| v.as_str().map(str::to_owned));
+        let sdk_product = take("$productId").and_then(into_string);
+        let sdk_type = take("$revenueType").and_then(into_string);
+        let sdk_currency = take("$currency").and_then(into_string);
 
-        let price = self.float("price").or(sdk_price);
-        let quantity = self.integer("quantity").or(sdk_quantity);
-        let revenue = self.float("revenue").or(sdk_revenue);
+        let price = self.float(Field::Price).or(sdk_price);
+        let quantity = self.integer(Field::Quantity).or(sdk_quantity);
+        let revenue = self.float(Field::Revenue).or(sdk_revenue);
         let quantity = quantity.or(price.map(|_| 1));
         let revenue = match (price, quantity) {
             (Some(p), Some(q)) => Some(p * q as f64),
@@ -406,9 +512,9 @@ impl Fields<'_> {
             price,
             quantity,
             revenue,
-            product_id: self.string("productId").or(sdk_product),
-            revenue_type: self.string("revenueType").or(sdk_type),
-            currency: self.string("currency").or(sdk_currency),
+            product_id: self.string(Field::ProductId).or(sdk_product),
+            revenue_type: self.string(Field::RevenueType).or(sdk_type),
+            currency: self.string(Field::Currency).or(sdk_currency),
         }
     }
 }
@@ -421,23 +527,51 @@ fn integral(n: &serde_json::Number) -> Option<i64> {
     })
 }
 
-fn truncate(s: &str) -> String {
-    match s.char_indices().nth(MAX_STRING_CHARS) {
-        Some((cut, _)) => s[..cut].to_owned(),
-        None => s.to_owned(),
+fn into_string(value: Value) -> Option<String> {
+    match value {
+        Value::String(s) => Some(s),
+        _ => None,
     }
 }
 
-fn truncate_strings(value: &Value) -> Value {
+/// Cuts a string to [`MAX_STRING_CHARS`] characters.
+fn truncate(mut s: String) -> String {
+    truncate_in_place(&mut s);
+    s
+}
+
+fn truncate_in_place(s: &mut String) {
+    // A string of at most MAX_STRING_CHARS bytes has at most that many characters: no walk needed.
+    if s.len() <= MAX_STRING_CHARS {
+        return;
+    }
+    if let Some((cut, _)) = s.char_indices().nth(MAX_STRING_CHARS) {
+        s.truncate(cut);
+    }
+}
+
+fn truncate_strings(value: &mut Value) {
     match value {
-        Value::String(s) => Value::String(truncate(s)),
-        Value::Array(items) => Value::Array(items.iter().map(truncate_strings).collect()),
-        Value::Object(map) => Value::Object(
-            map.iter()
-                .map(|(k, v)| (truncate(k), truncate_strings(v)))
-                .collect(),
-        ),
-        other => other.clone(),
+        Value::String(s) => truncate_in_place(s),
+        Value::Array(items) => items.iter_mut().for_each(truncate_strings),
+        Value::Object(map) => truncate_map(map),
+        _ => {}
+    }
+}
+
+/// Truncates a map's keys and string values. The map is rebuilt only if a key is too long (cut
+/// keys may then collide: as before, the value of the last one in key order wins).
+fn truncate_map(map: &mut Map<String, Value>) {
+    if map.keys().any(|k| k.len() > MAX_STRING_CHARS) {
+        *map = std::mem::take(map)
+            .into_iter()
+            .map(|(k, mut v)| {
+                truncate_strings(&mut v);
+                (truncate(k), v)
+            })
+            .collect();
+    } else {
+        map.values_mut().for_each(truncate_strings);
     }
 }
 

@@ -119,7 +119,7 @@ pub(crate) fn demo_events(wanted: usize) -> Vec<Value> {
             min_id_length: 5,
         };
         for mut raw in batch.events {
-            if normalize_event(&raw, &ctx).is_err() {
+            if normalize_event(raw.clone(), &ctx).is_err() {
                 continue;
             }
             if let Some(fields) = raw.as_object_mut() {

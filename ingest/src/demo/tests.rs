@@ -158,7 +158,8 @@ fn every_event_is_accepted_by_the_collectors_normalisation() {
             min_id_length: 5,
         };
         for raw in &batch.events {
-            let event = normalize_event(raw, &ctx).unwrap_or_else(|p| panic!("{p:?} in {raw}"));
+            let event =
+                normalize_event(raw.clone(), &ctx).unwrap_or_else(|p| panic!("{p:?} in {raw}"));
             assert_eq!(
                 event.client_event_time, event.event_time,
                 "no skew correction expected"

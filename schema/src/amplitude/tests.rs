@@ -13,7 +13,7 @@ fn ctx() -> IngestContext<'static> {
 }
 
 fn problems(raw: serde_json::Value) -> Vec<FieldProblem> {
-    normalize_event(&raw, &ctx()).expect_err("event should be rejected")
+    normalize_event(raw, &ctx()).expect_err("event should be rejected")
 }
 
 #[test]
@@ -54,7 +54,7 @@ fn normalises_a_browser_event() {
         "event_properties": {"category": "design", "price": 30.5},
         "partner_id": null
     });
-    let event = normalize_event(&raw, &ctx()).unwrap();
+    let event = normalize_event(raw, &ctx()).unwrap();
     assert_eq!(event.event_type, "Service Viewed");
     assert_eq!(event.user_id.as_deref(), Some("user-42"));
     assert_eq!(event.device_id, "dev-12345");
@@ -67,7 +67,7 @@ fn normalises_a_browser_event() {
 
 #[test]
 fn missing_time_defaults_to_upload_time_and_bad_time_is_invalid() {
-    let event = normalize_event(&json!({"event_type": "a", "user_id": "user-1"}), &ctx()).unwrap();
+    let event = normalize_event(json!({"event_type": "a", "user_id": "user-1"}), &ctx()).unwrap();
     assert_eq!(event.event_time, ctx().received_ms);
     let p = problems(json!({"event_type": "a", "user_id": "user-1", "time": "2023-01-01"}));
     assert_eq!(
@@ -111,7 +111,7 @@ fn short_ids_are_dropped_and_forbidden_ids_rejected() {
     );
     // A short user id next to a good device id is removed; the event stays.
     let event = normalize_event(
-        &json!({"event_type": "a", "user_id": "abc", "device_id": "dev-12345"}),
+        json!({"event_type": "a", "user_id": "abc", "device_id": "dev-12345"}),
         &ctx(),
     )
     .unwrap();
@@ -139,12 +139,12 @@ fn short_ids_are_dropped_and_forbidden_ids_rejected() {
         min_id_length: 3,
         ..ctx()
     };
-    assert!(normalize_event(&json!({"event_type": "a", "user_id": "abc"}), &short_ok).is_ok());
+    assert!(normalize_event(json!({"event_type": "a", "user_id": "abc"}), &short_ok).is_ok());
 }
 
 #[test]
 fn device_id_is_derived_from_user_id_stably() {
-    let event = normalize_event(&json!({"event_type": "a", "user_id": "user-1"}), &ctx()).unwrap();
+    let event = normalize_event(json!({"event_type": "a", "user_id": "user-1"}), &ctx()).unwrap();
     assert_eq!(event.device_id, device_id_for_user("user-1"));
     assert_ne!(device_id_for_user("user-1"), device_id_for_user("user-2"));
     assert_eq!(
@@ -170,35 +170,35 @@ fn clock_skew_is_corrected_only_past_sixty_seconds() {
         client_upload_time: Some(received - 3_600_000),
         ..ctx()
     };
-    let event = normalize_event(&raw, &skewed).unwrap();
+    let event = normalize_event(raw.clone(), &skewed).unwrap();
     assert_eq!(event.event_time, received - 5_000);
     assert_eq!(event.client_event_time, received - 3_600_000 - 5_000);
     let small = IngestContext {
         client_upload_time: Some(received - 59_999),
         ..ctx()
     };
-    let event = normalize_event(&raw, &small).unwrap();
+    let event = normalize_event(raw, &small).unwrap();
     assert_eq!(event.event_time, event.client_event_time);
 }
 
 #[test]
 fn mobile_version_name_is_app_version() {
     let raw = json!({"event_type": "a", "device_id": "dev-12345", "version_name": "3.1.0"});
-    let event = normalize_event(&raw, &ctx()).unwrap();
+    let event = normalize_event(raw, &ctx()).unwrap();
     assert_eq!(event.context.app_version.as_deref(), Some("3.1.0"));
 }
 
 #[test]
 fn revenue_from_top_level_and_from_sdk_properties() {
     let raw = json!({"event_type": "p", "user_id": "user-1", "price": 2.5, "quantity": 4, "revenue": 1.0});
-    let r = normalize_event(&raw, &ctx()).unwrap().revenue;
+    let r = normalize_event(raw, &ctx()).unwrap().revenue;
     assert_eq!(
         (r.price, r.quantity, r.revenue),
         (Some(2.5), Some(4), Some(10.0))
     );
     let raw = json!({"event_type": "revenue_amount", "user_id": "user-1",
         "event_properties": {"$price": 3.5, "$productId": "sku1", "$quantity": 2, "note": "x"}});
-    let event = normalize_event(&raw, &ctx()).unwrap();
+    let event = normalize_event(raw, &ctx()).unwrap();
     assert_eq!(event.revenue.revenue, Some(7.0));
     assert_eq!(event.revenue.product_id.as_deref(), Some("sku1"));
     assert!(!event.event_properties.contains_key("$price"));
@@ -209,7 +209,7 @@ fn revenue_from_top_level_and_from_sdk_properties() {
 fn long_strings_are_truncated_and_deep_properties_rejected() {
     let long = "x".repeat(MAX_STRING_CHARS + 10);
     let raw = json!({"event_type": long, "user_id": "user-1", "event_properties": {"k": long}});
-    let event = normalize_event(&raw, &ctx()).unwrap();
+    let event = normalize_event(raw, &ctx()).unwrap();
     assert_eq!(event.event_type.chars().count(), MAX_STRING_CHARS);
     assert_eq!(
         event.event_properties["k"].as_str().unwrap().len(),
@@ -230,7 +230,22 @@ fn long_strings_are_truncated_and_deep_properties_rejected() {
 }
 
 #[test]
+fn truncation_counts_characters_and_reaches_nested_keys_and_values() {
+    // 1024 two-byte characters fit although they take 2048 bytes; one more is cut.
+    let fits = "é".repeat(MAX_STRING_CHARS);
+    let long = "é".repeat(MAX_STRING_CHARS + 1);
+    let raw = json!({"event_type": "a", "user_id": "user-1", "user_properties": {
+        "fits": fits, "nested": {"list": [long, {long.clone(): 1}]}, long.clone(): "v"}});
+    let props = normalize_event(raw, &ctx()).unwrap().user_properties;
+    assert_eq!(props["fits"], fits);
+    assert_eq!(props["nested"]["list"][0], fits);
+    assert_eq!(props["nested"]["list"][1][&fits], 1);
+    assert_eq!(props[&fits], "v");
+    assert_eq!(props.len(), 3);
+}
+
+#[test]
 fn session_minus_one_means_no_session() {
     let raw = json!({"event_type": "a", "user_id": "user-1", "session_id": -1});
-    assert_eq!(normalize_event(&raw, &ctx()).unwrap().session_id, None);
+    assert_eq!(normalize_event(raw, &ctx()).unwrap().session_id, None);
 }
