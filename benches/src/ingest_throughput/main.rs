@@ -27,6 +27,10 @@ use std::time::Duration;
 use clap::Parser;
 use tokio::runtime::Runtime;
 
+/// The allocator the `sluice` binary uses, so the collector is measured as it runs there.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use bodies::{BodyPool, demo_events};
 use client::{CLIENT_THREAD, Load, Measured};
 use server::Server;
