@@ -10,6 +10,8 @@ use datafusion::prelude::SessionConfig;
 
 use crate::error::QueryError;
 use crate::result::QueryResult;
+use sluice_schema::layout::{EVENTS_DIR, QUARANTINE_DIR};
+
 use crate::spec::{Dataset, QuerySpec};
 use crate::{events, funnel, table};
 
@@ -63,8 +65,8 @@ impl QueryEngine {
                 let query = events_spec.validate()?;
                 let ctx = session();
                 let folder = match query.dataset {
-                    Dataset::Events => table::EVENTS_DIR,
-                    Dataset::Quarantine => table::QUARANTINE_DIR,
+                    Dataset::Events => EVENTS_DIR,
+                    Dataset::Quarantine => QUARANTINE_DIR,
                 };
                 let table = table::dataset_table(&ctx, &self.data_dir, folder).await?;
                 Ok(QueryResult::Events(events::run(&ctx, table, &query).await?))

@@ -16,19 +16,14 @@ use datafusion::datasource::listing::{
     ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl,
 };
 use datafusion::execution::context::SessionContext;
-use sluice_schema::layout::PARTITION_COLUMN;
+use sluice_schema::layout::{EVENTS_DIR, PARTITION_COLUMN};
 
 use crate::error::{QueryError, Result};
 
-/// Folder under the data dir that holds the event files.
-pub(crate) const EVENTS_DIR: &str = "events";
 /// Extension of event files.
 const FILE_EXTENSION: &str = ".parquet";
 /// Matches file names only: no hidden (dot) files.
 const FILE_GLOB: &str = "[!.]*.parquet";
-
-/// Folder under the data dir that holds the events the tracking plan rejected (same layout).
-pub(crate) const QUARANTINE_DIR: &str = "quarantine";
 
 /// The events table of `data_dir`, or `None` when no event file exists yet.
 pub(crate) async fn events_table(

@@ -31,6 +31,10 @@ pub const EVENT_PROPERTY_PREFIX: &str = "ep:";
 pub const USER_PROPERTY_PREFIX: &str = "up:";
 /// JSON array of the event's tracking-plan problems (null when it matches the plan).
 pub const TAXONOMY_ISSUES_COLUMN: &str = "taxonomy_issues";
+/// Folder of a data directory that holds the main event dataset.
+pub const EVENTS_DIR: &str = "events";
+/// Folder of a data directory that holds the events the tracking plan rejected (same layout).
+pub const QUARANTINE_DIR: &str = "quarantine";
 /// Name of the hive partition column (the event date in the project time zone).
 pub const PARTITION_COLUMN: &str = "event_date";
 

@@ -175,8 +175,8 @@ impl Collector {
             min_id_length: upload.min_id_length,
         };
         let mut records = Vec::with_capacity(upload.events.len());
-        // (device id, user id) of each event, kept only for the throttle.
-        let mut ids: Vec<(String, Option<String>)> = Vec::new();
+        // The user id of each event, kept only for the throttle (its device id is the record key).
+        let mut user_ids: Vec<Option<String>> = Vec::new();
         let mut problems = InvalidEvents::default();
         for (index, raw) in upload.events.into_iter().enumerate() {
             match amplitude::normalize_event(raw, &ctx) {
@@ -185,7 +185,7 @@ impl Collector {
                 Ok(mut event) if problems.is_empty() => {
                     self.check_against_plan(&mut event);
                     if self.throttle.is_some() {
-                        ids.push((event.device_id.clone(), event.user_id.clone()));
+                        user_ids.push(event.user_id.clone());
                     }
                     records.push(log_record(&event));
                 }
@@ -198,10 +198,11 @@ impl Collector {
             return Err(Rejection::InvalidEvents(problems));
         }
         if let Some(throttle) = &self.throttle {
-            let ids: Vec<EventIds<'_>> = ids
+            let ids: Vec<EventIds<'_>> = records
                 .iter()
-                .map(|(device_id, user_id)| EventIds {
-                    device_id,
+                .zip(&user_ids)
+                .map(|(record, user_id)| EventIds {
+                    device_id: &record.key,
                     user_id: user_id.as_deref(),
                 })
                 .collect();

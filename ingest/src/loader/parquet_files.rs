@@ -8,17 +8,12 @@ use chrono::NaiveDate;
 use parquet::arrow::ArrowWriter;
 use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::properties::WriterProperties;
-use sluice_schema::layout::PARTITION_COLUMN;
+use sluice_schema::layout::{EVENTS_DIR, PARTITION_COLUMN, QUARANTINE_DIR};
 use sluice_schema::{Event, StorageLayout, partition_date};
 
 use super::LoaderConfig;
 use crate::durable::sync_dir;
 use crate::error::LoaderError;
-
-/// The folder of the main dataset.
-pub(crate) const EVENTS_DIR: &str = "events";
-/// The folder of events the tracking plan rejected (same layout, replayable).
-pub(crate) const QUARANTINE_DIR: &str = "quarantine";
 
 /// Where the events of `date` live.
 #[cfg(test)]

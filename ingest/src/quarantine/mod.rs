@@ -26,7 +26,7 @@ use std::path::{Path, PathBuf};
 
 pub use replay::{ReplayOptions, ReplayReport, replay};
 
-use crate::loader::parquet_files::{EVENTS_DIR, QUARANTINE_DIR};
+use sluice_schema::layout::{EVENTS_DIR, QUARANTINE_DIR};
 
 /// Errors of quarantine maintenance.
 #[derive(Debug, thiserror::Error)]

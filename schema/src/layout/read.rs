@@ -182,7 +182,8 @@ fn read_promoted(
         }
         DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View => {
             let owned = as_utf8(column, array)?;
-            return fill_strings(property, &owned, events, get);
+            fill_strings(property, &owned, events, get);
+            return Ok(());
         }
         other => {
             return Err(ReadError::UnexpectedType {
@@ -204,13 +205,12 @@ fn fill_strings(
     array: &ArrayRef,
     events: &mut [Event],
     get: fn(&mut Event) -> &mut Properties,
-) -> Result<(), ReadError> {
+) {
     for (event, value) in events.iter_mut().zip(array.as_string::<i32>()) {
         if let Some(value) = value {
             get(event).insert(property.to_owned(), Value::String(value.to_owned()));
         }
     }
-    Ok(())
 }
 
 /// A float as JSON: whole numbers that an `f64` holds exactly become integers.
