@@ -63,3 +63,14 @@ else
 fi
 
 say "done (node $(node --version), $("$VENV/bin/python" --version), amplitude-analytics $("$VENV/bin/python" -c 'import importlib.metadata as m; print(m.version("amplitude-analytics"))'))"
+
+# --- 4. tansu (Apache Kafka-compatible broker for the Kafka-path tests) ------------------------
+# Built from crates.io once (~15-30 min on 2 cores); `cargo install` skips it while it is current.
+TANSU_VERSION=0.6.0
+if command -v tansu >/dev/null && tansu --version 2>/dev/null | grep -q "$TANSU_VERSION"; then
+  say "tansu present: $(tansu --version)"
+else
+  say "installing tansu $TANSU_VERSION with cargo install (once; slow)"
+  cargo install tansu --version "$TANSU_VERSION" --locked --features dynostore,libsql \
+    || die "cargo install tansu failed"
+fi

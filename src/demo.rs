@@ -80,17 +80,10 @@ pub(crate) async fn run(args: DemoArgs) -> anyhow::Result<()> {
             end_date: chrono::Utc::now().date_naive() - chrono::Days::new(1),
             seed: args.seed,
         };
-        let loaded_before = pipeline
-            .loader
-            .progress
-            .events_loaded
-            .load(Ordering::Relaxed);
+        let progress = &embedded_loader(&pipeline)?.progress;
+        let loaded_before = progress.events_loaded.load(Ordering::Relaxed);
         let accepted = generate(&pipeline.collector, &config).await?;
-        wait_until_loaded(
-            &pipeline.loader.progress.events_loaded,
-            loaded_before + accepted,
-        )
-        .await;
+        wait_until_loaded(&progress.events_loaded, loaded_before + accepted).await;
         std::fs::write(&marker, accepted.to_string()).context("writing the demo marker")?;
         eprintln!(
             "demo data ready: {accepted} events in {}",
@@ -98,7 +91,9 @@ pub(crate) async fn run(args: DemoArgs) -> anyhow::Result<()> {
         );
     }
     if args.no_serve {
-        tokio::task::spawn_blocking(move || pipeline.loader.shutdown()).await?;
+        if let Some(loader) = pipeline.loader {
+            tokio::task::spawn_blocking(move || loader.shutdown()).await?;
+        }
         return Ok(());
     }
     eprintln!(
@@ -171,4 +166,11 @@ async fn wait_until_loaded(loaded: &std::sync::atomic::AtomicU64, target: u64) {
         "loaded to Parquet in a further {:.1} s",
         started.elapsed().as_secs_f64()
     );
+}
+
+fn embedded_loader(pipeline: &server::Pipeline) -> anyhow::Result<&sluice_ingest::LoaderHandle> {
+    pipeline
+        .loader
+        .as_ref()
+        .context("the demo runs the embedded pipeline, which has a loader")
 }

@@ -2,6 +2,7 @@
 //! lives in `schema`, `ingest`, `query` and `dashboards`.
 
 mod demo;
+mod kafka;
 mod quarantine;
 mod server;
 
@@ -29,6 +30,11 @@ struct Cli {
 enum Command {
     /// Run the collector, the loader and the query API on one machine.
     Serve(server::ServeArgs),
+    /// Load events from Kafka into Parquet, as a member of a consumer group.
+    Load(kafka::LoadArgs),
+    /// Compact small Parquet files of each date into large sorted ones, once (the loaders also
+    /// compact in the background).
+    Compact(kafka::CompactArgs),
     /// Generate a realistic marketplace data set (once), then serve it.
     Demo(demo::DemoArgs),
     /// Run a JSON query spec against a data directory and print the answer.
@@ -74,6 +80,8 @@ fn main() -> ExitCode {
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
         )
         .with_writer(std::io::stderr)
+        // Colours only for people: log files and pipes get plain text.
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     match run(cli) {
         Ok(code) => code,
@@ -87,6 +95,8 @@ fn main() -> ExitCode {
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Serve(args) => runtime()?.block_on(server::serve(args))?,
+        Command::Load(args) => runtime()?.block_on(kafka::load(args))?,
+        Command::Compact(args) => kafka::compact(&args)?,
         Command::Demo(args) => runtime()?.block_on(demo::run(args))?,
         Command::Query(args) => runtime()?.block_on(query(args))?,
         Command::Quarantine { command } => runtime()?.block_on(quarantine::run(command))?,

@@ -1,5 +1,5 @@
-//! `sluice serve`: wires the embedded pipeline (local log → loader → Parquet) and the HTTP surface
-//! (collector + query API) into one process.
+//! `sluice serve`: wires the embedded pipeline (local log → loader → Parquet), or a collector
+//! producing to Kafka, and the HTTP surface (collector + query API) into one process.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
+use sluice_ingest::kafka::{KafkaLog, KafkaLogOptions, KafkaSettings};
 use sluice_ingest::{
     Collector, CollectorConfig, EventLog, IngestMetrics, LoaderConfig, LoaderHandle, LocalLog,
     LocalLogOptions, Projects, ThrottleConfig,
@@ -52,12 +53,31 @@ pub(crate) struct ServeArgs {
     /// The throttle's averaging window in seconds (a client may burst eps × window events).
     #[arg(long, env = "SLUICE_THROTTLE_WINDOW_SECS", default_value_t = 30)]
     pub(crate) throttle_window_secs: u64,
+    #[command(flatten)]
+    pub(crate) kafka: crate::kafka::KafkaArgs,
+    #[command(flatten)]
+    pub(crate) compaction: crate::kafka::CompactionArgs,
+    /// With Kafka: how long a request waits for the brokers' acknowledgement before its events
+    /// are spooled locally instead (ms).
+    #[arg(long, env = "SLUICE_KAFKA_DELIVERY_TIMEOUT_MS", default_value_t = 5000)]
+    pub(crate) kafka_delivery_timeout_ms: u64,
+    /// With Kafka: most events the local spool holds while the brokers are unreachable; beyond
+    /// it the collector answers 503.
+    #[arg(long, env = "SLUICE_SPOOL_LIMIT", default_value_t = 10_000_000)]
+    pub(crate) spool_limit: u64,
+    /// With Kafka: the spool's folder, one per collector (default: `<data-dir>/spool`; give
+    /// each collector its own when several share a data directory).
+    #[arg(long, env = "SLUICE_SPOOL_DIR")]
+    pub(crate) spool_dir: Option<PathBuf>,
 }
 
 /// The running embedded pipeline.
 pub(crate) struct Pipeline {
     pub(crate) collector: Arc<Collector>,
-    pub(crate) loader: LoaderHandle,
+    /// The embedded loader; none when events go to Kafka (`sluice load` loads them).
+    pub(crate) loader: Option<LoaderHandle>,
+    /// The background compactor of the embedded path.
+    pub(crate) compactor: Option<crate::kafka::Compactor>,
     pub(crate) data_dir: PathBuf,
 }
 
@@ -94,14 +114,7 @@ impl PipelineSettings {
             }
             keys.push((key.to_owned(), project.to_owned()));
         }
-        let time_zone = match &args.time_zone {
-            Some(name) => name
-                .parse()
-                .map_err(|_| anyhow::anyhow!("unknown time zone {name:?}"))?,
-            None => plan
-                .as_ref()
-                .map_or(chrono_tz::UTC, |p| p.project.time_zone),
-        };
+        let time_zone = resolve_time_zone(args.time_zone.as_deref(), plan.as_ref())?;
         let mut collector = collector_config(args)?;
         collector.tracking_plan = plan.clone().map(Arc::new);
         Ok(PipelineSettings {
@@ -112,6 +125,19 @@ impl PipelineSettings {
             flush_interval: Duration::from_millis(args.flush_interval_ms),
             collector,
         })
+    }
+}
+
+/// The `--time-zone` flag, else the plan's time zone, else UTC.
+pub(crate) fn resolve_time_zone(
+    flag: Option<&str>,
+    plan: Option<&TrackingPlan>,
+) -> anyhow::Result<chrono_tz::Tz> {
+    match flag {
+        Some(name) => name
+            .parse()
+            .map_err(|_| anyhow::anyhow!("unknown time zone {name:?}")),
+        None => Ok(plan.map_or(chrono_tz::UTC, |p| p.project.time_zone)),
     }
 }
 
@@ -169,14 +195,73 @@ pub(crate) fn start_pipeline(settings: PipelineSettings) -> anyhow::Result<Pipel
             settings.collector,
             metrics,
         )),
-        loader,
+        loader: Some(loader),
+        compactor: None,
+        data_dir: settings.data_dir,
+    })
+}
+
+/// The scale-out collector: events go to Kafka (spooled under `<data>/spool` while it is
+/// unreachable); no loader runs here.
+async fn start_kafka_collector(
+    settings: PipelineSettings,
+    kafka: KafkaSettings,
+    options: KafkaLogOptions,
+    spool_dir: PathBuf,
+) -> anyhow::Result<Pipeline> {
+    let metrics = Arc::new(IngestMetrics::new());
+    let spool = LocalLog::open(
+        &spool_dir,
+        LocalLogOptions {
+            fsync_seconds: Some(metrics.fsync_seconds.clone()),
+            ..LocalLogOptions::default()
+        },
+    )
+    .with_context(|| format!("opening the spool in {}", spool_dir.display()))?;
+    tracing::info!(brokers = %kafka.brokers, topic = %kafka.topic, "producing to Kafka");
+    let log: Arc<dyn EventLog> = Arc::new(
+        KafkaLog::open(kafka, options, spool)
+            .await
+            .context("connecting to Kafka")?,
+    );
+    Ok(Pipeline {
+        collector: Arc::new(Collector::with_config(
+            log,
+            settings.projects,
+            settings.collector,
+            metrics,
+        )),
+        loader: None,
+        compactor: None,
         data_dir: settings.data_dir,
     })
 }
 
 pub(crate) async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let settings = PipelineSettings::from_args(&args)?;
-    let pipeline = start_pipeline(settings)?;
+    let pipeline = match args.kafka.settings()? {
+        Some(kafka) => {
+            let options = KafkaLogOptions {
+                delivery_timeout: Duration::from_millis(args.kafka_delivery_timeout_ms.max(1)),
+                spool_limit: args.spool_limit,
+            };
+            let spool_dir = args
+                .spool_dir
+                .clone()
+                .unwrap_or_else(|| args.data_dir.join("spool"));
+            start_kafka_collector(settings, kafka, options, spool_dir).await?
+        }
+        None => {
+            let layout = settings
+                .plan
+                .as_ref()
+                .map(StorageLayout::from_plan)
+                .unwrap_or_default();
+            let mut pipeline = start_pipeline(settings)?;
+            pipeline.compactor = args.compaction.spawn(&pipeline.data_dir, layout)?;
+            pipeline
+        }
+    };
     serve_http(pipeline, &args.listen).await
 }
 
@@ -199,12 +284,17 @@ pub(crate) async fn serve_http(pipeline: Pipeline, listen: &str) -> anyhow::Resu
     .with_graceful_shutdown(shutdown_signal())
     .await
     .context("serving HTTP")?;
-    tracing::info!("draining the loader");
-    tokio::task::spawn_blocking(move || pipeline.loader.shutdown()).await?;
+    if let Some(loader) = pipeline.loader {
+        tracing::info!("draining the loader");
+        tokio::task::spawn_blocking(move || loader.shutdown()).await?;
+    }
+    if let Some(compactor) = pipeline.compactor {
+        tokio::task::spawn_blocking(move || compactor.stop()).await?;
+    }
     Ok(())
 }
 
-async fn shutdown_signal() {
+pub(crate) async fn shutdown_signal() {
     let ctrl_c = async {
         let _ = tokio::signal::ctrl_c().await;
     };

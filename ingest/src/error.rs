@@ -25,6 +25,19 @@ pub enum LogError {
     /// A consumer asked for records that were already deleted.
     #[error("offset {0} is no longer in the event log")]
     OffsetGone(u64),
+    /// Kafka refused or did not answer.
+    #[error("kafka: {0}")]
+    Kafka(String),
+    /// The brokers are unreachable and the local spool holds as many events as it may.
+    #[error(
+        "Kafka is unreachable and the local spool is full ({spooled} of {limit} events); retry later"
+    )]
+    SpoolFull {
+        /// Events waiting in the spool.
+        spooled: u64,
+        /// The spool's limit.
+        limit: u64,
+    },
     /// A consumer-group name that cannot be used as a file name.
     #[error("invalid consumer group name {0:?}: use letters, digits, '-' and '_'")]
     InvalidGroup(String),

@@ -4,12 +4,15 @@
 //!   and acknowledges only once the events are durable.
 //! - `log`: the event log trait (Kafka semantics) and its embedded implementation.
 //! - `loader`: log → Parquet, exactly once.
+//! - `kafka`: the scale-out log (producer with a local spool) and the consumer-group loader.
 //! - `demo`: a realistic marketplace event generator for `sluice demo`.
 
 pub mod collector;
+pub mod compaction;
 pub mod demo;
 mod durable;
 mod error;
+pub mod kafka;
 pub mod loader;
 pub mod log;
 pub mod metrics;

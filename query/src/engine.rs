@@ -10,13 +10,15 @@ use datafusion::prelude::SessionConfig;
 
 use crate::error::QueryError;
 use crate::result::QueryResult;
-use sluice_schema::layout::{EVENTS_DIR, QUARANTINE_DIR};
+use sluice_schema::layout::{COMPACTION_EPOCH_FILE, EVENTS_DIR, QUARANTINE_DIR};
 
 use crate::spec::{Dataset, QuerySpec};
 use crate::{events, funnel, table};
 
 /// How often a query is tried when files vanish under it.
 const MAX_ATTEMPTS: u32 = 3;
+/// How often a query is tried while compactions swap files under it.
+const MAX_SWAP_ATTEMPTS: u32 = 10;
 
 /// Runs analyses over the Parquet dataset in one data directory.
 #[derive(Debug, Clone)]
@@ -40,14 +42,38 @@ impl QueryEngine {
 
     /// Validates `spec` and runs it. A bad spec is a [`QueryError::InvalidSpec`]; no data yet
     /// gives zero counts, not an error. A query that meets a file deleted after it was listed is
-    /// run again over a fresh listing (a few times at most).
+    /// run again over a fresh listing (a few times at most), and so is a query during which a
+    /// compaction swapped files (it may have listed both a compacted file and its inputs).
     pub async fn run(&self, spec: &QuerySpec) -> Result<QueryResult, QueryError> {
         let mut attempts = 1;
         loop {
-            match self.run_once(spec).await {
+            let before = self.compaction_epoch(true).await;
+            let result = self.run_once(spec).await;
+            let swapped = self.compaction_epoch(false).await != before;
+            match result {
                 Err(e) if attempts < MAX_ATTEMPTS && e.is_vanished_file() => attempts += 1,
+                _ if swapped && attempts < MAX_SWAP_ATTEMPTS => attempts += 1,
                 done => return done,
             }
+        }
+    }
+
+    /// The compaction counter (`events/.compaction-epoch`; odd while a swap is under way). With
+    /// `wait_even`, waits up to 2 s for a swap in progress to end: a swap takes milliseconds, so an
+    /// odd number that stays is a compactor that died mid-swap (the next compaction finishes it).
+    async fn compaction_epoch(&self, wait_even: bool) -> u64 {
+        let path = self.data_dir.join(EVENTS_DIR).join(COMPACTION_EPOCH_FILE);
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
+        loop {
+            let epoch = tokio::fs::read_to_string(&path)
+                .await
+                .ok()
+                .and_then(|text| text.trim().parse::<u64>().ok())
+                .unwrap_or(0);
+            if !wait_even || epoch % 2 == 0 || std::time::Instant::now() >= deadline {
+                return epoch;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
         }
     }
 

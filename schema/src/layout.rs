@@ -37,6 +37,9 @@ pub const EVENTS_DIR: &str = "events";
 pub const QUARANTINE_DIR: &str = "quarantine";
 /// Name of the hive partition column (the event date in the project time zone).
 pub const PARTITION_COLUMN: &str = "event_date";
+/// File in `events/` counting compaction swaps: odd while one is under way. A query that read the
+/// same even number before and after it ran saw a consistent set of files (ARCHITECTURE.md).
+pub const COMPACTION_EPOCH_FILE: &str = ".compaction-epoch";
 
 /// A property stored in its own typed column.
 #[derive(Debug, Clone, PartialEq, Eq)]

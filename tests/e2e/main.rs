@@ -3,6 +3,7 @@
 
 mod crash;
 mod funnel;
+mod kafka;
 mod quarantine;
 mod sdk;
 mod support;

@@ -67,20 +67,44 @@ impl Drop for Server {
     }
 }
 
-/// Every `insert_id` stored in the Parquet dataset, with how many times it is stored.
+/// Every `insert_id` stored in the Parquet dataset, with how many times it is stored. Reads the
+/// way the query engine does: again unless the compaction counter was the same even number before
+/// and after (ARCHITECTURE.md, compaction).
 pub(crate) fn stored_insert_ids(data_dir: &Path) -> BTreeMap<String, usize> {
+    let epoch_file = data_dir.join("events").join(".compaction-epoch");
+    let epoch = || std::fs::read_to_string(&epoch_file).unwrap_or_default();
+    loop {
+        let before = epoch();
+        if before.trim().parse::<u64>().is_ok_and(|e| e % 2 == 1) {
+            std::thread::sleep(Duration::from_millis(5));
+            continue;
+        }
+        if let Some(ids) = read_insert_ids(data_dir)
+            && epoch() == before
+        {
+            return ids;
+        }
+    }
+}
+
+/// `None` if a listed file vanished before it was read (a compaction swapped it).
+fn read_insert_ids(data_dir: &Path) -> Option<BTreeMap<String, usize>> {
     let mut out = BTreeMap::new();
     let Ok(partitions) = std::fs::read_dir(data_dir.join("events")) else {
-        return out;
+        return Some(out);
     };
     for partition in partitions {
         let partition = partition.unwrap().path();
-        for file in std::fs::read_dir(&partition).unwrap() {
+        if !partition.is_dir() {
+            continue;
+        }
+        for file in std::fs::read_dir(&partition).ok()? {
             let path = file.unwrap().path();
-            if path.extension().is_none_or(|e| e != "parquet") {
+            let name = path.file_name().unwrap().to_string_lossy();
+            if !name.ends_with(".parquet") || name.starts_with('.') {
                 continue;
             }
-            let file = std::fs::File::open(&path).unwrap();
+            let file = std::fs::File::open(&path).ok()?;
             let reader = ParquetRecordBatchReaderBuilder::try_new(file)
                 .unwrap()
                 .build()
@@ -97,7 +121,7 @@ pub(crate) fn stored_insert_ids(data_dir: &Path) -> BTreeMap<String, usize> {
             }
         }
     }
-    out
+    Some(out)
 }
 
 /// Polls `check` every 100 ms until it returns `Some`, or panics after `timeout`.

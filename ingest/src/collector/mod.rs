@@ -213,7 +213,7 @@ impl Collector {
         let count = records.len();
         self.log.append(records).await.map_err(|e| {
             tracing::error!(error = %e, "event log append failed");
-            Rejection::Unavailable
+            Rejection::Unavailable(e.to_string())
         })?;
         Ok(Accepted {
             events_ingested: count,

@@ -58,9 +58,9 @@ pub enum Rejection {
     /// the listed events back and resends the rest.
     #[error("Too many requests for some devices and users")]
     Throttled(Throttled),
-    /// The event log cannot take events right now; retrying is safe.
+    /// The event log cannot take events right now (the reason is in the body); retrying is safe.
     #[error("Service unavailable")]
-    Unavailable,
+    Unavailable(String),
 }
 
 impl From<RequestError> for Rejection {
@@ -80,7 +80,7 @@ impl Rejection {
             Rejection::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Rejection::UnsupportedEncoding(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Rejection::Throttled(_) => StatusCode::TOO_MANY_REQUESTS,
-            Rejection::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            Rejection::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             _ => StatusCode::BAD_REQUEST,
         }
     }
@@ -125,6 +125,10 @@ impl Rejection {
                         json!(events.invalid_id_lengths),
                     );
                 }
+                self.to_string()
+            }
+            Rejection::Unavailable(reason) => {
+                body.insert("reason".into(), reason.clone().into());
                 self.to_string()
             }
             other => other.to_string(),

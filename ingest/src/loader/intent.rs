@@ -36,21 +36,21 @@ impl Intent {
     }
 }
 
-fn path(dataset_dir: &Path) -> PathBuf {
-    dataset_dir.join("loader-intent.json")
+fn path(state_dir: &Path) -> PathBuf {
+    state_dir.join("loader-intent.json")
 }
 
 /// Durably records the batch about to be written.
-pub(crate) fn record(dataset_dir: &Path, intent: &Intent) -> Result<(), LoaderError> {
+pub(crate) fn record(state_dir: &Path, intent: &Intent) -> Result<(), LoaderError> {
     let bytes = serde_json::to_vec(intent).unwrap_or_default();
-    let path = path(dataset_dir);
-    std::fs::create_dir_all(dataset_dir).map_err(|e| LoaderError::io(dataset_dir, e))?;
+    let path = path(state_dir);
+    std::fs::create_dir_all(state_dir).map_err(|e| LoaderError::io(state_dir, e))?;
     write_atomically(&path, &bytes).map_err(|e| LoaderError::io(&path, e))
 }
 
 /// The batch a crash interrupted, if any.
-pub(crate) fn read(dataset_dir: &Path) -> Result<Option<Intent>, LoaderError> {
-    let path = path(dataset_dir);
+pub(crate) fn read(state_dir: &Path) -> Result<Option<Intent>, LoaderError> {
+    let path = path(state_dir);
     match std::fs::read(&path) {
         Ok(bytes) => serde_json::from_slice(&bytes)
             .map(Some)
@@ -61,8 +61,33 @@ pub(crate) fn read(dataset_dir: &Path) -> Result<Option<Intent>, LoaderError> {
 }
 
 /// Removes the intent once its batch is committed.
-pub(crate) fn clear(dataset_dir: &Path) -> Result<(), LoaderError> {
-    let path = path(dataset_dir);
+pub(crate) fn clear(state_dir: &Path) -> Result<(), LoaderError> {
+    let path = path(state_dir);
     std::fs::remove_file(&path).map_err(|e| LoaderError::io(&path, e))?;
-    sync_dir(dataset_dir).map_err(|e| LoaderError::io(dataset_dir, e))
+    sync_dir(state_dir).map_err(|e| LoaderError::io(state_dir, e))
+}
+
+/// Names of the files uncommitted batches may have written (and may rewrite after a restart):
+/// those of the embedded loader's intent and of every Kafka partition's intent.
+pub(crate) fn in_flight_file_names(
+    dataset_dir: &Path,
+) -> Result<std::collections::BTreeSet<String>, LoaderError> {
+    let mut names = std::collections::BTreeSet::new();
+    if let Some(intent) = read(dataset_dir)? {
+        names.insert(format!("part-{}.parquet", intent.file_stem()));
+    }
+    let kafka = dataset_dir.join(crate::kafka::LOADER_STATE_DIR);
+    for topic in std::fs::read_dir(&kafka).into_iter().flatten().flatten() {
+        let prefix = topic.file_name().to_string_lossy().into_owned();
+        for partition in std::fs::read_dir(topic.path())
+            .into_iter()
+            .flatten()
+            .flatten()
+        {
+            if let Some(intent) = read(&partition.path())? {
+                names.insert(format!("part-{prefix}-{}.parquet", intent.file_stem()));
+            }
+        }
+    }
+    Ok(names)
 }

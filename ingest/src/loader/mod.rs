@@ -12,9 +12,9 @@
 //! the committed position are never read again, and records at or above it are in no file that a
 //! committed batch wrote — so every acknowledged event lands in exactly one file.
 
-mod intent;
+pub(crate) mod intent;
 pub(crate) mod parquet_files;
-mod state;
+pub(crate) mod state;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -30,8 +30,8 @@ use crate::error::LoaderError;
 use crate::log::{ConsumedRecord, EventLog, LogConsumer, Positions};
 use crate::metrics::{IngestMetrics, Outcome};
 
-use intent::Intent;
-use state::LoaderState;
+pub(crate) use intent::Intent;
+pub(crate) use state::LoaderState;
 
 /// The consumer group of the Parquet loader.
 pub const LOADER_GROUP: &str = "parquet-loader";
@@ -65,85 +65,55 @@ pub struct LoaderProgress {
     pub batches_committed: AtomicU64,
 }
 
-/// The loader itself; [`Loader::run`] blocks, so it gets its own thread ([`spawn_loader`]).
-pub struct Loader {
-    consumer: Box<dyn LogConsumer>,
-    config: LoaderConfig,
-    progress: Arc<LoaderProgress>,
+/// One batch's way to Parquet: intent, dedup and property stamping, files, state, commit. Shared
+/// by the embedded loader (one per log) and the Kafka loader (one per partition).
+pub(crate) struct BatchLoader {
+    pub(crate) config: LoaderConfig,
+    /// Folder of the intent file and the loader state (the dataset folder for the embedded log).
+    pub(crate) state_dir: PathBuf,
+    /// Prefix of file names before the log range (e.g. the Kafka topic), if any.
+    pub(crate) file_prefix: Option<String>,
+    pub(crate) progress: Arc<LoaderProgress>,
 }
 
-impl Loader {
-    /// A loader reading through `consumer`.
-    pub fn new(
-        consumer: Box<dyn LogConsumer>,
-        config: LoaderConfig,
-        progress: Arc<LoaderProgress>,
-    ) -> Self {
-        Loader {
-            consumer,
-            config,
-            progress,
-        }
+impl BatchLoader {
+    /// Opens the loader state as of `committed` (cutting off what an uncommitted batch left).
+    pub(crate) fn open_state(&self, committed: &Positions) -> Result<LoaderState, LoaderError> {
+        LoaderState::open(&self.state_dir, committed)
     }
 
-    /// Loads until `stop` is set, then flushes what it holds and returns.
-    pub fn run(mut self, stop: &AtomicBool) -> Result<(), LoaderError> {
-        parquet_files::remove_temp_files(&self.config.dataset_dir)?;
-        let mut state = LoaderState::open(&self.config.dataset_dir, &self.consumer.committed())?;
-        self.finish_interrupted_batch(&mut state)?;
-        loop {
-            let start = self.consumer.position();
-            let records = self.gather(stop)?;
-            if !records.is_empty() {
-                let end = self.consumer.position();
-                self.load(&mut state, Intent { start, end }, &records)?;
-            }
-            if stop.load(Ordering::Relaxed) {
-                return Ok(());
-            }
-        }
+    /// The batch a crash interrupted, if any.
+    pub(crate) fn interrupted(&self) -> Result<Option<Intent>, LoaderError> {
+        intent::read(&self.state_dir)
     }
 
-    /// Polls until a batch is full, the flush interval has passed since its first record, or stop.
-    fn gather(&mut self, stop: &AtomicBool) -> Result<Vec<ConsumedRecord>, LoaderError> {
-        let max = self.config.max_batch_events;
-        let mut records = Vec::new();
-        let mut deadline: Option<Instant> = None;
-        loop {
-            let wait = match deadline {
-                Some(d) => d.saturating_duration_since(Instant::now()),
-                None => Duration::from_millis(200),
-            };
-            let got = self.consumer.poll(max - records.len(), wait)?;
-            if deadline.is_none() && !got.is_empty() {
-                deadline = Some(Instant::now() + self.config.flush_interval);
-            }
-            records.extend(got);
-            let due = deadline.is_some_and(|d| Instant::now() >= d);
-            if records.len() >= max || due || stop.load(Ordering::Relaxed) {
-                return Ok(records);
-            }
-        }
+    /// Forgets an intent whose batch turned out to be committed already.
+    pub(crate) fn clear_intent(&self) -> Result<(), LoaderError> {
+        intent::clear(&self.state_dir)
     }
 
-    /// Writes one batch's files and state, then commits: see the module docs for why in this order.
-    fn load(
-        &mut self,
+    /// Writes one batch's files and state, then commits with `commit`: see the module docs for
+    /// why in this order.
+    pub(crate) fn load(
+        &self,
         state: &mut LoaderState,
         intent: Intent,
         records: &[ConsumedRecord],
+        commit: impl FnOnce(&Positions) -> Result<(), LoaderError>,
     ) -> Result<(), LoaderError> {
-        let dir = &self.config.dataset_dir;
-        intent::record(dir, &intent)?;
+        intent::record(&self.state_dir, &intent)?;
         let events = decode(records)?;
         let processed = state.process(events);
-        let name = intent.file_stem();
+        let name = match &self.file_prefix {
+            Some(prefix) => format!("{prefix}-{}", intent.file_stem()),
+            None => intent.file_stem(),
+        };
         let quarantined = processed.events.iter().filter(|e| e.quarantined).count();
         let loaded = processed.events.len() - quarantined;
         let written = parquet_files::write_batch(&self.config, &name, processed.events)?;
         state.persist(&intent.end)?;
-        self.consumer.commit(&intent.end)?;
-        intent::clear(dir)?;
+        commit(&intent.end)?;
+        intent::clear(&self.state_dir)?;
         state.maybe_compact(&intent.end)?;
         self.progress
             .events_loaded
@@ -154,13 +124,10 @@ impl Loader {
         self.progress
             .batches_committed
             .fetch_add(1, Ordering::Relaxed);
-        self.config.metrics.count_events(Outcome::Loaded, loaded);
-        self.config
-            .metrics
-            .count_events(Outcome::Quarantined, quarantined);
-        self.config
-            .metrics
-            .count_events(Outcome::Deduplicated, processed.duplicates);
+        let metrics = &self.config.metrics;
+        metrics.count_events(Outcome::Loaded, loaded);
+        metrics.count_events(Outcome::Quarantined, quarantined);
+        metrics.count_events(Outcome::Deduplicated, processed.duplicates);
         tracing::debug!(
             events = loaded,
             duplicates = processed.duplicates,
@@ -170,10 +137,81 @@ impl Loader {
         );
         Ok(())
     }
+}
+
+/// The embedded loader: one consumer of the whole log; [`Loader::run`] blocks, so it gets its
+/// own thread ([`spawn_loader`]).
+pub struct Loader {
+    consumer: Box<dyn LogConsumer>,
+    batches: BatchLoader,
+}
+
+impl Loader {
+    /// A loader reading through `consumer`.
+    pub fn new(
+        consumer: Box<dyn LogConsumer>,
+        config: LoaderConfig,
+        progress: Arc<LoaderProgress>,
+    ) -> Self {
+        let state_dir = config.dataset_dir.clone();
+        Loader {
+            consumer,
+            batches: BatchLoader {
+                config,
+                state_dir,
+                file_prefix: None,
+                progress,
+            },
+        }
+    }
+
+    /// Loads until `stop` is set, then flushes what it holds and returns.
+    pub fn run(mut self, stop: &AtomicBool) -> Result<(), LoaderError> {
+        parquet_files::remove_temp_files(&self.batches.config.dataset_dir)?;
+        let mut state = self.batches.open_state(&self.consumer.committed())?;
+        self.finish_interrupted_batch(&mut state)?;
+        loop {
+            let start = self.consumer.position();
+            let records = self.gather(stop)?;
+            if !records.is_empty() {
+                let end = self.consumer.position();
+                let consumer = &mut self.consumer;
+                self.batches
+                    .load(&mut state, Intent { start, end }, &records, |end| {
+                        Ok(consumer.commit(end)?)
+                    })?;
+            }
+            if stop.load(Ordering::Relaxed) {
+                return Ok(());
+            }
+        }
+    }
+
+    /// Polls until a batch is full, the flush interval has passed since its first record, or stop.
+    fn gather(&mut self, stop: &AtomicBool) -> Result<Vec<ConsumedRecord>, LoaderError> {
+        let max = self.batches.config.max_batch_events;
+        let mut records = Vec::new();
+        let mut deadline: Option<Instant> = None;
+        loop {
+            let wait = match deadline {
+                Some(d) => d.saturating_duration_since(Instant::now()),
+                None => Duration::from_millis(200),
+            };
+            let got = self.consumer.poll(max - records.len(), wait)?;
+            if deadline.is_none() && !got.is_empty() {
+                deadline = Some(Instant::now() + self.batches.config.flush_interval);
+            }
+            records.extend(got);
+            let due = deadline.is_some_and(|d| Instant::now() >= d);
+            if records.len() >= max || due || stop.load(Ordering::Relaxed) {
+                return Ok(records);
+            }
+        }
+    }
 
     /// Replays the batch a crash interrupted, if any, exactly as it was.
     fn finish_interrupted_batch(&mut self, state: &mut LoaderState) -> Result<(), LoaderError> {
-        let Some(intent) = intent::read(&self.config.dataset_dir)? else {
+        let Some(intent) = self.batches.interrupted()? else {
             return Ok(());
         };
         tracing::info!(start = ?intent.start, end = ?intent.end, "replaying interrupted batch");
@@ -182,7 +220,7 @@ impl Loader {
         while !reached(&self.consumer.position(), &intent.end) {
             let got = self
                 .consumer
-                .poll(self.config.max_batch_events, Duration::from_secs(1))?;
+                .poll(self.batches.config.max_batch_events, Duration::from_secs(1))?;
             if got.is_empty() {
                 return Err(LoaderError::Log(crate::error::LogError::Corrupt(format!(
                     "interrupted batch {:?}..{:?} is no longer readable",
@@ -192,7 +230,9 @@ impl Loader {
             records.extend(got.into_iter().filter(|r| intent.contains(r)));
         }
         self.consumer.seek(&intent.end)?;
-        self.load(state, intent, &records)
+        let consumer = &mut self.consumer;
+        self.batches
+            .load(state, intent, &records, |end| Ok(consumer.commit(end)?))
     }
 }
 

@@ -21,7 +21,7 @@ use dedup::{DedupIndex, dedup_key};
 use journal::{Frame, Journal, frames};
 use properties::{Changed, PropertyStore};
 
-/// Folder of the state files, under the dataset directory.
+/// Folder of the state files, under the loader's state directory.
 const STATE_DIR: &str = "loader-state";
 
 /// The loader's state and its files.
@@ -43,11 +43,11 @@ pub(crate) struct Processed {
 }
 
 impl LoaderState {
-    /// Opens the state of the loader writing to `dataset_dir`, as of the committed position.
-    pub(crate) fn open(dataset_dir: &Path, committed: &Positions) -> Result<Self, LoaderError> {
+    /// Opens the loader state kept under `state_dir`, as of the committed position.
+    pub(crate) fn open(state_dir: &Path, committed: &Positions) -> Result<Self, LoaderError> {
         let mut dedup = DedupIndex::default();
         let mut properties = PropertyStore::default();
-        let journal = Journal::open(&dataset_dir.join(STATE_DIR), committed, |frame: Frame| {
+        let journal = Journal::open(&state_dir.join(STATE_DIR), committed, |frame: Frame| {
             for (key, time) in frame.keys {
                 dedup.restore(key, time);
             }

@@ -1,0 +1,377 @@
+//! `sluice load`: a consumer-group member turning its Kafka partitions into Parquet.
+//!
+//! Each assigned partition is loaded on its own, like one embedded log: records are buffered per
+//! partition and written as a batch with the embedded loader's [`BatchLoader`] (intent → dedup and
+//! property stamping → files named `part-<topic>-p<N>-<start>-<end>.parquet` → state journal →
+//! offset commit → intent cleared). The intent and state of partition N live in the shared dataset
+//! folder (`kafka-loader/<topic>/p<N>/`), so whichever loader is assigned N next finds them:
+//! - an intent whose end is at or below the committed offset was committed; it is cleared;
+//! - otherwise its batch is redone first, over exactly the same offset range, rewriting the same
+//!   file names with the same content — so a crash or a rebalance never adds a copy.
+//!
+//! Rebalances: librdkafka calls back from inside `poll`, on this thread, so a revocation never
+//! interrupts a batch being written; buffered records of revoked partitions are dropped (they were
+//! not committed, so their next owner reads them again). A partition assigned back to this loader
+//! keeps its in-memory state if nobody committed in between.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext, Rebalance};
+use rdkafka::message::Message;
+use rdkafka::{ClientContext, Offset, TopicPartitionList};
+
+use super::{KafkaSettings, kafka_error};
+use crate::error::LoaderError;
+use crate::loader::{BatchLoader, Intent, LoaderConfig, LoaderProgress, LoaderState};
+use crate::log::{ConsumedRecord, Positions};
+
+/// What `sluice load` needs to know.
+#[derive(Debug, Clone)]
+pub struct KafkaLoaderOptions {
+    /// Brokers and topic.
+    pub settings: KafkaSettings,
+    /// The consumer group; loaders of one group share the topic's partitions.
+    pub group: String,
+    /// Dataset, layout, batch size and flush interval (as for the embedded loader).
+    pub loader: LoaderConfig,
+}
+
+/// Runs one group member until `stop` is set; flushes what it holds before returning.
+pub fn run_kafka_loader(
+    options: &KafkaLoaderOptions,
+    stop: &AtomicBool,
+    progress: Arc<LoaderProgress>,
+) -> Result<(), LoaderError> {
+    let consumer = subscribe(options)?;
+    let mut member = Member {
+        options,
+        progress,
+        consumer: &consumer,
+        partitions: BTreeMap::new(),
+        parked: BTreeMap::new(),
+    };
+    let result = member.run(stop);
+    if result.is_ok() {
+        consumer.unsubscribe();
+    }
+    result
+}
+
+fn subscribe(options: &KafkaLoaderOptions) -> Result<BaseConsumer<Rebalances>, LoaderError> {
+    let settings = &options.settings;
+    let consumer: BaseConsumer<Rebalances> = settings
+        .client_config(&[
+            ("group.id", options.group.clone()),
+            ("enable.auto.commit", "false".into()),
+            ("enable.auto.offset.store", "false".into()),
+            ("auto.offset.reset", "earliest".into()),
+            // A loader killed -9 is noticed after this long and its partitions move.
+            ("session.timeout.ms", "10000".into()),
+            ("heartbeat.interval.ms", "1000".into()),
+            ("fetch.max.bytes", "52428800".into()),
+            ("topic.metadata.refresh.interval.ms", "10000".into()),
+        ])
+        .create_with_context(Rebalances::default())
+        .map_err(|e| LoaderError::Log(kafka_error("creating the consumer", &e)))?;
+    consumer
+        .subscribe(&[&settings.topic])
+        .map_err(|e| LoaderError::Log(kafka_error("subscribing", &e)))?;
+    tracing::info!(topic = %settings.topic, group = %options.group, "loader joined the consumer group");
+    Ok(consumer)
+}
+
+/// Partition changes librdkafka reported during `poll`, handled right after it returns.
+#[derive(Default)]
+struct Rebalances {
+    changes: Mutex<Vec<Change>>,
+}
+
+enum Change {
+    Assigned(Vec<i32>),
+    Revoked(Vec<i32>),
+}
+
+impl Rebalances {
+    fn take(&self) -> Vec<Change> {
+        std::mem::take(&mut *self.changes.lock().unwrap_or_else(|e| e.into_inner()))
+    }
+
+    fn push(&self, change: Change) {
+        self.changes
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(change);
+    }
+}
+
+impl ClientContext for Rebalances {}
+
+impl ConsumerContext for Rebalances {
+    fn pre_rebalance(&self, _: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
+        if let Rebalance::Revoke(list) = rebalance {
+            self.push(Change::Revoked(partitions(list)));
+        }
+    }
+
+    fn post_rebalance(&self, _: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
+        match rebalance {
+            Rebalance::Assign(list) => self.push(Change::Assigned(partitions(list))),
+            Rebalance::Revoke(_) => {}
+            Rebalance::Error(error) => tracing::warn!(%error, "rebalance error"),
+        }
+    }
+}
+
+fn partitions(list: &TopicPartitionList) -> Vec<i32> {
+    list.elements().iter().map(|e| e.partition()).collect()
+}
+
+/// One loader's view of the group: the partitions it loads now, and those it loaded before a
+/// rebalance (kept in case they come back).
+struct Member<'a> {
+    options: &'a KafkaLoaderOptions,
+    progress: Arc<LoaderProgress>,
+    consumer: &'a BaseConsumer<Rebalances>,
+    partitions: BTreeMap<i32, PartitionLoader>,
+    parked: BTreeMap<i32, PartitionLoader>,
+}
+
+/// The loading of one partition.
+struct PartitionLoader {
+    partition: i32,
+    batches: BatchLoader,
+    state: LoaderState,
+    buffer: Vec<ConsumedRecord>,
+    first_buffered_at: Option<Instant>,
+    /// A batch a crash interrupted: the next batch is exactly this range.
+    redo: Option<Intent>,
+    /// The offset this loader last committed (or found committed).
+    committed: u64,
+}
+
+impl Member<'_> {
+    fn run(&mut self, stop: &AtomicBool) -> Result<(), LoaderError> {
+        let config = &self.options.loader;
+        let mut last_report = Instant::now();
+        while !stop.load(Ordering::Relaxed) {
+            let message = self.consumer.poll(Duration::from_millis(100));
+            self.apply_rebalances()?;
+            match message {
+                None => {}
+                Some(Err(error)) => tracing::warn!(%error, "consumer error"),
+                Some(Ok(message)) if message.topic() == self.options.settings.topic => {
+                    let record = ConsumedRecord {
+                        partition: message.partition() as u32,
+                        offset: message.offset() as u64,
+                        payload: message.payload().unwrap_or_default().to_vec(),
+                    };
+                    self.buffer(message.partition(), record)?;
+                }
+                Some(Ok(_)) => {}
+            }
+            self.flush_due(config.flush_interval)?;
+            if last_report.elapsed() >= Duration::from_secs(10) {
+                last_report = Instant::now();
+                tracing::info!(
+                    partitions = ?self.partitions.keys().collect::<Vec<_>>(),
+                    loaded = self.progress.events_loaded.load(Ordering::Relaxed),
+                    "loader progress"
+                );
+            }
+        }
+        self.flush_due(Duration::ZERO)
+    }
+
+    fn apply_rebalances(&mut self) -> Result<(), LoaderError> {
+        for change in self.consumer.context().take() {
+            match change {
+                Change::Revoked(partitions) => {
+                    for p in partitions {
+                        if let Some(mut loader) = self.partitions.remove(&p) {
+                            loader.buffer.clear();
+                            loader.first_buffered_at = None;
+                            self.parked.insert(p, loader);
+                        }
+                    }
+                    tracing::info!(now = ?self.partitions.keys().collect::<Vec<_>>(), "partitions revoked");
+                }
+                Change::Assigned(partitions) => {
+                    for p in partitions {
+                        let loader = self.take_over(p)?;
+                        self.partitions.insert(p, loader);
+                    }
+                    tracing::info!(now = ?self.partitions.keys().collect::<Vec<_>>(), "partitions assigned");
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Starts loading partition `p`: reuses the state kept from an earlier assignment if nobody
+    /// committed since, else opens it from the shared folder; finds an interrupted batch.
+    fn take_over(&mut self, p: i32) -> Result<PartitionLoader, LoaderError> {
+        let committed = self.committed_offset(p)?;
+        if let Some(loader) = self.parked.remove(&p)
+            && loader.committed == committed
+            && loader.redo.is_none()
+        {
+            return Ok(loader);
+        }
+        let topic = &self.options.settings.topic;
+        let batches = BatchLoader {
+            config: self.options.loader.clone(),
+            state_dir: partition_state_dir(&self.options.loader.dataset_dir, topic, p),
+            file_prefix: Some(topic.clone()),
+            progress: Arc::clone(&self.progress),
+        };
+        let position = Positions::from([(p as u32, committed)]);
+        let state = batches.open_state(&position)?;
+        let mut redo = None;
+        if let Some(intent) = batches.interrupted()? {
+            let end = intent.end.get(&(p as u32)).copied().unwrap_or(0);
+            if end <= committed {
+                batches.clear_intent()?;
+            } else {
+                tracing::info!(partition = p, start = ?intent.start, end = ?intent.end, "redoing an interrupted batch");
+                redo = Some(intent);
+            }
+        }
+        Ok(PartitionLoader {
+            partition: p,
+            batches,
+            state,
+            buffer: Vec::new(),
+            first_buffered_at: None,
+            redo,
+            committed,
+        })
+    }
+
+    fn committed_offset(&self, p: i32) -> Result<u64, LoaderError> {
+        let mut list = TopicPartitionList::new();
+        list.add_partition(&self.options.settings.topic, p);
+        let committed = self
+            .consumer
+            .committed_offsets(list, Duration::from_secs(30))
+            .map_err(|e| LoaderError::Log(kafka_error("reading committed offsets", &e)))?;
+        let offset = committed
+            .elements()
+            .first()
+            .map(|e| e.offset())
+            .unwrap_or(Offset::Invalid);
+        Ok(match offset {
+            Offset::Offset(n) if n >= 0 => n as u64,
+            _ => 0,
+        })
+    }
+
+    fn buffer(&mut self, p: i32, record: ConsumedRecord) -> Result<(), LoaderError> {
+        let max = self.options.loader.max_batch_events;
+        let Some(loader) = self.partitions.get_mut(&p) else {
+            return Ok(()); // revoked while the message was on its way
+        };
+        if record.offset < loader.committed {
+            return Ok(()); // already in a committed file
+        }
+        if let Some(redo) = &loader.redo {
+            let end = redo.end.get(&(p as u32)).copied().unwrap_or(0);
+            if record.offset < end {
+                let complete = record.offset + 1 >= end;
+                loader.buffer.push(record);
+                if complete {
+                    loader.flush(self.consumer, &self.options.settings.topic)?;
+                }
+                return Ok(());
+            }
+            // The range ended in an offset gap: the batch is whole without a record at end - 1.
+            loader.flush(self.consumer, &self.options.settings.topic)?;
+            return self.buffer(p, record);
+        }
+        loader.first_buffered_at.get_or_insert_with(Instant::now);
+        loader.buffer.push(record);
+        if loader.buffer.len() >= max {
+            loader.flush(self.consumer, &self.options.settings.topic)?;
+        }
+        let buffered: usize = self.partitions.values().map(|l| l.buffer.len()).sum();
+        if buffered >= max {
+            // Memory bound over all partitions: write the largest buffer.
+            if let Some(largest) = self.partitions.values_mut().max_by_key(|l| l.buffer.len()) {
+                largest.flush(self.consumer, &self.options.settings.topic)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn flush_due(&mut self, interval: Duration) -> Result<(), LoaderError> {
+        let topic = &self.options.settings.topic;
+        for loader in self.partitions.values_mut() {
+            let due = loader
+                .first_buffered_at
+                .is_some_and(|t| t.elapsed() >= interval);
+            if due && loader.redo.is_none() {
+                loader.flush(self.consumer, topic)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+impl PartitionLoader {
+    /// Writes the buffered records as one batch (or the interrupted batch, exactly) and commits.
+    fn flush(
+        &mut self,
+        consumer: &BaseConsumer<Rebalances>,
+        topic: &str,
+    ) -> Result<(), LoaderError> {
+        let p = self.partition as u32;
+        let records = std::mem::take(&mut self.buffer);
+        self.first_buffered_at = None;
+        let intent = match self.redo.take() {
+            Some(intent) => intent,
+            None => {
+                let (Some(first), Some(last)) = (records.first(), records.last()) else {
+                    return Ok(());
+                };
+                Intent {
+                    start: Positions::from([(p, first.offset)]),
+                    end: Positions::from([(p, last.offset + 1)]),
+                }
+            }
+        };
+        let end = intent.end.get(&p).copied().unwrap_or(0);
+        let partition = self.partition;
+        self.batches.load(&mut self.state, intent, &records, |_| {
+            commit(consumer, topic, partition, end)
+        })?;
+        self.committed = end;
+        Ok(())
+    }
+}
+
+fn commit(
+    consumer: &BaseConsumer<Rebalances>,
+    topic: &str,
+    partition: i32,
+    end: u64,
+) -> Result<(), LoaderError> {
+    let mut list = TopicPartitionList::new();
+    let offset = Offset::Offset(i64::try_from(end).unwrap_or(i64::MAX));
+    list.add_partition_offset(topic, partition, offset)
+        .map_err(|e| LoaderError::Log(kafka_error("committing", &e)))?;
+    consumer
+        .commit(&list, CommitMode::Sync)
+        .map_err(|e| LoaderError::Log(kafka_error("committing", &e)))?;
+    Ok(())
+}
+
+/// Where partition `p`'s intent and loader state live (shared by every loader of the group).
+fn partition_state_dir(dataset_dir: &std::path::Path, topic: &str, p: i32) -> PathBuf {
+    dataset_dir
+        .join(super::LOADER_STATE_DIR)
+        .join(topic)
+        .join(format!("p{p}"))
+}
