@@ -23,3 +23,15 @@ pub(crate) fn write_atomically(path: &Path, bytes: &[u8]) -> io::Result<()> {
 pub(crate) fn sync_dir(dir: &Path) -> io::Result<()> {
     File::open(dir)?.sync_all()
 }
+
+/// Crash points for fault-injection tests: when the environment variable `SLUICE_CRASH_AT`
+/// names `point`, the process aborts there (no unwinding, no flushing — like `kill -9` at exactly
+/// that step). Unset in production; read once.
+pub(crate) fn crash_point(point: &str) {
+    static CRASH_AT: std::sync::OnceLock<Option<String>> = std::sync::OnceLock::new();
+    let crash_at = CRASH_AT.get_or_init(|| std::env::var("SLUICE_CRASH_AT").ok());
+    if crash_at.as_deref() == Some(point) {
+        eprintln!("SLUICE_CRASH_AT={point}: aborting here");
+        std::process::abort();
+    }
+}

@@ -302,7 +302,13 @@ async fn a_loader_killed_9_mid_file_redoes_its_batch_exactly() {
     let server = collector(&data, &dir.path().join("spool"), &broker.address());
     let (stop, sent, clients) = start_clients(vec![server.base_url.clone()], 3, "k");
 
-    // Three times: let the loader write files, then kill it at an arbitrary moment.
+    // Exactly mid-file (a temp file written, not yet fsync'd or renamed), then exactly after the
+    // files and state but before the offset commit: each loader aborts on its first batch.
+    for crash_at in ["loader-mid-file", "loader-before-commit"] {
+        LoaderProcess::start_crashing_at(&broker.address(), &data, "1", &[], Some(crash_at))
+            .wait_for_exit(Duration::from_secs(60));
+    }
+    // Then three times: let a loader write files, and kill -9 it at an arbitrary moment.
     for round in 0..3 {
         let loader = LoaderProcess::start(&broker.address(), &data, "1", &[]);
         let stored_before = stored_insert_ids(&data).len();
@@ -316,12 +322,18 @@ async fn a_loader_killed_9_mid_file_redoes_its_batch_exactly() {
         loader.kill_hard();
     }
     stop_clients(&stop, clients).await;
-    let _loader = LoaderProcess::start(&broker.address(), &data, "1", &[]);
+    let loader = LoaderProcess::start(&broker.address(), &data, "1", &[]);
 
     let sent = Arc::try_unwrap(sent).ok().unwrap().into_inner().unwrap();
     assert_eq!(sent.failures, 0, "the collector refused requests");
     let stored = wait_for_ids(&data, &sent.acked, Duration::from_secs(90)).await;
     assert_exactly_once(&stored, &sent);
+    // The loaders after the two crash points found an interrupted batch and redid it.
+    assert!(
+        loader.log_lines_with("redoing an interrupted batch") >= 2,
+        "{}",
+        loader.log.display()
+    );
     drop(server);
 }
 
@@ -365,4 +377,102 @@ async fn a_collector_killed_9_mid_stream_keeps_every_acknowledged_event() {
     let stored = wait_for_ids(&data, &sent.acked, Duration::from_secs(90)).await;
     assert_exactly_once(&stored, &sent);
     drop(server);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_spool_answers_503_and_a_returning_broker_drains_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut broker = Broker::in_memory(dir.path());
+    broker.kill();
+    let data = dir.path().join("data");
+    // The collector starts while no broker answers, with room for 120 events in its spool.
+    let server = Server::start(
+        &data,
+        &[
+            "--api-key",
+            KEY,
+            "--kafka-brokers",
+            &broker.address(),
+            "--kafka-partitions",
+            "4",
+            "--kafka-delivery-timeout-ms",
+            "1000",
+            "--spool-limit",
+            "120",
+        ],
+    );
+    let http = reqwest::Client::new();
+    let batch = |n: usize| -> Vec<Value> {
+        (0..50)
+            .map(|i| json!({"event_type": "Service Viewed", "device_id": format!("device-{}", i % 3),
+                "time": 1_767_225_600_000_i64 + (n * 50 + i) as i64, "insert_id": format!("s{n}-{i}")}))
+            .collect()
+    };
+    let mut acked = Vec::new();
+    for n in 0..2 {
+        post(&http, &server.base_url, &batch(n)).await;
+        acked.extend(
+            batch(n)
+                .iter()
+                .map(|e| e["insert_id"].as_str().unwrap().to_owned()),
+        );
+    }
+    let response = http
+        .post(format!("{}/2/httpapi", server.base_url))
+        .json(&json!({"api_key": KEY, "events": batch(2)}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 503);
+    let answer: Value = response.json().await.unwrap();
+    assert_eq!(answer["code"], 503);
+    assert!(
+        answer["reason"].as_str().unwrap().contains("spool is full"),
+        "{answer}"
+    );
+    // 20 more events still fit; then the spool is full and the collector not ready.
+    let small: Vec<Value> = batch(4).into_iter().take(20).collect();
+    post(&http, &server.base_url, &small).await;
+    acked.extend(
+        small
+            .iter()
+            .map(|e| e["insert_id"].as_str().unwrap().to_owned()),
+    );
+    let ready = http
+        .get(format!("{}/readyz", server.base_url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ready.status(), 503, "a full spool is not ready");
+
+    // The broker comes back (empty: the topic is created again); the spool drains, the collector
+    // takes events again, and a loader stores every acknowledged event once.
+    broker.restart();
+    let _loader = LoaderProcess::start(&broker.address(), &data, "1", &[]);
+    let accepted_again = eventually(
+        Duration::from_secs(60),
+        "the collector accepting again",
+        async || {
+            let response = http
+                .post(format!("{}/2/httpapi", server.base_url))
+                .json(&json!({"api_key": KEY, "events": batch(3)}))
+                .send()
+                .await
+                .unwrap();
+            (response.status() == 200).then_some(())
+        },
+    )
+    .await;
+    let () = accepted_again;
+    acked.extend(
+        batch(3)
+            .iter()
+            .map(|e| e["insert_id"].as_str().unwrap().to_owned()),
+    );
+    let stored = wait_for_ids(&data, &acked, Duration::from_secs(60)).await;
+    assert!(stored.values().all(|n| *n == 1), "stored twice");
+    assert!(
+        !stored.keys().any(|id| id.starts_with("s2-")),
+        "the refused batch was stored"
+    );
 }

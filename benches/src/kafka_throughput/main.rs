@@ -48,6 +48,10 @@ struct Args {
     /// Events per upload.
     #[arg(long, default_value_t = 100)]
     batch_events: usize,
+    /// Offered load in events/s, paced evenly over the connections (0: each connection sends its
+    /// next upload as soon as the last is answered, i.e. as fast as the collector accepts).
+    #[arg(long, default_value_t = 0)]
+    rate: u64,
     /// Partitions of the topic.
     #[arg(long, default_value_t = 4)]
     partitions: u32,
@@ -75,6 +79,27 @@ impl Drop for Process {
         let _ = self.0.kill();
         let _ = self.0.wait();
     }
+}
+
+/// CPU seconds (user + system) a process has used so far, from `/proc/<pid>/stat`.
+fn cpu_seconds(process: &Process) -> f64 {
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{}/stat", process.0.id())) else {
+        return f64::NAN;
+    };
+    // Fields after the command name (which ends with ')'): utime and stime are the 12th and 13th.
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .map_or("", |(_, rest)| rest)
+        .split_whitespace()
+        .collect();
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|f| f.parse::<f64>().ok())
+            .unwrap_or(f64::NAN)
+    };
+    // Clock ticks are 100 per second on Linux.
+    (ticks(11) + ticks(12)) / 100.0
 }
 
 fn free_port() -> u16 {
@@ -205,7 +230,13 @@ async fn connection(
     next_id: Arc<AtomicU64>,
     stop: Instant,
     first: usize,
+    period: Option<Duration>,
 ) -> (u64, u64) {
+    let mut pace = period.map(|p| {
+        let mut interval = tokio::time::interval(p);
+        interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        interval
+    });
     let client = reqwest::Client::builder()
         .no_proxy()
         .tcp_nodelay(true)
@@ -215,6 +246,9 @@ async fn connection(
     let events = bodies.events_per_body() as u64;
     let (mut acked, mut failed) = (0, 0);
     for index in first.. {
+        if let Some(pace) = pace.as_mut() {
+            pace.tick().await;
+        }
         if Instant::now() >= stop {
             break;
         }
@@ -247,9 +281,9 @@ fn main() -> ExitCode {
         &demo_events(args.pool_events),
         args.batch_events,
     ));
-    let (_broker, broker) = start_broker(dir.path());
-    let (_collector, url) = start_collector(&args, dir.path(), &broker);
-    let _loaders: Vec<Process> = (0..args.loaders)
+    let (broker_process, broker) = start_broker(dir.path());
+    let (collector, url) = start_collector(&args, dir.path(), &broker);
+    let loaders: Vec<Process> = (0..args.loaders)
         .map(|n| start_loader(&args, &data, &broker, n))
         .collect();
     // Let the group form and the producer connect.
@@ -264,6 +298,9 @@ fn main() -> ExitCode {
     let stop = started + Duration::from_secs_f64(args.seconds);
     let next_id = Arc::new(AtomicU64::new(0));
     let stride = bodies.len() / args.connections.max(1);
+    let period = (args.rate > 0).then(|| {
+        Duration::from_secs_f64((args.connections * args.batch_events) as f64 / args.rate as f64)
+    });
     let (acked, failed) = runtime.block_on(async {
         let tasks: Vec<_> = (0..args.connections)
             .map(|i| {
@@ -273,6 +310,7 @@ fn main() -> ExitCode {
                     Arc::clone(&next_id),
                     stop,
                     i * stride,
+                    period,
                 ))
             })
             .collect();
@@ -285,6 +323,7 @@ fn main() -> ExitCode {
         (acked, failed)
     });
     let load_seconds = started.elapsed().as_secs_f64();
+    let rows_at_load_end = rows_in_parquet(&data);
     let deadline = Instant::now() + Duration::from_secs(args.catch_up_timeout_seconds);
     let mut rows = rows_in_parquet(&data);
     while rows < acked && Instant::now() < deadline {
@@ -292,8 +331,12 @@ fn main() -> ExitCode {
         rows = rows_in_parquet(&data);
     }
     let end_to_end_seconds = started.elapsed().as_secs_f64();
+    let offered = match args.rate {
+        0 => "as fast as accepted".to_owned(),
+        rate => format!("{rate} events/s offered"),
+    };
     println!(
-        "connections {} × {}-event uploads, {} partitions, {} loader(s), {:.0} s of load",
+        "connections {} × {}-event uploads ({offered}), {} partitions, {} loader(s), {:.0} s of load",
         args.connections, args.batch_events, args.partitions, args.loaders, args.seconds
     );
     println!(
@@ -304,6 +347,19 @@ fn main() -> ExitCode {
         "end to end:  {:.0} events/s into Parquet (last event stored {:.1} s after the load stopped)",
         acked as f64 / end_to_end_seconds,
         end_to_end_seconds - load_seconds
+    );
+    println!(
+        "loaders:     {:.0} events/s while catching up alone ({} events in Parquet when the load stopped)",
+        (rows - rows_at_load_end) as f64 / (end_to_end_seconds - load_seconds),
+        rows_at_load_end
+    );
+    let per_event = |seconds: f64| seconds * 1e6 / acked.max(1) as f64;
+    let loader_cpu: f64 = loaders.iter().map(cpu_seconds).sum();
+    println!(
+        "CPU per event (µs): collector {:.1}, broker {:.1}, loaders {:.1}",
+        per_event(cpu_seconds(&collector)),
+        per_event(cpu_seconds(&broker_process)),
+        per_event(loader_cpu)
     );
     println!("check:       {rows} rows in Parquet for {acked} acknowledged events");
     if rows == acked && failed == 0 {

@@ -140,12 +140,30 @@ struct Member<'a> {
     parked: BTreeMap<i32, PartitionLoader>,
 }
 
+/// A partition's buffer is written once its payloads reach this size (a record may hold many
+/// events: the producer batches a request's events per device).
+const MAX_BATCH_BYTES: usize = 128 << 20;
+/// Payload bytes buffered over all partitions before the largest buffer is written.
+const MAX_BUFFERED_BYTES: usize = 256 << 20;
+
+/// How long a member may sit without partitions while the group makes no progress.
+const STRANDED_AFTER: Duration = Duration::from_secs(25);
+
+/// What [`Member::check_not_stranded`] saw last.
+#[derive(Default)]
+struct Stranded {
+    since: Option<Instant>,
+    progress: Option<Vec<(i64, i64)>>,
+}
+
 /// The loading of one partition.
 struct PartitionLoader {
     partition: i32,
     batches: BatchLoader,
     state: LoaderState,
     buffer: Vec<ConsumedRecord>,
+    /// Payload bytes in `buffer`.
+    buffered_bytes: usize,
     first_buffered_at: Option<Instant>,
     /// A batch a crash interrupted: the next batch is exactly this range.
     redo: Option<Intent>,
@@ -157,6 +175,7 @@ impl Member<'_> {
     fn run(&mut self, stop: &AtomicBool) -> Result<(), LoaderError> {
         let config = &self.options.loader;
         let mut last_report = Instant::now();
+        let mut stranded = Stranded::default();
         while !stop.load(Ordering::Relaxed) {
             let message = self.consumer.poll(Duration::from_millis(100));
             self.apply_rebalances()?;
@@ -176,6 +195,7 @@ impl Member<'_> {
             self.flush_due(config.flush_interval)?;
             if last_report.elapsed() >= Duration::from_secs(10) {
                 last_report = Instant::now();
+                self.check_not_stranded(&mut stranded)?;
                 tracing::info!(
                     partitions = ?self.partitions.keys().collect::<Vec<_>>(),
                     loaded = self.progress.events_loaded.load(Ordering::Relaxed),
@@ -186,6 +206,66 @@ impl Member<'_> {
         self.flush_due(Duration::ZERO)
     }
 
+    /// Leaves the group (the caller rejoins) if this member has had no partition for a while
+    /// and nobody in the group commits although records wait: a group coordinator can keep a
+    /// dead member's assignment (seen with tansu after a member was killed mid-rebalance), and
+    /// rejoining makes it rebalance again.
+    fn check_not_stranded(&self, stranded: &mut Stranded) -> Result<(), LoaderError> {
+        if !self.partitions.is_empty() {
+            *stranded = Stranded::default();
+            return Ok(());
+        }
+        let progress = self.group_progress()?;
+        let since = *stranded.since.get_or_insert_with(Instant::now);
+        let waiting = progress.iter().any(|(committed, high)| committed < high);
+        if waiting
+            && stranded.progress.as_ref() == Some(&progress)
+            && since.elapsed() >= STRANDED_AFTER
+        {
+            return Err(LoaderError::Log(crate::error::LogError::Kafka(
+                "no partition assigned while records wait and nobody commits; rejoining the group"
+                    .into(),
+            )));
+        }
+        stranded.progress = Some(progress);
+        Ok(())
+    }
+
+    /// (committed offset, high watermark) of every partition of the topic.
+    fn group_progress(&self) -> Result<Vec<(i64, i64)>, LoaderError> {
+        let topic = &self.options.settings.topic;
+        let timeout = Duration::from_secs(10);
+        let kafka =
+            |doing: &str, e: rdkafka::error::KafkaError| LoaderError::Log(kafka_error(doing, &e));
+        let metadata = self
+            .consumer
+            .fetch_metadata(Some(topic), timeout)
+            .map_err(|e| kafka("reading topic metadata", e))?;
+        let mut list = TopicPartitionList::new();
+        for t in metadata.topics().iter().filter(|t| t.name() == topic) {
+            for p in t.partitions() {
+                list.add_partition(topic, p.id());
+            }
+        }
+        let committed = self
+            .consumer
+            .committed_offsets(list, timeout)
+            .map_err(|e| kafka("reading committed offsets", e))?;
+        let mut progress = Vec::new();
+        for element in committed.elements() {
+            let (low, high) = self
+                .consumer
+                .fetch_watermarks(topic, element.partition(), timeout)
+                .map_err(|e| kafka("reading watermarks", e))?;
+            let at = match element.offset() {
+                Offset::Offset(n) => n,
+                _ => low,
+            };
+            progress.push((at, high));
+        }
+        Ok(progress)
+    }
+
     fn apply_rebalances(&mut self) -> Result<(), LoaderError> {
         for change in self.consumer.context().take() {
             match change {
@@ -193,6 +273,7 @@ impl Member<'_> {
                     for p in partitions {
                         if let Some(mut loader) = self.partitions.remove(&p) {
                             loader.buffer.clear();
+                            loader.buffered_bytes = 0;
                             loader.first_buffered_at = None;
                             self.parked.insert(p, loader);
                         }
@@ -245,6 +326,7 @@ impl Member<'_> {
             batches,
             state,
             buffer: Vec::new(),
+            buffered_bytes: 0,
             first_buffered_at: None,
             redo,
             committed,
@@ -292,14 +374,21 @@ impl Member<'_> {
             return self.buffer(p, record);
         }
         loader.first_buffered_at.get_or_insert_with(Instant::now);
+        loader.buffered_bytes += record.payload.len();
         loader.buffer.push(record);
-        if loader.buffer.len() >= max {
+        if loader.buffer.len() >= max || loader.buffered_bytes >= MAX_BATCH_BYTES {
             loader.flush(self.consumer, &self.options.settings.topic)?;
         }
-        let buffered: usize = self.partitions.values().map(|l| l.buffer.len()).sum();
-        if buffered >= max {
+        let (records, bytes) = self.partitions.values().fold((0, 0), |(r, b), l| {
+            (r + l.buffer.len(), b + l.buffered_bytes)
+        });
+        if records >= max || bytes >= MAX_BUFFERED_BYTES {
             // Memory bound over all partitions: write the largest buffer.
-            if let Some(largest) = self.partitions.values_mut().max_by_key(|l| l.buffer.len()) {
+            if let Some(largest) = self
+                .partitions
+                .values_mut()
+                .max_by_key(|l| l.buffered_bytes)
+            {
                 largest.flush(self.consumer, &self.options.settings.topic)?;
             }
         }
@@ -329,6 +418,7 @@ impl PartitionLoader {
     ) -> Result<(), LoaderError> {
         let p = self.partition as u32;
         let records = std::mem::take(&mut self.buffer);
+        self.buffered_bytes = 0;
         self.first_buffered_at = None;
         let intent = match self.redo.take() {
             Some(intent) => intent,

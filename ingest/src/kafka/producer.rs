@@ -215,12 +215,13 @@ impl Shared {
     /// Produces `records` with `role`'s producer and waits until Kafka acknowledged every one.
     async fn produce_all(&self, role: Role, records: &[LogRecord]) -> Result<(), LogError> {
         let producer = self.producer(role);
-        let mut deliveries = Vec::with_capacity(records.len());
-        for record in records {
+        let messages = messages(records);
+        let mut deliveries = Vec::with_capacity(messages.len());
+        for (key, payload) in &messages {
             loop {
                 let message = FutureRecord::to(&self.settings.topic)
-                    .key(record.key.as_bytes())
-                    .payload(&record.payload);
+                    .key(key.as_bytes())
+                    .payload(payload);
                 match producer.send_result(message) {
                     Ok(delivery) => {
                         deliveries.push(delivery);
@@ -380,7 +381,7 @@ fn forward(shared: &Shared, runtime: &tokio::runtime::Handle) {
                 failures += 1;
                 // Brokers that answer but refuse deliveries again and again may have lost this
                 // producer's idempotence state (a broker restarted without it): start afresh.
-                if failures >= 2 && probe(shared).is_ok() {
+                if failures >= 2 && probe(shared, runtime).is_ok() {
                     shared.replace_producer(Role::Forward);
                     shared.replace_producer(Role::Direct);
                     failures = 0;
@@ -405,7 +406,7 @@ fn forward_round(
 ) -> Result<(), LogError> {
     let mut records = consumer.poll(FORWARD_BATCH, Duration::from_millis(100))?;
     if records.is_empty() {
-        probe(shared)?;
+        probe(shared, runtime)?;
         let _gate = shared.gate.blocking_write();
         // Appends that were spooled before the gate closed come first.
         records = consumer.poll(FORWARD_BATCH, Duration::ZERO)?;
@@ -429,13 +430,62 @@ fn forward_round(
 }
 
 /// Asks the brokers for the topic's metadata: do they answer?
-fn probe(shared: &Shared) -> Result<(), LogError> {
-    shared
+/// Creates the topic if the brokers answer but do not have it (e.g. a broker that lost its data).
+fn probe(shared: &Shared, runtime: &tokio::runtime::Handle) -> Result<(), LogError> {
+    let topic = &shared.settings.topic;
+    let metadata = shared
         .producer(Role::Forward)
         .client()
-        .fetch_metadata(Some(&shared.settings.topic), Duration::from_secs(2))
+        .fetch_metadata(Some(topic), Duration::from_secs(2))
         .map_err(|e| kafka_error("asking the brokers for metadata", &e))?;
+    let present = metadata
+        .topics()
+        .iter()
+        .any(|t| t.name() == topic && t.error().is_none() && !t.partitions().is_empty());
+    if !present {
+        tracing::info!(%topic, "the events topic is missing; creating it");
+        runtime.block_on(shared.settings.ensure_topic(Duration::from_secs(10)))?;
+    }
     Ok(())
+}
+
+/// Largest payload of one Kafka message (librdkafka's `message.max.bytes` is 1 MB by default).
+const MAX_MESSAGE_BYTES: usize = 900 * 1024;
+
+/// The Kafka messages for `records`: the records of one key, in their order, travel together as
+/// one message whose payload is a JSON array of the events (up to [`MAX_MESSAGE_BYTES`]); a key
+/// with one record sends it as it is. One message per device and request instead of one per event
+/// divides librdkafka's per-message cost (allocation, framing, compression, delivery report) by
+/// the events a device sends at once — SDKs batch per device.
+fn messages(records: &[LogRecord]) -> Vec<(&str, Vec<u8>)> {
+    let mut groups: Vec<(&str, Vec<&[u8]>)> = Vec::new();
+    let mut index: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
+    for record in records {
+        let at = *index.entry(record.key.as_str()).or_insert_with(|| {
+            groups.push((record.key.as_str(), Vec::new()));
+            groups.len() - 1
+        });
+        groups[at].1.push(&record.payload);
+    }
+    let mut messages = Vec::with_capacity(groups.len());
+    for (key, payloads) in groups {
+        if let [single] = payloads.as_slice() {
+            messages.push((key, single.to_vec()));
+            continue;
+        }
+        let mut message = Vec::new();
+        for payload in payloads {
+            if message.len() > 1 && message.len() + payload.len() + 1 > MAX_MESSAGE_BYTES {
+                message.push(b']');
+                messages.push((key, std::mem::take(&mut message)));
+            }
+            message.push(if message.is_empty() { b'[' } else { b',' });
+            message.extend_from_slice(payload);
+        }
+        message.push(b']');
+        messages.push((key, message));
+    }
+    messages
 }
 
 /// A spooled record with its partition key back (the device id, as the collector keyed it).

@@ -88,6 +88,7 @@ pub(crate) fn write_file(
     let mut writer = ArrowWriter::try_new(file, batch.schema(), Some(props))?;
     writer.write(&batch)?;
     let file = writer.into_inner()?;
+    crate::durable::crash_point("loader-mid-file");
     file.sync_all().map_err(|e| LoaderError::io(&tmp, e))?;
     // Replaces a file of the same batch left by a run that crashed before committing.
     fs::rename(&tmp, &path).map_err(|e| LoaderError::io(&path, e))?;

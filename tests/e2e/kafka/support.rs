@@ -129,6 +129,17 @@ pub(crate) struct LoaderProcess {
 impl LoaderProcess {
     /// Starts `sluice load` against `broker` into `data_dir`; `name` names its log file.
     pub(crate) fn start(broker: &str, data_dir: &Path, name: &str, extra: &[&str]) -> Self {
+        LoaderProcess::start_crashing_at(broker, data_dir, name, extra, None)
+    }
+
+    /// The same, aborting at the crash point `crash_at` (`SLUICE_CRASH_AT`) if given.
+    pub(crate) fn start_crashing_at(
+        broker: &str,
+        data_dir: &Path,
+        name: &str,
+        extra: &[&str],
+        crash_at: Option<&str>,
+    ) -> Self {
         let log = data_dir
             .parent()
             .unwrap()
@@ -146,11 +157,30 @@ impl LoaderProcess {
             .args(["--flush-interval-ms", "300"])
             .args(extra)
             .env("SLUICE_LOG", "info")
+            .env("SLUICE_CRASH_AT", crash_at.unwrap_or_default())
             .stdout(Stdio::null())
             .stderr(file)
             .spawn()
             .expect("starting sluice load");
         LoaderProcess { child, log }
+    }
+
+    /// Waits until the process exits by itself (e.g. at a crash point), at most `timeout`.
+    pub(crate) fn wait_for_exit(mut self, timeout: Duration) {
+        let deadline = Instant::now() + timeout;
+        while self.child.try_wait().unwrap().is_none() {
+            assert!(Instant::now() < deadline, "the loader did not exit");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// How many lines of its log contain `text`.
+    pub(crate) fn log_lines_with(&self, text: &str) -> usize {
+        std::fs::read_to_string(&self.log)
+            .unwrap_or_default()
+            .lines()
+            .filter(|l| l.contains(text))
+            .count()
     }
 
     /// SIGKILL.
