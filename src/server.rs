@@ -162,15 +162,11 @@ fn collector_config(args: &ServeArgs) -> anyhow::Result<CollectorConfig> {
 /// Opens the local log and starts the loader.
 pub(crate) fn start_pipeline(settings: PipelineSettings) -> anyhow::Result<Pipeline> {
     let metrics = Arc::new(IngestMetrics::new());
-    let log_dir = settings.data_dir.join("log");
-    let log_options = LocalLogOptions {
-        fsync_seconds: Some(metrics.fsync_seconds.clone()),
-        ..LocalLogOptions::default()
-    };
-    let log: Arc<dyn EventLog> = Arc::new(
-        LocalLog::open(&log_dir, log_options)
-            .with_context(|| format!("opening the event log in {}", log_dir.display()))?,
-    );
+    let log: Arc<dyn EventLog> = Arc::new(open_local_log(
+        &settings.data_dir.join("log"),
+        &metrics,
+        "the event log",
+    )?);
     let layout = settings
         .plan
         .as_ref()
@@ -210,14 +206,7 @@ async fn start_kafka_collector(
     spool_dir: PathBuf,
 ) -> anyhow::Result<Pipeline> {
     let metrics = Arc::new(IngestMetrics::new());
-    let spool = LocalLog::open(
-        &spool_dir,
-        LocalLogOptions {
-            fsync_seconds: Some(metrics.fsync_seconds.clone()),
-            ..LocalLogOptions::default()
-        },
-    )
-    .with_context(|| format!("opening the spool in {}", spool_dir.display()))?;
+    let spool = open_local_log(&spool_dir, &metrics, "the spool")?;
     tracing::info!(brokers = %kafka.brokers, topic = %kafka.topic, "producing to Kafka");
     let log: Arc<dyn EventLog> = Arc::new(
         KafkaLog::open(kafka, options, spool)
@@ -235,6 +224,15 @@ async fn start_kafka_collector(
         compactor: None,
         data_dir: settings.data_dir,
     })
+}
+
+/// A local durable log in `dir` whose group commits are timed in `metrics`.
+fn open_local_log(dir: &Path, metrics: &IngestMetrics, what: &str) -> anyhow::Result<LocalLog> {
+    let options = LocalLogOptions {
+        fsync_seconds: Some(metrics.fsync_seconds.clone()),
+        ..LocalLogOptions::default()
+    };
+    LocalLog::open(dir, options).with_context(|| format!("opening {what} in {}", dir.display()))
 }
 
 pub(crate) async fn serve(args: ServeArgs) -> anyhow::Result<()> {

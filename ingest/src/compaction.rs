@@ -25,13 +25,13 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use serde::{Deserialize, Serialize};
-use sluice_schema::layout::{COMPACTION_EPOCH_FILE, EVENTS_DIR, events_from_batch};
+use sluice_schema::layout::{COMPACTION_EPOCH_FILE, EVENTS_DIR};
 use sluice_schema::{Event, StorageLayout};
 
 use crate::durable::{sync_dir, write_atomically};
 use crate::error::LoaderError;
 use crate::loader::intent::in_flight_file_names;
-use crate::loader::parquet_files::write_file;
+use crate::loader::parquet_files::{ReadFileError, read_file, write_file};
 
 /// Folder of compaction outputs before they are swapped in, the manifest and the lock.
 const WORK_DIR: &str = ".compaction";
@@ -343,20 +343,13 @@ fn set_epoch_odd(events_dir: &Path, odd: bool) -> Result<(), CompactionError> {
 }
 
 fn read_events(path: &Path) -> Result<Vec<Event>, CompactionError> {
-    let unreadable = |message: String| CompactionError::Unreadable {
-        path: path.to_path_buf(),
-        message,
-    };
-    let file = File::open(path).map_err(|e| io(path, e))?;
-    let reader = ParquetRecordBatchReaderBuilder::try_new(file)
-        .and_then(|b| b.build())
-        .map_err(|e| unreadable(e.to_string()))?;
-    let mut events = Vec::new();
-    for batch in reader {
-        let batch = batch.map_err(|e| unreadable(e.to_string()))?;
-        events.extend(events_from_batch(&batch).map_err(|e| unreadable(e.to_string()))?);
-    }
-    Ok(events)
+    read_file(path).map_err(|e| match e {
+        ReadFileError::Io(source) => io(path, source),
+        ReadFileError::Unreadable(message) => CompactionError::Unreadable {
+            path: path.to_path_buf(),
+            message,
+        },
+    })
 }
 
 /// The order analyses read in: one person's events together, in time order.

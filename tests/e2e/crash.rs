@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use crate::support::{Server, eventually, stored_insert_ids};
+use crate::support::{Server, assert_stored_once, eventually, stored_insert_ids};
 
 const CLIENTS: usize = 4;
 const BATCH: usize = 50;
@@ -134,21 +134,5 @@ async fn every_acknowledged_event_survives_kill_9_exactly_once() {
     // A clean stop drains the loader.
     server.stop();
     let after = stored_insert_ids(dir.path());
-    let missing: Vec<_> = acked
-        .iter()
-        .chain(&after_restart)
-        .filter(|id| !after.contains_key(*id))
-        .collect();
-    assert!(
-        missing.is_empty(),
-        "{} acknowledged events lost, e.g. {:?}",
-        missing.len(),
-        missing.first()
-    );
-    let duplicated: Vec<_> = after.iter().filter(|(_, n)| **n > 1).collect();
-    assert!(
-        duplicated.is_empty(),
-        "stored twice: {:?}",
-        &duplicated[..duplicated.len().min(10)]
-    );
+    assert_stored_once(&after, acked.iter().chain(&after_restart));
 }

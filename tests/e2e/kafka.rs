@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use crate::support::{Server, eventually, stored_insert_ids};
+use crate::support::{Server, assert_stored_once, eventually, stored_insert_ids};
 use support::{Broker, KEY, LoaderProcess, Sent, post_until};
 
 /// `sluice serve` producing to `broker`, its spool in `spool`, serving queries over `data`.
@@ -132,24 +132,7 @@ async fn wait_for_ids(
 /// Every acknowledged id stored exactly once; nothing stored twice; nothing stored that was
 /// never sent.
 fn assert_exactly_once(stored: &BTreeMap<String, usize>, sent: &Sent) {
-    let missing: Vec<_> = sent
-        .acked
-        .iter()
-        .filter(|id| !stored.contains_key(*id))
-        .collect();
-    assert!(
-        missing.is_empty(),
-        "{} acknowledged events lost, e.g. {:?}",
-        missing.len(),
-        missing.first()
-    );
-    let twice: Vec<_> = stored.iter().filter(|(_, n)| **n > 1).collect();
-    assert!(
-        twice.is_empty(),
-        "{} events stored twice, e.g. {:?}",
-        twice.len(),
-        twice.first()
-    );
+    assert_stored_once(stored, &sent.acked);
     let sent_ids: std::collections::BTreeSet<&String> = sent.sent.iter().collect();
     let unknown: Vec<_> = stored.keys().filter(|id| !sent_ids.contains(id)).collect();
     assert!(
@@ -313,7 +296,7 @@ async fn a_loader_killed_9_mid_file_redoes_its_batch_exactly() {
         let loader = LoaderProcess::start(&broker.address(), &data, "1", &[]);
         let stored_before = stored_insert_ids(&data).len();
         eventually(
-            Duration::from_secs(60),
+            Duration::from_secs(120),
             "the loader writing files",
             async || (stored_insert_ids(&data).len() > stored_before + 1_000).then_some(()),
         )

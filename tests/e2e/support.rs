@@ -124,6 +124,30 @@ fn read_insert_ids(data_dir: &Path) -> Option<BTreeMap<String, usize>> {
     Some(out)
 }
 
+/// Every id of `acked` is stored, and nothing is stored twice.
+pub(crate) fn assert_stored_once<'a>(
+    stored: &BTreeMap<String, usize>,
+    acked: impl IntoIterator<Item = &'a String>,
+) {
+    let missing: Vec<_> = acked
+        .into_iter()
+        .filter(|id| !stored.contains_key(*id))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "{} acknowledged events lost, e.g. {:?}",
+        missing.len(),
+        missing.first()
+    );
+    let twice: Vec<_> = stored.iter().filter(|(_, n)| **n > 1).collect();
+    assert!(
+        twice.is_empty(),
+        "{} events stored twice, e.g. {:?}",
+        twice.len(),
+        &twice[..twice.len().min(10)]
+    );
+}
+
 /// Polls `check` every 100 ms until it returns `Some`, or panics after `timeout`.
 pub(crate) async fn eventually<T>(
     timeout: Duration,

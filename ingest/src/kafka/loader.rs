@@ -70,7 +70,7 @@ fn subscribe(options: &KafkaLoaderOptions) -> Result<BaseConsumer<Rebalances>, L
             ("enable.auto.offset.store", "false".into()),
             ("auto.offset.reset", "earliest".into()),
             // A loader killed -9 is noticed after this long and its partitions move.
-            ("session.timeout.ms", "10000".into()),
+            ("session.timeout.ms", "6000".into()),
             ("heartbeat.interval.ms", "1000".into()),
             ("fetch.max.bytes", "52428800".into()),
             ("topic.metadata.refresh.interval.ms", "10000".into()),
@@ -147,7 +147,7 @@ const MAX_BATCH_BYTES: usize = 128 << 20;
 const MAX_BUFFERED_BYTES: usize = 256 << 20;
 
 /// How long a member may sit without partitions while the group makes no progress.
-const STRANDED_AFTER: Duration = Duration::from_secs(25);
+const STRANDED_AFTER: Duration = Duration::from_secs(15);
 
 /// What [`Member::check_not_stranded`] saw last.
 #[derive(Default)]
@@ -175,6 +175,7 @@ impl Member<'_> {
     fn run(&mut self, stop: &AtomicBool) -> Result<(), LoaderError> {
         let config = &self.options.loader;
         let mut last_report = Instant::now();
+        let mut last_check = Instant::now();
         let mut stranded = Stranded::default();
         while !stop.load(Ordering::Relaxed) {
             let message = self.consumer.poll(Duration::from_millis(100));
@@ -193,9 +194,12 @@ impl Member<'_> {
                 Some(Ok(_)) => {}
             }
             self.flush_due(config.flush_interval)?;
-            if last_report.elapsed() >= Duration::from_secs(10) {
-                last_report = Instant::now();
+            if last_check.elapsed() >= Duration::from_secs(5) {
+                last_check = Instant::now();
                 self.check_not_stranded(&mut stranded)?;
+            }
+            if last_report.elapsed() >= Duration::from_secs(30) {
+                last_report = Instant::now();
                 tracing::info!(
                     partitions = ?self.partitions.keys().collect::<Vec<_>>(),
                     loaded = self.progress.events_loaded.load(Ordering::Relaxed),

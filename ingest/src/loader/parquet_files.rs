@@ -149,3 +149,30 @@ fn remove_temp_files_in(dataset: &Path) -> Result<(), LoaderError> {
     }
     Ok(())
 }
+
+/// Why a dataset file could not be read back.
+#[derive(Debug)]
+pub(crate) enum ReadFileError {
+    /// Opening the file failed.
+    Io(std::io::Error),
+    /// It is not a Parquet file of stored events.
+    Unreadable(String),
+}
+
+/// Reads a dataset file back into events, as stored (properties stamped, plan issues recorded):
+/// the inverse of [`write_file`], for quarantine replay and compaction.
+pub(crate) fn read_file(path: &Path) -> Result<Vec<Event>, ReadFileError> {
+    let file = File::open(path).map_err(ReadFileError::Io)?;
+    let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file)
+        .and_then(|b| b.build())
+        .map_err(|e| ReadFileError::Unreadable(e.to_string()))?;
+    let mut events = Vec::new();
+    for batch in reader {
+        let batch = batch.map_err(|e| ReadFileError::Unreadable(e.to_string()))?;
+        events.extend(
+            sluice_schema::layout::events_from_batch(&batch)
+                .map_err(|e| ReadFileError::Unreadable(e.to_string()))?,
+        );
+    }
+    Ok(events)
+}

@@ -5,14 +5,12 @@ use std::fs::{self, File, TryLockError};
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use serde::{Deserialize, Serialize};
-use sluice_schema::layout::events_from_batch;
 use sluice_schema::{Event, StorageLayout, TrackingPlan};
 
 use super::{QuarantineError, events_dir, quarantine_dir};
 use crate::durable::{sync_dir, write_atomically};
-use crate::loader::parquet_files::write_file;
+use crate::loader::parquet_files::{ReadFileError, read_file, write_file};
 
 /// Name of the lock file that keeps replays one at a time.
 const LOCK_FILE: &str = ".replay.lock";
@@ -162,20 +160,13 @@ fn quarantine_files(quarantine: &Path) -> Result<Vec<(String, String)>, Quaranti
 }
 
 pub(super) fn read_events(path: &Path) -> Result<Vec<Event>, QuarantineError> {
-    let unreadable = |message: String| QuarantineError::Unreadable {
-        path: path.to_path_buf(),
-        message,
-    };
-    let file = File::open(path).map_err(|e| QuarantineError::io(path, e))?;
-    let reader = ParquetRecordBatchReaderBuilder::try_new(file)
-        .and_then(|b| b.build())
-        .map_err(|e| unreadable(e.to_string()))?;
-    let mut events = Vec::new();
-    for batch in reader {
-        let batch = batch.map_err(|e| unreadable(e.to_string()))?;
-        events.extend(events_from_batch(&batch).map_err(|e| unreadable(e.to_string()))?);
-    }
-    Ok(events)
+    read_file(path).map_err(|e| match e {
+        ReadFileError::Io(source) => QuarantineError::io(path, source),
+        ReadFileError::Unreadable(message) => QuarantineError::Unreadable {
+            path: path.to_path_buf(),
+            message,
+        },
+    })
 }
 
 /// Splits events into those the plan accepts and those it still rejects; both carry the plan's
