@@ -6,6 +6,7 @@
 //! properties, arrays, values that do not fit the declared type — stays in the JSON text columns
 //! `event_properties` / `user_properties`, so nothing is lost. ARCHITECTURE.md explains the choice.
 
+use std::borrow::Borrow;
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -396,42 +397,43 @@ impl StorageLayout {
         ]
     }
 
-    /// Converts events into one record batch of [`StorageLayout::schema`].
-    pub fn to_record_batch(
+    /// Converts events (owned or borrowed) into one record batch of [`StorageLayout::schema`].
+    pub fn to_record_batch<E: Borrow<Event>>(
         &self,
-        events: &[Event],
+        events: &[E],
     ) -> Result<RecordBatch, arrow::error::ArrowError> {
         let n = events.len();
+        let events = || events.iter().map(Borrow::borrow);
         let mut columns: Vec<ArrayRef> = Vec::new();
         for (_, _, get, _) in TIME_COLUMNS {
             let mut b = TimestampMillisecondBuilder::with_capacity(n).with_timezone("UTC");
-            events.iter().for_each(|e| b.append_option(get(e)));
+            events().for_each(|e| b.append_option(get(e)));
             columns.push(Arc::new(b.finish()));
         }
         for (_, _, get, _) in STRING_COLUMNS {
-            let mut b = StringBuilder::with_capacity(n, n * 8);
-            events.iter().for_each(|e| b.append_option(get(e)));
+            // Sized exactly: growing a large batch's buffers copies them and faults in pages.
+            let bytes = events().map(|e| get(e).map_or(0, str::len)).sum();
+            let mut b = StringBuilder::with_capacity(n, bytes);
+            events().for_each(|e| b.append_option(get(e)));
             columns.push(Arc::new(b.finish()));
         }
         for (_, get, _) in INT_COLUMNS {
             let mut b = Int64Builder::with_capacity(n);
-            events.iter().for_each(|e| b.append_option(get(e)));
+            events().for_each(|e| b.append_option(get(e)));
             columns.push(Arc::new(b.finish()));
         }
         for (_, get, _) in FLOAT_COLUMNS {
             let mut b = Float64Builder::with_capacity(n);
-            events.iter().for_each(|e| b.append_option(get(e)));
+            events().for_each(|e| b.append_option(get(e)));
             columns.push(Arc::new(b.finish()));
         }
         for (_, get, _) in JSON_COLUMNS {
             let mut b = StringBuilder::with_capacity(n, n * 8);
-            events
-                .iter()
-                .for_each(|e| b.append_option(json_text(get(e))));
+            events().for_each(|e| b.append_option(json_text(get(e))));
             columns.push(Arc::new(b.finish()));
         }
         let mut issues = StringBuilder::with_capacity(n, 0);
-        for event in events {
+        for event in events() {
             if event.taxonomy_issues.is_empty() {
                 issues.append_null();
             } else {
@@ -441,8 +443,10 @@ impl StorageLayout {
             }
         }
         columns.push(Arc::new(issues.finish()));
-        let event_props = split_properties(events, |e| &e.event_properties, &self.event_properties);
-        let user_props = split_properties(events, |e| &e.user_properties, &self.user_properties);
+        let event_props =
+            split_properties(events(), n, |e| &e.event_properties, &self.event_properties);
+        let user_props =
+            split_properties(events(), n, |e| &e.user_properties, &self.user_properties);
         columns.push(event_props.remainder);
         columns.push(user_props.remainder);
         columns.extend(event_props.typed);
@@ -489,8 +493,9 @@ struct SplitProperties {
 
 /// Splits every event's properties in one pass over each map: a property goes to its typed column
 /// if it is promoted and fits the type, otherwise into the row's remainder JSON.
-fn split_properties(
-    events: &[Event],
+fn split_properties<'e>(
+    events: impl Iterator<Item = &'e Event>,
+    rows: usize,
     get: fn(&Event) -> &Properties,
     promoted: &[PromotedProperty],
 ) -> SplitProperties {
@@ -501,9 +506,12 @@ fn split_properties(
         .collect();
     let mut typed: Vec<TypedBuilder> = promoted
         .iter()
-        .map(|p| TypedBuilder::new(p.ty, events.len()))
+        .map(|p| TypedBuilder::new(p.ty, rows))
         .collect();
-    let mut remainder = StringBuilder::with_capacity(events.len(), events.len() * 16);
+    // Reserved generously (the JSON text of a row's leftover properties is often hundreds of
+    // bytes): pages of a large reservation are only backed once written, while growing from a
+    // small one would copy the column several times.
+    let mut remainder = StringBuilder::with_capacity(rows, rows * 256);
     let mut row: Vec<Option<&Value>> = vec![None; promoted.len()];
     let mut rest: Vec<(&String, &Value)> = Vec::new();
     let mut text = Vec::new();

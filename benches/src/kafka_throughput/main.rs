@@ -83,7 +83,12 @@ impl Drop for Process {
 
 /// CPU seconds (user + system) a process has used so far, from `/proc/<pid>/stat`.
 fn cpu_seconds(process: &Process) -> f64 {
-    let Ok(stat) = std::fs::read_to_string(format!("/proc/{}/stat", process.0.id())) else {
+    proc_cpu_seconds(&process.0.id().to_string())
+}
+
+/// CPU seconds used so far by `/proc/<pid>` (`self` for this process).
+fn proc_cpu_seconds(pid: &str) -> f64 {
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
         return f64::NAN;
     };
     // Fields after the command name (which ends with ')'): utime and stime are the 12th and 13th.
@@ -294,6 +299,7 @@ fn main() -> ExitCode {
         .enable_all()
         .build()
         .expect("runtime");
+    let client_cpu_at_start = proc_cpu_seconds("self");
     let started = Instant::now();
     let stop = started + Duration::from_secs_f64(args.seconds);
     let next_id = Arc::new(AtomicU64::new(0));
@@ -323,6 +329,7 @@ fn main() -> ExitCode {
         (acked, failed)
     });
     let load_seconds = started.elapsed().as_secs_f64();
+    let client_cpu = proc_cpu_seconds("self") - client_cpu_at_start;
     let rows_at_load_end = rows_in_parquet(&data);
     let deadline = Instant::now() + Duration::from_secs(args.catch_up_timeout_seconds);
     let mut rows = rows_in_parquet(&data);
@@ -356,10 +363,11 @@ fn main() -> ExitCode {
     let per_event = |seconds: f64| seconds * 1e6 / acked.max(1) as f64;
     let loader_cpu: f64 = loaders.iter().map(cpu_seconds).sum();
     println!(
-        "CPU per event (µs): collector {:.1}, broker {:.1}, loaders {:.1}",
+        "CPU per event (µs): collector {:.1}, broker {:.1}, loaders {:.1}, load generator {:.1}",
         per_event(cpu_seconds(&collector)),
         per_event(cpu_seconds(&broker_process)),
-        per_event(loader_cpu)
+        per_event(loader_cpu),
+        per_event(client_cpu)
     );
     println!("check:       {rows} rows in Parquet for {acked} acknowledged events");
     if rows == acked && failed == 0 {

@@ -24,6 +24,7 @@ use std::time::{Duration, Instant};
 use chrono_tz::Tz;
 use sluice_schema::StorageLayout;
 
+use serde::Deserialize;
 use sluice_schema::Event;
 
 use crate::error::LoaderError;
@@ -245,17 +246,48 @@ fn decode(records: &[ConsumedRecord]) -> Result<Vec<Event>, LoaderError> {
     let bytes: usize = records.iter().map(|r| r.payload.len()).sum();
     let mut events = Vec::with_capacity(records.len().max(bytes / 1024));
     for record in records {
-        let bad = |e: serde_json::Error| LoaderError::BadRecord {
-            offset: record.offset,
-            message: e.to_string(),
-        };
-        if record.payload.first() == Some(&b'[') {
-            events.extend(serde_json::from_slice::<Vec<Event>>(&record.payload).map_err(bad)?);
-        } else {
-            events.push(serde_json::from_slice(&record.payload).map_err(bad)?);
-        }
+        let mut reader = serde_json::Deserializer::from_slice(&record.payload);
+        serde::de::DeserializeSeed::deserialize(AppendEvents(&mut events), &mut reader)
+            .and_then(|()| reader.end())
+            .map_err(|e| LoaderError::BadRecord {
+                offset: record.offset,
+                message: e.to_string(),
+            })?;
     }
     Ok(events)
+}
+
+/// Deserialises one event or an array of events straight into the batch's vector: an event is
+/// large, and collecting each array into its own vector first would copy every one of them.
+struct AppendEvents<'a>(&'a mut Vec<Event>);
+
+impl<'de> serde::de::DeserializeSeed<'de> for AppendEvents<'_> {
+    type Value = ();
+
+    fn deserialize<D: serde::Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
+        deserializer.deserialize_any(self)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for AppendEvents<'_> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("an event object or an array of event objects")
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        while let Some(event) = seq.next_element::<Event>()? {
+            self.0.push(event);
+        }
+        Ok(())
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<(), A::Error> {
+        let event = Event::deserialize(serde::de::value::MapAccessDeserializer::new(map))?;
+        self.0.push(event);
+        Ok(())
+    }
 }
 
 fn reached(position: &Positions, end: &Positions) -> bool {

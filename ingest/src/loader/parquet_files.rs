@@ -1,5 +1,6 @@
 //! Writing one batch of log records as Parquet files, one per event date, each atomically.
 
+use std::borrow::Borrow;
 use std::collections::BTreeMap;
 use std::fs::{self, File};
 use std::path::{Path, PathBuf};
@@ -34,28 +35,27 @@ pub(crate) fn write_batch(
     stem: &str,
     events: Vec<Event>,
 ) -> Result<usize, LoaderError> {
-    let mut by_place: BTreeMap<(&str, NaiveDate), Vec<Event>> = BTreeMap::new();
-    for event in events {
+    let place = |event: &Event| {
         let dataset = if event.quarantined {
             QUARANTINE_DIR
         } else {
             EVENTS_DIR
         };
-        by_place
-            .entry((dataset, partition_date(event.event_time, config.time_zone)))
-            .or_default()
-            .push(event);
+        (dataset, partition_date(event.event_time, config.time_zone))
+    };
+    let name = format!("part-{stem}.parquet");
+    let write = |(dataset, date): (&str, NaiveDate), events: &[&Event]| {
+        let dir = dated_dir(&config.dataset_dir, dataset, date);
+        write_file(&config.layout, &config.dataset_dir, &dir, &name, events)
+    };
+    // Events are large: they are grouped by reference, never moved.
+    let mut by_place: BTreeMap<(&str, NaiveDate), Vec<&Event>> = BTreeMap::new();
+    for event in &events {
+        by_place.entry(place(event)).or_default().push(event);
     }
     let files = by_place.len();
-    for ((dataset, date), events) in by_place {
-        let dir = dated_dir(&config.dataset_dir, dataset, date);
-        write_file(
-            &config.layout,
-            &config.dataset_dir,
-            &dir,
-            &format!("part-{stem}.parquet"),
-            &events,
-        )?;
+    for (place, events) in by_place {
+        write(place, &events)?;
     }
     Ok(files)
 }
@@ -73,7 +73,7 @@ pub(crate) fn write_file(
     dataset_dir: &Path,
     dir: &Path,
     name: &str,
-    events: &[Event],
+    events: &[impl Borrow<Event>],
 ) -> Result<(), LoaderError> {
     fs::create_dir_all(dir).map_err(|e| LoaderError::io(dir, e))?;
     let staging = dataset_dir.join(STAGING_DIR);

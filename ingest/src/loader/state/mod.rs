@@ -71,25 +71,21 @@ impl LoaderState {
     }
 
     /// Drops duplicates and stamps the rest, in order. The changes are held until [`Self::persist`].
-    pub(crate) fn process(&mut self, events: Vec<Event>) -> Processed {
-        let mut kept = Vec::with_capacity(events.len());
+    pub(crate) fn process(&mut self, mut events: Vec<Event>) -> Processed {
         let mut duplicates = 0;
-        for mut event in events {
-            if let Some(key) = dedup_key(&event) {
+        // In place: a batch's events are large and many, so they are not moved into a new vector.
+        events.retain_mut(|event| {
+            if let Some(key) = dedup_key(event) {
                 if !self.dedup.admit(key, event.server_received_time) {
                     duplicates += 1;
-                    continue;
+                    return false;
                 }
                 self.pending_keys.push((key, event.server_received_time));
             }
-            self.properties
-                .process(&mut event, &mut self.pending_entries);
-            kept.push(event);
-        }
-        Processed {
-            events: kept,
-            duplicates,
-        }
+            self.properties.process(event, &mut self.pending_entries);
+            true
+        });
+        Processed { events, duplicates }
     }
 
     /// Makes the changes of the processed batch durable, valid at log position `end`. Call before
