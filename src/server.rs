@@ -81,6 +81,28 @@ pub(crate) struct Pipeline {
     pub(crate) data_dir: PathBuf,
 }
 
+impl Pipeline {
+    /// A collector on `log`, with the embedded `loader` if any (the compactor is added later).
+    fn new(
+        log: Arc<dyn EventLog>,
+        settings: PipelineSettings,
+        metrics: Arc<IngestMetrics>,
+        loader: Option<LoaderHandle>,
+    ) -> Self {
+        Pipeline {
+            collector: Arc::new(Collector::with_config(
+                log,
+                settings.projects,
+                settings.collector,
+                metrics,
+            )),
+            loader,
+            compactor: None,
+            data_dir: settings.data_dir,
+        }
+    }
+}
+
 /// Settings the pipeline is started with, resolved from flags and the tracking plan.
 pub(crate) struct PipelineSettings {
     pub(crate) data_dir: PathBuf,
@@ -184,17 +206,7 @@ pub(crate) fn start_pipeline(settings: PipelineSettings) -> anyhow::Result<Pipel
         },
     )
     .context("starting the loader")?;
-    Ok(Pipeline {
-        collector: Arc::new(Collector::with_config(
-            log,
-            settings.projects,
-            settings.collector,
-            metrics,
-        )),
-        loader: Some(loader),
-        compactor: None,
-        data_dir: settings.data_dir,
-    })
+    Ok(Pipeline::new(log, settings, metrics, Some(loader)))
 }
 
 /// The scale-out collector: events go to Kafka (spooled under `<data>/spool` while it is
@@ -213,17 +225,7 @@ async fn start_kafka_collector(
             .await
             .context("connecting to Kafka")?,
     );
-    Ok(Pipeline {
-        collector: Arc::new(Collector::with_config(
-            log,
-            settings.projects,
-            settings.collector,
-            metrics,
-        )),
-        loader: None,
-        compactor: None,
-        data_dir: settings.data_dir,
-    })
+    Ok(Pipeline::new(log, settings, metrics, None))
 }
 
 /// A local durable log in `dir` whose group commits are timed in `metrics`.
