@@ -59,14 +59,17 @@ pub(crate) async fn run(args: DemoArgs) -> anyhow::Result<()> {
         // The generator sends a whole day of a device's events at once: no rate limit here.
         ..CollectorConfig::default()
     };
-    let pipeline = server::start_pipeline(PipelineSettings {
-        data_dir: args.data_dir.clone(),
-        plan: Some(plan),
-        projects: Projects::new([(DEMO_API_KEY.to_owned(), project)]),
-        time_zone,
-        flush_interval: Duration::from_secs(1),
-        collector,
-    })?;
+    let pipeline = server::start_pipeline(
+        PipelineSettings {
+            data_dir: args.data_dir.clone(),
+            plan: Some(plan),
+            projects: Projects::new([(DEMO_API_KEY.to_owned(), project)]),
+            time_zone,
+            flush_interval: Duration::from_secs(1),
+            collector,
+        },
+        None,
+    )?;
     let marker = args.data_dir.join(COMPLETE_MARKER);
     if marker.exists() {
         eprintln!(

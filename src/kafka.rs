@@ -104,10 +104,7 @@ pub(crate) async fn load(args: LoadArgs) -> anyhow::Result<()> {
         args.max_batch_events >= 1,
         "--max-batch-events must be at least 1"
     );
-    let layout = plan
-        .as_ref()
-        .map(StorageLayout::from_plan)
-        .unwrap_or_default();
+    let layout = crate::server::storage_layout(plan.as_ref());
     let compactor = args.compaction.spawn(&args.data_dir, layout.clone())?;
     let options = KafkaLoaderOptions {
         settings,
@@ -224,10 +221,7 @@ pub(crate) fn compact(args: &CompactArgs) -> anyhow::Result<()> {
         .map(crate::server::read_plan)
         .transpose()?;
     let options = sluice_ingest::compaction::CompactionOptions {
-        layout: plan
-            .as_ref()
-            .map(StorageLayout::from_plan)
-            .unwrap_or_default(),
+        layout: crate::server::storage_layout(plan.as_ref()),
         min_files: args.min_files.max(2),
         ..Default::default()
     };

@@ -82,12 +82,13 @@ pub(crate) struct Pipeline {
 }
 
 impl Pipeline {
-    /// A collector on `log`, with the embedded `loader` if any (the compactor is added later).
+    /// A collector on `log`, with the embedded `loader` and `compactor` if any.
     fn new(
         log: Arc<dyn EventLog>,
         settings: PipelineSettings,
         metrics: Arc<IngestMetrics>,
         loader: Option<LoaderHandle>,
+        compactor: Option<crate::kafka::Compactor>,
     ) -> Self {
         Pipeline {
             collector: Arc::new(Collector::with_config(
@@ -97,7 +98,7 @@ impl Pipeline {
                 metrics,
             )),
             loader,
-            compactor: None,
+            compactor,
             data_dir: settings.data_dir,
         }
     }
@@ -111,6 +112,11 @@ pub(crate) struct PipelineSettings {
     pub(crate) time_zone: chrono_tz::Tz,
     pub(crate) flush_interval: Duration,
     pub(crate) collector: CollectorConfig,
+}
+
+/// The storage layout of `plan` (typed columns for its properties), or the plain one.
+pub(crate) fn storage_layout(plan: Option<&TrackingPlan>) -> StorageLayout {
+    plan.map(StorageLayout::from_plan).unwrap_or_default()
 }
 
 pub(crate) fn read_plan(path: &Path) -> anyhow::Result<TrackingPlan> {
@@ -181,24 +187,24 @@ fn collector_config(args: &ServeArgs) -> anyhow::Result<CollectorConfig> {
     })
 }
 
-/// Opens the local log and starts the loader.
-pub(crate) fn start_pipeline(settings: PipelineSettings) -> anyhow::Result<Pipeline> {
+/// Opens the local log and starts the loader, and the background compactor when `compaction`
+/// asks for one.
+pub(crate) fn start_pipeline(
+    settings: PipelineSettings,
+    compaction: Option<&crate::kafka::CompactionArgs>,
+) -> anyhow::Result<Pipeline> {
     let metrics = Arc::new(IngestMetrics::new());
     let log: Arc<dyn EventLog> = Arc::new(open_local_log(
         &settings.data_dir.join("log"),
         &metrics,
         "the event log",
     )?);
-    let layout = settings
-        .plan
-        .as_ref()
-        .map(StorageLayout::from_plan)
-        .unwrap_or_default();
+    let layout = storage_layout(settings.plan.as_ref());
     let loader = sluice_ingest::spawn_loader(
         Arc::clone(&log),
         LoaderConfig {
             dataset_dir: settings.data_dir.clone(),
-            layout,
+            layout: layout.clone(),
             time_zone: settings.time_zone,
             max_batch_events: 200_000,
             flush_interval: settings.flush_interval,
@@ -206,7 +212,17 @@ pub(crate) fn start_pipeline(settings: PipelineSettings) -> anyhow::Result<Pipel
         },
     )
     .context("starting the loader")?;
-    Ok(Pipeline::new(log, settings, metrics, Some(loader)))
+    let compactor = match compaction {
+        Some(compaction) => compaction.spawn(&settings.data_dir, layout)?,
+        None => None,
+    };
+    Ok(Pipeline::new(
+        log,
+        settings,
+        metrics,
+        Some(loader),
+        compactor,
+    ))
 }
 
 /// The scale-out collector: events go to Kafka (spooled under `<data>/spool` while it is
@@ -225,7 +241,7 @@ async fn start_kafka_collector(
             .await
             .context("connecting to Kafka")?,
     );
-    Ok(Pipeline::new(log, settings, metrics, None))
+    Ok(Pipeline::new(log, settings, metrics, None, None))
 }
 
 /// A local durable log in `dir` whose group commits are timed in `metrics`.
@@ -251,16 +267,7 @@ pub(crate) async fn serve(args: ServeArgs) -> anyhow::Result<()> {
                 .unwrap_or_else(|| args.data_dir.join("spool"));
             start_kafka_collector(settings, kafka, options, spool_dir).await?
         }
-        None => {
-            let layout = settings
-                .plan
-                .as_ref()
-                .map(StorageLayout::from_plan)
-                .unwrap_or_default();
-            let mut pipeline = start_pipeline(settings)?;
-            pipeline.compactor = args.compaction.spawn(&pipeline.data_dir, layout)?;
-            pipeline
-        }
+        None => start_pipeline(settings, Some(&args.compaction))?,
     };
     serve_http(pipeline, &args.listen).await
 }

@@ -243,10 +243,12 @@ fn swap(
     for name in &inputs {
         events.extend(read_events(&dir.join(name))?);
     }
-    sort_for_analysis(&mut events);
+    // Sorted by reference: moving the events themselves would copy each several times.
+    let mut sorted: Vec<&Event> = events.iter().collect();
+    sort_for_analysis(&mut sorted);
     let output = output_name();
     let work = dataset_dir.join(WORK_DIR);
-    write_file(&options.layout, dataset_dir, &work, &output, &events)?;
+    write_file(&options.layout, dataset_dir, &work, &output, &sorted)?;
     let manifest = Manifest {
         partition: partition.to_owned(),
         output,
@@ -353,7 +355,7 @@ fn read_events(path: &Path) -> Result<Vec<Event>, CompactionError> {
 }
 
 /// The order analyses read in: one person's events together, in time order.
-fn sort_for_analysis(events: &mut [Event]) {
+fn sort_for_analysis(events: &mut [&Event]) {
     events.sort_by(|a, b| {
         (
             &a.user_id,

@@ -179,6 +179,11 @@ fn acked(sent: &Mutex<Sent>) -> usize {
     sent.lock().unwrap().acked.len()
 }
 
+/// What the clients sent, once they are stopped.
+fn into_sent(sent: Arc<Mutex<Sent>>) -> Sent {
+    Arc::try_unwrap(sent).ok().unwrap().into_inner().unwrap()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_collectors_and_two_loaders_answer_like_the_embedded_path() {
     let dir = tempfile::tempdir().unwrap();
@@ -271,7 +276,7 @@ async fn a_broker_down_for_30_s_loses_and_duplicates_nothing() {
     .await;
     stop_clients(&stop, clients).await;
 
-    let sent = Arc::try_unwrap(sent).ok().unwrap().into_inner().unwrap();
+    let sent = into_sent(sent);
     let stored = wait_for_ids(&data, &sent.acked, Duration::from_secs(120)).await;
     assert_exactly_once(&stored, &sent);
     drop(server);
@@ -307,7 +312,7 @@ async fn a_loader_killed_9_mid_file_redoes_its_batch_exactly() {
     stop_clients(&stop, clients).await;
     let loader = LoaderProcess::start(&broker.address(), &data, "1", &[]);
 
-    let sent = Arc::try_unwrap(sent).ok().unwrap().into_inner().unwrap();
+    let sent = into_sent(sent);
     assert_eq!(sent.failures, 0, "the collector refused requests");
     let stored = wait_for_ids(&data, &sent.acked, Duration::from_secs(90)).await;
     assert_exactly_once(&stored, &sent);
@@ -347,8 +352,8 @@ async fn a_collector_killed_9_mid_stream_keeps_every_acknowledged_event() {
     .await;
     stop_clients(&stop2, clients2).await;
 
-    let mut sent = Arc::try_unwrap(sent).ok().unwrap().into_inner().unwrap();
-    let sent2 = Arc::try_unwrap(sent2).ok().unwrap().into_inner().unwrap();
+    let mut sent = into_sent(sent);
+    let sent2 = into_sent(sent2);
     // Each client's request in flight at the kill fails; none before it.
     assert!(
         sent.failures <= 8,

@@ -276,9 +276,7 @@ impl Member<'_> {
                 Change::Revoked(partitions) => {
                     for p in partitions {
                         if let Some(mut loader) = self.partitions.remove(&p) {
-                            loader.buffer.clear();
-                            loader.buffered_bytes = 0;
-                            loader.first_buffered_at = None;
+                            loader.take_buffer();
                             self.parked.insert(p, loader);
                         }
                     }
@@ -414,6 +412,13 @@ impl Member<'_> {
 }
 
 impl PartitionLoader {
+    /// Empties the buffer (records not committed: whoever loads the partition reads them again).
+    fn take_buffer(&mut self) -> Vec<ConsumedRecord> {
+        self.buffered_bytes = 0;
+        self.first_buffered_at = None;
+        std::mem::take(&mut self.buffer)
+    }
+
     /// Writes the buffered records as one batch (or the interrupted batch, exactly) and commits.
     fn flush(
         &mut self,
@@ -421,9 +426,7 @@ impl PartitionLoader {
         topic: &str,
     ) -> Result<(), LoaderError> {
         let p = self.partition as u32;
-        let records = std::mem::take(&mut self.buffer);
-        self.buffered_bytes = 0;
-        self.first_buffered_at = None;
+        let records = self.take_buffer();
         let intent = match self.redo.take() {
             Some(intent) => intent,
             None => {

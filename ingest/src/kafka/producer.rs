@@ -354,23 +354,16 @@ fn forward(shared: &Shared, runtime: &tokio::runtime::Handle) {
     let mut backoff = Duration::from_millis(100);
     let mut failures = 0;
     loop {
-        if !shared.spooling.load(Ordering::SeqCst) {
-            let (stop, wake) = &shared.wake;
-            let guard = lock(stop);
-            if *guard {
-                return;
-            }
-            let (guard, _) = wake
-                .wait_timeout(guard, Duration::from_millis(500))
-                .unwrap_or_else(|e| e.into_inner());
-            if *guard {
-                return;
-            }
-            continue;
-        }
-        if *lock(&shared.wake.0) {
+        let (stop, wake) = &shared.wake;
+        let stopping = lock(stop);
+        if *stopping {
             return;
         }
+        if !shared.spooling.load(Ordering::SeqCst) {
+            let _ = wake.wait_timeout(stopping, Duration::from_millis(500));
+            continue;
+        }
+        drop(stopping);
         match forward_round(shared, runtime, consumer.as_mut()) {
             Ok(()) => {
                 backoff = Duration::from_millis(100);

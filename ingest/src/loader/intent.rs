@@ -16,16 +16,23 @@ pub(crate) struct Intent {
 }
 
 impl Intent {
-    /// The stem of the batch's file names: its partition ranges, e.g. `p0-000…017-000…512`.
-    pub(crate) fn file_stem(&self) -> String {
-        self.end
+    /// The name of the batch's file in each date partition it touches:
+    /// `part-[<prefix>-]<ranges>.parquet`, the ranges being e.g. `p0-000…017-000…512` (a Kafka
+    /// loader's prefix is its topic).
+    pub(crate) fn file_name(&self, prefix: Option<&str>) -> String {
+        let ranges = self
+            .end
             .iter()
             .map(|(p, end)| {
                 let start = self.start.get(p).copied().unwrap_or(0);
                 format!("p{p}-{start:020}-{end:020}")
             })
             .collect::<Vec<_>>()
-            .join("_")
+            .join("_");
+        match prefix {
+            Some(prefix) => format!("part-{prefix}-{ranges}.parquet"),
+            None => format!("part-{ranges}.parquet"),
+        }
     }
 
     /// Whether a record belongs to this batch.
@@ -74,7 +81,7 @@ pub(crate) fn in_flight_file_names(
 ) -> Result<std::collections::BTreeSet<String>, LoaderError> {
     let mut names = std::collections::BTreeSet::new();
     if let Some(intent) = read(dataset_dir)? {
-        names.insert(format!("part-{}.parquet", intent.file_stem()));
+        names.insert(intent.file_name(None));
     }
     let kafka = dataset_dir.join(crate::kafka::LOADER_STATE_DIR);
     for topic in std::fs::read_dir(&kafka).into_iter().flatten().flatten() {
@@ -85,7 +92,7 @@ pub(crate) fn in_flight_file_names(
             .flatten()
         {
             if let Some(intent) = read(&partition.path())? {
-                names.insert(format!("part-{prefix}-{}.parquet", intent.file_stem()));
+                names.insert(intent.file_name(Some(&prefix)));
             }
         }
     }

@@ -105,13 +105,10 @@ impl BatchLoader {
         intent::record(&self.state_dir, &intent)?;
         let events = decode(records)?;
         let processed = state.process(events);
-        let name = match &self.file_prefix {
-            Some(prefix) => format!("{prefix}-{}", intent.file_stem()),
-            None => intent.file_stem(),
-        };
+        let name = intent.file_name(self.file_prefix.as_deref());
         let quarantined = processed.events.iter().filter(|e| e.quarantined).count();
         let loaded = processed.events.len() - quarantined;
-        let written = parquet_files::write_batch(&self.config, &name, processed.events)?;
+        let written = parquet_files::write_batch(&self.config, &name, &processed.events)?;
         state.persist(&intent.end)?;
         crate::durable::crash_point("loader-before-commit");
         commit(&intent.end)?;

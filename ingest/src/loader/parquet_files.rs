@@ -28,36 +28,29 @@ fn dated_dir(dataset_dir: &Path, dataset: &str, date: NaiveDate) -> PathBuf {
         .join(format!("{PARTITION_COLUMN}={}", date.format("%Y-%m-%d")))
 }
 
-/// Writes the events as `part-<stem>.parquet` in each date partition they touch — quarantined
+/// Writes the events as file `name` in each date partition they touch — quarantined
 /// events under `quarantine/`, the rest under `events/`; returns the number of files written.
 pub(crate) fn write_batch(
     config: &LoaderConfig,
-    stem: &str,
-    events: Vec<Event>,
+    name: &str,
+    events: &[Event],
 ) -> Result<usize, LoaderError> {
-    let place = |event: &Event| {
+    // Events are large: they are grouped by reference, never moved.
+    let mut by_place: BTreeMap<(&str, NaiveDate), Vec<&Event>> = BTreeMap::new();
+    for event in events {
         let dataset = if event.quarantined {
             QUARANTINE_DIR
         } else {
             EVENTS_DIR
         };
-        (dataset, partition_date(event.event_time, config.time_zone))
-    };
-    let name = format!("part-{stem}.parquet");
-    let write = |(dataset, date): (&str, NaiveDate), events: &[&Event]| {
+        let date = partition_date(event.event_time, config.time_zone);
+        by_place.entry((dataset, date)).or_default().push(event);
+    }
+    for (&(dataset, date), events) in &by_place {
         let dir = dated_dir(&config.dataset_dir, dataset, date);
-        write_file(&config.layout, &config.dataset_dir, &dir, &name, events)
-    };
-    // Events are large: they are grouped by reference, never moved.
-    let mut by_place: BTreeMap<(&str, NaiveDate), Vec<&Event>> = BTreeMap::new();
-    for event in &events {
-        by_place.entry(place(event)).or_default().push(event);
+        write_file(&config.layout, &config.dataset_dir, &dir, name, events)?;
     }
-    let files = by_place.len();
-    for (place, events) in by_place {
-        write(place, &events)?;
-    }
-    Ok(files)
+    Ok(by_place.len())
 }
 
 /// Folder (beside `events/` and `quarantine/`) where files are written before they are renamed

@@ -151,7 +151,7 @@ async fn a_batch_interrupted_after_its_files_is_replayed_without_duplicates() {
         end: consumer.position(),
     };
     intent::record(&cfg.dataset_dir, &intent).unwrap();
-    parquet_files::write_batch(&cfg, &intent.file_stem(), decode(&batch).unwrap()).unwrap();
+    parquet_files::write_batch(&cfg, &intent.file_name(None), &decode(&batch).unwrap()).unwrap();
     // …and left a half-written temp file of a later batch behind.
     let partition = parquet_files::partition_dir(
         &cfg.dataset_dir,
@@ -201,10 +201,7 @@ async fn a_batch_interrupted_before_any_file_is_replayed_with_the_same_range() {
     .unwrap()
     .map(|f| f.unwrap().file_name().to_str().unwrap().to_owned())
     .collect();
-    assert!(
-        files.contains(&format!("part-{}.parquet", intent.file_stem())),
-        "{files:?}"
-    );
+    assert!(files.contains(&intent.file_name(None)), "{files:?}");
     let stored = stored(&cfg.dataset_dir);
     assert_eq!(stored.len(), 9);
     assert!(stored.values().all(|d| d.len() == 1));
