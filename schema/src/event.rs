@@ -188,5 +188,7 @@ impl Event {
     }
 }
 
+pub(crate) mod row;
+
 #[cfg(test)]
 mod tests;

@@ -7,7 +7,6 @@
 //! `event_properties` / `user_properties`, so nothing is lost. ARCHITECTURE.md explains the choice.
 
 use std::borrow::Borrow;
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use arrow::array::{
@@ -19,6 +18,7 @@ use chrono::NaiveDate;
 use chrono_tz::Tz;
 use serde_json::Value;
 
+use crate::event::row::EventRow;
 use crate::event::{Event, Properties};
 use crate::taxonomy::{PropertyType, TrackingPlan};
 
@@ -60,11 +60,11 @@ pub struct StorageLayout {
     pub user_properties: Vec<PromotedProperty>,
 }
 
-type TimeGetter = fn(&Event) -> Option<i64>;
-type StrGetter = fn(&Event) -> Option<&str>;
-type IntGetter = fn(&Event) -> Option<i64>;
-type FloatGetter = fn(&Event) -> Option<f64>;
-type JsonGetter = fn(&Event) -> &Properties;
+type TimeGetter = fn(&EventRow<'_>) -> Option<i64>;
+type StrGetter = for<'r> fn(&'r EventRow<'_>) -> Option<&'r str>;
+type IntGetter = fn(&EventRow<'_>) -> Option<i64>;
+type FloatGetter = fn(&EventRow<'_>) -> Option<f64>;
+type JsonGetter = for<'r> fn(&'r EventRow<'_>) -> &'r Properties;
 type IntSetter = fn(&mut Event, Option<i64>);
 type StrSetter = fn(&mut Event, Option<String>);
 type FloatSetter = fn(&mut Event, Option<f64>);
@@ -103,13 +103,13 @@ const STRING_COLUMNS: &[(&str, bool, StrGetter, StrSetter)] = &[
     (
         "project",
         false,
-        |e| Some(&e.project),
+        |e| Some(&*e.project),
         |e, v| e.project = v.unwrap_or_default(),
     ),
     (
         "event_type",
         false,
-        |e| Some(&e.event_type),
+        |e| Some(&*e.event_type),
         |e, v| e.event_type = v.unwrap_or_default(),
     ),
     (
@@ -121,7 +121,7 @@ const STRING_COLUMNS: &[(&str, bool, StrGetter, StrSetter)] = &[
     (
         "device_id",
         false,
-        |e| Some(&e.device_id),
+        |e| Some(&*e.device_id),
         |e, v| e.device_id = v.unwrap_or_default(),
     ),
     (
@@ -402,8 +402,17 @@ impl StorageLayout {
         &self,
         events: &[E],
     ) -> Result<RecordBatch, arrow::error::ArrowError> {
-        let n = events.len();
-        let events = || events.iter().map(Borrow::borrow);
+        let rows: Vec<EventRow<'_>> = events.iter().map(|e| EventRow::from(e.borrow())).collect();
+        self.rows_to_record_batch(&rows)
+    }
+
+    /// Converts rows (owned or borrowed) into one record batch of [`StorageLayout::schema`].
+    pub fn rows_to_record_batch<'r, R: Borrow<EventRow<'r>>>(
+        &self,
+        rows: &[R],
+    ) -> Result<RecordBatch, arrow::error::ArrowError> {
+        let n = rows.len();
+        let events = || rows.iter().map(Borrow::borrow);
         let mut columns: Vec<ArrayRef> = Vec::new();
         for (_, _, get, _) in TIME_COLUMNS {
             let mut b = TimestampMillisecondBuilder::with_capacity(n).with_timezone("UTC");
@@ -493,17 +502,19 @@ struct SplitProperties {
 
 /// Splits every event's properties in one pass over each map: a property goes to its typed column
 /// if it is promoted and fits the type, otherwise into the row's remainder JSON.
-fn split_properties<'e>(
-    events: impl Iterator<Item = &'e Event>,
+fn split_properties<'e, 'r: 'e>(
+    events: impl Iterator<Item = &'e EventRow<'r>>,
     rows: usize,
-    get: fn(&Event) -> &Properties,
+    get: JsonGetter,
     promoted: &[PromotedProperty],
 ) -> SplitProperties {
-    let column_of: HashMap<&str, usize> = promoted
+    // Sorted for a binary search: cheaper than hashing every property name of every row.
+    let mut column_of: Vec<(&str, usize)> = promoted
         .iter()
         .enumerate()
         .map(|(i, p)| (p.name.as_str(), i))
         .collect();
+    column_of.sort_unstable();
     let mut typed: Vec<TypedBuilder> = promoted
         .iter()
         .map(|p| TypedBuilder::new(p.ty, rows))
@@ -519,8 +530,11 @@ fn split_properties<'e>(
         row.fill(None);
         rest.clear();
         for (name, value) in get(event) {
-            match column_of.get(name.as_str()) {
-                Some(&i) if fits(value, promoted[i].ty) => row[i] = Some(value),
+            let column = column_of
+                .binary_search_by(|(promoted, _)| (*promoted).cmp(name.as_str()))
+                .map(|at| column_of[at].1);
+            match column {
+                Ok(i) if fits(value, promoted[i].ty) => row[i] = Some(value),
                 _ => rest.push((name, value)),
             }
         }

@@ -25,7 +25,7 @@ use chrono_tz::Tz;
 use sluice_schema::StorageLayout;
 
 use serde::Deserialize;
-use sluice_schema::Event;
+use sluice_schema::EventRow;
 
 use crate::error::LoaderError;
 use crate::log::{ConsumedRecord, EventLog, LogConsumer, Positions};
@@ -103,12 +103,24 @@ impl BatchLoader {
         commit: impl FnOnce(&Positions) -> Result<(), LoaderError>,
     ) -> Result<(), LoaderError> {
         intent::record(&self.state_dir, &intent)?;
-        let events = decode(records)?;
-        let processed = state.process(events);
         let name = intent.file_name(self.file_prefix.as_deref());
-        let quarantined = processed.events.iter().filter(|e| e.quarantined).count();
-        let loaded = processed.events.len() - quarantined;
-        let written = parquet_files::write_batch(&self.config, &name, &processed.events)?;
+        let mut files = parquet_files::BatchFiles::new(&self.config, &name);
+        let (mut loaded, mut quarantined, mut duplicates) = (0, 0, 0);
+        // A slice at a time: the slice's events stay in cache and their memory is reused, where a
+        // whole batch of decoded events would be written to fresh pages and read back from RAM.
+        let mut events = Vec::new();
+        for slice in slices(records, SLICE_BYTES) {
+            decode_into(&mut events, slice)?;
+            let processed = state.process(std::mem::take(&mut events));
+            let in_quarantine = processed.events.iter().filter(|e| e.quarantined).count();
+            quarantined += in_quarantine;
+            loaded += processed.events.len() - in_quarantine;
+            duplicates += processed.duplicates;
+            files.append(&processed.events)?;
+            events = processed.events;
+            events.clear();
+        }
+        let written = files.finish()?;
         state.persist(&intent.end)?;
         crate::durable::crash_point("loader-before-commit");
         commit(&intent.end)?;
@@ -119,17 +131,17 @@ impl BatchLoader {
             .fetch_add((loaded + quarantined) as u64, Ordering::Relaxed);
         self.progress
             .events_deduplicated
-            .fetch_add(processed.duplicates as u64, Ordering::Relaxed);
+            .fetch_add(duplicates as u64, Ordering::Relaxed);
         self.progress
             .batches_committed
             .fetch_add(1, Ordering::Relaxed);
         let metrics = &self.config.metrics;
         metrics.count_events(Outcome::Loaded, loaded);
         metrics.count_events(Outcome::Quarantined, quarantined);
-        metrics.count_events(Outcome::Deduplicated, processed.duplicates);
+        metrics.count_events(Outcome::Deduplicated, duplicates);
         tracing::debug!(
             events = loaded,
-            duplicates = processed.duplicates,
+            duplicates,
             files = written,
             batch = %name,
             "batch loaded"
@@ -235,30 +247,66 @@ impl Loader {
     }
 }
 
+/// How many bytes of records are decoded and written at a time (see [`BatchLoader::load`]).
+const SLICE_BYTES: usize = 4 << 20;
+
+/// `records` cut into consecutive slices of about `bytes` bytes of payload (at least one record
+/// each).
+fn slices(records: &[ConsumedRecord], bytes: usize) -> impl Iterator<Item = &[ConsumedRecord]> {
+    let mut rest = records;
+    std::iter::from_fn(move || {
+        if rest.is_empty() {
+            return None;
+        }
+        let mut size = 0;
+        let len = rest
+            .iter()
+            .position(|r| {
+                size += r.payload.len();
+                size > bytes
+            })
+            .map_or(rest.len(), |i| i.max(1));
+        let (slice, tail) = rest.split_at(len);
+        rest = tail;
+        Some(slice)
+    })
+}
+
 /// The events of `records`: a record holds one event (JSON object), or several events of one
 /// device as a JSON array (the Kafka producer batches a request's events per device).
-fn decode(records: &[ConsumedRecord]) -> Result<Vec<Event>, LoaderError> {
-    // Demo events take 1.0-1.7 KB of JSON: size the vector for the batch once instead of
-    // growing it (and faulting in fresh pages) record by record.
+#[cfg(test)]
+fn decode(records: &[ConsumedRecord]) -> Result<Vec<EventRow<'_>>, LoaderError> {
+    let mut events = Vec::new();
+    decode_into(&mut events, records)?;
+    Ok(events)
+}
+
+/// Appends the events of `records` to `events` (see `decode`), borrowing their text from the
+/// records.
+fn decode_into<'r>(
+    events: &mut Vec<EventRow<'r>>,
+    records: &'r [ConsumedRecord],
+) -> Result<(), LoaderError> {
+    // Demo events take 1.0-1.7 KB of JSON: size the vector once instead of growing it.
     let bytes: usize = records.iter().map(|r| r.payload.len()).sum();
-    let mut events = Vec::with_capacity(records.len().max(bytes / 1024));
+    events.reserve(records.len().max(bytes / 1024));
     for record in records {
         let mut reader = serde_json::Deserializer::from_slice(&record.payload);
-        serde::de::DeserializeSeed::deserialize(AppendEvents(&mut events), &mut reader)
+        serde::de::DeserializeSeed::deserialize(AppendEvents(events), &mut reader)
             .and_then(|()| reader.end())
             .map_err(|e| LoaderError::BadRecord {
                 offset: record.offset,
                 message: e.to_string(),
             })?;
     }
-    Ok(events)
+    Ok(())
 }
 
 /// Deserialises one event or an array of events straight into the batch's vector: an event is
 /// large, and collecting each array into its own vector first would copy every one of them.
-struct AppendEvents<'a>(&'a mut Vec<Event>);
+struct AppendEvents<'a, 'de>(&'a mut Vec<EventRow<'de>>);
 
-impl<'de> serde::de::DeserializeSeed<'de> for AppendEvents<'_> {
+impl<'de> serde::de::DeserializeSeed<'de> for AppendEvents<'_, 'de> {
     type Value = ();
 
     fn deserialize<D: serde::Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
@@ -266,7 +314,7 @@ impl<'de> serde::de::DeserializeSeed<'de> for AppendEvents<'_> {
     }
 }
 
-impl<'de> serde::de::Visitor<'de> for AppendEvents<'_> {
+impl<'de> serde::de::Visitor<'de> for AppendEvents<'_, 'de> {
     type Value = ();
 
     fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -274,14 +322,14 @@ impl<'de> serde::de::Visitor<'de> for AppendEvents<'_> {
     }
 
     fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
-        while let Some(event) = seq.next_element::<Event>()? {
+        while let Some(event) = seq.next_element::<EventRow<'de>>()? {
             self.0.push(event);
         }
         Ok(())
     }
 
     fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<(), A::Error> {
-        let event = Event::deserialize(serde::de::value::MapAccessDeserializer::new(map))?;
+        let event = EventRow::deserialize(serde::de::value::MapAccessDeserializer::new(map))?;
         self.0.push(event);
         Ok(())
     }

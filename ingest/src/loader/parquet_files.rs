@@ -2,6 +2,7 @@
 
 use std::borrow::Borrow;
 use std::collections::BTreeMap;
+use std::collections::btree_map::Entry;
 use std::fs::{self, File};
 use std::path::{Path, PathBuf};
 
@@ -9,8 +10,9 @@ use chrono::NaiveDate;
 use parquet::arrow::ArrowWriter;
 use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::properties::WriterProperties;
+use parquet::schema::types::ColumnPath;
 use sluice_schema::layout::{EVENTS_DIR, PARTITION_COLUMN, QUARANTINE_DIR};
-use sluice_schema::{Event, StorageLayout, partition_date};
+use sluice_schema::{Event, EventRow, StorageLayout, partition_date};
 
 use super::LoaderConfig;
 use crate::durable::sync_dir;
@@ -28,29 +30,79 @@ fn dated_dir(dataset_dir: &Path, dataset: &str, date: NaiveDate) -> PathBuf {
         .join(format!("{PARTITION_COLUMN}={}", date.format("%Y-%m-%d")))
 }
 
+/// The files of one batch being written: one per dataset and event date it touches, each a temp
+/// file in the staging folder until [`BatchFiles::finish`] moves them into place. Events are
+/// appended in slices, so a batch is never held whole as events, only as encoded columns.
+pub(crate) struct BatchFiles<'c> {
+    config: &'c LoaderConfig,
+    name: &'c str,
+    open: BTreeMap<(&'static str, NaiveDate), StagedFile>,
+}
+
+impl<'c> BatchFiles<'c> {
+    /// Starts the files of batch `name` (nothing is created before the first event).
+    pub(crate) fn new(config: &'c LoaderConfig, name: &'c str) -> Self {
+        BatchFiles {
+            config,
+            name,
+            open: BTreeMap::new(),
+        }
+    }
+
+    /// Appends events to the files of their places: quarantined events under `quarantine/`, the
+    /// rest under `events/`, by event date.
+    pub(crate) fn append(&mut self, events: &[EventRow<'_>]) -> Result<(), LoaderError> {
+        // Events are large: they are grouped by reference, never moved.
+        let mut by_place: BTreeMap<(&'static str, NaiveDate), Vec<&EventRow<'_>>> = BTreeMap::new();
+        for event in events {
+            let dataset = if event.quarantined {
+                QUARANTINE_DIR
+            } else {
+                EVENTS_DIR
+            };
+            let date = partition_date(event.event_time, self.config.time_zone);
+            by_place.entry((dataset, date)).or_default().push(event);
+        }
+        for (place, events) in by_place {
+            let file = match self.open.entry(place) {
+                Entry::Occupied(file) => file.into_mut(),
+                Entry::Vacant(slot) => {
+                    let (dataset, date) = place;
+                    let dir = dated_dir(&self.config.dataset_dir, dataset, date);
+                    slot.insert(StagedFile::create(
+                        &self.config.layout,
+                        &self.config.dataset_dir,
+                        dir,
+                        self.name,
+                    )?)
+                }
+            };
+            file.append_rows(&self.config.layout, &events)?;
+        }
+        Ok(())
+    }
+
+    /// Makes every file durable and moves it into place; returns the number of files.
+    pub(crate) fn finish(self) -> Result<usize, LoaderError> {
+        let files = self.open.len();
+        for file in self.open.into_values() {
+            file.commit()?;
+        }
+        Ok(files)
+    }
+}
+
 /// Writes the events as file `name` in each date partition they touch — quarantined
 /// events under `quarantine/`, the rest under `events/`; returns the number of files written.
+#[cfg(test)]
 pub(crate) fn write_batch(
     config: &LoaderConfig,
     name: &str,
-    events: &[Event],
+    events: &[EventRow<'_>],
 ) -> Result<usize, LoaderError> {
-    // Events are large: they are grouped by reference, never moved.
-    let mut by_place: BTreeMap<(&str, NaiveDate), Vec<&Event>> = BTreeMap::new();
-    for event in events {
-        let dataset = if event.quarantined {
-            QUARANTINE_DIR
-        } else {
-            EVENTS_DIR
-        };
-        let date = partition_date(event.event_time, config.time_zone);
-        by_place.entry((dataset, date)).or_default().push(event);
-    }
-    for (&(dataset, date), events) in &by_place {
-        let dir = dated_dir(&config.dataset_dir, dataset, date);
-        write_file(&config.layout, &config.dataset_dir, &dir, name, events)?;
-    }
-    Ok(by_place.len())
+    let mut files = BatchFiles::new(config, name);
+    files.append(events)?;
+    files.finish()
 }
 
 /// Folder (beside `events/` and `quarantine/`) where files are written before they are renamed
@@ -68,29 +120,104 @@ pub(crate) fn write_file(
     name: &str,
     events: &[impl Borrow<Event>],
 ) -> Result<(), LoaderError> {
-    fs::create_dir_all(dir).map_err(|e| LoaderError::io(dir, e))?;
-    let staging = dataset_dir.join(STAGING_DIR);
-    fs::create_dir_all(&staging).map_err(|e| LoaderError::io(&staging, e))?;
-    let batch = layout.to_record_batch(events)?;
-    let path = dir.join(name);
-    let tmp = staging.join(staging_name(dataset_dir, &path));
-    let file = File::create(&tmp).map_err(|e| LoaderError::io(&tmp, e))?;
-    let props = WriterProperties::builder()
-        .set_compression(Compression::ZSTD(ZstdLevel::try_new(1)?))
-        .build();
-    let mut writer = ArrowWriter::try_new(file, batch.schema(), Some(props))?;
-    writer.write(&batch)?;
-    let file = writer.into_inner()?;
-    crate::durable::crash_point("loader-mid-file");
-    file.sync_all().map_err(|e| LoaderError::io(&tmp, e))?;
-    // Replaces a file of the same batch left by a run that crashed before committing.
-    fs::rename(&tmp, &path).map_err(|e| LoaderError::io(&path, e))?;
-    sync_dir(dir).map_err(|e| LoaderError::io(dir, e))?;
-    if let Some(parent) = dir.parent() {
-        sync_dir(parent).map_err(|e| LoaderError::io(parent, e))?;
+    let mut file = StagedFile::create(layout, dataset_dir, dir.to_owned(), name)?;
+    file.append(layout, events)?;
+    file.commit()
+}
+
+/// Columns whose values are (nearly) all distinct: a dictionary would only cost the writer a hash
+/// per value before it gives up on it.
+const NO_DICTIONARY: &[&str] = &[
+    "event_time",
+    "client_event_time",
+    "server_received_time",
+    "insert_id",
+    "event_id",
+    "event_properties",
+    "user_properties",
+];
+
+/// How dataset files are encoded: zstd, dictionaries where values repeat.
+fn writer_properties() -> Result<WriterProperties, LoaderError> {
+    let mut props =
+        WriterProperties::builder().set_compression(Compression::ZSTD(ZstdLevel::try_new(1)?));
+    for column in NO_DICTIONARY {
+        props = props.set_column_dictionary_enabled(ColumnPath::from(*column), false);
     }
-    sync_dir(&staging).map_err(|e| LoaderError::io(&staging, e))?;
-    Ok(())
+    Ok(props.build())
+}
+
+/// A Parquet file being written in the staging folder, to be renamed to `dir/name`.
+struct StagedFile {
+    writer: ArrowWriter<File>,
+    tmp: PathBuf,
+    staging: PathBuf,
+    dir: PathBuf,
+    path: PathBuf,
+}
+
+impl StagedFile {
+    fn create(
+        layout: &StorageLayout,
+        dataset_dir: &Path,
+        dir: PathBuf,
+        name: &str,
+    ) -> Result<Self, LoaderError> {
+        fs::create_dir_all(&dir).map_err(|e| LoaderError::io(&dir, e))?;
+        let staging = dataset_dir.join(STAGING_DIR);
+        fs::create_dir_all(&staging).map_err(|e| LoaderError::io(&staging, e))?;
+        let path = dir.join(name);
+        let tmp = staging.join(staging_name(dataset_dir, &path));
+        let file = File::create(&tmp).map_err(|e| LoaderError::io(&tmp, e))?;
+        let writer = ArrowWriter::try_new(file, layout.schema(), Some(writer_properties()?))?;
+        Ok(StagedFile {
+            writer,
+            tmp,
+            staging,
+            dir,
+            path,
+        })
+    }
+
+    fn append(
+        &mut self,
+        layout: &StorageLayout,
+        events: &[impl Borrow<Event>],
+    ) -> Result<(), LoaderError> {
+        self.writer.write(&layout.to_record_batch(events)?)?;
+        Ok(())
+    }
+
+    fn append_rows<'r>(
+        &mut self,
+        layout: &StorageLayout,
+        rows: &[&EventRow<'r>],
+    ) -> Result<(), LoaderError> {
+        self.writer.write(&layout.rows_to_record_batch(rows)?)?;
+        Ok(())
+    }
+
+    /// Finishes the file, fsyncs it, renames it into place (replacing a file of the same batch
+    /// left by a run that crashed before committing) and fsyncs the folders.
+    fn commit(self) -> Result<(), LoaderError> {
+        let StagedFile {
+            writer,
+            tmp,
+            staging,
+            dir,
+            path,
+        } = self;
+        let file = writer.into_inner()?;
+        crate::durable::crash_point("loader-mid-file");
+        file.sync_all().map_err(|e| LoaderError::io(&tmp, e))?;
+        fs::rename(&tmp, &path).map_err(|e| LoaderError::io(&path, e))?;
+        sync_dir(&dir).map_err(|e| LoaderError::io(&dir, e))?;
+        if let Some(parent) = dir.parent() {
+            sync_dir(parent).map_err(|e| LoaderError::io(parent, e))?;
+        }
+        sync_dir(&staging).map_err(|e| LoaderError::io(&staging, e))?;
+        Ok(())
+    }
 }
 
 /// The temp name of `path`: its place in the dataset, flattened (`events~event_date=…~part-….tmp`),

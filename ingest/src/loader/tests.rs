@@ -305,3 +305,22 @@ async fn quarantined_events_go_to_the_quarantine_dataset_with_their_reasons() {
         2
     );
 }
+
+#[test]
+fn batches_are_decoded_in_slices_of_about_the_given_size() {
+    let records: Vec<ConsumedRecord> = [3, 3, 3, 9, 1, 1]
+        .iter()
+        .enumerate()
+        .map(|(i, &len)| ConsumedRecord {
+            partition: 0,
+            offset: i as u64,
+            payload: vec![b' '; len],
+        })
+        .collect();
+    let cut: Vec<Vec<u64>> = slices(&records, 6)
+        .map(|s| s.iter().map(|r| r.offset).collect())
+        .collect();
+    // A record larger than the size gets a slice of its own; nothing is skipped or repeated.
+    assert_eq!(cut, [vec![0, 1], vec![2], vec![3], vec![4, 5]]);
+    assert_eq!(slices(&[], 6).count(), 0);
+}

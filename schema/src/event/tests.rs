@@ -108,3 +108,113 @@ fn a_full_event_round_trips() {
     let bytes = serde_json::to_vec(&event).unwrap();
     assert_eq!(serde_json::from_slice::<Event>(&bytes).unwrap(), event);
 }
+
+/// An event with a value in every field (no `..Default::default()`: a new field must be added
+/// here, and then the row tests check that [`row::EventRow`] reads it).
+fn every_field() -> Event {
+    let props = |value: serde_json::Value| value.as_object().unwrap().clone();
+    Event {
+        project: "p".into(),
+        event_time: 1_700_000_000_123,
+        client_event_time: 1_700_000_000_100,
+        client_upload_time: Some(1_700_000_000_300),
+        server_received_time: 1_700_000_000_200,
+        event_type: "Viewed".into(),
+        user_id: Some("u1".into()),
+        device_id: "d1".into(),
+        session_id: Some(1_700_000_000_000),
+        insert_id: Some("i1".into()),
+        event_id: Some(4),
+        context: Context {
+            app_version: Some("1.2".into()),
+            platform: Some("iOS".into()),
+            os_name: Some("ios".into()),
+            os_version: Some("18".into()),
+            device_brand: Some("Apple".into()),
+            device_manufacturer: Some("Apple".into()),
+            device_model: Some("iPhone".into()),
+            carrier: Some("SKT".into()),
+            country: Some("South Korea".into()),
+            region: Some("Seoul".into()),
+            city: Some("Seoul".into()),
+            dma: Some("x".into()),
+            language: Some("ko".into()),
+            location_lat: Some(37.5),
+            location_lng: Some(127.0),
+            ip: Some("1.2.3.4".into()),
+            idfa: Some("a".into()),
+            idfv: Some("b".into()),
+            adid: Some("c".into()),
+            android_id: Some("d".into()),
+            android_app_set_id: Some("e".into()),
+            library: Some("amplitude-swift/1".into()),
+            user_agent: Some("agent \"quoted\"".into()),
+            partner_id: Some("f".into()),
+        },
+        revenue: Revenue {
+            price: Some(2.5),
+            quantity: Some(2),
+            revenue: Some(5.0),
+            product_id: Some("svc".into()),
+            revenue_type: Some("purchase".into()),
+            currency: Some("KRW".into()),
+        },
+        event_properties: props(json!({"k": 1, "n": null})),
+        user_properties: props(json!({"plan": "pro"})),
+        groups: props(json!({"org": "acme"})),
+        group_properties: props(json!({"$set": {"tier": 1}})),
+        plan: props(json!({"branch": "main"})),
+        ingestion_metadata: props(json!({"source_name": "x"})),
+        skip_user_properties_sync: true,
+        taxonomy_issues: vec!["unplanned event".into()],
+        quarantined: true,
+    }
+}
+
+#[test]
+fn a_row_reads_every_field_of_an_event() {
+    use serde_json::{Map, Value};
+    let json = serde_json::to_value(every_field()).unwrap();
+    let mut one_field_each: Vec<(String, Value)> = Vec::new();
+    for (key, value) in json.as_object().unwrap() {
+        match value.as_object() {
+            Some(nested) if key == "context" || key == "revenue" => {
+                for (inner, v) in nested {
+                    let only = Map::from_iter([(inner.clone(), v.clone())]);
+                    one_field_each.push((format!("{key}.{inner}"), json!({ key: only })));
+                }
+            }
+            _ => one_field_each.push((key.clone(), json!({ key: value }))),
+        }
+    }
+    assert_eq!(
+        one_field_each.len(),
+        22 + 24 + 6 - 2,
+        "every field of the event is set"
+    );
+    for (field, json) in one_field_each {
+        let text = serde_json::to_vec(&json).unwrap();
+        let row: row::EventRow<'_> = serde_json::from_slice(&text).unwrap();
+        assert_ne!(row, row::EventRow::default(), "EventRow ignores `{field}`");
+    }
+}
+
+#[test]
+fn a_row_decoded_from_an_events_json_is_that_event() {
+    for event in [every_field(), sparse_event(), Event::default()] {
+        let json = serde_json::to_vec(&event).unwrap();
+        let decoded: row::EventRow<'_> = serde_json::from_slice(&json).unwrap();
+        assert_eq!(decoded, row::EventRow::from(&event));
+    }
+}
+
+#[test]
+fn a_decoded_row_borrows_its_text_unless_it_holds_escapes() {
+    let json = serde_json::to_vec(&every_field()).unwrap();
+    let row: row::EventRow<'_> = serde_json::from_slice(&json).unwrap();
+    let borrowed = |text: &row::Text<'_>| matches!(text.0, std::borrow::Cow::Borrowed(_));
+    assert!(borrowed(&row.device_id));
+    assert!(borrowed(row.context.library.as_ref().unwrap()));
+    assert!(!borrowed(row.context.user_agent.as_ref().unwrap()));
+    assert_eq!(row.context.user_agent.as_deref(), Some("agent \"quoted\""));
+}

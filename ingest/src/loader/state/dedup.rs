@@ -7,7 +7,7 @@
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 
-use sluice_schema::Event;
+use sluice_schema::EventRow;
 use twox_hash::XxHash3_128;
 
 /// How long a key is remembered (Amplitude: 7 days).
@@ -15,7 +15,7 @@ pub(crate) const DEDUP_WINDOW_MS: i64 = 7 * 24 * 3600 * 1000;
 
 /// The dedup key of an event: `insert_id` on the device, or, without one, Amplitude's second key
 /// (`event_id`, client event time, device). Events with neither are never deduplicated.
-pub(crate) fn dedup_key(event: &Event) -> Option<u128> {
+pub(crate) fn dedup_key(event: &EventRow<'_>) -> Option<u128> {
     let mut bytes = Vec::with_capacity(128);
     bytes.extend_from_slice(event.project.as_bytes());
     bytes.push(0);
@@ -103,17 +103,20 @@ impl DedupIndex {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use sluice_schema::{Event, Text};
 
-    fn event(device: &str, insert_id: Option<&str>, event_id: Option<i64>) -> Event {
-        Event {
+    use super::*;
+    use crate::loader::state::row;
+
+    fn event(device: &str, insert_id: Option<&str>, event_id: Option<i64>) -> EventRow<'static> {
+        row(&Event {
             project: "shop".into(),
             device_id: device.into(),
             insert_id: insert_id.map(str::to_owned),
             event_id,
             client_event_time: 1000,
             ..Event::default()
-        }
+        })
     }
 
     #[test]
@@ -123,7 +126,7 @@ mod tests {
         assert_ne!(a, dedup_key(&event("dev-2", Some("x"), None)).unwrap());
         assert_ne!(a, dedup_key(&event("dev-1", Some("y"), None)).unwrap());
         let mut other_project = event("dev-1", Some("x"), None);
-        other_project.project = "blog".into();
+        other_project.project = Text::from("blog");
         assert_ne!(a, dedup_key(&other_project).unwrap());
         let by_event_id = dedup_key(&event("dev-1", None, Some(5))).unwrap();
         assert_ne!(a, by_event_id);

@@ -12,7 +12,7 @@ mod properties;
 
 use std::path::Path;
 
-use sluice_schema::Event;
+use sluice_schema::EventRow;
 
 use crate::error::LoaderError;
 use crate::log::Positions;
@@ -35,9 +35,9 @@ pub(crate) struct LoaderState {
 }
 
 /// The outcome of processing one batch.
-pub(crate) struct Processed {
+pub(crate) struct Processed<'r> {
     /// The events to store, stamped with user and group properties.
-    pub(crate) events: Vec<Event>,
+    pub(crate) events: Vec<EventRow<'r>>,
     /// How many events were dropped as duplicates.
     pub(crate) duplicates: usize,
 }
@@ -71,7 +71,7 @@ impl LoaderState {
     }
 
     /// Drops duplicates and stamps the rest, in order. The changes are held until [`Self::persist`].
-    pub(crate) fn process(&mut self, mut events: Vec<Event>) -> Processed {
+    pub(crate) fn process<'r>(&mut self, mut events: Vec<EventRow<'r>>) -> Processed<'r> {
         let mut duplicates = 0;
         // In place: a batch's events are large and many, so they are not moved into a new vector.
         events.retain_mut(|event| {
@@ -131,6 +131,14 @@ impl LoaderState {
         );
         Ok(())
     }
+}
+
+/// An event as the loader sees it after decoding its record (for tests).
+#[cfg(test)]
+pub(crate) fn row(event: &sluice_schema::Event) -> EventRow<'static> {
+    use serde::Deserialize;
+    let json = serde_json::to_value(event).expect("events serialise");
+    EventRow::deserialize(json).expect("an event's JSON is a row")
 }
 
 #[cfg(test)]

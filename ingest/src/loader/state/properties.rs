@@ -14,10 +14,11 @@
 //! first login (a device shared by several users) is the query layer's job.
 
 use std::collections::{BTreeSet, HashMap};
+use std::sync::Arc;
 
 use serde_json::{Map, Value};
 use sluice_schema::operations::apply_operations;
-use sluice_schema::{Event, Properties};
+use sluice_schema::{EventRow, Properties, PropertiesRef};
 
 /// Which state an entry belongs to.
 #[derive(
@@ -32,10 +33,12 @@ pub(crate) enum Table {
     Group,
 }
 
-/// Property state of every user and group.
+/// Property state of every user and group. Entries are shared with the events stamped with them
+/// (a user's properties are stamped on each of its events); an update copies an entry only while
+/// events of the batch still hold it.
 #[derive(Default)]
 pub(crate) struct PropertyStore {
-    tables: HashMap<(Table, String), Properties>,
+    tables: HashMap<(Table, String), Arc<Properties>>,
 }
 
 /// The entries a batch changed, to be journaled.
@@ -71,7 +74,7 @@ impl PropertyStore {
     pub(crate) fn restore(&mut self, table: Table, key: String, value: Option<Properties>) {
         match value {
             Some(props) => {
-                self.tables.insert((table, key), props);
+                self.tables.insert((table, key), Arc::new(props));
             }
             None => {
                 self.tables.remove(&(table, key));
@@ -81,12 +84,12 @@ impl PropertyStore {
 
     /// The current value of an entry.
     pub(crate) fn get(&self, table: Table, key: &str) -> Option<&Properties> {
-        self.tables.get(&(table, key.to_owned()))
+        self.tables.get(&(table, key.to_owned())).map(|p| &**p)
     }
 
     /// Every entry.
     pub(crate) fn entries(&self) -> impl Iterator<Item = (&(Table, String), &Properties)> {
-        self.tables.iter()
+        self.tables.iter().map(|(key, props)| (key, &**props))
     }
 
     /// Number of entries.
@@ -95,32 +98,32 @@ impl PropertyStore {
     }
 
     /// Updates the state from `event` and stamps it (see the module docs).
-    pub(crate) fn process(&mut self, event: &mut Event, changed: &mut Changed) {
+    pub(crate) fn process(&mut self, event: &mut EventRow<'_>, changed: &mut Changed) {
         let key = self.user_entry(event, changed);
         if !event.user_properties.is_empty() && !event.skip_user_properties_sync {
             let state = self.tables.entry((Table::User, key.clone())).or_default();
-            if apply_operations(state, &event.user_properties) {
+            if apply_operations(Arc::make_mut(state), &event.user_properties) {
                 changed.insert((Table::User, key.clone()));
             }
         }
-        if event.event_type == "$identify" && !event.groups.is_empty() {
-            let memberships = self
-                .tables
-                .entry((Table::Memberships, key.clone()))
-                .or_default();
+        if &*event.event_type == "$identify" && !event.groups.is_empty() {
+            let memberships = Arc::make_mut(
+                self.tables
+                    .entry((Table::Memberships, key.clone()))
+                    .or_default(),
+            );
             let before = memberships.clone();
-            memberships.extend(event.groups.clone());
+            memberships.extend(event.groups.iter().map(|(k, v)| (k.clone(), v.clone())));
             if *memberships != before {
                 changed.insert((Table::Memberships, key.clone()));
             }
         }
-        if event.event_type == "$groupidentify" && !event.group_properties.is_empty() {
-            let update = event.group_properties.clone();
-            for (group_type, value) in &event.groups {
+        if &*event.event_type == "$groupidentify" && !event.group_properties.is_empty() {
+            for (group_type, value) in event.groups.iter() {
                 for value in group_values(value) {
                     let gkey = group_key(&event.project, group_type, &value);
                     let state = self.tables.entry((Table::Group, gkey.clone())).or_default();
-                    if apply_operations(state, &update) {
+                    if apply_operations(Arc::make_mut(state), &event.group_properties) {
                         changed.insert((Table::Group, gkey));
                     }
                 }
@@ -130,7 +133,7 @@ impl PropertyStore {
     }
 
     /// The user entry of an event, carrying anonymous properties over on first login.
-    fn user_entry(&mut self, event: &Event, changed: &mut Changed) -> String {
+    fn user_entry(&mut self, event: &EventRow<'_>, changed: &mut Changed) -> String {
         let Some(user_id) = &event.user_id else {
             return device_key(&event.project, &event.device_id);
         };
@@ -148,39 +151,40 @@ impl PropertyStore {
         key
     }
 
-    fn stamp(&self, event: &mut Event, key: &str) {
-        event.user_properties = self
-            .tables
-            .get(&(Table::User, key.to_owned()))
-            .cloned()
-            .unwrap_or_default();
+    fn stamp(&self, event: &mut EventRow<'_>, key: &str) {
+        event.user_properties = match self.tables.get(&(Table::User, key.to_owned())) {
+            Some(props) => PropertiesRef::Shared(Arc::clone(props)),
+            None => PropertiesRef::default(),
+        };
         if let Some(memberships) = self.tables.get(&(Table::Memberships, key.to_owned())) {
-            let mut groups = memberships.clone();
-            groups.extend(std::mem::take(&mut event.groups));
-            event.groups = groups;
+            let mut groups = Properties::clone(memberships);
+            groups.extend(event.groups.iter().map(|(k, v)| (k.clone(), v.clone())));
+            event.groups = PropertiesRef::Owned(groups);
         }
         let mut group_properties = Map::new();
-        for (group_type, value) in &event.groups {
+        for (group_type, value) in event.groups.iter() {
             let mut by_value = Map::new();
             for value in group_values(value) {
                 let gkey = group_key(&event.project, group_type, &value);
                 if let Some(props) = self.tables.get(&(Table::Group, gkey)) {
-                    by_value.insert(value, Value::Object(props.clone()));
+                    by_value.insert(value, Value::Object(Properties::clone(props)));
                 }
             }
             if !by_value.is_empty() {
                 group_properties.insert(group_type.clone(), Value::Object(by_value));
             }
         }
-        event.group_properties = group_properties;
+        event.group_properties = PropertiesRef::Owned(group_properties);
     }
 }
 
 #[cfg(test)]
 mod tests {
     use serde_json::json;
+    use sluice_schema::Event;
 
     use super::*;
+    use crate::loader::state::row;
 
     fn props(value: Value) -> Properties {
         match value {
@@ -189,18 +193,23 @@ mod tests {
         }
     }
 
-    fn event(event_type: &str, user: Option<&str>, device: &str, user_props: Value) -> Event {
-        Event {
+    fn event(
+        event_type: &str,
+        user: Option<&str>,
+        device: &str,
+        user_props: Value,
+    ) -> EventRow<'static> {
+        row(&Event {
             project: "shop".into(),
             event_type: event_type.into(),
             user_id: user.map(str::to_owned),
             device_id: device.into(),
             user_properties: props(user_props),
             ..Event::default()
-        }
+        })
     }
 
-    fn run(store: &mut PropertyStore, mut e: Event) -> Event {
+    fn run<'r>(store: &mut PropertyStore, mut e: EventRow<'r>) -> EventRow<'r> {
         let mut changed = Changed::new();
         store.process(&mut e, &mut changed);
         e
@@ -222,7 +231,7 @@ mod tests {
         );
         let later = run(&mut store, event("View", Some("u1"), "d2", json!({})));
         assert_eq!(
-            Value::Object(later.user_properties.clone()),
+            Value::Object(later.user_properties.clone().into_owned()),
             json!({"plan": "pro", "n": 2})
         );
         run(
@@ -254,7 +263,7 @@ mod tests {
             event("Login", Some("u1"), "d1", json!({"plan": "pro"})),
         );
         assert_eq!(
-            Value::Object(login.user_properties),
+            Value::Object(login.user_properties.into_owned()),
             json!({"source": "ad", "plan": "pro"})
         );
         // Another user on the same device does not inherit, once the first one exists.
@@ -282,28 +291,32 @@ mod tests {
             "d1",
             json!({"$set": {"org": "acme"}}),
         );
-        set_group.groups = props(json!({"org": "acme"}));
+        set_group.groups = PropertiesRef::Owned(props(json!({"org": "acme"})));
         run(&mut store, set_group);
         let mut identify_group = event("$groupidentify", Some("u1"), "d1", json!({}));
-        identify_group.groups = props(json!({"org": "acme"}));
-        identify_group.group_properties = props(json!({"$set": {"tier": "gold"}}));
+        identify_group.groups = PropertiesRef::Owned(props(json!({"org": "acme"})));
+        identify_group.group_properties =
+            PropertiesRef::Owned(props(json!({"$set": {"tier": "gold"}})));
         run(&mut store, identify_group);
         let view = run(&mut store, event("View", Some("u1"), "d1", json!({})));
-        assert_eq!(Value::Object(view.groups), json!({"org": "acme"}));
         assert_eq!(
-            Value::Object(view.group_properties),
+            Value::Object(view.groups.into_owned()),
+            json!({"org": "acme"})
+        );
+        assert_eq!(
+            Value::Object(view.group_properties.into_owned()),
             json!({"org": {"acme": {"tier": "gold"}}})
         );
         // An event's own groups overlay the memberships.
         let mut other = event("View", Some("u1"), "d1", json!({}));
-        other.groups = props(json!({"org": ["acme", "globex"], "team": "x"}));
+        other.groups = PropertiesRef::Owned(props(json!({"org": ["acme", "globex"], "team": "x"})));
         let other = run(&mut store, other);
         assert_eq!(
-            Value::Object(other.groups),
+            Value::Object(other.groups.into_owned()),
             json!({"org": ["acme", "globex"], "team": "x"})
         );
         assert_eq!(
-            Value::Object(other.group_properties),
+            Value::Object(other.group_properties.into_owned()),
             json!({"org": {"acme": {"tier": "gold"}}})
         );
     }

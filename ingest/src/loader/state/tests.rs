@@ -1,9 +1,10 @@
 use serde_json::{Value, json};
+use sluice_schema::Event;
 
 use super::*;
 
-fn event(insert_id: &str, user: &str, received_ms: i64, user_props: Value) -> Event {
-    Event {
+fn event(insert_id: &str, user: &str, received_ms: i64, user_props: Value) -> EventRow<'static> {
+    row(&Event {
         project: "shop".into(),
         event_type: if user_props.as_object().is_some_and(|p| !p.is_empty()) {
             "$identify".into()
@@ -19,14 +20,14 @@ fn event(insert_id: &str, user: &str, received_ms: i64, user_props: Value) -> Ev
             _ => panic!("not an object"),
         },
         ..Event::default()
-    }
+    })
 }
 
 fn at(offset: u64) -> Positions {
     Positions::from([(0, offset)])
 }
 
-fn ids(processed: &Processed) -> Vec<&str> {
+fn ids<'a>(processed: &'a Processed<'_>) -> Vec<&'a str> {
     processed
         .events
         .iter()
