@@ -188,6 +188,7 @@ impl Event {
     }
 }
 
+pub(crate) mod property_list;
 pub(crate) mod row;
 
 #[cfg(test)]

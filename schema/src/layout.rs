@@ -16,8 +16,8 @@ use arrow::array::{
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
 use chrono::NaiveDate;
 use chrono_tz::Tz;
-use serde_json::Value;
 
+use crate::event::property_list::PropertyRef;
 use crate::event::row::EventRow;
 use crate::event::{Event, Properties};
 use crate::taxonomy::{PropertyType, TrackingPlan};
@@ -452,10 +452,22 @@ impl StorageLayout {
             }
         }
         columns.push(Arc::new(issues.finish()));
-        let event_props =
-            split_properties(events(), n, |e| &e.event_properties, &self.event_properties);
-        let user_props =
-            split_properties(events(), n, |e| &e.user_properties, &self.user_properties);
+        let event_props = split_properties(
+            events(),
+            n,
+            |e| e.event_properties.iter(),
+            &self.event_properties,
+        );
+        let user_props = split_properties(
+            events(),
+            n,
+            |e| {
+                e.user_properties
+                    .iter()
+                    .map(|(k, v)| (k.as_str(), PropertyRef::of_value(v)))
+            },
+            &self.user_properties,
+        );
         columns.push(event_props.remainder);
         columns.push(user_props.remainder);
         columns.extend(event_props.typed);
@@ -484,13 +496,13 @@ fn json_text(props: &Properties) -> Option<String> {
 }
 
 /// Whether a value can live in the promoted column of `ty` (otherwise it stays in the JSON).
-fn fits(value: &Value, ty: PropertyType) -> bool {
-    match ty {
-        PropertyType::String => value.is_string(),
-        PropertyType::Number => value.is_number(),
-        PropertyType::Integer => value.is_i64(),
-        PropertyType::Boolean => value.is_boolean(),
-        PropertyType::Array => false,
+fn fits(value: PropertyRef<'_>, ty: PropertyType) -> bool {
+    match (ty, value) {
+        (PropertyType::String, PropertyRef::String(_))
+        | (PropertyType::Number, PropertyRef::Number(_))
+        | (PropertyType::Boolean, PropertyRef::Bool(_)) => true,
+        (PropertyType::Integer, PropertyRef::Number(n)) => n.is_i64(),
+        _ => false,
     }
 }
 
@@ -502,12 +514,15 @@ struct SplitProperties {
 
 /// Splits every event's properties in one pass over each map: a property goes to its typed column
 /// if it is promoted and fits the type, otherwise into the row's remainder JSON.
-fn split_properties<'e, 'r: 'e>(
+fn split_properties<'e, 'r: 'e, I>(
     events: impl Iterator<Item = &'e EventRow<'r>>,
     rows: usize,
-    get: JsonGetter,
+    properties: impl Fn(&'e EventRow<'r>) -> I,
     promoted: &[PromotedProperty],
-) -> SplitProperties {
+) -> SplitProperties
+where
+    I: Iterator<Item = (&'e str, PropertyRef<'e>)>,
+{
     // Sorted for a binary search: cheaper than hashing every property name of every row.
     let mut column_of: Vec<(&str, usize)> = promoted
         .iter()
@@ -523,15 +538,15 @@ fn split_properties<'e, 'r: 'e>(
     // bytes): pages of a large reservation are only backed once written, while growing from a
     // small one would copy the column several times.
     let mut remainder = StringBuilder::with_capacity(rows, rows * 256);
-    let mut row: Vec<Option<&Value>> = vec![None; promoted.len()];
-    let mut rest: Vec<(&String, &Value)> = Vec::new();
+    let mut row: Vec<Option<PropertyRef<'_>>> = vec![None; promoted.len()];
+    let mut rest: Vec<(&str, PropertyRef<'_>)> = Vec::new();
     let mut text = Vec::new();
     for event in events {
         row.fill(None);
         rest.clear();
-        for (name, value) in get(event) {
+        for (name, value) in properties(event) {
             let column = column_of
-                .binary_search_by(|(promoted, _)| (*promoted).cmp(name.as_str()))
+                .binary_search_by(|(promoted, _)| (*promoted).cmp(name))
                 .map(|at| column_of[at].1);
             match column {
                 Ok(i) if fits(value, promoted[i].ty) => row[i] = Some(value),
@@ -557,7 +572,7 @@ fn split_properties<'e, 'r: 'e>(
 }
 
 /// Serialises borrowed `(name, value)` pairs as a JSON object without copying them into a map.
-struct JsonMap<'a>(&'a [(&'a String, &'a Value)]);
+struct JsonMap<'a>(&'a [(&'a str, PropertyRef<'a>)]);
 
 impl serde::Serialize for JsonMap<'_> {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
@@ -585,12 +600,12 @@ impl TypedBuilder {
         }
     }
 
-    fn append(&mut self, value: Option<&Value>) {
+    fn append(&mut self, value: Option<PropertyRef<'_>>) {
         match self {
-            TypedBuilder::Utf8(b) => b.append_option(value.and_then(Value::as_str)),
-            TypedBuilder::Float64(b) => b.append_option(value.and_then(Value::as_f64)),
-            TypedBuilder::Int64(b) => b.append_option(value.and_then(Value::as_i64)),
-            TypedBuilder::Boolean(b) => b.append_option(value.and_then(Value::as_bool)),
+            TypedBuilder::Utf8(b) => b.append_option(value.and_then(PropertyRef::as_str)),
+            TypedBuilder::Float64(b) => b.append_option(value.and_then(PropertyRef::as_f64)),
+            TypedBuilder::Int64(b) => b.append_option(value.and_then(PropertyRef::as_i64)),
+            TypedBuilder::Boolean(b) => b.append_option(value.and_then(PropertyRef::as_bool)),
         }
     }
 

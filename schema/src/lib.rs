@@ -9,6 +9,7 @@ pub mod layout;
 pub mod operations;
 pub mod taxonomy;
 
+pub use event::property_list::{EventProperties, PropertyRef, PropertyValue};
 pub use event::row::{ContextRow, EventRow, PropertiesRef, RevenueRow, Text};
 pub use event::{Context, Event, Properties, Revenue};
 pub use layout::{StorageLayout, partition_date};

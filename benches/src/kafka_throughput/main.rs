@@ -58,6 +58,10 @@ struct Args {
     /// Loaders in the consumer group.
     #[arg(long, default_value_t = 1)]
     loaders: usize,
+    /// Extra producer settings for the collector (`key=value`, repeatable), passed on as
+    /// `sluice serve --kafka-config`.
+    #[arg(long)]
+    kafka_config: Vec<String>,
     /// Distinct demo events the bodies are cut from.
     #[arg(long, default_value_t = 20_000)]
     pool_events: usize,
@@ -164,6 +168,11 @@ fn start_collector(args: &Args, dir: &Path, broker: &str) -> (Process, String) {
         .arg(format!("{}=marketplace", sluice_ingest::demo::DEMO_API_KEY))
         .arg("--data-dir")
         .arg(dir.join("collector"))
+        .args(
+            args.kafka_config
+                .iter()
+                .flat_map(|setting| ["--kafka-config", setting.as_str()]),
+        )
         .env("SLUICE_LOG", "warn")
         .stdout(Stdio::piped())
         .spawn()

@@ -17,6 +17,7 @@ use std::sync::Arc;
 use serde::de::Visitor;
 use serde::{Deserialize, Deserializer};
 
+use super::property_list::EventProperties;
 use super::{Context, Event, Properties, Revenue};
 
 /// One event, borrowing its text (see the module docs). Field meanings: [`Event`].
@@ -44,7 +45,8 @@ pub struct EventRow<'a> {
     pub context: ContextRow<'a>,
     #[serde(borrow)]
     pub revenue: RevenueRow<'a>,
-    pub event_properties: PropertiesRef<'a>,
+    #[serde(borrow)]
+    pub event_properties: EventProperties<'a>,
     pub user_properties: PropertiesRef<'a>,
     pub groups: PropertiesRef<'a>,
     pub group_properties: PropertiesRef<'a>,
@@ -254,7 +256,7 @@ impl<'a> From<&'a Event> for EventRow<'a> {
             event_id: e.event_id,
             context: ContextRow::from(&e.context),
             revenue: RevenueRow::from(&e.revenue),
-            event_properties: PropertiesRef::Borrowed(&e.event_properties),
+            event_properties: EventProperties::Map(&e.event_properties),
             user_properties: PropertiesRef::Borrowed(&e.user_properties),
             groups: PropertiesRef::Borrowed(&e.groups),
             group_properties: PropertiesRef::Borrowed(&e.group_properties),

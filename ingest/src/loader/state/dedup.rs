@@ -16,24 +16,64 @@ pub(crate) const DEDUP_WINDOW_MS: i64 = 7 * 24 * 3600 * 1000;
 /// The dedup key of an event: `insert_id` on the device, or, without one, Amplitude's second key
 /// (`event_id`, client event time, device). Events with neither are never deduplicated.
 pub(crate) fn dedup_key(event: &EventRow<'_>) -> Option<u128> {
-    let mut bytes = Vec::with_capacity(128);
-    bytes.extend_from_slice(event.project.as_bytes());
-    bytes.push(0);
-    bytes.extend_from_slice(event.device_id.as_bytes());
-    bytes.push(0);
+    let mut key = KeyBytes::default();
+    key.extend(event.project.as_bytes());
+    key.extend(&[0]);
+    key.extend(event.device_id.as_bytes());
+    key.extend(&[0]);
     match (&event.insert_id, event.event_id) {
         (Some(insert_id), _) => {
-            bytes.push(b'i');
-            bytes.extend_from_slice(insert_id.as_bytes());
+            key.extend(b"i");
+            key.extend(insert_id.as_bytes());
         }
         (None, Some(event_id)) => {
-            bytes.push(b'e');
-            bytes.extend_from_slice(&event_id.to_le_bytes());
-            bytes.extend_from_slice(&event.client_event_time.to_le_bytes());
+            key.extend(b"e");
+            key.extend(&event_id.to_le_bytes());
+            key.extend(&event.client_event_time.to_le_bytes());
         }
         (None, None) => return None,
     }
-    Some(XxHash3_128::oneshot(&bytes))
+    Some(XxHash3_128::oneshot(key.as_slice()))
+}
+
+/// The bytes of a dedup key: on the stack when they fit (nearly always), so that hashing an
+/// event's key allocates nothing.
+struct KeyBytes {
+    inline: [u8; 160],
+    len: usize,
+    spilled: Vec<u8>,
+}
+
+impl Default for KeyBytes {
+    fn default() -> Self {
+        KeyBytes {
+            inline: [0; 160],
+            len: 0,
+            spilled: Vec::new(),
+        }
+    }
+}
+
+impl KeyBytes {
+    fn extend(&mut self, bytes: &[u8]) {
+        if self.spilled.is_empty() && self.len + bytes.len() <= self.inline.len() {
+            self.inline[self.len..self.len + bytes.len()].copy_from_slice(bytes);
+            self.len += bytes.len();
+        } else {
+            if self.spilled.is_empty() {
+                self.spilled.extend_from_slice(&self.inline[..self.len]);
+            }
+            self.spilled.extend_from_slice(bytes);
+        }
+    }
+
+    fn as_slice(&self) -> &[u8] {
+        if self.spilled.is_empty() {
+            &self.inline[..self.len]
+        } else {
+            &self.spilled
+        }
+    }
 }
 
 /// Keys are already uniform hashes: the table uses their low 64 bits as is.
@@ -117,6 +157,16 @@ mod tests {
             client_event_time: 1000,
             ..Event::default()
         })
+    }
+
+    #[test]
+    fn long_keys_hash_all_their_bytes() {
+        let long = "x".repeat(300);
+        let key = dedup_key(&event("dev-1", Some(&long), None)).unwrap();
+        let bytes = format!("shop\0dev-1\0i{long}");
+        assert_eq!(key, XxHash3_128::oneshot(bytes.as_bytes()));
+        let short = dedup_key(&event("dev-1", Some("x"), None)).unwrap();
+        assert_eq!(short, XxHash3_128::oneshot(b"shop\0dev-1\0ix"));
     }
 
     #[test]

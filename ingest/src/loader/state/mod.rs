@@ -117,7 +117,7 @@ impl LoaderState {
         let entries: Vec<_> = self
             .properties
             .entries()
-            .map(|((table, key), value)| (*table, key.clone(), Some(value.clone())))
+            .map(|(table, key, value)| (table, key.clone(), Some(value.clone())))
             .collect();
         let keys: Vec<_> = self.dedup.entries().collect();
         let started = std::time::Instant::now();

@@ -38,7 +38,20 @@ pub(crate) enum Table {
 /// events of the batch still hold it.
 #[derive(Default)]
 pub(crate) struct PropertyStore {
-    tables: HashMap<(Table, String), Arc<Properties>>,
+    /// One map per [`Table`] (looked up by `&str`: no key is copied to read an entry).
+    tables: [HashMap<String, Arc<Properties>>; 3],
+}
+
+impl Table {
+    const ALL: [Table; 3] = [Table::User, Table::Memberships, Table::Group];
+
+    fn index(self) -> usize {
+        match self {
+            Table::User => 0,
+            Table::Memberships => 1,
+            Table::Group => 2,
+        }
+    }
 }
 
 /// The entries a batch changed, to be journaled.
@@ -74,42 +87,50 @@ impl PropertyStore {
     pub(crate) fn restore(&mut self, table: Table, key: String, value: Option<Properties>) {
         match value {
             Some(props) => {
-                self.tables.insert((table, key), Arc::new(props));
+                self.table(table).insert(key, Arc::new(props));
             }
             None => {
-                self.tables.remove(&(table, key));
+                self.table(table).remove(&key);
             }
         }
     }
 
     /// The current value of an entry.
     pub(crate) fn get(&self, table: Table, key: &str) -> Option<&Properties> {
-        self.tables.get(&(table, key.to_owned())).map(|p| &**p)
+        self.tables[table.index()].get(key).map(|p| &**p)
     }
 
     /// Every entry.
-    pub(crate) fn entries(&self) -> impl Iterator<Item = (&(Table, String), &Properties)> {
-        self.tables.iter().map(|(key, props)| (key, &**props))
+    pub(crate) fn entries(&self) -> impl Iterator<Item = (Table, &String, &Properties)> {
+        Table::ALL.into_iter().flat_map(move |table| {
+            self.tables[table.index()]
+                .iter()
+                .map(move |(key, props)| (table, key, &**props))
+        })
     }
 
     /// Number of entries.
     pub(crate) fn len(&self) -> usize {
-        self.tables.len()
+        self.tables.iter().map(HashMap::len).sum()
+    }
+
+    fn table(&mut self, table: Table) -> &mut HashMap<String, Arc<Properties>> {
+        &mut self.tables[table.index()]
     }
 
     /// Updates the state from `event` and stamps it (see the module docs).
     pub(crate) fn process(&mut self, event: &mut EventRow<'_>, changed: &mut Changed) {
         let key = self.user_entry(event, changed);
         if !event.user_properties.is_empty() && !event.skip_user_properties_sync {
-            let state = self.tables.entry((Table::User, key.clone())).or_default();
+            let state = self.table(Table::User).entry(key.clone()).or_default();
             if apply_operations(Arc::make_mut(state), &event.user_properties) {
                 changed.insert((Table::User, key.clone()));
             }
         }
         if &*event.event_type == "$identify" && !event.groups.is_empty() {
             let memberships = Arc::make_mut(
-                self.tables
-                    .entry((Table::Memberships, key.clone()))
+                self.table(Table::Memberships)
+                    .entry(key.clone())
                     .or_default(),
             );
             let before = memberships.clone();
@@ -122,7 +143,7 @@ impl PropertyStore {
             for (group_type, value) in event.groups.iter() {
                 for value in group_values(value) {
                     let gkey = group_key(&event.project, group_type, &value);
-                    let state = self.tables.entry((Table::Group, gkey.clone())).or_default();
+                    let state = self.table(Table::Group).entry(gkey.clone()).or_default();
                     if apply_operations(Arc::make_mut(state), &event.group_properties) {
                         changed.insert((Table::Group, gkey));
                     }
@@ -139,12 +160,12 @@ impl PropertyStore {
         };
         let key = user_key(&event.project, user_id);
         for table in [Table::User, Table::Memberships] {
-            if self.tables.contains_key(&(table, key.clone())) {
+            if self.tables[table.index()].contains_key(&key) {
                 continue;
             }
             let device = device_key(&event.project, &event.device_id);
-            if let Some(anonymous) = self.tables.get(&(table, device)).cloned() {
-                self.tables.insert((table, key.clone()), anonymous);
+            if let Some(anonymous) = self.tables[table.index()].get(&device).cloned() {
+                self.table(table).insert(key.clone(), anonymous);
                 changed.insert((table, key.clone()));
             }
         }
@@ -152,11 +173,11 @@ impl PropertyStore {
     }
 
     fn stamp(&self, event: &mut EventRow<'_>, key: &str) {
-        event.user_properties = match self.tables.get(&(Table::User, key.to_owned())) {
+        event.user_properties = match self.tables[Table::User.index()].get(key) {
             Some(props) => PropertiesRef::Shared(Arc::clone(props)),
             None => PropertiesRef::default(),
         };
-        if let Some(memberships) = self.tables.get(&(Table::Memberships, key.to_owned())) {
+        if let Some(memberships) = self.tables[Table::Memberships.index()].get(key) {
             let mut groups = Properties::clone(memberships);
             groups.extend(event.groups.iter().map(|(k, v)| (k.clone(), v.clone())));
             event.groups = PropertiesRef::Owned(groups);
@@ -166,7 +187,7 @@ impl PropertyStore {
             let mut by_value = Map::new();
             for value in group_values(value) {
                 let gkey = group_key(&event.project, group_type, &value);
-                if let Some(props) = self.tables.get(&(Table::Group, gkey)) {
+                if let Some(props) = self.tables[Table::Group.index()].get(&gkey) {
                     by_value.insert(value, Value::Object(Properties::clone(props)));
                 }
             }
