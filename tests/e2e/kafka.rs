@@ -300,12 +300,17 @@ async fn a_loader_killed_9_mid_file_redoes_its_batch_exactly() {
     for round in 0..3 {
         let loader = LoaderProcess::start(&broker.address(), &data, "1", &[]);
         let stored_before = stored_insert_ids(&data).len();
-        eventually(
-            Duration::from_secs(120),
-            "the loader writing files",
-            async || (stored_insert_ids(&data).len() > stored_before + 1_000).then_some(()),
-        )
-        .await;
+        let writing = tokio::time::timeout(Duration::from_secs(120), async {
+            while stored_insert_ids(&data).len() <= stored_before + 1_000 {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        });
+        if writing.await.is_err() {
+            panic!(
+                "round {round}: the loader wrote no files for 120 s; its log:\n{}",
+                loader.log_text()
+            );
+        }
         tokio::time::sleep(Duration::from_millis(137 * (round + 1))).await;
         loader.kill_hard();
     }

@@ -175,6 +175,11 @@ impl LoaderProcess {
     }
 
     /// How many lines of its log contain `text`.
+    /// The loader's log so far (for a failure message: the test's folder goes with it).
+    pub(crate) fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
     pub(crate) fn log_lines_with(&self, text: &str) -> usize {
         std::fs::read_to_string(&self.log)
             .unwrap_or_default()
