@@ -186,6 +186,15 @@ impl Event {
     pub fn ordering_key(&self) -> &str {
         &self.device_id
     }
+
+    /// Whether the event changes user or group properties: user-property operations that are not
+    /// `$skip_user_properties_sync`, an `$identify` setting group memberships, or a
+    /// `$groupidentify` with group-property operations (what the loader applies to its state).
+    pub fn updates_properties(&self) -> bool {
+        (!self.user_properties.is_empty() && !self.skip_user_properties_sync)
+            || (self.event_type == "$identify" && !self.groups.is_empty())
+            || (self.event_type == "$groupidentify" && !self.group_properties.is_empty())
+    }
 }
 
 pub(crate) mod property_list;

@@ -469,3 +469,143 @@ async fn a_full_spool_answers_503_and_a_returning_broker_drains_it() {
         "the refused batch was stored"
     );
 }
+
+/// The `insert_id`s of every event in `topic` (messages hold one event or an array of them),
+/// read from the start by a fresh consumer until `expected` are seen or 60 s pass.
+fn insert_ids_in_topic(broker: &str, topic: &str, expected: usize) -> Vec<String> {
+    use rdkafka::consumer::{BaseConsumer, Consumer};
+    use rdkafka::message::Message;
+    let consumer: BaseConsumer = rdkafka::ClientConfig::new()
+        .set("bootstrap.servers", broker)
+        .set("group.id", format!("e2e-reader-{topic}"))
+        .set("auto.offset.reset", "earliest")
+        .set("enable.auto.commit", "false")
+        .create()
+        .unwrap();
+    consumer.subscribe(&[topic]).unwrap();
+    let mut ids = Vec::new();
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while ids.len() < expected && std::time::Instant::now() < deadline {
+        let Some(Ok(message)) = consumer.poll(Duration::from_millis(200)) else {
+            continue;
+        };
+        let payload: Value = serde_json::from_slice(message.payload().unwrap()).unwrap();
+        let events = match payload {
+            Value::Array(events) => events,
+            event => vec![event],
+        };
+        ids.extend(
+            events
+                .iter()
+                .map(|e| e["insert_id"].as_str().unwrap().to_owned()),
+        );
+    }
+    // Anything more that arrives shortly after would be a copy too many.
+    let settle = std::time::Instant::now() + Duration::from_secs(2);
+    while std::time::Instant::now() < settle {
+        if let Some(Ok(message)) = consumer.poll(Duration::from_millis(200)) {
+            ids.push(format!("unexpected message at offset {}", message.offset()));
+        }
+    }
+    ids.sort();
+    ids
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn quarantined_events_and_property_updates_are_copied_to_their_own_topics() {
+    let dir = tempfile::tempdir().unwrap();
+    let broker = Broker::in_memory(dir.path());
+    let data = dir.path().join("data");
+    let plan = dir.path().join("plan.toml");
+    std::fs::write(
+        &plan,
+        "[project]\nname = \"shop\"\n\n[policy]\nunplanned_event = \"reject\"\n\n\
+         [events.\"Service Viewed\"]\ndescription = \"A buyer opened a service page.\"\n",
+    )
+    .unwrap();
+    let server = Server::start(
+        &data,
+        &[
+            "--api-key",
+            &format!("{KEY}=shop"),
+            "--kafka-brokers",
+            &broker.address(),
+            "--kafka-topic",
+            "shop-events",
+            "--spool-dir",
+            dir.path().join("spool").to_str().unwrap(),
+            "--tracking-plan",
+            plan.to_str().unwrap(),
+        ],
+    );
+    let t = 1_767_225_600_000_i64;
+    let event = |id: &str, event_type: &str, extra: Value| {
+        let mut event = json!({"event_type": event_type, "device_id": "device-1",
+            "user_id": "user-1", "time": t, "insert_id": id});
+        event
+            .as_object_mut()
+            .unwrap()
+            .extend(extra.as_object().unwrap().clone());
+        event
+    };
+    let events = vec![
+        event("planned", "Service Viewed", json!({})),
+        event("unplanned", "Promo Clicked", json!({})),
+        event(
+            "identify",
+            "$identify",
+            json!({"user_properties": {"$set": {"plan": "pro"}}}),
+        ),
+        event(
+            "set-on-event",
+            "Service Viewed",
+            json!({"user_properties": {"tier": "gold"}}),
+        ),
+        event(
+            "skip-sync",
+            "Service Viewed",
+            json!({"user_properties": {"tier": "x"},
+            "$skip_user_properties_sync": true}),
+        ),
+        event(
+            "unplanned-with-props",
+            "Promo Clicked",
+            json!({"user_properties": {"a": 1}}),
+        ),
+    ];
+    let response = reqwest::Client::new()
+        .post(format!("{}/2/httpapi", server.base_url))
+        .json(&json!({"api_key": KEY, "events": events}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200, "{}", response.text().await.unwrap());
+
+    let address = broker.address();
+    let (events, quarantine, updates) = tokio::task::spawn_blocking(move || {
+        (
+            insert_ids_in_topic(&address, "shop-events", 6),
+            insert_ids_in_topic(&address, "shop-events-quarantine", 2),
+            insert_ids_in_topic(&address, "shop-events-property-updates", 3),
+        )
+    })
+    .await
+    .unwrap();
+    assert_eq!(
+        events,
+        [
+            "identify",
+            "planned",
+            "set-on-event",
+            "skip-sync",
+            "unplanned",
+            "unplanned-with-props"
+        ]
+    );
+    assert_eq!(quarantine, ["unplanned", "unplanned-with-props"]);
+    assert_eq!(
+        updates,
+        ["identify", "set-on-event", "unplanned-with-props"]
+    );
+    drop(server);
+}

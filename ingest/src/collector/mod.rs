@@ -19,7 +19,7 @@ use std::time::Instant;
 use sluice_schema::TrackingPlan;
 use sluice_schema::amplitude::{self, IngestContext, ProblemKind, UploadRequest};
 
-use crate::log::{EventLog, LogRecord};
+use crate::log::{Copies, EventLog, LogRecord};
 use crate::metrics::{IngestMetrics, Outcome};
 
 pub use http::{BATCH_MAX_BYTES, HTTPAPI_MAX_BYTES, router};
@@ -246,6 +246,7 @@ fn log_record(event: &sluice_schema::Event) -> LogRecord {
     LogRecord {
         key: event.ordering_key().to_owned(),
         payload,
+        copies: Copies::of(event),
     }
 }
 

@@ -63,19 +63,43 @@ impl KafkaSettings {
         config
     }
 
-    /// Creates the events topic unless it exists.
+    /// The topic that gets a copy of every quarantined event (`<topic>-quarantine`), for those
+    /// who watch what the tracking plan rejects; the events topic keeps them too, in order, for
+    /// the loader's quarantine dataset.
+    pub fn quarantine_topic(&self) -> String {
+        format!("{}-quarantine", self.topic)
+    }
+
+    /// The topic that gets a copy of every event that updates user or group properties
+    /// (`<topic>-property-updates`), for systems that follow user attributes (a campaign
+    /// engine); the events topic keeps them too, in order, for the loader's property state.
+    pub fn property_updates_topic(&self) -> String {
+        format!("{}-property-updates", self.topic)
+    }
+
+    /// Creates the events topic and its side topics unless they exist.
     pub async fn ensure_topic(&self, timeout: Duration) -> Result<(), LogError> {
         let admin: AdminClient<DefaultClientContext> = self
             .client_config(&[])
             .create()
             .map_err(|e| kafka_error("creating an admin client", &e))?;
-        let topic = NewTopic::new(
-            &self.topic,
-            self.partitions,
-            TopicReplication::Fixed(self.replication),
-        );
+        let names = [
+            self.topic.clone(),
+            self.quarantine_topic(),
+            self.property_updates_topic(),
+        ];
+        let topics: Vec<NewTopic<'_>> = names
+            .iter()
+            .map(|name| {
+                NewTopic::new(
+                    name,
+                    self.partitions,
+                    TopicReplication::Fixed(self.replication),
+                )
+            })
+            .collect();
         let options = AdminOptions::new().operation_timeout(Some(timeout));
-        let results = tokio::time::timeout(timeout, admin.create_topics([&topic], &options))
+        let results = tokio::time::timeout(timeout, admin.create_topics(&topics, &options))
             .await
             .map_err(|_| LogError::Kafka(format!("creating topic {}: timed out", self.topic)))?
             .map_err(|e| kafka_error("creating topics", &e))?;

@@ -27,11 +27,11 @@ use rdkafka::ClientContext;
 use rdkafka::error::KafkaError;
 use rdkafka::producer::{FutureProducer, FutureRecord, Producer};
 use rdkafka::types::RDKafkaErrorCode;
-use serde::Deserialize;
+use sluice_schema::Event;
 
 use super::{KafkaSettings, kafka_error};
 use crate::error::LogError;
-use crate::log::{ConsumedRecord, EventLog, LocalLog, LogConsumer, LogRecord};
+use crate::log::{ConsumedRecord, Copies, EventLog, LocalLog, LogConsumer, LogRecord};
 
 /// The spool's consumer group: the forwarder.
 const FORWARDER_GROUP: &str = "kafka-forwarder";
@@ -167,6 +167,9 @@ impl Drop for KafkaLog {
     }
 }
 
+/// Which records a topic gets.
+type CopyFilter = fn(&Copies) -> bool;
+
 /// Which of the two producers.
 #[derive(Debug, Clone, Copy)]
 enum Role {
@@ -215,13 +218,28 @@ impl Shared {
     /// Produces `records` with `role`'s producer and waits until Kafka acknowledged every one.
     async fn produce_all(&self, role: Role, records: &[LogRecord]) -> Result<(), LogError> {
         let producer = self.producer(role);
-        let messages = messages(records);
+        let (quarantine, updates) = (
+            self.settings.quarantine_topic(),
+            self.settings.property_updates_topic(),
+        );
+        let topics: [(&str, CopyFilter); 3] = [
+            (&self.settings.topic, |_| true),
+            (&quarantine, |c| c.quarantine),
+            (&updates, |c| c.property_updates),
+        ];
+        let mut messages: Vec<(&str, &str, Vec<u8>)> = Vec::new();
+        for (topic, wanted) in topics {
+            let records = records.iter().filter(|r| wanted(&r.copies));
+            messages.extend(
+                device_messages(records)
+                    .into_iter()
+                    .map(|(key, payload)| (topic, key, payload)),
+            );
+        }
         let mut deliveries = Vec::with_capacity(messages.len());
-        for (key, payload) in &messages {
+        for (topic, key, payload) in &messages {
             loop {
-                let message = FutureRecord::to(&self.settings.topic)
-                    .key(key.as_bytes())
-                    .payload(payload);
+                let message = FutureRecord::to(topic).key(key.as_bytes()).payload(payload);
                 match producer.send_result(message) {
                     Ok(delivery) => {
                         deliveries.push(delivery);
@@ -450,7 +468,7 @@ const MAX_MESSAGE_BYTES: usize = 900 * 1024;
 /// with one record sends it as it is. One message per device and request instead of one per event
 /// divides librdkafka's per-message cost (allocation, framing, compression, delivery report) by
 /// the events a device sends at once — SDKs batch per device.
-fn messages(records: &[LogRecord]) -> Vec<(&str, Vec<u8>)> {
+fn device_messages<'r>(records: impl Iterator<Item = &'r LogRecord>) -> Vec<(&'r str, Vec<u8>)> {
     let mut groups: Vec<(&str, Vec<&[u8]>)> = Vec::new();
     let mut index: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
     for record in records {
@@ -481,22 +499,86 @@ fn messages(records: &[LogRecord]) -> Vec<(&str, Vec<u8>)> {
     messages
 }
 
-/// A spooled record with its partition key back (the device id, as the collector keyed it).
+/// A spooled record with its partition key and side topics back (the device id and the copies the
+/// collector gave it).
 fn keyed(record: ConsumedRecord) -> LogRecord {
-    #[derive(Deserialize)]
-    struct Key {
-        #[serde(default)]
-        device_id: String,
-    }
-    let key = serde_json::from_slice::<Key>(&record.payload)
-        .map(|k| k.device_id)
-        .unwrap_or_default();
+    let (key, copies) = match serde_json::from_slice::<Event>(&record.payload) {
+        Ok(event) => (event.device_id.clone(), Copies::of(&event)),
+        Err(_) => (String::new(), Copies::default()),
+    };
     LogRecord {
         key,
         payload: record.payload,
+        copies,
     }
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn spooled_records_get_their_key_and_copies_back() {
+        let mut event = Event {
+            device_id: "d1".into(),
+            event_type: "$identify".into(),
+            quarantined: true,
+            ..Event::default()
+        };
+        event
+            .user_properties
+            .insert("plan".into(), serde_json::json!("pro"));
+        let record = |event: &Event| ConsumedRecord {
+            partition: 0,
+            offset: 0,
+            payload: serde_json::to_vec(event).unwrap(),
+        };
+        let spooled = keyed(record(&event));
+        assert_eq!(spooled.key, "d1");
+        assert_eq!(
+            spooled.copies,
+            Copies {
+                quarantine: true,
+                property_updates: true
+            }
+        );
+        let plain = keyed(record(&Event {
+            device_id: "d2".into(),
+            ..Event::default()
+        }));
+        assert_eq!(
+            (plain.key.as_str(), plain.copies),
+            ("d2", Copies::default())
+        );
+    }
+
+    #[test]
+    fn a_devices_records_travel_as_one_array_message() {
+        let record = |key: &str, payload: &str| LogRecord {
+            key: key.into(),
+            payload: payload.as_bytes().to_vec(),
+            copies: Copies::default(),
+        };
+        let records = [
+            record("a", "{\"n\":1}"),
+            record("b", "{\"n\":2}"),
+            record("a", "{\"n\":3}"),
+        ];
+        let messages = device_messages(records.iter());
+        let as_text: Vec<(&str, String)> = messages
+            .iter()
+            .map(|(key, payload)| (*key, String::from_utf8(payload.clone()).unwrap()))
+            .collect();
+        assert_eq!(
+            as_text,
+            [
+                ("a", "[{\"n\":1},{\"n\":3}]".to_owned()),
+                ("b", "{\"n\":2}".to_owned())
+            ]
+        );
+    }
 }

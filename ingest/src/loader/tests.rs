@@ -31,6 +31,7 @@ fn records(events: &[Event]) -> Vec<LogRecord> {
         .map(|e| LogRecord {
             key: e.device_id.clone(),
             payload: serde_json::to_vec(e).unwrap(),
+            copies: crate::log::Copies::of(e),
         })
         .collect()
 }

@@ -25,6 +25,28 @@ pub struct LogRecord {
     pub key: String,
     /// Encoded payload.
     pub payload: Vec<u8>,
+    /// Topics that get a copy besides the events topic (Kafka only; the local log has one
+    /// stream).
+    pub copies: Copies,
+}
+
+/// The side topics a record is copied to on Kafka (ARCHITECTURE.md, "The Kafka path").
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Copies {
+    /// The event was quarantined by the tracking plan.
+    pub quarantine: bool,
+    /// The event updates user or group properties.
+    pub property_updates: bool,
+}
+
+impl Copies {
+    /// The copies an event gets.
+    pub fn of(event: &sluice_schema::Event) -> Self {
+        Copies {
+            quarantine: event.quarantined,
+            property_updates: event.updates_properties(),
+        }
+    }
 }
 
 /// A record read back by a consumer.

@@ -218,3 +218,27 @@ fn a_decoded_row_borrows_its_text_unless_it_holds_escapes() {
     assert!(!borrowed(row.context.user_agent.as_ref().unwrap()));
     assert_eq!(row.context.user_agent.as_deref(), Some("agent \"quoted\""));
 }
+
+#[test]
+fn property_updates_are_the_events_the_loader_applies() {
+    let props = |value: serde_json::Value| value.as_object().unwrap().clone();
+    let event = |event_type: &str| Event {
+        event_type: event_type.into(),
+        ..Event::default()
+    };
+    assert!(!event("View").updates_properties());
+    let mut set = event("View");
+    set.user_properties = props(json!({"plan": "pro"}));
+    assert!(set.updates_properties());
+    set.skip_user_properties_sync = true;
+    assert!(!set.updates_properties());
+    let mut membership = event("$identify");
+    membership.groups = props(json!({"org": "acme"}));
+    assert!(membership.updates_properties());
+    let mut group = event("$groupidentify");
+    group.group_properties = props(json!({"$set": {"tier": 1}}));
+    assert!(group.updates_properties());
+    let mut groups_on_a_view = event("View");
+    groups_on_a_view.groups = props(json!({"org": "acme"}));
+    assert!(!groups_on_a_view.updates_properties());
+}

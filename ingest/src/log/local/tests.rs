@@ -6,6 +6,7 @@ fn record(i: usize) -> LogRecord {
     LogRecord {
         key: format!("dev-{}", i % 3),
         payload: format!("event-{i}").into_bytes(),
+        copies: crate::log::Copies::default(),
     }
 }
 
