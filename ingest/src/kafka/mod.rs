@@ -83,19 +83,18 @@ impl KafkaSettings {
             .client_config(&[])
             .create()
             .map_err(|e| kafka_error("creating an admin client", &e))?;
+        // The side topics carry a few events in a hundred: one partition each keeps the
+        // collector's produce requests few (librdkafka batches per partition; every small batch
+        // costs the broker a request's work) and still keeps each device's copies in order.
         let names = [
-            self.topic.clone(),
-            self.quarantine_topic(),
-            self.property_updates_topic(),
+            (self.topic.clone(), self.partitions),
+            (self.quarantine_topic(), 1),
+            (self.property_updates_topic(), 1),
         ];
         let topics: Vec<NewTopic<'_>> = names
             .iter()
-            .map(|name| {
-                NewTopic::new(
-                    name,
-                    self.partitions,
-                    TopicReplication::Fixed(self.replication),
-                )
+            .map(|(name, partitions)| {
+                NewTopic::new(name, *partitions, TopicReplication::Fixed(self.replication))
             })
             .collect();
         let options = AdminOptions::new().operation_timeout(Some(timeout));
