@@ -169,6 +169,8 @@ impl Drop for KafkaLog {
 
 /// Which records a topic gets.
 type CopyFilter = fn(&Copies) -> bool;
+/// The key a record's message is grouped (and keyed) by.
+type GroupKey = fn(&LogRecord) -> &str;
 
 /// Which of the two producers.
 #[derive(Debug, Clone, Copy)]
@@ -222,16 +224,19 @@ impl Shared {
             self.settings.quarantine_topic(),
             self.settings.property_updates_topic(),
         );
-        let topics: [(&str, CopyFilter); 3] = [
-            (&self.settings.topic, |_| true),
-            (&quarantine, |c| c.quarantine),
-            (&updates, |c| c.property_updates),
+        // Events by device; the copies of a request in one unkeyed message per side topic (each
+        // has one partition, so order holds, and a message per device would multiply
+        // librdkafka's per-message work for a few events).
+        let topics: [(&str, CopyFilter, GroupKey); 3] = [
+            (&self.settings.topic, |_| true, |r| &r.key),
+            (&quarantine, |c| c.quarantine, |_| ""),
+            (&updates, |c| c.property_updates, |_| ""),
         ];
         let mut messages: Vec<(&str, &str, Vec<u8>)> = Vec::new();
-        for (topic, wanted) in topics {
+        for (topic, wanted, group) in topics {
             let records = records.iter().filter(|r| wanted(&r.copies));
             messages.extend(
-                device_messages(records)
+                grouped_messages(records, group)
                     .into_iter()
                     .map(|(key, payload)| (topic, key, payload)),
             );
@@ -463,17 +468,22 @@ fn probe(shared: &Shared, runtime: &tokio::runtime::Handle) -> Result<(), LogErr
 /// Largest payload of one Kafka message (librdkafka's `message.max.bytes` is 1 MB by default).
 const MAX_MESSAGE_BYTES: usize = 900 * 1024;
 
-/// The Kafka messages for `records`: the records of one key, in their order, travel together as
-/// one message whose payload is a JSON array of the events (up to [`MAX_MESSAGE_BYTES`]); a key
-/// with one record sends it as it is. One message per device and request instead of one per event
-/// divides librdkafka's per-message cost (allocation, framing, compression, delivery report) by
-/// the events a device sends at once — SDKs batch per device.
-fn device_messages<'r>(records: impl Iterator<Item = &'r LogRecord>) -> Vec<(&'r str, Vec<u8>)> {
+/// The Kafka messages for `records`: the records of one group key (the device id for the events
+/// topic), in their order, travel together as one message whose payload is a JSON array of the
+/// events (up to [`MAX_MESSAGE_BYTES`]); a group of one record sends it as it is. One message per
+/// device and request instead of one per event divides librdkafka's per-message cost (allocation,
+/// framing, compression, delivery report) by the events a device sends at once — SDKs batch per
+/// device.
+fn grouped_messages<'r>(
+    records: impl Iterator<Item = &'r LogRecord>,
+    group: GroupKey,
+) -> Vec<(&'r str, Vec<u8>)> {
     let mut groups: Vec<(&str, Vec<&[u8]>)> = Vec::new();
     let mut index: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
     for record in records {
-        let at = *index.entry(record.key.as_str()).or_insert_with(|| {
-            groups.push((record.key.as_str(), Vec::new()));
+        let key = group(record);
+        let at = *index.entry(key).or_insert_with(|| {
+            groups.push((key, Vec::new()));
             groups.len() - 1
         });
         groups[at].1.push(&record.payload);
@@ -568,7 +578,7 @@ mod tests {
             record("b", "{\"n\":2}"),
             record("a", "{\"n\":3}"),
         ];
-        let messages = device_messages(records.iter());
+        let messages = grouped_messages(records.iter(), |r| &r.key);
         let as_text: Vec<(&str, String)> = messages
             .iter()
             .map(|(key, payload)| (*key, String::from_utf8(payload.clone()).unwrap()))
@@ -580,5 +590,8 @@ mod tests {
                 ("b", "{\"n\":2}".to_owned())
             ]
         );
+        let one = grouped_messages(records.iter(), |_| "");
+        assert_eq!(one.len(), 1);
+        assert_eq!(one[0].1, b"[{\"n\":1},{\"n\":2},{\"n\":3}]");
     }
 }
