@@ -532,6 +532,7 @@ async fn quarantined_events_and_property_updates_are_copied_to_their_own_topics(
             &broker.address(),
             "--kafka-topic",
             "shop-events",
+            "--kafka-side-topics=true",
             "--spool-dir",
             dir.path().join("spool").to_str().unwrap(),
             "--tracking-plan",

@@ -62,6 +62,10 @@ struct Args {
     /// `sluice serve --kafka-config`.
     #[arg(long)]
     kafka_config: Vec<String>,
+    /// Whether the collector copies quarantined events and property updates to their side topics
+    /// (`sluice serve --kafka-side-topics`, off by default as there).
+    #[arg(long, default_value_t = false, action = clap::ArgAction::Set)]
+    side_topics: bool,
     /// Distinct demo events the bodies are cut from.
     #[arg(long, default_value_t = 20_000)]
     pool_events: usize,
@@ -173,6 +177,8 @@ fn start_collector(args: &Args, dir: &Path, broker: &str) -> (Process, String) {
                 .iter()
                 .flat_map(|setting| ["--kafka-config", setting.as_str()]),
         )
+        // Only when on, so that builds without the flag can still be compared with `--sluice`.
+        .args(args.side_topics.then_some("--kafka-side-topics=true"))
         .env("SLUICE_LOG", "warn")
         .stdout(Stdio::piped())
         .spawn()

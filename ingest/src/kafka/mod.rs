@@ -36,6 +36,8 @@ pub struct KafkaSettings {
     pub replication: i32,
     /// Extra librdkafka settings (`key=value`), applied last, e.g. `security.protocol=ssl`.
     pub client_config: Vec<(String, String)>,
+    /// Whether quarantined events and property updates are also copied to their side topics.
+    pub side_topics: bool,
 }
 
 impl KafkaSettings {
@@ -47,6 +49,7 @@ impl KafkaSettings {
             partitions: 8,
             replication: 1,
             client_config: Vec::new(),
+            side_topics: false,
         }
     }
 
@@ -86,11 +89,11 @@ impl KafkaSettings {
         // The side topics carry a few events in a hundred: one partition each keeps the
         // collector's produce requests few (librdkafka batches per partition; every small batch
         // costs the broker a request's work) and still keeps each device's copies in order.
-        let names = [
-            (self.topic.clone(), self.partitions),
-            (self.quarantine_topic(), 1),
-            (self.property_updates_topic(), 1),
-        ];
+        let mut names = vec![(self.topic.clone(), self.partitions)];
+        if self.side_topics {
+            names.push((self.quarantine_topic(), 1));
+            names.push((self.property_updates_topic(), 1));
+        }
         let topics: Vec<NewTopic<'_>> = names
             .iter()
             .map(|(name, partitions)| {

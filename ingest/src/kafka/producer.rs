@@ -233,7 +233,12 @@ impl Shared {
             (&updates, |c| c.property_updates, |_| ""),
         ];
         let mut messages: Vec<(&str, &str, Vec<u8>)> = Vec::new();
-        for (topic, wanted, group) in topics {
+        let topics = if self.settings.side_topics {
+            &topics[..]
+        } else {
+            &topics[..1]
+        };
+        for &(topic, wanted, group) in topics {
             let records = records.iter().filter(|r| wanted(&r.copies));
             messages.extend(
                 grouped_messages(records, group)
