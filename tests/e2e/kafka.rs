@@ -513,8 +513,20 @@ fn insert_ids_in_topic(broker: &str, topic: &str, expected: usize) -> Vec<String
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn quarantined_events_and_property_updates_are_copied_to_their_own_topics() {
+    copies_to_side_topics(false).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn side_topic_copies_of_spooled_events_are_sent_when_the_broker_returns() {
+    copies_to_side_topics(true).await;
+}
+
+/// Posts planned, unplanned (quarantined) and property-updating events to a collector with side
+/// topics on — with the broker down during the post if `outage` (the events are spooled and
+/// forwarded when it returns) — and checks exactly which events each topic holds.
+async fn copies_to_side_topics(outage: bool) {
     let dir = tempfile::tempdir().unwrap();
-    let broker = Broker::in_memory(dir.path());
+    let mut broker = Broker::on_disk(dir.path());
     let data = dir.path().join("data");
     let plan = dir.path().join("plan.toml");
     std::fs::write(
@@ -537,8 +549,13 @@ async fn quarantined_events_and_property_updates_are_copied_to_their_own_topics(
             dir.path().join("spool").to_str().unwrap(),
             "--tracking-plan",
             plan.to_str().unwrap(),
+            "--kafka-delivery-timeout-ms",
+            "3000",
         ],
     );
+    if outage {
+        broker.kill();
+    }
     let t = 1_767_225_600_000_i64;
     let event = |id: &str, event_type: &str, extra: Value| {
         let mut event = json!({"event_type": event_type, "device_id": "device-1",
@@ -581,6 +598,9 @@ async fn quarantined_events_and_property_updates_are_copied_to_their_own_topics(
         .await
         .unwrap();
     assert_eq!(response.status(), 200, "{}", response.text().await.unwrap());
+    if outage {
+        broker.restart();
+    }
 
     let address = broker.address();
     let (events, quarantine, updates) = tokio::task::spawn_blocking(move || {
