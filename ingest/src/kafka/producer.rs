@@ -67,6 +67,9 @@ pub struct KafkaLog {
 
 struct Shared {
     settings: KafkaSettings,
+    /// Where records go: the events topic, then the side topics if they are on (worked out once,
+    /// not per request).
+    topics: Vec<Destination>,
     options: KafkaLogOptions,
     /// The producer of direct appends, and the forwarder's (longer delivery timeout); each is
     /// replaced by a new one when librdkafka reports a fatal error.
@@ -122,6 +125,7 @@ impl KafkaLog {
             );
         }
         let shared = Arc::new(Shared {
+            topics: destinations(&settings),
             settings,
             options,
             producers: [
@@ -167,10 +171,41 @@ impl Drop for KafkaLog {
     }
 }
 
-/// Which records a topic gets.
-type CopyFilter = fn(&Copies) -> bool;
+/// A topic records are produced to.
+struct Destination {
+    topic: String,
+    /// Which records it gets.
+    wanted: fn(&Copies) -> bool,
+    /// The key its messages are grouped (and keyed) by.
+    group: GroupKey,
+}
+
 /// The key a record's message is grouped (and keyed) by.
 type GroupKey = fn(&LogRecord) -> &str;
+
+/// The events topic gets every record, one message per device; each side topic gets a request's
+/// copies in one unkeyed message (it has one partition, so order holds, and a message per device
+/// would multiply librdkafka's per-message work for a few events).
+fn destinations(settings: &KafkaSettings) -> Vec<Destination> {
+    let mut topics = vec![Destination {
+        topic: settings.topic.clone(),
+        wanted: |_| true,
+        group: |r| &r.key,
+    }];
+    if settings.side_topics {
+        topics.push(Destination {
+            topic: settings.quarantine_topic(),
+            wanted: |c| c.quarantine,
+            group: |_| "",
+        });
+        topics.push(Destination {
+            topic: settings.property_updates_topic(),
+            wanted: |c| c.property_updates,
+            group: |_| "",
+        });
+    }
+    topics
+}
 
 /// Which of the two producers.
 #[derive(Debug, Clone, Copy)]
@@ -220,30 +255,13 @@ impl Shared {
     /// Produces `records` with `role`'s producer and waits until Kafka acknowledged every one.
     async fn produce_all(&self, role: Role, records: &[LogRecord]) -> Result<(), LogError> {
         let producer = self.producer(role);
-        let (quarantine, updates) = (
-            self.settings.quarantine_topic(),
-            self.settings.property_updates_topic(),
-        );
-        // Events by device; the copies of a request in one unkeyed message per side topic (each
-        // has one partition, so order holds, and a message per device would multiply
-        // librdkafka's per-message work for a few events).
-        let topics: [(&str, CopyFilter, GroupKey); 3] = [
-            (&self.settings.topic, |_| true, |r| &r.key),
-            (&quarantine, |c| c.quarantine, |_| ""),
-            (&updates, |c| c.property_updates, |_| ""),
-        ];
         let mut messages: Vec<(&str, &str, Vec<u8>)> = Vec::new();
-        let topics = if self.settings.side_topics {
-            &topics[..]
-        } else {
-            &topics[..1]
-        };
-        for &(topic, wanted, group) in topics {
-            let records = records.iter().filter(|r| wanted(&r.copies));
+        for destination in &self.topics {
+            let records = records.iter().filter(|r| (destination.wanted)(&r.copies));
             messages.extend(
-                grouped_messages(records, group)
+                grouped_messages(records, destination.group)
                     .into_iter()
-                    .map(|(key, payload)| (topic, key, payload)),
+                    .map(|(key, payload)| (destination.topic.as_str(), key, payload)),
             );
         }
         let mut deliveries = Vec::with_capacity(messages.len());
@@ -518,7 +536,10 @@ fn grouped_messages<'r>(
 /// collector gave it).
 fn keyed(record: ConsumedRecord) -> LogRecord {
     let (key, copies) = match serde_json::from_slice::<Event>(&record.payload) {
-        Ok(event) => (event.device_id.clone(), Copies::of(&event)),
+        Ok(event) => {
+            let copies = Copies::of(&event);
+            (event.device_id, copies)
+        }
         Err(_) => (String::new(), Copies::default()),
     };
     LogRecord {
