@@ -17,7 +17,7 @@ use arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
 use chrono::NaiveDate;
 use chrono_tz::Tz;
 
-use crate::event::property_list::PropertyRef;
+use crate::event::property_list::{PropertyRef, map_entries};
 use crate::event::row::EventRow;
 use crate::event::{Event, Properties};
 use crate::taxonomy::{PropertyType, TrackingPlan};
@@ -461,11 +461,7 @@ impl StorageLayout {
         let user_props = split_properties(
             events(),
             n,
-            |e| {
-                e.user_properties
-                    .iter()
-                    .map(|(k, v)| (k.as_str(), PropertyRef::of_value(v)))
-            },
+            |e| map_entries(&e.user_properties),
             &self.user_properties,
         );
         columns.push(event_props.remainder);

@@ -110,6 +110,12 @@ impl Serialize for PropertyRef<'_> {
     }
 }
 
+/// A properties map as names and value views.
+pub(crate) fn map_entries(map: &Properties) -> impl Iterator<Item = (&str, PropertyRef<'_>)> {
+    map.iter()
+        .map(|(name, value)| (name.as_str(), PropertyRef::of_value(value)))
+}
+
 /// The event properties of a row: borrowed from an event's map, or decoded as a list.
 #[derive(Debug, Clone)]
 pub enum EventProperties<'a> {
@@ -137,13 +143,10 @@ impl EventProperties<'_> {
     /// The properties, as names and value views.
     pub fn iter(&self) -> impl Iterator<Item = (&str, PropertyRef<'_>)> {
         let (map, list) = match self {
-            EventProperties::Map(map) => (Some(map.iter()), None),
+            EventProperties::Map(map) => (Some(*map), None),
             EventProperties::List(list) => (None, Some(list.iter())),
         };
-        let map = map
-            .into_iter()
-            .flatten()
-            .map(|(k, v)| (k.as_str(), PropertyRef::of_value(v)));
+        let map = map.into_iter().flat_map(map_entries);
         let list = list
             .into_iter()
             .flatten()
