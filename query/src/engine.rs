@@ -4,6 +4,7 @@
 //! listing of the event files, so Parquet files written since the last query are always seen.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use datafusion::execution::context::SessionContext;
 use datafusion::prelude::SessionConfig;
@@ -13,7 +14,7 @@ use crate::result::QueryResult;
 use sluice_schema::layout::{COMPACTION_EPOCH_FILE, EVENTS_DIR, QUARANTINE_DIR};
 
 use crate::spec::{Dataset, QuerySpec};
-use crate::{events, funnel, table};
+use crate::{events, funnel, identity, table};
 
 /// How often a query is tried when files vanish under it.
 const MAX_ATTEMPTS: u32 = 3;
@@ -83,8 +84,9 @@ impl QueryEngine {
                 let query = funnel_spec.validate()?;
                 let ctx = session();
                 let table = table::events_table(&ctx, &self.data_dir).await?;
-                let result =
-                    funnel::run(&ctx, table, &query, funnel_spec.breakdown.clone()).await?;
+                let persons = Arc::new(identity::read_person_map(&ctx, &self.data_dir).await?);
+                let breakdown = funnel_spec.breakdown.clone();
+                let result = funnel::run(&ctx, table, &persons, &query, breakdown).await?;
                 Ok(QueryResult::Funnel(result))
             }
             QuerySpec::Events(events_spec) => {

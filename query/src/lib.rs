@@ -14,6 +14,7 @@ mod engine;
 mod error;
 mod events;
 mod funnel;
+mod identity;
 mod json;
 mod property;
 mod render;

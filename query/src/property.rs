@@ -24,14 +24,6 @@ pub(crate) fn column(name: &str) -> Expr {
     Expr::Column(Column::new_unqualified(name))
 }
 
-/// The key persons are counted by: `coalesce(user_id, device_id)`.
-///
-/// The one place that decides who a person is; identity resolution (merging a device's anonymous
-/// events into the user it later logs in as) replaces it.
-pub(crate) fn person_key() -> Expr {
-    coalesce(vec![column("user_id"), column("device_id")])
-}
-
 /// `value` as `Utf8`, null where the table has no such data.
 pub(crate) fn resolve(property: &PropertyRef, schema: &Schema) -> Expr {
     match property {

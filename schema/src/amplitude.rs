@@ -222,6 +222,7 @@ pub fn normalize_event(raw: Value, ctx: &IngestContext<'_>) -> Result<Event, Vec
         session_id,
         insert_id,
         event_id,
+        person_id: None,
         context,
         revenue,
         event_properties,

@@ -46,6 +46,10 @@ pub struct Event {
     /// Client counter that orders events with the same time.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub event_id: Option<i64>,
+    /// The person the event belongs to, a dense integer the loader assigns (identity
+    /// resolution); `None` on the wire and in the event log.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub person_id: Option<i64>,
     /// Device and context fields, as Amplitude names them.
     pub context: Context,
     /// Revenue fields.

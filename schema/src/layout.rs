@@ -22,6 +22,7 @@ use crate::event::row::EventRow;
 use crate::event::{Event, Properties};
 use crate::taxonomy::{PropertyType, TrackingPlan};
 
+pub mod identity;
 mod read;
 
 pub use read::{ReadError, events_from_batch};
@@ -285,6 +286,7 @@ const STRING_COLUMNS: &[(&str, bool, StrGetter, StrSetter)] = &[
 const INT_COLUMNS: &[(&str, IntGetter, IntSetter)] = &[
     ("session_id", |e| e.session_id, |e, v| e.session_id = v),
     ("event_id", |e| e.event_id, |e, v| e.event_id = v),
+    ("person_id", |e| e.person_id, |e, v| e.person_id = v),
     (
         "quantity",
         |e| e.revenue.quantity,

@@ -219,3 +219,53 @@ async fn sdk_events_posted_over_http_give_the_exact_funnel() {
 
     server.stop();
 }
+
+/// Identity resolution end to end: a visitor browses anonymously on the web, logs in there, buys
+/// in the iOS app and browses again after logging out; all of it is one person. Two users sharing
+/// a device stay two persons.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn anonymous_web_visits_and_app_purchases_of_one_user_are_one_person() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path(), &["--api-key", KEY, "--time-zone", "UTC"]);
+    let http = reqwest::Client::new();
+    let t = JAN_10 + 9 * 60 * MINUTE;
+    // In arrival order (one request), as identity follows the order events arrive in.
+    let events = vec![
+        browser_event(None, "web-1", VIEWED_CATEGORY, t, "design"),
+        browser_event(Some("buyer"), "web-1", VIEWED_SERVICE, t + MINUTE, "design"),
+        ios_event("buyer", PURCHASED, t + 10 * MINUTE, "design"),
+        browser_event(None, "web-1", VIEWED_CATEGORY, t + 20 * MINUTE, "design"),
+        browser_event(Some("alice"), "shared", VIEWED_CATEGORY, t, "video"),
+        browser_event(Some("bob"), "shared", VIEWED_SERVICE, t + MINUTE, "video"),
+        browser_event(None, "shared", PURCHASED, t + 2 * MINUTE, "video"),
+    ];
+    let body = json!({"api_key": KEY, "events": events, "options": {"min_id_length": 2}});
+    let response = http
+        .post(format!("{}/2/httpapi", server.base_url))
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let mut spec = funnel_spec();
+    spec.as_object_mut().unwrap().remove("breakdown");
+
+    // buyer: [1, 1, 1]; alice: [1, 0, 0] (bob's view and the anonymous purchase after bob
+    // logged in are bob's, and users are never merged). Counted by device, it would be
+    // [2, 0, 0]: the anonymous web visitor never viewed a service.
+    let result = eventually(Duration::from_secs(20), "the persons' funnel", async || {
+        let response = http
+            .post(format!("{}/api/v1/query", server.base_url))
+            .json(&spec)
+            .send()
+            .await
+            .unwrap();
+        let status = response.status();
+        let result: Value = response.json().await.unwrap();
+        assert_eq!(status, 200, "{result}");
+        (persons(&result["overall"]) == [2, 1, 1]).then_some(result)
+    })
+    .await;
+    assert_eq!(result["overall"]["steps"][2]["persons"], 1);
+    server.stop();
+}

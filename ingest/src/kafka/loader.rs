@@ -26,7 +26,7 @@ use rdkafka::{ClientContext, Offset, TopicPartitionList};
 
 use super::{KafkaSettings, kafka_error};
 use crate::error::LoaderError;
-use crate::loader::{BatchLoader, Intent, LoaderConfig, LoaderProgress, LoaderState};
+use crate::loader::{BatchLoader, Intent, LoaderConfig, LoaderProgress, LoaderState, PersonSpace};
 use crate::log::{ConsumedRecord, Positions};
 
 /// What `sluice load` needs to know.
@@ -309,6 +309,10 @@ impl Member<'_> {
             config: self.options.loader.clone(),
             state_dir: partition_state_dir(&self.options.loader.dataset_dir, topic, p),
             file_prefix: Some(topic.clone()),
+            persons: PersonSpace {
+                partition: p as u32,
+                shared: true,
+            },
             progress: Arc::clone(&self.progress),
         };
         let position = Positions::from([(p as u32, committed)]);

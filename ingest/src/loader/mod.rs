@@ -32,7 +32,7 @@ use crate::log::{ConsumedRecord, EventLog, LogConsumer, Positions};
 use crate::metrics::{IngestMetrics, Outcome};
 
 pub(crate) use intent::Intent;
-pub(crate) use state::LoaderState;
+pub(crate) use state::{LoaderState, PersonSpace};
 
 /// The consumer group of the Parquet loader.
 pub const LOADER_GROUP: &str = "parquet-loader";
@@ -74,13 +74,15 @@ pub(crate) struct BatchLoader {
     pub(crate) state_dir: PathBuf,
     /// Prefix of file names before the log range (e.g. the Kafka topic), if any.
     pub(crate) file_prefix: Option<String>,
+    /// The persons this loader numbers (its log partition).
+    pub(crate) persons: PersonSpace,
     pub(crate) progress: Arc<LoaderProgress>,
 }
 
 impl BatchLoader {
     /// Opens the loader state as of `committed` (cutting off what an uncommitted batch left).
     pub(crate) fn open_state(&self, committed: &Positions) -> Result<LoaderState, LoaderError> {
-        LoaderState::open(&self.state_dir, committed)
+        LoaderState::open(&self.state_dir, committed, self.persons)
     }
 
     /// The batch a crash interrupted, if any.
@@ -109,9 +111,10 @@ impl BatchLoader {
         // A slice at a time: the slice's events stay in cache and their memory is reused, where a
         // whole batch of decoded events would be written to fresh pages and read back from RAM.
         let mut events = Vec::new();
+        let mut learnt = Vec::new();
         for slice in slices(records, SLICE_BYTES) {
             decode_into(&mut events, slice)?;
-            let processed = state.process(std::mem::take(&mut events));
+            let processed = state.process(std::mem::take(&mut events), &mut learnt);
             let in_quarantine = processed.events.iter().filter(|e| e.quarantined).count();
             quarantined += in_quarantine;
             loaded += processed.events.len() - in_quarantine;
@@ -121,6 +124,7 @@ impl BatchLoader {
             events.clear();
         }
         let written = files.finish()?;
+        parquet_files::write_identity_file(&self.config.dataset_dir, &name, &learnt)?;
         state.persist(&intent.end)?;
         crate::durable::crash_point("loader-before-commit");
         commit(&intent.end)?;
@@ -171,6 +175,10 @@ impl Loader {
                 config,
                 state_dir,
                 file_prefix: None,
+                persons: PersonSpace {
+                    partition: 0,
+                    shared: false,
+                },
                 progress,
             },
         }

@@ -11,10 +11,16 @@ use parquet::arrow::ArrowWriter;
 use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::properties::WriterProperties;
 use parquet::schema::types::ColumnPath;
+use std::sync::Arc;
+
+use arrow::array::{ArrayRef, Int64Builder, RecordBatch, StringBuilder};
+use arrow::datatypes::SchemaRef;
+use sluice_schema::layout::identity::{IDENTITY_DIR, KIND_MERGE, KIND_USER, identity_schema};
 use sluice_schema::layout::{EVENTS_DIR, PARTITION_COLUMN, QUARANTINE_DIR};
 use sluice_schema::{Event, EventRow, StorageLayout, partition_date};
 
 use super::LoaderConfig;
+use super::state::Learnt;
 use crate::durable::sync_dir;
 use crate::error::LoaderError;
 
@@ -70,7 +76,7 @@ impl<'c> BatchFiles<'c> {
                     let (dataset, date) = place;
                     let dir = dated_dir(&self.config.dataset_dir, dataset, date);
                     slot.insert(StagedFile::create(
-                        &self.config.layout,
+                        self.config.layout.schema(),
                         &self.config.dataset_dir,
                         dir,
                         self.name,
@@ -120,9 +126,75 @@ pub(crate) fn write_file(
     name: &str,
     events: &[impl Borrow<Event>],
 ) -> Result<(), LoaderError> {
-    let mut file = StagedFile::create(layout, dataset_dir, dir.to_owned(), name)?;
+    let mut file = StagedFile::create(layout.schema(), dataset_dir, dir.to_owned(), name)?;
     file.append(layout, events)?;
     file.commit()
+}
+
+/// Writes what a batch taught about identities as `identity/<name>` (atomically, like the
+/// batch's event files, so a replayed batch replaces it); writes nothing when it taught nothing.
+pub(crate) fn write_identity_file(
+    dataset_dir: &Path,
+    name: &str,
+    learnt: &[Learnt],
+) -> Result<(), LoaderError> {
+    if learnt.is_empty() {
+        return Ok(());
+    }
+    let dir = dataset_dir.join(IDENTITY_DIR);
+    let mut file = StagedFile::create(identity_schema(), dataset_dir, dir, name)?;
+    file.writer.write(&identity_batch(learnt)?)?;
+    file.commit()
+}
+
+/// The rows of the identity dataset for `learnt`.
+fn identity_batch(learnt: &[Learnt]) -> Result<RecordBatch, LoaderError> {
+    let n = learnt.len();
+    let mut kind = StringBuilder::with_capacity(n, n * 5);
+    let mut project = StringBuilder::with_capacity(n, n * 8);
+    let mut user_id = StringBuilder::with_capacity(n, n * 8);
+    let mut person = Int64Builder::with_capacity(n);
+    let mut merged_into = Int64Builder::with_capacity(n);
+    let mut time = Int64Builder::with_capacity(n);
+    for fact in learnt {
+        match fact {
+            Learnt::Merge {
+                project: p,
+                from,
+                into,
+                time: t,
+            } => {
+                kind.append_value(KIND_MERGE);
+                project.append_value(p);
+                user_id.append_null();
+                person.append_value(*from);
+                merged_into.append_value(*into);
+                time.append_value(*t);
+            }
+            Learnt::User {
+                project: p,
+                user_id: u,
+                person: id,
+                time: t,
+            } => {
+                kind.append_value(KIND_USER);
+                project.append_value(p);
+                user_id.append_value(u);
+                person.append_value(*id);
+                merged_into.append_null();
+                time.append_value(*t);
+            }
+        }
+    }
+    let columns: Vec<ArrayRef> = vec![
+        Arc::new(kind.finish()),
+        Arc::new(project.finish()),
+        Arc::new(user_id.finish()),
+        Arc::new(person.finish()),
+        Arc::new(merged_into.finish()),
+        Arc::new(time.finish()),
+    ];
+    Ok(RecordBatch::try_new(identity_schema(), columns)?)
 }
 
 /// Columns whose values are (nearly) all distinct: a dictionary would only cost the writer a hash
@@ -158,7 +230,7 @@ struct StagedFile {
 
 impl StagedFile {
     fn create(
-        layout: &StorageLayout,
+        schema: SchemaRef,
         dataset_dir: &Path,
         dir: PathBuf,
         name: &str,
@@ -169,7 +241,7 @@ impl StagedFile {
         let path = dir.join(name);
         let tmp = staging.join(staging_name(dataset_dir, &path));
         let file = File::create(&tmp).map_err(|e| LoaderError::io(&tmp, e))?;
-        let writer = ArrowWriter::try_new(file, layout.schema(), Some(writer_properties()?))?;
+        let writer = ArrowWriter::try_new(file, schema, Some(writer_properties()?))?;
         Ok(StagedFile {
             writer,
             tmp,

@@ -1,7 +1,7 @@
 use std::collections::BTreeMap;
 use std::fs;
 
-use arrow::array::AsArray;
+use arrow::array::{AsArray, RecordBatch};
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use sluice_schema::Event;
 
@@ -324,4 +324,78 @@ fn batches_are_decoded_in_slices_of_about_the_given_size() {
     // A record larger than the size gets a slice of its own; nothing is skipped or repeated.
     assert_eq!(cut, [vec![0, 1], vec![2], vec![3], vec![4, 5]]);
     assert_eq!(slices(&[], 6).count(), 0);
+}
+
+/// Every record batch of the Parquet files in `dir` (not recursive).
+fn read_rows(dir: &std::path::Path) -> Vec<RecordBatch> {
+    let mut batches = Vec::new();
+    for file in fs::read_dir(dir).unwrap() {
+        let path = file.unwrap().path();
+        let reader = ParquetRecordBatchReaderBuilder::try_new(fs::File::open(&path).unwrap())
+            .unwrap()
+            .build()
+            .unwrap();
+        batches.extend(reader.map(Result::unwrap));
+    }
+    batches
+}
+
+#[tokio::test]
+async fn events_carry_their_person_and_merges_are_written_to_the_identity_dataset() {
+    use arrow::datatypes::Int64Type;
+    let dir = tempfile::tempdir().unwrap();
+    let log = LocalLog::open(dir.path().join("log"), LocalLogOptions::default()).unwrap();
+    let mut events: Vec<Event> = (0..4).map(|i| event(i, JAN1 + i as i64)).collect();
+    // Device "g": anonymous, then logs in as "john", then anonymous again.
+    for (e, user) in events
+        .iter_mut()
+        .zip([None, Some("john"), None, Some("mary")])
+    {
+        e.device_id = "g".into();
+        e.user_id = user.map(str::to_owned);
+    }
+    log.append(records(&events)).await.unwrap();
+    let config = config(dir.path(), Tz::UTC);
+    let data = config.dataset_dir.clone();
+    load_all(&log, config, 4);
+
+    let mut persons = BTreeMap::new();
+    let day = data.join("events").join("event_date=2025-01-01");
+    for batch in read_rows(&day) {
+        let ids = batch
+            .column_by_name("insert_id")
+            .unwrap()
+            .as_string::<i32>();
+        let person = batch
+            .column_by_name("person_id")
+            .unwrap()
+            .as_primitive::<Int64Type>();
+        for row in 0..batch.num_rows() {
+            persons.insert(ids.value(row).to_owned(), person.value(row));
+        }
+    }
+    // Anonymous person 0, john 1 (and the anonymous event after him), mary 2: users never merge.
+    let expected = [("ins-0", 0), ("ins-1", 1), ("ins-2", 1), ("ins-3", 2)];
+    assert_eq!(persons, expected.map(|(k, v)| (k.to_owned(), v)).into());
+
+    let merges: Vec<(String, i64, i64, i64)> = read_rows(&data.join("identity"))
+        .iter()
+        .flat_map(|batch| {
+            let kind = batch.column_by_name("kind").unwrap().as_string::<i32>();
+            let int = |name| {
+                batch
+                    .column_by_name(name)
+                    .unwrap()
+                    .as_primitive::<Int64Type>()
+            };
+            let (from, into, time) = (int("person_id"), int("merged_into"), int("time"));
+            (0..batch.num_rows())
+                .map(|r| {
+                    let kind = kind.value(r).to_owned();
+                    (kind, from.value(r), into.value(r), time.value(r))
+                })
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    assert_eq!(merges, [("merge".to_owned(), 0, 1, JAN1 + 1)]);
 }

@@ -23,7 +23,8 @@ use datafusion::logical_expr::{Expr, cast, lit, when};
 use datafusion::prelude::get_field;
 
 use crate::error::{QueryError, Result};
-use crate::property::{column, null_text, person_key, resolve, time_span};
+use crate::identity::PersonMap;
+use crate::property::{column, null_text, resolve, time_span};
 use crate::result::FunnelResult;
 use crate::spec::{Breakdown, FunnelQuery};
 use path::FunnelParams;
@@ -33,6 +34,7 @@ use udaf::{BREAKDOWN_FIELD, FunnelUdaf, LEVEL_FIELD};
 pub(crate) async fn run(
     ctx: &SessionContext,
     table: Option<Arc<ListingTable>>,
+    persons: &Arc<PersonMap>,
     query: &FunnelQuery,
     breakdown: Option<Breakdown>,
 ) -> Result<FunnelResult> {
@@ -40,7 +42,7 @@ pub(crate) async fn run(
     let Some(table) = table else {
         return Ok(FunnelResult::from_levels(steps, breakdown, []));
     };
-    let groups = level_counts(ctx, table, query).await?;
+    let groups = level_counts(ctx, table, persons, query).await?;
     Ok(FunnelResult::from_levels(steps, breakdown, groups))
 }
 
@@ -48,6 +50,7 @@ pub(crate) async fn run(
 async fn level_counts(
     ctx: &SessionContext,
     table: Arc<ListingTable>,
+    persons: &Arc<PersonMap>,
     query: &FunnelQuery,
 ) -> Result<Vec<(Option<String>, u8, u64)>> {
     use datafusion::datasource::TableProvider as _;
@@ -74,7 +77,7 @@ async fn level_counts(
         .read_table(table)?
         .filter(scan_filter(query))?
         .aggregate(
-            vec![person_key().alias("person")],
+            vec![persons.person_expr(&schema).alias("person")],
             vec![funnel.call(arguments).alias("funnel")],
         )?
         .select(vec![

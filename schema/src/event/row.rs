@@ -41,6 +41,7 @@ pub struct EventRow<'a> {
     #[serde(borrow)]
     pub insert_id: Option<Text<'a>>,
     pub event_id: Option<i64>,
+    pub person_id: Option<i64>,
     #[serde(borrow)]
     pub context: ContextRow<'a>,
     #[serde(borrow)]
@@ -254,6 +255,7 @@ impl<'a> From<&'a Event> for EventRow<'a> {
             session_id: e.session_id,
             insert_id: text(&e.insert_id),
             event_id: e.event_id,
+            person_id: e.person_id,
             context: ContextRow::from(&e.context),
             revenue: RevenueRow::from(&e.revenue),
             event_properties: EventProperties::Map(&e.event_properties),

@@ -125,6 +125,7 @@ fn every_field() -> Event {
         session_id: Some(1_700_000_000_000),
         insert_id: Some("i1".into()),
         event_id: Some(4),
+        person_id: Some(5),
         context: Context {
             app_version: Some("1.2".into()),
             platform: Some("iOS".into()),
@@ -189,7 +190,7 @@ fn a_row_reads_every_field_of_an_event() {
     }
     assert_eq!(
         one_field_each.len(),
-        22 + 24 + 6 - 2,
+        23 + 24 + 6 - 2,
         "every field of the event is set"
     );
     for (field, json) in one_field_each {

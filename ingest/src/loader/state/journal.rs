@@ -18,6 +18,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use sluice_schema::Properties;
 
+use super::identity::IdentityEntry;
 use super::properties::Table;
 use crate::durable::sync_dir;
 use crate::error::LoaderError;
@@ -28,6 +29,8 @@ use crate::log::segment::{self, FrameReader};
 const ENTRIES_PER_FRAME: usize = 20_000;
 /// Dedup keys per frame (24 bytes each).
 const KEYS_PER_FRAME: usize = 1_000_000;
+/// Identity entries per frame (small JSON values).
+const IDENTITIES_PER_FRAME: usize = 100_000;
 /// Bytes of one dedup key on disk: the 128-bit hash and the server time.
 const KEY_BYTES: usize = 24;
 
@@ -40,12 +43,17 @@ pub(crate) struct Frame {
     pub(crate) entries: Vec<(Table, String, Option<Properties>)>,
     /// Dedup keys added, with their server time.
     pub(crate) keys: Vec<(u128, i64)>,
+    /// Identity entries set.
+    pub(crate) identities: Vec<IdentityEntry>,
 }
 
 #[derive(Serialize, Deserialize)]
 struct Header {
     end: Positions,
     entries: Vec<(Table, String, Option<Properties>)>,
+    /// Absent in frames written before identity resolution.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    identities: Vec<IdentityEntry>,
 }
 
 impl Frame {
@@ -53,6 +61,7 @@ impl Frame {
         let header = Header {
             end: self.end.clone(),
             entries: self.entries.clone(),
+            identities: self.identities.clone(),
         };
         let header = serde_json::to_vec(&header).expect("frame headers always serialise");
         let mut payload = Vec::with_capacity(4 + header.len() + self.keys.len() * KEY_BYTES);
@@ -91,6 +100,7 @@ impl Frame {
             end: header.end,
             entries: header.entries,
             keys,
+            identities: header.identities,
         })
     }
 }
@@ -98,17 +108,24 @@ impl Frame {
 /// Splits changes into frames of bounded size, all valid at `end`.
 pub(crate) fn frames(
     end: &Positions,
-    entries: Vec<(Table, String, Option<Properties>)>,
-    keys: Vec<(u128, i64)>,
+    entries: impl IntoIterator<Item = (Table, String, Option<Properties>)>,
+    keys: impl IntoIterator<Item = (u128, i64)>,
+    identities: impl IntoIterator<Item = IdentityEntry>,
 ) -> Vec<Frame> {
     let mut frames = Vec::new();
     let mut entries = entries.into_iter().peekable();
     let mut keys = keys.into_iter().peekable();
-    while frames.is_empty() || entries.peek().is_some() || keys.peek().is_some() {
+    let mut identities = identities.into_iter().peekable();
+    while frames.is_empty()
+        || entries.peek().is_some()
+        || keys.peek().is_some()
+        || identities.peek().is_some()
+    {
         frames.push(Frame {
             end: end.clone(),
             entries: entries.by_ref().take(ENTRIES_PER_FRAME).collect(),
             keys: keys.by_ref().take(KEYS_PER_FRAME).collect(),
+            identities: identities.by_ref().take(IDENTITIES_PER_FRAME).collect(),
         });
     }
     frames

@@ -7,6 +7,7 @@
 //! committed position and replays the interrupted batch against it, producing the same files.
 
 mod dedup;
+mod identity;
 mod journal;
 mod properties;
 
@@ -18,8 +19,11 @@ use crate::error::LoaderError;
 use crate::log::Positions;
 
 use dedup::{DedupIndex, dedup_key};
+use identity::{Identities, IdentityEntry};
 use journal::{Frame, Journal, frames};
 use properties::{Changed, PropertyStore};
+
+pub(crate) use identity::Learnt;
 
 /// Folder of the state files, under the loader's state directory.
 const STATE_DIR: &str = "loader-state";
@@ -28,25 +32,41 @@ const STATE_DIR: &str = "loader-state";
 pub(crate) struct LoaderState {
     dedup: DedupIndex,
     properties: PropertyStore,
+    identities: Identities,
     journal: Journal,
     /// Changes of the batch being processed, not yet journaled.
     pending_keys: Vec<(u128, i64)>,
     pending_entries: Changed,
+    pending_identities: Vec<IdentityEntry>,
 }
 
 /// The outcome of processing one batch.
 pub(crate) struct Processed<'r> {
-    /// The events to store, stamped with user and group properties.
+    /// The events to store, stamped with their person and user and group properties.
     pub(crate) events: Vec<EventRow<'r>>,
     /// How many events were dropped as duplicates.
     pub(crate) duplicates: usize,
 }
 
+/// Which persons a loader numbers: those of one log partition.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct PersonSpace {
+    /// The log partition (its number goes into the high bits of person ids).
+    pub(crate) partition: u32,
+    /// Whether other partitions carry events of the same users (a Kafka topic's partitions).
+    pub(crate) shared: bool,
+}
+
 impl LoaderState {
     /// Opens the loader state kept under `state_dir`, as of the committed position.
-    pub(crate) fn open(state_dir: &Path, committed: &Positions) -> Result<Self, LoaderError> {
+    pub(crate) fn open(
+        state_dir: &Path,
+        committed: &Positions,
+        persons: PersonSpace,
+    ) -> Result<Self, LoaderError> {
         let mut dedup = DedupIndex::default();
         let mut properties = PropertyStore::default();
+        let mut identities = Identities::new(persons.partition, persons.shared);
         let journal = Journal::open(&state_dir.join(STATE_DIR), committed, |frame: Frame| {
             for (key, time) in frame.keys {
                 dedup.restore(key, time);
@@ -54,24 +74,36 @@ impl LoaderState {
             for (table, key, value) in frame.entries {
                 properties.restore(table, key, value);
             }
+            for entry in frame.identities {
+                identities.restore(entry);
+            }
         })?;
         dedup.expire();
         tracing::debug!(
             dedup_keys = dedup.len(),
             property_entries = properties.len(),
+            identities = identities.len(),
             "loader state opened"
         );
         Ok(LoaderState {
             dedup,
             properties,
+            identities,
             journal,
             pending_keys: Vec::new(),
             pending_entries: Changed::new(),
+            pending_identities: Vec::new(),
         })
     }
 
-    /// Drops duplicates and stamps the rest, in order. The changes are held until [`Self::persist`].
-    pub(crate) fn process<'r>(&mut self, mut events: Vec<EventRow<'r>>) -> Processed<'r> {
+    /// Drops duplicates, resolves each remaining event's person and stamps it, in order; what
+    /// the query layer must learn about identities goes to `learnt`. The changes are held until
+    /// [`Self::persist`].
+    pub(crate) fn process<'r>(
+        &mut self,
+        mut events: Vec<EventRow<'r>>,
+        learnt: &mut Vec<Learnt>,
+    ) -> Processed<'r> {
         let mut duplicates = 0;
         // In place: a batch's events are large and many, so they are not moved into a new vector.
         events.retain_mut(|event| {
@@ -82,6 +114,8 @@ impl LoaderState {
                 }
                 self.pending_keys.push((key, event.server_received_time));
             }
+            self.identities
+                .process(event, &mut self.pending_identities, learnt);
             self.properties.process(event, &mut self.pending_entries);
             true
         });
@@ -91,7 +125,7 @@ impl LoaderState {
     /// Makes the changes of the processed batch durable, valid at log position `end`. Call before
     /// committing `end`.
     pub(crate) fn persist(&mut self, end: &Positions) -> Result<(), LoaderError> {
-        let entries = std::mem::take(&mut self.pending_entries)
+        let entries: Vec<_> = std::mem::take(&mut self.pending_entries)
             .into_iter()
             .map(|(table, key)| {
                 let value = self.properties.get(table, &key).cloned();
@@ -99,7 +133,11 @@ impl LoaderState {
             })
             .collect();
         let keys = std::mem::take(&mut self.pending_keys);
-        self.journal.append(&frames(end, entries, keys))
+        let mut identities = std::mem::take(&mut self.pending_identities);
+        if !identities.is_empty() {
+            identities.push(self.identities.next_entry());
+        }
+        self.journal.append(&frames(end, entries, keys, identities))
     }
 
     /// Folds the journal into a new snapshot when it has grown; `committed` must be the position
@@ -121,11 +159,13 @@ impl LoaderState {
             .collect();
         let keys: Vec<_> = self.dedup.entries().collect();
         let started = std::time::Instant::now();
+        let identities = self.identities.entries();
         self.journal
-            .compact(frames(committed, entries, keys).into_iter())?;
+            .compact(frames(committed, entries, keys, identities).into_iter())?;
         tracing::info!(
             dedup_keys = self.dedup.len(),
             property_entries = self.properties.len(),
+            identities = self.identities.len(),
             ms = started.elapsed().as_millis() as u64,
             "loader state compacted"
         );
