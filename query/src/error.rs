@@ -143,6 +143,14 @@ pub enum SpecError {
         "breakdown.property: {0:?} is not a top-level event field (such as platform, country, os_name)"
     )]
     UnknownField(String),
+    /// More properties held constant than allowed.
+    #[error("hold_constant: at most {max} properties can be held constant, got {found}")]
+    TooManyHeldProperties {
+        /// Properties given.
+        found: usize,
+        /// The limit.
+        max: usize,
+    },
     /// A filter is given but empty.
     #[error("{field}: must not be empty when given")]
     EmptyFilter {

@@ -68,6 +68,12 @@ pub struct FunnelSpec {
     /// Split the counts by a property of the step-1 event.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub breakdown: Option<Breakdown>,
+    /// Hold these properties constant (at most 3): a path counts only through events sharing
+    /// their values, events lacking one do not count, and persons are counted once per distinct
+    /// value (Amplitude's "hold property constant": unique (user, value) pairs). Breaking down by
+    /// a held property splits by that value.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub hold_constant: Vec<Breakdown>,
 }
 
 fn default_time_zone() -> String {

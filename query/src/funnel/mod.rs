@@ -2,7 +2,8 @@
 //!
 //! Plan: scan events in `[entry_from, entry_to + window]` whose type is one of the steps (with
 //! `event_date` partition pruning) → per row the time, the step mask and the breakdown value →
-//! `sluice_funnel` aggregate grouped by person → group by (breakdown, level) and count. Only that
+//! `sluice_funnel` aggregate grouped by person (and the values of held properties) → group by
+//! (breakdown, level) and count. Only that
 //! last, small table comes back to Rust. No joins, no window functions.
 
 mod accumulator;
@@ -73,13 +74,19 @@ async fn level_counts(
         step_mask(query)?,
         cast(breakdown, DataType::Utf8),
     ];
+    // Held properties join the person in the group key, so each (person, values) pair runs its
+    // own funnel; events lacking a held value cannot be on any path.
+    let mut group = vec![persons.person_expr(&schema).alias("person")];
+    let mut filter = scan_filter(query);
+    for (i, property) in query.hold_constant.iter().enumerate() {
+        let value = resolve(property, &schema);
+        filter = filter.and(value.clone().is_not_null());
+        group.push(value.alias(format!("held_{i}")));
+    }
     let batches = ctx
         .read_table(table)?
-        .filter(scan_filter(query))?
-        .aggregate(
-            vec![persons.person_expr(&schema).alias("person")],
-            vec![funnel.call(arguments).alias("funnel")],
-        )?
+        .filter(filter)?
+        .aggregate(group, vec![funnel.call(arguments).alias("funnel")])?
         .select(vec![
             get_field(column("funnel"), LEVEL_FIELD).alias("level"),
             get_field(column("funnel"), BREAKDOWN_FIELD).alias("breakdown"),

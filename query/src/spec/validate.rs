@@ -14,6 +14,8 @@ use crate::error::SpecError;
 pub(crate) const MIN_STEPS: usize = 2;
 /// Most funnel steps (the step mask is 32 bits wide).
 pub(crate) const MAX_STEPS: usize = 32;
+/// Most properties a funnel may hold constant (Amplitude's limit).
+pub(crate) const MAX_HELD_PROPERTIES: usize = 3;
 /// Longest conversion window: 366 days, as in Amplitude.
 pub(crate) const MAX_WINDOW_MS: i64 = 366 * 86_400_000;
 /// Longest date range: ten years keeps every timestamp far from overflow.
@@ -37,6 +39,8 @@ pub(crate) struct FunnelQuery {
     pub(crate) entry_to_ms: i64,
     /// The breakdown property of the step-1 event, if any.
     pub(crate) breakdown: Option<PropertyRef>,
+    /// Properties held constant along a path (persons are counted per distinct value).
+    pub(crate) hold_constant: Vec<PropertyRef>,
 }
 
 impl FunnelQuery {
@@ -191,6 +195,17 @@ impl FunnelSpec {
             .as_ref()
             .map(validate_breakdown)
             .transpose()?;
+        if self.hold_constant.len() > MAX_HELD_PROPERTIES {
+            return Err(SpecError::TooManyHeldProperties {
+                found: self.hold_constant.len(),
+                max: MAX_HELD_PROPERTIES,
+            });
+        }
+        let hold_constant = self
+            .hold_constant
+            .iter()
+            .map(validate_breakdown)
+            .collect::<Result<_, _>>()?;
         Ok(FunnelQuery {
             project,
             steps,
@@ -198,6 +213,7 @@ impl FunnelSpec {
             entry_from_ms,
             entry_to_ms,
             breakdown,
+            hold_constant,
         })
     }
 

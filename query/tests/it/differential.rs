@@ -29,6 +29,7 @@ struct Case {
     zone: usize,
     project_filter: bool,
     breakdown: bool,
+    hold_category: bool,
     /// Time zone the files are partitioned in (the project's).
     storage_zone: usize,
     files_per_date: usize,
@@ -93,6 +94,7 @@ fn case_strategy() -> impl Strategy<Value = Case> {
             0..3usize,
             1..=2usize,
             prop::collection::vec(any::<bool>(), 8),
+            prop::bool::weighted(0.3),
         ),
     )
         .prop_map(
@@ -101,7 +103,7 @@ fn case_strategy() -> impl Strategy<Value = Case> {
                 steps,
                 window,
                 (from_day, days, zone, project_filter, breakdown),
-                (storage_zone, files_per_date, typed),
+                (storage_zone, files_per_date, typed, hold_category),
             )| Case {
                 events: people.into_iter().flatten().collect(),
                 steps: steps.into_iter().map(str::to_owned).collect(),
@@ -111,6 +113,7 @@ fn case_strategy() -> impl Strategy<Value = Case> {
                 zone,
                 project_filter,
                 breakdown,
+                hold_category,
                 storage_zone,
                 files_per_date,
                 typed,
@@ -166,6 +169,9 @@ fn check(case: &Case) -> Result<(), TestCaseError> {
     if case.breakdown {
         extra["breakdown"] = json!({"kind": "event", "property": "category"});
     }
+    if case.hold_category {
+        extra["hold_constant"] = json!([{"kind": "event", "property": "category"}]);
+    }
     let spec = funnel_spec(&steps, &from.to_string(), &to.to_string(), extra);
     let result = run(dir.path(), &spec).map_err(|e| TestCaseError::fail(e.to_string()))?;
 
@@ -177,6 +183,7 @@ fn check(case: &Case) -> Result<(), TestCaseError> {
             entry_from_ms: midnight(from, tz),
             entry_to_ms: midnight(to.succ_opt().unwrap_or(to), tz) - 1,
             project: case.project_filter.then(|| "p1".to_owned()),
+            hold_category: case.hold_category,
         },
     );
     prop_assert_eq!(overall(&result), expected.overall);

@@ -253,3 +253,39 @@ fn same_millisecond_entries_credit_the_smallest_value() {
     let expected = vec![(None, vec![1, 0]), (Some("x".to_owned()), vec![1, 1])];
     assert_eq!(rows(&result), expected);
 }
+
+#[test]
+fn holding_a_property_constant_counts_person_value_pairs() {
+    let t = noon();
+    let events = [
+        // u1: A in x, B in y — no path keeps the category.
+        ev(t, "A", "u1").category("x"),
+        ev(t + 1, "B", "u1").category("y"),
+        // u2: enters in x and in y, converts in y: two pairs, one converted.
+        ev(t, "A", "u2").category("x"),
+        ev(t + 1, "A", "u2").category("y"),
+        ev(t + 2, "B", "u2").category("y"),
+        // u3: B has no category, so it cannot be on a held path.
+        ev(t, "A", "u3").category("x"),
+        ev(t + 1, "B", "u3"),
+    ];
+    let held = json!({"hold_constant": [{"kind": "event", "property": "category"}]});
+    assert_eq!(counts(&["A", "B"], &events, json!({})), [3, 3]);
+    assert_eq!(counts(&["A", "B"], &events, held.clone()), [4, 1]);
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    write_dataset(dir.path(), &events, 2);
+    let mut by_value = held;
+    by_value["breakdown"] = json!({"kind": "event", "property": "category"});
+    let result = run(
+        dir.path(),
+        &funnel_spec(&["A", "B"], DAY_FROM, DAY_TO, by_value),
+    );
+    assert_eq!(
+        rows(&result.expect("runs")),
+        [
+            (Some("x".to_owned()), vec![3, 0]),
+            (Some("y".to_owned()), vec![1, 1]),
+        ]
+    );
+}

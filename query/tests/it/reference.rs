@@ -13,6 +13,9 @@ pub(crate) struct RefFunnel {
     pub(crate) entry_from_ms: i64,
     pub(crate) entry_to_ms: i64,
     pub(crate) project: Option<String>,
+    /// Hold event property `category` constant: one funnel per (person, category), events
+    /// without a category left out.
+    pub(crate) hold_category: bool,
 }
 
 /// Counts per step overall, and per breakdown value (event property `category` of the entry).
@@ -23,10 +26,18 @@ pub(crate) struct RefCounts {
 }
 
 pub(crate) fn reference(events: &[TestEvent], funnel: &RefFunnel) -> RefCounts {
-    let mut persons: BTreeMap<&str, Vec<&TestEvent>> = BTreeMap::new();
+    let mut persons: BTreeMap<(&str, Option<&str>), Vec<&TestEvent>> = BTreeMap::new();
     for e in events {
-        if funnel.project.as_ref().is_none_or(|p| *p == e.project) {
-            persons.entry(e.person()).or_default().push(e);
+        if funnel.project.as_ref().is_some_and(|p| *p != e.project) {
+            continue;
+        }
+        if !funnel.hold_category {
+            persons.entry((e.person(), None)).or_default().push(e);
+        } else if let Some(category) = &e.category {
+            persons
+                .entry((e.person(), Some(category.as_str())))
+                .or_default()
+                .push(e);
         }
     }
     let n = funnel.steps.len();
