@@ -1,6 +1,6 @@
 //! Compaction: many small loader files of a date partition become one large file sorted for
-//! analysis (by user, then device, then time), with no moment where a query counts an event twice
-//! or misses it.
+//! analysis (by project, event type, person, then time), with no moment where a query counts an
+//! event twice or misses it.
 //!
 //! A query lists files, so the swap (new file in, old files out) cannot be one rename. It is made
 //! atomic for readers with a counter, `events/.compaction-epoch`, that is odd while a swap is under
@@ -77,7 +77,8 @@ fn io(path: &Path, source: std::io::Error) -> CompactionError {
 pub struct CompactionOptions {
     /// The layout outputs are written in (the current tracking plan's).
     pub layout: StorageLayout,
-    /// A partition is compacted once it holds at least this many small files.
+    /// A partition is compacted once it holds at least this many small files. With 1, a lone
+    /// loader file (`part-*`, in arrival order) is rewritten sorted too.
     pub min_files: usize,
     /// Files at least this large are left alone.
     pub small_file_bytes: u64,
@@ -211,7 +212,8 @@ fn compact_partition(
     if files.len() < options.min_files {
         return Ok(());
     }
-    // Groups of whole files up to the event limit; a group of one file is left alone.
+    // Groups of whole files up to the event limit; a group of one file is left alone, unless
+    // `min_files` is 1 and it is a loader file (not sorted yet).
     let mut groups: Vec<Vec<String>> = vec![Vec::new()];
     let mut rows_in_group = 0;
     for (name, rows) in files {
@@ -222,7 +224,9 @@ fn compact_partition(
         rows_in_group += rows;
         groups.last_mut().expect("at least one group").push(name);
     }
-    for inputs in groups.into_iter().filter(|g| g.len() > 1) {
+    let worth_rewriting =
+        |g: &Vec<String>| g.len() > 1 || (options.min_files <= 1 && g[0].starts_with("part-"));
+    for inputs in groups.into_iter().filter(worth_rewriting) {
         let events = swap(dataset_dir, partition, inputs.clone(), options)?;
         report.files_in += inputs.len();
         report.files_out += 1;
@@ -354,18 +358,23 @@ fn read_events(path: &Path) -> Result<Vec<Event>, CompactionError> {
     })
 }
 
-/// The order analyses read in: one person's events together, in time order.
+/// The order analyses read in: by project and event type first, so the pages of one event type
+/// are contiguous and a query for a few event types (a funnel's steps) skips the others' pages
+/// by their statistics; then by person and time, so each person's events of a type arrive
+/// together and in order.
 fn sort_for_analysis(events: &mut [&Event]) {
     events.sort_by(|a, b| {
         (
-            &a.user_id,
-            &a.device_id,
+            &a.project,
+            &a.event_type,
+            a.person_id,
             a.event_time,
             a.server_received_time,
         )
             .cmp(&(
-                &b.user_id,
-                &b.device_id,
+                &b.project,
+                &b.event_type,
+                b.person_id,
                 b.event_time,
                 b.server_received_time,
             ))

@@ -20,7 +20,8 @@ use datafusion::common::cast::{as_int64_array, as_string_array};
 use datafusion::common::{Result as DfResult, ScalarValue};
 use datafusion::execution::context::SessionContext;
 use datafusion::logical_expr::{
-    ColumnarValue, Expr, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility,
+    ColumnarValue, Expr, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, TypeSignature,
+    Volatility,
 };
 use datafusion::prelude::{ParquetReadOptions, coalesce};
 use sluice_schema::layout::identity::{
@@ -93,10 +94,13 @@ impl PersonMap {
 
     /// The expression analyses group persons by, for a table with `schema`: `person_id`
     /// (through the map when it holds merges). Data written before persons existed has no
-    /// `person_id` column; it is counted by `coalesce(user_id, device_id)` instead.
+    /// `person_id` column; it is counted by a 64-bit hash of `coalesce(user_id, device_id)`
+    /// instead (no identity resolution; rows of such files in a dataset that also has newer
+    /// files have a null `person_id` and are not counted).
     pub(crate) fn person_expr(self: &Arc<Self>, schema: &Schema) -> Expr {
         if schema.field_with_name(PERSON_COLUMN).is_err() {
-            return coalesce(vec![column("user_id"), column("device_id")]);
+            let key = coalesce(vec![column("user_id"), column("device_id")]);
+            return ScalarUDF::new_from_impl(HashPersonKey::new()).call(vec![key]);
         }
         if self.canonical.is_empty() {
             return column(PERSON_COLUMN);
@@ -188,6 +192,60 @@ async fn has_identity_files(dir: &Path) -> Result<bool> {
     Ok(false)
 }
 
+/// `sluice_person_key(text) -> Int64`: a person number for data without `person_id`.
+#[derive(Debug, PartialEq, Eq, Hash)]
+struct HashPersonKey {
+    signature: Signature,
+}
+
+impl HashPersonKey {
+    fn new() -> Self {
+        let types = [DataType::Utf8, DataType::Utf8View, DataType::LargeUtf8];
+        let variants = types
+            .into_iter()
+            .map(|t| TypeSignature::Exact(vec![t]))
+            .collect();
+        HashPersonKey {
+            signature: Signature::one_of(variants, Volatility::Immutable),
+        }
+    }
+}
+
+/// A fixed 64-bit hash of `key` (FNV-1a: the same in every process and version).
+fn key_hash(key: &str) -> i64 {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for byte in key.bytes() {
+        hash ^= u64::from(byte);
+        hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    hash as i64
+}
+
+impl ScalarUDFImpl for HashPersonKey {
+    fn name(&self) -> &str {
+        "sluice_person_key"
+    }
+
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+
+    fn return_type(&self, _arg_types: &[DataType]) -> DfResult<DataType> {
+        Ok(DataType::Int64)
+    }
+
+    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> DfResult<ColumnarValue> {
+        let [key] = args.args.as_slice() else {
+            return datafusion::common::exec_err!("sluice_person_key takes one argument");
+        };
+        let keys = key.to_array(args.number_rows)?;
+        let keys = cast(&keys, &DataType::Utf8)?;
+        let keys = as_string_array(&keys)?;
+        let hashed: Int64Array = keys.iter().map(|k| k.map(key_hash)).collect();
+        Ok(ColumnarValue::Array(Arc::new(hashed)))
+    }
+}
+
 /// `sluice_person(person_id) -> Int64`: the person a stored id belongs to now.
 struct ResolvePerson {
     map: Arc<PersonMap>,
@@ -270,6 +328,12 @@ mod tests {
     }
 
     #[test]
+    fn legacy_keys_hash_stably() {
+        assert_eq!(key_hash(""), 0xcbf2_9ce4_8422_2325_u64 as i64);
+        assert_ne!(key_hash("u1"), key_hash("u2"));
+    }
+
+    #[test]
     fn the_same_user_id_in_two_projects_is_two_persons() {
         let map = PersonMap::build([], [(user("a", "u"), 1), (user("b", "u"), 2)]);
         assert_eq!(map.len(), 0);
@@ -288,7 +352,12 @@ mod tests {
         let without = Schema::new(vec![Field::new("user_id", DataType::Utf8, true)]);
         let empty = Arc::new(PersonMap::default());
         assert_eq!(empty.person_expr(&with), column(PERSON_COLUMN));
-        assert!(empty.person_expr(&without).to_string().contains("coalesce"));
+        assert!(
+            empty
+                .person_expr(&without)
+                .to_string()
+                .contains("sluice_person_key")
+        );
         let merged = Arc::new(PersonMap::build([(1, 2)], []));
         assert!(
             merged

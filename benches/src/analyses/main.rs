@@ -69,6 +69,11 @@ enum Command {
         /// Most events per loader batch (`sluice serve`'s default).
         #[arg(long, default_value_t = 200_000)]
         max_batch_events: usize,
+        /// A date is compacted once it holds this many files. 1 sorts every date, as a live
+        /// server's compactor does for each past day (live traffic leaves many small files per
+        /// day; one bulk load leaves one or two large ones).
+        #[arg(long, default_value_t = 1)]
+        compact_min_files: usize,
     },
     /// Runs one baseline query and prints a JSON line.
     Run {
@@ -164,7 +169,8 @@ fn main() -> ExitCode {
             parquet,
             data,
             max_batch_events,
-        } => import(&parquet, &data, max_batch_events),
+            compact_min_files,
+        } => import(&parquet, &data, max_batch_events, compact_min_files),
         Command::Run { query, data, runs } => run(query, &data, runs),
     };
     match outcome {
@@ -184,7 +190,12 @@ fn runtime() -> Result<tokio::runtime::Runtime, String> {
         .map_err(|e| format!("runtime: {e}"))
 }
 
-fn import(parquet: &Path, data: &Path, max_batch_events: usize) -> Result<(), String> {
+fn import(
+    parquet: &Path,
+    data: &Path,
+    max_batch_events: usize,
+    compact_min_files: usize,
+) -> Result<(), String> {
     if data.exists() {
         return Err(format!("{} exists; give a new folder", data.display()));
     }
@@ -225,7 +236,7 @@ fn import(parquet: &Path, data: &Path, max_batch_events: usize) -> Result<(), St
     let compacting = Instant::now();
     let options = CompactionOptions {
         layout,
-        min_files: 2,
+        min_files: compact_min_files,
         ..CompactionOptions::default()
     };
     let report = compact(data, &options).map_err(|e| format!("compacting: {e}"))?;

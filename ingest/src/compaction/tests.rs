@@ -16,10 +16,11 @@ fn event(i: usize) -> Event {
         event_time: time,
         client_event_time: time,
         server_received_time: time,
-        event_type: "Viewed".into(),
+        event_type: ["Viewed", "Added", "Bought"][i % 3].into(),
         user_id: (!i.is_multiple_of(3)).then(|| format!("user-{}", i % 11)),
         device_id: format!("dev-{}", i % 13),
         insert_id: Some(format!("ins-{i}")),
+        person_id: Some((i % 7) as i64),
         ..Event::default()
     }
 }
@@ -116,11 +117,14 @@ fn small_files_become_one_sorted_file_with_every_event_once() {
     assert_eq!(stored.len(), ids.len());
     let keys: Vec<_> = events
         .iter()
-        .map(|e| (e.user_id.clone(), e.device_id.clone(), e.event_time))
+        .map(|e| {
+            let kind = (e.project.clone(), e.event_type.clone());
+            (kind, e.person_id, e.event_time)
+        })
         .collect();
     assert!(
         keys.is_sorted(),
-        "output is not sorted by user, device, time"
+        "output is not sorted by project, event type, person, time"
     );
     assert_eq!(read_epoch(&data.join(EVENTS_DIR)).unwrap(), 2);
     // Nothing left to do: a second run changes nothing.

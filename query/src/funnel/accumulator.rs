@@ -1,214 +1,182 @@
-//! The funnel aggregate's accumulators: one per person ([`FunnelAccumulator`]) and one for all
-//! persons of a partition with state in flat vectors indexed by group ([`FunnelGroups`], the fast
-//! path DataFusion uses under `GROUP BY`). Both collect step events, ship them between phases as
-//! list columns (`state.rs`) and finish with the pure per-person algorithm (`path.rs`).
+//! The funnel aggregate's accumulator: collect, sort, run each person, count.
+//!
+//! The aggregate has no `GROUP BY`: each partition's accumulator collects compact step rows
+//! (`state.rs`) for all persons, the final one gathers them, sorts them by (person, held values,
+//! time) and walks the sorted rows once, running the per-person algorithm (`path.rs`) on each
+//! person's run of rows. The result is already the funnel's answer: persons per (breakdown
+//! value, level). This is the sort-based plan: no hash table keyed by person, no per-person
+//! allocation, and only the step events of the query's time span are held.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use datafusion::arrow::array::{
-    Array, ArrayRef, BooleanArray, StringBuilder, StructArray, UInt8Array,
+    Array, ArrayRef, StringBuilder, StructArray, UInt8Array, UInt64Array,
 };
+use datafusion::arrow::buffer::OffsetBuffer;
+use datafusion::arrow::datatypes::Field;
 use datafusion::common::{Result, ScalarValue};
-use datafusion::logical_expr::{Accumulator, EmitTo, GroupsAccumulator};
+use datafusion::logical_expr::Accumulator;
 
 use super::path::{FunnelParams, StepEvent, person_funnel};
-use super::state::{BreakdownValues, EventColumns, read_state, to_state};
+use super::state::{Collected, NONE, Row};
 use super::udaf::result_fields;
 
-/// Funnel state of a single person.
+/// The funnel's state in one partition, then for all.
 #[derive(Debug)]
 pub(crate) struct FunnelAccumulator {
     params: FunnelParams,
-    events: Vec<StepEvent>,
-    values: BreakdownValues,
+    collected: Collected,
 }
 
 impl FunnelAccumulator {
     pub(crate) fn new(params: FunnelParams) -> Self {
         FunnelAccumulator {
             params,
-            events: Vec::new(),
-            values: BreakdownValues::default(),
+            collected: Collected::default(),
         }
     }
 }
 
 impl Accumulator for FunnelAccumulator {
     fn update_batch(&mut self, values: &[ArrayRef]) -> Result<()> {
-        let columns = EventColumns::try_new(values)?;
-        for row in 0..columns.len() {
-            if let Some(event) = columns.event(row, &self.params, &mut self.values)? {
-                self.events.push(event);
-            }
-        }
-        Ok(())
+        self.collected.update(values, &self.params)
     }
 
     fn merge_batch(&mut self, states: &[ArrayRef]) -> Result<()> {
-        let events = &mut self.events;
-        read_state(states, &self.params, &mut self.values, |_, event| {
-            events.push(event)
-        })
+        self.collected.merge(states)
     }
 
     fn state(&mut self) -> Result<Vec<ScalarValue>> {
-        to_state([self.events.as_slice()], &self.values)?
-            .iter()
-            .map(|list| ScalarValue::try_from_array(list, 0))
-            .collect()
+        Ok(self.collected.to_state())
     }
 
     fn evaluate(&mut self) -> Result<ScalarValue> {
-        let events = std::mem::take(&mut self.events);
-        let result = finish(vec![events], &self.values, &self.params);
-        ScalarValue::try_from_array(&result, 0)
+        let counts = count_levels(&mut self.collected, &self.params);
+        Ok(ScalarValue::List(Arc::new(to_list(
+            &counts,
+            &self.collected,
+        ))))
     }
 
     fn size(&self) -> usize {
-        size_of_val(self) + self.events.capacity() * size_of::<StepEvent>() + self.values.size()
+        size_of_val(self) + self.collected.size()
     }
 }
 
-/// Funnel state of every person (group) of one partition.
-#[derive(Debug)]
-pub(crate) struct FunnelGroups {
-    params: FunnelParams,
-    groups: Vec<Vec<StepEvent>>,
-    values: BreakdownValues,
-    /// Events held over all groups, for `size` in O(1).
-    held: usize,
-}
-
-impl FunnelGroups {
-    pub(crate) fn new(params: FunnelParams) -> Self {
-        FunnelGroups {
-            params,
-            groups: Vec::new(),
-            values: BreakdownValues::default(),
-            held: 0,
-        }
-    }
-
-    fn push(&mut self, group: usize, event: StepEvent) {
-        if let Some(events) = self.groups.get_mut(group) {
-            events.push(event);
-            self.held += 1;
-        }
-    }
-
-    fn take(&mut self, emit_to: EmitTo) -> Vec<Vec<StepEvent>> {
-        let taken = emit_to.take_needed(&mut self.groups);
-        self.held -= taken.iter().map(Vec::len).sum::<usize>();
-        taken
-    }
-}
-
-impl GroupsAccumulator for FunnelGroups {
-    fn update_batch(
-        &mut self,
-        values: &[ArrayRef],
-        group_indices: &[usize],
-        opt_filter: Option<&BooleanArray>,
-        total_num_groups: usize,
-    ) -> Result<()> {
-        self.groups.resize_with(total_num_groups, Vec::new);
-        let columns = EventColumns::try_new(values)?;
-        for (row, &group) in group_indices.iter().enumerate() {
-            if opt_filter.is_some_and(|f| !f.is_valid(row) || !f.value(row)) {
-                continue;
-            }
-            if let Some(event) = columns.event(row, &self.params, &mut self.values)? {
-                self.push(group, event);
-            }
-        }
-        Ok(())
-    }
-
-    fn merge_batch(
-        &mut self,
-        values: &[ArrayRef],
-        group_indices: &[usize],
-        total_num_groups: usize,
-    ) -> Result<()> {
-        self.groups.resize_with(total_num_groups, Vec::new);
-        let FunnelGroups {
-            params,
-            groups,
-            values: dictionary,
-            held,
-        } = self;
-        read_state(values, params, dictionary, |row, event| {
-            if let Some(group) = group_indices.get(row).and_then(|&g| groups.get_mut(g)) {
-                group.push(event);
-                *held += 1;
-            }
-        })
-    }
-
-    fn evaluate(&mut self, emit_to: EmitTo) -> Result<ArrayRef> {
-        let groups = self.take(emit_to);
-        Ok(Arc::new(finish(groups, &self.values, &self.params)))
-    }
-
-    fn state(&mut self, emit_to: EmitTo) -> Result<Vec<ArrayRef>> {
-        let groups = self.take(emit_to);
-        to_state(groups.iter().map(Vec::as_slice), &self.values)
-    }
-
-    fn convert_to_state(
-        &self,
-        values: &[ArrayRef],
-        opt_filter: Option<&BooleanArray>,
-    ) -> Result<Vec<ArrayRef>> {
-        let columns = EventColumns::try_new(values)?;
-        let mut dictionary = BreakdownValues::default();
-        let mut rows = Vec::with_capacity(columns.len());
-        for row in 0..columns.len() {
-            let filtered = opt_filter.is_some_and(|f| !f.is_valid(row) || !f.value(row));
-            let event = match filtered {
-                true => None,
-                false => columns.event(row, &self.params, &mut dictionary)?,
-            };
-            rows.push(event);
-        }
-        to_state(rows.iter().map(Option::as_slice), &dictionary)
-    }
-
-    fn size(&self) -> usize {
-        size_of_val(self)
-            + self.groups.capacity() * size_of::<Vec<StepEvent>>()
-            + self.held * size_of::<StepEvent>()
-            + self.values.size()
-    }
-}
-
-/// Runs the funnel for each group and builds the result column `{level, breakdown}`.
-fn finish(
-    groups: Vec<Vec<StepEvent>>,
-    values: &BreakdownValues,
-    params: &FunnelParams,
-) -> StructArray {
-    let ranking = values.ranking();
-    let mut levels = Vec::with_capacity(groups.len());
-    let mut breakdowns = StringBuilder::new();
-    for mut events in groups {
-        // Ties at one millisecond are broken by breakdown value, so rank the indices first.
-        for event in &mut events {
-            event.breakdown = event.breakdown.map(|i| ranking.rank_of[i as usize]);
-        }
+/// Persons per (breakdown index, level ≥ 1), over every (person, held values) group.
+fn count_levels(collected: &mut Collected, params: &FunnelParams) -> BTreeMap<(u32, u8), u64> {
+    let ranking = collected.breakdowns.ranking();
+    // Ties at one millisecond are broken by breakdown value (null first), so sort by rank.
+    let rank = |index: u32| match index {
+        NONE => 0,
+        index => ranking.rank_of[index as usize] + 1,
+    };
+    sort_by_person(&mut collected.rows, |r: &Row| {
+        (r.held, r.ts, rank(r.breakdown), r.mask)
+    });
+    let rows = &collected.rows;
+    let mut counts = BTreeMap::new();
+    let mut events: Vec<StepEvent> = Vec::new();
+    for group in rows.chunk_by(|a, b| a.person == b.person && a.held == b.held) {
+        events.clear();
+        events.extend(group.iter().map(|r| StepEvent {
+            ts: r.ts,
+            breakdown: (r.breakdown != NONE).then(|| rank(r.breakdown) - 1),
+            mask: r.mask,
+        }));
         let outcome = person_funnel(&mut events, params);
-        levels.push(outcome.level);
-        let value = outcome
+        if outcome.level == 0 {
+            continue;
+        }
+        let breakdown = outcome
             .entry
             .and_then(|entry| entry.breakdown)
-            .and_then(|rank| values.get(ranking.index_of[rank as usize]));
-        breakdowns.append_option(value);
+            .map_or(NONE, |rank| ranking.index_of[rank as usize]);
+        *counts.entry((breakdown, outcome.level)).or_insert(0) += 1;
+    }
+    counts
+}
+
+/// Most person-id span, relative to the number of rows, that is sorted by counting (one bucket
+/// per id in the span) rather than by comparison.
+const COUNTING_SPAN_PER_ROW: i64 = 4;
+
+/// Sorts `rows` by person, then by `key`. Person ids are dense (each log partition numbers its
+/// persons from 0), so when their span is small next to the row count the rows are placed by a
+/// counting sort on the person (linear), and only each person's few rows are compared; otherwise
+/// (sparse ids, e.g. several Kafka partitions) by one comparison sort.
+fn sort_by_person<K: Ord>(rows: &mut Vec<Row>, key: impl Fn(&Row) -> K) {
+    let (Some(min), Some(max)) = (
+        rows.iter().map(|r| r.person).min(),
+        rows.iter().map(|r| r.person).max(),
+    ) else {
+        return;
+    };
+    let span = max.saturating_sub(min).saturating_add(1);
+    let limit = (rows.len() as i64)
+        .saturating_mul(COUNTING_SPAN_PER_ROW)
+        .max(1_024);
+    if span > limit {
+        rows.sort_unstable_by_key(|r| (r.person, key(r)));
+        return;
+    }
+    // Start offset of each person's bucket, then each row moved to its place (stable).
+    let mut starts = vec![0usize; span as usize + 1];
+    for row in rows.iter() {
+        starts[(row.person - min) as usize + 1] += 1;
+    }
+    for i in 1..starts.len() {
+        starts[i] += starts[i - 1];
+    }
+    let mut sorted = vec![
+        Row {
+            person: 0,
+            held: NONE,
+            ts: 0,
+            breakdown: NONE,
+            mask: 0,
+        };
+        rows.len()
+    ];
+    for row in rows.iter() {
+        let slot = &mut starts[(row.person - min) as usize];
+        sorted[*slot] = *row;
+        *slot += 1;
+    }
+    for person in sorted.chunk_by_mut(|a, b| a.person == b.person) {
+        if !person.is_sorted_by_key(&key) {
+            person.sort_unstable_by_key(&key);
+        }
+    }
+    *rows = sorted;
+}
+
+/// The counts as the aggregate's result: a list of `{breakdown, level, persons}`.
+fn to_list(
+    counts: &BTreeMap<(u32, u8), u64>,
+    collected: &Collected,
+) -> datafusion::arrow::array::ListArray {
+    let mut breakdowns = StringBuilder::new();
+    let mut levels = Vec::with_capacity(counts.len());
+    let mut persons = Vec::with_capacity(counts.len());
+    for (&(breakdown, level), &count) in counts {
+        breakdowns.append_option(collected.breakdowns.get(breakdown));
+        levels.push(level);
+        persons.push(count);
     }
     let columns: Vec<ArrayRef> = vec![
-        Arc::new(UInt8Array::from(levels)),
         Arc::new(breakdowns.finish()),
+        Arc::new(UInt8Array::from(levels)),
+        Arc::new(UInt64Array::from(persons)),
     ];
-    StructArray::new(result_fields(), columns, None)
+    let entries = StructArray::new(result_fields(), columns, None);
+    let field = Arc::new(Field::new_list_field(
+        datafusion::arrow::datatypes::DataType::Struct(result_fields()),
+        true,
+    ));
+    let offsets = OffsetBuffer::from_lengths([entries.len()]);
+    datafusion::arrow::array::ListArray::new(field, offsets, Arc::new(entries), None)
 }
 
 #[cfg(test)]

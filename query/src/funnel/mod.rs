@@ -1,10 +1,10 @@
 //! The funnel analysis: plan a [`FunnelQuery`] onto DataFusion and read back the counts.
 //!
 //! Plan: scan events in `[entry_from, entry_to + window]` whose type is one of the steps (with
-//! `event_date` partition pruning) → per row the time, the step mask and the breakdown value →
-//! `sluice_funnel` aggregate grouped by person (and the values of held properties) → group by
-//! (breakdown, level) and count. Only that
-//! last, small table comes back to Rust. No joins, no window functions.
+//! `event_date` partition pruning) → per row the person, the time, the step mask, the held
+//! values and the breakdown value → the `sluice_funnel` aggregate (no `GROUP BY`: it sorts the
+//! step rows by person itself and returns the counts per breakdown value and level). Only those
+//! counts come back to Rust. No joins, no window functions, no hash table keyed by person.
 
 mod accumulator;
 mod path;
@@ -16,12 +16,13 @@ use std::sync::Arc;
 
 use datafusion::arrow::array::Array;
 use datafusion::arrow::datatypes::DataType;
-use datafusion::common::cast::{as_int64_array, as_string_array, as_uint8_array};
+use datafusion::common::cast::{
+    as_list_array, as_string_array, as_struct_array, as_uint8_array, as_uint64_array,
+};
 use datafusion::datasource::listing::ListingTable;
 use datafusion::execution::context::SessionContext;
-use datafusion::functions_aggregate::expr_fn::count;
 use datafusion::logical_expr::{Expr, cast, lit, when};
-use datafusion::prelude::get_field;
+use datafusion::prelude::concat_ws;
 
 use crate::error::{QueryError, Result};
 use crate::identity::PersonMap;
@@ -29,7 +30,7 @@ use crate::property::{column, null_text, resolve, time_span};
 use crate::result::FunnelResult;
 use crate::spec::{Breakdown, FunnelQuery};
 use path::FunnelParams;
-use udaf::{BREAKDOWN_FIELD, FunnelUdaf, LEVEL_FIELD};
+use udaf::{BREAKDOWN_FIELD, FunnelUdaf, LEVEL_FIELD, PERSONS_FIELD};
 
 /// Runs `query` over `table` (`None`: no data yet, every count is zero).
 pub(crate) async fn run(
@@ -69,56 +70,72 @@ async fn level_counts(
         Some(property) => when(step_matches(query, 0), resolve(property, &schema)).end()?,
         None => null_text(),
     };
-    let arguments = vec![
-        cast(column("event_time"), DataType::Int64),
-        step_mask(query)?,
-        cast(breakdown, DataType::Utf8),
-    ];
-    // Held properties join the person in the group key, so each (person, values) pair runs its
-    // own funnel; events lacking a held value cannot be on any path.
-    let mut group = vec![persons.person_expr(&schema).alias("person")];
+    // Held properties: events lacking a value cannot be on any path; the values travel as one
+    // text, so each (person, values) pair runs its own funnel.
     let mut filter = scan_filter(query);
-    for (i, property) in query.hold_constant.iter().enumerate() {
+    let mut held = Vec::new();
+    for property in &query.hold_constant {
         let value = resolve(property, &schema);
         filter = filter.and(value.clone().is_not_null());
-        group.push(value.alias(format!("held_{i}")));
+        held.push(value);
     }
+    let held = match held.len() {
+        0 => null_text(),
+        1 => held.remove(0),
+        _ => concat_ws(
+            lit(HELD_SEPARATOR),
+            held.into_iter().map(|h| cast(h, DataType::Utf8)).collect(),
+        ),
+    };
+    let arguments = vec![
+        persons.person_expr(&schema),
+        cast(column("event_time"), DataType::Int64),
+        step_mask(query)?,
+        held,
+        breakdown,
+    ];
     let batches = ctx
         .read_table(table)?
         .filter(filter)?
-        .aggregate(group, vec![funnel.call(arguments).alias("funnel")])?
-        .select(vec![
-            get_field(column("funnel"), LEVEL_FIELD).alias("level"),
-            get_field(column("funnel"), BREAKDOWN_FIELD).alias("breakdown"),
-        ])?
-        .filter(column("level").gt(lit(0u8)))?
-        .aggregate(
-            vec![column("breakdown"), column("level")],
-            vec![count(lit(1i64)).alias("persons")],
-        )?
+        .aggregate(vec![], vec![funnel.call(arguments).alias("funnel")])?
         .collect()
         .await?;
     let mut groups = Vec::new();
     for batch in &batches {
-        let (Some(values), Some(levels), Some(persons)) = (
-            batch.column_by_name("breakdown"),
-            batch.column_by_name("level"),
-            batch.column_by_name("persons"),
-        ) else {
-            return Err(QueryError::Internal("funnel counts lack a column".into()));
+        let Some(lists) = batch.column_by_name("funnel") else {
+            return Err(QueryError::Internal(
+                "funnel result lacks its column".into(),
+            ));
         };
-        let values = as_string_array(values)?;
-        let levels = as_uint8_array(levels)?;
-        let persons = as_int64_array(persons)?;
-        for row in 0..batch.num_rows() {
-            let value = values.is_valid(row).then(|| values.value(row).to_owned());
-            let count = u64::try_from(persons.value(row))
-                .map_err(|_| QueryError::Internal("negative person count".into()))?;
-            groups.push((value, levels.value(row), count));
+        let lists = as_list_array(lists)?;
+        for row in 0..lists.len() {
+            if lists.is_null(row) {
+                continue;
+            }
+            let entries = lists.value(row);
+            let entries = as_struct_array(&entries)?;
+            let (Some(values), Some(levels), Some(persons)) = (
+                entries.column_by_name(BREAKDOWN_FIELD),
+                entries.column_by_name(LEVEL_FIELD),
+                entries.column_by_name(PERSONS_FIELD),
+            ) else {
+                return Err(QueryError::Internal("funnel counts lack a field".into()));
+            };
+            let values = as_string_array(values)?;
+            let levels = as_uint8_array(levels)?;
+            let persons = as_uint64_array(persons)?;
+            for i in 0..entries.len() {
+                let value = values.is_valid(i).then(|| values.value(i).to_owned());
+                groups.push((value, levels.value(i), persons.value(i)));
+            }
         }
     }
     Ok(groups)
 }
+
+/// Separates the values of several held properties in the text the aggregate groups by (a
+/// control character no property value is expected to hold).
+const HELD_SEPARATOR: &str = "\u{1f}";
 
 /// Rows that can matter: the right project, a step's event type, inside the scanned time span;
 /// plus the same span as `event_date` folders (one day of margin each side, since folders are

@@ -1,50 +1,108 @@
-//! What the funnel aggregate keeps per person, and how it crosses partitions.
+//! What the funnel aggregate collects, and how it crosses partitions.
 //!
-//! Each person's state is the list of their step events (`StepEvent`). Breakdown strings are
-//! interned once per accumulator in [`BreakdownValues`]; events hold the index. Between the
-//! partial and final aggregation phases the state travels as three list columns, one row per
-//! person: event times (`List<Int64>`), step masks (`List<Int64>`) and breakdown values
-//! (`List<Utf8>`) — the same shapes as the aggregate's three arguments, so input rows and state
-//! rows are read by the same code.
+//! The aggregate collects one compact [`Row`] per step event: the person, the values of held
+//! properties (as one interned text), the time, the step mask and the breakdown value (interned,
+//! kept only where it can matter: on step-1 events inside the entry range). Text is interned
+//! once per accumulator in [`Values`]; rows hold indexes.
+//!
+//! Between the partial and final phases the state travels as one row of seven list columns: the
+//! five row fields (indexes as `Int64`, `-1` for none) and the two value dictionaries
+//! (`List<Utf8>`), so no text is repeated per event.
 
 use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::Arc;
 
 use datafusion::arrow::array::{
-    Array, ArrayRef, Int64Array, ListArray, StringArray, StringBuilder,
+    Array, ArrayRef, Int64Array, ListArray, StringArray, StringViewArray,
 };
 use datafusion::arrow::buffer::OffsetBuffer;
+use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::{DataType, Field, FieldRef};
-use datafusion::common::cast::{as_int64_array, as_list_array, as_string_array};
-use datafusion::common::{Result, internal_datafusion_err};
+use datafusion::common::cast::{
+    as_int64_array, as_list_array, as_string_array, as_string_view_array,
+};
+use datafusion::common::{Result, ScalarValue, internal_datafusion_err};
 
-use super::path::{FunnelParams, StepEvent};
+use super::path::FunnelParams;
 
-/// Distinct breakdown values seen by one accumulator; events refer to them by index.
-#[derive(Debug, Default)]
-pub(crate) struct BreakdownValues {
-    values: Vec<String>,
-    index: HashMap<String, u32>,
-    bytes: usize,
+/// One collected step event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Row {
+    /// The person.
+    pub(crate) person: i64,
+    /// Index of the held values in the held dictionary (`NONE` when nothing is held).
+    pub(crate) held: u32,
+    /// Event time, Unix ms.
+    pub(crate) ts: i64,
+    /// Index of the breakdown value in the breakdown dictionary, `NONE` for null.
+    pub(crate) breakdown: u32,
+    /// Bit `k` set when the event matches step `k + 1`.
+    pub(crate) mask: u32,
 }
 
-/// The order of a [`BreakdownValues`]: `rank_of[index]` and its inverse `index_of[rank]`.
+/// The index meaning "no value".
+pub(crate) const NONE: u32 = u32::MAX;
+
+/// Distinct texts seen by one accumulator; rows refer to them by index.
+#[derive(Debug, Default)]
+pub(crate) struct Values {
+    values: Vec<String>,
+    index: HashMap<String, u32, BuildHasherDefault<FnvHasher>>,
+    bytes: usize,
+    /// The last value interned: neighbouring rows often repeat it (files are sorted by person).
+    last: Option<u32>,
+}
+
+/// FNV-1a: short texts (category names, ids) hash several times faster than with SipHash, and
+/// the keys come from stored data, not from an adversary choosing collisions per query.
+#[derive(Debug, Default)]
+pub(crate) struct FnvHasher(u64);
+
+impl Hasher for FnvHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        let mut hash = if self.0 == 0 {
+            0xcbf2_9ce4_8422_2325
+        } else {
+            self.0
+        };
+        for &byte in bytes {
+            hash = (hash ^ u64::from(byte)).wrapping_mul(0x0000_0100_0000_01b3);
+        }
+        self.0 = hash;
+    }
+}
+
+/// The order of a [`Values`]: `rank_of[index]` and its inverse `index_of[rank]`.
 pub(crate) struct Ranking {
     pub(crate) rank_of: Vec<u32>,
     pub(crate) index_of: Vec<u32>,
 }
 
-impl BreakdownValues {
+impl Values {
     /// The index of `value`, adding it when new.
     pub(crate) fn intern(&mut self, value: &str) -> Result<u32> {
+        if let Some(last) = self.last
+            && self.values[last as usize] == value
+        {
+            return Ok(last);
+        }
         if let Some(&i) = self.index.get(value) {
+            self.last = Some(i);
             return Ok(i);
         }
         let i = u32::try_from(self.values.len())
-            .map_err(|_| internal_datafusion_err!("more than 2^32 distinct breakdown values"))?;
+            .ok()
+            .filter(|&i| i != NONE)
+            .ok_or_else(|| internal_datafusion_err!("more than 2^32 distinct funnel values"))?;
         self.values.push(value.to_owned());
         self.index.insert(value.to_owned(), i);
         self.bytes += 2 * value.len();
+        self.last = Some(i);
         Ok(i)
     }
 
@@ -53,7 +111,7 @@ impl BreakdownValues {
         self.values.get(index as usize).map(String::as_str)
     }
 
-    /// Ranks of the values in string order, so event order can break ties by value.
+    /// Ranks of the values in text order, so event order can break ties by value.
     pub(crate) fn ranking(&self) -> Ranking {
         let mut index_of: Vec<u32> = (0..self.values.len() as u32).collect();
         index_of.sort_unstable_by(|&a, &b| self.values[a as usize].cmp(&self.values[b as usize]));
@@ -70,66 +128,224 @@ impl BreakdownValues {
             + self.values.capacity() * size_of::<String>()
             + self.index.capacity() * (size_of::<String>() + size_of::<u32>() + 8)
     }
+
+    fn to_array(&self) -> StringArray {
+        self.values.iter().map(|v| Some(v.as_str())).collect()
+    }
 }
 
-/// The three typed columns of funnel events: the aggregate's arguments or a state's list values.
-pub(crate) struct EventColumns<'a> {
-    ts: &'a Int64Array,
-    mask: &'a Int64Array,
-    breakdown: &'a StringArray,
+/// Everything one accumulator collected.
+#[derive(Debug, Default)]
+pub(crate) struct Collected {
+    pub(crate) rows: Vec<Row>,
+    pub(crate) held: Values,
+    pub(crate) breakdowns: Values,
 }
 
-impl<'a> EventColumns<'a> {
-    /// Reads `[ts, mask, breakdown]`; any other shape is a planning bug.
-    pub(crate) fn try_new(arrays: &'a [ArrayRef]) -> Result<Self> {
-        let [ts, mask, breakdown] = arrays else {
+/// Text columns as `Utf8` (Parquet text may arrive as `Utf8View`).
+fn utf8(array: &ArrayRef) -> Result<ArrayRef> {
+    match array.data_type() {
+        DataType::Utf8 => Ok(Arc::clone(array)),
+        _ => Ok(cast(array, &DataType::Utf8)?),
+    }
+}
+
+/// A text argument read in place, whether `Utf8` or `Utf8View` (what Parquet text reads as).
+enum Text<'a> {
+    Utf8(&'a StringArray),
+    View(&'a StringViewArray),
+}
+
+impl<'a> Text<'a> {
+    fn new(array: &'a ArrayRef) -> Result<Self> {
+        match array.data_type() {
+            DataType::Utf8 => Ok(Text::Utf8(as_string_array(array)?)),
+            DataType::Utf8View => Ok(Text::View(as_string_view_array(array)?)),
+            other => Err(internal_datafusion_err!(
+                "funnel text argument of type {other}"
+            )),
+        }
+    }
+
+    fn get(&self, i: usize) -> Option<&'a str> {
+        match self {
+            Text::Utf8(a) => a.is_valid(i).then(|| a.value(i)),
+            Text::View(a) => a.is_valid(i).then(|| a.value(i)),
+        }
+    }
+}
+
+impl Collected {
+    /// Adds the rows of the aggregate's arguments `[person, ts, mask, held, breakdown]`; rows
+    /// matching no step or lacking a person or time are skipped.
+    pub(crate) fn update(&mut self, arguments: &[ArrayRef], params: &FunnelParams) -> Result<()> {
+        let [person, ts, mask, held, breakdown] = arguments else {
             return Err(internal_datafusion_err!(
-                "funnel aggregate expects 3 columns, got {}",
-                arrays.len()
+                "funnel aggregate expects 5 columns, got {}",
+                arguments.len()
             ));
         };
-        Ok(EventColumns {
-            ts: as_int64_array(ts)?,
-            mask: as_int64_array(mask)?,
-            breakdown: as_string_array(breakdown)?,
-        })
+        let (person, ts, mask) = (
+            as_int64_array(person)?,
+            as_int64_array(ts)?,
+            as_int64_array(mask)?,
+        );
+        let (held, breakdown) = (Text::new(held)?, Text::new(breakdown)?);
+        self.rows.reserve(person.len());
+        for i in 0..person.len() {
+            if person.is_null(i) || ts.is_null(i) || mask.is_null(i) {
+                continue;
+            }
+            let raw_mask = mask.value(i);
+            let mask = u32::try_from(raw_mask).map_err(|_| {
+                internal_datafusion_err!("funnel step mask {raw_mask} out of range")
+            })?;
+            if mask == 0 {
+                continue;
+            }
+            let ts = ts.value(i);
+            let held = match held.get(i) {
+                Some(value) => self.held.intern(value)?,
+                None => NONE,
+            };
+            let can_enter =
+                mask & 1 != 0 && (params.entry_from_ms..=params.entry_to_ms).contains(&ts);
+            let breakdown = match breakdown.get(i).filter(|_| can_enter) {
+                Some(value) => self.breakdowns.intern(value)?,
+                None => NONE,
+            };
+            self.rows.push(Row {
+                person: person.value(i),
+                held,
+                ts,
+                breakdown,
+                mask,
+            });
+        }
+        Ok(())
     }
 
-    /// Number of rows.
-    pub(crate) fn len(&self) -> usize {
-        self.ts.len()
-    }
-
-    /// The event in `row`, or `None` when it matches no step. The breakdown value is kept only
-    /// where it can matter: on step-1 events inside the entry range.
-    pub(crate) fn event(
-        &self,
-        row: usize,
-        params: &FunnelParams,
-        values: &mut BreakdownValues,
-    ) -> Result<Option<StepEvent>> {
-        if self.ts.is_null(row) || self.mask.is_null(row) {
-            return Ok(None);
-        }
-        let ts = self.ts.value(row);
-        let raw_mask = self.mask.value(row);
-        let mask = u32::try_from(raw_mask)
-            .map_err(|_| internal_datafusion_err!("funnel step mask {raw_mask} out of range"))?;
-        if mask == 0 {
-            return Ok(None);
-        }
-        let can_enter = mask & 1 != 0 && (params.entry_from_ms..=params.entry_to_ms).contains(&ts);
-        let breakdown = if can_enter && self.breakdown.is_valid(row) {
-            Some(values.intern(self.breakdown.value(row))?)
-        } else {
-            None
+    /// The state: one row of seven lists (see the module docs).
+    pub(crate) fn to_state(&self) -> Vec<ScalarValue> {
+        let index = |i: u32| if i == NONE { -1 } else { i64::from(i) };
+        let ints = |f: &dyn Fn(&Row) -> i64| -> ArrayRef {
+            Arc::new(self.rows.iter().map(f).collect::<Int64Array>())
         };
-        Ok(Some(StepEvent {
+        let columns: [ArrayRef; 7] = [
+            ints(&|r| r.person),
+            ints(&|r| index(r.held)),
+            ints(&|r| r.ts),
+            ints(&|r| index(r.breakdown)),
+            ints(&|r| i64::from(r.mask)),
+            Arc::new(self.held.to_array()),
+            Arc::new(self.breakdowns.to_array()),
+        ];
+        columns
+            .into_iter()
+            .map(|values| {
+                let field = Arc::new(Field::new_list_field(values.data_type().clone(), true));
+                let offsets = OffsetBuffer::from_lengths([values.len()]);
+                ScalarValue::List(Arc::new(ListArray::new(field, offsets, values, None)))
+            })
+            .collect()
+    }
+
+    /// Adds the rows of states written by [`Collected::to_state`] (one state per list row).
+    pub(crate) fn merge(&mut self, states: &[ArrayRef]) -> Result<()> {
+        let [
+            person,
+            held,
             ts,
             breakdown,
             mask,
-        }))
+            held_values,
+            breakdown_values,
+        ] = states
+        else {
+            return Err(internal_datafusion_err!(
+                "funnel state expects 7 columns, got {}",
+                states.len()
+            ));
+        };
+        let lists = [person, held, ts, breakdown, mask].map(|l| as_list_array(l));
+        let [person, held, ts, breakdown, mask] = lists;
+        let (person, held, ts, breakdown, mask) = (person?, held?, ts?, breakdown?, mask?);
+        let (held_values, breakdown_values) = (
+            as_list_array(held_values)?,
+            as_list_array(breakdown_values)?,
+        );
+        for state in 0..person.len() {
+            if person.is_null(state) {
+                continue;
+            }
+            let held_map = remap(&held_values.value(state), &mut self.held)?;
+            let breakdown_map = remap(&breakdown_values.value(state), &mut self.breakdowns)?;
+            let (p, h, t, b, m) = (
+                person.value(state),
+                held.value(state),
+                ts.value(state),
+                breakdown.value(state),
+                mask.value(state),
+            );
+            let (p, h, t, b, m) = (
+                as_int64_array(&p)?,
+                as_int64_array(&h)?,
+                as_int64_array(&t)?,
+                as_int64_array(&b)?,
+                as_int64_array(&m)?,
+            );
+            let n = p.len();
+            if [h.len(), t.len(), b.len(), m.len()]
+                .iter()
+                .any(|&len| len != n)
+            {
+                return Err(internal_datafusion_err!(
+                    "funnel state lists disagree in length"
+                ));
+            }
+            let lookup = |map: &[u32], i: i64| -> Result<u32> {
+                match i {
+                    -1 => Ok(NONE),
+                    i => usize::try_from(i)
+                        .ok()
+                        .and_then(|i| map.get(i).copied())
+                        .ok_or_else(|| internal_datafusion_err!("funnel state index {i}")),
+                }
+            };
+            self.rows.reserve(n);
+            for i in 0..n {
+                self.rows.push(Row {
+                    person: p.value(i),
+                    held: lookup(&held_map, h.value(i))?,
+                    ts: t.value(i),
+                    breakdown: lookup(&breakdown_map, b.value(i))?,
+                    mask: u32::try_from(m.value(i))
+                        .map_err(|_| internal_datafusion_err!("funnel state mask"))?,
+                });
+            }
+        }
+        Ok(())
     }
+
+    /// Approximate heap bytes held.
+    pub(crate) fn size(&self) -> usize {
+        self.rows.capacity() * size_of::<Row>() + self.held.size() + self.breakdowns.size()
+    }
+}
+
+/// For each value of another accumulator's dictionary, its index in `values`.
+fn remap(other: &ArrayRef, values: &mut Values) -> Result<Vec<u32>> {
+    let other = utf8(other)?;
+    let other = as_string_array(&other)?;
+    (0..other.len())
+        .map(|i| {
+            values.intern(if other.is_valid(i) {
+                other.value(i)
+            } else {
+                ""
+            })
+        })
+        .collect()
 }
 
 /// The state fields, named after the aggregate.
@@ -143,87 +359,12 @@ pub(crate) fn state_fields(name: &str) -> Vec<FieldRef> {
         ))
     };
     vec![
+        list("person", DataType::Int64),
+        list("held", DataType::Int64),
         list("ts", DataType::Int64),
+        list("breakdown", DataType::Int64),
         list("mask", DataType::Int64),
-        list("breakdown", DataType::Utf8),
+        list("held_values", DataType::Utf8),
+        list("breakdown_values", DataType::Utf8),
     ]
-}
-
-/// Encodes the event lists of `groups` (one list row per group) as the three state columns.
-pub(crate) fn to_state<'g>(
-    groups: impl IntoIterator<Item = &'g [StepEvent]>,
-    values: &BreakdownValues,
-) -> Result<Vec<ArrayRef>> {
-    let mut lengths = Vec::new();
-    let mut ts = Vec::new();
-    let mut mask = Vec::new();
-    let mut breakdown = StringBuilder::new();
-    for events in groups {
-        lengths.push(events.len());
-        for event in events {
-            ts.push(event.ts);
-            mask.push(i64::from(event.mask));
-            breakdown.append_option(event.breakdown.and_then(|i| values.get(i)));
-        }
-    }
-    let columns: [ArrayRef; 3] = [
-        Arc::new(Int64Array::from(ts)),
-        Arc::new(Int64Array::from(mask)),
-        Arc::new(breakdown.finish()),
-    ];
-    let item_types = [DataType::Int64, DataType::Int64, DataType::Utf8];
-    Ok(columns
-        .into_iter()
-        .zip(item_types)
-        .map(|(column, item)| {
-            let field = Arc::new(Field::new_list_field(item, true));
-            let offsets = OffsetBuffer::from_lengths(lengths.iter().copied());
-            Arc::new(ListArray::new(field, offsets, column, None)) as ArrayRef
-        })
-        .collect())
-}
-
-/// Reads state columns written by [`to_state`]: calls `push(row, event)` for every event.
-pub(crate) fn read_state(
-    states: &[ArrayRef],
-    params: &FunnelParams,
-    values: &mut BreakdownValues,
-    mut push: impl FnMut(usize, StepEvent),
-) -> Result<()> {
-    let [ts, mask, breakdown] = states else {
-        return Err(internal_datafusion_err!(
-            "funnel state expects 3 columns, got {}",
-            states.len()
-        ));
-    };
-    let lists = [
-        as_list_array(ts)?,
-        as_list_array(mask)?,
-        as_list_array(breakdown)?,
-    ];
-    if !same_offsets(lists[0], lists[1]) || !same_offsets(lists[0], lists[2]) {
-        return Err(internal_datafusion_err!(
-            "funnel state lists disagree in length"
-        ));
-    }
-    let flat: Vec<ArrayRef> = lists.iter().map(|l| Arc::clone(l.values())).collect();
-    let columns = EventColumns::try_new(&flat)?;
-    let offsets = lists[0].value_offsets();
-    for row in 0..lists[0].len() {
-        if lists[0].is_null(row) {
-            continue;
-        }
-        let (start, end) = (offsets[row] as usize, offsets[row + 1] as usize);
-        for i in start..end.min(columns.len()) {
-            if let Some(event) = columns.event(i, params, values)? {
-                push(row, event);
-            }
-        }
-    }
-    Ok(())
-}
-
-/// Whether two state lists have the same rows (the three lists are written together).
-fn same_offsets(a: &ListArray, b: &ListArray) -> bool {
-    a.value_offsets() == b.value_offsets()
 }

@@ -1,34 +1,58 @@
-//! The funnel as a DataFusion user-defined aggregate, grouped by person.
+//! The funnel as a DataFusion user-defined aggregate over all persons at once.
 //!
-//! `sluice_funnel(ts, mask, breakdown)` takes per row the event time (Unix ms, `Int64`), the step
-//! mask (`Int64`, bit `k` set when the row matches step `k + 1`) and the breakdown value (`Utf8`,
-//! may be null) and returns per group a struct `{level: UInt8, breakdown: Utf8}`: the number of
-//! steps the person reached (0 when they never entered) and the breakdown value of the entry
-//! that got them there. The query's constants (steps, window, entry range) live in the function
-//! itself, so one instance serves one query.
+//! `sluice_funnel(person, ts, mask, held, breakdown)` takes per row the person (`Int64`), the
+//! event time (Unix ms, `Int64`), the step mask (`Int64`, bit `k` set when the row matches step
+//! `k + 1`), the values of held properties as one text (`Utf8`, null when none are held) and the
+//! breakdown value (`Utf8`, may be null). It is used without `GROUP BY` and returns the whole
+//! answer: a list of `{breakdown, level, persons}`, the number of persons (or person-value pairs)
+//! whose best path reached exactly `level` steps through an entry with that breakdown value. The
+//! query's constants (steps, window, entry range) live in the function itself, so one instance
+//! serves one query.
 
 use datafusion::arrow::datatypes::{DataType, Field, FieldRef, Fields};
 use datafusion::common::Result;
 use datafusion::logical_expr::function::{AccumulatorArgs, StateFieldsArgs};
 use datafusion::logical_expr::{
-    Accumulator, AggregateUDF, AggregateUDFImpl, GroupsAccumulator, Signature, Volatility,
+    Accumulator, AggregateUDF, AggregateUDFImpl, Signature, TypeSignature, Volatility,
 };
 
-use super::accumulator::{FunnelAccumulator, FunnelGroups};
+use super::accumulator::FunnelAccumulator;
 use super::path::FunnelParams;
 use super::state::state_fields;
 
-/// Name of the result field holding the level.
-pub(crate) const LEVEL_FIELD: &str = "level";
 /// Name of the result field holding the breakdown value.
 pub(crate) const BREAKDOWN_FIELD: &str = "breakdown";
+/// Name of the result field holding the level.
+pub(crate) const LEVEL_FIELD: &str = "level";
+/// Name of the result field holding the count.
+pub(crate) const PERSONS_FIELD: &str = "persons";
 
-/// The fields of the aggregate's struct result.
+/// The fields of one result entry.
 pub(crate) fn result_fields() -> Fields {
     Fields::from(vec![
-        Field::new(LEVEL_FIELD, DataType::UInt8, false),
         Field::new(BREAKDOWN_FIELD, DataType::Utf8, true),
+        Field::new(LEVEL_FIELD, DataType::UInt8, false),
+        Field::new(PERSONS_FIELD, DataType::UInt64, false),
     ])
+}
+
+/// The accepted argument types: text arguments as `Utf8` or `Utf8View` (how Parquet text is
+/// read), so they are never copied just to change type.
+fn argument_types() -> Vec<TypeSignature> {
+    let text = [DataType::Utf8, DataType::Utf8View];
+    let mut variants = Vec::new();
+    for held in &text {
+        for breakdown in &text {
+            variants.push(TypeSignature::Exact(vec![
+                DataType::Int64,
+                DataType::Int64,
+                DataType::Int64,
+                held.clone(),
+                breakdown.clone(),
+            ]));
+        }
+    }
+    variants
 }
 
 /// The funnel aggregate of one query.
@@ -43,10 +67,7 @@ impl FunnelUdaf {
     pub(crate) fn new(params: FunnelParams) -> Self {
         FunnelUdaf {
             params,
-            signature: Signature::exact(
-                vec![DataType::Int64, DataType::Int64, DataType::Utf8],
-                Volatility::Immutable,
-            ),
+            signature: Signature::one_of(argument_types(), Volatility::Immutable),
         }
     }
 
@@ -66,7 +87,8 @@ impl AggregateUDFImpl for FunnelUdaf {
     }
 
     fn return_type(&self, _arg_types: &[DataType]) -> Result<DataType> {
-        Ok(DataType::Struct(result_fields()))
+        let entry = Field::new_list_field(DataType::Struct(result_fields()), true);
+        Ok(DataType::List(entry.into()))
     }
 
     fn accumulator(&self, _args: AccumulatorArgs<'_>) -> Result<Box<dyn Accumulator>> {
@@ -75,16 +97,5 @@ impl AggregateUDFImpl for FunnelUdaf {
 
     fn state_fields(&self, args: StateFieldsArgs<'_>) -> Result<Vec<FieldRef>> {
         Ok(state_fields(args.name))
-    }
-
-    fn groups_accumulator_supported(&self, _args: AccumulatorArgs<'_>) -> bool {
-        true
-    }
-
-    fn create_groups_accumulator(
-        &self,
-        _args: AccumulatorArgs<'_>,
-    ) -> Result<Box<dyn GroupsAccumulator>> {
-        Ok(Box::new(FunnelGroups::new(self.params)))
     }
 }

@@ -114,6 +114,7 @@ fn mixed_schema_dir() -> tempfile::TempDir {
         typed_category: true,
         typed_plan: true,
         price_column: true,
+        ..FileShape::default()
     };
     write_file(
         &folder(dir.path()).join("part-0.parquet"),
@@ -251,5 +252,27 @@ fn folders_outside_the_scanned_dates_are_pruned() {
     assert_eq!(
         overall(&run(dir.path(), &spec(json!({}))).expect("runs")),
         [1, 0]
+    );
+}
+
+#[test]
+fn data_written_before_person_ids_is_counted_by_user_or_device() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let t = noon();
+    let events = [
+        ev(t, "A", "u1"),
+        ev(t + 1, "B", "u1"),
+        ev(t, "A", "u2"),
+        ev(t + 2, "B", "x").anonymous("d9"),
+        ev(t, "A", "x").anonymous("d9"),
+    ];
+    let legacy = FileShape {
+        without_person_id: true,
+        ..FileShape::default()
+    };
+    write_file(&folder(dir.path()).join("part-0.parquet"), &events, legacy);
+    assert_eq!(
+        overall(&run(dir.path(), &spec(json!({}))).expect("runs")),
+        [3, 2]
     );
 }

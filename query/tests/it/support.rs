@@ -87,6 +87,18 @@ pub(crate) struct FileShape {
     pub(crate) typed_plan: bool,
     /// Add an `ep:price` Float64 column no other file has.
     pub(crate) price_column: bool,
+    /// Written before person ids existed: no `person_id` column.
+    pub(crate) without_person_id: bool,
+}
+
+/// The `person_id` the loader would give the event's person (no anonymous merges in these
+/// tests: a person is its user id, else its device): a fixed hash of that key.
+pub(crate) fn person_id(event: &TestEvent) -> i64 {
+    let mut hash: u64 = 0x9e37_79b9_7f4a_7c15;
+    for byte in event.person().bytes() {
+        hash = (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3);
+    }
+    (hash >> 2) as i64
 }
 
 /// A record batch of `events` in the stored layout (rows in the given order).
@@ -140,6 +152,15 @@ pub(crate) fn batch(events: &[TestEvent], shape: FileShape) -> RecordBatch {
             )])
         }),
     ];
+    if !shape.without_person_id {
+        fields.push(Field::new("person_id", DataType::Int64, true));
+        columns.push(Arc::new(
+            events
+                .iter()
+                .map(|e| Some(person_id(e)))
+                .collect::<Int64Array>(),
+        ));
+    }
     if shape.typed_category {
         fields.push(Field::new("ep:category", DataType::Utf8, true));
         columns.push(text(&|e| e.category.clone()));

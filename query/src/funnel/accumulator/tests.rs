@@ -1,10 +1,9 @@
-//! The accumulators give the same answer whichever way DataFusion feeds them: rows directly,
-//! partial states merged, rows converted straight to state, or groups emitted in slices.
+//! The accumulator gives the same answer whichever way DataFusion feeds it: all rows at once, or
+//! rows split over partitions whose states are merged.
 
-use std::sync::Arc;
-
-use datafusion::arrow::array::{Array, ArrayRef, BooleanArray, Int64Array, StringArray};
-use datafusion::common::cast::{as_string_array, as_struct_array, as_uint8_array};
+use datafusion::arrow::array::{Array, ArrayRef, Int64Array, ListArray, StringArray};
+use datafusion::common::cast::{as_list_array, as_string_array, as_struct_array};
+use datafusion::common::cast::{as_uint8_array, as_uint64_array};
 
 use super::*;
 
@@ -15,143 +14,98 @@ const PARAMS: FunnelParams = FunnelParams {
     entry_to_ms: 1_000,
 };
 
-/// Rows `(group, ts, mask, breakdown)`: group 0 converts fully via its second entry ("b"),
-/// group 1 stops at step 1 ("a"), group 2 never enters (step 1 outside the range).
-fn rows() -> Vec<(usize, i64, i64, Option<&'static str>)> {
+type TestRow = (i64, i64, i64, Option<&'static str>, Option<&'static str>);
+
+/// Rows `(person, ts, mask, held, breakdown)`: person 0 converts fully via its second entry
+/// ("b"); person 1 stops at step 1 ("a"); person 2 never enters (step 1 outside the range);
+/// person 3 holds two values: in "x" it reaches step 2, in "y" only step 1.
+fn rows() -> Vec<TestRow> {
     vec![
-        (0, 10, 1, Some("z")),
-        (1, 5, 1, Some("a")),
-        (0, 300, 1, Some("b")),
-        (2, 2_000, 1, Some("c")),
-        (0, 350, 2, None),
-        (2, 2_001, 2, None),
-        (0, 400, 4, None),
-        (1, 500, 4, None),
+        (0, 10, 1, None, Some("z")),
+        (1, 5, 1, None, Some("a")),
+        (0, 300, 1, None, Some("b")),
+        (2, 2_000, 1, None, Some("c")),
+        (0, 350, 2, None, None),
+        (2, 2_001, 2, None, None),
+        (0, 400, 4, None, None),
+        (1, 500, 4, None, None),
+        (3, 1, 1, Some("x"), Some("a")),
+        (3, 2, 1, Some("y"), Some("a")),
+        (3, 3, 2, Some("x"), None),
     ]
 }
 
-fn arguments(rows: &[(usize, i64, i64, Option<&str>)]) -> (Vec<ArrayRef>, Vec<usize>) {
-    let columns: Vec<ArrayRef> = vec![
+fn arguments(rows: &[TestRow]) -> Vec<ArrayRef> {
+    vec![
+        Arc::new(rows.iter().map(|r| Some(r.0)).collect::<Int64Array>()),
         Arc::new(rows.iter().map(|r| Some(r.1)).collect::<Int64Array>()),
         Arc::new(rows.iter().map(|r| Some(r.2)).collect::<Int64Array>()),
         Arc::new(rows.iter().map(|r| r.3).collect::<StringArray>()),
-    ];
-    (columns, rows.iter().map(|r| r.0).collect())
+        Arc::new(rows.iter().map(|r| r.4).collect::<StringArray>()),
+    ]
 }
 
-fn decode(result: &ArrayRef) -> Vec<(u8, Option<String>)> {
-    let result = as_struct_array(result).expect("struct");
-    let levels = as_uint8_array(result.column(0)).expect("levels");
-    let values = as_string_array(result.column(1)).expect("values");
-    (0..result.len())
+fn decode(result: ScalarValue) -> Vec<(Option<String>, u8, u64)> {
+    let ScalarValue::List(list) = result else {
+        panic!("not a list: {result:?}");
+    };
+    let list: &ListArray = as_list_array(list.as_ref()).expect("list");
+    let entries = list.value(0);
+    let entries = as_struct_array(&entries).expect("struct");
+    let values = as_string_array(entries.column(0)).expect("values");
+    let levels = as_uint8_array(entries.column(1)).expect("levels");
+    let persons = as_uint64_array(entries.column(2)).expect("persons");
+    (0..entries.len())
         .map(|i| {
-            (
-                levels.value(i),
-                values.is_valid(i).then(|| values.value(i).to_owned()),
-            )
+            let value = values.is_valid(i).then(|| values.value(i).to_owned());
+            (value, levels.value(i), persons.value(i))
         })
         .collect()
 }
 
-fn expected() -> Vec<(u8, Option<String>)> {
-    vec![(3, Some("b".into())), (1, Some("a".into())), (0, None)]
+fn expected() -> Vec<(Option<String>, u8, u64)> {
+    vec![
+        (Some("a".into()), 1, 2),
+        (Some("a".into()), 2, 1),
+        (Some("b".into()), 3, 1),
+    ]
 }
 
 #[test]
 fn rows_fed_directly() {
-    let (columns, groups) = arguments(&rows());
-    let mut acc = FunnelGroups::new(PARAMS);
-    acc.update_batch(&columns, &groups, None, 3)
-        .expect("update");
-    assert_eq!(
-        decode(&acc.evaluate(EmitTo::All).expect("evaluate")),
-        expected()
-    );
-    // Emitting everything releases every held event.
-    assert_eq!(acc.size(), size_of_val(&acc) + acc.values.size());
+    let mut acc = FunnelAccumulator::new(PARAMS);
+    acc.update_batch(&arguments(&rows())).unwrap();
+    assert_eq!(decode(acc.evaluate().unwrap()), expected());
 }
 
 #[test]
 fn partial_states_merged_in_two_halves() {
     let all = rows();
-    let mut last = FunnelGroups::new(PARAMS);
-    for half in all.chunks(4) {
-        let (columns, groups) = arguments(half);
-        let mut partial = FunnelGroups::new(PARAMS);
-        partial
-            .update_batch(&columns, &groups, None, 3)
-            .expect("update");
-        let state = partial.state(EmitTo::All).expect("state");
-        last.merge_batch(&state, &[0, 1, 2], 3).expect("merge");
+    let (first, second) = all.split_at(5);
+    let mut finals = FunnelAccumulator::new(PARAMS);
+    for half in [first, second] {
+        let mut partial = FunnelAccumulator::new(PARAMS);
+        partial.update_batch(&arguments(half)).unwrap();
+        let state: Vec<ArrayRef> = partial
+            .state()
+            .unwrap()
+            .into_iter()
+            .map(|s| s.to_array().unwrap())
+            .collect();
+        finals.merge_batch(&state).unwrap();
     }
-    assert_eq!(
-        decode(&last.evaluate(EmitTo::All).expect("evaluate")),
-        expected()
-    );
-}
-
-#[test]
-fn rows_converted_to_state_and_filtered() {
-    let mut all = rows();
-    all.push((1, 501, 2, None)); // would lift group 1 to level 2, but is filtered out
-    all.push((1, 502, 4, None));
-    let (columns, groups) = arguments(&all);
-    let mut keep = vec![true; all.len()];
-    keep[all.len() - 2] = false;
-    let acc = FunnelGroups::new(PARAMS);
-    let state = acc
-        .convert_to_state(&columns, Some(&BooleanArray::from(keep)))
-        .expect("convert");
-    let mut last = FunnelGroups::new(PARAMS);
-    last.merge_batch(&state, &groups, 3).expect("merge");
-    assert_eq!(
-        decode(&last.evaluate(EmitTo::All).expect("evaluate")),
-        expected()
-    );
-}
-
-#[test]
-fn first_groups_emitted_then_the_rest() {
-    let (columns, groups) = arguments(&rows());
-    let mut acc = FunnelGroups::new(PARAMS);
-    acc.update_batch(&columns, &groups, None, 3)
-        .expect("update");
-    let first = decode(&acc.evaluate(EmitTo::First(1)).expect("first"));
-    let rest = decode(&acc.evaluate(EmitTo::All).expect("rest"));
-    assert_eq!([first, rest].concat(), expected());
-}
-
-#[test]
-fn single_group_accumulator_round_trips_its_state() {
-    let group0: Vec<_> = rows().into_iter().filter(|r| r.0 == 0).collect();
-    let (columns, _) = arguments(&group0);
-    let mut partial = FunnelAccumulator::new(PARAMS);
-    partial.update_batch(&columns).expect("update");
-    let state: Vec<ArrayRef> = partial
-        .state()
-        .expect("state")
-        .iter()
-        .map(|s| s.to_array().expect("array"))
-        .collect();
-    let mut last = FunnelAccumulator::new(PARAMS);
-    last.merge_batch(&state).expect("merge");
-    let result = last
-        .evaluate()
-        .expect("evaluate")
-        .to_array()
-        .expect("array");
-    assert_eq!(decode(&result), vec![(3, Some("b".into()))]);
+    assert_eq!(decode(finals.evaluate().unwrap()), expected());
 }
 
 #[test]
 fn wrong_argument_shapes_are_errors_not_panics() {
-    let mut acc = FunnelGroups::new(PARAMS);
-    let one: Vec<ArrayRef> = vec![Arc::new(Int64Array::from(vec![1]))];
-    assert!(acc.update_batch(&one, &[0], None, 1).is_err());
-    let (mut columns, groups) = arguments(&rows());
-    columns.swap(1, 2);
-    assert!(acc.update_batch(&columns, &groups, None, 3).is_err());
-    let (mut columns, groups) = arguments(&rows());
-    columns[1] = Arc::new(Int64Array::from(vec![Some(-1); groups.len()]));
-    assert!(acc.update_batch(&columns, &groups, None, 3).is_err());
+    let mut acc = FunnelAccumulator::new(PARAMS);
+    assert!(acc.update_batch(&arguments(&rows())[..3]).is_err());
+    assert!(acc.merge_batch(&arguments(&rows())[..2]).is_err());
+    let bad_mask: Vec<ArrayRef> = {
+        let mut columns = arguments(&[(0, 1, -1, None, None)]);
+        columns[2] = Arc::new(Int64Array::from(vec![-1]));
+        columns
+    };
+    assert!(acc.update_batch(&bad_mask).is_err());
 }
