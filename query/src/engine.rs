@@ -14,7 +14,7 @@ use crate::result::QueryResult;
 use sluice_schema::layout::{COMPACTION_EPOCH_FILE, EVENTS_DIR, QUARANTINE_DIR};
 
 use crate::spec::{Dataset, QuerySpec};
-use crate::{events, funnel, identity, table};
+use crate::{events, funnel, identity, segmentation, table};
 
 /// How often a query is tried when files vanish under it.
 const MAX_ATTEMPTS: u32 = 3;
@@ -88,6 +88,15 @@ impl QueryEngine {
                 let breakdown = funnel_spec.breakdown.clone();
                 let result = funnel::run(&ctx, table, &persons, &query, breakdown).await?;
                 Ok(QueryResult::Funnel(result))
+            }
+            QuerySpec::Segmentation(segmentation_spec) => {
+                let query = segmentation_spec.validate()?;
+                let ctx = session();
+                let table = table::events_table(&ctx, &self.data_dir).await?;
+                let persons = Arc::new(identity::read_person_map(&ctx, &self.data_dir).await?);
+                let interval = segmentation_spec.interval;
+                let result = segmentation::run(&ctx, table, &persons, &query, interval).await?;
+                Ok(QueryResult::Segmentation(result))
             }
             QuerySpec::Events(events_spec) => {
                 let query = events_spec.validate()?;

@@ -143,6 +143,30 @@ pub enum SpecError {
         "breakdown.property: {0:?} is not a top-level event field (such as platform, country, os_name)"
     )]
     UnknownField(String),
+    /// A segmentation has no series or too many.
+    #[error("events: a segmentation needs 1 to {max} series, got {found}")]
+    SeriesCount {
+        /// Series given.
+        found: usize,
+        /// The limit.
+        max: usize,
+    },
+    /// A series has an empty event type.
+    #[error("events[{index}].event_type: must not be empty (use \"_all\" for any event)")]
+    EmptySeriesEvent {
+        /// Zero-based index of the series.
+        index: usize,
+    },
+    /// The date range and interval give too many points.
+    #[error(
+        "date_range and interval give {found} points; at most {max} are allowed (use a longer interval)"
+    )]
+    TooManyPoints {
+        /// Points the spec asks for.
+        found: usize,
+        /// The limit.
+        max: usize,
+    },
     /// More properties held constant than allowed.
     #[error("hold_constant: at most {max} properties can be held constant, got {found}")]
     TooManyHeldProperties {

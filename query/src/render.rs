@@ -2,15 +2,63 @@
 
 use std::fmt::Write as _;
 
-use crate::result::{EventsResult, FunnelResult, FunnelRow, QueryResult};
-use crate::spec::{BreakdownKind, Dataset};
+use crate::result::{EventsResult, FunnelResult, FunnelRow, QueryResult, SegmentationResult};
+use crate::spec::{BreakdownKind, Dataset, Measure};
 
 /// Renders a result as an aligned text table, ending with a newline.
 pub fn render_table(result: &QueryResult) -> String {
     match result {
         QueryResult::Funnel(funnel) => render_funnel(funnel),
         QueryResult::Events(events) => render_events(events),
+        QueryResult::Segmentation(segmentation) => render_segmentation(segmentation),
     }
+}
+
+/// One line per point, one column per series (`uniques`/`totals` of an event type).
+fn render_segmentation(result: &SegmentationResult) -> String {
+    let mut headers = vec!["point".to_owned()];
+    headers.extend(result.series.iter().map(|s| {
+        let measure = match s.measure {
+            Measure::Uniques => "uniques",
+            Measure::Totals => "totals",
+        };
+        format!("{} ({measure})", s.event_type)
+    }));
+    let mut lines = vec![headers];
+    for (p, point) in result.points.iter().enumerate() {
+        let mut line = vec![point.clone()];
+        line.extend(
+            result
+                .series
+                .iter()
+                .map(|s| s.values.get(p).copied().unwrap_or(0).to_string()),
+        );
+        lines.push(line);
+    }
+    let columns = lines[0].len();
+    let widths: Vec<usize> = (0..columns)
+        .map(|c| {
+            lines
+                .iter()
+                .map(|l| l[c].chars().count())
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    let mut out = String::new();
+    for line in &lines {
+        let cells: Vec<String> = line
+            .iter()
+            .zip(&widths)
+            .enumerate()
+            .map(|(c, (cell, &width))| match c {
+                0 => format!("{cell:<width$}"),
+                _ => format!("{cell:>width$}"),
+            })
+            .collect();
+        let _ = writeln!(out, "{}", cells.join("  ").trim_end());
+    }
+    out
 }
 
 const EVENT_HEADERS: [&str; 6] = [
@@ -204,6 +252,36 @@ mod tests {
         assert_eq!(
             lines[header + 3],
             "2. Purchase Completed        3       0.3%         0.3%      1000"
+        );
+    }
+
+    #[test]
+    fn segmentation_is_one_line_per_point() {
+        let result = SegmentationResult {
+            interval: crate::spec::Interval::Day,
+            points: vec!["2025-01-01".into(), "2025-01-02".into()],
+            series: vec![
+                crate::result::SeriesResult {
+                    event_type: "_all".into(),
+                    measure: Measure::Uniques,
+                    values: vec![12, 7],
+                },
+                crate::result::SeriesResult {
+                    event_type: "Purchase Completed".into(),
+                    measure: Measure::Totals,
+                    values: vec![3, 1000],
+                },
+            ],
+        };
+        let text = render_table(&QueryResult::Segmentation(result));
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(
+            lines,
+            [
+                "point       _all (uniques)  Purchase Completed (totals)",
+                "2025-01-01              12                            3",
+                "2025-01-02               7                         1000",
+            ]
         );
     }
 }

@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::spec::{Breakdown, Dataset};
+use crate::spec::{Breakdown, Dataset, Interval, Measure};
 
 /// The result of a query: one variant per analysis, matching [`crate::QuerySpec`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -12,6 +12,32 @@ pub enum QueryResult {
     Funnel(FunnelResult),
     /// Result of an events listing.
     Events(EventsResult),
+    /// Result of an event segmentation.
+    Segmentation(SegmentationResult),
+}
+
+/// Event segmentation: one value per point per series.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SegmentationResult {
+    /// The length of a point.
+    pub interval: Interval,
+    /// Each point's interval, as its local start (`2025-01-06`, or `2025-01-06T13:00` for hours).
+    pub points: Vec<String>,
+    /// The series, in the spec's order.
+    pub series: Vec<SeriesResult>,
+}
+
+/// One series of a segmentation.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SeriesResult {
+    /// The event type counted (`_all` for any event).
+    pub event_type: String,
+    /// What is counted.
+    pub measure: Measure,
+    /// The count at each point.
+    pub values: Vec<u64>,
 }
 
 /// Stored events matching an [`crate::spec::EventsSpec`], newest first.

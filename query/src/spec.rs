@@ -14,6 +14,7 @@
 //!  "breakdown": {"kind": "event", "property": "category"}}
 //! ```
 
+mod intervals;
 mod validate;
 
 #[cfg(test)]
@@ -23,7 +24,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{QueryError, SpecError};
 
-pub(crate) use validate::{EventsQuery, FunnelQuery, PropertyRef};
+pub(crate) use intervals::point_of;
+pub(crate) use validate::{EventsQuery, FunnelQuery, PropertyRef, SegmentationQuery, SeriesEvent};
 
 /// The spec version this engine understands.
 pub const SPEC_VERSION: u32 = 1;
@@ -37,6 +39,9 @@ pub enum QuerySpec {
     /// Stored events themselves: a user's event stream and current properties (Amplitude's
     /// "User Look-Up"), or the quarantine.
     Events(EventsSpec),
+    /// Event counts over time (Amplitude's "Event Segmentation"): unique persons or event
+    /// totals per interval, one series per event.
+    Segmentation(SegmentationSpec),
 }
 
 impl QuerySpec {
@@ -255,4 +260,91 @@ pub enum Dataset {
     /// Events the tracking plan rejected (`quarantine/`), each with its reasons in
     /// `taxonomy_issues`; `sluice quarantine replay` moves them back once the plan is fixed.
     Quarantine,
+}
+
+/// The event that stands for "any event" in a series (Amplitude's `_all`): every stored event
+/// except `$identify` and `$groupidentify`, which are not counted events.
+pub const ANY_EVENT: &str = "_all";
+
+/// Most series in one segmentation (Amplitude's limit).
+pub const MAX_SERIES: usize = 10;
+
+/// Event segmentation: per interval of the date range, each series' unique persons or event
+/// totals. Example (daily active users and purchases in Seoul time):
+///
+/// ```json
+/// {"version": 1, "analysis": "segmentation", "project": "marketplace",
+///  "date_range": {"last_days": 30}, "time_zone": "Asia/Seoul", "interval": "day",
+///  "events": [{"event_type": "_all"},
+///             {"event_type": "Purchase Completed", "measure": "totals"}]}
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SegmentationSpec {
+    /// Spec version; must be [`SPEC_VERSION`].
+    pub version: u32,
+    /// Only events of this project count; all projects when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub project: Option<String>,
+    /// The days counted (inclusive, in `time_zone`).
+    pub date_range: DateRange,
+    /// IANA time zone for days, weeks and months; "UTC" when absent.
+    #[serde(default = "default_time_zone")]
+    pub time_zone: String,
+    /// The length of one point of the series; a day when absent.
+    #[serde(default)]
+    pub interval: Interval,
+    /// The first day of a week, for `interval: week`; Monday when absent.
+    #[serde(default)]
+    pub week_start: WeekStart,
+    /// The series, 1 to 10: each an event type (or `_all`) and what to count.
+    pub events: Vec<SeriesSpec>,
+}
+
+/// One series of a segmentation.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SeriesSpec {
+    /// The event type counted, or [`ANY_EVENT`] (`_all`) for any event.
+    pub event_type: String,
+    /// What is counted; unique persons when absent.
+    #[serde(default)]
+    pub measure: Measure,
+}
+
+/// What a segmentation series counts per interval.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Measure {
+    /// Distinct persons who did the event in the interval (Amplitude's "Uniques").
+    #[default]
+    Uniques,
+    /// Events (Amplitude's "Event Totals").
+    Totals,
+}
+
+/// The length of one point of a time series, cut in the query's time zone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Interval {
+    /// One clock hour.
+    Hour,
+    /// One calendar day.
+    #[default]
+    Day,
+    /// Seven days from the week start.
+    Week,
+    /// One calendar month.
+    Month,
+}
+
+/// The first day of a week.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WeekStart {
+    /// Weeks run Monday to Sunday.
+    #[default]
+    Monday,
+    /// Weeks run Sunday to Saturday.
+    Sunday,
 }

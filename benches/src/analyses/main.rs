@@ -7,7 +7,7 @@
 //!   `category` an event property the plan promotes to a typed column, `platform`), the real
 //!   loader turns the log into Parquet (stamping person ids), and the real compactor folds the
 //!   small files into large sorted ones. The log is deleted afterwards.
-//! - `run QUERY`: runs one baseline query (`funnel`) as a Sluice query spec through
+//! - `run QUERY`: runs one baseline query (`funnel`, `dau`) as a Sluice query spec through
 //!   `QueryEngine`, `--runs` times in this process, and prints one JSON line with every run's
 //!   wall time, the best, the peak RSS and the result rows in the baseline SQL's shape (so the
 //!   driver can hash them like `bench.py` does).
@@ -93,12 +93,15 @@ enum Command {
 enum Query {
     /// 4-step funnel, 7-day window, category held constant and broken down.
     Funnel,
+    /// Exact daily active users (any event), 90 days, UTC.
+    Dau,
 }
 
 impl Query {
     fn name(self) -> &'static str {
         match self {
             Query::Funnel => "funnel",
+            Query::Dau => "dau",
         }
     }
 
@@ -122,6 +125,15 @@ impl Query {
                 "hold_constant": [category],
                 "breakdown": category,
             }),
+            Query::Dau => json!({
+                "version": 1,
+                "analysis": "segmentation",
+                "project": PROJECT,
+                "date_range": {"from": "2025-01-01", "to": "2025-03-31"},
+                "time_zone": "UTC",
+                "interval": "day",
+                "events": [{"event_type": "_all", "measure": "uniques"}],
+            }),
         }
     }
 
@@ -129,6 +141,7 @@ impl Query {
     fn rows(self, result: &Value) -> Result<Vec<Value>, String> {
         match self {
             Query::Funnel => funnel_rows(result),
+            Query::Dau => dau_rows(result),
         }
     }
 }
@@ -160,6 +173,22 @@ fn funnel_rows(result: &Value) -> Result<Vec<Value>, String> {
         key(a).cmp(&key(b))
     });
     Ok(rows)
+}
+
+/// DAU rows as the baseline SQL gives them: `(day, users)` for every day with users, in order.
+fn dau_rows(result: &Value) -> Result<Vec<Value>, String> {
+    let points = result["points"]
+        .as_array()
+        .ok_or("segmentation without points")?;
+    let values = result["series"][0]["values"]
+        .as_array()
+        .ok_or("segmentation without values")?;
+    Ok(points
+        .iter()
+        .zip(values)
+        .filter(|(_, users)| users.as_u64().unwrap_or(0) > 0)
+        .map(|(day, users)| json!([day, users]))
+        .collect())
 }
 
 fn main() -> ExitCode {

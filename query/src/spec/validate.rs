@@ -4,9 +4,10 @@ use chrono::{Datelike, Days, NaiveDate, NaiveDateTime, NaiveTime, TimeDelta, Tim
 use chrono_tz::Tz;
 use sluice_schema::layout::StorageLayout;
 
+use super::intervals::{Buckets, buckets};
 use super::{
-    Breakdown, BreakdownKind, Dataset, DateRange, EventsSpec, FunnelSpec, MAX_EVENTS_LIMIT,
-    SPEC_VERSION,
+    ANY_EVENT, Breakdown, BreakdownKind, Dataset, DateRange, EventsSpec, FunnelSpec,
+    MAX_EVENTS_LIMIT, MAX_SERIES, Measure, SPEC_VERSION, SegmentationSpec,
 };
 use crate::error::SpecError;
 
@@ -180,6 +181,70 @@ impl EventsSpec {
             limit: self.limit,
         })
     }
+}
+
+/// What a segmentation series selects.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum SeriesEvent {
+    /// Events of this type.
+    Type(String),
+    /// Any counted event (not `$identify` / `$groupidentify`).
+    Any,
+}
+
+/// A validated segmentation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct SegmentationQuery {
+    pub(crate) project: Option<String>,
+    pub(crate) series: Vec<(SeriesEvent, Measure)>,
+    pub(crate) buckets: Buckets,
+}
+
+impl SegmentationSpec {
+    /// Checks every value and builds the typed query; the first problem found is returned.
+    pub(crate) fn validate(&self) -> Result<SegmentationQuery, SpecError> {
+        check_version(self.version)?;
+        let project = check_project(&self.project)?;
+        let tz = parse_time_zone(&self.time_zone)?;
+        let (from, to) = self.date_range.days(today_in(tz))?;
+        let found = self.events.len();
+        if found == 0 || found > MAX_SERIES {
+            return Err(SpecError::SeriesCount {
+                found,
+                max: MAX_SERIES,
+            });
+        }
+        let mut series = Vec::with_capacity(found);
+        for (index, event) in self.events.iter().enumerate() {
+            let selected = match event.event_type.as_str() {
+                "" => return Err(SpecError::EmptySeriesEvent { index }),
+                ANY_EVENT => SeriesEvent::Any,
+                other => SeriesEvent::Type(other.to_owned()),
+            };
+            series.push((selected, event.measure));
+        }
+        let buckets = buckets(from, to, tz, self.interval, self.week_start);
+        if buckets.len() > MAX_POINTS {
+            return Err(SpecError::TooManyPoints {
+                found: buckets.len(),
+                max: MAX_POINTS,
+            });
+        }
+        Ok(SegmentationQuery {
+            project,
+            series,
+            buckets,
+        })
+    }
+}
+
+/// Most points in one series: a year of days, or 7 days of hours with room to spare.
+pub(crate) const MAX_POINTS: usize = 1_000;
+
+fn parse_time_zone(time_zone: &str) -> Result<Tz, SpecError> {
+    time_zone
+        .parse()
+        .map_err(|_| SpecError::UnknownTimeZone(time_zone.to_owned()))
 }
 
 impl FunnelSpec {

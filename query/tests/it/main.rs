@@ -5,4 +5,5 @@ mod engine;
 mod events;
 mod golden;
 mod reference;
+mod segmentation;
 mod support;

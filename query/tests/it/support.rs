@@ -29,6 +29,9 @@ pub(crate) struct TestEvent {
     pub(crate) plan: Option<String>,
     /// Top-level field `platform`.
     pub(crate) platform: Option<String>,
+    /// The person the loader assigned, when not the event's own user or device (an anonymous
+    /// event of a device that a user logged in on).
+    pub(crate) person_override: Option<String>,
 }
 
 /// An event of project `p1` by user `user` (device `d-<user>`) with no properties.
@@ -42,6 +45,7 @@ pub(crate) fn ev(ts: i64, event_type: &str, user: &str) -> TestEvent {
         category: None,
         plan: None,
         platform: None,
+        person_override: None,
     }
 }
 
@@ -74,7 +78,10 @@ impl TestEvent {
 
     /// The person key the engine counts by.
     pub(crate) fn person(&self) -> &str {
-        self.user_id.as_deref().unwrap_or(&self.device_id)
+        self.person_override
+            .as_deref()
+            .or(self.user_id.as_deref())
+            .unwrap_or(&self.device_id)
     }
 }
 

@@ -1,0 +1,178 @@
+//! Cutting a date range into the points of a time series (hours, days, weeks, months) in the
+//! query's time zone, daylight-saving changes included.
+
+use chrono::{Datelike, Days, Months, NaiveDate, TimeZone, Weekday};
+use chrono_tz::Tz;
+
+use super::validate::start_of_day;
+use super::{Interval, WeekStart};
+
+/// The points of a series over a date range: point `i` covers `[starts[i], starts[i + 1])` in
+/// Unix ms. The first point starts with the range and the last ends with it, so a week or
+/// month cut by the range is counted only inside it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Buckets {
+    /// `labels.len() + 1` boundaries, increasing.
+    pub(crate) starts: Vec<i64>,
+    /// The interval each point belongs to, as its local start: `2025-01-06` for a day, week or
+    /// month, `2025-01-06T13:00` for an hour.
+    pub(crate) labels: Vec<String>,
+}
+
+/// The point holding instant `ms` for point boundaries `starts`, if it is in the range.
+pub(crate) fn point_of(starts: &[i64], ms: i64) -> Option<usize> {
+    let after = starts.partition_point(|&start| start <= ms);
+    (after > 0 && after < starts.len()).then(|| after - 1)
+}
+
+impl Buckets {
+    /// Number of points.
+    pub(crate) fn len(&self) -> usize {
+        self.labels.len()
+    }
+}
+
+/// The points of `interval` covering the days `from..=to` in `tz`.
+pub(crate) fn buckets(
+    from: NaiveDate,
+    to: NaiveDate,
+    tz: Tz,
+    interval: Interval,
+    week_start: WeekStart,
+) -> Buckets {
+    let range_start = start_of_day(from, tz);
+    let range_end = to
+        .checked_add_days(Days::new(1))
+        .map_or(i64::MAX, |next| start_of_day(next, tz));
+    let mut starts = vec![range_start];
+    let mut labels = Vec::new();
+    match interval {
+        Interval::Hour => {
+            let mut start = range_start;
+            while start < range_end {
+                let local = tz.timestamp_millis_opt(start).earliest();
+                labels.push(
+                    local.map_or_else(String::new, |t| t.format("%Y-%m-%dT%H:%M").to_string()),
+                );
+                start += 3_600_000;
+                starts.push(start.min(range_end));
+            }
+        }
+        Interval::Day | Interval::Week | Interval::Month => {
+            let mut first = match interval {
+                Interval::Week => week_of(from, week_start),
+                Interval::Month => from.with_day(1).unwrap_or(from),
+                _ => from,
+            };
+            while first <= to {
+                let next = match interval {
+                    Interval::Day => first.checked_add_days(Days::new(1)),
+                    Interval::Week => first.checked_add_days(Days::new(7)),
+                    _ => first.checked_add_months(Months::new(1)),
+                };
+                labels.push(first.format("%Y-%m-%d").to_string());
+                let end = next.map_or(range_end, |next| start_of_day(next, tz).min(range_end));
+                starts.push(end);
+                match next {
+                    Some(next) => first = next,
+                    None => break,
+                }
+            }
+        }
+    }
+    Buckets { starts, labels }
+}
+
+/// The first day of the week holding `date`.
+fn week_of(date: NaiveDate, week_start: WeekStart) -> NaiveDate {
+    let first = match week_start {
+        WeekStart::Monday => Weekday::Mon,
+        WeekStart::Sunday => Weekday::Sun,
+    };
+    let back = (7 + date.weekday().num_days_from_monday() - first.num_days_from_monday()) % 7;
+    date.checked_sub_days(Days::new(u64::from(back)))
+        .unwrap_or(date)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn day(y: i32, m: u32, d: u32) -> NaiveDate {
+        NaiveDate::from_ymd_opt(y, m, d).unwrap()
+    }
+
+    const HOUR: i64 = 3_600_000;
+
+    #[test]
+    fn days_follow_the_time_zone_across_daylight_saving() {
+        let tz: Tz = "America/New_York".parse().unwrap();
+        let b = buckets(
+            day(2025, 3, 8),
+            day(2025, 3, 10),
+            tz,
+            Interval::Day,
+            WeekStart::Monday,
+        );
+        assert_eq!(b.labels, ["2025-03-08", "2025-03-09", "2025-03-10"]);
+        let lengths: Vec<i64> = b.starts.windows(2).map(|w| (w[1] - w[0]) / HOUR).collect();
+        assert_eq!(lengths, [24, 23, 24]);
+        assert_eq!(point_of(&b.starts, b.starts[1]), Some(1));
+        assert_eq!(point_of(&b.starts, b.starts[1] - 1), Some(0));
+        assert_eq!(point_of(&b.starts, b.starts[0] - 1), None);
+        assert_eq!(point_of(&b.starts, b.starts[3]), None);
+    }
+
+    #[test]
+    fn weeks_start_on_the_week_start_and_are_cut_by_the_range() {
+        let utc = chrono_tz::UTC;
+        // 2025-01-01 is a Wednesday.
+        let b = buckets(
+            day(2025, 1, 1),
+            day(2025, 1, 14),
+            utc,
+            Interval::Week,
+            WeekStart::Sunday,
+        );
+        assert_eq!(b.labels, ["2024-12-29", "2025-01-05", "2025-01-12"]);
+        let days: Vec<i64> = b
+            .starts
+            .windows(2)
+            .map(|w| (w[1] - w[0]) / 24 / HOUR)
+            .collect();
+        assert_eq!(days, [4, 7, 3]);
+        let monday = buckets(
+            day(2025, 1, 1),
+            day(2025, 1, 1),
+            utc,
+            Interval::Week,
+            WeekStart::Monday,
+        );
+        assert_eq!(monday.labels, ["2024-12-30"]);
+    }
+
+    #[test]
+    fn months_and_hours() {
+        let seoul: Tz = "Asia/Seoul".parse().unwrap();
+        let b = buckets(
+            day(2025, 1, 15),
+            day(2025, 3, 1),
+            seoul,
+            Interval::Month,
+            WeekStart::Monday,
+        );
+        assert_eq!(b.labels, ["2025-01-01", "2025-02-01", "2025-03-01"]);
+        let hours = buckets(
+            day(2025, 1, 1),
+            day(2025, 1, 1),
+            seoul,
+            Interval::Hour,
+            WeekStart::Monday,
+        );
+        assert_eq!(hours.len(), 24);
+        assert_eq!(hours.labels[0], "2025-01-01T00:00");
+        assert_eq!(hours.labels[23], "2025-01-01T23:00");
+        // Seoul midnight is 15:00 UTC the day before.
+        assert_eq!(hours.starts[0], 1_735_657_200_000);
+    }
+}
