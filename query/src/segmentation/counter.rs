@@ -182,7 +182,9 @@ impl Counter {
         let cells = self.params.cells();
         let chunk_bytes = 8 * (1 + cells * CHUNK_WORDS);
         let totals_bytes = 8 * cells;
-        if blob.len() < totals_bytes || (blob.len() - totals_bytes) % chunk_bytes.max(1) != 0 {
+        if blob.len() < totals_bytes
+            || !(blob.len() - totals_bytes).is_multiple_of(chunk_bytes.max(1))
+        {
             return Err(internal_datafusion_err!(
                 "segmentation state of {} bytes",
                 blob.len()
