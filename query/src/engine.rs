@@ -14,7 +14,7 @@ use crate::result::QueryResult;
 use sluice_schema::layout::{COMPACTION_EPOCH_FILE, EVENTS_DIR, QUARANTINE_DIR};
 
 use crate::spec::{Dataset, QuerySpec};
-use crate::{events, funnel, identity, segmentation, table};
+use crate::{events, funnel, identity, retention, segmentation, table};
 
 /// How often a query is tried when files vanish under it.
 const MAX_ATTEMPTS: u32 = 3;
@@ -97,6 +97,14 @@ impl QueryEngine {
                 let interval = segmentation_spec.interval;
                 let result = segmentation::run(&ctx, table, &persons, &query, interval).await?;
                 Ok(QueryResult::Segmentation(result))
+            }
+            QuerySpec::Retention(retention_spec) => {
+                let query = retention_spec.validate()?;
+                let ctx = session();
+                let table = table::events_table(&ctx, &self.data_dir).await?;
+                let persons = Arc::new(identity::read_person_map(&ctx, &self.data_dir).await?);
+                let result = retention::run(&ctx, table, &persons, &query).await?;
+                Ok(QueryResult::Retention(result))
             }
             QuerySpec::Events(events_spec) => {
                 let query = events_spec.validate()?;

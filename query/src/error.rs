@@ -167,6 +167,49 @@ pub enum SpecError {
         /// The limit.
         max: usize,
     },
+    /// A retention event is empty.
+    #[error(
+        "{field}.event_type: must not be empty (an event type, \"_all\", or for start_event \"_new\")"
+    )]
+    EmptyRetentionEvent {
+        /// `start_event` or `return_event`.
+        field: &'static str,
+    },
+    /// `_new` given as the return event.
+    #[error(
+        "return_event.event_type: \"_new\" is a start event only; use an event type or \"_all\""
+    )]
+    NewUserReturn,
+    /// Too many retention periods.
+    #[error("periods: at most {max} periods can be followed, got {found}")]
+    TooManyPeriods {
+        /// Periods given.
+        found: u32,
+        /// The limit.
+        max: u32,
+    },
+    /// No custom brackets, or too many.
+    #[error("method.brackets: give 1 to {max} brackets, got {found}")]
+    BracketCount {
+        /// Brackets given.
+        found: usize,
+        /// The limit.
+        max: usize,
+    },
+    /// A bracket is empty or reaches past the periods followed.
+    #[error(
+        "method.brackets[{index}]: [{from}, {to}) must have from < to <= periods + 1 (periods is {periods})"
+    )]
+    InvalidBracket {
+        /// Zero-based index of the bracket.
+        index: usize,
+        /// Its first period.
+        from: u32,
+        /// Its end (exclusive).
+        to: u32,
+        /// The periods followed.
+        periods: u32,
+    },
     /// More properties held constant than allowed.
     #[error("hold_constant: at most {max} properties can be held constant, got {found}")]
     TooManyHeldProperties {

@@ -19,6 +19,7 @@ mod json;
 mod property;
 mod render;
 pub mod result;
+mod retention;
 mod segmentation;
 pub mod spec;
 mod table;

@@ -2,7 +2,9 @@
 
 use std::fmt::Write as _;
 
-use crate::result::{EventsResult, FunnelResult, FunnelRow, QueryResult, SegmentationResult};
+use crate::result::{
+    EventsResult, FunnelResult, FunnelRow, QueryResult, RetentionResult, SegmentationResult,
+};
 use crate::spec::{BreakdownKind, Dataset, Measure};
 
 /// Renders a result as an aligned text table, ending with a newline.
@@ -11,7 +13,63 @@ pub fn render_table(result: &QueryResult) -> String {
         QueryResult::Funnel(funnel) => render_funnel(funnel),
         QueryResult::Events(events) => render_events(events),
         QueryResult::Segmentation(segmentation) => render_segmentation(segmentation),
+        QueryResult::Retention(retention) => render_retention(retention),
     }
+}
+
+/// One line per cohort (persons, then each column's returned count and share), then the
+/// overall row; incomplete cells are marked `*`.
+fn render_retention(result: &RetentionResult) -> String {
+    let mut headers = vec!["cohort".to_owned(), "persons".to_owned()];
+    headers.extend(result.columns.iter().cloned());
+    let share = |returned: u64, of: u64| match of {
+        0 => "-".to_owned(),
+        of => format!("{returned} ({:.1}%)", 100.0 * returned as f64 / of as f64),
+    };
+    let mut lines = vec![headers];
+    for cohort in &result.cohorts {
+        let mut line = vec![cohort.period.clone(), cohort.persons.to_string()];
+        for (returned, complete) in cohort.returned.iter().zip(&cohort.complete) {
+            let mark = if *complete { "" } else { "*" };
+            line.push(format!("{}{mark}", share(*returned, cohort.persons)));
+        }
+        lines.push(line);
+    }
+    let mut overall = vec!["all".to_owned(), result.overall.persons.to_string()];
+    for (returned, eligible) in result.overall.returned.iter().zip(&result.overall.eligible) {
+        overall.push(share(*returned, *eligible));
+    }
+    lines.push(overall);
+    aligned(&lines)
+}
+
+/// Lines of cells as text: the first column left-aligned, the others right-aligned.
+fn aligned(lines: &[Vec<String>]) -> String {
+    let columns = lines.iter().map(Vec::len).max().unwrap_or(0);
+    let widths: Vec<usize> = (0..columns)
+        .map(|c| {
+            lines
+                .iter()
+                .filter_map(|l| l.get(c))
+                .map(|cell| cell.chars().count())
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    let mut out = String::new();
+    for line in lines {
+        let cells: Vec<String> = line
+            .iter()
+            .zip(&widths)
+            .enumerate()
+            .map(|(c, (cell, &width))| match c {
+                0 => format!("{cell:<width$}"),
+                _ => format!("{cell:>width$}"),
+            })
+            .collect();
+        let _ = writeln!(out, "{}", cells.join("  ").trim_end());
+    }
+    out
 }
 
 /// One line per point, one column per series (`uniques`/`totals` of an event type).
@@ -35,30 +93,7 @@ fn render_segmentation(result: &SegmentationResult) -> String {
         );
         lines.push(line);
     }
-    let columns = lines[0].len();
-    let widths: Vec<usize> = (0..columns)
-        .map(|c| {
-            lines
-                .iter()
-                .map(|l| l[c].chars().count())
-                .max()
-                .unwrap_or(0)
-        })
-        .collect();
-    let mut out = String::new();
-    for line in &lines {
-        let cells: Vec<String> = line
-            .iter()
-            .zip(&widths)
-            .enumerate()
-            .map(|(c, (cell, &width))| match c {
-                0 => format!("{cell:<width$}"),
-                _ => format!("{cell:>width$}"),
-            })
-            .collect();
-        let _ = writeln!(out, "{}", cells.join("  ").trim_end());
-    }
-    out
+    aligned(&lines)
 }
 
 const EVENT_HEADERS: [&str; 6] = [

@@ -14,6 +14,50 @@ pub enum QueryResult {
     Events(EventsResult),
     /// Result of an event segmentation.
     Segmentation(SegmentationResult),
+    /// Result of a retention analysis.
+    Retention(RetentionResult),
+}
+
+/// A retention table: one row per cohort period, one column per period after it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RetentionResult {
+    /// Column names: periods after the cohort's (`0`, `1`, …), `N+` for "on or after", `a-b`
+    /// for brackets of periods `[a, b)`.
+    pub columns: Vec<String>,
+    /// One row per period of the date range, in order (empty cohorts included).
+    pub cohorts: Vec<RetentionCohort>,
+    /// All cohorts together (Amplitude's "All users" row).
+    pub overall: RetentionOverall,
+}
+
+/// One cohort: the persons who did the start event in a period.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RetentionCohort {
+    /// The cohort's period, as its local start date.
+    pub period: String,
+    /// Persons in the cohort.
+    pub persons: u64,
+    /// Per column, the cohort's persons who returned.
+    pub returned: Vec<u64>,
+    /// Per column, whether its periods have all ended (incomplete cells may still grow).
+    pub complete: Vec<bool>,
+}
+
+/// The "All users" row: per column, the returned persons over the persons of the cohorts that
+/// have completed that column (a weighted average of the cohort rates, as Amplitude computes it).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RetentionOverall {
+    /// Distinct persons in any cohort (a person in several cohorts counts once).
+    pub persons: u64,
+    /// Per column, the persons of the cohorts that completed it.
+    pub eligible: Vec<u64>,
+    /// Per column, those who returned.
+    pub returned: Vec<u64>,
+    /// Per column, `returned / eligible`; null when no cohort completed it.
+    pub rate: Vec<Option<f64>>,
 }
 
 /// Event segmentation: one value per point per series.

@@ -25,7 +25,10 @@ use serde::{Deserialize, Serialize};
 use crate::error::{QueryError, SpecError};
 
 pub(crate) use intervals::point_of;
-pub(crate) use validate::{EventsQuery, FunnelQuery, PropertyRef, SegmentationQuery, SeriesEvent};
+pub(crate) use validate::{
+    EventsQuery, FunnelQuery, PropertyRef, RetentionQuery, SegmentationQuery, SeriesEvent,
+    StartEvent,
+};
 
 /// The spec version this engine understands.
 pub const SPEC_VERSION: u32 = 1;
@@ -42,6 +45,9 @@ pub enum QuerySpec {
     /// Event counts over time (Amplitude's "Event Segmentation"): unique persons or event
     /// totals per interval, one series per event.
     Segmentation(SegmentationSpec),
+    /// Retention (Amplitude's "Retention Analysis"): of the persons who did the start event in
+    /// each period, how many did the return event N periods later.
+    Retention(RetentionSpec),
 }
 
 impl QuerySpec {
@@ -347,4 +353,100 @@ pub enum WeekStart {
     Monday,
     /// Weeks run Sunday to Saturday.
     Sunday,
+}
+
+/// The start event meaning "the person's first event ever" (Amplitude's `_new`).
+pub const NEW_USER: &str = "_new";
+
+/// Most periods a retention table may follow (a year of days).
+pub const MAX_RETENTION_PERIODS: u32 = 366;
+
+/// Retention: cohorts by the period (day, week, month in the query's time zone) in which
+/// persons did the start event inside the date range, and for each cohort how many did the
+/// return event N periods later. Example (new users, 7-day retention, any event counts):
+///
+/// ```json
+/// {"version": 1, "analysis": "retention", "project": "marketplace",
+///  "date_range": {"from": "2025-01-01", "to": "2025-01-31"}, "time_zone": "Asia/Seoul",
+///  "start_event": {"event_type": "_new"}, "return_event": {"event_type": "_all"},
+///  "boundaries": "calendar", "periods": 7}
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RetentionSpec {
+    /// Spec version; must be [`SPEC_VERSION`].
+    pub version: u32,
+    /// Only events of this project count; all projects when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub project: Option<String>,
+    /// The days in which start events open cohorts (inclusive, in `time_zone`); return events
+    /// may fall after it.
+    pub date_range: DateRange,
+    /// IANA time zone for days, weeks and months; "UTC" when absent.
+    #[serde(default = "default_time_zone")]
+    pub time_zone: String,
+    /// The start event: an event type, `_all` (any event) or `_new` (the person's first event
+    /// ever, so each person is in one cohort at most).
+    pub start_event: EventRef,
+    /// The return event: an event type or `_all`.
+    pub return_event: EventRef,
+    /// How periods are cut. Only `calendar` is available: periods follow calendar days (weeks,
+    /// months) in the time zone. Amplitude's default, rolling 24-hour windows from each start
+    /// event, is not implemented yet, so the field has no default.
+    pub boundaries: RetentionBoundaries,
+    /// The length of a period; a day when absent.
+    #[serde(default)]
+    pub interval: RetentionInterval,
+    /// The first day of a week, for `interval: week`; Monday when absent.
+    #[serde(default)]
+    pub week_start: WeekStart,
+    /// How many periods after the start are followed (period 0 is the start period itself).
+    pub periods: u32,
+    /// What counts as returning in period N; `return_on` when absent.
+    #[serde(default)]
+    pub method: RetentionMethod,
+}
+
+/// An event picked in a spec: a type, or one of the special names.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EventRef {
+    /// The event type, or `_all` / `_new` where allowed.
+    pub event_type: String,
+}
+
+/// How retention periods are cut.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RetentionBoundaries {
+    /// Calendar days (weeks, months) in the query's time zone; several start events in one
+    /// period put the person in that period's cohort once.
+    Calendar,
+}
+
+/// The length of a retention period.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RetentionInterval {
+    /// Days.
+    #[default]
+    Day,
+    /// Weeks from the week start.
+    Week,
+    /// Calendar months.
+    Month,
+}
+
+/// What counts as returning in period N.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RetentionMethod {
+    /// The return event in exactly period N (Amplitude's "Return On", N-day retention).
+    #[default]
+    ReturnOn,
+    /// The return event in period N or any later one (Amplitude's "Return On or After").
+    ReturnOnOrAfter,
+    /// Custom brackets `[from, to)` of periods, e.g. `[[1, 2], [2, 7], [7, 30]]` (Amplitude's
+    /// "Return On (Custom)"): returned in any period of the bracket.
+    Brackets(Vec<[u32; 2]>),
 }

@@ -7,7 +7,7 @@
 //!   `category` an event property the plan promotes to a typed column, `platform`), the real
 //!   loader turns the log into Parquet (stamping person ids), and the real compactor folds the
 //!   small files into large sorted ones. The log is deleted afterwards.
-//! - `run QUERY`: runs one baseline query (`funnel`, `dau`) as a Sluice query spec through
+//! - `run QUERY`: runs one baseline query (`funnel`, `dau`, `retention`) as a Sluice query spec through
 //!   `QueryEngine`, `--runs` times in this process, and prints one JSON line with every run's
 //!   wall time, the best, the peak RSS and the result rows in the baseline SQL's shape (so the
 //!   driver can hash them like `bench.py` does).
@@ -95,6 +95,8 @@ enum Query {
     Funnel,
     /// Exact daily active users (any event), 90 days, UTC.
     Dau,
+    /// 7-day N-day retention: cohort = the day of the first event, return = any event.
+    Retention,
 }
 
 impl Query {
@@ -102,6 +104,7 @@ impl Query {
         match self {
             Query::Funnel => "funnel",
             Query::Dau => "dau",
+            Query::Retention => "retention",
         }
     }
 
@@ -134,6 +137,17 @@ impl Query {
                 "interval": "day",
                 "events": [{"event_type": "_all", "measure": "uniques"}],
             }),
+            Query::Retention => json!({
+                "version": 1,
+                "analysis": "retention",
+                "project": PROJECT,
+                "date_range": {"from": "2025-01-01", "to": "2025-03-31"},
+                "time_zone": "UTC",
+                "start_event": {"event_type": "_new"},
+                "return_event": {"event_type": "_all"},
+                "boundaries": "calendar",
+                "periods": 7,
+            }),
         }
     }
 
@@ -142,6 +156,7 @@ impl Query {
         match self {
             Query::Funnel => funnel_rows(result),
             Query::Dau => dau_rows(result),
+            Query::Retention => retention_rows(result),
         }
     }
 }
@@ -189,6 +204,32 @@ fn dau_rows(result: &Value) -> Result<Vec<Value>, String> {
         .filter(|(_, users)| users.as_u64().unwrap_or(0) > 0)
         .map(|(day, users)| json!([day, users]))
         .collect())
+}
+
+/// Retention rows as the baseline SQL gives them: `(day0, cohort, d1, …, d7)` per cohort with
+/// persons, `day0` in days since 1970-01-01.
+fn retention_rows(result: &Value) -> Result<Vec<Value>, String> {
+    let epoch = chrono::NaiveDate::from_ymd_opt(1970, 1, 1).ok_or("epoch")?;
+    let cohorts = result["cohorts"]
+        .as_array()
+        .ok_or("retention without cohorts")?;
+    let mut rows = Vec::new();
+    for cohort in cohorts {
+        let persons = cohort["persons"].as_u64().unwrap_or(0);
+        if persons == 0 {
+            continue;
+        }
+        let day = cohort["period"].as_str().unwrap_or_default();
+        let day = chrono::NaiveDate::parse_from_str(day, "%Y-%m-%d")
+            .map_err(|e| format!("cohort period {day:?}: {e}"))?;
+        let mut row = vec![json!((day - epoch).num_days()), json!(persons)];
+        let returned = cohort["returned"]
+            .as_array()
+            .ok_or("cohort without returned")?;
+        row.extend(returned.iter().skip(1).cloned());
+        rows.push(Value::Array(row));
+    }
+    Ok(rows)
 }
 
 fn main() -> ExitCode {

@@ -83,6 +83,25 @@ pub(crate) fn buckets(
     Buckets { starts, labels }
 }
 
+/// The last day of the `interval` period holding `date`, then `later` periods on.
+pub(crate) fn last_day_after(
+    date: NaiveDate,
+    interval: Interval,
+    week_start: WeekStart,
+    later: u32,
+) -> Option<NaiveDate> {
+    match interval {
+        Interval::Hour | Interval::Day => date.checked_add_days(Days::new(later.into())),
+        Interval::Week => {
+            week_of(date, week_start).checked_add_days(Days::new(6 + 7 * u64::from(later)))
+        }
+        Interval::Month => date
+            .with_day(1)?
+            .checked_add_months(Months::new(later + 1))?
+            .checked_sub_days(Days::new(1)),
+    }
+}
+
 /// The first day of the week holding `date`.
 fn week_of(date: NaiveDate, week_start: WeekStart) -> NaiveDate {
     let first = match week_start {
@@ -149,6 +168,17 @@ mod tests {
             WeekStart::Monday,
         );
         assert_eq!(monday.labels, ["2024-12-30"]);
+    }
+
+    #[test]
+    fn the_last_day_of_later_periods() {
+        let d = day(2025, 1, 1); // a Wednesday
+        let last = |interval, later| last_day_after(d, interval, WeekStart::Monday, later);
+        assert_eq!(last(Interval::Day, 2), Some(day(2025, 1, 3)));
+        assert_eq!(last(Interval::Week, 0), Some(day(2025, 1, 5)));
+        assert_eq!(last(Interval::Week, 1), Some(day(2025, 1, 12)));
+        assert_eq!(last(Interval::Month, 0), Some(day(2025, 1, 31)));
+        assert_eq!(last(Interval::Month, 1), Some(day(2025, 2, 28)));
     }
 
     #[test]

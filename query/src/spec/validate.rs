@@ -4,10 +4,11 @@ use chrono::{Datelike, Days, NaiveDate, NaiveDateTime, NaiveTime, TimeDelta, Tim
 use chrono_tz::Tz;
 use sluice_schema::layout::StorageLayout;
 
-use super::intervals::{Buckets, buckets};
+use super::intervals::{Buckets, buckets, last_day_after};
 use super::{
-    ANY_EVENT, Breakdown, BreakdownKind, Dataset, DateRange, EventsSpec, FunnelSpec,
-    MAX_EVENTS_LIMIT, MAX_SERIES, Measure, SPEC_VERSION, SegmentationSpec,
+    ANY_EVENT, Breakdown, BreakdownKind, Dataset, DateRange, EventsSpec, FunnelSpec, Interval,
+    MAX_EVENTS_LIMIT, MAX_RETENTION_PERIODS, MAX_SERIES, Measure, NEW_USER, RetentionInterval,
+    RetentionMethod, RetentionSpec, SPEC_VERSION, SegmentationSpec,
 };
 use crate::error::SpecError;
 
@@ -237,6 +238,133 @@ impl SegmentationSpec {
         })
     }
 }
+
+/// What opens a retention cohort.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum StartEvent {
+    /// The person's first counted event ever.
+    New,
+    /// An event of this kind.
+    Event(SeriesEvent),
+}
+
+/// A validated retention query.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct RetentionQuery {
+    pub(crate) project: Option<String>,
+    pub(crate) start: StartEvent,
+    pub(crate) ret: SeriesEvent,
+    /// Periods from the first cohort period to `periods` past the last one.
+    pub(crate) buckets: Buckets,
+    /// How many of the periods are cohort periods (inside the date range).
+    pub(crate) cohort_periods: usize,
+    /// The end of the date range (Unix ms, exclusive): later start events open no cohort.
+    pub(crate) cohort_end_ms: i64,
+    /// Each column's periods after the cohort's, `[from, to)`; `to` is `None` for "or after".
+    pub(crate) columns: Vec<(u32, Option<u32>)>,
+    /// Column names (`0`, `1`, … or `1+`, or `1-7`).
+    pub(crate) column_labels: Vec<String>,
+    /// Now, Unix ms: a cohort's column is complete once its last period has ended.
+    pub(crate) now_ms: i64,
+}
+
+impl RetentionSpec {
+    /// Checks every value and builds the typed query; the first problem found is returned.
+    pub(crate) fn validate(&self) -> Result<RetentionQuery, SpecError> {
+        check_version(self.version)?;
+        let project = check_project(&self.project)?;
+        let tz = parse_time_zone(&self.time_zone)?;
+        let (from, to) = self.date_range.days(today_in(tz))?;
+        let start = match self.start_event.event_type.as_str() {
+            "" => {
+                return Err(SpecError::EmptyRetentionEvent {
+                    field: "start_event",
+                });
+            }
+            NEW_USER => StartEvent::New,
+            ANY_EVENT => StartEvent::Event(SeriesEvent::Any),
+            other => StartEvent::Event(SeriesEvent::Type(other.to_owned())),
+        };
+        let ret = match self.return_event.event_type.as_str() {
+            "" => {
+                return Err(SpecError::EmptyRetentionEvent {
+                    field: "return_event",
+                });
+            }
+            NEW_USER => return Err(SpecError::NewUserReturn),
+            ANY_EVENT => SeriesEvent::Any,
+            other => SeriesEvent::Type(other.to_owned()),
+        };
+        if self.periods > MAX_RETENTION_PERIODS {
+            return Err(SpecError::TooManyPeriods {
+                found: self.periods,
+                max: MAX_RETENTION_PERIODS,
+            });
+        }
+        let n = self.periods;
+        let (columns, column_labels): (Vec<(u32, Option<u32>)>, Vec<String>) = match &self.method {
+            RetentionMethod::ReturnOn => (0..=n).map(|k| ((k, Some(k + 1)), k.to_string())).unzip(),
+            RetentionMethod::ReturnOnOrAfter => {
+                (0..=n).map(|k| ((k, None), format!("{k}+"))).unzip()
+            }
+            RetentionMethod::Brackets(brackets) => {
+                if brackets.is_empty() || brackets.len() > MAX_BRACKETS {
+                    return Err(SpecError::BracketCount {
+                        found: brackets.len(),
+                        max: MAX_BRACKETS,
+                    });
+                }
+                for (index, &[a, b]) in brackets.iter().enumerate() {
+                    if a >= b || b > n + 1 {
+                        return Err(SpecError::InvalidBracket {
+                            index,
+                            from: a,
+                            to: b,
+                            periods: n,
+                        });
+                    }
+                }
+                brackets
+                    .iter()
+                    .map(|&[a, b]| ((a, Some(b)), format!("{a}-{b}")))
+                    .unzip()
+            }
+        };
+        let interval = match self.interval {
+            RetentionInterval::Day => Interval::Day,
+            RetentionInterval::Week => Interval::Week,
+            RetentionInterval::Month => Interval::Month,
+        };
+        // Returns are followed to the end of the period `n` periods after the last cohort's
+        // (whole periods, even where the date range cuts the last cohort's period short).
+        let extended_to = last_day_after(to, interval, self.week_start, n);
+        let extended_to = extended_to.ok_or_else(|| invalid_date("to", &to.to_string()))?;
+        let cohort_buckets = buckets(from, to, tz, interval, self.week_start);
+        let cohort_periods = cohort_buckets.len();
+        let cohort_end_ms = cohort_buckets.starts.last().copied().unwrap_or(i64::MIN);
+        let buckets = buckets(from, extended_to, tz, interval, self.week_start);
+        if buckets.len() > MAX_POINTS {
+            return Err(SpecError::TooManyPoints {
+                found: buckets.len(),
+                max: MAX_POINTS,
+            });
+        }
+        Ok(RetentionQuery {
+            project,
+            start,
+            ret,
+            buckets,
+            cohort_periods,
+            cohort_end_ms,
+            columns,
+            column_labels,
+            now_ms: chrono::Utc::now().timestamp_millis(),
+        })
+    }
+}
+
+/// Most custom brackets (Amplitude's limit).
+pub(crate) const MAX_BRACKETS: usize = 100;
 
 /// Most points in one series: a year of days, or 7 days of hours with room to spare.
 pub(crate) const MAX_POINTS: usize = 1_000;

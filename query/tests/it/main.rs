@@ -5,5 +5,6 @@ mod engine;
 mod events;
 mod golden;
 mod reference;
+mod retention;
 mod segmentation;
 mod support;

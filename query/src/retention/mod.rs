@@ -1,0 +1,173 @@
+//! Retention: cohorts by start period, and who came back N periods later (calendar periods in
+//! the query's time zone; Amplitude's definitions, reference §4.3).
+//!
+//! Plan: scan the events that can start or return (for "new user" retention every counted event
+//! before the end, since a person is new at their first event ever), with `event_date` pruning
+//! → per row the person, the time and the start/return flags → the `sluice_retention`
+//! aggregate (`persons.rs`, no `GROUP BY`) → the table, and the overall row weighted over the
+//! cohorts that have completed each column.
+
+mod persons;
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use datafusion::arrow::array::Array;
+use datafusion::arrow::datatypes::DataType;
+use datafusion::common::cast::{as_list_array, as_uint64_array};
+use datafusion::datasource::listing::ListingTable;
+use datafusion::execution::context::SessionContext;
+use datafusion::logical_expr::{Expr, cast, lit, when};
+
+use crate::error::{QueryError, Result};
+use crate::identity::PersonMap;
+use crate::property::{column, time_span, timestamp};
+use crate::result::{RetentionCohort, RetentionOverall, RetentionResult};
+use crate::spec::{RetentionQuery, SeriesEvent, StartEvent};
+use persons::{RETURN, RetentionParams, RetentionUdaf, START};
+
+/// Stored event types that are not counted events.
+const NOT_COUNTED: [&str; 2] = ["$identify", "$groupidentify"];
+
+/// Runs `query` over `table` (`None`: no data yet, every count is zero).
+pub(crate) async fn run(
+    ctx: &SessionContext,
+    table: Option<Arc<ListingTable>>,
+    persons: &Arc<PersonMap>,
+    query: &RetentionQuery,
+) -> Result<RetentionResult> {
+    let cohorts = query.cohort_periods;
+    let width = 1 + query.columns.len();
+    let counts = match table {
+        Some(table) => counts(ctx, table, persons, query).await?,
+        None => vec![0; cohorts * width + 1],
+    };
+    if counts.len() != cohorts * width + 1 {
+        return Err(QueryError::Internal(format!(
+            "retention returned {} counts for {cohorts} cohorts",
+            counts.len()
+        )));
+    }
+    let starts = &query.buckets.starts;
+    let mut rows = Vec::with_capacity(cohorts);
+    let mut eligible = vec![0u64; query.columns.len()];
+    let mut returned = vec![0u64; query.columns.len()];
+    for (c, row) in counts.chunks_exact(width).take(cohorts).enumerate() {
+        let complete: Vec<bool> = query
+            .columns
+            .iter()
+            .map(|&(from, to)| {
+                // A column is complete once its last period has ended ("or after": its first).
+                let last = c + to.unwrap_or(from + 1) as usize;
+                starts.get(last).is_some_and(|&end| end <= query.now_ms)
+            })
+            .collect();
+        for (j, &done) in complete.iter().enumerate() {
+            if done {
+                eligible[j] += row[0];
+                returned[j] += row[1 + j];
+            }
+        }
+        rows.push(RetentionCohort {
+            period: query.buckets.labels[c].clone(),
+            persons: row[0],
+            returned: row[1..].to_vec(),
+            complete,
+        });
+    }
+    let rate = eligible
+        .iter()
+        .zip(&returned)
+        .map(|(&e, &r)| (e > 0).then(|| r as f64 / e as f64))
+        .collect();
+    Ok(RetentionResult {
+        columns: query.column_labels.clone(),
+        cohorts: rows,
+        overall: RetentionOverall {
+            persons: counts[cohorts * width],
+            eligible,
+            returned,
+            rate,
+        },
+    })
+}
+
+/// Whether a row is a counted event of `event`.
+fn matches(event: &SeriesEvent) -> Expr {
+    match event {
+        SeriesEvent::Type(name) => column("event_type").eq(lit(name.clone())),
+        SeriesEvent::Any => column("event_type").in_list(counted_exclusions(), true),
+    }
+}
+
+fn counted_exclusions() -> Vec<Expr> {
+    NOT_COUNTED.iter().map(|t| lit(*t)).collect()
+}
+
+/// Per cohort its persons and returned counts, then the distinct persons.
+async fn counts(
+    ctx: &SessionContext,
+    table: Arc<ListingTable>,
+    persons: &Arc<PersonMap>,
+    query: &RetentionQuery,
+) -> Result<Vec<u64>> {
+    use datafusion::datasource::TableProvider as _;
+    let schema = table.schema();
+    let starts = &query.buckets.starts;
+    let (Some(&from), Some(&end)) = (starts.first(), starts.last()) else {
+        return Ok(Vec::new());
+    };
+    let (start_matches, mut filter) = match &query.start {
+        // New users: every counted event up to the end, from the beginning of time.
+        StartEvent::New => (
+            matches(&SeriesEvent::Any),
+            column("event_time").lt(timestamp(end)),
+        ),
+        StartEvent::Event(event) => (matches(event), time_span(from, end - 1)),
+    };
+    if let Some(project) = &query.project {
+        filter = filter.and(column("project").eq(lit(project.clone())));
+    }
+    let types: Option<BTreeSet<&str>> = match (&query.start, &query.ret) {
+        (StartEvent::Event(SeriesEvent::Type(a)), SeriesEvent::Type(b)) => {
+            Some([a.as_str(), b.as_str()].into())
+        }
+        _ => None,
+    };
+    if let Some(types) = types {
+        filter =
+            filter.and(column("event_type").in_list(types.into_iter().map(lit).collect(), false));
+    }
+    let flags = when(start_matches, lit(START)).otherwise(lit(0i64))?
+        | when(matches(&query.ret), lit(RETURN)).otherwise(lit(0i64))?;
+    let udaf = RetentionUdaf::new(RetentionParams {
+        starts: Arc::new(starts.clone()),
+        cohort_periods: query.cohort_periods,
+        cohort_end_ms: query.cohort_end_ms,
+        new_users: matches!(query.start, StartEvent::New),
+        columns: Arc::new(query.columns.clone()),
+    })
+    .into_udaf();
+    let arguments = vec![
+        persons.person_expr(&schema),
+        cast(column("event_time"), DataType::Int64),
+        flags,
+    ];
+    let batches = ctx
+        .read_table(table)?
+        .filter(filter)?
+        .aggregate(vec![], vec![udaf.call(arguments).alias("counts")])?
+        .collect()
+        .await?;
+    for batch in &batches {
+        let Some(lists) = batch.column_by_name("counts") else {
+            continue;
+        };
+        let lists = as_list_array(lists)?;
+        if lists.len() == 1 && lists.is_valid(0) {
+            let values = lists.value(0);
+            return Ok(as_uint64_array(&values)?.values().to_vec());
+        }
+    }
+    Err(QueryError::Internal("retention returned no row".into()))
+}
