@@ -24,7 +24,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{QueryError, SpecError};
 
-pub(crate) use intervals::point_of;
+pub(crate) use intervals::PointIndex;
 pub(crate) use validate::{
     EventsQuery, FunnelQuery, PropertyRef, RetentionQuery, SegmentationQuery, SeriesEvent,
     StartEvent,

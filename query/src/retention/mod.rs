@@ -23,7 +23,7 @@ use crate::error::{QueryError, Result};
 use crate::identity::PersonMap;
 use crate::property::{column, time_span, timestamp};
 use crate::result::{RetentionCohort, RetentionOverall, RetentionResult};
-use crate::spec::{RetentionQuery, SeriesEvent, StartEvent};
+use crate::spec::{PointIndex, RetentionQuery, SeriesEvent, StartEvent};
 use persons::{RETURN, RetentionParams, RetentionUdaf, START};
 
 /// Stored event types that are not counted events.
@@ -141,7 +141,7 @@ async fn counts(
     let flags = when(start_matches, lit(START)).otherwise(lit(0i64))?
         | when(matches(&query.ret), lit(RETURN)).otherwise(lit(0i64))?;
     let udaf = RetentionUdaf::new(RetentionParams {
-        starts: Arc::new(starts.clone()),
+        points: Arc::new(PointIndex::new(starts.clone())),
         cohort_periods: query.cohort_periods,
         cohort_end_ms: query.cohort_end_ms,
         new_users: matches!(query.start, StartEvent::New),

@@ -24,7 +24,7 @@ use datafusion::logical_expr::{
     Accumulator, AggregateUDF, AggregateUDFImpl, Signature, Volatility,
 };
 
-use crate::spec::point_of;
+use crate::spec::PointIndex;
 
 /// Ids per chunk: 2^16.
 const CHUNK_BITS: u32 = 16;
@@ -38,7 +38,7 @@ pub(crate) const RETURN: i64 = 2;
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub(crate) struct RetentionParams {
     /// Period boundaries from the first cohort period to the last period followed.
-    pub(crate) starts: Arc<Vec<i64>>,
+    pub(crate) points: Arc<PointIndex>,
     /// The first `cohort_periods` periods can open cohorts,
     pub(crate) cohort_periods: usize,
     /// and only with start events before this instant (the end of the date range, which may
@@ -52,7 +52,7 @@ pub(crate) struct RetentionParams {
 
 impl RetentionParams {
     fn periods(&self) -> usize {
-        self.starts.len().saturating_sub(1)
+        self.points.starts().len().saturating_sub(1)
     }
 
     /// Words per bitmap.
@@ -190,7 +190,7 @@ impl Persons {
                 if p.new_users {
                     let first = first[0] as i64;
                     if first < p.cohort_end_ms
-                        && let Some(c) = point_of(&p.starts, first)
+                        && let Some(c) = p.points.point_of(first)
                         && c < p.cohort_periods
                     {
                         count_cohort(c);
@@ -293,7 +293,7 @@ impl Accumulator for Persons {
             let id = person.value(row);
             let chunk = self.chunk(id >> CHUNK_BITS);
             let slot = (id & (CHUNK_PERSONS as i64 - 1)) as usize * stride;
-            let period = point_of(&self.params.starts, ts);
+            let period = self.params.points.point_of(ts);
             let state = &mut self.chunks[chunk][slot..slot + stride];
             if flags & START != 0 {
                 if self.params.new_users {

@@ -24,7 +24,7 @@ use datafusion::logical_expr::{
     Accumulator, AggregateUDF, AggregateUDFImpl, Signature, Volatility,
 };
 
-use crate::spec::point_of;
+use crate::spec::PointIndex;
 
 /// Ids per chunk: 2^16.
 const CHUNK_BITS: u32 = 16;
@@ -35,14 +35,14 @@ const CHUNK_WORDS: usize = (1 << CHUNK_BITS) / 64;
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub(crate) struct CounterParams {
     /// Point boundaries: point `p` is `[starts[p], starts[p + 1])`.
-    pub(crate) starts: Arc<Vec<i64>>,
+    pub(crate) points: Arc<PointIndex>,
     /// Number of series (≤ 64).
     pub(crate) series: usize,
 }
 
 impl CounterParams {
     fn points(&self) -> usize {
-        self.starts.len().saturating_sub(1)
+        self.points.starts().len().saturating_sub(1)
     }
 
     fn cells(&self) -> usize {
@@ -50,7 +50,7 @@ impl CounterParams {
     }
 
     fn point_of(&self, ms: i64) -> Option<usize> {
-        point_of(&self.starts, ms)
+        self.points.point_of(ms)
     }
 }
 
@@ -290,7 +290,7 @@ mod tests {
 
     fn params() -> CounterParams {
         CounterParams {
-            starts: Arc::new(vec![0, 10, 20]),
+            points: Arc::new(PointIndex::new(vec![0, 10, 20])),
             series: 2,
         }
     }

@@ -22,7 +22,7 @@ use crate::error::{QueryError, Result};
 use crate::identity::PersonMap;
 use crate::property::{column, time_span};
 use crate::result::{SegmentationResult, SeriesResult};
-use crate::spec::{ANY_EVENT, Interval, Measure, SegmentationQuery, SeriesEvent};
+use crate::spec::{ANY_EVENT, Interval, Measure, PointIndex, SegmentationQuery, SeriesEvent};
 use counter::{CounterParams, SegmentationUdaf};
 
 /// Stored event types that are not counted events (Amplitude: identifies update properties).
@@ -120,7 +120,7 @@ async fn cell_counts(
         mask = mask | when(matches, lit(1i64 << s)).otherwise(lit(0i64))?;
     }
     let udaf = SegmentationUdaf::new(CounterParams {
-        starts: Arc::new(starts.clone()),
+        points: Arc::new(PointIndex::new(starts.clone())),
         series: query.series.len(),
     })
     .into_udaf();

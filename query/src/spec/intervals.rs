@@ -25,6 +25,61 @@ pub(crate) fn point_of(starts: &[i64], ms: i64) -> Option<usize> {
     (after > 0 && after < starts.len()).then(|| after - 1)
 }
 
+/// Every boundary is a whole number of quarter hours after the first: they are local midnights
+/// or hours, and every time zone's offset (and its daylight-saving shift) is a multiple of 15
+/// minutes.
+const QUARTER_HOUR_MS: i64 = 900_000;
+/// Largest lookup table built (4 MiB), about 116 years of quarter hours.
+const MAX_TABLE: usize = 1 << 22;
+
+/// [`point_of`] in constant time: a table from quarter hour (since the first boundary) to point,
+/// built once per query; analyses look up one point per event row.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub(crate) struct PointIndex {
+    starts: Vec<i64>,
+    /// Point of each quarter hour, when the boundaries allow a table.
+    table: Option<Vec<u32>>,
+}
+
+impl PointIndex {
+    /// The index of points with boundaries `starts` (increasing).
+    pub(crate) fn new(starts: Vec<i64>) -> Self {
+        let table = match (starts.first(), starts.last()) {
+            (Some(&first), Some(&last))
+                if starts.iter().all(|s| (s - first) % QUARTER_HOUR_MS == 0)
+                    && ((last - first) / QUARTER_HOUR_MS) as usize <= MAX_TABLE =>
+            {
+                let quarters = ((last - first) / QUARTER_HOUR_MS) as usize;
+                let mut table = Vec::with_capacity(quarters);
+                for (point, window) in starts.windows(2).enumerate() {
+                    let n = ((window[1] - window[0]) / QUARTER_HOUR_MS) as usize;
+                    table.extend(std::iter::repeat_n(point as u32, n));
+                }
+                Some(table)
+            }
+            _ => None,
+        };
+        PointIndex { starts, table }
+    }
+
+    /// The boundaries.
+    pub(crate) fn starts(&self) -> &[i64] {
+        &self.starts
+    }
+
+    /// The point holding instant `ms`, if it is in the range.
+    pub(crate) fn point_of(&self, ms: i64) -> Option<usize> {
+        match (&self.table, self.starts.first()) {
+            (Some(table), Some(&first)) if ms >= first => {
+                let quarter = ((ms - first) / QUARTER_HOUR_MS) as usize;
+                table.get(quarter).map(|&p| p as usize)
+            }
+            (Some(_), _) => None,
+            (None, _) => point_of(&self.starts, ms),
+        }
+    }
+}
+
 impl Buckets {
     /// Number of points.
     pub(crate) fn len(&self) -> usize {
@@ -168,6 +223,42 @@ mod tests {
             WeekStart::Monday,
         );
         assert_eq!(monday.labels, ["2024-12-30"]);
+    }
+
+    #[test]
+    fn the_point_table_agrees_with_the_search() {
+        for zone in [
+            "UTC",
+            "Asia/Kolkata",
+            "America/New_York",
+            "Australia/Lord_Howe",
+        ] {
+            let tz: Tz = zone.parse().unwrap();
+            for interval in [
+                Interval::Hour,
+                Interval::Day,
+                Interval::Week,
+                Interval::Month,
+            ] {
+                let b = buckets(
+                    day(2025, 3, 1),
+                    day(2025, 4, 10),
+                    tz,
+                    interval,
+                    WeekStart::Monday,
+                );
+                let index = PointIndex::new(b.starts.clone());
+                assert!(index.table.is_some(), "{zone} {interval:?}");
+                let (first, last) = (b.starts[0], *b.starts.last().unwrap());
+                let mut ms = first - 2 * HOUR;
+                while ms < last + 2 * HOUR {
+                    for probe in [ms - 1, ms, ms + 1] {
+                        assert_eq!(index.point_of(probe), point_of(&b.starts, probe));
+                    }
+                    ms += 7 * 60_000;
+                }
+            }
+        }
     }
 
     #[test]
