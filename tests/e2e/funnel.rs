@@ -267,5 +267,51 @@ async fn anonymous_web_visits_and_app_purchases_of_one_user_are_one_person() {
     })
     .await;
     assert_eq!(result["overall"]["steps"][2]["persons"], 1);
+
+    // Daily uniques count persons too: buyer (web and app), alice, bob. By device and user id
+    // it would be 4 (the anonymous web visitor separately).
+    let daily = json!({
+        "version": 1, "analysis": "segmentation",
+        "date_range": {"from": "2026-01-10", "to": "2026-01-10"}, "time_zone": "UTC",
+        "events": [{"event_type": "_all"}, {"event_type": VIEWED_CATEGORY, "measure": "totals"}],
+    });
+    let response = http
+        .post(format!("{}/api/v1/query", server.base_url))
+        .json(&daily)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let daily: Value = response.json().await.unwrap();
+    assert_eq!(daily["analysis"], "segmentation");
+    assert_eq!(daily["points"], json!(["2026-01-10"]));
+    assert_eq!(daily["series"][0]["values"], json!([3]));
+    assert_eq!(daily["series"][1]["values"], json!([3]));
+
+    // Retention through the command line: all three persons are new on Jan 10; the spec file
+    // is what a user would write.
+    let spec_file = dir.path().join("retention.json");
+    let retention = json!({
+        "version": 1, "analysis": "retention",
+        "date_range": {"from": "2026-01-10", "to": "2026-01-10"}, "time_zone": "UTC",
+        "start_event": {"event_type": "_new"}, "return_event": {"event_type": PURCHASED},
+        "boundaries": "calendar", "periods": 1,
+    });
+    std::fs::write(&spec_file, retention.to_string()).unwrap();
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_sluice"))
+        .args(["query", "--json", "--data-dir"])
+        .arg(dir.path())
+        .arg(&spec_file)
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let table: Value = serde_json::from_slice(&output.stdout).unwrap();
+    // buyer purchased on day 0, and bob (the anonymous purchase on the shared device).
+    assert_eq!(table["cohorts"][0]["persons"], 3);
+    assert_eq!(table["cohorts"][0]["returned"], json!([2, 0]));
     server.stop();
 }
