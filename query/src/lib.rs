@@ -16,6 +16,8 @@ mod events;
 mod funnel;
 mod identity;
 mod json;
+mod lifecycle;
+mod person_periods;
 mod property;
 mod render;
 pub mod result;

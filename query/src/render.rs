@@ -3,7 +3,8 @@
 use std::fmt::Write as _;
 
 use crate::result::{
-    EventsResult, FunnelResult, FunnelRow, QueryResult, RetentionResult, SegmentationResult,
+    EventsResult, FunnelResult, FunnelRow, LifecycleResult, QueryResult, RetentionResult,
+    SegmentationResult,
 };
 use crate::spec::{BreakdownKind, Dataset, Measure};
 
@@ -14,7 +15,33 @@ pub fn render_table(result: &QueryResult) -> String {
         QueryResult::Events(events) => render_events(events),
         QueryResult::Segmentation(segmentation) => render_segmentation(segmentation),
         QueryResult::Retention(retention) => render_retention(retention),
+        QueryResult::Lifecycle(lifecycle) => render_lifecycle(lifecycle),
     }
+}
+
+/// One line per period: the active states, dormant (negative, as charted), pulse.
+fn render_lifecycle(result: &LifecycleResult) -> String {
+    let headers = [
+        "period",
+        "new",
+        "current",
+        "resurrected",
+        "dormant",
+        "pulse",
+    ];
+    let mut lines = vec![headers.map(str::to_owned).to_vec()];
+    for p in &result.points {
+        lines.push(vec![
+            p.period.clone(),
+            p.new.to_string(),
+            p.current.to_string(),
+            p.resurrected.to_string(),
+            format!("-{}", p.dormant),
+            p.pulse
+                .map_or_else(|| "-".to_owned(), |v| format!("{v:.2}")),
+        ]);
+    }
+    aligned(&lines)
 }
 
 /// One line per cohort (persons, then each column's returned count and share), then the

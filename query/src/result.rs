@@ -16,6 +16,40 @@ pub enum QueryResult {
     Segmentation(SegmentationResult),
     /// Result of a retention analysis.
     Retention(RetentionResult),
+    /// Result of a lifecycle analysis.
+    Lifecycle(LifecycleResult),
+}
+
+/// Lifecycle: one entry per period of the date range (whole periods).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LifecycleResult {
+    /// The periods, in order.
+    pub points: Vec<LifecyclePoint>,
+}
+
+/// The persons of one period by lifecycle state.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LifecyclePoint {
+    /// The period, as its local start date.
+    pub period: String,
+    /// Did the event, and were new (first event ever in this period, or first time doing it).
+    pub new: u64,
+    /// Did the event in this period and the one before.
+    pub current: u64,
+    /// Did the event in this period, not the one before, but earlier.
+    pub resurrected: u64,
+    /// Did the event the period before but not in this one (shown below zero).
+    pub dormant: u64,
+    /// Dormant persons who were new the period before.
+    pub dormant_new: u64,
+    /// Dormant persons who were current the period before.
+    pub dormant_current: u64,
+    /// Dormant persons who were resurrected the period before.
+    pub dormant_resurrected: u64,
+    /// `(new + resurrected) / dormant`: above 1, the period grew; null without dormant persons.
+    pub pulse: Option<f64>,
 }
 
 /// A retention table: one row per cohort period, one column per period after it.

@@ -26,8 +26,8 @@ use crate::error::{QueryError, SpecError};
 
 pub(crate) use intervals::PointIndex;
 pub(crate) use validate::{
-    EventsQuery, FunnelQuery, PropertyRef, RetentionQuery, SegmentationQuery, SeriesEvent,
-    StartEvent,
+    EventsQuery, FunnelQuery, LIFECYCLE_LEAD, LifecycleQuery, PropertyRef, RetentionQuery,
+    SegmentationQuery, SeriesEvent, StartEvent,
 };
 
 /// The spec version this engine understands.
@@ -48,6 +48,9 @@ pub enum QuerySpec {
     /// Retention (Amplitude's "Retention Analysis"): of the persons who did the start event in
     /// each period, how many did the return event N periods later.
     Retention(RetentionSpec),
+    /// Lifecycle (Amplitude's "Lifecycle"): per period, the persons who did an event split into
+    /// new, current and resurrected, and those who stopped (dormant).
+    Lifecycle(LifecycleSpec),
 }
 
 impl QuerySpec {
@@ -396,7 +399,7 @@ pub struct RetentionSpec {
     pub boundaries: RetentionBoundaries,
     /// The length of a period; a day when absent.
     #[serde(default)]
-    pub interval: RetentionInterval,
+    pub interval: CalendarInterval,
     /// The first day of a week, for `interval: week`; Monday when absent.
     #[serde(default)]
     pub week_start: WeekStart,
@@ -424,10 +427,11 @@ pub enum RetentionBoundaries {
     Calendar,
 }
 
-/// The length of a retention period.
+/// The length of a period counted per person (retention, lifecycle): calendar days, weeks or
+/// months in the query's time zone.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
-pub enum RetentionInterval {
+pub enum CalendarInterval {
     /// Days.
     #[default]
     Day,
@@ -449,4 +453,35 @@ pub enum RetentionMethod {
     /// Custom brackets `[from, to)` of periods, e.g. `[[1, 2], [2, 7], [7, 30]]` (Amplitude's
     /// "Return On (Custom)"): returned in any period of the bracket.
     Brackets(Vec<[u32; 2]>),
+}
+
+/// Lifecycle: for each period of the date range, who did the event — **new** (first event ever
+/// in this period, or doing this event for the first time), **current** (also did it the period
+/// before) or **resurrected** (not the period before, but at some time earlier) — and who did it
+/// the period before but not in this one (**dormant**, split by the state they left).
+/// Example: `{"version": 1, "analysis": "lifecycle", "project": "marketplace",
+/// "date_range": {"last_days": 56}, "time_zone": "Asia/Seoul", "interval": "week",
+/// "event": {"event_type": "Service Viewed"}}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LifecycleSpec {
+    /// Spec version; must be [`SPEC_VERSION`].
+    pub version: u32,
+    /// Only events of this project count; all projects when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub project: Option<String>,
+    /// The periods reported (inclusive days, in `time_zone`); history before it is read to tell
+    /// new from resurrected persons.
+    pub date_range: DateRange,
+    /// IANA time zone for days, weeks and months; "UTC" when absent.
+    #[serde(default = "default_time_zone")]
+    pub time_zone: String,
+    /// The length of a period; a day when absent.
+    #[serde(default)]
+    pub interval: CalendarInterval,
+    /// The first day of a week, for `interval: week`; Monday when absent.
+    #[serde(default)]
+    pub week_start: WeekStart,
+    /// The event: a type, or `_all` (any event).
+    pub event: EventRef,
 }

@@ -21,10 +21,12 @@ use datafusion::logical_expr::{Expr, cast, lit, when};
 
 use crate::error::{QueryError, Result};
 use crate::identity::PersonMap;
+use crate::person_periods::PeriodLayout;
 use crate::property::{column, time_span, timestamp};
 use crate::result::{RetentionCohort, RetentionOverall, RetentionResult};
 use crate::spec::{PointIndex, RetentionQuery, SeriesEvent, StartEvent};
 use persons::{RETURN, RetentionParams, RetentionUdaf, START};
+pub(crate) use persons::{list_scalar, list_type};
 
 /// Stored event types that are not counted events.
 const NOT_COUNTED: [&str; 2] = ["$identify", "$groupidentify"];
@@ -141,9 +143,11 @@ async fn counts(
     let flags = when(start_matches, lit(START)).otherwise(lit(0i64))?
         | when(matches(&query.ret), lit(RETURN)).otherwise(lit(0i64))?;
     let udaf = RetentionUdaf::new(RetentionParams {
-        points: Arc::new(PointIndex::new(starts.clone())),
-        cohort_periods: query.cohort_periods,
-        cohort_end_ms: query.cohort_end_ms,
+        layout: PeriodLayout {
+            points: Arc::new(PointIndex::new(starts.clone())),
+            a_end_ms: query.cohort_end_ms,
+            a_periods: query.cohort_periods,
+        },
         new_users: matches!(query.start, StartEvent::New),
         columns: Arc::new(query.columns.clone()),
     })

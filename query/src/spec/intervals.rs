@@ -138,6 +138,19 @@ pub(crate) fn buckets(
     Buckets { starts, labels }
 }
 
+/// The first day of the `interval` period holding `date`.
+pub(crate) fn first_day_of(
+    date: NaiveDate,
+    interval: Interval,
+    week_start: WeekStart,
+) -> NaiveDate {
+    match interval {
+        Interval::Hour | Interval::Day => date,
+        Interval::Week => week_of(date, week_start),
+        Interval::Month => date.with_day(1).unwrap_or(date),
+    }
+}
+
 /// The last day of the `interval` period holding `date`, then `later` periods on.
 pub(crate) fn last_day_after(
     date: NaiveDate,

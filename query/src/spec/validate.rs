@@ -4,11 +4,11 @@ use chrono::{Datelike, Days, NaiveDate, NaiveDateTime, NaiveTime, TimeDelta, Tim
 use chrono_tz::Tz;
 use sluice_schema::layout::StorageLayout;
 
-use super::intervals::{Buckets, buckets, last_day_after};
+use super::intervals::{Buckets, buckets, first_day_of, last_day_after};
 use super::{
-    ANY_EVENT, Breakdown, BreakdownKind, Dataset, DateRange, EventsSpec, FunnelSpec, Interval,
-    MAX_EVENTS_LIMIT, MAX_RETENTION_PERIODS, MAX_SERIES, Measure, NEW_USER, RetentionInterval,
-    RetentionMethod, RetentionSpec, SPEC_VERSION, SegmentationSpec,
+    ANY_EVENT, Breakdown, BreakdownKind, CalendarInterval, Dataset, DateRange, EventsSpec,
+    FunnelSpec, Interval, LifecycleSpec, MAX_EVENTS_LIMIT, MAX_RETENTION_PERIODS, MAX_SERIES,
+    Measure, NEW_USER, RetentionMethod, RetentionSpec, SPEC_VERSION, SegmentationSpec,
 };
 use crate::error::SpecError;
 
@@ -330,11 +330,7 @@ impl RetentionSpec {
                     .unzip()
             }
         };
-        let interval = match self.interval {
-            RetentionInterval::Day => Interval::Day,
-            RetentionInterval::Week => Interval::Week,
-            RetentionInterval::Month => Interval::Month,
-        };
+        let interval = self.interval.into();
         // Returns are followed to the end of the period `n` periods after the last cohort's
         // (whole periods, even where the date range cuts the last cohort's period short).
         let extended_to = last_day_after(to, interval, self.week_start, n);
@@ -360,6 +356,74 @@ impl RetentionSpec {
             column_labels,
             now_ms: chrono::Utc::now().timestamp_millis(),
         })
+    }
+}
+
+/// A validated lifecycle query.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct LifecycleQuery {
+    pub(crate) project: Option<String>,
+    pub(crate) event: SeriesEvent,
+    /// Whole periods from two before the one holding the date range's first day to the one
+    /// holding its last (the two earlier ones tell the state of the first reported period and
+    /// of the one before it).
+    pub(crate) buckets: Buckets,
+    /// The end of the date range, Unix ms (exclusive).
+    pub(crate) end_ms: i64,
+}
+
+/// Periods tracked before the first reported one.
+pub(crate) const LIFECYCLE_LEAD: usize = 2;
+
+impl LifecycleSpec {
+    /// Checks every value and builds the typed query; the first problem found is returned.
+    pub(crate) fn validate(&self) -> Result<LifecycleQuery, SpecError> {
+        check_version(self.version)?;
+        let project = check_project(&self.project)?;
+        let tz = parse_time_zone(&self.time_zone)?;
+        let (from, to) = self.date_range.days(today_in(tz))?;
+        let event = match self.event.event_type.as_str() {
+            "" => return Err(SpecError::EmptyRetentionEvent { field: "event" }),
+            NEW_USER => return Err(SpecError::NewUserReturn),
+            ANY_EVENT => SeriesEvent::Any,
+            other => SeriesEvent::Type(other.to_owned()),
+        };
+        // Whole periods: from the start of the period holding `from`, two more before it, to
+        // the end of the period holding `to`.
+        let interval: Interval = self.interval.into();
+        let first = first_day_of(from, interval, self.week_start);
+        let earlier = match self.interval {
+            CalendarInterval::Day => first.checked_sub_days(Days::new(2)),
+            CalendarInterval::Week => first.checked_sub_days(Days::new(14)),
+            CalendarInterval::Month => first.checked_sub_months(chrono::Months::new(2)),
+        }
+        .ok_or_else(|| invalid_date("from", &from.to_string()))?;
+        let last = last_day_after(to, interval, self.week_start, 0)
+            .ok_or_else(|| invalid_date("to", &to.to_string()))?;
+        let buckets = buckets(earlier, last, tz, interval, self.week_start);
+        let end_ms = buckets.starts.last().copied().unwrap_or(i64::MIN);
+        if buckets.len() > MAX_POINTS {
+            return Err(SpecError::TooManyPoints {
+                found: buckets.len(),
+                max: MAX_POINTS,
+            });
+        }
+        Ok(LifecycleQuery {
+            project,
+            event,
+            buckets,
+            end_ms,
+        })
+    }
+}
+
+impl From<CalendarInterval> for Interval {
+    fn from(interval: CalendarInterval) -> Self {
+        match interval {
+            CalendarInterval::Day => Interval::Day,
+            CalendarInterval::Week => Interval::Week,
+            CalendarInterval::Month => Interval::Month,
+        }
     }
 }
 

@@ -4,6 +4,7 @@ mod differential;
 mod engine;
 mod events;
 mod golden;
+mod lifecycle;
 mod reference;
 mod retention;
 mod segmentation;

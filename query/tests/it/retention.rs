@@ -23,7 +23,7 @@ fn retention(dir: &std::path::Path, value: Value) -> RetentionResult {
     }
 }
 
-fn local_date(ms: i64, tz: Tz) -> NaiveDate {
+pub(crate) fn local_date(ms: i64, tz: Tz) -> NaiveDate {
     DateTime::from_timestamp_millis(ms)
         .expect("valid time")
         .with_timezone(&tz)
@@ -31,7 +31,7 @@ fn local_date(ms: i64, tz: Tz) -> NaiveDate {
 }
 
 /// The period number of `date` counted from the period holding `from` (weeks start Monday).
-fn period(date: NaiveDate, from: NaiveDate, interval: &str) -> i64 {
+pub(crate) fn period(date: NaiveDate, from: NaiveDate, interval: &str) -> i64 {
     let monday = |d: NaiveDate| d - Days::new(u64::from(d.weekday().num_days_from_monday()));
     match interval {
         "day" => (date - from).num_days(),

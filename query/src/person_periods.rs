@@ -1,0 +1,329 @@
+//! Per-person period bitmaps: the state of analyses that need a few bits per person and period
+//! (retention: started in / returned in; lifecycle: active in).
+//!
+//! Rows carry flags: [`FIRST`] keeps the person's earliest such time, [`MARK_A`] and [`MARK_B`]
+//! set the row's period in bitmap A or B, [`BEFORE`] notes that the person had such a row before
+//! the first period. Bitmap A only takes rows before `a_end_ms` and in its first `a_periods`
+//! periods (retention's cohorts end with the date range).
+//!
+//! Persons are chunks of 65 536 consecutive ids (person ids are dense per log partition), each
+//! allocated only where persons exist; a person's words are `[first, before, A…, B…]`. Partitions
+//! hand their chunks over as one binary blob, merged with min/OR.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use datafusion::arrow::array::{Array, ArrayRef, BinaryArray, Int64Array};
+use datafusion::common::cast::as_int64_array;
+use datafusion::common::{Result, internal_datafusion_err};
+
+use crate::spec::PointIndex;
+
+/// Ids per chunk: 2^16.
+const CHUNK_BITS: u32 = 16;
+const CHUNK_PERSONS: usize = 1 << CHUNK_BITS;
+/// Flag: keep the row's time if it is the person's earliest.
+pub(crate) const FIRST: i64 = 1;
+/// Flag: set the row's period in bitmap A.
+pub(crate) const MARK_A: i64 = 2;
+/// Flag: set the row's period in bitmap B.
+pub(crate) const MARK_B: i64 = 4;
+/// Flag: note a row before the first period.
+pub(crate) const BEFORE: i64 = 8;
+/// The `first` word of a person with no [`FIRST`] row.
+pub(crate) const NO_FIRST: i64 = i64::MAX;
+
+/// How rows map to bits.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub(crate) struct PeriodLayout {
+    /// The periods.
+    pub(crate) points: Arc<PointIndex>,
+    /// Bitmap A takes rows before this instant,
+    pub(crate) a_end_ms: i64,
+    /// and in the first `a_periods` periods.
+    pub(crate) a_periods: usize,
+}
+
+impl PeriodLayout {
+    /// Number of periods.
+    pub(crate) fn periods(&self) -> usize {
+        self.points.starts().len().saturating_sub(1)
+    }
+
+    /// Words per bitmap.
+    pub(crate) fn words(&self) -> usize {
+        self.periods().div_ceil(64).max(1)
+    }
+
+    fn stride(&self) -> usize {
+        2 + 2 * self.words()
+    }
+}
+
+/// One person's state, as seen by [`PersonPeriods::for_each`].
+pub(crate) struct PersonView<'a> {
+    /// Earliest [`FIRST`] time, or [`NO_FIRST`].
+    pub(crate) first: i64,
+    /// Whether a [`BEFORE`] row was seen.
+    pub(crate) before: bool,
+    /// Bitmap A.
+    pub(crate) a: &'a [u64],
+    /// Bitmap B.
+    pub(crate) b: &'a [u64],
+}
+
+/// The bitmaps of every person seen.
+#[derive(Debug)]
+pub(crate) struct PersonPeriods {
+    layout: PeriodLayout,
+    chunk_index: HashMap<i64, usize>,
+    keys: Vec<i64>,
+    /// Per chunk, `CHUNK_PERSONS × stride` words.
+    chunks: Vec<Box<[u64]>>,
+    last: Option<(i64, usize)>,
+}
+
+impl PersonPeriods {
+    pub(crate) fn new(layout: PeriodLayout) -> Self {
+        PersonPeriods {
+            layout,
+            chunk_index: HashMap::new(),
+            keys: Vec::new(),
+            chunks: Vec::new(),
+            last: None,
+        }
+    }
+
+    /// The layout.
+    pub(crate) fn layout(&self) -> &PeriodLayout {
+        &self.layout
+    }
+
+    fn chunk(&mut self, key: i64) -> usize {
+        if let Some((last, index)) = self.last
+            && last == key
+        {
+            return index;
+        }
+        let stride = self.layout.stride();
+        let index = *self.chunk_index.entry(key).or_insert_with(|| {
+            let mut words = vec![0u64; CHUNK_PERSONS * stride].into_boxed_slice();
+            for person in words.chunks_exact_mut(stride) {
+                person[0] = NO_FIRST as u64;
+            }
+            self.keys.push(key);
+            self.chunks.push(words);
+            self.chunks.len() - 1
+        });
+        self.last = Some((key, index));
+        index
+    }
+
+    /// Applies rows `[person, ts, flags]` (all `Int64`; rows with a null are skipped).
+    pub(crate) fn update(&mut self, values: &[ArrayRef]) -> Result<()> {
+        let [person, ts, flags] = values else {
+            return Err(internal_datafusion_err!(
+                "per-person periods expect 3 columns, got {}",
+                values.len()
+            ));
+        };
+        let (person, ts, flags): (&Int64Array, &Int64Array, &Int64Array) = (
+            as_int64_array(person)?,
+            as_int64_array(ts)?,
+            as_int64_array(flags)?,
+        );
+        let (stride, words) = (self.layout.stride(), self.layout.words());
+        let first_start = self
+            .layout
+            .points
+            .starts()
+            .first()
+            .copied()
+            .unwrap_or(i64::MIN);
+        for row in 0..person.len() {
+            if person.is_null(row) || ts.is_null(row) || flags.is_null(row) {
+                continue;
+            }
+            let (flags, ts) = (flags.value(row), ts.value(row));
+            if flags == 0 {
+                continue;
+            }
+            let id = person.value(row);
+            let chunk = self.chunk(id >> CHUNK_BITS);
+            let slot = (id & (CHUNK_PERSONS as i64 - 1)) as usize * stride;
+            let period = self.layout.points.point_of(ts);
+            let state = &mut self.chunks[chunk][slot..slot + stride];
+            if flags & FIRST != 0 {
+                state[0] = (state[0] as i64).min(ts) as u64;
+            }
+            if flags & BEFORE != 0 && ts < first_start {
+                state[1] = 1;
+            }
+            if let Some(p) = period {
+                if flags & MARK_A != 0 && ts < self.layout.a_end_ms && p < self.layout.a_periods {
+                    state[2 + p / 64] |= 1 << (p % 64);
+                }
+                if flags & MARK_B != 0 {
+                    state[2 + words + p / 64] |= 1 << (p % 64);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Calls `f` for every person slot of every allocated chunk (slots of persons never seen
+    /// have no first time and no bits).
+    pub(crate) fn for_each(&self, mut f: impl FnMut(PersonView<'_>)) {
+        let (stride, words) = (self.layout.stride(), self.layout.words());
+        for chunk in &self.chunks {
+            for person in chunk.chunks_exact(stride) {
+                f(PersonView {
+                    first: person[0] as i64,
+                    before: person[1] != 0,
+                    a: &person[2..2 + words],
+                    b: &person[2 + words..],
+                });
+            }
+        }
+    }
+
+    /// The state as one blob: per chunk its key and words (little-endian).
+    pub(crate) fn encode(&self) -> Vec<u8> {
+        let stride = self.layout.stride();
+        let mut out = Vec::with_capacity(self.chunks.len() * 8 * (1 + CHUNK_PERSONS * stride));
+        for (key, chunk) in self.keys.iter().zip(&self.chunks) {
+            out.extend_from_slice(&key.to_le_bytes());
+            for word in chunk.iter() {
+                out.extend_from_slice(&word.to_le_bytes());
+            }
+        }
+        out
+    }
+
+    /// Merges blobs written by [`PersonPeriods::encode`].
+    pub(crate) fn merge(&mut self, blobs: &BinaryArray) -> Result<()> {
+        for i in 0..blobs.len() {
+            if blobs.is_valid(i) {
+                self.merge_blob(blobs.value(i))?;
+            }
+        }
+        Ok(())
+    }
+
+    fn merge_blob(&mut self, blob: &[u8]) -> Result<()> {
+        let stride = self.layout.stride();
+        let chunk_bytes = 8 * (1 + CHUNK_PERSONS * stride);
+        if !blob.len().is_multiple_of(chunk_bytes) {
+            return Err(internal_datafusion_err!(
+                "per-person state of {} bytes",
+                blob.len()
+            ));
+        }
+        let word = |bytes: &[u8]| u64::from_le_bytes(bytes.try_into().unwrap_or([0; 8]));
+        for chunk in blob.chunks_exact(chunk_bytes) {
+            let index = self.chunk(word(&chunk[..8]) as i64);
+            let mine = &mut self.chunks[index];
+            for (i, bytes) in chunk[8..].chunks_exact(8).enumerate() {
+                let theirs = word(bytes);
+                if i % stride == 0 {
+                    mine[i] = (mine[i] as i64).min(theirs as i64) as u64;
+                } else {
+                    mine[i] |= theirs;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Approximate heap bytes held.
+    pub(crate) fn size(&self) -> usize {
+        self.chunks.len() * CHUNK_PERSONS * self.layout.stride() * 8
+            + self.chunk_index.capacity() * 24
+    }
+}
+
+/// Whether bit `bit` is set.
+pub(crate) fn bit(words: &[u64], bit: usize) -> bool {
+    words
+        .get(bit / 64)
+        .is_some_and(|w| w >> (bit % 64) & 1 == 1)
+}
+
+/// Whether any bit in `[from, to)` is set.
+pub(crate) fn any_bit(words: &[u64], from: usize, to: usize) -> bool {
+    (from..to).any(|b| bit(words, b))
+}
+
+/// The set bits of `words`, in order.
+pub(crate) fn set_bits(words: &[u64]) -> impl Iterator<Item = usize> + '_ {
+    words.iter().enumerate().flat_map(|(i, &word)| {
+        let mut rest = word;
+        std::iter::from_fn(move || {
+            (rest != 0).then(|| {
+                let bit = rest.trailing_zeros() as usize;
+                rest &= rest - 1;
+                i * 64 + bit
+            })
+        })
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn layout() -> PeriodLayout {
+        PeriodLayout {
+            points: Arc::new(PointIndex::new(vec![0, 10, 20, 30])),
+            a_end_ms: 20,
+            a_periods: 3,
+        }
+    }
+
+    fn rows(rows: &[(i64, i64, i64)]) -> Vec<ArrayRef> {
+        let column = |f: fn(&(i64, i64, i64)) -> i64| -> ArrayRef {
+            Arc::new(rows.iter().map(|r| Some(f(r))).collect::<Int64Array>())
+        };
+        vec![column(|r| r.0), column(|r| r.1), column(|r| r.2)]
+    }
+
+    fn people(periods: &PersonPeriods) -> Vec<(i64, bool, Vec<usize>, Vec<usize>)> {
+        let mut out = Vec::new();
+        periods.for_each(|p| {
+            if p.first != NO_FIRST || p.before || p.a.iter().chain(p.b).any(|&w| w != 0) {
+                out.push((
+                    p.first,
+                    p.before,
+                    set_bits(p.a).collect(),
+                    set_bits(p.b).collect(),
+                ));
+            }
+        });
+        out
+    }
+
+    #[test]
+    fn flags_set_their_bits_and_partitions_merge() {
+        let all = [
+            (1, -5, FIRST | BEFORE),
+            (1, 5, MARK_A | MARK_B),
+            (1, 25, MARK_A | MARK_B), // after a_end: B only
+            (70_000, 12, FIRST | MARK_A),
+            (70_000, 3, FIRST),
+        ];
+        let mut whole = PersonPeriods::new(layout());
+        whole.update(&rows(&all)).unwrap();
+        let expected = vec![(-5, true, vec![0], vec![0, 2]), (3, false, vec![1], vec![])];
+        assert_eq!(people(&whole), expected);
+
+        let mut merged = PersonPeriods::new(layout());
+        for half in [&all[..2], &all[2..]] {
+            let mut part = PersonPeriods::new(layout());
+            part.update(&rows(half)).unwrap();
+            let blob = BinaryArray::from(vec![part.encode().as_slice()]);
+            merged.merge(&blob).unwrap();
+        }
+        assert_eq!(people(&merged), expected);
+        assert!(merged.merge_blob(&[1, 2, 3]).is_err());
+    }
+}
