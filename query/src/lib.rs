@@ -24,6 +24,7 @@ pub mod result;
 mod retention;
 mod segmentation;
 pub mod spec;
+mod stickiness;
 mod table;
 
 pub use engine::QueryEngine;

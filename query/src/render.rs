@@ -4,7 +4,7 @@ use std::fmt::Write as _;
 
 use crate::result::{
     EventsResult, FunnelResult, FunnelRow, LifecycleResult, QueryResult, RetentionResult,
-    SegmentationResult,
+    SegmentationResult, StickinessResult,
 };
 use crate::spec::{BreakdownKind, Dataset, Measure};
 
@@ -16,7 +16,30 @@ pub fn render_table(result: &QueryResult) -> String {
         QueryResult::Segmentation(segmentation) => render_segmentation(segmentation),
         QueryResult::Retention(retention) => render_retention(retention),
         QueryResult::Lifecycle(lifecycle) => render_lifecycle(lifecycle),
+        QueryResult::Stickiness(stickiness) => render_stickiness(stickiness),
     }
+}
+
+/// One line per period: persons, then the share who did it on at least 1, 2, … days.
+fn render_stickiness(result: &StickinessResult) -> String {
+    let days = result
+        .periods
+        .iter()
+        .map(|p| p.exactly.len())
+        .max()
+        .unwrap_or(0);
+    let mut headers = vec!["period".to_owned(), "persons".to_owned()];
+    headers.extend((1..=days).map(|n| format!("≥{n}d")));
+    let mut lines = vec![headers];
+    for p in &result.periods {
+        let mut line = vec![p.period.clone(), p.persons.to_string()];
+        line.extend(p.at_least.iter().map(|&n| match p.persons {
+            0 => "-".to_owned(),
+            all => format!("{:.1}%", 100.0 * n as f64 / all as f64),
+        }));
+        lines.push(line);
+    }
+    aligned(&lines)
 }
 
 /// One line per period: the active states, dormant (negative, as charted), pulse.

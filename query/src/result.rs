@@ -18,6 +18,46 @@ pub enum QueryResult {
     Retention(RetentionResult),
     /// Result of a lifecycle analysis.
     Lifecycle(LifecycleResult),
+    /// Result of a stickiness analysis.
+    Stickiness(StickinessResult),
+}
+
+/// Stickiness: one entry per week or month.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StickinessResult {
+    /// The periods, in order.
+    pub periods: Vec<StickinessPeriod>,
+}
+
+/// One week or month: persons who did the event there, by number of different days.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StickinessPeriod {
+    /// The period, as its local start date.
+    pub period: String,
+    /// Persons who did the event at least once in the period (the denominator).
+    pub persons: u64,
+    /// `exactly[n - 1]`: persons who did it on exactly `n` days (n = 1 ..= days in the period).
+    pub exactly: Vec<u64>,
+    /// `at_least[n - 1]`: persons who did it on `n` days or more (`at_least[0]` = `persons`).
+    pub at_least: Vec<u64>,
+}
+
+impl StickinessPeriod {
+    /// A period from its "exactly n days" counts.
+    pub fn new(period: String, exactly: Vec<u64>) -> Self {
+        let mut at_least = exactly.clone();
+        for n in (0..at_least.len().saturating_sub(1)).rev() {
+            at_least[n] += at_least[n + 1];
+        }
+        StickinessPeriod {
+            period,
+            persons: at_least.first().copied().unwrap_or(0),
+            exactly,
+            at_least,
+        }
+    }
 }
 
 /// Lifecycle: one entry per period of the date range (whole periods).

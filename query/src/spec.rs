@@ -27,7 +27,7 @@ use crate::error::{QueryError, SpecError};
 pub(crate) use intervals::PointIndex;
 pub(crate) use validate::{
     EventsQuery, FunnelQuery, LIFECYCLE_LEAD, LifecycleQuery, PropertyRef, RetentionQuery,
-    SegmentationQuery, SeriesEvent, StartEvent,
+    SegmentationQuery, SeriesEvent, StartEvent, StickinessQuery,
 };
 
 /// The spec version this engine understands.
@@ -51,6 +51,9 @@ pub enum QuerySpec {
     /// Lifecycle (Amplitude's "Lifecycle"): per period, the persons who did an event split into
     /// new, current and resurrected, and those who stopped (dormant).
     Lifecycle(LifecycleSpec),
+    /// Stickiness (Amplitude's "Stickiness"): per week or month, how many persons did an event on
+    /// exactly (or at least) N different days.
+    Stickiness(StickinessSpec),
 }
 
 impl QuerySpec {
@@ -484,4 +487,43 @@ pub struct LifecycleSpec {
     pub week_start: WeekStart,
     /// The event: a type, or `_all` (any event).
     pub event: EventRef,
+}
+
+/// Stickiness: for each week or month (whole, in the time zone) overlapping the date range, the
+/// persons who did the event there, by the number of different days they did it on. Example:
+/// `{"version": 1, "analysis": "stickiness", "project": "marketplace",
+/// "date_range": {"last_days": 28}, "time_zone": "Asia/Seoul", "interval": "week",
+/// "event": {"event_type": "Service Viewed"}}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StickinessSpec {
+    /// Spec version; must be [`SPEC_VERSION`].
+    pub version: u32,
+    /// Only events of this project count; all projects when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub project: Option<String>,
+    /// The days whose weeks or months are reported (inclusive, in `time_zone`).
+    pub date_range: DateRange,
+    /// IANA time zone for days, weeks and months; "UTC" when absent.
+    #[serde(default = "default_time_zone")]
+    pub time_zone: String,
+    /// `week` (default) or `month`.
+    #[serde(default)]
+    pub interval: StickinessInterval,
+    /// The first day of a week; Monday when absent.
+    #[serde(default)]
+    pub week_start: WeekStart,
+    /// The event: a type, or `_all` (any event).
+    pub event: EventRef,
+}
+
+/// The period stickiness counts days in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StickinessInterval {
+    /// Weeks: 1 to 7 days.
+    #[default]
+    Week,
+    /// Calendar months: 1 to 31 days.
+    Month,
 }

@@ -9,6 +9,7 @@ use super::{
     ANY_EVENT, Breakdown, BreakdownKind, CalendarInterval, Dataset, DateRange, EventsSpec,
     FunnelSpec, Interval, LifecycleSpec, MAX_EVENTS_LIMIT, MAX_RETENTION_PERIODS, MAX_SERIES,
     Measure, NEW_USER, RetentionMethod, RetentionSpec, SPEC_VERSION, SegmentationSpec,
+    StickinessInterval, StickinessSpec,
 };
 use crate::error::SpecError;
 
@@ -424,6 +425,62 @@ impl From<CalendarInterval> for Interval {
             CalendarInterval::Week => Interval::Week,
             CalendarInterval::Month => Interval::Month,
         }
+    }
+}
+
+/// A validated stickiness query.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct StickinessQuery {
+    pub(crate) project: Option<String>,
+    pub(crate) event: SeriesEvent,
+    /// The days of the reported weeks or months, whole.
+    pub(crate) days: Buckets,
+    /// The weeks or months: labels, and the index of each one's first day in `days`
+    /// (`labels.len() + 1` entries).
+    pub(crate) periods: Vec<String>,
+    pub(crate) first_days: Vec<usize>,
+}
+
+impl StickinessSpec {
+    /// Checks every value and builds the typed query; the first problem found is returned.
+    pub(crate) fn validate(&self) -> Result<StickinessQuery, SpecError> {
+        check_version(self.version)?;
+        let project = check_project(&self.project)?;
+        let tz = parse_time_zone(&self.time_zone)?;
+        let (from, to) = self.date_range.days(today_in(tz))?;
+        let event = match self.event.event_type.as_str() {
+            "" => return Err(SpecError::EmptyRetentionEvent { field: "event" }),
+            NEW_USER => return Err(SpecError::NewUserReturn),
+            ANY_EVENT => SeriesEvent::Any,
+            other => SeriesEvent::Type(other.to_owned()),
+        };
+        let interval = match self.interval {
+            StickinessInterval::Week => Interval::Week,
+            StickinessInterval::Month => Interval::Month,
+        };
+        let first = first_day_of(from, interval, self.week_start);
+        let last = last_day_after(to, interval, self.week_start, 0)
+            .ok_or_else(|| invalid_date("to", &to.to_string()))?;
+        let days = buckets(first, last, tz, Interval::Day, self.week_start);
+        let periods = buckets(first, last, tz, interval, self.week_start);
+        if days.len() > MAX_POINTS {
+            return Err(SpecError::TooManyPoints {
+                found: days.len(),
+                max: MAX_POINTS,
+            });
+        }
+        let first_days = periods
+            .starts
+            .iter()
+            .map(|start| days.starts.partition_point(|s| s < start))
+            .collect();
+        Ok(StickinessQuery {
+            project,
+            event,
+            days,
+            periods: periods.labels,
+            first_days,
+        })
     }
 }
 

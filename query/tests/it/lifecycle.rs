@@ -106,7 +106,7 @@ fn event_strategy() -> impl Strategy<Value = TestEvent> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(96))]
+    #![proptest_config(ProptestConfig::with_cases(200))]
 
     #[test]
     fn engine_matches_the_reference(
@@ -165,7 +165,15 @@ fn daily_lifecycle_by_hand() {
     let rows: Vec<(&str, u64, u64, u64, u64)> = result
         .points
         .iter()
-        .map(|p| (p.period.as_str(), p.new, p.current, p.resurrected, p.dormant))
+        .map(|p| {
+            (
+                p.period.as_str(),
+                p.new,
+                p.current,
+                p.resurrected,
+                p.dormant,
+            )
+        })
         .collect();
     assert_eq!(
         rows,

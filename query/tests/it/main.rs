@@ -8,4 +8,5 @@ mod lifecycle;
 mod reference;
 mod retention;
 mod segmentation;
+mod stickiness;
 mod support;

@@ -129,7 +129,7 @@ fn event_strategy() -> impl Strategy<Value = TestEvent> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(128))]
+    #![proptest_config(ProptestConfig::with_cases(200))]
 
     #[test]
     fn engine_matches_the_reference(

@@ -98,14 +98,16 @@ pub(crate) struct FileShape {
     pub(crate) without_person_id: bool,
 }
 
-/// The `person_id` the loader would give the event's person (no anonymous merges in these
-/// tests: a person is its user id, else its device): a fixed hash of that key.
+/// The `person_id` the loader would give the event's person (a person is its user id, else its
+/// device, unless `person_override` says otherwise): dense numbers in first-seen order, as the
+/// loader gives them, shared by every test of this process so that a key always has one id.
 pub(crate) fn person_id(event: &TestEvent) -> i64 {
-    let mut hash: u64 = 0x9e37_79b9_7f4a_7c15;
-    for byte in event.person().bytes() {
-        hash = (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3);
-    }
-    (hash >> 2) as i64
+    static IDS: std::sync::Mutex<Option<std::collections::HashMap<String, i64>>> =
+        std::sync::Mutex::new(None);
+    let mut ids = IDS.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let ids = ids.get_or_insert_with(Default::default);
+    let next = ids.len() as i64;
+    *ids.entry(event.person().to_owned()).or_insert(next)
 }
 
 /// A record batch of `events` in the stored layout (rows in the given order).
