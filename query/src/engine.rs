@@ -14,7 +14,9 @@ use crate::result::QueryResult;
 use sluice_schema::layout::{COMPACTION_EPOCH_FILE, EVENTS_DIR, QUARANTINE_DIR};
 
 use crate::spec::{Dataset, QuerySpec};
-use crate::{events, funnel, identity, lifecycle, retention, segmentation, stickiness, table};
+use crate::{
+    events, funnel, identity, lifecycle, paths, retention, segmentation, stickiness, table,
+};
 
 /// How often a query is tried when files vanish under it.
 const MAX_ATTEMPTS: u32 = 3;
@@ -121,6 +123,15 @@ impl QueryEngine {
                 let persons = Arc::new(identity::read_person_map(&ctx, &self.data_dir).await?);
                 let result = stickiness::run(&ctx, table, &persons, &query).await?;
                 Ok(QueryResult::Stickiness(result))
+            }
+            QuerySpec::Paths(paths_spec) => {
+                let query = paths_spec.validate()?;
+                let ctx = session();
+                let table = table::events_table(&ctx, &self.data_dir).await?;
+                let persons = Arc::new(identity::read_person_map(&ctx, &self.data_dir).await?);
+                Ok(QueryResult::Paths(
+                    paths::run(&ctx, table, &persons, &query).await?,
+                ))
             }
             QuerySpec::Events(events_spec) => {
                 let query = events_spec.validate()?;

@@ -210,6 +210,25 @@ pub enum SpecError {
         /// The periods followed.
         periods: u32,
     },
+    /// The paths anchor is not a specific event type.
+    #[error("anchor.event_type: give the event type paths start (or end) at")]
+    PathAnchor,
+    /// The path depth is out of range.
+    #[error("depth: paths follow 1 to {max} events, got {found}")]
+    PathDepth {
+        /// Depth given.
+        found: usize,
+        /// The limit.
+        max: usize,
+    },
+    /// The number of paths listed is out of range.
+    #[error("limit: list 1 to {max} paths, got {found}")]
+    PathLimit {
+        /// Limit given.
+        found: usize,
+        /// The maximum.
+        max: usize,
+    },
     /// More properties held constant than allowed.
     #[error("hold_constant: at most {max} properties can be held constant, got {found}")]
     TooManyHeldProperties {

@@ -17,6 +17,7 @@ mod funnel;
 mod identity;
 mod json;
 mod lifecycle;
+mod paths;
 mod person_periods;
 mod property;
 mod render;

@@ -3,8 +3,8 @@
 use std::fmt::Write as _;
 
 use crate::result::{
-    EventsResult, FunnelResult, FunnelRow, LifecycleResult, QueryResult, RetentionResult,
-    SegmentationResult, StickinessResult,
+    EventsResult, FunnelResult, FunnelRow, LifecycleResult, PathsResult, QueryResult,
+    RetentionResult, SegmentationResult, StickinessResult,
 };
 use crate::spec::{BreakdownKind, Dataset, Measure};
 
@@ -17,7 +17,39 @@ pub fn render_table(result: &QueryResult) -> String {
         QueryResult::Retention(retention) => render_retention(retention),
         QueryResult::Lifecycle(lifecycle) => render_lifecycle(lifecycle),
         QueryResult::Stickiness(stickiness) => render_stickiness(stickiness),
+        QueryResult::Paths(paths) => render_paths(paths),
     }
+}
+
+/// The persons, then one line per path: persons, share, the events joined by arrows.
+fn render_paths(result: &PathsResult) -> String {
+    let mut lines = vec![vec![
+        "persons".to_owned(),
+        "share".to_owned(),
+        "path".to_owned(),
+    ]];
+    for path in &result.paths {
+        let share = match result.persons {
+            0 => 0.0,
+            all => 100.0 * path.persons as f64 / all as f64,
+        };
+        lines.push(vec![
+            path.persons.to_string(),
+            format!("{share:.1}%"),
+            path.events.join(" → "),
+        ]);
+    }
+    let mut out = format!(
+        "{} persons did {} ({})\n",
+        result.persons,
+        result.anchor,
+        match result.direction {
+            crate::spec::PathDirection::After => "paths after it",
+            crate::spec::PathDirection::Before => "paths leading to it",
+        }
+    );
+    out.push_str(&aligned(&lines));
+    out
 }
 
 /// One line per period: persons, then the share who did it on at least 1, 2, … days.

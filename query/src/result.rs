@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::spec::{Breakdown, Dataset, Interval, Measure};
+use crate::spec::{Breakdown, Dataset, Interval, Measure, PathDirection};
 
 /// The result of a query: one variant per analysis, matching [`crate::QuerySpec`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -20,6 +20,63 @@ pub enum QueryResult {
     Lifecycle(LifecycleResult),
     /// Result of a stickiness analysis.
     Stickiness(StickinessResult),
+    /// Result of a paths analysis.
+    Paths(PathsResult),
+}
+
+/// Paths from (or to) an anchor event.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PathsResult {
+    /// The anchor event type.
+    pub anchor: String,
+    /// Whether paths follow or lead to the anchor.
+    pub direction: PathDirection,
+    /// Persons who did the anchor event in the date range (one path each).
+    pub persons: u64,
+    /// The most common paths (anchor included, in time order), most persons first.
+    pub paths: Vec<PathCount>,
+    /// Sankey nodes: persons at each event type at each level (level 0 is the first event of
+    /// the paths: the anchor looking forward, the earliest event looking backward).
+    pub nodes: Vec<PathNode>,
+    /// Sankey links: persons going from one node to the next.
+    pub links: Vec<PathLink>,
+}
+
+/// One path and how many persons took it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PathCount {
+    /// The event types, in time order.
+    pub events: Vec<String>,
+    /// Persons whose path it is.
+    pub persons: u64,
+}
+
+/// A Sankey node.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PathNode {
+    /// Position in the paths.
+    pub level: usize,
+    /// The event type.
+    pub event_type: String,
+    /// Persons whose path has it there.
+    pub persons: u64,
+}
+
+/// A Sankey link from `source` at `level` to `target` at `level + 1`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PathLink {
+    /// The source's level.
+    pub level: usize,
+    /// The source event type.
+    pub source: String,
+    /// The target event type.
+    pub target: String,
+    /// Persons going that way.
+    pub persons: u64,
 }
 
 /// Stickiness: one entry per week or month.

@@ -26,8 +26,8 @@ use crate::error::{QueryError, SpecError};
 
 pub(crate) use intervals::PointIndex;
 pub(crate) use validate::{
-    EventsQuery, FunnelQuery, LIFECYCLE_LEAD, LifecycleQuery, PropertyRef, RetentionQuery,
-    SegmentationQuery, SeriesEvent, StartEvent, StickinessQuery,
+    EventsQuery, FunnelQuery, LIFECYCLE_LEAD, LifecycleQuery, PathsQuery, PropertyRef,
+    RetentionQuery, SegmentationQuery, SeriesEvent, StartEvent, StickinessQuery,
 };
 
 /// The spec version this engine understands.
@@ -54,6 +54,9 @@ pub enum QuerySpec {
     /// Stickiness (Amplitude's "Stickiness"): per week or month, how many persons did an event on
     /// exactly (or at least) N different days.
     Stickiness(StickinessSpec),
+    /// Paths (Amplitude's "Journeys"): the most common sequences of events right after or right
+    /// before an event, and the flows between them for a Sankey view.
+    Paths(PathsSpec),
 }
 
 impl QuerySpec {
@@ -526,4 +529,60 @@ pub enum StickinessInterval {
     Week,
     /// Calendar months: 1 to 31 days.
     Month,
+}
+
+/// Most events a path follows after (or before) its anchor.
+pub const MAX_PATH_DEPTH: usize = 10;
+
+/// Paths from (or to) an anchor event: for each person who did the anchor event in the date
+/// range, the events they did right after their first such event (or right before it). Example:
+/// `{"version": 1, "analysis": "paths", "project": "marketplace",
+/// "date_range": {"last_days": 7}, "time_zone": "Asia/Seoul",
+/// "anchor": {"event_type": "Search Performed"}, "depth": 3}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PathsSpec {
+    /// Spec version; must be [`SPEC_VERSION`].
+    pub version: u32,
+    /// Only events of this project count; all projects when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub project: Option<String>,
+    /// The days in which the anchor event must happen (inclusive, in `time_zone`).
+    pub date_range: DateRange,
+    /// IANA time zone for the date range; "UTC" when absent.
+    #[serde(default = "default_time_zone")]
+    pub time_zone: String,
+    /// The event paths start (or end) at.
+    pub anchor: EventRef,
+    /// `after` (default): the events following the anchor; `before`: those leading to it.
+    #[serde(default)]
+    pub direction: PathDirection,
+    /// How many events after (before) the anchor, 1 to 10; 3 when absent.
+    #[serde(default = "default_depth")]
+    pub depth: usize,
+    /// Count a run of the same event as one step (`search, search, view` → `search, view`).
+    #[serde(default)]
+    pub collapse_repeats: bool,
+    /// How many of the most common paths to list, 1 to 1,000; 20 when absent.
+    #[serde(default = "default_path_limit")]
+    pub limit: usize,
+}
+
+fn default_depth() -> usize {
+    3
+}
+
+fn default_path_limit() -> usize {
+    20
+}
+
+/// Which side of the anchor a path covers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PathDirection {
+    /// The events after the anchor.
+    #[default]
+    After,
+    /// The events before the anchor (paths end with it).
+    Before,
 }

@@ -7,9 +7,9 @@ use sluice_schema::layout::StorageLayout;
 use super::intervals::{Buckets, buckets, first_day_of, last_day_after};
 use super::{
     ANY_EVENT, Breakdown, BreakdownKind, CalendarInterval, Dataset, DateRange, EventsSpec,
-    FunnelSpec, Interval, LifecycleSpec, MAX_EVENTS_LIMIT, MAX_RETENTION_PERIODS, MAX_SERIES,
-    Measure, NEW_USER, RetentionMethod, RetentionSpec, SPEC_VERSION, SegmentationSpec,
-    StickinessInterval, StickinessSpec,
+    FunnelSpec, Interval, LifecycleSpec, MAX_EVENTS_LIMIT, MAX_PATH_DEPTH, MAX_RETENTION_PERIODS,
+    MAX_SERIES, Measure, NEW_USER, PathDirection, PathsSpec, RetentionMethod, RetentionSpec,
+    SPEC_VERSION, SegmentationSpec, StickinessInterval, StickinessSpec,
 };
 use crate::error::SpecError;
 
@@ -480,6 +480,58 @@ impl StickinessSpec {
             days,
             periods: periods.labels,
             first_days,
+        })
+    }
+}
+
+/// A validated paths query.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub(crate) struct PathsQuery {
+    pub(crate) project: Option<String>,
+    pub(crate) anchor: String,
+    pub(crate) direction: PathDirection,
+    pub(crate) depth: usize,
+    pub(crate) collapse_repeats: bool,
+    pub(crate) limit: usize,
+    /// The anchor's first and last instant (Unix ms, inclusive).
+    pub(crate) from_ms: i64,
+    pub(crate) to_ms: i64,
+}
+
+/// Most paths listed.
+pub(crate) const MAX_PATHS: usize = 1_000;
+
+impl PathsSpec {
+    /// Checks every value and builds the typed query; the first problem found is returned.
+    pub(crate) fn validate(&self) -> Result<PathsQuery, SpecError> {
+        check_version(self.version)?;
+        let project = check_project(&self.project)?;
+        let (from_ms, to_ms) = self.date_range.span_ms(&self.time_zone)?;
+        let anchor = match self.anchor.event_type.as_str() {
+            "" | ANY_EVENT | NEW_USER => return Err(SpecError::PathAnchor),
+            other => other.to_owned(),
+        };
+        if !(1..=MAX_PATH_DEPTH).contains(&self.depth) {
+            return Err(SpecError::PathDepth {
+                found: self.depth,
+                max: MAX_PATH_DEPTH,
+            });
+        }
+        if !(1..=MAX_PATHS).contains(&self.limit) {
+            return Err(SpecError::PathLimit {
+                found: self.limit,
+                max: MAX_PATHS,
+            });
+        }
+        Ok(PathsQuery {
+            project,
+            anchor,
+            direction: self.direction,
+            depth: self.depth,
+            collapse_repeats: self.collapse_repeats,
+            limit: self.limit,
+            from_ms,
+            to_ms,
         })
     }
 }

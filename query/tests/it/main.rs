@@ -5,6 +5,7 @@ mod engine;
 mod events;
 mod golden;
 mod lifecycle;
+mod paths;
 mod reference;
 mod retention;
 mod segmentation;

@@ -104,7 +104,9 @@ pub(crate) struct FileShape {
 pub(crate) fn person_id(event: &TestEvent) -> i64 {
     static IDS: std::sync::Mutex<Option<std::collections::HashMap<String, i64>>> =
         std::sync::Mutex::new(None);
-    let mut ids = IDS.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let mut ids = IDS
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     let ids = ids.get_or_insert_with(Default::default);
     let next = ids.len() as i64;
     *ids.entry(event.person().to_owned()).or_insert(next)
