@@ -167,19 +167,22 @@ pub enum SpecError {
         /// The limit.
         max: usize,
     },
-    /// A retention event is empty.
+    /// An event field is empty.
     #[error(
-        "{field}.event_type: must not be empty (an event type, \"_all\", or for start_event \"_new\")"
+        "{field}.event_type: must not be empty (an event type, \"_all\", or for a retention start_event \"_new\")"
     )]
-    EmptyRetentionEvent {
-        /// `start_event` or `return_event`.
+    EmptyEvent {
+        /// `start_event`, `return_event` or `event`.
         field: &'static str,
     },
-    /// `_new` given as the return event.
+    /// `_new` given where only retention's start event allows it.
     #[error(
-        "return_event.event_type: \"_new\" is a start event only; use an event type or \"_all\""
+        "{field}.event_type: \"_new\" is only a retention start_event; use an event type or \"_all\""
     )]
-    NewUserReturn,
+    NewUserNotAllowed {
+        /// The field.
+        field: &'static str,
+    },
     /// Too many retention periods.
     #[error("periods: at most {max} periods can be followed, got {found}")]
     TooManyPeriods {

@@ -27,6 +27,7 @@ mod segmentation;
 pub mod spec;
 mod stickiness;
 mod table;
+mod whole_table;
 
 pub use engine::QueryEngine;
 pub use error::{QueryError, SpecError};

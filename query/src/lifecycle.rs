@@ -16,9 +16,9 @@
 
 use std::sync::Arc;
 
-use datafusion::arrow::array::{Array, ArrayRef};
+use datafusion::arrow::array::ArrayRef;
 use datafusion::arrow::datatypes::{DataType, Field, FieldRef};
-use datafusion::common::cast::{as_binary_array, as_list_array, as_uint64_array};
+use datafusion::common::cast::{as_binary_array, as_uint64_array};
 use datafusion::common::{Result as DfResult, ScalarValue, internal_datafusion_err};
 use datafusion::datasource::listing::ListingTable;
 use datafusion::execution::context::SessionContext;
@@ -36,9 +36,8 @@ use crate::property::{column, timestamp};
 use crate::result::{LifecyclePoint, LifecycleResult};
 use crate::retention::{list_scalar, list_type};
 use crate::spec::{LIFECYCLE_LEAD, LifecycleQuery, PointIndex, SeriesEvent};
+use crate::whole_table::{aggregate_list, counted_event};
 
-/// Stored event types that are not counted events.
-const NOT_COUNTED: [&str; 2] = ["$identify", "$groupidentify"];
 /// Counts per reported period: new, current, resurrected, then dormant by previous state.
 const PER_PERIOD: usize = 6;
 
@@ -112,7 +111,7 @@ async fn counts(
 ) -> Result<Vec<u64>> {
     use datafusion::datasource::TableProvider as _;
     let schema = table.schema();
-    let counted = column("event_type").in_list(NOT_COUNTED.iter().map(|t| lit(*t)).collect(), true);
+    let counted = counted_event();
     let event = match &query.event {
         SeriesEvent::Type(name) => column("event_type").eq(lit(name.clone())),
         SeriesEvent::Any => counted.clone(),
@@ -140,23 +139,8 @@ async fn counts(
         cast(column("event_time"), DataType::Int64),
         flags,
     ];
-    let batches = ctx
-        .read_table(table)?
-        .filter(filter)?
-        .aggregate(vec![], vec![udaf.call(arguments).alias("counts")])?
-        .collect()
-        .await?;
-    for batch in &batches {
-        let Some(lists) = batch.column_by_name("counts") else {
-            continue;
-        };
-        let lists = as_list_array(lists)?;
-        if lists.len() == 1 && lists.is_valid(0) {
-            let values = lists.value(0);
-            return Ok(as_uint64_array(&values)?.values().to_vec());
-        }
-    }
-    Err(QueryError::Internal("lifecycle returned no row".into()))
+    let values = aggregate_list(ctx, table, filter, udaf, arguments).await?;
+    Ok(as_uint64_array(&values)?.values().to_vec())
 }
 
 /// `sluice_lifecycle(person, ts, flags)`: the counts of every reported period, as a

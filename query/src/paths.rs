@@ -36,9 +36,8 @@ use crate::identity::PersonMap;
 use crate::property::{column, time_span};
 use crate::result::{PathCount, PathLink, PathNode, PathsResult};
 use crate::spec::{PathDirection, PathsQuery};
+use crate::whole_table::{aggregate_list, counted_event};
 
-/// Stored event types that are not counted events.
-const NOT_COUNTED: [&str; 2] = ["$identify", "$groupidentify"];
 /// How far past the date range a path may run.
 const TAIL_MS: i64 = 86_400_000;
 
@@ -115,8 +114,7 @@ async fn person_paths(
 ) -> Result<Vec<(Vec<String>, u64)>> {
     use datafusion::datasource::TableProvider as _;
     let schema = table.schema();
-    let mut filter = time_span(query.from_ms - TAIL_MS, query.to_ms + TAIL_MS)
-        .and(column("event_type").in_list(NOT_COUNTED.iter().map(|t| lit(*t)).collect(), true));
+    let mut filter = time_span(query.from_ms - TAIL_MS, query.to_ms + TAIL_MS).and(counted_event());
     if let Some(project) = &query.project {
         filter = filter.and(column("project").eq(lit(project.clone())));
     }
@@ -135,23 +133,8 @@ async fn person_paths(
         cast(column("event_time"), DataType::Int64),
         column("event_type"),
     ];
-    let batches = ctx
-        .read_table(table)?
-        .filter(filter)?
-        .aggregate(vec![], vec![udaf.call(arguments).alias("paths")])?
-        .collect()
-        .await?;
-    for batch in &batches {
-        let Some(lists) = batch.column_by_name("paths") else {
-            continue;
-        };
-        let lists = as_list_array(lists)?;
-        if lists.len() == 1 && lists.is_valid(0) {
-            let encoded = lists.value(0);
-            return decode_paths(as_string_array(&encoded)?);
-        }
-    }
-    Err(QueryError::Internal("paths returned no row".into()))
+    let values = aggregate_list(ctx, table, filter, udaf, arguments).await?;
+    decode_paths(as_string_array(&values)?)
 }
 
 /// Separates event types in an encoded path, and the count from the path.

@@ -10,9 +10,9 @@
 
 use std::sync::Arc;
 
-use datafusion::arrow::array::{Array, ArrayRef};
+use datafusion::arrow::array::ArrayRef;
 use datafusion::arrow::datatypes::{DataType, Field, FieldRef};
-use datafusion::common::cast::{as_binary_array, as_list_array, as_uint64_array};
+use datafusion::common::cast::{as_binary_array, as_uint64_array};
 use datafusion::common::{Result as DfResult, ScalarValue, internal_datafusion_err};
 use datafusion::datasource::listing::ListingTable;
 use datafusion::execution::context::SessionContext;
@@ -28,9 +28,7 @@ use crate::property::{column, time_span};
 use crate::result::{StickinessPeriod, StickinessResult};
 use crate::retention::{list_scalar, list_type};
 use crate::spec::{PointIndex, SeriesEvent, StickinessQuery};
-
-/// Stored event types that are not counted events.
-const NOT_COUNTED: [&str; 2] = ["$identify", "$groupidentify"];
+use crate::whole_table::{aggregate_list, counted_event};
 
 /// Runs `query` over `table` (`None`: no data yet, every count is zero).
 pub(crate) async fn run(
@@ -87,9 +85,7 @@ async fn counts(
     };
     let mut filter = time_span(from, end - 1).and(match &query.event {
         SeriesEvent::Type(name) => column("event_type").eq(lit(name.clone())),
-        SeriesEvent::Any => {
-            column("event_type").in_list(NOT_COUNTED.iter().map(|t| lit(*t)).collect(), true)
-        }
+        SeriesEvent::Any => counted_event(),
     });
     if let Some(project) = &query.project {
         filter = filter.and(column("project").eq(lit(project.clone())));
@@ -112,23 +108,8 @@ async fn counts(
         cast(column("event_time"), DataType::Int64),
         lit(MARK_A),
     ];
-    let batches = ctx
-        .read_table(table)?
-        .filter(filter)?
-        .aggregate(vec![], vec![udaf.call(arguments).alias("counts")])?
-        .collect()
-        .await?;
-    for batch in &batches {
-        let Some(lists) = batch.column_by_name("counts") else {
-            continue;
-        };
-        let lists = as_list_array(lists)?;
-        if lists.len() == 1 && lists.is_valid(0) {
-            let values = lists.value(0);
-            return Ok(as_uint64_array(&values)?.values().to_vec());
-        }
-    }
-    Err(QueryError::Internal("stickiness returned no row".into()))
+    let values = aggregate_list(ctx, table, filter, udaf, arguments).await?;
+    Ok(as_uint64_array(&values)?.values().to_vec())
 }
 
 /// `sluice_stickiness(person, ts, flags)`: per period, persons by exact number of days

@@ -16,9 +16,7 @@ use std::sync::Arc;
 
 use datafusion::arrow::array::Array;
 use datafusion::arrow::datatypes::DataType;
-use datafusion::common::cast::{
-    as_list_array, as_string_array, as_struct_array, as_uint8_array, as_uint64_array,
-};
+use datafusion::common::cast::{as_string_array, as_struct_array, as_uint8_array, as_uint64_array};
 use datafusion::datasource::listing::ListingTable;
 use datafusion::execution::context::SessionContext;
 use datafusion::logical_expr::{Expr, cast, lit, when};
@@ -29,6 +27,7 @@ use crate::identity::PersonMap;
 use crate::property::{column, null_text, resolve, time_span};
 use crate::result::FunnelResult;
 use crate::spec::{Breakdown, FunnelQuery};
+use crate::whole_table::aggregate_list;
 use path::FunnelParams;
 use udaf::{BREAKDOWN_FIELD, FunnelUdaf, LEVEL_FIELD, PERSONS_FIELD};
 
@@ -94,42 +93,24 @@ async fn level_counts(
         held,
         breakdown,
     ];
-    let batches = ctx
-        .read_table(table)?
-        .filter(filter)?
-        .aggregate(vec![], vec![funnel.call(arguments).alias("funnel")])?
-        .collect()
-        .await?;
-    let mut groups = Vec::new();
-    for batch in &batches {
-        let Some(lists) = batch.column_by_name("funnel") else {
-            return Err(QueryError::Internal(
-                "funnel result lacks its column".into(),
-            ));
-        };
-        let lists = as_list_array(lists)?;
-        for row in 0..lists.len() {
-            if lists.is_null(row) {
-                continue;
-            }
-            let entries = lists.value(row);
-            let entries = as_struct_array(&entries)?;
-            let (Some(values), Some(levels), Some(persons)) = (
-                entries.column_by_name(BREAKDOWN_FIELD),
-                entries.column_by_name(LEVEL_FIELD),
-                entries.column_by_name(PERSONS_FIELD),
-            ) else {
-                return Err(QueryError::Internal("funnel counts lack a field".into()));
-            };
-            let values = as_string_array(values)?;
-            let levels = as_uint8_array(levels)?;
-            let persons = as_uint64_array(persons)?;
-            for i in 0..entries.len() {
-                let value = values.is_valid(i).then(|| values.value(i).to_owned());
-                groups.push((value, levels.value(i), persons.value(i)));
-            }
-        }
-    }
+    let entries = aggregate_list(ctx, table, filter, funnel, arguments).await?;
+    let entries = as_struct_array(&entries)?;
+    let (Some(values), Some(levels), Some(persons)) = (
+        entries.column_by_name(BREAKDOWN_FIELD),
+        entries.column_by_name(LEVEL_FIELD),
+        entries.column_by_name(PERSONS_FIELD),
+    ) else {
+        return Err(QueryError::Internal("funnel counts lack a field".into()));
+    };
+    let values = as_string_array(values)?;
+    let levels = as_uint8_array(levels)?;
+    let persons = as_uint64_array(persons)?;
+    let groups = (0..entries.len())
+        .map(|i| {
+            let value = values.is_valid(i).then(|| values.value(i).to_owned());
+            (value, levels.value(i), persons.value(i))
+        })
+        .collect();
     Ok(groups)
 }
 

@@ -12,9 +12,8 @@ mod persons;
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
-use datafusion::arrow::array::Array;
 use datafusion::arrow::datatypes::DataType;
-use datafusion::common::cast::{as_list_array, as_uint64_array};
+use datafusion::common::cast::as_uint64_array;
 use datafusion::datasource::listing::ListingTable;
 use datafusion::execution::context::SessionContext;
 use datafusion::logical_expr::{Expr, cast, lit, when};
@@ -25,11 +24,9 @@ use crate::person_periods::PeriodLayout;
 use crate::property::{column, time_span, timestamp};
 use crate::result::{RetentionCohort, RetentionOverall, RetentionResult};
 use crate::spec::{PointIndex, RetentionQuery, SeriesEvent, StartEvent};
+use crate::whole_table::{aggregate_list, counted_event};
 use persons::{RETURN, RetentionParams, RetentionUdaf, START};
 pub(crate) use persons::{list_scalar, list_type};
-
-/// Stored event types that are not counted events.
-const NOT_COUNTED: [&str; 2] = ["$identify", "$groupidentify"];
 
 /// Runs `query` over `table` (`None`: no data yet, every count is zero).
 pub(crate) async fn run(
@@ -98,12 +95,8 @@ pub(crate) async fn run(
 fn matches(event: &SeriesEvent) -> Expr {
     match event {
         SeriesEvent::Type(name) => column("event_type").eq(lit(name.clone())),
-        SeriesEvent::Any => column("event_type").in_list(counted_exclusions(), true),
+        SeriesEvent::Any => counted_event(),
     }
-}
-
-fn counted_exclusions() -> Vec<Expr> {
-    NOT_COUNTED.iter().map(|t| lit(*t)).collect()
 }
 
 /// Per cohort its persons and returned counts, then the distinct persons.
@@ -157,21 +150,6 @@ async fn counts(
         cast(column("event_time"), DataType::Int64),
         flags,
     ];
-    let batches = ctx
-        .read_table(table)?
-        .filter(filter)?
-        .aggregate(vec![], vec![udaf.call(arguments).alias("counts")])?
-        .collect()
-        .await?;
-    for batch in &batches {
-        let Some(lists) = batch.column_by_name("counts") else {
-            continue;
-        };
-        let lists = as_list_array(lists)?;
-        if lists.len() == 1 && lists.is_valid(0) {
-            let values = lists.value(0);
-            return Ok(as_uint64_array(&values)?.values().to_vec());
-        }
-    }
-    Err(QueryError::Internal("retention returned no row".into()))
+    let values = aggregate_list(ctx, table, filter, udaf, arguments).await?;
+    Ok(as_uint64_array(&values)?.values().to_vec())
 }

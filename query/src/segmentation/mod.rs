@@ -11,9 +11,8 @@ mod counter;
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
-use datafusion::arrow::array::Array;
 use datafusion::arrow::datatypes::DataType;
-use datafusion::common::cast::{as_list_array, as_uint64_array};
+use datafusion::common::cast::as_uint64_array;
 use datafusion::datasource::listing::ListingTable;
 use datafusion::execution::context::SessionContext;
 use datafusion::logical_expr::{Expr, cast, lit, when};
@@ -23,10 +22,8 @@ use crate::identity::PersonMap;
 use crate::property::{column, time_span};
 use crate::result::{SegmentationResult, SeriesResult};
 use crate::spec::{ANY_EVENT, Interval, Measure, PointIndex, SegmentationQuery, SeriesEvent};
+use crate::whole_table::{aggregate_list, counted_event};
 use counter::{CounterParams, SegmentationUdaf};
-
-/// Stored event types that are not counted events (Amplitude: identifies update properties).
-const NOT_COUNTED: [&str; 2] = ["$identify", "$groupidentify"];
 
 /// Runs `query` over `table` (`None`: no data yet, every count is zero).
 pub(crate) async fn run(
@@ -113,9 +110,7 @@ async fn cell_counts(
     for (s, (event, _)) in query.series.iter().enumerate() {
         let matches = match event {
             SeriesEvent::Type(name) => column("event_type").eq(lit(name.clone())),
-            SeriesEvent::Any => {
-                column("event_type").in_list(NOT_COUNTED.iter().map(|t| lit(*t)).collect(), true)
-            }
+            SeriesEvent::Any => counted_event(),
         };
         mask = mask | when(matches, lit(1i64 << s)).otherwise(lit(0i64))?;
     }
@@ -129,21 +124,6 @@ async fn cell_counts(
         cast(column("event_time"), DataType::Int64),
         mask,
     ];
-    let batches = ctx
-        .read_table(table)?
-        .filter(filter)?
-        .aggregate(vec![], vec![udaf.call(arguments).alias("cells")])?
-        .collect()
-        .await?;
-    for batch in &batches {
-        let Some(lists) = batch.column_by_name("cells") else {
-            continue;
-        };
-        let lists = as_list_array(lists)?;
-        if lists.len() == 1 && lists.is_valid(0) {
-            let values = lists.value(0);
-            return Ok(as_uint64_array(&values)?.values().to_vec());
-        }
-    }
-    Err(QueryError::Internal("segmentation returned no row".into()))
+    let values = aggregate_list(ctx, table, filter, udaf, arguments).await?;
+    Ok(as_uint64_array(&values)?.values().to_vec())
 }

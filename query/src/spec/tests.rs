@@ -249,3 +249,112 @@ fn events_spec_defaults_and_bounds() {
         Err(SpecError::UnsupportedVersion { found: 2, .. })
     ));
 }
+
+/// The validation error of a spec given as JSON (which must parse).
+fn spec_error(value: serde_json::Value) -> SpecError {
+    let spec: QuerySpec = serde_json::from_value(value).expect("parses");
+    let outcome = match &spec {
+        QuerySpec::Segmentation(s) => s.validate().map(|_| ()),
+        QuerySpec::Retention(s) => s.validate().map(|_| ()),
+        QuerySpec::Lifecycle(s) => s.validate().map(|_| ()),
+        QuerySpec::Stickiness(s) => s.validate().map(|_| ()),
+        QuerySpec::Paths(s) => s.validate().map(|_| ()),
+        other => panic!("not covered here: {other:?}"),
+    };
+    outcome.expect_err("invalid")
+}
+
+#[test]
+fn analyses_reject_bad_values_by_field() {
+    use serde_json::json;
+    let range = json!({"from": "2025-01-01", "to": "2025-01-31"});
+    let base = |analysis: &str| json!({"version": 1, "analysis": analysis, "date_range": range});
+    let with = |analysis: &str, extra: serde_json::Value| {
+        let mut spec = base(analysis);
+        for (k, v) in extra.as_object().expect("object") {
+            spec[k] = v.clone();
+        }
+        spec_error(spec)
+    };
+    assert_eq!(
+        with("segmentation", json!({"events": []})),
+        SpecError::SeriesCount { found: 0, max: 10 }
+    );
+    assert_eq!(
+        with("segmentation", json!({"events": [{"event_type": ""}]})),
+        SpecError::EmptySeriesEvent { index: 0 }
+    );
+    assert!(matches!(
+        with(
+            "segmentation",
+            json!({"events": [{"event_type": "_all"}], "interval": "hour",
+            "date_range": {"from": "2025-01-01", "to": "2025-03-31"}})
+        ),
+        SpecError::TooManyPoints { .. }
+    ));
+    let retention = |extra: serde_json::Value| {
+        let mut all = json!({"start_event": {"event_type": "A"}, "return_event": {"event_type": "B"},
+            "boundaries": "calendar", "periods": 7});
+        for (k, v) in extra.as_object().expect("object") {
+            all[k] = v.clone();
+        }
+        with("retention", all)
+    };
+    assert_eq!(
+        retention(json!({"return_event": {"event_type": "_new"}})),
+        SpecError::NewUserNotAllowed {
+            field: "return_event"
+        }
+    );
+    assert_eq!(
+        retention(json!({"start_event": {"event_type": ""}})),
+        SpecError::EmptyEvent {
+            field: "start_event"
+        }
+    );
+    assert!(matches!(
+        retention(json!({"method": {"brackets": [[3, 3]]}})),
+        SpecError::InvalidBracket { index: 0, .. }
+    ));
+    assert!(matches!(
+        retention(json!({"method": {"brackets": [[1, 9]]}})),
+        SpecError::InvalidBracket { .. }
+    ));
+    assert!(matches!(
+        retention(json!({"periods": 400})),
+        SpecError::TooManyPeriods { .. }
+    ));
+    assert_eq!(
+        with("lifecycle", json!({"event": {"event_type": "_new"}})),
+        SpecError::NewUserNotAllowed { field: "event" }
+    );
+    assert_eq!(
+        with("stickiness", json!({"event": {"event_type": ""}})),
+        SpecError::EmptyEvent { field: "event" }
+    );
+    assert_eq!(
+        with("paths", json!({"anchor": {"event_type": "_all"}})),
+        SpecError::PathAnchor
+    );
+    assert_eq!(
+        with("paths", json!({"anchor": {"event_type": "A"}, "depth": 11})),
+        SpecError::PathDepth { found: 11, max: 10 }
+    );
+    assert_eq!(
+        with("paths", json!({"anchor": {"event_type": "A"}, "limit": 0})),
+        SpecError::PathLimit {
+            found: 0,
+            max: 1000
+        }
+    );
+}
+
+#[test]
+fn retention_needs_its_boundaries_named() {
+    let text = r#"{"version": 1, "analysis": "retention",
+        "date_range": {"from": "2025-01-01", "to": "2025-01-31"},
+        "start_event": {"event_type": "_new"}, "return_event": {"event_type": "_all"},
+        "periods": 7}"#;
+    let error = QuerySpec::from_json(text).expect_err("boundaries is required");
+    assert!(error.to_string().contains("boundaries"), "{error}");
+}

@@ -6,10 +6,11 @@ use sluice_schema::layout::StorageLayout;
 
 use super::intervals::{Buckets, buckets, first_day_of, last_day_after};
 use super::{
-    ANY_EVENT, Breakdown, BreakdownKind, CalendarInterval, Dataset, DateRange, EventsSpec,
-    FunnelSpec, Interval, LifecycleSpec, MAX_EVENTS_LIMIT, MAX_PATH_DEPTH, MAX_RETENTION_PERIODS,
-    MAX_SERIES, Measure, NEW_USER, PathDirection, PathsSpec, RetentionMethod, RetentionSpec,
-    SPEC_VERSION, SegmentationSpec, StickinessInterval, StickinessSpec,
+    ANY_EVENT, Breakdown, BreakdownKind, CalendarInterval, Dataset, DateRange, EventRef,
+    EventsSpec, FunnelSpec, Interval, LifecycleSpec, MAX_EVENTS_LIMIT, MAX_PATH_DEPTH,
+    MAX_RETENTION_PERIODS, MAX_SERIES, Measure, NEW_USER, PathDirection, PathsSpec,
+    RetentionMethod, RetentionSpec, SPEC_VERSION, SegmentationSpec, StickinessInterval,
+    StickinessSpec,
 };
 use crate::error::SpecError;
 
@@ -278,7 +279,7 @@ impl RetentionSpec {
         let (from, to) = self.date_range.days(today_in(tz))?;
         let start = match self.start_event.event_type.as_str() {
             "" => {
-                return Err(SpecError::EmptyRetentionEvent {
+                return Err(SpecError::EmptyEvent {
                     field: "start_event",
                 });
             }
@@ -286,16 +287,7 @@ impl RetentionSpec {
             ANY_EVENT => StartEvent::Event(SeriesEvent::Any),
             other => StartEvent::Event(SeriesEvent::Type(other.to_owned())),
         };
-        let ret = match self.return_event.event_type.as_str() {
-            "" => {
-                return Err(SpecError::EmptyRetentionEvent {
-                    field: "return_event",
-                });
-            }
-            NEW_USER => return Err(SpecError::NewUserReturn),
-            ANY_EVENT => SeriesEvent::Any,
-            other => SeriesEvent::Type(other.to_owned()),
-        };
+        let ret = series_event(&self.return_event, "return_event")?;
         if self.periods > MAX_RETENTION_PERIODS {
             return Err(SpecError::TooManyPeriods {
                 found: self.periods,
@@ -383,12 +375,7 @@ impl LifecycleSpec {
         let project = check_project(&self.project)?;
         let tz = parse_time_zone(&self.time_zone)?;
         let (from, to) = self.date_range.days(today_in(tz))?;
-        let event = match self.event.event_type.as_str() {
-            "" => return Err(SpecError::EmptyRetentionEvent { field: "event" }),
-            NEW_USER => return Err(SpecError::NewUserReturn),
-            ANY_EVENT => SeriesEvent::Any,
-            other => SeriesEvent::Type(other.to_owned()),
-        };
+        let event = series_event(&self.event, "event")?;
         // Whole periods: from the start of the period holding `from`, two more before it, to
         // the end of the period holding `to`.
         let interval: Interval = self.interval.into();
@@ -448,12 +435,7 @@ impl StickinessSpec {
         let project = check_project(&self.project)?;
         let tz = parse_time_zone(&self.time_zone)?;
         let (from, to) = self.date_range.days(today_in(tz))?;
-        let event = match self.event.event_type.as_str() {
-            "" => return Err(SpecError::EmptyRetentionEvent { field: "event" }),
-            NEW_USER => return Err(SpecError::NewUserReturn),
-            ANY_EVENT => SeriesEvent::Any,
-            other => SeriesEvent::Type(other.to_owned()),
-        };
+        let event = series_event(&self.event, "event")?;
         let interval = match self.interval {
             StickinessInterval::Week => Interval::Week,
             StickinessInterval::Month => Interval::Month,
@@ -533,6 +515,16 @@ impl PathsSpec {
             from_ms,
             to_ms,
         })
+    }
+}
+
+/// The event a spec field names: a type or `_all` (`_new` only opens retention cohorts).
+fn series_event(event: &EventRef, field: &'static str) -> Result<SeriesEvent, SpecError> {
+    match event.event_type.as_str() {
+        "" => Err(SpecError::EmptyEvent { field }),
+        NEW_USER => Err(SpecError::NewUserNotAllowed { field }),
+        ANY_EVENT => Ok(SeriesEvent::Any),
+        other => Ok(SeriesEvent::Type(other.to_owned())),
     }
 }
 

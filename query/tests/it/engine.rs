@@ -276,3 +276,34 @@ fn data_written_before_person_ids_is_counted_by_user_or_device() {
         [3, 2]
     );
 }
+
+#[test]
+fn every_documented_example_is_a_valid_spec_that_runs() {
+    let examples = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/examples");
+    let mut analyses = Vec::new();
+    for entry in std::fs::read_dir(&examples).expect("docs/examples") {
+        let path = entry.expect("entry").path();
+        let text = std::fs::read_to_string(&path).expect("readable");
+        let spec = sluice_query::QuerySpec::from_json(&text)
+            .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        // No data: every analysis answers with zeros, after validating every value.
+        let dir = tempfile::tempdir().expect("tempdir");
+        let result = crate::support::run_any(dir.path(), &spec)
+            .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        let json = serde_json::to_value(&result).expect("serialises");
+        analyses.push(json["analysis"].as_str().unwrap_or_default().to_owned());
+        assert!(!render_table(&result).is_empty());
+    }
+    analyses.sort();
+    assert_eq!(
+        analyses,
+        [
+            "funnel",
+            "lifecycle",
+            "paths",
+            "retention",
+            "segmentation",
+            "stickiness"
+        ]
+    );
+}
