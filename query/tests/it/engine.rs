@@ -298,6 +298,7 @@ fn every_documented_example_is_a_valid_spec_that_runs() {
     assert_eq!(
         analyses,
         [
+            "events",
             "funnel",
             "lifecycle",
             "paths",
@@ -306,4 +307,42 @@ fn every_documented_example_is_a_valid_spec_that_runs() {
             "stickiness"
         ]
     );
+}
+
+#[test]
+fn the_openapi_file_covers_every_analysis_and_its_examples_are_valid() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/openapi.json");
+    let text = std::fs::read_to_string(&path).expect("docs/openapi.json");
+    let doc: serde_json::Value = serde_json::from_str(&text).expect("valid JSON");
+    let mapping = doc["components"]["schemas"]["QuerySpec"]["discriminator"]["mapping"]
+        .as_object()
+        .expect("discriminator mapping");
+    let mut mapped: Vec<&str> = mapping.keys().map(String::as_str).collect();
+    mapped.sort();
+    let examples = doc["paths"]["/api/v1/query"]["post"]["requestBody"]["content"]
+        ["application/json"]["examples"]
+        .as_object()
+        .expect("examples");
+    let mut covered: Vec<String> = Vec::new();
+    for (name, example) in examples {
+        let value = &example["value"];
+        sluice_query::QuerySpec::from_json(&value.to_string())
+            .unwrap_or_else(|e| panic!("example {name}: {e}"));
+        let analysis = value["analysis"].as_str().expect("analysis").to_owned();
+        // Every field of the example is declared in its analysis's schema.
+        let schema_name = mapping[&analysis]
+            .as_str()
+            .and_then(|r| r.rsplit('/').next())
+            .expect("schema ref");
+        let schema = &doc["components"]["schemas"][schema_name];
+        for key in value.as_object().expect("object").keys() {
+            assert!(
+                schema["properties"].get(key).is_some(),
+                "{analysis}: field {key} is not in the OpenAPI schema"
+            );
+        }
+        covered.push(analysis);
+    }
+    covered.sort();
+    assert_eq!(mapped, covered, "one example per analysis");
 }
