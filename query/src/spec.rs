@@ -94,6 +94,21 @@ pub struct FunnelSpec {
     /// a held property splits by that value.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub hold_constant: Vec<Breakdown>,
+    /// ClickHouse `windowFunnel` modes instead of Amplitude's earliest-longest path:
+    /// `strict_deduplication` (a step already reached firing again ends the scan) and
+    /// `strict_increase` (each step strictly after the previous one's time).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub strict: Vec<StrictMode>,
+}
+
+/// A ClickHouse `windowFunnel` mode.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StrictMode {
+    /// `strict_deduplication`.
+    StrictDeduplication,
+    /// `strict_increase`.
+    StrictIncrease,
 }
 
 fn default_time_zone() -> String {

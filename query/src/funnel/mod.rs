@@ -28,7 +28,7 @@ use crate::property::{column, null_text, resolve, time_span};
 use crate::result::FunnelResult;
 use crate::spec::{Breakdown, FunnelQuery};
 use crate::whole_table::aggregate_list;
-use path::FunnelParams;
+use path::{FunnelParams, StrictModes};
 use udaf::{BREAKDOWN_FIELD, FunnelUdaf, LEVEL_FIELD, PERSONS_FIELD};
 
 /// Runs `query` over `table` (`None`: no data yet, every count is zero).
@@ -63,6 +63,10 @@ async fn level_counts(
         window_ms: query.window_ms,
         entry_from_ms: query.entry_from_ms,
         entry_to_ms: query.entry_to_ms,
+        strict: StrictModes {
+            deduplication: query.strict_deduplication,
+            increase: query.strict_increase,
+        },
     })
     .into_udaf();
     let breakdown = match &query.breakdown {

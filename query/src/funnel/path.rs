@@ -50,6 +50,25 @@ pub(crate) struct FunnelParams {
     pub(crate) entry_from_ms: i64,
     /// Last instant an entry may have (inclusive).
     pub(crate) entry_to_ms: i64,
+    /// ClickHouse `windowFunnel` modes; with any of them the person is counted by ClickHouse's
+    /// scan ([`strict_funnel`]) instead of the earliest-longest path.
+    pub(crate) strict: StrictModes,
+}
+
+/// ClickHouse `windowFunnel` modes (reference: performance.md §1.1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub(crate) struct StrictModes {
+    /// `strict_deduplication`: a step already reached (other than step 1) firing again ends the
+    /// scan at the level reached.
+    pub(crate) deduplication: bool,
+    /// `strict_increase`: a step counts only strictly after the previous step's time.
+    pub(crate) increase: bool,
+}
+
+impl StrictModes {
+    fn any(self) -> bool {
+        self.deduplication || self.increase
+    }
 }
 
 /// What the algorithm found for one person.
@@ -65,6 +84,9 @@ pub(crate) struct PersonFunnel {
 pub(crate) fn person_funnel(events: &mut [StepEvent], params: &FunnelParams) -> PersonFunnel {
     if !events.is_sorted() {
         events.sort_unstable();
+    }
+    if params.strict.any() {
+        return strict_funnel(events, params);
     }
     let steps = usize::from(params.steps.min(32));
     let by_step = positions_by_step(events, steps);
@@ -94,6 +116,64 @@ pub(crate) fn person_funnel(events: &mut [StepEvent], params: &FunnelParams) -> 
         }
     }
     best
+}
+
+/// ClickHouse's `windowFunnel` scan with its strict modes, over entries `(time, step)` in
+/// `(time, step)` order (an event matching several steps gives one entry per step):
+/// - a step-1 entry inside the entry range starts a chain (the latest one replaces the earlier
+///   chain start, keeping the higher levels already reached);
+/// - with `deduplication`, a step ≥ 2 that is already reached firing again ends the scan;
+/// - a step-`k` entry extends level `k - 1` if its time is within the window of that chain's
+///   start (inclusive) and, with `increase`, strictly after the level's last time.
+///
+/// The level is the highest reached; the entry is the start of the chain that reached it.
+pub(crate) fn strict_funnel(events: &[StepEvent], params: &FunnelParams) -> PersonFunnel {
+    let steps = usize::from(params.steps.min(32));
+    let mut entries: Vec<(i64, usize, usize)> = Vec::new();
+    for (position, event) in events.iter().enumerate() {
+        let mut mask = event.mask;
+        while mask != 0 {
+            let step = mask.trailing_zeros() as usize;
+            mask &= mask - 1;
+            if step < steps {
+                entries.push((event.ts, step, position));
+            }
+        }
+    }
+    entries.sort_by_key(|&(ts, step, _)| (ts, step));
+    // Per level: the chain's start time, the level's last time, the chain's entry event.
+    let mut levels: Vec<Option<(i64, i64, usize)>> = vec![None; steps];
+    for (ts, step, position) in entries {
+        if step == 0 {
+            if (params.entry_from_ms..=params.entry_to_ms).contains(&ts) {
+                levels[0] = Some((ts, ts, position));
+            }
+            continue;
+        }
+        if params.strict.deduplication && levels[step].is_some() {
+            break;
+        }
+        let Some((start, last, entry)) = levels[step - 1] else {
+            continue;
+        };
+        let in_window = ts <= start.saturating_add(params.window_ms);
+        if in_window && (!params.strict.increase || ts > last) {
+            levels[step] = Some((start, ts, entry));
+            if step + 1 == steps {
+                break;
+            }
+        }
+    }
+    match levels.iter().rposition(Option::is_some) {
+        Some(top) => PersonFunnel {
+            level: (top + 1) as u8,
+            entry: levels[top].map(|(_, _, entry)| events[entry]),
+        },
+        None => PersonFunnel {
+            level: 0,
+            entry: None,
+        },
+    }
 }
 
 /// For each step, the positions (into the sorted `events`) of the events matching it.

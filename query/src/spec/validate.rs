@@ -10,7 +10,7 @@ use super::{
     EventsSpec, FunnelSpec, Interval, LifecycleSpec, MAX_EVENTS_LIMIT, MAX_PATH_DEPTH,
     MAX_RETENTION_PERIODS, MAX_SERIES, Measure, NEW_USER, PathDirection, PathsSpec,
     RetentionMethod, RetentionSpec, SPEC_VERSION, SegmentationSpec, StickinessInterval,
-    StickinessSpec,
+    StickinessSpec, StrictMode,
 };
 use crate::error::SpecError;
 
@@ -45,6 +45,9 @@ pub(crate) struct FunnelQuery {
     pub(crate) breakdown: Option<PropertyRef>,
     /// Properties held constant along a path (persons are counted per distinct value).
     pub(crate) hold_constant: Vec<PropertyRef>,
+    /// ClickHouse modes (`strict_deduplication`, `strict_increase`).
+    pub(crate) strict_deduplication: bool,
+    pub(crate) strict_increase: bool,
 }
 
 impl FunnelQuery {
@@ -572,6 +575,8 @@ impl FunnelSpec {
             entry_to_ms,
             breakdown,
             hold_constant,
+            strict_deduplication: self.strict.contains(&StrictMode::StrictDeduplication),
+            strict_increase: self.strict.contains(&StrictMode::StrictIncrease),
         })
     }
 

@@ -289,3 +289,44 @@ fn holding_a_property_constant_counts_person_value_pairs() {
         ]
     );
 }
+
+/// ClickHouse's own answers for `windowFunnel` (chDB 4.4 = ClickHouse 26.9, from
+/// `shared/baselines/sem/semantics.out`): events at t = 1, 2, 3, … (seconds here), window 100
+/// (2 in the last case), steps A, B, C, D. Sluice's default (Amplitude's earliest-longest path)
+/// and its `strict_deduplication` / `strict_increase` modes must give the same levels.
+#[test]
+fn clickhouse_window_funnel_modes_match_its_semantics_cases() {
+    let cases: [(&str, &[i64], i64); 8] = [
+        ("A-B-C-D", &[1, 2, 3, 4], 100),
+        ("A-B-C-B-D", &[1, 2, 3, 4, 5], 100),
+        ("A-B-D-C", &[1, 2, 3, 4], 100),
+        ("A-X-B-C-D", &[1, 2, 3, 4, 5], 100),
+        ("A-A-B-C", &[1, 2, 3, 4], 100),
+        ("A-B-C", &[1, 1, 2], 100),
+        ("B-A-B-C-D", &[1, 2, 3, 4, 5], 100),
+        ("A-B-C-D", &[1, 2, 3, 4], 2),
+    ];
+    // Per mode, the level of each case in order (semantics.out).
+    let expected: [(&str, [u8; 8]); 3] = [
+        ("default", [4, 4, 3, 4, 3, 3, 4, 3]),
+        ("strict_deduplication", [4, 3, 3, 4, 3, 3, 4, 3]),
+        ("strict_increase", [4, 4, 3, 4, 3, 1, 4, 3]),
+    ];
+    let start = noon();
+    for (mode, levels) in expected {
+        for ((sequence, times, window), level) in cases.iter().zip(levels) {
+            let events: Vec<TestEvent> = sequence
+                .split('-')
+                .zip(times.iter())
+                .map(|(kind, t)| ev(start + t * 1_000, kind, "u1"))
+                .collect();
+            let mut extra = json!({"conversion_window": {"value": window, "unit": "second"}});
+            if mode != "default" {
+                extra["strict"] = json!([mode]);
+            }
+            let counts = counts(&["A", "B", "C", "D"], &events, extra);
+            let reached = counts.iter().filter(|&&n| n == 1).count() as u8;
+            assert_eq!(reached, level, "{mode} {sequence} window {window}");
+        }
+    }
+}

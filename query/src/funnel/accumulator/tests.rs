@@ -6,12 +6,17 @@ use datafusion::common::cast::{as_list_array, as_string_array, as_struct_array};
 use datafusion::common::cast::{as_uint8_array, as_uint64_array};
 
 use super::*;
+use crate::funnel::path::StrictModes;
 
 const PARAMS: FunnelParams = FunnelParams {
     steps: 3,
     window_ms: 100,
     entry_from_ms: 0,
     entry_to_ms: 1_000,
+    strict: StrictModes {
+        deduplication: false,
+        increase: false,
+    },
 };
 
 type TestRow = (i64, i64, i64, Option<&'static str>, Option<&'static str>);

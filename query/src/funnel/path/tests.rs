@@ -25,6 +25,7 @@ fn params(steps: usize, window_ms: i64) -> FunnelParams {
         window_ms,
         entry_from_ms: 0,
         entry_to_ms: DAY - 1,
+        strict: StrictModes::default(),
     }
 }
 
