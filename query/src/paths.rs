@@ -7,10 +7,10 @@
 //! one when asked. Events at the same millisecond keep the order of their event type names, so
 //! the answer does not depend on file order.
 //!
-//! Plan: every counted event of the date range (plus `depth` × nothing: paths may run past the
-//! range's end, up to a day) → per row the person, the time and the event type → the
-//! `sluice_paths` aggregate, which collects compact rows (types interned), sorts them by person
-//! and time and walks each person once.
+//! Plan: every counted event of the date range and of one day on either side (paths may run
+//! past the range's edges, by at most a day) → per row the person, the time and the event
+//! type → the `sluice_paths` aggregate, which collects compact rows (types interned), sorts
+//! them by person and time and walks each person once.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
