@@ -6,6 +6,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use datafusion::datasource::listing::ListingTable;
 use datafusion::execution::context::SessionContext;
 use datafusion::prelude::SessionConfig;
 
@@ -81,57 +82,69 @@ impl QueryEngine {
     }
 
     async fn run_once(&self, spec: &QuerySpec) -> Result<QueryResult, QueryError> {
+        // Each spec is validated before anything is read, so a bad spec costs no I/O.
         match spec {
             QuerySpec::Funnel(funnel_spec) => {
                 let query = funnel_spec.validate()?;
-                let ctx = session();
-                let table = table::events_table(&ctx, &self.data_dir).await?;
-                let persons = Arc::new(identity::read_person_map(&ctx, &self.data_dir).await?);
+                let Inputs {
+                    ctx,
+                    table,
+                    persons,
+                } = self.person_inputs().await?;
                 let breakdown = funnel_spec.breakdown.clone();
                 let result = funnel::run(&ctx, table, &persons, &query, breakdown).await?;
                 Ok(QueryResult::Funnel(result))
             }
             QuerySpec::Segmentation(segmentation_spec) => {
                 let query = segmentation_spec.validate()?;
-                let ctx = session();
-                let table = table::events_table(&ctx, &self.data_dir).await?;
-                let persons = Arc::new(identity::read_person_map(&ctx, &self.data_dir).await?);
+                let Inputs {
+                    ctx,
+                    table,
+                    persons,
+                } = self.person_inputs().await?;
                 let interval = segmentation_spec.interval;
                 let result = segmentation::run(&ctx, table, &persons, &query, interval).await?;
                 Ok(QueryResult::Segmentation(result))
             }
             QuerySpec::Retention(retention_spec) => {
                 let query = retention_spec.validate()?;
-                let ctx = session();
-                let table = table::events_table(&ctx, &self.data_dir).await?;
-                let persons = Arc::new(identity::read_person_map(&ctx, &self.data_dir).await?);
+                let Inputs {
+                    ctx,
+                    table,
+                    persons,
+                } = self.person_inputs().await?;
                 let result = retention::run(&ctx, table, &persons, &query).await?;
                 Ok(QueryResult::Retention(result))
             }
             QuerySpec::Lifecycle(lifecycle_spec) => {
                 let query = lifecycle_spec.validate()?;
-                let ctx = session();
-                let table = table::events_table(&ctx, &self.data_dir).await?;
-                let persons = Arc::new(identity::read_person_map(&ctx, &self.data_dir).await?);
+                let Inputs {
+                    ctx,
+                    table,
+                    persons,
+                } = self.person_inputs().await?;
                 let result = lifecycle::run(&ctx, table, &persons, &query).await?;
                 Ok(QueryResult::Lifecycle(result))
             }
             QuerySpec::Stickiness(stickiness_spec) => {
                 let query = stickiness_spec.validate()?;
-                let ctx = session();
-                let table = table::events_table(&ctx, &self.data_dir).await?;
-                let persons = Arc::new(identity::read_person_map(&ctx, &self.data_dir).await?);
+                let Inputs {
+                    ctx,
+                    table,
+                    persons,
+                } = self.person_inputs().await?;
                 let result = stickiness::run(&ctx, table, &persons, &query).await?;
                 Ok(QueryResult::Stickiness(result))
             }
             QuerySpec::Paths(paths_spec) => {
                 let query = paths_spec.validate()?;
-                let ctx = session();
-                let table = table::events_table(&ctx, &self.data_dir).await?;
-                let persons = Arc::new(identity::read_person_map(&ctx, &self.data_dir).await?);
-                Ok(QueryResult::Paths(
-                    paths::run(&ctx, table, &persons, &query).await?,
-                ))
+                let Inputs {
+                    ctx,
+                    table,
+                    persons,
+                } = self.person_inputs().await?;
+                let result = paths::run(&ctx, table, &persons, &query).await?;
+                Ok(QueryResult::Paths(result))
             }
             QuerySpec::Events(events_spec) => {
                 let query = events_spec.validate()?;
@@ -144,6 +157,28 @@ impl QueryEngine {
                 Ok(QueryResult::Events(events::run(&ctx, table, &query).await?))
             }
         }
+    }
+}
+
+/// What every per-person analysis reads: a session, the events table (`None`: no data yet)
+/// and the identity merge map.
+struct Inputs {
+    ctx: SessionContext,
+    table: Option<Arc<ListingTable>>,
+    persons: Arc<identity::PersonMap>,
+}
+
+impl QueryEngine {
+    /// A fresh session over a fresh listing of the events, with the person map.
+    async fn person_inputs(&self) -> Result<Inputs, QueryError> {
+        let ctx = session();
+        let table = table::events_table(&ctx, &self.data_dir).await?;
+        let persons = Arc::new(identity::read_person_map(&ctx, &self.data_dir).await?);
+        Ok(Inputs {
+            ctx,
+            table,
+            persons,
+        })
     }
 }
 
