@@ -6,7 +6,6 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use datafusion::datasource::listing::ListingTable;
 use datafusion::execution::context::SessionContext;
 use datafusion::prelude::SessionConfig;
 
@@ -14,10 +13,9 @@ use crate::error::QueryError;
 use crate::result::QueryResult;
 use sluice_schema::layout::{COMPACTION_EPOCH_FILE, EVENTS_DIR, QUARANTINE_DIR};
 
-use crate::spec::{Dataset, QuerySpec};
-use crate::{
-    events, funnel, identity, lifecycle, paths, retention, segmentation, stickiness, table,
-};
+use crate::plan::{Inputs, Planned, check_segments};
+use crate::spec::{Dataset, EventsQuery, QuerySpec};
+use crate::{events, identity, table};
 
 /// How often a query is tried when files vanish under it.
 const MAX_ATTEMPTS: u32 = 3;
@@ -82,93 +80,25 @@ impl QueryEngine {
     }
 
     async fn run_once(&self, spec: &QuerySpec) -> Result<QueryResult, QueryError> {
-        // Each spec is validated before anything is read, so a bad spec costs no I/O.
-        match spec {
-            QuerySpec::Funnel(funnel_spec) => {
-                let query = funnel_spec.validate()?;
-                let Inputs {
-                    ctx,
-                    table,
-                    persons,
-                } = self.person_inputs().await?;
-                let breakdown = funnel_spec.breakdown.clone();
-                let result = funnel::run(&ctx, table, &persons, &query, breakdown).await?;
-                Ok(QueryResult::Funnel(result))
-            }
-            QuerySpec::Segmentation(segmentation_spec) => {
-                let query = segmentation_spec.validate()?;
-                let Inputs {
-                    ctx,
-                    table,
-                    persons,
-                } = self.person_inputs().await?;
-                let interval = segmentation_spec.interval;
-                let result = segmentation::run(&ctx, table, &persons, &query, interval).await?;
-                Ok(QueryResult::Segmentation(result))
-            }
-            QuerySpec::Retention(retention_spec) => {
-                let query = retention_spec.validate()?;
-                let Inputs {
-                    ctx,
-                    table,
-                    persons,
-                } = self.person_inputs().await?;
-                let result = retention::run(&ctx, table, &persons, &query).await?;
-                Ok(QueryResult::Retention(result))
-            }
-            QuerySpec::Lifecycle(lifecycle_spec) => {
-                let query = lifecycle_spec.validate()?;
-                let Inputs {
-                    ctx,
-                    table,
-                    persons,
-                } = self.person_inputs().await?;
-                let result = lifecycle::run(&ctx, table, &persons, &query).await?;
-                Ok(QueryResult::Lifecycle(result))
-            }
-            QuerySpec::Stickiness(stickiness_spec) => {
-                let query = stickiness_spec.validate()?;
-                let Inputs {
-                    ctx,
-                    table,
-                    persons,
-                } = self.person_inputs().await?;
-                let result = stickiness::run(&ctx, table, &persons, &query).await?;
-                Ok(QueryResult::Stickiness(result))
-            }
-            QuerySpec::Paths(paths_spec) => {
-                let query = paths_spec.validate()?;
-                let Inputs {
-                    ctx,
-                    table,
-                    persons,
-                } = self.person_inputs().await?;
-                let result = paths::run(&ctx, table, &persons, &query).await?;
-                Ok(QueryResult::Paths(result))
-            }
-            QuerySpec::Events(events_spec) => {
-                let query = events_spec.validate()?;
-                let ctx = session();
-                let folder = match query.dataset {
-                    Dataset::Events => EVENTS_DIR,
-                    Dataset::Quarantine => QUARANTINE_DIR,
-                };
-                let table = table::dataset_table(&ctx, &self.data_dir, folder).await?;
-                Ok(QueryResult::Events(events::run(&ctx, table, &query).await?))
-            }
-        }
+        // The spec is validated before anything is read, so a bad spec costs no I/O.
+        let plan = match Planned::from_spec(spec)? {
+            Planned::Persons(plan) => plan,
+            Planned::Events(query) => return self.list_events(&query).await,
+        };
+        let plans = plan.per_segment(&check_segments(spec)?)?;
+        plans.run(&self.person_inputs().await?).await
     }
-}
 
-/// What every per-person analysis reads: a session, the events table (`None`: no data yet)
-/// and the identity merge map.
-struct Inputs {
-    ctx: SessionContext,
-    table: Option<Arc<ListingTable>>,
-    persons: Arc<identity::PersonMap>,
-}
+    async fn list_events(&self, query: &EventsQuery) -> Result<QueryResult, QueryError> {
+        let ctx = session();
+        let folder = match query.dataset {
+            Dataset::Events => EVENTS_DIR,
+            Dataset::Quarantine => QUARANTINE_DIR,
+        };
+        let table = table::dataset_table(&ctx, &self.data_dir, folder).await?;
+        Ok(QueryResult::Events(events::run(&ctx, table, query).await?))
+    }
 
-impl QueryEngine {
     /// A fresh session over a fresh listing of the events, with the person map.
     async fn person_inputs(&self) -> Result<Inputs, QueryError> {
         let ctx = session();

@@ -246,12 +246,85 @@ pub enum SpecError {
         /// The field.
         field: &'static str,
     },
+    /// A `where` condition is wrong.
+    #[error("{at}: {problem}")]
+    Filter {
+        /// Which condition (`steps[1].where[0]`).
+        at: String,
+        /// What is wrong with it.
+        problem: FilterProblem,
+    },
+    /// Conditions on a `_new` start event (not supported yet).
+    #[error(
+        "{field}: conditions cannot apply to the \"_new\" start event yet; use a specific start event"
+    )]
+    NewUserConditions {
+        /// `start_event.where` or `segments`.
+        field: &'static str,
+    },
+    /// Too many segments.
+    #[error("segments: at most {max} segments can be compared, got {found}")]
+    SegmentCount {
+        /// Segments given.
+        found: usize,
+        /// The limit.
+        max: usize,
+    },
     /// `limit` is above the maximum.
     #[error("limit: at most {max} events can be listed, got {found}")]
     LimitTooLarge {
         /// The limit given.
         found: usize,
         /// The maximum.
+        max: usize,
+    },
+}
+
+/// What is wrong with one `where` condition.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum FilterProblem {
+    /// The property name is empty.
+    #[error("property must not be empty")]
+    EmptyProperty,
+    /// A `field` condition names no top-level event column.
+    #[error("{0:?} is not a top-level event field (such as platform, country, os_name)")]
+    UnknownField(String),
+    /// Too few or too many values for a list operator.
+    #[error("\"{op}\" needs 1 to {max} values, got {found}")]
+    ValueCount {
+        /// The operator.
+        op: &'static str,
+        /// Values given.
+        found: usize,
+        /// The limit.
+        max: usize,
+    },
+    /// Values given to `set` / `not_set`.
+    #[error("\"{op}\" takes no values")]
+    NoValuesExpected {
+        /// The operator.
+        op: &'static str,
+    },
+    /// A comparison without exactly one number.
+    #[error("\"{op}\" compares with exactly one number")]
+    OneNumber {
+        /// The operator.
+        op: &'static str,
+    },
+    /// A value that should be a number is not one.
+    #[error("\"{op}\": {value:?} is not a number")]
+    NotANumber {
+        /// The operator.
+        op: &'static str,
+        /// The value given.
+        value: String,
+    },
+    /// Too many conditions in one list.
+    #[error("at most {max} conditions, got {found}")]
+    TooManyConditions {
+        /// Conditions given.
+        found: usize,
+        /// The limit.
         max: usize,
     },
 }

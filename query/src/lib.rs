@@ -13,12 +13,14 @@
 mod engine;
 mod error;
 mod events;
+mod filter;
 mod funnel;
 mod identity;
 mod json;
 mod lifecycle;
 mod paths;
 mod person_periods;
+mod plan;
 mod property;
 mod render;
 pub mod result;
@@ -30,7 +32,7 @@ mod table;
 mod whole_table;
 
 pub use engine::QueryEngine;
-pub use error::{QueryError, SpecError};
+pub use error::{FilterProblem, QueryError, SpecError};
 pub use render::render_table;
 pub use result::QueryResult;
 pub use spec::QuerySpec;

@@ -116,6 +116,7 @@ async fn counts(
         SeriesEvent::Type(name) => column("event_type").eq(lit(name.clone())),
         SeriesEvent::Any => counted.clone(),
     };
+    let event = query.event_conditions.and(event, &schema);
     let mut filter = column("event_time")
         .lt(timestamp(query.end_ms))
         .and(counted.clone());

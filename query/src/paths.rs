@@ -8,8 +8,9 @@
 //! the answer does not depend on file order.
 //!
 //! Plan: every counted event of the date range and of one day on either side (paths may run
-//! past the range's edges, by at most a day) → per row the person, the time and the event
-//! type → the `sluice_paths` aggregate, which collects compact rows (types interned), sorts
+//! past the range's edges, by at most a day) → per row the person, the time, the event type and
+//! whether it is an anchor (the anchor type meeting the anchor's conditions) → the
+//! `sluice_paths` aggregate, which collects compact rows (types interned), sorts
 //! them by person and time and walks each person once.
 
 use std::collections::{BTreeMap, HashMap};
@@ -29,6 +30,7 @@ use datafusion::execution::context::SessionContext;
 use datafusion::logical_expr::function::{AccumulatorArgs, StateFieldsArgs};
 use datafusion::logical_expr::{
     Accumulator, AggregateUDF, AggregateUDFImpl, Signature, TypeSignature, Volatility, cast, lit,
+    when,
 };
 
 use crate::error::{QueryError, Result};
@@ -123,15 +125,21 @@ async fn person_paths(
         query: query.clone(),
         signature: Signature::one_of(
             text.into_iter()
-                .map(|t| TypeSignature::Exact(vec![DataType::Int64, DataType::Int64, t]))
+                .map(|t| {
+                    TypeSignature::Exact(vec![DataType::Int64, DataType::Int64, t, DataType::Int64])
+                })
                 .collect(),
             Volatility::Immutable,
         ),
     });
+    let is_anchor = query
+        .anchor_conditions
+        .and(column("event_type").eq(lit(query.anchor.clone())), &schema);
     let arguments = vec![
         persons.person_expr(&schema),
         cast(column("event_time"), DataType::Int64),
         column("event_type"),
+        when(is_anchor, lit(1i64)).otherwise(lit(0i64))?,
     ];
     let values = aggregate_list(ctx, table, filter, udaf, arguments).await?;
     decode_paths(as_string_array(&values)?)
@@ -154,7 +162,7 @@ fn decode_paths(encoded: &StringArray) -> Result<Vec<(Vec<String>, u64)>> {
         .collect()
 }
 
-/// `sluice_paths(person, ts, event_type)`: every distinct path and its persons, encoded as
+/// `sluice_paths(person, ts, event_type, is_anchor)`: every distinct path and its persons, encoded as
 /// text entries of a `List<Utf8>`.
 #[derive(Debug, PartialEq, Eq, Hash)]
 struct PathsUdaf {
@@ -204,7 +212,10 @@ impl AggregateUDFImpl for PathsUdaf {
     }
 }
 
-/// The collected rows of one accumulator: `(person, ts, event type index)`.
+/// Marks a row's type index as an anchor event's.
+const ANCHOR: u32 = 1 << 31;
+
+/// The collected rows of one accumulator: `(person, ts, event type index | ANCHOR)`.
 #[derive(Debug)]
 struct Paths {
     query: PathsQuery,
@@ -229,13 +240,14 @@ impl Paths {
         person: &Int64Array,
         ts: &Int64Array,
         name: impl Fn(usize) -> Option<String>,
+        is_anchor: impl Fn(usize) -> bool,
     ) {
         for row in 0..person.len() {
             if person.is_null(row) || ts.is_null(row) {
                 continue;
             }
             if let Some(name) = name(row) {
-                let t = self.intern(&name);
+                let t = self.intern(&name) | if is_anchor(row) { ANCHOR } else { 0 };
                 self.rows.push((person.value(row), ts.value(row), t));
             }
         }
@@ -251,23 +263,23 @@ impl Paths {
             rank[t as usize] = r as u32;
         }
         self.rows
-            .sort_unstable_by_key(|&(person, ts, t)| (person, ts, rank[t as usize]));
-        let anchor = self.index.get(&self.query.anchor).copied();
+            .sort_unstable_by_key(|&(person, ts, t)| (person, ts, rank[(t & !ANCHOR) as usize]));
         let q = &self.query;
         let mut counts: HashMap<Vec<u32>, u64> = HashMap::new();
         for events in self.rows.chunk_by(|a, b| a.0 == b.0) {
             let Some(start) = events
                 .iter()
-                .position(|&(_, ts, t)| Some(t) == anchor && (q.from_ms..=q.to_ms).contains(&ts))
+                .position(|&(_, ts, t)| t & ANCHOR != 0 && (q.from_ms..=q.to_ms).contains(&ts))
             else {
                 continue;
             };
-            let mut path: Vec<u32> = vec![events[start].2];
+            let mut path: Vec<u32> = vec![events[start].2 & !ANCHOR];
             let steps: Box<dyn Iterator<Item = &(i64, i64, u32)>> = match q.direction {
                 PathDirection::After => Box::new(events[start + 1..].iter()),
                 PathDirection::Before => Box::new(events[..start].iter().rev()),
             };
             for &(_, _, t) in steps {
+                let t = t & !ANCHOR;
                 if path.len() > q.depth {
                     break;
                 }
@@ -319,11 +331,18 @@ fn text_at(array: &ArrayRef) -> DfResult<Box<dyn Fn(usize) -> Option<String> + '
 
 impl Accumulator for Paths {
     fn update_batch(&mut self, values: &[ArrayRef]) -> DfResult<()> {
-        let [person, ts, event_type] = values else {
-            return Err(internal_datafusion_err!("paths expects 3 columns"));
+        let [person, ts, event_type, anchor] = values else {
+            return Err(internal_datafusion_err!("paths expects 4 columns"));
         };
         let name = text_at(event_type)?;
-        self.add(as_int64_array(person)?, as_int64_array(ts)?, name);
+        let anchor = as_int64_array(anchor)?;
+        let is_anchor = |i: usize| anchor.is_valid(i) && anchor.value(i) != 0;
+        self.add(
+            as_int64_array(person)?,
+            as_int64_array(ts)?,
+            name,
+            is_anchor,
+        );
         Ok(())
     }
 
@@ -346,11 +365,12 @@ impl Accumulator for Paths {
             let indexes = t.value(state);
             let indexes = as_int64_array(&indexes)?;
             let name = |i: usize| -> Option<String> {
-                let index = usize::try_from(indexes.value(i)).ok()?;
+                let index = usize::try_from(indexes.value(i) & i64::from(!ANCHOR)).ok()?;
                 (index < names.len()).then(|| names.value(index).to_owned())
             };
+            let is_anchor = |i: usize| indexes.value(i) & i64::from(ANCHOR) != 0;
             let (p, s) = (person.value(state), ts.value(state));
-            self.add(as_int64_array(&p)?, as_int64_array(&s)?, name);
+            self.add(as_int64_array(&p)?, as_int64_array(&s)?, name, is_anchor);
         }
         Ok(())
     }

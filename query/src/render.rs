@@ -4,7 +4,7 @@ use std::fmt::Write as _;
 
 use crate::result::{
     EventsResult, FunnelResult, FunnelRow, LifecycleResult, PathsResult, QueryResult,
-    RetentionResult, SegmentationResult, StickinessResult,
+    RetentionResult, SegmentationResult, SegmentsResult, StickinessResult,
 };
 use crate::spec::{BreakdownKind, Dataset, Measure};
 
@@ -18,7 +18,21 @@ pub fn render_table(result: &QueryResult) -> String {
         QueryResult::Lifecycle(lifecycle) => render_lifecycle(lifecycle),
         QueryResult::Stickiness(stickiness) => render_stickiness(stickiness),
         QueryResult::Paths(paths) => render_paths(paths),
+        QueryResult::Segments(compared) => render_segments(compared),
     }
+}
+
+/// Each segment's table under its name.
+fn render_segments(compared: &SegmentsResult) -> String {
+    let mut out = String::new();
+    for (i, segment) in compared.segments.iter().enumerate() {
+        if i > 0 {
+            out.push('\n');
+        }
+        let _ = writeln!(out, "== Segment: {} ==", segment.name);
+        out.push_str(&render_table(&segment.result));
+    }
+    out
 }
 
 /// The persons, then one line per path: persons, share, the events joined by arrows.

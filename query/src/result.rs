@@ -22,6 +22,26 @@ pub enum QueryResult {
     Stickiness(StickinessResult),
     /// Result of a paths analysis.
     Paths(PathsResult),
+    /// The same analysis once per segment of the spec, side by side.
+    Segments(SegmentsResult),
+}
+
+/// One analysis per segment, in the spec's order.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SegmentsResult {
+    /// Each segment's name and result.
+    pub segments: Vec<SegmentResult>,
+}
+
+/// One segment's result.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SegmentResult {
+    /// The segment's name (`segment N` when the spec gave none).
+    pub name: String,
+    /// The analysis over the segment's persons.
+    pub result: QueryResult,
 }
 
 /// Paths from (or to) an anchor event.

@@ -14,6 +14,7 @@
 //!  "breakdown": {"kind": "event", "property": "category"}}
 //! ```
 
+pub mod filter;
 mod intervals;
 mod validate;
 
@@ -24,10 +25,11 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{QueryError, SpecError};
 
+pub use filter::{FilterOp, FilterValue, PropertyFilter, Segment};
 pub(crate) use intervals::PointIndex;
 pub(crate) use validate::{
     EventsQuery, FunnelQuery, LIFECYCLE_LEAD, LifecycleQuery, PathsQuery, PropertyRef,
-    RetentionQuery, SegmentationQuery, SeriesEvent, StartEvent, StickinessQuery,
+    RetentionQuery, SegmentationQuery, SeriesEvent, StartEvent, StickinessQuery, property_ref,
 };
 
 /// The spec version this engine understands.
@@ -75,6 +77,10 @@ pub struct FunnelSpec {
     /// Only events of this project count; all projects when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub project: Option<String>,
+    /// Groups of persons compared side by side (at most 10), each with its own result; one
+    /// group of everyone when absent. Segment conditions apply to the step-1 event (as in Amplitude).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub segments: Vec<Segment>,
     /// The days in which step 1 must happen (inclusive, in `time_zone`).
     pub date_range: DateRange,
     /// IANA time zone for the date range, "UTC" when absent.
@@ -157,6 +163,9 @@ impl DateRange {
 pub struct FunnelStep {
     /// The `event_type` an event must have to count for this step.
     pub event_type: String,
+    /// Conditions the event must meet (all of them); none when absent.
+    #[serde(rename = "where", default, skip_serializing_if = "Vec::is_empty")]
+    pub conditions: Vec<PropertyFilter>,
 }
 
 /// The conversion window, measured from the step-1 event of a path (inclusive).
@@ -316,6 +325,10 @@ pub struct SegmentationSpec {
     /// Only events of this project count; all projects when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub project: Option<String>,
+    /// Groups of persons compared side by side (at most 10), each with its own result; one
+    /// group of everyone when absent. Segment conditions apply to every counted event.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub segments: Vec<Segment>,
     /// The days counted (inclusive, in `time_zone`).
     pub date_range: DateRange,
     /// IANA time zone for days, weeks and months; "UTC" when absent.
@@ -340,6 +353,9 @@ pub struct SeriesSpec {
     /// What is counted; unique persons when absent.
     #[serde(default)]
     pub measure: Measure,
+    /// Conditions the event must meet (all of them); none when absent.
+    #[serde(rename = "where", default, skip_serializing_if = "Vec::is_empty")]
+    pub conditions: Vec<PropertyFilter>,
 }
 
 /// What a segmentation series counts per interval.
@@ -403,6 +419,10 @@ pub struct RetentionSpec {
     /// Only events of this project count; all projects when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub project: Option<String>,
+    /// Groups of persons compared side by side (at most 10), each with its own result; one
+    /// group of everyone when absent. Segment conditions apply to the start event (as in Amplitude).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub segments: Vec<Segment>,
     /// The days in which start events open cohorts (inclusive, in `time_zone`); return events
     /// may fall after it.
     pub date_range: DateRange,
@@ -437,6 +457,9 @@ pub struct RetentionSpec {
 pub struct EventRef {
     /// The event type, or `_all` / `_new` where allowed.
     pub event_type: String,
+    /// Conditions the event must meet (all of them); none when absent.
+    #[serde(rename = "where", default, skip_serializing_if = "Vec::is_empty")]
+    pub conditions: Vec<PropertyFilter>,
 }
 
 /// How retention periods are cut.
@@ -491,6 +514,10 @@ pub struct LifecycleSpec {
     /// Only events of this project count; all projects when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub project: Option<String>,
+    /// Groups of persons compared side by side (at most 10), each with its own result; one
+    /// group of everyone when absent. Segment conditions apply to the events counted.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub segments: Vec<Segment>,
     /// The periods reported (inclusive days, in `time_zone`); history before it is read to tell
     /// new from resurrected persons.
     pub date_range: DateRange,
@@ -520,6 +547,10 @@ pub struct StickinessSpec {
     /// Only events of this project count; all projects when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub project: Option<String>,
+    /// Groups of persons compared side by side (at most 10), each with its own result; one
+    /// group of everyone when absent. Segment conditions apply to the events counted.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub segments: Vec<Segment>,
     /// The days whose weeks or months are reported (inclusive, in `time_zone`).
     pub date_range: DateRange,
     /// IANA time zone for days, weeks and months; "UTC" when absent.
@@ -562,6 +593,10 @@ pub struct PathsSpec {
     /// Only events of this project count; all projects when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub project: Option<String>,
+    /// Groups of persons compared side by side (at most 10), each with its own result; one
+    /// group of everyone when absent. Segment conditions apply to the anchor event.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub segments: Vec<Segment>,
     /// The days in which the anchor event must happen (inclusive, in `time_zone`).
     pub date_range: DateRange,
     /// IANA time zone for the date range; "UTC" when absent.

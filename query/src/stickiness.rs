@@ -83,10 +83,11 @@ async fn counts(
     let (Some(&from), Some(&end)) = (starts.first(), starts.last()) else {
         return Ok(Vec::new());
     };
-    let mut filter = time_span(from, end - 1).and(match &query.event {
+    let event = match &query.event {
         SeriesEvent::Type(name) => column("event_type").eq(lit(name.clone())),
         SeriesEvent::Any => counted_event(),
-    });
+    };
+    let mut filter = time_span(from, end - 1).and(query.event_conditions.and(event, &schema));
     if let Some(project) = &query.project {
         filter = filter.and(column("project").eq(lit(project.clone())));
     }

@@ -15,7 +15,7 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use datafusion::arrow::array::Array;
-use datafusion::arrow::datatypes::DataType;
+use datafusion::arrow::datatypes::{DataType, Schema};
 use datafusion::common::cast::{as_string_array, as_struct_array, as_uint8_array, as_uint64_array};
 use datafusion::datasource::listing::ListingTable;
 use datafusion::execution::context::SessionContext;
@@ -70,7 +70,9 @@ async fn level_counts(
     })
     .into_udaf();
     let breakdown = match &query.breakdown {
-        Some(property) => when(step_matches(query, 0), resolve(property, &schema)).end()?,
+        Some(property) => {
+            when(step_matches(query, 0, &schema), resolve(property, &schema)).end()?
+        }
         None => null_text(),
     };
     // Held properties: events lacking a value cannot be on any path; the values travel as one
@@ -93,7 +95,7 @@ async fn level_counts(
     let arguments = vec![
         persons.person_expr(&schema),
         cast(column("event_time"), DataType::Int64),
-        step_mask(query)?,
+        step_mask(query, &schema)?,
         held,
         breakdown,
     ];
@@ -137,17 +139,21 @@ fn scan_filter(query: &FunnelQuery) -> Expr {
     filter
 }
 
-/// `event_type = <type of step k>`.
-fn step_matches(query: &FunnelQuery, k: usize) -> Expr {
-    column("event_type").eq(lit(query.steps[k].clone()))
+/// `event_type = <type of step k>` and the step's conditions.
+fn step_matches(query: &FunnelQuery, k: usize, schema: &Schema) -> Expr {
+    let event_type = column("event_type").eq(lit(query.steps[k].clone()));
+    match query.step_conditions.get(k) {
+        Some(conditions) => conditions.and(event_type, schema),
+        None => event_type,
+    }
 }
 
 /// Bit `k` set when the row matches step `k + 1`: one CASE per step, OR-ed, so a row can match
 /// several steps (repeated event types).
-fn step_mask(query: &FunnelQuery) -> Result<Expr> {
+fn step_mask(query: &FunnelQuery, schema: &Schema) -> Result<Expr> {
     let mut mask = lit(0i64);
     for k in 0..query.steps.len() {
-        mask = mask | when(step_matches(query, k), lit(1i64 << k)).otherwise(lit(0i64))?;
+        mask = mask | when(step_matches(query, k, schema), lit(1i64 << k)).otherwise(lit(0i64))?;
     }
     Ok(mask)
 }

@@ -120,6 +120,8 @@ async fn counts(
         ),
         StartEvent::Event(event) => (matches(event), time_span(from, end - 1)),
     };
+    let start_matches = query.start_conditions.and(start_matches, &schema);
+    let return_matches = query.return_conditions.and(matches(&query.ret), &schema);
     if let Some(project) = &query.project {
         filter = filter.and(column("project").eq(lit(project.clone())));
     }
@@ -134,7 +136,7 @@ async fn counts(
             filter.and(column("event_type").in_list(types.into_iter().map(lit).collect(), false));
     }
     let flags = when(start_matches, lit(START)).otherwise(lit(0i64))?
-        | when(matches(&query.ret), lit(RETURN)).otherwise(lit(0i64))?;
+        | when(return_matches, lit(RETURN)).otherwise(lit(0i64))?;
     let udaf = RetentionUdaf::new(RetentionParams {
         layout: PeriodLayout {
             points: Arc::new(PointIndex::new(starts.clone())),

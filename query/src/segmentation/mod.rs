@@ -112,6 +112,10 @@ async fn cell_counts(
             SeriesEvent::Type(name) => column("event_type").eq(lit(name.clone())),
             SeriesEvent::Any => counted_event(),
         };
+        let matches = match query.series_conditions.get(s) {
+            Some(conditions) => conditions.and(matches, &schema),
+            None => matches,
+        };
         mask = mask | when(matches, lit(1i64 << s)).otherwise(lit(0i64))?;
     }
     let udaf = SegmentationUdaf::new(CounterParams {

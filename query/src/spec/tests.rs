@@ -107,7 +107,8 @@ fn bad_values_give_typed_errors() {
     ));
     let many = vec![
         FunnelStep {
-            event_type: "A".into()
+            event_type: "A".into(),
+            conditions: Vec::new(),
         };
         33
     ];

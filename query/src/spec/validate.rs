@@ -12,7 +12,8 @@ use super::{
     RetentionMethod, RetentionSpec, SPEC_VERSION, SegmentationSpec, StickinessInterval,
     StickinessSpec, StrictMode,
 };
-use crate::error::SpecError;
+use crate::error::{FilterProblem, SpecError};
+use crate::filter::Conditions;
 
 /// Fewest funnel steps.
 pub(crate) const MIN_STEPS: usize = 2;
@@ -45,6 +46,8 @@ pub(crate) struct FunnelQuery {
     pub(crate) breakdown: Option<PropertyRef>,
     /// Properties held constant along a path (persons are counted per distinct value).
     pub(crate) hold_constant: Vec<PropertyRef>,
+    /// Each step's conditions (step 1's also hold the segment's).
+    pub(crate) step_conditions: Vec<Conditions>,
     /// ClickHouse modes (`strict_deduplication`, `strict_increase`).
     pub(crate) strict_deduplication: bool,
     pub(crate) strict_increase: bool,
@@ -59,7 +62,7 @@ impl FunnelQuery {
 }
 
 /// A reference to a value of an event, resolved against the table schema at plan time.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub(crate) enum PropertyRef {
     /// Event property: `ep:<name>` column, else `event_properties` JSON.
     Event(String),
@@ -203,6 +206,8 @@ pub(crate) enum SeriesEvent {
 pub(crate) struct SegmentationQuery {
     pub(crate) project: Option<String>,
     pub(crate) series: Vec<(SeriesEvent, Measure)>,
+    /// Each series' conditions (with the segment's).
+    pub(crate) series_conditions: Vec<Conditions>,
     pub(crate) buckets: Buckets,
 }
 
@@ -221,7 +226,10 @@ impl SegmentationSpec {
             });
         }
         let mut series = Vec::with_capacity(found);
+        let mut series_conditions = Vec::with_capacity(found);
         for (index, event) in self.events.iter().enumerate() {
+            let at = format!("events[{index}].where");
+            series_conditions.push(Conditions::validate(&event.conditions, &at)?);
             let selected = match event.event_type.as_str() {
                 "" => return Err(SpecError::EmptySeriesEvent { index }),
                 ANY_EVENT => SeriesEvent::Any,
@@ -239,6 +247,7 @@ impl SegmentationSpec {
         Ok(SegmentationQuery {
             project,
             series,
+            series_conditions,
             buckets,
         })
     }
@@ -258,7 +267,10 @@ pub(crate) enum StartEvent {
 pub(crate) struct RetentionQuery {
     pub(crate) project: Option<String>,
     pub(crate) start: StartEvent,
+    /// The start event's conditions (with the segment's).
+    pub(crate) start_conditions: Conditions,
     pub(crate) ret: SeriesEvent,
+    pub(crate) return_conditions: Conditions,
     /// Periods from the first cohort period to `periods` past the last one.
     pub(crate) buckets: Buckets,
     /// How many of the periods are cohort periods (inside the date range).
@@ -284,6 +296,11 @@ impl RetentionSpec {
             "" => {
                 return Err(SpecError::EmptyEvent {
                     field: "start_event",
+                });
+            }
+            NEW_USER if !self.start_event.conditions.is_empty() => {
+                return Err(SpecError::NewUserConditions {
+                    field: "start_event.where",
                 });
             }
             NEW_USER => StartEvent::New,
@@ -344,7 +361,15 @@ impl RetentionSpec {
         Ok(RetentionQuery {
             project,
             start,
+            start_conditions: Conditions::validate(
+                &self.start_event.conditions,
+                "start_event.where",
+            )?,
             ret,
+            return_conditions: Conditions::validate(
+                &self.return_event.conditions,
+                "return_event.where",
+            )?,
             buckets,
             cohort_periods,
             cohort_end_ms,
@@ -360,6 +385,8 @@ impl RetentionSpec {
 pub(crate) struct LifecycleQuery {
     pub(crate) project: Option<String>,
     pub(crate) event: SeriesEvent,
+    /// The event's conditions (with the segment's).
+    pub(crate) event_conditions: Conditions,
     /// Whole periods from two before the one holding the date range's first day to the one
     /// holding its last (the two earlier ones tell the state of the first reported period and
     /// of the one before it).
@@ -402,6 +429,7 @@ impl LifecycleSpec {
         Ok(LifecycleQuery {
             project,
             event,
+            event_conditions: Conditions::validate(&self.event.conditions, "event.where")?,
             buckets,
             end_ms,
         })
@@ -423,6 +451,8 @@ impl From<CalendarInterval> for Interval {
 pub(crate) struct StickinessQuery {
     pub(crate) project: Option<String>,
     pub(crate) event: SeriesEvent,
+    /// The event's conditions (with the segment's).
+    pub(crate) event_conditions: Conditions,
     /// The days of the reported weeks or months, whole.
     pub(crate) days: Buckets,
     /// The weeks or months: labels, and the index of each one's first day in `days`
@@ -462,6 +492,7 @@ impl StickinessSpec {
         Ok(StickinessQuery {
             project,
             event,
+            event_conditions: Conditions::validate(&self.event.conditions, "event.where")?,
             days,
             periods: periods.labels,
             first_days,
@@ -474,6 +505,8 @@ impl StickinessSpec {
 pub(crate) struct PathsQuery {
     pub(crate) project: Option<String>,
     pub(crate) anchor: String,
+    /// The anchor event's conditions (with the segment's).
+    pub(crate) anchor_conditions: Conditions,
     pub(crate) direction: PathDirection,
     pub(crate) depth: usize,
     pub(crate) collapse_repeats: bool,
@@ -511,6 +544,7 @@ impl PathsSpec {
         Ok(PathsQuery {
             project,
             anchor,
+            anchor_conditions: Conditions::validate(&self.anchor.conditions, "anchor.where")?,
             direction: self.direction,
             depth: self.depth,
             collapse_repeats: self.collapse_repeats,
@@ -567,9 +601,16 @@ impl FunnelSpec {
             .iter()
             .map(validate_breakdown)
             .collect::<Result<_, _>>()?;
+        let step_conditions = self
+            .steps
+            .iter()
+            .enumerate()
+            .map(|(k, step)| Conditions::validate(&step.conditions, &format!("steps[{k}].where")))
+            .collect::<Result<_, _>>()?;
         Ok(FunnelQuery {
             project,
             steps,
+            step_conditions,
             window_ms,
             entry_from_ms,
             entry_to_ms,
@@ -618,11 +659,19 @@ impl FunnelSpec {
 }
 
 fn validate_breakdown(breakdown: &Breakdown) -> Result<PropertyRef, SpecError> {
-    let name = breakdown.property.clone();
+    property_ref(breakdown.kind, &breakdown.property).map_err(|problem| match problem {
+        FilterProblem::UnknownField(name) => SpecError::UnknownField(name),
+        _ => SpecError::EmptyBreakdownProperty,
+    })
+}
+
+/// The property a spec names by kind and name (a `field` must be a top-level event column).
+pub(crate) fn property_ref(kind: BreakdownKind, name: &str) -> Result<PropertyRef, FilterProblem> {
+    let name = name.to_owned();
     if name.is_empty() {
-        return Err(SpecError::EmptyBreakdownProperty);
+        return Err(FilterProblem::EmptyProperty);
     }
-    Ok(match breakdown.kind {
+    Ok(match kind {
         BreakdownKind::Event => PropertyRef::Event(name),
         BreakdownKind::User => PropertyRef::User(name),
         BreakdownKind::Field => {
@@ -630,7 +679,7 @@ fn validate_breakdown(breakdown: &Breakdown) -> Result<PropertyRef, SpecError> {
             let known =
                 schema.field_with_name(&name).is_ok() && !NOT_FIELDS.contains(&name.as_str());
             if !known {
-                return Err(SpecError::UnknownField(name));
+                return Err(FilterProblem::UnknownField(name));
             }
             PropertyRef::Field(name)
         }

@@ -3,6 +3,7 @@
 mod differential;
 mod engine;
 mod events;
+mod filters;
 mod golden;
 mod lifecycle;
 mod paths;
