@@ -290,11 +290,12 @@ fn every_documented_example_is_a_valid_spec_that_runs() {
         let dir = tempfile::tempdir().expect("tempdir");
         let result = crate::support::run_any(dir.path(), &spec)
             .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-        let json = serde_json::to_value(&result).expect("serialises");
-        analyses.push(json["analysis"].as_str().unwrap_or_default().to_owned());
+        let value: serde_json::Value = serde_json::from_str(&text).expect("JSON");
+        analyses.push(value["analysis"].as_str().unwrap_or_default().to_owned());
         assert!(!render_table(&result).is_empty());
     }
     analyses.sort();
+    analyses.dedup();
     assert_eq!(
         analyses,
         [
@@ -344,5 +345,6 @@ fn the_openapi_file_covers_every_analysis_and_its_examples_are_valid() {
         covered.push(analysis);
     }
     covered.sort();
-    assert_eq!(mapped, covered, "one example per analysis");
+    covered.dedup();
+    assert_eq!(mapped, covered, "an example for every analysis");
 }
