@@ -59,8 +59,11 @@ struct QueryArgs {
     #[arg(long, env = "SLUICE_DATA_DIR", default_value = "sluice-data")]
     data_dir: PathBuf,
     /// Print the result as JSON instead of a table.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "csv")]
     json: bool,
+    /// Print the result as CSV (one header line, raw numbers) instead of a table.
+    #[arg(long)]
+    csv: bool,
 }
 
 #[derive(Subcommand)]
@@ -127,6 +130,8 @@ async fn query(args: QueryArgs) -> anyhow::Result<()> {
     let result = engine.run(&spec).await?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&result)?);
+    } else if args.csv {
+        print!("{}", sluice_query::render_csv(&result));
     } else {
         print!("{}", sluice_query::render_table(&result));
     }

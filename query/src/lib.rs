@@ -10,6 +10,7 @@
 //! This crate only reads the dataset; the ingest crate writes it. They share only the layout
 //! constants of `sluice-schema`.
 
+mod csv;
 mod engine;
 mod error;
 mod events;
@@ -31,6 +32,7 @@ mod stickiness;
 mod table;
 mod whole_table;
 
+pub use csv::render_csv;
 pub use engine::QueryEngine;
 pub use error::{FilterProblem, QueryError, SpecError};
 pub use render::render_table;

@@ -6,7 +6,7 @@ use crate::result::{
     EventsResult, FunnelResult, FunnelRow, LifecycleResult, PathsResult, QueryResult,
     RetentionResult, SegmentationResult, SegmentsResult, StickinessResult,
 };
-use crate::spec::{BreakdownKind, Dataset, Measure};
+use crate::spec::{BreakdownKind, Dataset};
 
 /// Renders a result as an aligned text table, ending with a newline.
 pub fn render_table(result: &QueryResult) -> String {
@@ -171,13 +171,12 @@ fn aligned(lines: &[Vec<String>]) -> String {
 /// One line per point, one column per series (`uniques`/`totals` of an event type).
 fn render_segmentation(result: &SegmentationResult) -> String {
     let mut headers = vec!["point".to_owned()];
-    headers.extend(result.series.iter().map(|s| {
-        let measure = match s.measure {
-            Measure::Uniques => "uniques",
-            Measure::Totals => "totals",
-        };
-        format!("{} ({measure})", s.event_type)
-    }));
+    headers.extend(
+        result
+            .series
+            .iter()
+            .map(|s| format!("{} ({})", s.event_type, s.measure.as_str())),
+    );
     let mut lines = vec![headers];
     for (p, point) in result.points.iter().enumerate() {
         let mut line = vec![point.clone()];
@@ -394,12 +393,12 @@ mod tests {
             series: vec![
                 crate::result::SeriesResult {
                     event_type: "_all".into(),
-                    measure: Measure::Uniques,
+                    measure: crate::spec::Measure::Uniques,
                     values: vec![12, 7],
                 },
                 crate::result::SeriesResult {
                     event_type: "Purchase Completed".into(),
-                    measure: Measure::Totals,
+                    measure: crate::spec::Measure::Totals,
                     values: vec![3, 1000],
                 },
             ],

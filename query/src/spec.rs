@@ -369,6 +369,16 @@ pub enum Measure {
     Totals,
 }
 
+impl Measure {
+    /// The measure's name as written in the spec.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Measure::Uniques => "uniques",
+            Measure::Totals => "totals",
+        }
+    }
+}
+
 /// The length of one point of a time series, cut in the query's time zone.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

@@ -313,5 +313,16 @@ async fn anonymous_web_visits_and_app_purchases_of_one_user_are_one_person() {
     // buyer purchased on day 0, and bob (the anonymous purchase on the shared device).
     assert_eq!(table["cohorts"][0]["persons"], 3);
     assert_eq!(table["cohorts"][0]["returned"], json!([2, 0]));
+    // The same as CSV, for a spreadsheet.
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_sluice"))
+        .args(["query", "--csv", "--data-dir"])
+        .arg(dir.path())
+        .arg(&spec_file)
+        .output()
+        .unwrap();
+    assert!(output.status.success());
+    let csv = String::from_utf8(output.stdout).unwrap();
+    let lines: Vec<&str> = csv.lines().take(2).collect();
+    assert_eq!(lines, ["cohort,persons,0,1", "2026-01-10,3,2,0"]);
     server.stop();
 }

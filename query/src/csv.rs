@@ -1,0 +1,304 @@
+//! CSV rendering of results, for spreadsheets: one header line, then one line per row, with raw
+//! numbers (counts, and rates as fractions) rather than the text table's formatted cells.
+//! Compared segments get a leading `segment` column.
+
+use crate::result::{
+    EventsResult, FunnelResult, LifecycleResult, PathsResult, QueryResult, RetentionResult,
+    SegmentationResult, StickinessResult,
+};
+
+/// A header and its rows.
+struct Table {
+    header: Vec<String>,
+    rows: Vec<Vec<String>>,
+}
+
+impl Table {
+    fn new(header: &[&str]) -> Self {
+        Table {
+            header: header.iter().map(|h| (*h).to_owned()).collect(),
+            rows: Vec::new(),
+        }
+    }
+}
+
+/// Renders a result as CSV (RFC 4180: comma-separated, fields quoted where needed, CRLF-free
+/// `\n` line ends).
+pub fn render_csv(result: &QueryResult) -> String {
+    let table = table(result);
+    let mut out = String::new();
+    for line in std::iter::once(&table.header).chain(&table.rows) {
+        let fields: Vec<String> = line.iter().map(|f| field(f)).collect();
+        out.push_str(&fields.join(","));
+        out.push('\n');
+    }
+    out
+}
+
+/// One field, quoted when it holds a comma, a quote or a line break.
+fn field(text: &str) -> String {
+    if text.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", text.replace('"', "\"\""))
+    } else {
+        text.to_owned()
+    }
+}
+
+fn table(result: &QueryResult) -> Table {
+    match result {
+        QueryResult::Funnel(r) => funnel(r),
+        QueryResult::Events(r) => events(r),
+        QueryResult::Segmentation(r) => segmentation(r),
+        QueryResult::Retention(r) => retention(r),
+        QueryResult::Lifecycle(r) => lifecycle(r),
+        QueryResult::Stickiness(r) => stickiness(r),
+        QueryResult::Paths(r) => paths(r),
+        QueryResult::Segments(compared) => {
+            let mut joined: Option<Table> = None;
+            for segment in &compared.segments {
+                let part = table(&segment.result);
+                let all = joined.get_or_insert_with(|| {
+                    let mut header = vec!["segment".to_owned()];
+                    header.extend(part.header.iter().cloned());
+                    Table {
+                        header,
+                        rows: Vec::new(),
+                    }
+                });
+                for row in part.rows {
+                    let mut line = vec![segment.name.clone()];
+                    line.extend(row);
+                    all.rows.push(line);
+                }
+            }
+            joined.unwrap_or_else(|| Table::new(&["segment"]))
+        }
+    }
+}
+
+fn funnel(r: &FunnelResult) -> Table {
+    let mut t = Table::new(&[
+        "breakdown",
+        "step",
+        "event_type",
+        "persons",
+        "conversion_from_first",
+        "conversion_from_previous",
+        "drop_off",
+    ]);
+    let rows = std::iter::once(("(all)".to_owned(), &r.overall)).chain(
+        r.by_breakdown
+            .iter()
+            .map(|row| (row.value.clone().unwrap_or_else(|| "(none)".into()), row)),
+    );
+    for (value, row) in rows {
+        for (k, (count, name)) in row.steps.iter().zip(&r.steps).enumerate() {
+            t.rows.push(vec![
+                value.clone(),
+                (k + 1).to_string(),
+                name.clone(),
+                count.persons.to_string(),
+                count.conversion_from_first.to_string(),
+                count.conversion_from_previous.to_string(),
+                count.drop_off.to_string(),
+            ]);
+        }
+    }
+    t
+}
+
+fn segmentation(r: &SegmentationResult) -> Table {
+    let mut header = vec!["point".to_owned()];
+    header.extend(
+        r.series
+            .iter()
+            .map(|s| format!("{} ({})", s.event_type, s.measure.as_str())),
+    );
+    let rows = r
+        .points
+        .iter()
+        .enumerate()
+        .map(|(p, point)| {
+            std::iter::once(point.clone())
+                .chain(
+                    r.series
+                        .iter()
+                        .map(|s| s.values.get(p).copied().unwrap_or(0).to_string()),
+                )
+                .collect()
+        })
+        .collect();
+    Table { header, rows }
+}
+
+fn retention(r: &RetentionResult) -> Table {
+    let mut header = vec!["cohort".to_owned(), "persons".to_owned()];
+    header.extend(r.columns.iter().cloned());
+    let mut rows: Vec<Vec<String>> = r
+        .cohorts
+        .iter()
+        .map(|c| {
+            // Incomplete cells stay empty: their count is not final.
+            let cells = c.returned.iter().zip(&c.complete).map(|(n, complete)| {
+                if *complete {
+                    n.to_string()
+                } else {
+                    String::new()
+                }
+            });
+            [c.period.clone(), c.persons.to_string()]
+                .into_iter()
+                .chain(cells)
+                .collect()
+        })
+        .collect();
+    let rates = r.overall.rate.iter().map(|rate| match rate {
+        Some(rate) => rate.to_string(),
+        None => String::new(),
+    });
+    rows.push(
+        ["all (rate)".to_owned(), r.overall.persons.to_string()]
+            .into_iter()
+            .chain(rates)
+            .collect(),
+    );
+    Table { header, rows }
+}
+
+fn lifecycle(r: &LifecycleResult) -> Table {
+    let mut t = Table::new(&[
+        "period",
+        "new",
+        "current",
+        "resurrected",
+        "dormant",
+        "dormant_new",
+        "dormant_current",
+        "dormant_resurrected",
+        "pulse",
+    ]);
+    for p in &r.points {
+        let mut row = vec![p.period.clone()];
+        row.extend(
+            [
+                p.new,
+                p.current,
+                p.resurrected,
+                p.dormant,
+                p.dormant_new,
+                p.dormant_current,
+                p.dormant_resurrected,
+            ]
+            .map(|n| n.to_string()),
+        );
+        row.push(p.pulse.map(|x| x.to_string()).unwrap_or_default());
+        t.rows.push(row);
+    }
+    t
+}
+
+fn stickiness(r: &StickinessResult) -> Table {
+    let days = r.periods.iter().map(|p| p.exactly.len()).max().unwrap_or(0);
+    let mut header = vec!["period".to_owned(), "persons".to_owned()];
+    header.extend((1..=days).map(|d| format!("exactly {d}")));
+    header.extend((1..=days).map(|d| format!("at least {d}")));
+    let count = |values: &[u64], d: usize| values.get(d).copied().unwrap_or(0).to_string();
+    let rows = r
+        .periods
+        .iter()
+        .map(|p| {
+            let mut row = vec![p.period.clone(), p.persons.to_string()];
+            row.extend((0..days).map(|d| count(&p.exactly, d)));
+            row.extend((0..days).map(|d| count(&p.at_least, d)));
+            row
+        })
+        .collect();
+    Table { header, rows }
+}
+
+fn paths(r: &PathsResult) -> Table {
+    let mut t = Table::new(&["persons", "share", "path"]);
+    for path in &r.paths {
+        let share = match r.persons {
+            0 => 0.0,
+            all => path.persons as f64 / all as f64,
+        };
+        t.rows.push(vec![
+            path.persons.to_string(),
+            share.to_string(),
+            path.events.join(" → "),
+        ]);
+    }
+    t
+}
+
+fn events(r: &EventsResult) -> Table {
+    const KEYS: [&str; 6] = [
+        "event_time",
+        "event_type",
+        "user_id",
+        "device_id",
+        "insert_id",
+        "taxonomy_issues",
+    ];
+    let mut t = Table::new(&KEYS);
+    for event in &r.events {
+        t.rows.push(
+            KEYS.iter()
+                .map(|key| match &event[*key] {
+                    serde_json::Value::String(s) => s.clone(),
+                    serde_json::Value::Null => String::new(),
+                    other => other.to_string(),
+                })
+                .collect(),
+        );
+    }
+    t
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::result::{SegmentResult, SegmentsResult, SeriesResult};
+    use crate::spec::{Interval, Measure};
+
+    #[test]
+    fn fields_are_quoted_only_when_needed() {
+        assert_eq!(field("plain"), "plain");
+        assert_eq!(field("a,b"), "\"a,b\"");
+        assert_eq!(field("say \"hi\""), "\"say \"\"hi\"\"\"");
+        assert_eq!(field("two\nlines"), "\"two\nlines\"");
+    }
+
+    #[test]
+    fn segments_get_a_leading_column() {
+        let one = |values: Vec<u64>| {
+            QueryResult::Segmentation(SegmentationResult {
+                interval: Interval::Day,
+                points: vec!["2025-01-01".into(), "2025-01-02".into()],
+                series: vec![SeriesResult {
+                    event_type: "View, list".into(),
+                    measure: Measure::Totals,
+                    values,
+                }],
+            })
+        };
+        let result = QueryResult::Segments(SegmentsResult {
+            segments: vec![
+                SegmentResult {
+                    name: "iOS".into(),
+                    result: one(vec![1, 2]),
+                },
+                SegmentResult {
+                    name: "web".into(),
+                    result: one(vec![3, 0]),
+                },
+            ],
+        });
+        assert_eq!(
+            render_csv(&result),
+            "segment,point,\"View, list (totals)\"\n\
+             iOS,2025-01-01,1\niOS,2025-01-02,2\nweb,2025-01-01,3\nweb,2025-01-02,0\n"
+        );
+    }
+}
