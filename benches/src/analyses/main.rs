@@ -6,7 +6,8 @@
 //!   an event record in a durable local log (user id as `user_id`, `distinct_id` as the device,
 //!   `category` an event property the plan promotes to a typed column, `platform`), the real
 //!   loader turns the log into Parquet (stamping person ids), and the real compactor folds the
-//!   small files into large sorted ones. The log is deleted afterwards.
+//!   small files into large sorted ones. The loader runs while the log fills (the log deletes
+//!   the segments loaded), and the log is deleted afterwards.
 //! - `run QUERY`: runs one baseline query (`funnel`, `dau`, `retention`) as a Sluice query spec through
 //!   `QueryEngine`, `--runs` times in this process, and prints one JSON line with every run's
 //!   wall time, the best, the peak RSS and the result rows in the baseline SQL's shape (so the
@@ -17,14 +18,15 @@
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use arrow::array::{Array, AsArray, RecordBatch};
 use arrow::datatypes::{Int64Type, TimestampMillisecondType};
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{Parser, Subcommand};
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
-use serde_json::{Value, json};
+use serde_json::json;
+use sluice_benches::baseline::{PLAN, PROJECT, Query};
 use sluice_ingest::compaction::{CompactionOptions, compact};
 use sluice_ingest::log::{Copies, LogRecord};
 use sluice_ingest::{
@@ -35,20 +37,6 @@ use sluice_schema::{Event, StorageLayout, TrackingPlan};
 
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
-/// The project the baseline events are stored under.
-const PROJECT: &str = "bench";
-
-/// The tracking plan of the baseline data: `category` is a planned string property.
-const PLAN: &str = r#"
-[project]
-name = "bench"
-time_zone = "UTC"
-
-[event_properties.category]
-type = "string"
-description = "Product category of the event."
-"#;
 
 #[derive(Parser)]
 struct Args {
@@ -86,150 +74,6 @@ enum Command {
         #[arg(long, default_value_t = 3)]
         runs: usize,
     },
-}
-
-/// The baseline queries Sluice answers (names as in `shared/baselines/queries`).
-#[derive(Clone, Copy, ValueEnum)]
-enum Query {
-    /// 4-step funnel, 7-day window, category held constant and broken down.
-    Funnel,
-    /// Exact daily active users (any event), 90 days, UTC.
-    Dau,
-    /// 7-day N-day retention: cohort = the day of the first event, return = any event.
-    Retention,
-}
-
-impl Query {
-    fn name(self) -> &'static str {
-        match self {
-            Query::Funnel => "funnel",
-            Query::Dau => "dau",
-            Query::Retention => "retention",
-        }
-    }
-
-    /// The Sluice query spec answering the same question as the baseline SQL.
-    fn spec(self) -> Value {
-        let category = json!({"kind": "event", "property": "category"});
-        match self {
-            Query::Funnel => json!({
-                "version": 1,
-                "analysis": "funnel",
-                "project": PROJECT,
-                "date_range": {"from": "2025-01-01", "to": "2025-03-31"},
-                "time_zone": "UTC",
-                "steps": [
-                    {"event_type": "view_item"},
-                    {"event_type": "add_to_cart"},
-                    {"event_type": "checkout_started"},
-                    {"event_type": "purchase"},
-                ],
-                "conversion_window": {"value": 7, "unit": "day"},
-                "hold_constant": [category],
-                "breakdown": category,
-            }),
-            Query::Dau => json!({
-                "version": 1,
-                "analysis": "segmentation",
-                "project": PROJECT,
-                "date_range": {"from": "2025-01-01", "to": "2025-03-31"},
-                "time_zone": "UTC",
-                "interval": "day",
-                "events": [{"event_type": "_all", "measure": "uniques"}],
-            }),
-            Query::Retention => json!({
-                "version": 1,
-                "analysis": "retention",
-                "project": PROJECT,
-                "date_range": {"from": "2025-01-01", "to": "2025-03-31"},
-                "time_zone": "UTC",
-                "start_event": {"event_type": "_new"},
-                "return_event": {"event_type": "_all"},
-                "boundaries": "calendar",
-                "periods": 7,
-            }),
-        }
-    }
-
-    /// The result as the baseline SQL's rows.
-    fn rows(self, result: &Value) -> Result<Vec<Value>, String> {
-        match self {
-            Query::Funnel => funnel_rows(result),
-            Query::Dau => dau_rows(result),
-            Query::Retention => retention_rows(result),
-        }
-    }
-}
-
-/// Funnel rows as `windowFunnel` gives them: `(category, level, users)` for every level some
-/// users stopped at, users counted at the level they reached (not cumulatively).
-fn funnel_rows(result: &Value) -> Result<Vec<Value>, String> {
-    let groups = result["by_breakdown"]
-        .as_array()
-        .ok_or("funnel result without by_breakdown")?;
-    let mut rows = Vec::new();
-    for group in groups {
-        let value = group["value"].clone();
-        let reached: Vec<u64> = group["steps"]
-            .as_array()
-            .ok_or("breakdown row without steps")?
-            .iter()
-            .map(|s| s["persons"].as_u64().unwrap_or(0))
-            .collect();
-        for (level, count) in reached.iter().enumerate() {
-            let next = reached.get(level + 1).copied().unwrap_or(0);
-            if count > &next {
-                rows.push(json!([value, level + 1, count - next]));
-            }
-        }
-    }
-    rows.sort_by(|a, b| {
-        let key = |r: &Value| (r[0].as_str().unwrap_or("").to_owned(), r[1].as_u64());
-        key(a).cmp(&key(b))
-    });
-    Ok(rows)
-}
-
-/// DAU rows as the baseline SQL gives them: `(day, users)` for every day with users, in order.
-fn dau_rows(result: &Value) -> Result<Vec<Value>, String> {
-    let points = result["points"]
-        .as_array()
-        .ok_or("segmentation without points")?;
-    let values = result["series"][0]["values"]
-        .as_array()
-        .ok_or("segmentation without values")?;
-    Ok(points
-        .iter()
-        .zip(values)
-        .filter(|(_, users)| users.as_u64().unwrap_or(0) > 0)
-        .map(|(day, users)| json!([day, users]))
-        .collect())
-}
-
-/// Retention rows as the baseline SQL gives them: `(day0, cohort, d1, …, d7)` per cohort with
-/// persons, `day0` in days since 1970-01-01.
-fn retention_rows(result: &Value) -> Result<Vec<Value>, String> {
-    let epoch = chrono::NaiveDate::from_ymd_opt(1970, 1, 1).ok_or("epoch")?;
-    let cohorts = result["cohorts"]
-        .as_array()
-        .ok_or("retention without cohorts")?;
-    let mut rows = Vec::new();
-    for cohort in cohorts {
-        let persons = cohort["persons"].as_u64().unwrap_or(0);
-        if persons == 0 {
-            continue;
-        }
-        let day = cohort["period"].as_str().unwrap_or_default();
-        let day = chrono::NaiveDate::parse_from_str(day, "%Y-%m-%d")
-            .map_err(|e| format!("cohort period {day:?}: {e}"))?;
-        let mut row = vec![json!((day - epoch).num_days()), json!(persons)];
-        let returned = cohort["returned"]
-            .as_array()
-            .ok_or("cohort without returned")?;
-        row.extend(returned.iter().skip(1).cloned());
-        rows.push(Value::Array(row));
-    }
-    Ok(rows)
 }
 
 fn main() -> ExitCode {
@@ -276,13 +120,6 @@ fn import(
         LocalLog::open(&log_dir, LocalLogOptions::default())
             .map_err(|e| format!("opening the log: {e}"))?,
     );
-    let started = Instant::now();
-    let appended = fill_log(parquet, &log)?;
-    println!(
-        "appended {appended} events to the log in {:.1} s",
-        started.elapsed().as_secs_f64()
-    );
-
     let config = LoaderConfig {
         dataset_dir: data.to_owned(),
         layout: layout.clone(),
@@ -291,12 +128,19 @@ fn import(
         flush_interval: Duration::from_secs(1),
         metrics: Arc::new(IngestMetrics::new()),
     };
+    // The loader runs while the log fills, and the log deletes the segments it has loaded, so
+    // the disk holds a slice of the log at a time, not all of it (100 M events would not fit).
     let loading = Instant::now();
     let loader = spawn_loader(Arc::clone(&log) as Arc<dyn EventLog>, config)
         .map_err(|e| format!("starting the loader: {e}"))?;
+    let appended = fill_log(parquet, &log, &loader.progress.events_loaded)?;
+    println!(
+        "appended {appended} events to the log in {:.1} s",
+        loading.elapsed().as_secs_f64()
+    );
     while loader.progress.events_loaded.load(Ordering::Relaxed) < appended {
-        if loading.elapsed() > Duration::from_secs(3_600) {
-            return Err("the loader did not finish in an hour".into());
+        if loading.elapsed() > Duration::from_secs(3 * 3_600) {
+            return Err("the loader did not finish in three hours".into());
         }
         std::thread::sleep(Duration::from_millis(50));
     }
@@ -321,8 +165,12 @@ fn import(
     Ok(())
 }
 
-/// Appends every row of the baseline file to `log` as an event record; returns the count.
-fn fill_log(parquet: &Path, log: &Arc<LocalLog>) -> Result<u64, String> {
+/// Most events the log may hold ahead of the loader while it fills (about 2 GB of log).
+const MAX_AHEAD: u64 = 10_000_000;
+
+/// Appends every row of the baseline file to `log`, at most [`MAX_AHEAD`] events ahead of
+/// `loaded`; returns the count.
+fn fill_log(parquet: &Path, log: &Arc<LocalLog>, loaded: &AtomicU64) -> Result<u64, String> {
     let file =
         std::fs::File::open(parquet).map_err(|e| format!("opening {}: {e}", parquet.display()))?;
     let reader = ParquetRecordBatchReaderBuilder::try_new(file)
@@ -334,6 +182,9 @@ fn fill_log(parquet: &Path, log: &Arc<LocalLog>) -> Result<u64, String> {
         let batch = batch.map_err(|e| format!("reading {}: {e}", parquet.display()))?;
         let records = records(&batch)?;
         appended += records.len() as u64;
+        while appended.saturating_sub(loaded.load(Ordering::Relaxed)) > MAX_AHEAD {
+            std::thread::sleep(Duration::from_millis(20));
+        }
         runtime
             .block_on(log.append(records))
             .map_err(|e| format!("appending: {e}"))?;
