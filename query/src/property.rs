@@ -24,7 +24,7 @@ pub(crate) fn column(name: &str) -> Expr {
     Expr::Column(Column::new_unqualified(name))
 }
 
-/// `value` as `Utf8`, null where the table has no such data.
+/// `value` as text (`Utf8` or `Utf8View`), null where the table has no such data.
 pub(crate) fn resolve(property: &PropertyRef, schema: &Schema) -> Expr {
     match property {
         PropertyRef::Event(name) => {
@@ -48,12 +48,13 @@ fn bag_property(schema: &Schema, prefix: &str, bag: &str, name: &str) -> Expr {
     }
 }
 
-/// The column `name` cast to `Utf8`, if the schema has it.
+/// The column `name` as text (`Utf8View` columns stay as they are, others are cast to `Utf8`),
+/// if the schema has it.
 fn text_column(schema: &Schema, name: &str) -> Option<Expr> {
     let field = schema.field_with_name(name).ok()?;
     let expr = column(name);
     Some(match field.data_type() {
-        DataType::Utf8 => expr,
+        DataType::Utf8 | DataType::Utf8View => expr,
         _ => cast(expr, DataType::Utf8),
     })
 }
