@@ -19,6 +19,7 @@ mod json;
 mod lifecycle;
 mod paths;
 mod person_periods;
+mod person_sort;
 mod property;
 mod render;
 pub mod result;
