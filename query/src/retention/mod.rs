@@ -1,13 +1,18 @@
-//! Retention: cohorts by start period, and who came back N periods later (calendar periods in
-//! the query's time zone; Amplitude's definitions, reference §4.3).
+//! Retention: cohorts by the calendar period of the start event (in the query's time zone), and
+//! who came back N periods later — in rolling windows opened by each start event (Amplitude's
+//! default) or in calendar periods (Amplitude's definitions, reference §4.3).
 //!
 //! Plan: scan the events that can start or return (for "new user" retention every counted event
 //! before the end, since a person is new at their first event ever), with `event_date` pruning
-//! → per row the person, the time and the start/return flags → the `sluice_retention`
-//! aggregate (`persons.rs`, no `GROUP BY`) → the table, and the overall row weighted over the
-//! cohorts that have completed each column.
+//! → per row the person, the time and the start/return flags → one aggregate without
+//! `GROUP BY`: `sluice_retention` (`persons.rs`, per-person period bitmaps) for calendar
+//! periods, `sluice_retention_rolling` (`rolling.rs`, rows sorted by person) for rolling
+//! windows → the table, and the overall row weighted over the cohorts that have completed each
+//! column.
 
 mod persons;
+mod rolling;
+mod windows;
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -23,10 +28,11 @@ use crate::identity::PersonMap;
 use crate::person_periods::PeriodLayout;
 use crate::property::{column, time_span, timestamp};
 use crate::result::{RetentionCohort, RetentionOverall, RetentionResult};
-use crate::spec::{PointIndex, RetentionQuery, SeriesEvent, StartEvent};
+use crate::spec::{HOUR_MS, PointIndex, RetentionQuery, ReturnPeriods, SeriesEvent, StartEvent};
 use crate::whole_table::{aggregate_list, counted_event};
 use persons::{RETURN, RetentionParams, RetentionUdaf, START};
 pub(crate) use persons::{list_scalar, list_type};
+use rolling::{RollingParams, RollingUdaf};
 
 /// Runs `query` over `table` (`None`: no data yet, every count is zero).
 pub(crate) async fn run(
@@ -47,7 +53,6 @@ pub(crate) async fn run(
             counts.len()
         )));
     }
-    let starts = &query.buckets.starts;
     let mut rows = Vec::with_capacity(cohorts);
     let mut eligible = vec![0u64; query.columns.len()];
     let mut returned = vec![0u64; query.columns.len()];
@@ -57,8 +62,8 @@ pub(crate) async fn run(
             .iter()
             .map(|&(from, to)| {
                 // A column is complete once its last period has ended ("or after": its first).
-                let last = c + to.unwrap_or(from + 1) as usize;
-                starts.get(last).is_some_and(|&end| end <= query.now_ms)
+                let last = to.unwrap_or(from + 1);
+                column_end_ms(query, c, last).is_some_and(|end| end <= query.now_ms)
             })
             .collect();
         for (j, &done) in complete.iter().enumerate() {
@@ -91,6 +96,20 @@ pub(crate) async fn run(
     })
 }
 
+/// When period `last` (counted from 0) after cohort `cohort` has ended for every person of the
+/// cohort: for calendar periods, the start of period `cohort + last`; for rolling windows, `last`
+/// windows after the end of the cohort period (its last start's windows end before that).
+fn column_end_ms(query: &RetentionQuery, cohort: usize, last: u32) -> Option<i64> {
+    let starts = &query.buckets.starts;
+    match &query.return_periods {
+        ReturnPeriods::Calendar => starts.get(cohort + last as usize).copied(),
+        ReturnPeriods::Rolling(windows) => {
+            let cohort_end = starts.get(cohort + 1)?;
+            Some(cohort_end + i64::from(last) * windows.window_hours * HOUR_MS)
+        }
+    }
+}
+
 /// Whether a row is a counted event of `event`.
 fn matches(event: &SeriesEvent) -> Expr {
     match event {
@@ -112,13 +131,18 @@ async fn counts(
     let (Some(&from), Some(&end)) = (starts.first(), starts.last()) else {
         return Ok(Vec::new());
     };
+    // Returns are read to the end of the last period or window followed.
+    let scan_end = match &query.return_periods {
+        ReturnPeriods::Calendar => end,
+        ReturnPeriods::Rolling(windows) => windows.horizon_ms,
+    };
     let (start_matches, mut filter) = match &query.start {
         // New users: every counted event up to the end, from the beginning of time.
         StartEvent::New => (
             matches(&SeriesEvent::Any),
-            column("event_time").lt(timestamp(end)),
+            column("event_time").lt(timestamp(scan_end)),
         ),
-        StartEvent::Event(event) => (matches(event), time_span(from, end - 1)),
+        StartEvent::Event(event) => (matches(event), time_span(from, scan_end - 1)),
     };
     if let Some(project) = &query.project {
         filter = filter.and(column("project").eq(lit(project.clone())));
@@ -135,16 +159,28 @@ async fn counts(
     }
     let flags = when(start_matches, lit(START)).otherwise(lit(0i64))?
         | when(matches(&query.ret), lit(RETURN)).otherwise(lit(0i64))?;
-    let udaf = RetentionUdaf::new(RetentionParams {
-        layout: PeriodLayout {
-            points: Arc::new(PointIndex::new(starts.clone())),
-            a_end_ms: query.cohort_end_ms,
-            a_periods: query.cohort_periods,
-        },
-        new_users: matches!(query.start, StartEvent::New),
-        columns: Arc::new(query.columns.clone()),
-    })
-    .into_udaf();
+    let new_users = matches!(query.start, StartEvent::New);
+    let columns = Arc::new(query.columns.clone());
+    let points = Arc::new(PointIndex::new(starts.clone()));
+    let udaf = match &query.return_periods {
+        ReturnPeriods::Calendar => RetentionUdaf::new(RetentionParams {
+            layout: PeriodLayout {
+                points,
+                a_end_ms: query.cohort_end_ms,
+                a_periods: query.cohort_periods,
+            },
+            new_users,
+            columns,
+        })
+        .into_udaf(),
+        ReturnPeriods::Rolling(windows) => RollingUdaf::new(RollingParams {
+            cohorts: points,
+            windows: *windows,
+            new_users,
+            columns,
+        })
+        .into_udaf(),
+    };
     let arguments = vec![
         persons.person_expr(&schema),
         cast(column("event_time"), DataType::Int64),
