@@ -26,7 +26,7 @@ use crate::error::{QueryError, SpecError};
 
 pub(crate) use intervals::PointIndex;
 pub(crate) use validate::{
-    EventsQuery, FunnelQuery, HOUR_MS, LIFECYCLE_LEAD, LifecycleQuery, PathsQuery, PropertyRef,
+    EventsQuery, FunnelQuery, LIFECYCLE_LEAD, LifecycleQuery, PathsQuery, PropertyRef,
     RetentionQuery, ReturnPeriods, RollingWindows, SegmentationQuery, SeriesEvent, StartEvent,
     StickinessQuery,
 };

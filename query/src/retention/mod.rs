@@ -28,7 +28,7 @@ use crate::identity::PersonMap;
 use crate::person_periods::PeriodLayout;
 use crate::property::{column, time_span, timestamp};
 use crate::result::{RetentionCohort, RetentionOverall, RetentionResult};
-use crate::spec::{HOUR_MS, PointIndex, RetentionQuery, ReturnPeriods, SeriesEvent, StartEvent};
+use crate::spec::{PointIndex, RetentionQuery, ReturnPeriods, SeriesEvent, StartEvent};
 use crate::whole_table::{aggregate_list, counted_event};
 use persons::{RETURN, RetentionParams, RetentionUdaf, START};
 pub(crate) use persons::{list_scalar, list_type};
@@ -96,16 +96,17 @@ pub(crate) async fn run(
     })
 }
 
-/// When period `last` (counted from 0) after cohort `cohort` has ended for every person of the
-/// cohort: for calendar periods, the start of period `cohort + last`; for rolling windows, `last`
-/// windows after the end of the cohort period (its last start's windows end before that).
+/// When the first `last` periods after cohort `cohort` have ended for every person of the
+/// cohort: for calendar periods, the start of period `cohort + last`; for rolling windows, the end
+/// of window `last - 1` of a start in the cohort period's last hour.
 fn column_end_ms(query: &RetentionQuery, cohort: usize, last: u32) -> Option<i64> {
     let starts = &query.buckets.starts;
     match &query.return_periods {
         ReturnPeriods::Calendar => starts.get(cohort + last as usize).copied(),
         ReturnPeriods::Rolling(windows) => {
-            let cohort_end = starts.get(cohort + 1)?;
-            Some(cohort_end + i64::from(last) * windows.window_hours * HOUR_MS)
+            let last_hour = windows.hour_of(starts.get(cohort + 1)? - 1);
+            let end_hour = last_hour + i64::from(last) * windows.window_hours;
+            Some(windows.hour_start_ms(end_hour))
         }
     }
 }

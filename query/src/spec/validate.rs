@@ -306,6 +306,11 @@ impl RollingWindows {
     pub(crate) fn hour_of(&self, ms: i64) -> i64 {
         (ms - self.hour_phase_ms).div_euclid(HOUR_MS)
     }
+
+    /// The instant at which hour number `hour` begins.
+    pub(crate) fn hour_start_ms(&self, hour: i64) -> i64 {
+        hour * HOUR_MS + self.hour_phase_ms
+    }
 }
 
 impl RetentionSpec {

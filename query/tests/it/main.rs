@@ -8,6 +8,7 @@ mod lifecycle;
 mod paths;
 mod reference;
 mod retention;
+mod retention_rolling;
 mod segmentation;
 mod stickiness;
 mod support;

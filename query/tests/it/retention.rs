@@ -15,7 +15,7 @@ use crate::support::{TestEvent, ev, run_any, utc, write_dataset};
 const HOUR: i64 = 3_600_000;
 const ZONES: [&str; 3] = ["UTC", "Asia/Seoul", "America/New_York"];
 
-fn retention(dir: &std::path::Path, value: Value) -> RetentionResult {
+pub(crate) fn retention(dir: &std::path::Path, value: Value) -> RetentionResult {
     let spec = QuerySpec::from_json(&value.to_string()).expect("valid spec");
     match run_any(dir, &spec).expect("runs") {
         QueryResult::Retention(result) => result,
