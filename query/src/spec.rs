@@ -413,8 +413,13 @@ pub struct RetentionSpec {
     /// The start event: an event type, `_all` (any event) or `_new` (the person's first event
     /// ever, so each person is in one cohort at most).
     pub start_event: EventRef,
-    /// The return event: an event type or `_all`.
-    pub return_event: EventRef,
+    /// The return event: an event type or `_all`. Give this or `return_events`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub return_event: Option<EventRef>,
+    /// One or two return events (Amplitude's return-event series), each answered with its own
+    /// table; instead of `return_event`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub return_events: Vec<EventRef>,
     /// How return periods are cut: `rolling` windows of 24 hours (7 × 24, 30 × 24) from each
     /// start event, Amplitude's default, when absent; or `calendar` days (weeks, months) in the
     /// time zone.

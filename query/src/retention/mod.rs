@@ -27,26 +27,60 @@ use crate::error::{QueryError, Result};
 use crate::identity::PersonMap;
 use crate::person_periods::PeriodLayout;
 use crate::property::{column, time_span, timestamp};
-use crate::result::{RetentionCohort, RetentionOverall, RetentionResult};
+use crate::result::{RetentionCohort, RetentionOverall, RetentionResult, RetentionSeries};
 use crate::spec::{PointIndex, RetentionQuery, ReturnPeriods, SeriesEvent, StartEvent};
 use crate::whole_table::{aggregate_list, counted_event};
 use persons::{RETURN, RetentionParams, RetentionUdaf, START};
 pub(crate) use persons::{list_scalar, list_type};
 use rolling::{RollingParams, RollingUdaf};
 
-/// Runs `query` over `table` (`None`: no data yet, every count is zero).
+/// Runs `query` over `table` (`None`: no data yet, every count is zero): one scan and one
+/// table per return event.
 pub(crate) async fn run(
     ctx: &SessionContext,
     table: Option<Arc<ListingTable>>,
     persons: &Arc<PersonMap>,
     query: &RetentionQuery,
 ) -> Result<RetentionResult> {
+    let mut tables = Vec::with_capacity(query.returns.len());
+    for ret in &query.returns {
+        let counts = match &table {
+            Some(table) => counts(ctx, Arc::clone(table), persons, query, ret).await?,
+            None => vec![0; query.cohort_periods * (1 + query.columns.len()) + 1],
+        };
+        tables.push(cohort_table(query, &counts)?);
+    }
+    let mut tables = tables.into_iter();
+    let Some((cohorts, overall)) = tables.next() else {
+        return Err(QueryError::Internal(
+            "retention without a return event".into(),
+        ));
+    };
+    let second_return =
+        tables
+            .next()
+            .zip(query.return_labels.get(1))
+            .map(|((cohorts, overall), label)| RetentionSeries {
+                return_event: label.clone(),
+                cohorts,
+                overall,
+            });
+    Ok(RetentionResult {
+        columns: query.column_labels.clone(),
+        cohorts,
+        overall,
+        second_return,
+    })
+}
+
+/// The cohort rows and the overall row from the aggregate's counts (per cohort its persons and
+/// returned per column, then the distinct persons).
+fn cohort_table(
+    query: &RetentionQuery,
+    counts: &[u64],
+) -> Result<(Vec<RetentionCohort>, RetentionOverall)> {
     let cohorts = query.cohort_periods;
     let width = 1 + query.columns.len();
-    let counts = match table {
-        Some(table) => counts(ctx, table, persons, query).await?,
-        None => vec![0; cohorts * width + 1],
-    };
     if counts.len() != cohorts * width + 1 {
         return Err(QueryError::Internal(format!(
             "retention returned {} counts for {cohorts} cohorts",
@@ -84,16 +118,13 @@ pub(crate) async fn run(
         .zip(&returned)
         .map(|(&e, &r)| (e > 0).then(|| r as f64 / e as f64))
         .collect();
-    Ok(RetentionResult {
-        columns: query.column_labels.clone(),
-        cohorts: rows,
-        overall: RetentionOverall {
-            persons: counts[cohorts * width],
-            eligible,
-            returned,
-            rate,
-        },
-    })
+    let overall = RetentionOverall {
+        persons: counts[cohorts * width],
+        eligible,
+        returned,
+        rate,
+    };
+    Ok((rows, overall))
 }
 
 /// When the first `last` periods after cohort `cohort` have ended for every person of the
@@ -119,12 +150,13 @@ fn matches(event: &SeriesEvent) -> Expr {
     }
 }
 
-/// Per cohort its persons and returned counts, then the distinct persons.
+/// Per cohort its persons and returned counts for return event `ret`, then the distinct persons.
 async fn counts(
     ctx: &SessionContext,
     table: Arc<ListingTable>,
     persons: &Arc<PersonMap>,
     query: &RetentionQuery,
+    ret: &SeriesEvent,
 ) -> Result<Vec<u64>> {
     use datafusion::datasource::TableProvider as _;
     let schema = table.schema();
@@ -148,7 +180,7 @@ async fn counts(
     if let Some(project) = &query.project {
         filter = filter.and(column("project").eq(lit(project.clone())));
     }
-    let types: Option<BTreeSet<&str>> = match (&query.start, &query.ret) {
+    let types: Option<BTreeSet<&str>> = match (&query.start, ret) {
         (StartEvent::Event(SeriesEvent::Type(a)), SeriesEvent::Type(b)) => {
             Some([a.as_str(), b.as_str()].into())
         }
@@ -159,7 +191,7 @@ async fn counts(
             filter.and(column("event_type").in_list(types.into_iter().map(lit).collect(), false));
     }
     let flags = when(start_matches, lit(START)).otherwise(lit(0i64))?
-        | when(matches(&query.ret), lit(RETURN)).otherwise(lit(0i64))?;
+        | when(matches(ret), lit(RETURN)).otherwise(lit(0i64))?;
     let new_users = matches!(query.start, StartEvent::New);
     let columns = Arc::new(query.columns.clone());
     let points = Arc::new(PointIndex::new(starts.clone()));

@@ -325,6 +325,30 @@ fn analyses_reject_bad_values_by_field() {
         SpecError::TooManyPeriods { .. }
     ));
     assert_eq!(
+        retention(json!({"return_events": [{"event_type": "C"}]})),
+        SpecError::AmbiguousReturnEvent
+    );
+    let returns = |events: serde_json::Value| {
+        let spec = json!({"version": 1, "analysis": "retention", "date_range": range,
+            "start_event": {"event_type": "A"}, "return_events": events, "periods": 7});
+        spec_error(spec)
+    };
+    assert_eq!(
+        returns(json!([])),
+        SpecError::ReturnEventCount { found: 0, max: 2 }
+    );
+    let three = json!([{"event_type": "B"}, {"event_type": "C"}, {"event_type": "D"}]);
+    assert_eq!(
+        returns(three),
+        SpecError::ReturnEventCount { found: 3, max: 2 }
+    );
+    assert_eq!(
+        returns(json!([{"event_type": "B"}, {"event_type": "_new"}])),
+        SpecError::NewUserNotAllowed {
+            field: "return_events[1]"
+        }
+    );
+    assert_eq!(
         with("lifecycle", json!({"event": {"event_type": "_new"}})),
         SpecError::NewUserNotAllowed { field: "event" }
     );

@@ -258,7 +258,10 @@ pub(crate) enum StartEvent {
 pub(crate) struct RetentionQuery {
     pub(crate) project: Option<String>,
     pub(crate) start: StartEvent,
-    pub(crate) ret: SeriesEvent,
+    /// The return events (one or two), each answered with its own table.
+    pub(crate) returns: Vec<SeriesEvent>,
+    /// Their names as given.
+    pub(crate) return_labels: Vec<String>,
     /// Periods from the first cohort period to `periods` past the last one.
     pub(crate) buckets: Buckets,
     /// How many of the periods are cohort periods (inside the date range).
@@ -330,7 +333,7 @@ impl RetentionSpec {
             ANY_EVENT => StartEvent::Event(SeriesEvent::Any),
             other => StartEvent::Event(SeriesEvent::Type(other.to_owned())),
         };
-        let ret = series_event(&self.return_event, "return_event")?;
+        let (returns, return_labels) = self.validate_returns()?;
         if self.periods > MAX_RETENTION_PERIODS {
             return Err(SpecError::TooManyPeriods {
                 found: self.periods,
@@ -404,7 +407,8 @@ impl RetentionSpec {
         Ok(RetentionQuery {
             project,
             start,
-            ret,
+            returns,
+            return_labels,
             buckets,
             cohort_periods,
             cohort_end_ms,
@@ -413,6 +417,38 @@ impl RetentionSpec {
             now_ms: chrono::Utc::now().timestamp_millis(),
             return_periods,
         })
+    }
+}
+
+/// Most return events of one retention query (Amplitude's limit).
+pub(crate) const MAX_RETURN_EVENTS: usize = 2;
+
+impl RetentionSpec {
+    /// The return events, from `return_event` or `return_events`, and their names.
+    fn validate_returns(&self) -> Result<(Vec<SeriesEvent>, Vec<String>), SpecError> {
+        const FIELDS: [&str; MAX_RETURN_EVENTS] = ["return_events[0]", "return_events[1]"];
+        let named: Vec<(&EventRef, &'static str)> = match (&self.return_event, &self.return_events)
+        {
+            (Some(_), events) if !events.is_empty() => {
+                return Err(SpecError::AmbiguousReturnEvent);
+            }
+            (Some(event), _) => vec![(event, "return_event")],
+            (None, events) if (1..=MAX_RETURN_EVENTS).contains(&events.len()) => {
+                events.iter().zip(FIELDS).collect()
+            }
+            (None, events) => {
+                return Err(SpecError::ReturnEventCount {
+                    found: events.len(),
+                    max: MAX_RETURN_EVENTS,
+                });
+            }
+        };
+        let mut returns = Vec::with_capacity(named.len());
+        for &(event, field) in &named {
+            returns.push(series_event(event, field)?);
+        }
+        let labels = named.iter().map(|(e, _)| e.event_type.clone()).collect();
+        Ok((returns, labels))
     }
 }
 
