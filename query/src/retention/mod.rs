@@ -8,7 +8,8 @@
 //! `GROUP BY`: `sluice_retention` (`persons.rs`, per-person period bitmaps) for calendar
 //! periods, `sluice_retention_rolling` (`rolling.rs`, rows sorted by person) for rolling
 //! windows → the table, and the overall row weighted over the cohorts that have completed each
-//! column.
+//! column. With two return events this runs once per return event (two scans), each giving its
+//! own table.
 
 mod persons;
 mod rolling;
