@@ -172,7 +172,7 @@ pub enum SpecError {
         "{field}.event_type: must not be empty (an event type, \"_all\", or for a retention start_event \"_new\")"
     )]
     EmptyEvent {
-        /// `start_event`, `return_event` or `event`.
+        /// `start_event`, `return_event`, `return_events[i]` or `event`.
         field: &'static str,
     },
     /// `_new` given where only retention's start event allows it.
@@ -182,6 +182,17 @@ pub enum SpecError {
     NewUserNotAllowed {
         /// The field.
         field: &'static str,
+    },
+    /// Both `return_event` and `return_events` given.
+    #[error("give either return_event or return_events, not both")]
+    AmbiguousReturnEvent,
+    /// No return event, or more than a retention follows.
+    #[error("return_events: give 1 to {max} return events (or one return_event), got {found}")]
+    ReturnEventCount {
+        /// Return events given.
+        found: usize,
+        /// The limit.
+        max: usize,
     },
     /// Too many retention periods.
     #[error("periods: at most {max} periods can be followed, got {found}")]

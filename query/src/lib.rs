@@ -21,6 +21,7 @@ mod json;
 mod lifecycle;
 mod paths;
 mod person_periods;
+mod person_sort;
 mod plan;
 mod property;
 mod render;

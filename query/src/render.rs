@@ -4,7 +4,8 @@ use std::fmt::Write as _;
 
 use crate::result::{
     EventsResult, FunnelResult, FunnelRow, LifecycleResult, PathsResult, QueryResult,
-    RetentionResult, SegmentationResult, SegmentsResult, StickinessResult,
+    RetentionCohort, RetentionOverall, RetentionResult, SegmentationResult, SegmentsResult,
+    StickinessResult,
 };
 use crate::spec::{BreakdownKind, Dataset};
 
@@ -114,16 +115,34 @@ fn render_lifecycle(result: &LifecycleResult) -> String {
 }
 
 /// One line per cohort (persons, then each column's returned count and share), then the
-/// overall row; incomplete cells are marked `*`.
+/// overall row; incomplete cells are marked `*`. A second return event's table follows under
+/// its name.
 fn render_retention(result: &RetentionResult) -> String {
+    let mut text = retention_table(&result.columns, &result.cohorts, &result.overall);
+    if let Some(second) = &result.second_return {
+        text.push_str(&format!("\nsecond return event: {}\n", second.return_event));
+        text.push_str(&retention_table(
+            &result.columns,
+            &second.cohorts,
+            &second.overall,
+        ));
+    }
+    text
+}
+
+fn retention_table(
+    columns: &[String],
+    cohorts: &[RetentionCohort],
+    overall_row: &RetentionOverall,
+) -> String {
     let mut headers = vec!["cohort".to_owned(), "persons".to_owned()];
-    headers.extend(result.columns.iter().cloned());
+    headers.extend(columns.iter().cloned());
     let share = |returned: u64, of: u64| match of {
         0 => "-".to_owned(),
         of => format!("{returned} ({:.1}%)", 100.0 * returned as f64 / of as f64),
     };
     let mut lines = vec![headers];
-    for cohort in &result.cohorts {
+    for cohort in cohorts {
         let mut line = vec![cohort.period.clone(), cohort.persons.to_string()];
         for (returned, complete) in cohort.returned.iter().zip(&cohort.complete) {
             let mark = if *complete { "" } else { "*" };
@@ -131,8 +150,8 @@ fn render_retention(result: &RetentionResult) -> String {
         }
         lines.push(line);
     }
-    let mut overall = vec!["all".to_owned(), result.overall.persons.to_string()];
-    for (returned, eligible) in result.overall.returned.iter().zip(&result.overall.eligible) {
+    let mut overall = vec!["all".to_owned(), overall_row.persons.to_string()];
+    for (returned, eligible) in overall_row.returned.iter().zip(&overall_row.eligible) {
         overall.push(share(*returned, *eligible));
     }
     lines.push(overall);
@@ -382,6 +401,49 @@ mod tests {
         assert_eq!(
             lines[header + 3],
             "2. Purchase Completed        3       0.3%         0.3%      1000"
+        );
+    }
+
+    #[test]
+    fn a_second_return_event_gets_its_own_table() {
+        let overall = |returned: u64| RetentionOverall {
+            persons: 4,
+            eligible: vec![4],
+            returned: vec![returned],
+            rate: vec![Some(returned as f64 / 4.0)],
+        };
+        let cohorts = |returned: u64| {
+            vec![RetentionCohort {
+                period: "2025-01-01".into(),
+                persons: 4,
+                returned: vec![returned],
+                complete: vec![false],
+            }]
+        };
+        let result = RetentionResult {
+            columns: vec!["0".into()],
+            cohorts: cohorts(3),
+            overall: overall(3),
+            second_return: Some(crate::result::RetentionSeries {
+                return_event: "Buy".into(),
+                cohorts: cohorts(1),
+                overall: overall(1),
+            }),
+        };
+        let text = render_table(&QueryResult::Retention(result));
+        let lines: Vec<&str> = text.lines().map(str::trim_end).collect();
+        assert_eq!(
+            lines,
+            [
+                "cohort      persons           0",
+                "2025-01-01        4  3 (75.0%)*",
+                "all               4   3 (75.0%)",
+                "",
+                "second return event: Buy",
+                "cohort      persons           0",
+                "2025-01-01        4  1 (25.0%)*",
+                "all               4   1 (25.0%)",
+            ]
         );
     }
 

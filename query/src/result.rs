@@ -180,6 +180,22 @@ pub struct RetentionResult {
     pub cohorts: Vec<RetentionCohort>,
     /// All cohorts together (Amplitude's "All users" row).
     pub overall: RetentionOverall,
+    /// With two return events (`return_events`), the second one's table; the fields above
+    /// answer the first.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub second_return: Option<RetentionSeries>,
+}
+
+/// The table of one more return event, over the same cohorts and columns.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RetentionSeries {
+    /// The return event, as given.
+    pub return_event: String,
+    /// One row per period of the date range, as in [`RetentionResult::cohorts`].
+    pub cohorts: Vec<RetentionCohort>,
+    /// All cohorts together.
+    pub overall: RetentionOverall,
 }
 
 /// One cohort: the persons who did the start event in a period.

@@ -29,7 +29,8 @@ pub use filter::{FilterOp, FilterValue, PropertyFilter, Segment};
 pub(crate) use intervals::PointIndex;
 pub(crate) use validate::{
     EventsQuery, FunnelQuery, LIFECYCLE_LEAD, LifecycleQuery, PathsQuery, PropertyRef,
-    RetentionQuery, SegmentationQuery, SeriesEvent, StartEvent, StickinessQuery, property_ref,
+    RetentionQuery, ReturnPeriods, RollingWindows, SegmentationQuery, SeriesEvent, StartEvent,
+    StickinessQuery, property_ref,
 };
 
 /// The spec version this engine understands.
@@ -419,7 +420,7 @@ pub const MAX_RETENTION_PERIODS: u32 = 366;
 /// {"version": 1, "analysis": "retention", "project": "marketplace",
 ///  "date_range": {"from": "2025-01-01", "to": "2025-01-31"}, "time_zone": "Asia/Seoul",
 ///  "start_event": {"event_type": "_new"}, "return_event": {"event_type": "_all"},
-///  "boundaries": "calendar", "periods": 7}
+///  "periods": 7}
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -442,11 +443,17 @@ pub struct RetentionSpec {
     /// The start event: an event type, `_all` (any event) or `_new` (the person's first event
     /// ever, so each person is in one cohort at most).
     pub start_event: EventRef,
-    /// The return event: an event type or `_all`.
-    pub return_event: EventRef,
-    /// How periods are cut. Only `calendar` is available: periods follow calendar days (weeks,
-    /// months) in the time zone. Amplitude's default, rolling 24-hour windows from each start
-    /// event, is not implemented yet, so the field has no default.
+    /// The return event: an event type or `_all`. Give this or `return_events`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub return_event: Option<EventRef>,
+    /// One or two return events (Amplitude's return-event series), each answered with its own
+    /// table; instead of `return_event`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub return_events: Vec<EventRef>,
+    /// How return periods are cut: `rolling` windows of 24 hours (7 × 24, 30 × 24) from each
+    /// start event, Amplitude's default, when absent; or `calendar` days (weeks, months) in the
+    /// time zone.
+    #[serde(default)]
     pub boundaries: RetentionBoundaries,
     /// The length of a period; a day when absent.
     #[serde(default)]
@@ -472,10 +479,15 @@ pub struct EventRef {
     pub conditions: Vec<PropertyFilter>,
 }
 
-/// How retention periods are cut.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+/// How retention periods are cut. Cohorts are calendar periods of the start event either way.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum RetentionBoundaries {
+    /// Windows per start event (Amplitude's default): period N is hours `[24N, 24(N+1))` after
+    /// the start's hour for days (168-hour windows for weeks, 720-hour ones for months), times
+    /// rounded down to the hour; each start event of a cohort opens its own windows.
+    #[default]
+    Rolling,
     /// Calendar days (weeks, months) in the query's time zone; several start events in one
     /// period put the person in that period's cohort once.
     Calendar,

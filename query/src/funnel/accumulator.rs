@@ -21,6 +21,7 @@ use datafusion::logical_expr::Accumulator;
 use super::path::{FunnelParams, StepEvent, person_funnel};
 use super::state::{Collected, NONE, Row};
 use super::udaf::result_fields;
+use crate::person_sort::sort_by_person;
 
 /// The funnel's state in one partition, then for all.
 #[derive(Debug)]
@@ -72,9 +73,11 @@ fn count_levels(collected: &mut Collected, params: &FunnelParams) -> BTreeMap<(u
         NONE => 0,
         index => ranking.rank_of[index as usize] + 1,
     };
-    sort_by_person(&mut collected.rows, |r: &Row| {
-        (r.held, r.ts, rank(r.breakdown), r.mask)
-    });
+    sort_by_person(
+        &mut collected.rows,
+        |r: &Row| r.person,
+        |r: &Row| (r.held, r.ts, rank(r.breakdown), r.mask),
+    );
     let rows = &collected.rows;
     let mut counts = BTreeMap::new();
     let mut events: Vec<StepEvent> = Vec::new();
@@ -96,60 +99,6 @@ fn count_levels(collected: &mut Collected, params: &FunnelParams) -> BTreeMap<(u
         *counts.entry((breakdown, outcome.level)).or_insert(0) += 1;
     }
     counts
-}
-
-/// Most person-id span, relative to the number of rows, that is sorted by counting (one bucket
-/// per id in the span) rather than by comparison.
-const COUNTING_SPAN_PER_ROW: i64 = 4;
-
-/// Sorts `rows` by person, then by `key`. Person ids are dense (each log partition numbers its
-/// persons from 0), so when their span is small next to the row count the rows are placed by a
-/// counting sort on the person (linear), and only each person's few rows are compared; otherwise
-/// (sparse ids, e.g. several Kafka partitions) by one comparison sort.
-fn sort_by_person<K: Ord>(rows: &mut Vec<Row>, key: impl Fn(&Row) -> K) {
-    let (Some(min), Some(max)) = (
-        rows.iter().map(|r| r.person).min(),
-        rows.iter().map(|r| r.person).max(),
-    ) else {
-        return;
-    };
-    let span = max.saturating_sub(min).saturating_add(1);
-    let limit = (rows.len() as i64)
-        .saturating_mul(COUNTING_SPAN_PER_ROW)
-        .max(1_024);
-    if span > limit {
-        rows.sort_unstable_by_key(|r| (r.person, key(r)));
-        return;
-    }
-    // Start offset of each person's bucket, then each row moved to its place (stable).
-    let mut starts = vec![0usize; span as usize + 1];
-    for row in rows.iter() {
-        starts[(row.person - min) as usize + 1] += 1;
-    }
-    for i in 1..starts.len() {
-        starts[i] += starts[i - 1];
-    }
-    let mut sorted = vec![
-        Row {
-            person: 0,
-            held: NONE,
-            ts: 0,
-            breakdown: NONE,
-            mask: 0,
-        };
-        rows.len()
-    ];
-    for row in rows.iter() {
-        let slot = &mut starts[(row.person - min) as usize];
-        sorted[*slot] = *row;
-        *slot += 1;
-    }
-    for person in sorted.chunk_by_mut(|a, b| a.person == b.person) {
-        if !person.is_sorted_by_key(&key) {
-            person.sort_unstable_by_key(&key);
-        }
-    }
-    *rows = sorted;
 }
 
 /// The counts as the aggregate's result: a list of `{breakdown, level, persons}`.

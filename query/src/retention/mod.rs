@@ -1,13 +1,19 @@
-//! Retention: cohorts by start period, and who came back N periods later (calendar periods in
-//! the query's time zone; Amplitude's definitions, reference §4.3).
+//! Retention: cohorts by the calendar period of the start event (in the query's time zone), and
+//! who came back N periods later — in rolling windows opened by each start event (Amplitude's
+//! default) or in calendar periods (Amplitude's definitions, reference §4.3).
 //!
 //! Plan: scan the events that can start or return (for "new user" retention every counted event
 //! before the end, since a person is new at their first event ever), with `event_date` pruning
-//! → per row the person, the time and the start/return flags → the `sluice_retention`
-//! aggregate (`persons.rs`, no `GROUP BY`) → the table, and the overall row weighted over the
-//! cohorts that have completed each column.
+//! → per row the person, the time and the start/return flags → one aggregate without
+//! `GROUP BY`: `sluice_retention` (`persons.rs`, per-person period bitmaps) for calendar
+//! periods, `sluice_retention_rolling` (`rolling.rs`, rows sorted by person) for rolling
+//! windows → the table, and the overall row weighted over the cohorts that have completed each
+//! column. With two return events this runs once per return event (two scans), each giving its
+//! own table.
 
 mod persons;
+mod rolling;
+mod windows;
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -19,35 +25,70 @@ use datafusion::execution::context::SessionContext;
 use datafusion::logical_expr::{Expr, cast, lit, when};
 
 use crate::error::{QueryError, Result};
+use crate::filter::Conditions;
 use crate::identity::PersonMap;
 use crate::person_periods::PeriodLayout;
 use crate::property::{column, time_span, timestamp};
-use crate::result::{RetentionCohort, RetentionOverall, RetentionResult};
-use crate::spec::{PointIndex, RetentionQuery, SeriesEvent, StartEvent};
+use crate::result::{RetentionCohort, RetentionOverall, RetentionResult, RetentionSeries};
+use crate::spec::{PointIndex, RetentionQuery, ReturnPeriods, SeriesEvent, StartEvent};
 use crate::whole_table::{aggregate_list, counted_event};
 use persons::{RETURN, RetentionParams, RetentionUdaf, START};
 pub(crate) use persons::{list_scalar, list_type};
+use rolling::{RollingParams, RollingUdaf};
 
-/// Runs `query` over `table` (`None`: no data yet, every count is zero).
+/// Runs `query` over `table` (`None`: no data yet, every count is zero): one scan and one
+/// table per return event.
 pub(crate) async fn run(
     ctx: &SessionContext,
     table: Option<Arc<ListingTable>>,
     persons: &Arc<PersonMap>,
     query: &RetentionQuery,
 ) -> Result<RetentionResult> {
+    let mut tables = Vec::with_capacity(query.returns.len());
+    for ret in query.returns.iter().zip(&query.return_conditions) {
+        let counts = match &table {
+            Some(table) => counts(ctx, Arc::clone(table), persons, query, ret).await?,
+            None => vec![0; query.cohort_periods * (1 + query.columns.len()) + 1],
+        };
+        tables.push(cohort_table(query, &counts)?);
+    }
+    let mut tables = tables.into_iter();
+    let Some((cohorts, overall)) = tables.next() else {
+        return Err(QueryError::Internal(
+            "retention without a return event".into(),
+        ));
+    };
+    let second_return =
+        tables
+            .next()
+            .zip(query.return_labels.get(1))
+            .map(|((cohorts, overall), label)| RetentionSeries {
+                return_event: label.clone(),
+                cohorts,
+                overall,
+            });
+    Ok(RetentionResult {
+        columns: query.column_labels.clone(),
+        cohorts,
+        overall,
+        second_return,
+    })
+}
+
+/// The cohort rows and the overall row from the aggregate's counts (per cohort its persons and
+/// returned per column, then the distinct persons).
+fn cohort_table(
+    query: &RetentionQuery,
+    counts: &[u64],
+) -> Result<(Vec<RetentionCohort>, RetentionOverall)> {
     let cohorts = query.cohort_periods;
     let width = 1 + query.columns.len();
-    let counts = match table {
-        Some(table) => counts(ctx, table, persons, query).await?,
-        None => vec![0; cohorts * width + 1],
-    };
     if counts.len() != cohorts * width + 1 {
         return Err(QueryError::Internal(format!(
             "retention returned {} counts for {cohorts} cohorts",
             counts.len()
         )));
     }
-    let starts = &query.buckets.starts;
     let mut rows = Vec::with_capacity(cohorts);
     let mut eligible = vec![0u64; query.columns.len()];
     let mut returned = vec![0u64; query.columns.len()];
@@ -57,8 +98,8 @@ pub(crate) async fn run(
             .iter()
             .map(|&(from, to)| {
                 // A column is complete once its last period has ended ("or after": its first).
-                let last = c + to.unwrap_or(from + 1) as usize;
-                starts.get(last).is_some_and(|&end| end <= query.now_ms)
+                let last = to.unwrap_or(from + 1);
+                column_end_ms(query, c, last).is_some_and(|end| end <= query.now_ms)
             })
             .collect();
         for (j, &done) in complete.iter().enumerate() {
@@ -79,16 +120,28 @@ pub(crate) async fn run(
         .zip(&returned)
         .map(|(&e, &r)| (e > 0).then(|| r as f64 / e as f64))
         .collect();
-    Ok(RetentionResult {
-        columns: query.column_labels.clone(),
-        cohorts: rows,
-        overall: RetentionOverall {
-            persons: counts[cohorts * width],
-            eligible,
-            returned,
-            rate,
-        },
-    })
+    let overall = RetentionOverall {
+        persons: counts[cohorts * width],
+        eligible,
+        returned,
+        rate,
+    };
+    Ok((rows, overall))
+}
+
+/// When the first `last` periods after cohort `cohort` have ended for every person of the
+/// cohort: for calendar periods, the start of period `cohort + last`; for rolling windows, the end
+/// of window `last - 1` of a start in the cohort period's last hour.
+fn column_end_ms(query: &RetentionQuery, cohort: usize, last: u32) -> Option<i64> {
+    let starts = &query.buckets.starts;
+    match &query.return_periods {
+        ReturnPeriods::Calendar => starts.get(cohort + last as usize).copied(),
+        ReturnPeriods::Rolling(windows) => {
+            let last_hour = windows.hour_of(starts.get(cohort + 1)? - 1);
+            let end_hour = last_hour + i64::from(last) * windows.window_hours;
+            Some(windows.hour_start_ms(end_hour))
+        }
+    }
 }
 
 /// Whether a row is a counted event of `event`.
@@ -99,12 +152,13 @@ fn matches(event: &SeriesEvent) -> Expr {
     }
 }
 
-/// Per cohort its persons and returned counts, then the distinct persons.
+/// Per cohort its persons and returned counts for return event `ret`, then the distinct persons.
 async fn counts(
     ctx: &SessionContext,
     table: Arc<ListingTable>,
     persons: &Arc<PersonMap>,
     query: &RetentionQuery,
+    (ret, ret_conditions): (&SeriesEvent, &Conditions),
 ) -> Result<Vec<u64>> {
     use datafusion::datasource::TableProvider as _;
     let schema = table.schema();
@@ -112,20 +166,25 @@ async fn counts(
     let (Some(&from), Some(&end)) = (starts.first(), starts.last()) else {
         return Ok(Vec::new());
     };
+    // Returns are read to the end of the last period or window followed.
+    let scan_end = match &query.return_periods {
+        ReturnPeriods::Calendar => end,
+        ReturnPeriods::Rolling(windows) => windows.horizon_ms,
+    };
     let (start_matches, mut filter) = match &query.start {
         // New users: every counted event up to the end, from the beginning of time.
         StartEvent::New => (
             matches(&SeriesEvent::Any),
-            column("event_time").lt(timestamp(end)),
+            column("event_time").lt(timestamp(scan_end)),
         ),
-        StartEvent::Event(event) => (matches(event), time_span(from, end - 1)),
+        StartEvent::Event(event) => (matches(event), time_span(from, scan_end - 1)),
     };
     let start_matches = query.start_conditions.and(start_matches, &schema);
-    let return_matches = query.return_conditions.and(matches(&query.ret), &schema);
+    let return_matches = ret_conditions.and(matches(ret), &schema);
     if let Some(project) = &query.project {
         filter = filter.and(column("project").eq(lit(project.clone())));
     }
-    let types: Option<BTreeSet<&str>> = match (&query.start, &query.ret) {
+    let types: Option<BTreeSet<&str>> = match (&query.start, ret) {
         (StartEvent::Event(SeriesEvent::Type(a)), SeriesEvent::Type(b)) => {
             Some([a.as_str(), b.as_str()].into())
         }
@@ -137,16 +196,28 @@ async fn counts(
     }
     let flags = when(start_matches, lit(START)).otherwise(lit(0i64))?
         | when(return_matches, lit(RETURN)).otherwise(lit(0i64))?;
-    let udaf = RetentionUdaf::new(RetentionParams {
-        layout: PeriodLayout {
-            points: Arc::new(PointIndex::new(starts.clone())),
-            a_end_ms: query.cohort_end_ms,
-            a_periods: query.cohort_periods,
-        },
-        new_users: matches!(query.start, StartEvent::New),
-        columns: Arc::new(query.columns.clone()),
-    })
-    .into_udaf();
+    let new_users = matches!(query.start, StartEvent::New);
+    let columns = Arc::new(query.columns.clone());
+    let points = Arc::new(PointIndex::new(starts.clone()));
+    let udaf = match &query.return_periods {
+        ReturnPeriods::Calendar => RetentionUdaf::new(RetentionParams {
+            layout: PeriodLayout {
+                points,
+                a_end_ms: query.cohort_end_ms,
+                a_periods: query.cohort_periods,
+            },
+            new_users,
+            columns,
+        })
+        .into_udaf(),
+        ReturnPeriods::Rolling(windows) => RollingUdaf::new(RollingParams {
+            cohorts: points,
+            windows: *windows,
+            new_users,
+            columns,
+        })
+        .into_udaf(),
+    };
     let arguments = vec![
         persons.person_expr(&schema),
         cast(column("event_time"), DataType::Int64),

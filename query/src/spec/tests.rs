@@ -326,6 +326,30 @@ fn analyses_reject_bad_values_by_field() {
         SpecError::TooManyPeriods { .. }
     ));
     assert_eq!(
+        retention(json!({"return_events": [{"event_type": "C"}]})),
+        SpecError::AmbiguousReturnEvent
+    );
+    let returns = |events: serde_json::Value| {
+        let spec = json!({"version": 1, "analysis": "retention", "date_range": range,
+            "start_event": {"event_type": "A"}, "return_events": events, "periods": 7});
+        spec_error(spec)
+    };
+    assert_eq!(
+        returns(json!([])),
+        SpecError::ReturnEventCount { found: 0, max: 2 }
+    );
+    let three = json!([{"event_type": "B"}, {"event_type": "C"}, {"event_type": "D"}]);
+    assert_eq!(
+        returns(three),
+        SpecError::ReturnEventCount { found: 3, max: 2 }
+    );
+    assert_eq!(
+        returns(json!([{"event_type": "B"}, {"event_type": "_new"}])),
+        SpecError::NewUserNotAllowed {
+            field: "return_events[1]"
+        }
+    );
+    assert_eq!(
         with("lifecycle", json!({"event": {"event_type": "_new"}})),
         SpecError::NewUserNotAllowed { field: "event" }
     );
@@ -351,11 +375,67 @@ fn analyses_reject_bad_values_by_field() {
 }
 
 #[test]
-fn retention_needs_its_boundaries_named() {
-    let text = r#"{"version": 1, "analysis": "retention",
-        "date_range": {"from": "2025-01-01", "to": "2025-01-31"},
-        "start_event": {"event_type": "_new"}, "return_event": {"event_type": "_all"},
-        "periods": 7}"#;
-    let error = QuerySpec::from_json(text).expect_err("boundaries is required");
-    assert!(error.to_string().contains("boundaries"), "{error}");
+fn retention_boundaries_default_to_rolling_windows() {
+    let spec = |boundaries: &str| {
+        format!(
+            r#"{{"version": 1, "analysis": "retention",
+            "date_range": {{"from": "2025-01-01", "to": "2025-01-31"}},
+            "start_event": {{"event_type": "_new"}}, "return_event": {{"event_type": "_all"}},
+            {boundaries} "periods": 7}}"#
+        )
+    };
+    let boundaries = |text: &str| match QuerySpec::from_json(text) {
+        Ok(QuerySpec::Retention(r)) => Ok(r.boundaries),
+        Ok(other) => panic!("not a retention spec: {other:?}"),
+        Err(e) => Err(e.to_string()),
+    };
+    assert_eq!(boundaries(&spec("")), Ok(RetentionBoundaries::Rolling));
+    assert_eq!(
+        boundaries(&spec(r#""boundaries": "calendar","#)),
+        Ok(RetentionBoundaries::Calendar)
+    );
+    let error = boundaries(&spec(r#""boundaries": "hourly","#)).expect_err("unknown value");
+    assert!(
+        error.contains("boundaries") || error.contains("hourly"),
+        "{error}"
+    );
+}
+
+#[test]
+fn rolling_windows_follow_the_interval_and_the_local_hour() {
+    use serde_json::json;
+    let query = |interval: &str, zone: &str| {
+        let text = json!({"version": 1, "analysis": "retention",
+            "date_range": {"from": "2025-01-01", "to": "2025-01-02"}, "time_zone": zone,
+            "interval": interval, "start_event": {"event_type": "A"},
+            "return_event": {"event_type": "B"}, "periods": 3})
+        .to_string();
+        let Ok(QuerySpec::Retention(spec)) = QuerySpec::from_json(&text) else {
+            panic!("a retention spec");
+        };
+        let query = spec.validate().expect("valid");
+        match query.return_periods {
+            ReturnPeriods::Rolling(windows) => (query.cohort_end_ms, windows),
+            ReturnPeriods::Calendar => panic!("rolling is the default"),
+        }
+    };
+    const HOUR: i64 = 3_600_000;
+    // 2025-01-03T00:00Z: the range's end; returns are read for 4 windows after it.
+    let end = 1_735_862_400_000;
+    for (interval, hours) in [("day", 24), ("week", 168), ("month", 720)] {
+        let (cohort_end, windows) = query(interval, "UTC");
+        assert_eq!(cohort_end, end);
+        assert_eq!(windows.window_hours, hours);
+        assert_eq!(windows.hour_phase_ms, 0);
+        assert_eq!(windows.horizon_ms, end + 4 * hours * HOUR);
+    }
+    // India is 5:30 ahead: local hours begin at :30 UTC.
+    let (cohort_end, windows) = query("day", "Asia/Kolkata");
+    assert_eq!(cohort_end, end - 5 * HOUR - HOUR / 2);
+    assert_eq!(windows.hour_phase_ms, HOUR / 2);
+    assert_eq!(
+        windows.hour_of(cohort_end),
+        windows.hour_of(cohort_end + HOUR - 1)
+    );
+    assert_ne!(windows.hour_of(cohort_end), windows.hour_of(cohort_end - 1));
 }

@@ -9,8 +9,8 @@ use super::{
     ANY_EVENT, Breakdown, BreakdownKind, CalendarInterval, Dataset, DateRange, EventRef,
     EventsSpec, FunnelSpec, Interval, LifecycleSpec, MAX_EVENTS_LIMIT, MAX_PATH_DEPTH,
     MAX_RETENTION_PERIODS, MAX_SERIES, Measure, NEW_USER, PathDirection, PathsSpec,
-    RetentionMethod, RetentionSpec, SPEC_VERSION, SegmentationSpec, StickinessInterval,
-    StickinessSpec, StrictMode,
+    RetentionBoundaries, RetentionMethod, RetentionSpec, SPEC_VERSION, SegmentationSpec,
+    StickinessInterval, StickinessSpec, StrictMode,
 };
 use crate::error::{FilterProblem, SpecError};
 use crate::filter::Conditions;
@@ -269,8 +269,12 @@ pub(crate) struct RetentionQuery {
     pub(crate) start: StartEvent,
     /// The start event's conditions (with the segment's).
     pub(crate) start_conditions: Conditions,
-    pub(crate) ret: SeriesEvent,
-    pub(crate) return_conditions: Conditions,
+    /// The return events (one or two), each answered with its own table.
+    pub(crate) returns: Vec<SeriesEvent>,
+    /// Each return event's conditions.
+    pub(crate) return_conditions: Vec<Conditions>,
+    /// Their names as given.
+    pub(crate) return_labels: Vec<String>,
     /// Periods from the first cohort period to `periods` past the last one.
     pub(crate) buckets: Buckets,
     /// How many of the periods are cohort periods (inside the date range).
@@ -283,6 +287,46 @@ pub(crate) struct RetentionQuery {
     pub(crate) column_labels: Vec<String>,
     /// Now, Unix ms: a cohort's column is complete once its last period has ended.
     pub(crate) now_ms: i64,
+    /// How return periods are cut.
+    pub(crate) return_periods: ReturnPeriods,
+}
+
+/// How a validated retention query cuts the periods in which persons return.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum ReturnPeriods {
+    /// The calendar periods of the query's buckets (which run `periods` past the last cohort).
+    Calendar,
+    /// Windows opened by each start event.
+    Rolling(RollingWindows),
+}
+
+/// Rolling return windows: window N of a start event is hours `[N·w, (N+1)·w)` after the start's
+/// hour, every time rounded down to the hour.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) struct RollingWindows {
+    /// Hours per window: 24 (day), 168 (week) or 720 (month).
+    pub(crate) window_hours: i64,
+    /// Where hours begin, in ms past the UTC hour (`0..HOUR_MS`): the date range's first local
+    /// midnight, so hours follow the local clock also in zones offset by :30 or :45.
+    pub(crate) hour_phase_ms: i64,
+    /// Returns are read before this instant: the end of the last window followed for a start
+    /// at the very end of the date range.
+    pub(crate) horizon_ms: i64,
+}
+
+/// One hour in ms.
+pub(crate) const HOUR_MS: i64 = 3_600_000;
+
+impl RollingWindows {
+    /// The hour number of instant `ms` (hours since the epoch, shifted by the phase).
+    pub(crate) fn hour_of(&self, ms: i64) -> i64 {
+        (ms - self.hour_phase_ms).div_euclid(HOUR_MS)
+    }
+
+    /// The instant at which hour number `hour` begins.
+    pub(crate) fn hour_start_ms(&self, hour: i64) -> i64 {
+        hour * HOUR_MS + self.hour_phase_ms
+    }
 }
 
 impl RetentionSpec {
@@ -307,7 +351,7 @@ impl RetentionSpec {
             ANY_EVENT => StartEvent::Event(SeriesEvent::Any),
             other => StartEvent::Event(SeriesEvent::Type(other.to_owned())),
         };
-        let ret = series_event(&self.return_event, "return_event")?;
+        let (returns, return_conditions, return_labels) = self.validate_returns()?;
         if self.periods > MAX_RETENTION_PERIODS {
             return Err(SpecError::TooManyPeriods {
                 found: self.periods,
@@ -344,14 +388,34 @@ impl RetentionSpec {
             }
         };
         let interval = self.interval.into();
-        // Returns are followed to the end of the period `n` periods after the last cohort's
-        // (whole periods, even where the date range cuts the last cohort's period short).
-        let extended_to = last_day_after(to, interval, self.week_start, n);
-        let extended_to = extended_to.ok_or_else(|| invalid_date("to", &to.to_string()))?;
         let cohort_buckets = buckets(from, to, tz, interval, self.week_start);
         let cohort_periods = cohort_buckets.len();
         let cohort_end_ms = cohort_buckets.starts.last().copied().unwrap_or(i64::MIN);
-        let buckets = buckets(from, extended_to, tz, interval, self.week_start);
+        let (buckets, return_periods) = match self.boundaries {
+            RetentionBoundaries::Calendar => {
+                // Returns are followed to the end of the period `n` periods after the last
+                // cohort's (whole periods, even where the date range cuts the last cohort's
+                // period short).
+                let extended_to = last_day_after(to, interval, self.week_start, n);
+                let extended_to = extended_to.ok_or_else(|| invalid_date("to", &to.to_string()))?;
+                let buckets = buckets(from, extended_to, tz, interval, self.week_start);
+                (buckets, ReturnPeriods::Calendar)
+            }
+            RetentionBoundaries::Rolling => {
+                let window_hours = match self.interval {
+                    CalendarInterval::Day => 24,
+                    CalendarInterval::Week => 7 * 24,
+                    CalendarInterval::Month => 30 * 24,
+                };
+                let first_ms = cohort_buckets.starts.first().copied().unwrap_or(0);
+                let windows = RollingWindows {
+                    window_hours,
+                    hour_phase_ms: first_ms.rem_euclid(HOUR_MS),
+                    horizon_ms: cohort_end_ms + (i64::from(n) + 1) * window_hours * HOUR_MS,
+                };
+                (cohort_buckets, ReturnPeriods::Rolling(windows))
+            }
+        };
         if buckets.len() > MAX_POINTS {
             return Err(SpecError::TooManyPoints {
                 found: buckets.len(),
@@ -365,18 +429,57 @@ impl RetentionSpec {
                 &self.start_event.conditions,
                 "start_event.where",
             )?,
-            ret,
-            return_conditions: Conditions::validate(
-                &self.return_event.conditions,
-                "return_event.where",
-            )?,
+            returns,
+            return_conditions,
+            return_labels,
             buckets,
             cohort_periods,
             cohort_end_ms,
             columns,
             column_labels,
             now_ms: chrono::Utc::now().timestamp_millis(),
+            return_periods,
         })
+    }
+}
+
+/// Return events, their conditions and their names.
+type ValidReturns = (Vec<SeriesEvent>, Vec<Conditions>, Vec<String>);
+
+/// Most return events of one retention query (Amplitude's limit).
+pub(crate) const MAX_RETURN_EVENTS: usize = 2;
+
+impl RetentionSpec {
+    /// The return events, from `return_event` or `return_events`, and their names.
+    fn validate_returns(&self) -> Result<ValidReturns, SpecError> {
+        const FIELDS: [&str; MAX_RETURN_EVENTS] = ["return_events[0]", "return_events[1]"];
+        let named: Vec<(&EventRef, &'static str)> = match (&self.return_event, &self.return_events)
+        {
+            (Some(_), events) if !events.is_empty() => {
+                return Err(SpecError::AmbiguousReturnEvent);
+            }
+            (Some(event), _) => vec![(event, "return_event")],
+            (None, events) if (1..=MAX_RETURN_EVENTS).contains(&events.len()) => {
+                events.iter().zip(FIELDS).collect()
+            }
+            (None, events) => {
+                return Err(SpecError::ReturnEventCount {
+                    found: events.len(),
+                    max: MAX_RETURN_EVENTS,
+                });
+            }
+        };
+        let mut returns = Vec::with_capacity(named.len());
+        let mut conditions = Vec::with_capacity(named.len());
+        for &(event, field) in &named {
+            returns.push(series_event(event, field)?);
+            conditions.push(Conditions::validate(
+                &event.conditions,
+                &format!("{field}.where"),
+            )?);
+        }
+        let labels = named.iter().map(|(e, _)| e.event_type.clone()).collect();
+        Ok((returns, conditions, labels))
     }
 }
 

@@ -9,6 +9,7 @@ mod lifecycle;
 mod paths;
 mod reference;
 mod retention;
+mod retention_rolling;
 mod segmentation;
 mod stickiness;
 mod support;

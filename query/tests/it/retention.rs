@@ -15,7 +15,7 @@ use crate::support::{TestEvent, ev, run_any, utc, write_dataset};
 const HOUR: i64 = 3_600_000;
 const ZONES: [&str; 3] = ["UTC", "Asia/Seoul", "America/New_York"];
 
-fn retention(dir: &std::path::Path, value: Value) -> RetentionResult {
+pub(crate) fn retention(dir: &std::path::Path, value: Value) -> RetentionResult {
     let spec = QuerySpec::from_json(&value.to_string()).expect("valid spec");
     match run_any(dir, &spec).expect("runs") {
         QueryResult::Retention(result) => result,
@@ -267,4 +267,50 @@ fn incomplete_cells_are_left_out_of_the_overall_row() {
     assert_eq!(result.cohorts[0].returned, [1, 1]);
     assert_eq!(result.overall.eligible, [1, 0]);
     assert_eq!(result.overall.rate, [Some(1.0), None]);
+}
+
+#[test]
+fn two_return_events_answer_one_table_each() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let at = |d: u32, h: u32| utc(2025, 1, d, h, 0, 0);
+    let events = [
+        // u1 views on day 1 and buys on day 2; u2 only views on day 2; u3 never returns.
+        ev(at(1, 9), "Signup", "u1"),
+        ev(at(2, 10), "View", "u1"),
+        ev(at(3, 10), "Buy", "u1"),
+        ev(at(1, 9), "Signup", "u2"),
+        ev(at(3, 10), "View", "u2"),
+        ev(at(1, 9), "Signup", "u3"),
+    ];
+    write_dataset(dir.path(), &events, 2);
+    for boundaries in ["rolling", "calendar"] {
+        let spec = |returns: Value| {
+            let mut spec = json!({"version": 1, "analysis": "retention",
+                "date_range": {"from": "2025-01-01", "to": "2025-01-01"},
+                "start_event": {"event_type": "Signup"}, "boundaries": boundaries,
+                "periods": 2});
+            for (k, v) in returns.as_object().expect("object") {
+                spec[k] = v.clone();
+            }
+            retention(dir.path(), spec)
+        };
+        let both = spec(json!({"return_events": [{"event_type": "View"}, {"event_type": "Buy"}]}));
+        assert_eq!(both.cohorts[0].persons, 3);
+        assert_eq!(both.cohorts[0].returned, [0, 1, 1], "{boundaries}");
+        let second = both.second_return.clone().expect("a second table");
+        assert_eq!(second.return_event, "Buy");
+        assert_eq!(second.cohorts[0].returned, [0, 0, 1], "{boundaries}");
+        // Each table is the one-return-event answer.
+        let view = spec(json!({"return_event": {"event_type": "View"}}));
+        let buy = spec(json!({"return_events": [{"event_type": "Buy"}]}));
+        assert_eq!(
+            (&both.cohorts, &both.overall),
+            (&view.cohorts, &view.overall)
+        );
+        assert_eq!(
+            (&second.cohorts, &second.overall),
+            (&buy.cohorts, &buy.overall)
+        );
+        assert_eq!((view.second_return, buy.second_return), (None, None));
+    }
 }
