@@ -13,9 +13,10 @@ use crate::error::QueryError;
 use crate::result::QueryResult;
 use sluice_schema::layout::{COMPACTION_EPOCH_FILE, EVENTS_DIR, QUARANTINE_DIR};
 
+use crate::person_cache::PersonCache;
 use crate::plan::{Inputs, Planned, check_segments};
 use crate::spec::{Dataset, EventsQuery, QuerySpec};
-use crate::{events, identity, table};
+use crate::{events, table};
 
 /// How often a query is tried when files vanish under it.
 const MAX_ATTEMPTS: u32 = 3;
@@ -26,6 +27,8 @@ const MAX_SWAP_ATTEMPTS: u32 = 10;
 #[derive(Debug, Clone)]
 pub struct QueryEngine {
     data_dir: PathBuf,
+    /// The person map, kept between queries.
+    persons: Arc<PersonCache>,
 }
 
 impl QueryEngine {
@@ -34,6 +37,7 @@ impl QueryEngine {
     pub fn new(data_dir: impl Into<PathBuf>) -> Self {
         QueryEngine {
             data_dir: data_dir.into(),
+            persons: Arc::default(),
         }
     }
 
@@ -103,7 +107,7 @@ impl QueryEngine {
     async fn person_inputs(&self) -> Result<Inputs, QueryError> {
         let ctx = session();
         let table = table::events_table(&ctx, &self.data_dir).await?;
-        let persons = Arc::new(identity::read_person_map(&ctx, &self.data_dir).await?);
+        let persons = self.persons.person_map(&ctx, &self.data_dir).await?;
         Ok(Inputs {
             ctx,
             table,

@@ -7,7 +7,7 @@
 //! expression they aggregate on ([`PersonMap::person_expr`]): the stored id itself when nothing
 //! was merged, else `sluice_person(person_id)`, a lookup in the map. History is never rewritten.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::fmt;
 use std::hash::{Hash, Hasher};
 use std::path::Path;
@@ -113,24 +113,55 @@ impl PersonMap {
     }
 }
 
-/// Reads the identity dataset of `data_dir` (an empty map when there is none).
-pub(crate) async fn read_person_map(ctx: &SessionContext, data_dir: &Path) -> Result<PersonMap> {
+/// A merge: `(from, into)` person ids.
+pub(crate) type Merge = (i64, i64);
+/// A user's id in one log partition: `((project, user_id), person id)`.
+pub(crate) type UserId = ((String, String), i64);
+
+/// The identity files of `data_dir` (non-hidden `.parquet` names in `identity/`; files are
+/// written under a hidden name and renamed, so a listed file is whole).
+pub(crate) async fn identity_files(data_dir: &Path) -> Result<BTreeSet<String>> {
     let dir = data_dir.join(IDENTITY_DIR);
-    if !has_identity_files(&dir).await? {
-        return Ok(PersonMap::default());
-    }
-    let Some(dir_text) = dir.to_str() else {
-        return Err(QueryError::Internal(format!(
-            "{} is not valid UTF-8",
-            dir.display()
-        )));
+    let mut entries = match tokio::fs::read_dir(&dir).await {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(BTreeSet::new()),
+        Err(e) => return Err(QueryError::io(&dir, e)),
     };
+    let mut files = BTreeSet::new();
+    while let Some(entry) = entries
+        .next_entry()
+        .await
+        .map_err(|e| QueryError::io(&dir, e))?
+    {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if name.ends_with(".parquet") && !name.starts_with('.') {
+            files.insert(name);
+        }
+    }
+    Ok(files)
+}
+
+/// The merges and user ids in the identity files `names` of `data_dir`.
+pub(crate) async fn read_identity_rows(
+    ctx: &SessionContext,
+    data_dir: &Path,
+    names: &[&str],
+) -> Result<(Vec<Merge>, Vec<UserId>)> {
+    if names.is_empty() {
+        return Ok((Vec::new(), Vec::new()));
+    }
+    let dir = data_dir.join(IDENTITY_DIR);
+    let paths = names
+        .iter()
+        .map(|name| {
+            let path = dir.join(name);
+            path.to_str().map(str::to_owned).ok_or_else(|| {
+                QueryError::Internal(format!("{} is not valid UTF-8", path.display()))
+            })
+        })
+        .collect::<Result<Vec<_>>>()?;
     let options = ParquetReadOptions::default().file_extension(".parquet");
-    let batches = ctx
-        .read_parquet(format!("{}/", dir_text.trim_end_matches('/')), options)
-        .await?
-        .collect()
-        .await?;
+    let batches = ctx.read_parquet(paths, options).await?.collect().await?;
     let mut merges = Vec::new();
     let mut users = Vec::new();
     for batch in &batches {
@@ -168,28 +199,7 @@ pub(crate) async fn read_person_map(ctx: &SessionContext, data_dir: &Path) -> Re
             }
         }
     }
-    Ok(PersonMap::build(merges, users))
-}
-
-/// Whether `dir` holds a non-empty, non-hidden Parquet file.
-async fn has_identity_files(dir: &Path) -> Result<bool> {
-    let mut entries = match tokio::fs::read_dir(dir).await {
-        Ok(entries) => entries,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(false),
-        Err(e) => return Err(QueryError::io(dir, e)),
-    };
-    while let Some(entry) = entries
-        .next_entry()
-        .await
-        .map_err(|e| QueryError::io(dir, e))?
-    {
-        let name = entry.file_name();
-        let name = name.to_string_lossy();
-        if name.ends_with(".parquet") && !name.starts_with('.') {
-            return Ok(true);
-        }
-    }
-    Ok(false)
+    Ok((merges, users))
 }
 
 /// `sluice_person_key(text) -> Int64`: a person number for data without `person_id`.

@@ -20,6 +20,7 @@ mod identity;
 mod json;
 mod lifecycle;
 mod paths;
+mod person_cache;
 mod person_periods;
 mod person_sort;
 mod plan;

@@ -5,6 +5,7 @@ mod engine;
 mod events;
 mod filters;
 mod golden;
+mod identity;
 mod lifecycle;
 mod paths;
 mod reference;
