@@ -135,6 +135,44 @@ pub enum SpecError {
         /// The unit given.
         unit: &'static str,
     },
+    /// An exclusion's event type is empty.
+    #[error("exclusions[{index}].event_type: must not be empty")]
+    EmptyExclusionEventType {
+        /// Zero-based index of the exclusion.
+        index: usize,
+    },
+    /// An exclusion's `between` does not name two steps of the funnel in order.
+    #[error(
+        "exclusions[{index}].between: [{from}, {to}] must name two steps with 1 <= from < to <= {steps}"
+    )]
+    ExclusionBetween {
+        /// Zero-based index of the exclusion.
+        index: usize,
+        /// First step given.
+        from: usize,
+        /// Second step given.
+        to: usize,
+        /// Steps in the funnel.
+        steps: usize,
+    },
+    /// More exclusions than the step mask has room for.
+    #[error("exclusions: at most {max} exclusion steps are allowed, got {found}")]
+    TooManyExclusions {
+        /// Exclusions given.
+        found: usize,
+        /// The limit.
+        max: usize,
+    },
+    /// Two funnel options that cannot be combined.
+    #[error("{first} cannot be combined with {second}: {why}")]
+    IncompatibleFunnelOptions {
+        /// The first option.
+        first: &'static str,
+        /// The second option.
+        second: &'static str,
+        /// Why not.
+        why: &'static str,
+    },
     /// The breakdown property name is empty.
     #[error("breakdown.property: must not be empty")]
     EmptyBreakdownProperty,

@@ -106,6 +106,59 @@ pub struct FunnelSpec {
     /// `strict_increase` (each step strictly after the previous one's time).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub strict: Vec<StrictMode>,
+    /// Exclusion steps (at most 32): a path whose steps have one of these events strictly
+    /// between them (inside the exclusion's `between` steps) does not convert past the step after
+    /// it (Amplitude's "exclude users who did"). Not with `strict` modes.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub exclusions: Vec<FunnelExclusion>,
+    /// How the steps must be ordered: `this` (the default), `any` or `exact`.
+    #[serde(default, skip_serializing_if = "FunnelOrder::is_default")]
+    pub order: FunnelOrder,
+}
+
+/// Amplitude's funnel order modes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FunnelOrder {
+    /// "This order": the steps in the order given; other events may happen in between.
+    #[default]
+    This,
+    /// "Any order": step 1 enters; the later steps may happen in any order inside the window
+    /// (not before step 1).
+    Any,
+    /// "Exact order": the steps in the order given with no other event strictly between two
+    /// consecutive steps (an event in the same millisecond as a step does not break it).
+    Exact,
+}
+
+impl FunnelOrder {
+    fn is_default(&self) -> bool {
+        *self == FunnelOrder::This
+    }
+
+    /// The mode's name as written in the spec.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FunnelOrder::This => "this",
+            FunnelOrder::Any => "any",
+            FunnelOrder::Exact => "exact",
+        }
+    }
+}
+
+/// An exclusion step: an event that must not happen between two steps of a path.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FunnelExclusion {
+    /// The `event_type` of the excluded event.
+    pub event_type: String,
+    /// Conditions the excluded event must meet (all of them); none when absent.
+    #[serde(rename = "where", default, skip_serializing_if = "Vec::is_empty")]
+    pub conditions: Vec<PropertyFilter>,
+    /// The steps (1-based, `from < to`) between which the event excludes; between the first and
+    /// the last step when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub between: Option<[usize; 2]>,
 }
 
 /// A ClickHouse `windowFunnel` mode.

@@ -1,12 +1,15 @@
 //! The funnel analysis: plan a [`FunnelQuery`] onto DataFusion and read back the counts.
 //!
-//! Plan: scan events in `[entry_from, entry_to + window]` whose type is one of the steps (with
+//! Plan: scan events in `[entry_from, entry_to + window]` whose type is a step's or an
+//! exclusion's (with
 //! `event_date` partition pruning) → per row the person, the time, the step mask, the held
 //! values and the breakdown value → the `sluice_funnel` aggregate (no `GROUP BY`: it sorts the
 //! step rows by person itself and returns the counts per breakdown value and level). Only those
 //! counts come back to Rust. No joins, no window functions, no hash table keyed by person.
 
 mod accumulator;
+mod any_order;
+mod exclusion;
 mod path;
 mod state;
 mod udaf;
@@ -26,8 +29,8 @@ use crate::error::{QueryError, Result};
 use crate::identity::PersonMap;
 use crate::property::{column, null_text, resolve, time_span};
 use crate::result::FunnelResult;
-use crate::spec::{Breakdown, FunnelQuery};
-use crate::whole_table::aggregate_list;
+use crate::spec::{Breakdown, FunnelOrder, FunnelQuery};
+use crate::whole_table::{aggregate_list, counted_event};
 use path::{FunnelParams, StrictModes};
 use udaf::{BREAKDOWN_FIELD, FunnelUdaf, LEVEL_FIELD, PERSONS_FIELD};
 
@@ -67,6 +70,8 @@ async fn level_counts(
             deduplication: query.strict_deduplication,
             increase: query.strict_increase,
         },
+        exclusion_gaps: exclusion_gaps(query),
+        order: query.order,
     })
     .into_udaf();
     let breakdown = match &query.breakdown {
@@ -130,9 +135,18 @@ const HELD_SEPARATOR: &str = "\u{1f}";
 fn scan_filter(query: &FunnelQuery) -> Expr {
     let from = query.entry_from_ms;
     let to = query.scan_to_ms();
-    let types: BTreeSet<&str> = query.steps.iter().map(String::as_str).collect();
-    let mut filter = time_span(from, to)
-        .and(column("event_type").in_list(types.into_iter().map(lit).collect(), false));
+    let types: BTreeSet<&str> = query
+        .steps
+        .iter()
+        .chain(query.exclusions.iter().map(|e| &e.event_type))
+        .map(String::as_str)
+        .collect();
+    // Exact order: every other counted event can break a sequence, so all of them are read.
+    let events = match query.order {
+        FunnelOrder::Exact => counted_event(),
+        _ => column("event_type").in_list(types.into_iter().map(lit).collect(), false),
+    };
+    let mut filter = time_span(from, to).and(events);
     if let Some(project) = &query.project {
         filter = filter.and(column("project").eq(lit(project.clone())));
     }
@@ -148,12 +162,44 @@ fn step_matches(query: &FunnelQuery, k: usize, schema: &Schema) -> Expr {
     }
 }
 
-/// Bit `k` set when the row matches step `k + 1`: one CASE per step, OR-ed, so a row can match
-/// several steps (repeated event types).
+/// Bit `k` set when the row matches step `k + 1`, bit `32 + j` when it matches exclusion `j`,
+/// bit 63 on every row in exact order: one CASE per step and exclusion, OR-ed, so a row can
+/// match several (repeated event types).
 fn step_mask(query: &FunnelQuery, schema: &Schema) -> Result<Expr> {
     let mut mask = lit(0i64);
     for k in 0..query.steps.len() {
         mask = mask | when(step_matches(query, k, schema), lit(1i64 << k)).otherwise(lit(0i64))?;
     }
+    for (j, exclusion) in query.exclusions.iter().enumerate() {
+        let event_type = column("event_type").eq(lit(exclusion.event_type.clone()));
+        let matches = exclusion.conditions.and(event_type, schema);
+        let bit = 1i64 << (EXCLUSION_BIT + j);
+        mask = mask | when(matches, lit(bit)).otherwise(lit(0i64))?;
+    }
+    if query.order == FunnelOrder::Exact {
+        mask = mask | lit(ANY_EVENT_BIT as i64);
+    }
     Ok(mask)
+}
+
+/// The mask bit every row carries in exact order: it breaks every gap it lies strictly inside.
+const ANY_EVENT_BIT: u64 = 1 << 63;
+
+/// Where the exclusion bits of the event mask start.
+const EXCLUSION_BIT: usize = 32;
+
+/// Per gap `k` (between steps `k + 1` and `k + 2`), the mask bits of the exclusions whose
+/// `between` covers it.
+fn exclusion_gaps(query: &FunnelQuery) -> [u64; 32] {
+    if query.order == FunnelOrder::Exact {
+        return [ANY_EVENT_BIT; 32];
+    }
+    let mut gaps = [0u64; 32];
+    for (j, exclusion) in query.exclusions.iter().enumerate() {
+        let (from, to) = exclusion.between;
+        for gap in &mut gaps[from..to] {
+            *gap |= 1u64 << (EXCLUSION_BIT + j);
+        }
+    }
+    gaps
 }

@@ -27,6 +27,10 @@
 //! in that step's event list: `O(n log n + entries × steps × log n)`, never quadratic in events.
 //! The scan stops as soon as an entry completes every step.
 
+use super::any_order::any_order_funnel;
+use super::exclusion::exclusion_funnel;
+use crate::spec::FunnelOrder;
+
 /// One event of a person, as the aggregate stores it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub(crate) struct StepEvent {
@@ -35,8 +39,9 @@ pub(crate) struct StepEvent {
     /// Index of the breakdown value, ordered like the values themselves (`None` = null, first).
     /// Only meaningful on step-1 events.
     pub(crate) breakdown: Option<u32>,
-    /// Bit `k` set when the event matches step `k + 1`.
-    pub(crate) mask: u32,
+    /// Bit `k` set when the event matches step `k + 1`, bit `32 + j` when it matches exclusion
+    /// `j + 1`.
+    pub(crate) mask: u64,
 }
 
 /// The fixed parameters of one funnel query.
@@ -53,6 +58,18 @@ pub(crate) struct FunnelParams {
     /// ClickHouse `windowFunnel` modes; with any of them the person is counted by ClickHouse's
     /// scan ([`strict_funnel`]) instead of the earliest-longest path.
     pub(crate) strict: StrictModes,
+    /// Per gap `k` (from step `k + 1` to step `k + 2`), the mask bits of the exclusion events
+    /// that break it (all zero without exclusions; see `exclusion.rs`).
+    pub(crate) exclusion_gaps: [u64; 32],
+    /// The order mode; exact order is run as exclusions (every event breaks every gap).
+    pub(crate) order: FunnelOrder,
+}
+
+impl FunnelParams {
+    /// True when some exclusion applies.
+    fn has_exclusions(&self) -> bool {
+        self.exclusion_gaps.iter().any(|&gap| gap != 0)
+    }
 }
 
 /// ClickHouse `windowFunnel` modes (reference: performance.md §1.1).
@@ -87,6 +104,12 @@ pub(crate) fn person_funnel(events: &mut [StepEvent], params: &FunnelParams) -> 
     }
     if params.strict.any() {
         return strict_funnel(events, params);
+    }
+    if params.order == FunnelOrder::Any {
+        return any_order_funnel(events, params);
+    }
+    if params.has_exclusions() {
+        return exclusion_funnel(events, params);
     }
     let steps = usize::from(params.steps.min(32));
     let by_step = positions_by_step(events, steps);
@@ -131,7 +154,7 @@ pub(crate) fn strict_funnel(events: &[StepEvent], params: &FunnelParams) -> Pers
     let steps = usize::from(params.steps.min(32));
     let mut entries: Vec<(i64, usize, usize)> = Vec::new();
     for (position, event) in events.iter().enumerate() {
-        let mut mask = event.mask;
+        let mut mask = event.mask & step_bits(steps);
         while mask != 0 {
             let step = mask.trailing_zeros() as usize;
             mask &= mask - 1;
@@ -180,7 +203,7 @@ pub(crate) fn strict_funnel(events: &[StepEvent], params: &FunnelParams) -> Pers
 fn positions_by_step(events: &[StepEvent], steps: usize) -> Vec<Vec<u32>> {
     let mut by_step = vec![Vec::new(); steps];
     for (position, event) in events.iter().enumerate() {
-        let mut mask = event.mask;
+        let mut mask = event.mask & step_bits(steps);
         while mask != 0 {
             let step = mask.trailing_zeros() as usize;
             mask &= mask - 1;
@@ -190,6 +213,15 @@ fn positions_by_step(events: &[StepEvent], steps: usize) -> Vec<Vec<u32>> {
         }
     }
     by_step
+}
+
+/// The mask bits of the first `steps` steps.
+pub(crate) fn step_bits(steps: usize) -> u64 {
+    if steps >= 64 {
+        u64::MAX
+    } else {
+        (1u64 << steps) - 1
+    }
 }
 
 /// Length of the greedy path from `entry`; `path` is scratch space for the positions taken.

@@ -37,8 +37,9 @@ pub(crate) struct Row {
     pub(crate) ts: i64,
     /// Index of the breakdown value in the breakdown dictionary, `NONE` for null.
     pub(crate) breakdown: u32,
-    /// Bit `k` set when the event matches step `k + 1`.
-    pub(crate) mask: u32,
+    /// Bit `k` set when the event matches step `k + 1`, bit `32 + j` when it matches exclusion
+    /// `j + 1`.
+    pub(crate) mask: u64,
 }
 
 /// The index meaning "no value".
@@ -196,10 +197,8 @@ impl Collected {
             if person.is_null(i) || ts.is_null(i) || mask.is_null(i) {
                 continue;
             }
-            let raw_mask = mask.value(i);
-            let mask = u32::try_from(raw_mask).map_err(|_| {
-                internal_datafusion_err!("funnel step mask {raw_mask} out of range")
-            })?;
+            // The mask's 64 bits travel as an Int64: the top exclusion bit is the sign bit.
+            let mask = mask.value(i) as u64;
             if mask == 0 {
                 continue;
             }
@@ -236,7 +235,7 @@ impl Collected {
             ints(&|r| index(r.held)),
             ints(&|r| r.ts),
             ints(&|r| index(r.breakdown)),
-            ints(&|r| i64::from(r.mask)),
+            ints(&|r| r.mask as i64),
             Arc::new(self.held.to_array()),
             Arc::new(self.breakdowns.to_array()),
         ];
@@ -319,8 +318,7 @@ impl Collected {
                     held: lookup(&held_map, h.value(i))?,
                     ts: t.value(i),
                     breakdown: lookup(&breakdown_map, b.value(i))?,
-                    mask: u32::try_from(m.value(i))
-                        .map_err(|_| internal_datafusion_err!("funnel state mask"))?,
+                    mask: m.value(i) as u64,
                 });
             }
         }

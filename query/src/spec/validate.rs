@@ -7,10 +7,10 @@ use sluice_schema::layout::StorageLayout;
 use super::intervals::{Buckets, buckets, first_day_of, last_day_after};
 use super::{
     ANY_EVENT, Breakdown, BreakdownKind, CalendarInterval, Dataset, DateRange, EventRef,
-    EventsSpec, FunnelSpec, Interval, LifecycleSpec, MAX_EVENTS_LIMIT, MAX_PATH_DEPTH,
-    MAX_RETENTION_PERIODS, MAX_SERIES, Measure, NEW_USER, PathDirection, PathsSpec,
-    RetentionBoundaries, RetentionMethod, RetentionSpec, SPEC_VERSION, SegmentationSpec,
-    StickinessInterval, StickinessSpec, StrictMode,
+    EventsSpec, FunnelExclusion, FunnelOrder, FunnelSpec, Interval, LifecycleSpec,
+    MAX_EVENTS_LIMIT, MAX_PATH_DEPTH, MAX_RETENTION_PERIODS, MAX_SERIES, Measure, NEW_USER,
+    PathDirection, PathsSpec, RetentionBoundaries, RetentionMethod, RetentionSpec, SPEC_VERSION,
+    SegmentationSpec, StickinessInterval, StickinessSpec, StrictMode,
 };
 use crate::error::{FilterProblem, SpecError};
 use crate::filter::Conditions;
@@ -19,6 +19,9 @@ use crate::filter::Conditions;
 pub(crate) const MIN_STEPS: usize = 2;
 /// Most funnel steps (the step mask is 32 bits wide).
 pub(crate) const MAX_STEPS: usize = 32;
+/// Most exclusion steps (their bits fill the upper half of the 64-bit event mask but its top
+/// bit, which marks "any event" for exact order).
+pub(crate) const MAX_EXCLUSIONS: usize = 31;
 /// Most properties a funnel may hold constant (Amplitude's limit).
 pub(crate) const MAX_HELD_PROPERTIES: usize = 3;
 /// Longest conversion window: 366 days, as in Amplitude.
@@ -51,6 +54,21 @@ pub(crate) struct FunnelQuery {
     /// ClickHouse modes (`strict_deduplication`, `strict_increase`).
     pub(crate) strict_deduplication: bool,
     pub(crate) strict_increase: bool,
+    /// Exclusion steps, in the spec's order.
+    pub(crate) exclusions: Vec<ExclusionStep>,
+    /// The order mode.
+    pub(crate) order: FunnelOrder,
+}
+
+/// A validated exclusion step.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct ExclusionStep {
+    /// The excluded event type.
+    pub(crate) event_type: String,
+    /// Conditions the excluded event must meet.
+    pub(crate) conditions: Conditions,
+    /// Zero-based steps `(from, to)`, `from < to`: the event excludes strictly between them.
+    pub(crate) between: (usize, usize),
 }
 
 impl FunnelQuery {
@@ -710,9 +728,13 @@ impl FunnelSpec {
             .enumerate()
             .map(|(k, step)| Conditions::validate(&step.conditions, &format!("steps[{k}].where")))
             .collect::<Result<_, _>>()?;
+        let exclusions = self.validate_exclusions(steps.len())?;
+        self.check_combinations()?;
         Ok(FunnelQuery {
             project,
             steps,
+            exclusions,
+            order: self.order,
             step_conditions,
             window_ms,
             entry_from_ms,
@@ -743,6 +765,58 @@ impl FunnelSpec {
             .collect()
     }
 
+    /// Options whose combination has no defined answer are refused rather than guessed at.
+    fn check_combinations(&self) -> Result<(), SpecError> {
+        let incompatible =
+            |first, second, why| Err(SpecError::IncompatibleFunnelOptions { first, second, why });
+        let exclusions = !self.exclusions.is_empty();
+        if exclusions && !self.strict.is_empty() {
+            return incompatible(
+                "exclusions",
+                "strict",
+                "ClickHouse's strict scan has no exclusion steps",
+            );
+        }
+        match self.order {
+            FunnelOrder::This => Ok(()),
+            _ if !self.strict.is_empty() => incompatible(
+                "order",
+                "strict",
+                "the strict modes are ClickHouse's ordered scan; use order \"this\"",
+            ),
+            FunnelOrder::Any if exclusions => incompatible(
+                "exclusions",
+                "order \"any\"",
+                "unordered steps have no \"between\"",
+            ),
+            FunnelOrder::Exact if exclusions => incompatible(
+                "exclusions",
+                "order \"exact\"",
+                "exact order already breaks on every other event",
+            ),
+            FunnelOrder::Exact if !self.hold_constant.is_empty() => incompatible(
+                "hold_constant",
+                "order \"exact\"",
+                "events without the held property would not break the sequence",
+            ),
+            _ => Ok(()),
+        }
+    }
+
+    fn validate_exclusions(&self, steps: usize) -> Result<Vec<ExclusionStep>, SpecError> {
+        if self.exclusions.len() > MAX_EXCLUSIONS {
+            return Err(SpecError::TooManyExclusions {
+                found: self.exclusions.len(),
+                max: MAX_EXCLUSIONS,
+            });
+        }
+        self.exclusions
+            .iter()
+            .enumerate()
+            .map(|(index, exclusion)| validate_exclusion(index, exclusion, steps))
+            .collect()
+    }
+
     fn validate_window(&self) -> Result<i64, SpecError> {
         let window = self.conversion_window;
         let out_of_range = || SpecError::WindowOutOfRange {
@@ -759,6 +833,33 @@ impl FunnelSpec {
         }
         Ok(ms)
     }
+}
+
+fn validate_exclusion(
+    index: usize,
+    exclusion: &FunnelExclusion,
+    steps: usize,
+) -> Result<ExclusionStep, SpecError> {
+    if exclusion.event_type.is_empty() {
+        return Err(SpecError::EmptyExclusionEventType { index });
+    }
+    let [from, to] = exclusion.between.unwrap_or([1, steps]);
+    if !(1 <= from && from < to && to <= steps) {
+        return Err(SpecError::ExclusionBetween {
+            index,
+            from,
+            to,
+            steps,
+        });
+    }
+    Ok(ExclusionStep {
+        event_type: exclusion.event_type.clone(),
+        conditions: Conditions::validate(
+            &exclusion.conditions,
+            &format!("exclusions[{index}].where"),
+        )?,
+        between: (from - 1, to - 1),
+    })
 }
 
 fn validate_breakdown(breakdown: &Breakdown) -> Result<PropertyRef, SpecError> {

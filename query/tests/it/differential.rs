@@ -2,6 +2,9 @@
 //! counts compared with the exhaustive reference. Times sit on a 6-hour grid with ±1 ms and half-hour jitter,
 //! so same-millisecond ties and exact window boundaries are common; event types come from a
 //! small alphabet, so steps repeat; date ranges cross New York's DST change of 2025-03-09.
+//! Order modes: this, any and exact (then type `D`, never a step, breaks sequences).
+//! Exclusion steps (sometimes a step's own event type, sometimes with a condition) are drawn
+//! from the same alphabet, between all steps or two random ones.
 
 use std::collections::BTreeMap;
 
@@ -10,7 +13,7 @@ use chrono_tz::Tz;
 use proptest::prelude::*;
 use serde_json::json;
 
-use crate::reference::{RefFunnel, reference};
+use crate::reference::{RefExclusion, RefFunnel, RefOrder, reference};
 use crate::support::{
     FileShape, TestEvent, funnel_spec, overall, partition, rows, run, write_file,
 };
@@ -34,6 +37,35 @@ struct Case {
     storage_zone: usize,
     files_per_date: usize,
     typed: Vec<bool>,
+    /// 0: this order, 1: any order, 2: exact order (then no exclusions and no held property).
+    order: usize,
+    exclusions: Vec<RawExclusion>,
+}
+
+/// A random exclusion: event type, category condition, `between` as two raw step numbers.
+type RawExclusion = (String, Option<String>, Option<(usize, usize)>);
+
+fn exclusion_strategy() -> impl Strategy<Value = RawExclusion> {
+    (
+        prop::sample::select(vec!["A", "B", "C", "D"]),
+        prop::option::weighted(0.25, prop::sample::select(vec!["x", "y"])),
+        prop::option::of((0..4usize, 0..4usize)),
+    )
+        .prop_map(|(kind, category, between)| {
+            (kind.to_owned(), category.map(str::to_owned), between)
+        })
+}
+
+/// A raw `between` pair made valid for `steps` steps: zero-based, `from < to < steps`.
+fn between(raw: Option<(usize, usize)>, steps: usize) -> (usize, usize) {
+    match raw {
+        None => (0, steps - 1),
+        Some((a, b)) => {
+            let from = a % (steps - 1);
+            let to = from + 1 + b % (steps - 1 - from);
+            (from, to)
+        }
+    }
 }
 
 fn base() -> i64 {
@@ -97,6 +129,11 @@ fn case_strategy() -> impl Strategy<Value = Case> {
             prop::collection::vec(any::<bool>(), 8),
             prop::bool::weighted(0.3),
         ),
+        prop_oneof![
+            2 => Just(Vec::new()),
+            3 => prop::collection::vec(exclusion_strategy(), 1..=2),
+        ],
+        prop_oneof![2 => Just(0usize), 1 => Just(1), 1 => Just(2)],
     )
         .prop_map(
             |(
@@ -105,6 +142,8 @@ fn case_strategy() -> impl Strategy<Value = Case> {
                 window,
                 (from_day, days, zone, project_filter, breakdown),
                 (storage_zone, files_per_date, typed, hold_category),
+                exclusions,
+                order,
             )| Case {
                 events: people.into_iter().flatten().collect(),
                 steps: steps.into_iter().map(str::to_owned).collect(),
@@ -114,10 +153,13 @@ fn case_strategy() -> impl Strategy<Value = Case> {
                 zone,
                 project_filter,
                 breakdown,
-                hold_category,
                 storage_zone,
                 files_per_date,
                 typed,
+                hold_category: hold_category && order != 2,
+                // Exclusions combine only with "this" order.
+                exclusions: if order == 0 { exclusions } else { Vec::new() },
+                order,
             },
         )
 }
@@ -173,6 +215,40 @@ fn check(case: &Case) -> Result<(), TestCaseError> {
     if case.hold_category {
         extra["hold_constant"] = json!([{"kind": "event", "property": "category"}]);
     }
+    let exclusions: Vec<RefExclusion> = case
+        .exclusions
+        .iter()
+        .map(|(kind, category, raw)| RefExclusion {
+            event_type: kind.clone(),
+            category: category.clone(),
+            between: between(*raw, steps.len()),
+        })
+        .collect();
+    if !exclusions.is_empty() {
+        let specs: Vec<_> = case
+            .exclusions
+            .iter()
+            .zip(&exclusions)
+            .map(|((_, _, raw), x)| {
+                let mut spec = json!({"event_type": x.event_type});
+                if let Some(category) = &x.category {
+                    spec["where"] = json!([{"kind": "event", "property": "category", "op": "is", "values": [category]}]);
+                }
+                // Leave `between` out when it is the default, so both spellings are tested.
+                if raw.is_some() {
+                    spec["between"] = json!([x.between.0 + 1, x.between.1 + 1]);
+                }
+                spec
+            })
+            .collect();
+        extra["exclusions"] = json!(specs);
+    }
+    let order = [RefOrder::This, RefOrder::Any, RefOrder::Exact][case.order];
+    match order {
+        RefOrder::This => {}
+        RefOrder::Any => extra["order"] = json!("any"),
+        RefOrder::Exact => extra["order"] = json!("exact"),
+    }
     let spec = funnel_spec(&steps, &from.to_string(), &to.to_string(), extra);
     let result = run(dir.path(), &spec).map_err(|e| TestCaseError::fail(e.to_string()))?;
 
@@ -185,6 +261,8 @@ fn check(case: &Case) -> Result<(), TestCaseError> {
             entry_to_ms: midnight(to.succ_opt().unwrap_or(to), tz) - 1,
             project: case.project_filter.then(|| "p1".to_owned()),
             hold_category: case.hold_category,
+            exclusions,
+            order,
         },
     );
     prop_assert_eq!(overall(&result), expected.overall);

@@ -4,6 +4,8 @@ mod differential;
 mod engine;
 mod events;
 mod filters;
+mod funnel_exclusions;
+mod funnel_orders;
 mod golden;
 mod identity;
 mod lifecycle;

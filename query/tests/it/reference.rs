@@ -1,5 +1,11 @@
 //! A slow, obviously correct funnel: exhaustive search over every way to assign distinct events
 //! to the steps, for each entry. Only for small inputs.
+//!
+//! Any order: the later steps only need to lie between the entry and the window's end. Exact
+//! order: no event of the person strictly between two consecutive steps.
+//!
+//! Exclusions: a step may follow the previous one only when no event of an exclusion covering
+//! that gap lies strictly between their times.
 
 use std::collections::BTreeMap;
 
@@ -16,6 +22,61 @@ pub(crate) struct RefFunnel {
     /// Hold event property `category` constant: one funnel per (person, category), events
     /// without a category left out.
     pub(crate) hold_category: bool,
+    /// Exclusion steps.
+    pub(crate) exclusions: Vec<RefExclusion>,
+    /// The order mode.
+    pub(crate) order: RefOrder,
+}
+
+/// Amplitude's order modes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum RefOrder {
+    /// Steps in order, anything in between.
+    This,
+    /// Later steps anywhere in `[entry, entry + window]`.
+    Any,
+    /// Steps in order with no other event strictly between consecutive steps.
+    Exact,
+}
+
+/// An exclusion step.
+#[derive(Debug, Clone)]
+pub(crate) struct RefExclusion {
+    pub(crate) event_type: String,
+    /// Only events whose event property `category` is this value, when given.
+    pub(crate) category: Option<String>,
+    /// Zero-based steps `(from, to)`: the exclusion covers the gaps from step `from` to `to`.
+    pub(crate) between: (usize, usize),
+}
+
+impl RefExclusion {
+    fn matches(&self, e: &TestEvent) -> bool {
+        e.event_type == self.event_type
+            && self
+                .category
+                .as_ref()
+                .is_none_or(|c| e.category.as_ref() == Some(c))
+    }
+}
+
+/// True when no exclusion covering the gap before `step` has an event strictly between
+/// `previous_ts` and `ts`.
+fn gap_clear(
+    events: &[&TestEvent],
+    funnel: &RefFunnel,
+    step: usize,
+    previous_ts: i64,
+    ts: i64,
+) -> bool {
+    funnel
+        .exclusions
+        .iter()
+        .filter(|x| x.between.0 < step && step <= x.between.1)
+        .all(|x| {
+            !events
+                .iter()
+                .any(|e| x.matches(e) && previous_ts < e.ts && e.ts < ts)
+        })
 }
 
 /// Counts per step overall, and per breakdown value (event property `category` of the entry).
@@ -111,10 +172,18 @@ fn longest(
         let fits = e.event_type == funnel.steps[step]
             && e.ts >= previous_ts
             && e.ts <= deadline
-            && !used.contains(&i);
+            && !used.contains(&i)
+            && gap_clear(events, funnel, step, previous_ts, e.ts)
+            && (funnel.order != RefOrder::Exact
+                || !events.iter().any(|x| previous_ts < x.ts && x.ts < e.ts));
         if fits {
             used.push(i);
-            best = best.max(1 + longest(events, funnel, step + 1, e.ts, deadline, used));
+            // Any order: every step only needs to be at or after the entry.
+            let next = match funnel.order {
+                RefOrder::Any => previous_ts,
+                _ => e.ts,
+            };
+            best = best.max(1 + longest(events, funnel, step + 1, next, deadline, used));
             used.pop();
         }
     }

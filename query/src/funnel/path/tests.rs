@@ -26,6 +26,8 @@ fn params(steps: usize, window_ms: i64) -> FunnelParams {
         entry_from_ms: 0,
         entry_to_ms: DAY - 1,
         strict: StrictModes::default(),
+        exclusion_gaps: [0; 32],
+        order: crate::spec::FunnelOrder::This,
     }
 }
 
