@@ -8,7 +8,7 @@
 
 use datafusion::arrow::datatypes::{DataType, Schema};
 use datafusion::functions::expr_fn::{lower, strpos};
-use datafusion::logical_expr::{Expr, lit, try_cast};
+use datafusion::logical_expr::{Case, Expr, lit, try_cast};
 
 use crate::error::{FilterProblem, SpecError};
 use crate::property::resolve;
@@ -231,8 +231,16 @@ fn either(value: Expr, tests: Vec<Expr>, negate: bool) -> Expr {
     let any = tests
         .into_iter()
         .reduce(Expr::or)
-        .unwrap_or_else(|| lit(false))
-        .is_true();
+        .unwrap_or_else(|| lit(false));
+    // `CASE WHEN any THEN true ELSE false END`, not `any IS TRUE`: the same thing, but DataFusion
+    // plans `IS TRUE` as a nullable physical expression while its logical type is not nullable,
+    // and when a condition appears twice in one scan (an exclusion step repeating a step's
+    // condition) common-subexpression elimination turns that mismatch into a planning error.
+    let any = Expr::Case(Case::new(
+        None,
+        vec![(Box::new(any), Box::new(lit(true)))],
+        Some(Box::new(lit(false))),
+    ));
     if negate {
         value.is_null().or(!any)
     } else {
