@@ -76,8 +76,11 @@ fn table(result: &QueryResult) -> Table {
     }
 }
 
+/// One row per step of the overall funnel, of each breakdown value, then (with conversion over
+/// time, in a `point` column that is empty on the other rows) of each point.
 fn funnel(r: &FunnelResult) -> Table {
-    let mut t = Table::new(&[
+    let over_time = !r.over_time.is_empty();
+    let mut header = vec![
         "breakdown",
         "step",
         "event_type",
@@ -85,15 +88,24 @@ fn funnel(r: &FunnelResult) -> Table {
         "conversion_from_first",
         "conversion_from_previous",
         "drop_off",
-    ]);
-    let rows = std::iter::once(("(all)".to_owned(), &r.overall)).chain(
-        r.by_breakdown
-            .iter()
-            .map(|row| (row.value.clone().unwrap_or_else(|| "(none)".into()), row)),
-    );
-    for (value, row) in rows {
-        for (k, (count, name)) in row.steps.iter().zip(&r.steps).enumerate() {
-            t.rows.push(vec![
+    ];
+    if over_time {
+        header.push("point");
+    }
+    let mut t = Table::new(&header);
+    let rows = std::iter::once(("(all)".to_owned(), None, &r.overall.steps))
+        .chain(r.by_breakdown.iter().map(|row| {
+            let value = row.value.clone().unwrap_or_else(|| "(none)".into());
+            (value, None, &row.steps)
+        }))
+        .chain(
+            r.over_time
+                .iter()
+                .map(|point| ("(all)".to_owned(), Some(&point.start), &point.steps)),
+        );
+    for (value, point, steps) in rows {
+        for (k, (count, name)) in steps.iter().zip(&r.steps).enumerate() {
+            let mut line = vec![
                 value.clone(),
                 (k + 1).to_string(),
                 name.clone(),
@@ -101,7 +113,11 @@ fn funnel(r: &FunnelResult) -> Table {
                 count.conversion_from_first.to_string(),
                 count.conversion_from_previous.to_string(),
                 count.drop_off.to_string(),
-            ]);
+            ];
+            if over_time {
+                line.push(point.cloned().unwrap_or_default());
+            }
+            t.rows.push(line);
         }
     }
     t

@@ -302,7 +302,33 @@ fn render_funnel(funnel: &FunnelResult) -> String {
             render_row(&mut out, &title, funnel, row);
         }
     }
+    if !funnel.over_time.is_empty() {
+        render_over_time(&mut out, funnel);
+    }
     out
+}
+
+/// Conversion over time: one line per point, persons per step and the overall conversion.
+fn render_over_time(out: &mut String, funnel: &FunnelResult) {
+    let mut headers = vec!["start".to_owned()];
+    headers.extend(
+        funnel
+            .steps
+            .iter()
+            .enumerate()
+            .map(|(k, name)| format!("{}. {name}", k + 1)),
+    );
+    headers.push("conversion".to_owned());
+    let mut lines = vec![headers];
+    lines.extend(funnel.over_time.iter().map(|point| {
+        let mut line = vec![point.start.clone()];
+        line.extend(point.steps.iter().map(|s| s.persons.to_string()));
+        let last = point.steps.last().map_or(0.0, |s| s.conversion_from_first);
+        line.push(percent(last));
+        line
+    }));
+    let _ = writeln!(out, "\nConversion over time (by entry)");
+    out.push_str(&aligned(&lines));
 }
 
 const HEADERS: [&str; 5] = ["step", "persons", "of step 1", "of previous", "drop-off"];

@@ -316,6 +316,21 @@ pub struct FunnelResult {
     /// One row per breakdown value of the entry event (empty without a breakdown), the largest
     /// step-1 count first, ties by value with null first.
     pub by_breakdown: Vec<FunnelRow>,
+    /// Conversion over time (only when the spec has an `interval`): per point of the date range,
+    /// the funnel of the persons whose entry (the step-1 event their counted path starts at) is
+    /// in that point. Every person is in exactly one point, so the points add up to `overall`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub over_time: Vec<FunnelPoint>,
+}
+
+/// The funnel of the persons who entered in one point of the date range.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FunnelPoint {
+    /// The point's local start (`2025-01-06`, or `2025-01-06T13:00` for hours).
+    pub start: String,
+    /// One entry per funnel step.
+    pub steps: Vec<StepCount>,
 }
 
 /// The counts of one group of persons.
@@ -412,7 +427,33 @@ impl FunnelResult {
             steps,
             breakdown,
             by_breakdown,
+            over_time: Vec::new(),
         }
+    }
+
+    /// Adds conversion over time from `(point, level, persons)` triples (level >= 1), one point
+    /// per label, points without entries included with zeros.
+    pub(crate) fn with_over_time(
+        mut self,
+        labels: &[String],
+        groups: impl IntoIterator<Item = (usize, u8, u64)>,
+    ) -> Self {
+        let n = self.steps.len();
+        let mut levels = vec![vec![0u64; n + 1]; labels.len()];
+        for (point, level, persons) in groups {
+            if let Some(point) = levels.get_mut(point) {
+                point[usize::from(level).min(n)] += persons;
+            }
+        }
+        self.over_time = labels
+            .iter()
+            .zip(levels)
+            .map(|(label, levels)| FunnelPoint {
+                start: label.clone(),
+                steps: FunnelRow::from_levels(None, &levels, n).steps,
+            })
+            .collect();
+        self
     }
 }
 

@@ -106,7 +106,7 @@ pub struct FunnelSpec {
     /// `strict_increase` (each step strictly after the previous one's time).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub strict: Vec<StrictMode>,
-    /// Exclusion steps (at most 32): a path whose steps have one of these events strictly
+    /// Exclusion steps (at most 31): a path whose steps have one of these events strictly
     /// between them (inside the exclusion's `between` steps) does not convert past the step after
     /// it (Amplitude's "exclude users who did"). Not with `strict` modes.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -114,6 +114,13 @@ pub struct FunnelSpec {
     /// How the steps must be ordered: `this` (the default), `any` or `exact`.
     #[serde(default, skip_serializing_if = "FunnelOrder::is_default")]
     pub order: FunnelOrder,
+    /// Conversion over time: when given, the result also has the funnel of the persons whose
+    /// entry fell in each point of this interval (hour, day, week or month).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub interval: Option<Interval>,
+    /// The first day of a week, for `interval: week`; Monday when absent.
+    #[serde(default, skip_serializing_if = "WeekStart::is_default")]
+    pub week_start: WeekStart,
 }
 
 /// Amplitude's funnel order modes.
@@ -457,6 +464,12 @@ pub enum WeekStart {
     Monday,
     /// Weeks run Sunday to Saturday.
     Sunday,
+}
+
+impl WeekStart {
+    fn is_default(&self) -> bool {
+        *self == WeekStart::Monday
+    }
 }
 
 /// The start event meaning "the person's first event ever" (Amplitude's `_new`).

@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use datafusion::arrow::array::{
-    Array, ArrayRef, StringBuilder, StructArray, UInt8Array, UInt64Array,
+    Array, ArrayRef, StringBuilder, StructArray, UInt8Array, UInt32Array, UInt64Array,
 };
 use datafusion::arrow::buffer::OffsetBuffer;
 use datafusion::arrow::datatypes::Field;
@@ -22,11 +22,14 @@ use super::path::{FunnelParams, StepEvent, person_funnel};
 use super::state::{Collected, NONE, Row};
 use super::udaf::result_fields;
 use crate::person_sort::sort_by_person;
+use crate::spec::PointIndex;
 
 /// The funnel's state in one partition, then for all.
 #[derive(Debug)]
 pub(crate) struct FunnelAccumulator {
     params: FunnelParams,
+    /// Conversion over time: count each person in the point of their entry.
+    points: Option<Arc<PointIndex>>,
     collected: Collected,
 }
 
@@ -34,8 +37,15 @@ impl FunnelAccumulator {
     pub(crate) fn new(params: FunnelParams) -> Self {
         FunnelAccumulator {
             params,
+            points: None,
             collected: Collected::default(),
         }
+    }
+
+    /// Also counts per point of conversion over time.
+    pub(crate) fn with_points(mut self, points: Option<Arc<PointIndex>>) -> Self {
+        self.points = points;
+        self
     }
 }
 
@@ -53,7 +63,7 @@ impl Accumulator for FunnelAccumulator {
     }
 
     fn evaluate(&mut self) -> Result<ScalarValue> {
-        let counts = count_levels(&mut self.collected, &self.params);
+        let counts = count_levels(&mut self.collected, &self.params, self.points.as_deref());
         Ok(ScalarValue::List(Arc::new(to_list(
             &counts,
             &self.collected,
@@ -65,8 +75,13 @@ impl Accumulator for FunnelAccumulator {
     }
 }
 
-/// Persons per (breakdown index, level ≥ 1), over every (person, held values) group.
-fn count_levels(collected: &mut Collected, params: &FunnelParams) -> BTreeMap<(u32, u8), u64> {
+/// Persons per (breakdown index, point, level ≥ 1), over every (person, held values) group. The
+/// point is that of the entry's time when `points` are given, [`NONE`] otherwise.
+fn count_levels(
+    collected: &mut Collected,
+    params: &FunnelParams,
+    points: Option<&PointIndex>,
+) -> BTreeMap<(u32, u32, u8), u64> {
     let ranking = collected.breakdowns.ranking();
     // Ties at one millisecond are broken by breakdown value (null first), so sort by rank.
     let rank = |index: u32| match index {
@@ -96,26 +111,33 @@ fn count_levels(collected: &mut Collected, params: &FunnelParams) -> BTreeMap<(u
             .entry
             .and_then(|entry| entry.breakdown)
             .map_or(NONE, |rank| ranking.index_of[rank as usize]);
-        *counts.entry((breakdown, outcome.level)).or_insert(0) += 1;
+        let point = match (points, outcome.entry) {
+            (Some(points), Some(entry)) => points.point_of(entry.ts).map_or(NONE, |p| p as u32),
+            _ => NONE,
+        };
+        *counts.entry((breakdown, point, outcome.level)).or_insert(0) += 1;
     }
     counts
 }
 
-/// The counts as the aggregate's result: a list of `{breakdown, level, persons}`.
+/// The counts as the aggregate's result: a list of `{breakdown, point, level, persons}`.
 fn to_list(
-    counts: &BTreeMap<(u32, u8), u64>,
+    counts: &BTreeMap<(u32, u32, u8), u64>,
     collected: &Collected,
 ) -> datafusion::arrow::array::ListArray {
     let mut breakdowns = StringBuilder::new();
+    let mut points = Vec::with_capacity(counts.len());
     let mut levels = Vec::with_capacity(counts.len());
     let mut persons = Vec::with_capacity(counts.len());
-    for (&(breakdown, level), &count) in counts {
+    for (&(breakdown, point, level), &count) in counts {
         breakdowns.append_option(collected.breakdowns.get(breakdown));
+        points.push((point != NONE).then_some(point));
         levels.push(level);
         persons.push(count);
     }
     let columns: Vec<ArrayRef> = vec![
         Arc::new(breakdowns.finish()),
+        Arc::new(UInt32Array::from(points)),
         Arc::new(UInt8Array::from(levels)),
         Arc::new(UInt64Array::from(persons)),
     ];

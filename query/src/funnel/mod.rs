@@ -19,7 +19,9 @@ use std::sync::Arc;
 
 use datafusion::arrow::array::Array;
 use datafusion::arrow::datatypes::{DataType, Schema};
-use datafusion::common::cast::{as_string_array, as_struct_array, as_uint8_array, as_uint64_array};
+use datafusion::common::cast::{
+    as_string_array, as_struct_array, as_uint8_array, as_uint32_array, as_uint64_array,
+};
 use datafusion::datasource::listing::ListingTable;
 use datafusion::execution::context::SessionContext;
 use datafusion::logical_expr::{Expr, cast, lit, when};
@@ -29,10 +31,10 @@ use crate::error::{QueryError, Result};
 use crate::identity::PersonMap;
 use crate::property::{column, null_text, resolve, time_span};
 use crate::result::FunnelResult;
-use crate::spec::{Breakdown, FunnelOrder, FunnelQuery};
+use crate::spec::{Breakdown, FunnelOrder, FunnelQuery, PointIndex};
 use crate::whole_table::{aggregate_list, counted_event};
 use path::{FunnelParams, StrictModes};
-use udaf::{BREAKDOWN_FIELD, FunnelUdaf, LEVEL_FIELD, PERSONS_FIELD};
+use udaf::{BREAKDOWN_FIELD, FunnelUdaf, LEVEL_FIELD, PERSONS_FIELD, POINT_FIELD};
 
 /// Runs `query` over `table` (`None`: no data yet, every count is zero).
 pub(crate) async fn run(
@@ -43,25 +45,44 @@ pub(crate) async fn run(
     breakdown: Option<Breakdown>,
 ) -> Result<FunnelResult> {
     let steps = query.steps.clone();
-    let Some(table) = table else {
-        return Ok(FunnelResult::from_levels(steps, breakdown, []));
+    let counts = match table {
+        Some(table) => level_counts(ctx, table, persons, query).await?,
+        None => Vec::new(),
     };
-    let groups = level_counts(ctx, table, persons, query).await?;
-    Ok(FunnelResult::from_levels(steps, breakdown, groups))
+    let groups = counts
+        .iter()
+        .map(|c| (c.breakdown.clone(), c.level, c.persons));
+    let mut result = FunnelResult::from_levels(steps, breakdown, groups);
+    if let Some(buckets) = &query.over_time {
+        let points = counts
+            .iter()
+            .filter_map(|c| Some((c.point? as usize, c.level, c.persons)));
+        result = result.with_over_time(&buckets.labels, points);
+    }
+    Ok(result)
 }
 
-/// `(breakdown value, level, persons)` for every level >= 1.
+/// Persons whose best path reached exactly `level` steps, per breakdown value and point.
+struct LevelCount {
+    breakdown: Option<String>,
+    /// The point of conversion over time holding the entry (none without it).
+    point: Option<u32>,
+    level: u8,
+    persons: u64,
+}
+
+/// The counts for every level >= 1.
 async fn level_counts(
     ctx: &SessionContext,
     table: Arc<ListingTable>,
     persons: &Arc<PersonMap>,
     query: &FunnelQuery,
-) -> Result<Vec<(Option<String>, u8, u64)>> {
+) -> Result<Vec<LevelCount>> {
     use datafusion::datasource::TableProvider as _;
     let schema = table.schema();
     let steps = u8::try_from(query.steps.len())
         .map_err(|_| QueryError::Internal("too many funnel steps".into()))?;
-    let funnel = FunnelUdaf::new(FunnelParams {
+    let params = FunnelParams {
         steps,
         window_ms: query.window_ms,
         entry_from_ms: query.entry_from_ms,
@@ -72,8 +93,12 @@ async fn level_counts(
         },
         exclusion_gaps: exclusion_gaps(query),
         order: query.order,
-    })
-    .into_udaf();
+    };
+    let points = query
+        .over_time
+        .as_ref()
+        .map(|buckets| Arc::new(PointIndex::new(buckets.starts.clone())));
+    let funnel = FunnelUdaf::new(params, points).into_udaf();
     let breakdown = match &query.breakdown {
         Some(property) => {
             when(step_matches(query, 0, &schema), resolve(property, &schema)).end()?
@@ -106,20 +131,24 @@ async fn level_counts(
     ];
     let entries = aggregate_list(ctx, table, filter, funnel, arguments).await?;
     let entries = as_struct_array(&entries)?;
-    let (Some(values), Some(levels), Some(persons)) = (
+    let (Some(values), Some(points), Some(levels), Some(persons)) = (
         entries.column_by_name(BREAKDOWN_FIELD),
+        entries.column_by_name(POINT_FIELD),
         entries.column_by_name(LEVEL_FIELD),
         entries.column_by_name(PERSONS_FIELD),
     ) else {
         return Err(QueryError::Internal("funnel counts lack a field".into()));
     };
     let values = as_string_array(values)?;
+    let points = as_uint32_array(points)?;
     let levels = as_uint8_array(levels)?;
     let persons = as_uint64_array(persons)?;
     let groups = (0..entries.len())
-        .map(|i| {
-            let value = values.is_valid(i).then(|| values.value(i).to_owned());
-            (value, levels.value(i), persons.value(i))
+        .map(|i| LevelCount {
+            breakdown: values.is_valid(i).then(|| values.value(i).to_owned()),
+            point: points.is_valid(i).then(|| points.value(i)),
+            level: levels.value(i),
+            persons: persons.value(i),
         })
         .collect();
     Ok(groups)

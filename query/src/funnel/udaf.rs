@@ -4,10 +4,13 @@
 //! event time (Unix ms, `Int64`), the step mask (`Int64`, bit `k` set when the row matches step
 //! `k + 1`), the values of held properties as one text (`Utf8`, null when none are held) and the
 //! breakdown value (`Utf8`, may be null). It is used without `GROUP BY` and returns the whole
-//! answer: a list of `{breakdown, level, persons}`, the number of persons (or person-value pairs)
-//! whose best path reached exactly `level` steps through an entry with that breakdown value. The
-//! query's constants (steps, window, entry range) live in the function itself, so one instance
+//! answer: a list of `{breakdown, point, level, persons}`, the number of persons (or person-value
+//! pairs) whose best path reached exactly `level` steps through an entry with that breakdown value
+//! (and, for conversion over time, whose entry lies in that point of the date range). The query's
+//! constants (steps, window, entry range, points) live in the function itself, so one instance
 //! serves one query.
+
+use std::sync::Arc;
 
 use datafusion::arrow::datatypes::{DataType, Field, FieldRef, Fields};
 use datafusion::common::Result;
@@ -19,11 +22,14 @@ use datafusion::logical_expr::{
 use super::accumulator::FunnelAccumulator;
 use super::path::FunnelParams;
 use super::state::state_fields;
+use crate::spec::PointIndex;
 
 /// Name of the result field holding the breakdown value.
 pub(crate) const BREAKDOWN_FIELD: &str = "breakdown";
 /// Name of the result field holding the level.
 pub(crate) const LEVEL_FIELD: &str = "level";
+/// Name of the result field holding the point of conversion over time (null without it).
+pub(crate) const POINT_FIELD: &str = "point";
 /// Name of the result field holding the count.
 pub(crate) const PERSONS_FIELD: &str = "persons";
 
@@ -31,6 +37,7 @@ pub(crate) const PERSONS_FIELD: &str = "persons";
 pub(crate) fn result_fields() -> Fields {
     Fields::from(vec![
         Field::new(BREAKDOWN_FIELD, DataType::Utf8, true),
+        Field::new(POINT_FIELD, DataType::UInt32, true),
         Field::new(LEVEL_FIELD, DataType::UInt8, false),
         Field::new(PERSONS_FIELD, DataType::UInt64, false),
     ])
@@ -59,14 +66,17 @@ fn argument_types() -> Vec<TypeSignature> {
 #[derive(Debug, PartialEq, Eq, Hash)]
 pub(crate) struct FunnelUdaf {
     params: FunnelParams,
+    /// The points of conversion over time, when asked for.
+    points: Option<Arc<PointIndex>>,
     signature: Signature,
 }
 
 impl FunnelUdaf {
     /// The aggregate for a funnel with these parameters.
-    pub(crate) fn new(params: FunnelParams) -> Self {
+    pub(crate) fn new(params: FunnelParams, points: Option<Arc<PointIndex>>) -> Self {
         FunnelUdaf {
             params,
+            points,
             signature: Signature::one_of(argument_types(), Volatility::Immutable),
         }
     }
@@ -92,7 +102,9 @@ impl AggregateUDFImpl for FunnelUdaf {
     }
 
     fn accumulator(&self, _args: AccumulatorArgs<'_>) -> Result<Box<dyn Accumulator>> {
-        Ok(Box::new(FunnelAccumulator::new(self.params)))
+        Ok(Box::new(
+            FunnelAccumulator::new(self.params).with_points(self.points.clone()),
+        ))
     }
 
     fn state_fields(&self, args: StateFieldsArgs<'_>) -> Result<Vec<FieldRef>> {

@@ -58,6 +58,8 @@ pub(crate) struct FunnelQuery {
     pub(crate) exclusions: Vec<ExclusionStep>,
     /// The order mode.
     pub(crate) order: FunnelOrder,
+    /// The points of conversion over time (entries are counted in the point of their time).
+    pub(crate) over_time: Option<Buckets>,
 }
 
 /// A validated exclusion step.
@@ -730,7 +732,16 @@ impl FunnelSpec {
             .collect::<Result<_, _>>()?;
         let exclusions = self.validate_exclusions(steps.len())?;
         self.check_combinations()?;
+        let over_time = match self.interval {
+            Some(interval) => {
+                let tz = parse_time_zone(&self.time_zone)?;
+                let (from, to) = self.date_range.days(today_in(tz))?;
+                Some(buckets(from, to, tz, interval, self.week_start))
+            }
+            None => None,
+        };
         Ok(FunnelQuery {
+            over_time,
             project,
             steps,
             exclusions,

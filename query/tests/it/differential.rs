@@ -40,6 +40,8 @@ struct Case {
     /// 0: this order, 1: any order, 2: exact order (then no exclusions and no held property).
     order: usize,
     exclusions: Vec<RawExclusion>,
+    /// Ask for conversion over time by day.
+    over_time: bool,
 }
 
 /// A random exclusion: event type, category condition, `between` as two raw step numbers.
@@ -134,6 +136,7 @@ fn case_strategy() -> impl Strategy<Value = Case> {
             3 => prop::collection::vec(exclusion_strategy(), 1..=2),
         ],
         prop_oneof![2 => Just(0usize), 1 => Just(1), 1 => Just(2)],
+        any::<bool>(),
     )
         .prop_map(
             |(
@@ -144,6 +147,7 @@ fn case_strategy() -> impl Strategy<Value = Case> {
                 (storage_zone, files_per_date, typed, hold_category),
                 exclusions,
                 order,
+                over_time,
             )| Case {
                 events: people.into_iter().flatten().collect(),
                 steps: steps.into_iter().map(str::to_owned).collect(),
@@ -160,6 +164,7 @@ fn case_strategy() -> impl Strategy<Value = Case> {
                 // Exclusions combine only with "this" order.
                 exclusions: if order == 0 { exclusions } else { Vec::new() },
                 order,
+                over_time,
             },
         )
 }
@@ -249,6 +254,9 @@ fn check(case: &Case) -> Result<(), TestCaseError> {
         RefOrder::Any => extra["order"] = json!("any"),
         RefOrder::Exact => extra["order"] = json!("exact"),
     }
+    if case.over_time {
+        extra["interval"] = json!("day");
+    }
     let spec = funnel_spec(&steps, &from.to_string(), &to.to_string(), extra);
     let result = run(dir.path(), &spec).map_err(|e| TestCaseError::fail(e.to_string()))?;
 
@@ -278,7 +286,49 @@ fn check(case: &Case) -> Result<(), TestCaseError> {
     } else {
         prop_assert!(result.by_breakdown.is_empty());
     }
+    let got: Vec<(String, Vec<u64>)> = result
+        .over_time
+        .iter()
+        .map(|point| {
+            (
+                point.start.clone(),
+                point.steps.iter().map(|s| s.persons).collect(),
+            )
+        })
+        .collect();
+    let wanted = if case.over_time {
+        expected_over_time(&expected.entries, from, to, tz, steps.len())
+    } else {
+        Vec::new()
+    };
+    prop_assert_eq!(got, wanted);
     Ok(())
+}
+
+/// Per day of `from..=to` in `tz`, the persons per step of those whose counted entry is that
+/// day (from the reference's `(entry time, level)` per counted person).
+fn expected_over_time(
+    entries: &[(i64, usize)],
+    from: NaiveDate,
+    to: NaiveDate,
+    tz: Tz,
+    steps: usize,
+) -> Vec<(String, Vec<u64>)> {
+    from.iter_days()
+        .take_while(|day| *day <= to)
+        .map(|day| {
+            let mut counts = vec![0u64; steps];
+            for &(ts, level) in entries {
+                let local = tz.timestamp_millis_opt(ts).single().map(|t| t.date_naive());
+                if local == Some(day) {
+                    for count in counts.iter_mut().take(level) {
+                        *count += 1;
+                    }
+                }
+            }
+            (day.to_string(), counts)
+        })
+        .collect()
 }
 
 proptest! {

@@ -6,6 +6,7 @@ mod events;
 mod filters;
 mod funnel_exclusions;
 mod funnel_orders;
+mod funnel_over_time;
 mod golden;
 mod identity;
 mod lifecycle;

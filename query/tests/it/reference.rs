@@ -84,6 +84,8 @@ fn gap_clear(
 pub(crate) struct RefCounts {
     pub(crate) overall: Vec<u64>,
     pub(crate) by_category: BTreeMap<Option<String>, Vec<u64>>,
+    /// `(entry time, level)` of every counted person (or person-value pair).
+    pub(crate) entries: Vec<(i64, usize)>,
 }
 
 pub(crate) fn reference(events: &[TestEvent], funnel: &RefFunnel) -> RefCounts {
@@ -105,11 +107,13 @@ pub(crate) fn reference(events: &[TestEvent], funnel: &RefFunnel) -> RefCounts {
     let mut counts = RefCounts {
         overall: vec![0; n],
         by_category: BTreeMap::new(),
+        entries: Vec::new(),
     };
     for events in persons.values() {
-        let Some((level, category)) = person(events, funnel) else {
+        let Some((level, entry_ts, category)) = person(events, funnel) else {
             continue;
         };
+        counts.entries.push((entry_ts, level));
         let row = counts
             .by_category
             .entry(category)
@@ -122,8 +126,8 @@ pub(crate) fn reference(events: &[TestEvent], funnel: &RefFunnel) -> RefCounts {
     counts
 }
 
-/// The person's level and breakdown value, `None` when they never entered.
-fn person(events: &[&TestEvent], funnel: &RefFunnel) -> Option<(usize, Option<String>)> {
+/// The person's level, entry time and breakdown value, `None` when they never entered.
+fn person(events: &[&TestEvent], funnel: &RefFunnel) -> Option<(usize, i64, Option<String>)> {
     let mut best: Option<(usize, i64, Option<String>)> = None;
     for (i, entry) in events.iter().enumerate() {
         let enters = entry.event_type == funnel.steps[0]
@@ -152,7 +156,7 @@ fn person(events: &[&TestEvent], funnel: &RefFunnel) -> Option<(usize, Option<St
             best = Some(candidate);
         }
     }
-    best.map(|(level, _, category)| (level, category))
+    best
 }
 
 /// The most further steps from `step` on, trying every unused event that fits.

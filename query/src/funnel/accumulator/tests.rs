@@ -60,8 +60,8 @@ fn decode(result: ScalarValue) -> Vec<(Option<String>, u8, u64)> {
     let entries = list.value(0);
     let entries = as_struct_array(&entries).expect("struct");
     let values = as_string_array(entries.column(0)).expect("values");
-    let levels = as_uint8_array(entries.column(1)).expect("levels");
-    let persons = as_uint64_array(entries.column(2)).expect("persons");
+    let levels = as_uint8_array(entries.column(2)).expect("levels");
+    let persons = as_uint64_array(entries.column(3)).expect("persons");
     (0..entries.len())
         .map(|i| {
             let value = values.is_valid(i).then(|| values.value(i).to_owned());
