@@ -12,5 +12,6 @@ mod reference;
 mod retention;
 mod retention_rolling;
 mod segmentation;
+mod segmentation_measures;
 mod stickiness;
 mod support;
