@@ -123,24 +123,25 @@ fn funnel(r: &FunnelResult) -> Table {
     t
 }
 
+/// One row per point, a column per series (per bucket of a frequency series); undefined
+/// values are empty fields, numbers are written in full.
 fn segmentation(r: &SegmentationResult) -> Table {
+    let columns = r.columns();
     let mut header = vec!["point".to_owned()];
-    header.extend(
-        r.series
-            .iter()
-            .map(|s| format!("{} ({})", s.event_type, s.measure.as_str())),
-    );
+    header.extend(columns.iter().map(|(name, _)| name.clone()));
     let rows = r
         .points
         .iter()
         .enumerate()
         .map(|(p, point)| {
             std::iter::once(point.clone())
-                .chain(
-                    r.series
-                        .iter()
-                        .map(|s| s.values.get(p).copied().unwrap_or(0).to_string()),
-                )
+                .chain(columns.iter().map(|(_, values)| {
+                    values
+                        .get(p)
+                        .copied()
+                        .flatten()
+                        .map_or_else(String::new, |v| v.to_string())
+                }))
                 .collect()
         })
         .collect();
@@ -288,14 +289,16 @@ mod tests {
 
     #[test]
     fn segments_get_a_leading_column() {
-        let one = |values: Vec<u64>| {
+        let one = |values: Vec<Option<f64>>| {
             QueryResult::Segmentation(SegmentationResult {
                 interval: Interval::Day,
                 points: vec!["2025-01-01".into(), "2025-01-02".into()],
                 series: vec![SeriesResult {
                     event_type: "View, list".into(),
                     measure: Measure::Totals,
+                    property: None,
                     values,
+                    frequency: Vec::new(),
                 }],
             })
         };
@@ -303,11 +306,11 @@ mod tests {
             segments: vec![
                 SegmentResult {
                     name: "iOS".into(),
-                    result: one(vec![1, 2]),
+                    result: one(vec![Some(1.0), Some(2.0)]),
                 },
                 SegmentResult {
                     name: "web".into(),
-                    result: one(vec![3, 0]),
+                    result: one(vec![Some(3.0), Some(0.0)]),
                 },
             ],
         });

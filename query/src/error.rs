@@ -189,6 +189,35 @@ pub enum SpecError {
         /// The limit.
         max: usize,
     },
+    /// A `property_*` measure without `property`, or `property` on another measure.
+    #[error(
+        "events[{index}].property: measure {measure} {}",
+        if *needed { "needs a property ({\"kind\": \"event\", \"property\": \"price\"})" } else { "reads no property; remove it" }
+    )]
+    MeasureProperty {
+        /// Zero-based index of the series.
+        index: usize,
+        /// The series' measure.
+        measure: &'static str,
+        /// Whether the measure needs a property (else one was given that it does not read).
+        needed: bool,
+    },
+    /// A series' measure property names nothing readable.
+    #[error("events[{index}].property: {problem}")]
+    MeasurePropertyInvalid {
+        /// Zero-based index of the series.
+        index: usize,
+        /// What is wrong.
+        problem: FilterProblem,
+    },
+    /// Frequency buckets that are not strictly increasing bounds from 1, or on another measure.
+    #[error("events[{index}].frequency_buckets: {problem}")]
+    FrequencyBuckets {
+        /// Zero-based index of the series.
+        index: usize,
+        /// What is wrong.
+        problem: &'static str,
+    },
     /// A series has an empty event type.
     #[error("events[{index}].event_type: must not be empty (use \"_all\" for any event)")]
     EmptySeriesEvent {

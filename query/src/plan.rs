@@ -122,6 +122,7 @@ impl Plan {
                 for conditions in &mut q.series_conditions {
                     conditions.extend(segment);
                 }
+                q.active_conditions.extend(segment);
             }
             Plan::Retention(q) => q.start_conditions.extend(segment),
             Plan::Lifecycle(q) => q.event_conditions.extend(segment),

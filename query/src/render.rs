@@ -187,23 +187,23 @@ fn aligned(lines: &[Vec<String>]) -> String {
     out
 }
 
-/// One line per point, one column per series (`uniques`/`totals` of an event type).
+/// One line per point, one column per series (`uniques`/`totals`/… of an event type; one per
+/// bucket of a frequency series). Fractions get two decimals, undefined values a `-`.
 fn render_segmentation(result: &SegmentationResult) -> String {
+    let columns = result.columns();
     let mut headers = vec!["point".to_owned()];
-    headers.extend(
-        result
-            .series
-            .iter()
-            .map(|s| format!("{} ({})", s.event_type, s.measure.as_str())),
-    );
+    headers.extend(columns.iter().map(|(header, _)| header.clone()));
     let mut lines = vec![headers];
     for (p, point) in result.points.iter().enumerate() {
         let mut line = vec![point.clone()];
         line.extend(
-            result
-                .series
+            columns
                 .iter()
-                .map(|s| s.values.get(p).copied().unwrap_or(0).to_string()),
+                .map(|(_, values)| match values.get(p).copied().flatten() {
+                    Some(v) if v.fract() == 0.0 => format!("{v:.0}"),
+                    Some(v) => format!("{v:.2}"),
+                    None => "-".to_owned(),
+                }),
         );
         lines.push(line);
     }
@@ -482,12 +482,16 @@ mod tests {
                 crate::result::SeriesResult {
                     event_type: "_all".into(),
                     measure: crate::spec::Measure::Uniques,
-                    values: vec![12, 7],
+                    property: None,
+                    values: vec![Some(12.0), Some(7.0)],
+                    frequency: Vec::new(),
                 },
                 crate::result::SeriesResult {
                     event_type: "Purchase Completed".into(),
                     measure: crate::spec::Measure::Totals,
-                    values: vec![3, 1000],
+                    property: None,
+                    values: vec![Some(3.0), Some(1000.0)],
+                    frequency: Vec::new(),
                 },
             ],
         };

@@ -239,6 +239,31 @@ pub struct SegmentationResult {
     pub series: Vec<SeriesResult>,
 }
 
+impl SegmentationResult {
+    /// The result as columns of a table, one per series (one per bucket for a frequency
+    /// series), each with its header (`event (measure)`, `event (measure property)`,
+    /// `event (frequency 2-3)`) and its value at every point; the text table and CSV print these.
+    pub fn columns(&self) -> Vec<(String, Vec<Option<f64>>)> {
+        let mut columns = Vec::new();
+        for s in &self.series {
+            let measure = match &s.property {
+                Some(p) => format!("{} {}", s.measure.as_str(), p.property),
+                None => s.measure.as_str().to_owned(),
+            };
+            if s.frequency.is_empty() {
+                columns.push((format!("{} ({measure})", s.event_type), s.values.clone()));
+            }
+            for bucket in &s.frequency {
+                columns.push((
+                    format!("{} ({measure} {})", s.event_type, bucket.label),
+                    bucket.persons.iter().map(|&n| Some(n as f64)).collect(),
+                ));
+            }
+        }
+        columns
+    }
+}
+
 /// One series of a segmentation.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -247,8 +272,80 @@ pub struct SeriesResult {
     pub event_type: String,
     /// What is counted.
     pub measure: Measure,
-    /// The count at each point.
-    pub values: Vec<u64>,
+    /// The property a `property_*` measure reads.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub property: Option<Breakdown>,
+    /// The measure at each point: a count, a ratio or a property value; `null` where it is
+    /// undefined (an average of nobody, a minimum of no values). Whole numbers are written
+    /// without a fraction (`3`, not `3.0`).
+    #[serde(serialize_with = "whole_numbers")]
+    pub values: Vec<Option<f64>>,
+    /// For `measure: frequency`: persons per bucket of "times done in the interval", one entry
+    /// per bucket in order (`values` then holds the uniques).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub frequency: Vec<FrequencyBucket>,
+}
+
+impl SeriesResult {
+    /// The value at `point` as a count (0 for null), for counting measures.
+    pub fn count(&self, point: usize) -> u64 {
+        self.values
+            .get(point)
+            .copied()
+            .flatten()
+            .map_or(0, |v| v as u64)
+    }
+}
+
+/// One frequency bucket: persons who did the event `from` times or more and fewer than `to`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FrequencyBucket {
+    /// The bucket's name: `3` for exactly 3, `3-4` for 3 to 4, `10+` for the open last one.
+    pub label: String,
+    /// Fewest times (included).
+    pub from: u64,
+    /// Most times, excluded; absent for the last bucket.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub to: Option<u64>,
+    /// Persons in the bucket at each point.
+    pub persons: Vec<u64>,
+}
+
+impl FrequencyBucket {
+    /// The bucket `[from, to)` with its label.
+    pub fn new(from: u64, to: Option<u64>, persons: Vec<u64>) -> Self {
+        let label = match to {
+            Some(to) if to == from + 1 => from.to_string(),
+            Some(to) => format!("{from}-{}", to - 1),
+            None => format!("{from}+"),
+        };
+        FrequencyBucket {
+            label,
+            from,
+            to,
+            persons,
+        }
+    }
+}
+
+/// Writes whole numbers (below 2^53) as JSON integers and the rest as floats.
+fn whole_numbers<S: serde::Serializer>(
+    values: &[Option<f64>],
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    use serde::ser::SerializeSeq;
+    let mut seq = serializer.serialize_seq(Some(values.len()))?;
+    for value in values {
+        match value {
+            Some(v) if v.fract() == 0.0 && v.abs() < 9_007_199_254_740_992.0 => {
+                seq.serialize_element(&(*v as i64))?;
+            }
+            Some(v) if v.is_finite() => seq.serialize_element(v)?,
+            _ => seq.serialize_element(&None::<f64>)?,
+        }
+    }
+    seq.end()
 }
 
 /// Stored events matching an [`crate::spec::EventsSpec`], newest first.

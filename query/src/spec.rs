@@ -29,8 +29,8 @@ pub use filter::{FilterOp, FilterValue, PropertyFilter, Segment};
 pub(crate) use intervals::PointIndex;
 pub(crate) use validate::{
     EventsQuery, FunnelQuery, LIFECYCLE_LEAD, LifecycleQuery, PathsQuery, PropertyRef,
-    RetentionQuery, ReturnPeriods, RollingWindows, SegmentationQuery, SeriesEvent, StartEvent,
-    StickinessQuery, property_ref,
+    RetentionQuery, ReturnPeriods, RollingWindows, SegmentationQuery, SeriesEvent, SeriesQuery,
+    StartEvent, StickinessQuery, property_ref,
 };
 
 /// The spec version this engine understands.
@@ -414,13 +414,28 @@ pub struct SeriesSpec {
     /// What is counted; unique persons when absent.
     #[serde(default)]
     pub measure: Measure,
+    /// The event property (or user property, or field) a `property_*` measure reads; required
+    /// by those measures and refused by the others.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub property: Option<Breakdown>,
+    /// For `measure: frequency`: the lower bounds of the buckets, strictly increasing from 1 or
+    /// more (a bucket holds counts from its bound, included, to the next one, excluded; the last
+    /// is open). `[1, 2, …, 10]` when absent: exactly 1 to 9 times, then 10 or more.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub frequency_buckets: Option<Vec<u64>>,
     /// Conditions the event must meet (all of them); none when absent.
     #[serde(rename = "where", default, skip_serializing_if = "Vec::is_empty")]
     pub conditions: Vec<PropertyFilter>,
 }
 
+/// Default lower bounds of the frequency buckets: 1 to 9 times exactly, then 10 or more.
+pub const DEFAULT_FREQUENCY_BUCKETS: [u64; 10] = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10];
+
+/// Most frequency buckets a series may ask for.
+pub const MAX_FREQUENCY_BUCKETS: usize = 50;
+
 /// What a segmentation series counts per interval.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Measure {
     /// Distinct persons who did the event in the interval (Amplitude's "Uniques").
@@ -428,6 +443,31 @@ pub enum Measure {
     Uniques,
     /// Events (Amplitude's "Event Totals").
     Totals,
+    /// Uniques as a percentage of the persons active in the interval (who did any counted
+    /// event, in the segment), Amplitude's "Active %"; null when nobody was active.
+    ActivePercent,
+    /// Events per person who did the event (totals ÷ uniques, Amplitude's "Average"); null when
+    /// nobody did it.
+    Average,
+    /// Persons by how many times they did the event in the interval (Amplitude's "Frequency"),
+    /// one count per bucket; `values` holds the uniques.
+    Frequency,
+    /// Sum of a numeric property over the events (Amplitude's "Property Sum"); values that are
+    /// not numbers and events without the property are left out.
+    PropertySum,
+    /// Mean of a numeric property over the events having it (`PROPSUM / events with a value`,
+    /// Amplitude's "Property Average", ignoring "(none)"); null without values.
+    PropertyAverage,
+    /// Smallest value of a numeric property; null without values.
+    PropertyMin,
+    /// Largest value of a numeric property; null without values.
+    PropertyMax,
+    /// Median of a numeric property over the events (the mean of the two middle values for an
+    /// even count); null without values.
+    PropertyMedian,
+    /// Distinct values of the property (any type, compared as text exactly) in the interval;
+    /// exact, where Amplitude's `PROPCOUNT` estimates.
+    PropertyDistinctCount,
 }
 
 impl Measure {
@@ -436,7 +476,29 @@ impl Measure {
         match self {
             Measure::Uniques => "uniques",
             Measure::Totals => "totals",
+            Measure::ActivePercent => "active_percent",
+            Measure::Average => "average",
+            Measure::Frequency => "frequency",
+            Measure::PropertySum => "property_sum",
+            Measure::PropertyAverage => "property_average",
+            Measure::PropertyMin => "property_min",
+            Measure::PropertyMax => "property_max",
+            Measure::PropertyMedian => "property_median",
+            Measure::PropertyDistinctCount => "property_distinct_count",
         }
+    }
+
+    /// Whether the measure reads a property (`property` required).
+    pub fn reads_property(self) -> bool {
+        matches!(
+            self,
+            Measure::PropertySum
+                | Measure::PropertyAverage
+                | Measure::PropertyMin
+                | Measure::PropertyMax
+                | Measure::PropertyMedian
+                | Measure::PropertyDistinctCount
+        )
     }
 }
 

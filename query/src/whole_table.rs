@@ -30,21 +30,48 @@ pub(crate) async fn aggregate_list(
     aggregate: AggregateUDF,
     arguments: Vec<Expr>,
 ) -> Result<ArrayRef> {
-    let name = aggregate.name().to_owned();
+    let mut lists = aggregate_lists(ctx, table, filter, vec![(aggregate, arguments)]).await?;
+    lists
+        .pop()
+        .ok_or_else(|| QueryError::Internal("aggregate returned no list".to_owned()))
+}
+
+/// Runs several list aggregates over the same filtered rows in one scan and returns each one's
+/// values, in order.
+pub(crate) async fn aggregate_lists(
+    ctx: &SessionContext,
+    table: Arc<ListingTable>,
+    filter: Expr,
+    aggregates: Vec<(AggregateUDF, Vec<Expr>)>,
+) -> Result<Vec<ArrayRef>> {
+    let names: Vec<String> = (0..aggregates.len())
+        .map(|i| format!("result{i}"))
+        .collect();
+    let labels: Vec<String> = aggregates
+        .iter()
+        .map(|(a, _)| a.name().to_owned())
+        .collect();
+    let calls = aggregates
+        .into_iter()
+        .zip(&names)
+        .map(|((aggregate, arguments), name)| aggregate.call(arguments).alias(name))
+        .collect::<Vec<_>>();
     let batches = ctx
         .read_table(table)?
         .filter(filter)?
-        .aggregate(vec![], vec![aggregate.call(arguments).alias("result")])?
+        .aggregate(vec![], calls)?
         .collect()
         .await?;
-    for batch in &batches {
-        let Some(lists) = batch.column_by_name("result") else {
-            continue;
-        };
-        let lists = as_list_array(lists)?;
-        if lists.len() == 1 && lists.is_valid(0) {
-            return Ok(lists.value(0));
+    let mut found = Vec::with_capacity(names.len());
+    for (name, label) in names.iter().zip(&labels) {
+        let list = batches.iter().find_map(|batch| {
+            let lists = as_list_array(batch.column_by_name(name)?).ok()?;
+            (lists.len() == 1 && lists.is_valid(0)).then(|| lists.value(0))
+        });
+        match list {
+            Some(list) => found.push(list),
+            None => return Err(QueryError::Internal(format!("{label} returned no row"))),
         }
     }
-    Err(QueryError::Internal(format!("{name} returned no row")))
+    Ok(found)
 }

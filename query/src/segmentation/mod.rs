@@ -1,29 +1,41 @@
 //! Event segmentation: per point of the date range (hour, day, week, month in the query's time
-//! zone), each series' unique persons or event totals.
+//! zone), each series' measure: unique persons, event totals, active %, average, a frequency
+//! histogram or a property measure.
 //!
 //! Plan: scan the range's events (the series' event types only, unless a series is "any
-//! event"), with `event_date` pruning → per row the person, the time and the series mask → the
-//! `sluice_segmentation` aggregate (`counter.rs`, no `GROUP BY`), which returns every cell's
-//! uniques and totals at once.
+//! event" or asks for active %), with `event_date` pruning → per row the person, the time and
+//! the series mask (`selection.rs`: a bit per distinct series predicate, shared by series that
+//! select the same rows) → the `sluice_segmentation` aggregate (`counter.rs`, no `GROUP BY`),
+//! which returns every cell's uniques and totals at once (plus, for active %, the active persons
+//! as one more hidden series); in the same scan one `sluice_segmentation_values` aggregate
+//! (`values.rs`) per series measuring frequency or a property, reading the same mask. Ratios
+//! (active %, average) are computed from the counts afterwards (`measures.rs`).
 
 mod counter;
+mod measures;
+mod selection;
+mod values;
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
-use datafusion::arrow::datatypes::DataType;
-use datafusion::common::cast::as_uint64_array;
+use datafusion::arrow::datatypes::{DataType, Schema};
+use datafusion::common::ScalarValue;
+use datafusion::common::cast::{as_float64_array, as_uint64_array};
 use datafusion::datasource::listing::ListingTable;
 use datafusion::execution::context::SessionContext;
-use datafusion::logical_expr::{Expr, cast, lit, when};
+use datafusion::logical_expr::{Expr, cast, lit, try_cast};
 
 use crate::error::{QueryError, Result};
 use crate::identity::PersonMap;
-use crate::property::{column, time_span};
-use crate::result::{SegmentationResult, SeriesResult};
-use crate::spec::{ANY_EVENT, Interval, Measure, PointIndex, SegmentationQuery, SeriesEvent};
-use crate::whole_table::{aggregate_list, counted_event};
+use crate::property::{column, resolve, time_span};
+use crate::result::SegmentationResult;
+use crate::spec::{Interval, Measure, PointIndex, SegmentationQuery, SeriesEvent, SeriesQuery};
+use crate::whole_table::aggregate_lists;
 use counter::{CounterParams, SegmentationUdaf};
+use measures::{Counts, series_result};
+use selection::Selection;
+use values::{ValuesParams, ValuesUdaf};
 
 /// Runs `query` over `table` (`None`: no data yet, every count is zero).
 pub(crate) async fn run(
@@ -33,42 +45,37 @@ pub(crate) async fn run(
     query: &SegmentationQuery,
     interval: Interval,
 ) -> Result<SegmentationResult> {
-    let cells = query.series.len() * query.buckets.len();
-    let counts = match table {
-        Some(table) => cell_counts(ctx, table, persons, query).await?,
-        None => vec![0; 2 * cells],
+    let points = query.buckets.len();
+    let Scanned {
+        counts,
+        selection,
+        values,
+    } = match table {
+        Some(table) => scan(ctx, table, persons, query).await?,
+        None => Scanned::empty(query),
     };
-    if counts.len() != 2 * cells {
+    let cells = selection.width() * points;
+    if counts.len() != 2 * cells || values.len() != query.series.len() {
         return Err(QueryError::Internal(format!(
-            "segmentation returned {} counts for {cells} cells",
-            counts.len()
+            "segmentation returned {} counts for {cells} cells and {} value lists for {} series",
+            counts.len(),
+            values.len(),
+            query.series.len()
         )));
     }
-    let points = query.buckets.len();
-    let total_cells = cells;
+    let counts = Counts {
+        counts: &counts,
+        points,
+        bits: &selection.bits,
+        width: selection.width(),
+    };
     let series = query
         .series
         .iter()
+        .zip(values)
         .enumerate()
-        .map(|(s, (event, measure))| {
-            let cells = s * points..(s + 1) * points;
-            let values = match measure {
-                Measure::Uniques => counts[cells].to_vec(),
-                Measure::Totals => {
-                    counts[total_cells + cells.start..total_cells + cells.end].to_vec()
-                }
-            };
-            let event_type = match event {
-                SeriesEvent::Type(name) => name.clone(),
-                SeriesEvent::Any => ANY_EVENT.to_owned(),
-            };
-            SeriesResult {
-                event_type,
-                measure: *measure,
-                values,
-            }
-        })
-        .collect();
+        .map(|(s, (series, values))| series_result(s, series, &counts, values))
+        .collect::<Result<Vec<_>>>()?;
     Ok(SegmentationResult {
         interval,
         points: query.buckets.labels.clone(),
@@ -76,29 +83,80 @@ pub(crate) async fn run(
     })
 }
 
-/// Uniques of every (series, point) cell, then totals.
-async fn cell_counts(
+/// Whether a series measures active %, so the active persons are counted.
+fn needs_active(query: &SegmentationQuery) -> bool {
+    query
+        .series
+        .iter()
+        .any(|s| s.measure == Measure::ActivePercent)
+}
+
+/// Whether a series has its own values aggregate.
+fn has_values(series: &SeriesQuery) -> bool {
+    series.measure == Measure::Frequency || series.measure.reads_property()
+}
+
+/// The values of a series with no data: zero counts, null values.
+fn empty_values(series: &SeriesQuery, points: usize) -> Vec<Option<f64>> {
+    match series.measure {
+        Measure::Frequency => vec![Some(0.0); points * series.frequency_buckets.len()],
+        Measure::PropertySum | Measure::PropertyDistinctCount => vec![Some(0.0); points],
+        m if m.reads_property() => vec![None; points],
+        _ => Vec::new(),
+    }
+}
+
+/// What one scan answers.
+struct Scanned {
+    /// The counter's list: uniques of every (bit, point) cell, then totals.
+    counts: Vec<u64>,
+    /// The counted series' bits.
+    selection: Selection,
+    /// Each series' values list (empty for series without a values aggregate).
+    values: Vec<Vec<Option<f64>>>,
+}
+
+impl Scanned {
+    /// The answer over no data: zero counts, null or zero values.
+    fn empty(query: &SegmentationQuery) -> Self {
+        let points = query.buckets.len();
+        let selection = Selection::unshared(query.series.len() + usize::from(needs_active(query)));
+        Scanned {
+            counts: vec![0; 2 * selection.width() * points],
+            selection,
+            values: query
+                .series
+                .iter()
+                .map(|s| empty_values(s, points))
+                .collect(),
+        }
+    }
+}
+
+/// One scan: the counter and, in the same pass, a values aggregate per series measuring
+/// frequency or a property.
+async fn scan(
     ctx: &SessionContext,
     table: Arc<ListingTable>,
     persons: &Arc<PersonMap>,
     query: &SegmentationQuery,
-) -> Result<Vec<u64>> {
+) -> Result<Scanned> {
     use datafusion::datasource::TableProvider as _;
     let schema = table.schema();
     let starts = &query.buckets.starts;
     let (Some(&from), Some(&end)) = (starts.first(), starts.last()) else {
-        return Ok(Vec::new());
+        return Ok(Scanned::empty(query));
     };
     let mut filter = time_span(from, end - 1);
     if let Some(project) = &query.project {
         filter = filter.and(column("project").eq(lit(project.clone())));
     }
-    let any = query.series.iter().any(|(e, _)| *e == SeriesEvent::Any);
+    let any = needs_active(query) || query.series.iter().any(|s| s.event == SeriesEvent::Any);
     if !any {
         let types: BTreeSet<&str> = query
             .series
             .iter()
-            .filter_map(|(e, _)| match e {
+            .filter_map(|s| match &s.event {
                 SeriesEvent::Type(name) => Some(name.as_str()),
                 SeriesEvent::Any => None,
             })
@@ -106,28 +164,63 @@ async fn cell_counts(
         filter =
             filter.and(column("event_type").in_list(types.into_iter().map(lit).collect(), false));
     }
-    let mut mask = lit(0i64);
-    for (s, (event, _)) in query.series.iter().enumerate() {
-        let matches = match event {
-            SeriesEvent::Type(name) => column("event_type").eq(lit(name.clone())),
-            SeriesEvent::Any => counted_event(),
-        };
-        let matches = match query.series_conditions.get(s) {
-            Some(conditions) => conditions.and(matches, &schema),
-            None => matches,
-        };
-        mask = mask | when(matches, lit(1i64 << s)).otherwise(lit(0i64))?;
-    }
-    let udaf = SegmentationUdaf::new(CounterParams {
-        points: Arc::new(PointIndex::new(starts.clone())),
-        series: query.series.len(),
+    let selection = Selection::new(query, &schema, needs_active(query));
+    let mask = selection.mask()?;
+    let points = Arc::new(PointIndex::new(starts.clone()));
+    let person = persons.person_expr(&schema);
+    let time = cast(column("event_time"), DataType::Int64);
+    let counter = SegmentationUdaf::new(CounterParams {
+        points: points.clone(),
+        series: selection.width(),
     })
     .into_udaf();
-    let arguments: Vec<Expr> = vec![
-        persons.person_expr(&schema),
-        cast(column("event_time"), DataType::Int64),
-        mask,
-    ];
-    let values = aggregate_list(ctx, table, filter, udaf, arguments).await?;
-    Ok(as_uint64_array(&values)?.values().to_vec())
+    let mut aggregates = vec![(counter, vec![person.clone(), time.clone(), mask.clone()])];
+    let mut owners = Vec::new();
+    for (s, series) in query.series.iter().enumerate() {
+        if !has_values(series) {
+            continue;
+        }
+        let udaf = ValuesUdaf::new(ValuesParams {
+            points: points.clone(),
+            measure: series.measure,
+            buckets: series.frequency_buckets.clone(),
+            bit: u32::try_from(selection.bits[s])
+                .map_err(|_| QueryError::Internal(format!("series {s} has no mask bit")))?,
+        })
+        .into_udaf();
+        let (number, text) = property_arguments(series, &schema);
+        aggregates.push((
+            udaf,
+            vec![person.clone(), time.clone(), mask.clone(), number, text],
+        ));
+        owners.push(s);
+    }
+    let lists = aggregate_lists(ctx, table, filter, aggregates).await?;
+    let counts = as_uint64_array(&lists[0])?.values().to_vec();
+    let mut values = vec![Vec::new(); query.series.len()];
+    for (s, list) in owners.into_iter().zip(&lists[1..]) {
+        values[s] = as_float64_array(list)?.iter().collect();
+    }
+    Ok(Scanned {
+        counts,
+        selection,
+        values,
+    })
+}
+
+/// The values aggregate's property arguments: the property as a number (`Float64`, null when
+/// it is not one) for the numeric measures, as text for the distinct count; typed nulls for
+/// what the measure does not read.
+fn property_arguments(series: &SeriesQuery, schema: &Schema) -> (Expr, Expr) {
+    let value = series.property.as_ref().map(|p| resolve(p, schema));
+    let distinct = series.measure == Measure::PropertyDistinctCount;
+    let number = match &value {
+        Some(v) if !distinct => try_cast(v.clone(), DataType::Float64),
+        _ => lit(ScalarValue::Float64(None)),
+    };
+    let text = match value {
+        Some(v) if distinct => cast(v, DataType::Utf8),
+        _ => lit(ScalarValue::Utf8(None)),
+    };
+    (number, text)
 }

@@ -6,11 +6,12 @@ use sluice_schema::layout::StorageLayout;
 
 use super::intervals::{Buckets, buckets, first_day_of, last_day_after};
 use super::{
-    ANY_EVENT, Breakdown, BreakdownKind, CalendarInterval, Dataset, DateRange, EventRef,
-    EventsSpec, FunnelExclusion, FunnelOrder, FunnelSpec, Interval, LifecycleSpec,
-    MAX_EVENTS_LIMIT, MAX_PATH_DEPTH, MAX_RETENTION_PERIODS, MAX_SERIES, Measure, NEW_USER,
-    PathDirection, PathsSpec, RetentionBoundaries, RetentionMethod, RetentionSpec, SPEC_VERSION,
-    SegmentationSpec, StickinessInterval, StickinessSpec, StrictMode,
+    ANY_EVENT, Breakdown, BreakdownKind, CalendarInterval, DEFAULT_FREQUENCY_BUCKETS, Dataset,
+    DateRange, EventRef, EventsSpec, FunnelExclusion, FunnelOrder, FunnelSpec, Interval,
+    LifecycleSpec, MAX_EVENTS_LIMIT, MAX_FREQUENCY_BUCKETS, MAX_PATH_DEPTH, MAX_RETENTION_PERIODS,
+    MAX_SERIES, Measure, NEW_USER, PathDirection, PathsSpec, RetentionBoundaries, RetentionMethod,
+    RetentionSpec, SPEC_VERSION, SegmentationSpec, SeriesSpec, StickinessInterval, StickinessSpec,
+    StrictMode,
 };
 use crate::error::{FilterProblem, SpecError};
 use crate::filter::Conditions;
@@ -221,13 +222,26 @@ pub(crate) enum SeriesEvent {
     Any,
 }
 
+/// One validated segmentation series: what it selects and what it measures.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct SeriesQuery {
+    pub(crate) event: SeriesEvent,
+    pub(crate) measure: Measure,
+    /// The property a `property_*` measure reads.
+    pub(crate) property: Option<PropertyRef>,
+    /// Lower bounds of the frequency buckets (empty unless `measure` is frequency).
+    pub(crate) frequency_buckets: Vec<u64>,
+}
+
 /// A validated segmentation.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct SegmentationQuery {
     pub(crate) project: Option<String>,
-    pub(crate) series: Vec<(SeriesEvent, Measure)>,
+    pub(crate) series: Vec<SeriesQuery>,
     /// Each series' conditions (with the segment's).
     pub(crate) series_conditions: Vec<Conditions>,
+    /// The segment's conditions alone: who counts as active for `active_percent`.
+    pub(crate) active_conditions: Conditions,
     pub(crate) buckets: Buckets,
 }
 
@@ -255,7 +269,12 @@ impl SegmentationSpec {
                 ANY_EVENT => SeriesEvent::Any,
                 other => SeriesEvent::Type(other.to_owned()),
             };
-            series.push((selected, event.measure));
+            series.push(SeriesQuery {
+                event: selected,
+                measure: event.measure,
+                property: measure_property(index, event)?,
+                frequency_buckets: frequency_buckets(index, event)?,
+            });
         }
         let buckets = buckets(from, to, tz, self.interval, self.week_start);
         if buckets.len() > MAX_POINTS {
@@ -268,9 +287,53 @@ impl SegmentationSpec {
             project,
             series,
             series_conditions,
+            active_conditions: Conditions::default(),
             buckets,
         })
     }
+}
+
+/// The property of a `property_*` measure, refused on other measures.
+fn measure_property(index: usize, series: &SeriesSpec) -> Result<Option<PropertyRef>, SpecError> {
+    let measure = series.measure;
+    match (&series.property, measure.reads_property()) {
+        (Some(property), true) => property_ref(property.kind, &property.property)
+            .map(Some)
+            .map_err(|problem| SpecError::MeasurePropertyInvalid { index, problem }),
+        (None, false) => Ok(None),
+        (_, needed) => Err(SpecError::MeasureProperty {
+            index,
+            measure: measure.as_str(),
+            needed,
+        }),
+    }
+}
+
+/// The frequency buckets' lower bounds: the default, or the spec's when they are valid.
+fn frequency_buckets(index: usize, series: &SeriesSpec) -> Result<Vec<u64>, SpecError> {
+    let problem = |problem| SpecError::FrequencyBuckets { index, problem };
+    let given = series.frequency_buckets.as_deref();
+    if series.measure != Measure::Frequency {
+        return match given {
+            Some(_) => Err(problem("only a frequency measure has buckets")),
+            None => Ok(Vec::new()),
+        };
+    }
+    let Some(bounds) = given else {
+        return Ok(DEFAULT_FREQUENCY_BUCKETS.to_vec());
+    };
+    if bounds.is_empty() || bounds.len() > MAX_FREQUENCY_BUCKETS {
+        return Err(problem("give 1 to 50 lower bounds"));
+    }
+    if bounds[0] == 0 {
+        return Err(problem(
+            "the first bound must be 1 or more (persons did the event at least once)",
+        ));
+    }
+    if bounds.windows(2).any(|w| w[0] >= w[1]) {
+        return Err(problem("bounds must be strictly increasing"));
+    }
+    Ok(bounds.to_vec())
 }
 
 /// What opens a retention cohort.

@@ -94,6 +94,7 @@ fn event_strategy(user: Option<String>, device: String) -> impl Strategy<Value =
             category: category.map(str::to_owned),
             plan: None,
             platform: None,
+            amount: None,
             person_override: None,
         })
 }

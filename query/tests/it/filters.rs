@@ -305,7 +305,7 @@ fn operators_on_text_numbers_and_absent_values() {
                     "events": [{"event_type": "View", "where": [cond]}]}),
         );
         match result {
-            QueryResult::Segmentation(s) => s.series[0].values[0],
+            QueryResult::Segmentation(s) => s.series[0].count(0),
             other => panic!("not a segmentation: {other:?}"),
         }
     };

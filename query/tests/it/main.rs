@@ -15,5 +15,6 @@ mod reference;
 mod retention;
 mod retention_rolling;
 mod segmentation;
+mod segmentation_measures;
 mod stickiness;
 mod support;

@@ -1,13 +1,13 @@
-//! A slow, obviously correct funnel: exhaustive search over every way to assign distinct events
-//! to the steps, for each entry. Only for small inputs.
+//! Slow, obviously correct references. The funnel: exhaustive search over every way to assign
+//! distinct events to the steps, for each entry. Segmentation measures: each point's events
+//! filtered from the whole list and measured directly. Only for small inputs.
 //!
-//! Any order: the later steps only need to lie between the entry and the window's end. Exact
-//! order: no event of the person strictly between two consecutive steps.
-//!
-//! Exclusions: a step may follow the previous one only when no event of an exclusion covering
-//! that gap lies strictly between their times.
+//! Funnel order modes: in any order the later steps only need to lie between the entry and the
+//! window's end; in exact order no event of the person lies strictly between two consecutive
+//! steps. Exclusions: a step may follow the previous one only when no event of an exclusion
+//! covering that gap lies strictly between their times.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use crate::support::TestEvent;
 
@@ -192,4 +192,104 @@ fn longest(
         }
     }
     best
+}
+
+/// A segmentation series as the measures reference reads it.
+#[derive(Debug, Clone)]
+pub(crate) struct RefSeries {
+    /// An event type, or `_all` (anything but `$identify`).
+    pub(crate) event: String,
+    /// The measure's spec name.
+    pub(crate) measure: String,
+    /// Only events whose category is this one (the series' `where`).
+    pub(crate) category: Option<String>,
+    /// Lower bounds of the frequency buckets.
+    pub(crate) buckets: Vec<u64>,
+}
+
+/// What the measures reference answers for one series: a value per point, and for frequency
+/// the persons per bucket per point (`frequency[b][p]`).
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct RefMeasure {
+    pub(crate) values: Vec<Option<f64>>,
+    pub(crate) frequency: Vec<Vec<u64>>,
+}
+
+/// Segmentation measures, computed point by point from the raw events: `point_of` gives an
+/// event's point (None outside the range), `counts` says whether an event counts at all
+/// (project and segment).
+pub(crate) fn segmentation_measure(
+    events: &[TestEvent],
+    points: usize,
+    point_of: &dyn Fn(i64) -> Option<usize>,
+    counts: &dyn Fn(&TestEvent) -> bool,
+    series: &RefSeries,
+) -> RefMeasure {
+    let mut values = Vec::new();
+    let mut frequency = vec![Vec::with_capacity(points); series.buckets.len()];
+    for p in 0..points {
+        let in_point: Vec<&TestEvent> = events
+            .iter()
+            .filter(|e| counts(e) && point_of(e.ts) == Some(p))
+            .collect();
+        let active: BTreeSet<&str> = in_point
+            .iter()
+            .filter(|e| e.event_type != "$identify")
+            .map(|e| e.person())
+            .collect();
+        let selected: Vec<&TestEvent> = in_point
+            .iter()
+            .copied()
+            .filter(|e| match series.event.as_str() {
+                "_all" => e.event_type != "$identify",
+                name => e.event_type == name,
+            })
+            .filter(|e| series.category.is_none() || e.category == series.category)
+            .collect();
+        let mut times: BTreeMap<&str, u64> = BTreeMap::new();
+        for e in &selected {
+            *times.entry(e.person()).or_default() += 1;
+        }
+        let uniques = times.len() as f64;
+        let totals = selected.len() as f64;
+        let mut amounts: Vec<f64> = selected.iter().filter_map(|e| e.amount).collect();
+        amounts.sort_by(f64::total_cmp);
+        let categories: BTreeSet<&String> = selected
+            .iter()
+            .filter_map(|e| e.category.as_ref())
+            .collect();
+        let sum: f64 = amounts.iter().sum();
+        let n = amounts.len();
+        let value = match series.measure.as_str() {
+            "uniques" | "frequency" => Some(uniques),
+            "totals" => Some(totals),
+            "active_percent" => (!active.is_empty()).then(|| uniques / active.len() as f64 * 100.0),
+            "average" => (uniques > 0.0).then(|| totals / uniques),
+            "property_sum" => Some(sum),
+            "property_average" => (n > 0).then(|| sum / n as f64),
+            "property_min" => amounts.first().copied(),
+            "property_max" => amounts.last().copied(),
+            "property_median" => (n > 0).then(|| {
+                if n % 2 == 1 {
+                    amounts[n / 2]
+                } else {
+                    (amounts[n / 2 - 1] + amounts[n / 2]) / 2.0
+                }
+            }),
+            "property_distinct_count" => Some(categories.len() as f64),
+            other => panic!("unknown measure {other}"),
+        };
+        values.push(value);
+        let mut persons = vec![0u64; series.buckets.len()];
+        for &count in times.values() {
+            // The bucket is the last bound at or below the count.
+            if let Some(b) = series.buckets.iter().rposition(|&bound| bound <= count) {
+                persons[b] += 1;
+            }
+        }
+        for (bucket, n) in frequency.iter_mut().zip(persons) {
+            bucket.push(n);
+        }
+    }
+    RefMeasure { values, frequency }
 }

@@ -29,6 +29,8 @@ pub(crate) struct TestEvent {
     pub(crate) plan: Option<String>,
     /// Top-level field `platform`.
     pub(crate) platform: Option<String>,
+    /// Event property `amount` (a number).
+    pub(crate) amount: Option<f64>,
     /// The person the loader assigned, when not the event's own user or device (an anonymous
     /// event of a device that a user logged in on).
     pub(crate) person_override: Option<String>,
@@ -45,6 +47,7 @@ pub(crate) fn ev(ts: i64, event_type: &str, user: &str) -> TestEvent {
         category: None,
         plan: None,
         platform: None,
+        amount: None,
         person_override: None,
     }
 }
@@ -62,6 +65,11 @@ impl TestEvent {
 
     pub(crate) fn platform(mut self, value: &str) -> Self {
         self.platform = Some(value.to_owned());
+        self
+    }
+
+    pub(crate) fn amount(mut self, value: f64) -> Self {
+        self.amount = Some(value);
         self
     }
 
@@ -92,6 +100,8 @@ pub(crate) struct FileShape {
     pub(crate) typed_category: bool,
     /// `plan` in a typed `up:plan` column (else in `user_properties` JSON).
     pub(crate) typed_plan: bool,
+    /// `amount` in a typed `ep:amount` Float64 column (else a number in `event_properties`).
+    pub(crate) typed_amount: bool,
     /// Add an `ep:price` Float64 column no other file has.
     pub(crate) price_column: bool,
     /// Written before person ids existed: no `person_id` column.
@@ -117,16 +127,17 @@ pub(crate) fn batch(events: &[TestEvent], shape: FileShape) -> RecordBatch {
     let text = |f: &dyn Fn(&TestEvent) -> Option<String>| -> ArrayRef {
         Arc::new(events.iter().map(f).collect::<StringArray>())
     };
-    let bag = |props: Vec<(&str, Option<&String>)>| -> Option<String> {
+    let bag = |props: Vec<(&str, Option<Value>)>| -> Option<String> {
         let mut map = Map::new();
         map.insert("noise".into(), json!(1));
         for (key, value) in props {
             if let Some(v) = value {
-                map.insert(key.into(), Value::String(v.clone()));
+                map.insert(key.into(), v);
             }
         }
         Some(Value::Object(map).to_string())
     };
+    let text_value = |v: Option<&String>| v.map(|v| Value::String(v.clone()));
     let mut fields = vec![
         Field::new("project", DataType::Utf8, false),
         Field::new(
@@ -151,15 +162,21 @@ pub(crate) fn batch(events: &[TestEvent], shape: FileShape) -> RecordBatch {
         text(&|e| Some(e.device_id.clone())),
         text(&|e| e.platform.clone()),
         text(&|e| {
-            bag(vec![(
-                "category",
-                e.category.as_ref().filter(|_| !shape.typed_category),
-            )])
+            bag(vec![
+                (
+                    "category",
+                    text_value(e.category.as_ref().filter(|_| !shape.typed_category)),
+                ),
+                (
+                    "amount",
+                    e.amount.filter(|_| !shape.typed_amount).map(|a| json!(a)),
+                ),
+            ])
         }),
         text(&|e| {
             bag(vec![(
                 "plan",
-                e.plan.as_ref().filter(|_| !shape.typed_plan),
+                text_value(e.plan.as_ref().filter(|_| !shape.typed_plan)),
             )])
         }),
     ];
@@ -179,6 +196,12 @@ pub(crate) fn batch(events: &[TestEvent], shape: FileShape) -> RecordBatch {
     if shape.typed_plan {
         fields.push(Field::new("up:plan", DataType::Utf8, true));
         columns.push(text(&|e| e.plan.clone()));
+    }
+    if shape.typed_amount {
+        fields.push(Field::new("ep:amount", DataType::Float64, true));
+        columns.push(Arc::new(
+            events.iter().map(|e| e.amount).collect::<Float64Array>(),
+        ));
     }
     if shape.price_column {
         fields.push(Field::new("ep:price", DataType::Float64, true));
@@ -223,6 +246,7 @@ pub(crate) fn write_dataset(data_dir: &Path, events: &[TestEvent], files_per_dat
         for (i, events) in files.iter().enumerate().filter(|(_, e)| !e.is_empty()) {
             let shape = FileShape {
                 typed_category: i % 2 == 0,
+                typed_amount: i % 2 == 1,
                 ..FileShape::default()
             };
             write_file(&folder.join(format!("part-{i}.parquet")), events, shape);
