@@ -320,4 +320,16 @@ mod tests {
              iOS,2025-01-01,1\niOS,2025-01-02,2\nweb,2025-01-01,3\nweb,2025-01-02,0\n"
         );
     }
+
+    #[test]
+    fn measures_get_full_numbers_empty_nulls_and_a_column_per_bucket() {
+        let result = QueryResult::Segmentation(crate::result::tests::measures_result());
+        assert_eq!(
+            render_csv(&result),
+            "point,Buy (property_average price),Buy (frequency 1),Buy (frequency 2-3),\
+             Buy (frequency 4+)\n\
+             2025-01-01,11.666666666666666,1,2,0\n\
+             2025-01-02,,0,0,3\n"
+        );
+    }
 }

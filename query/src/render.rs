@@ -506,4 +506,19 @@ mod tests {
             ]
         );
     }
+
+    #[test]
+    fn measures_get_two_decimals_a_dash_for_null_and_a_column_per_bucket() {
+        let result = crate::result::tests::measures_result();
+        let text = render_table(&QueryResult::Segmentation(result));
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(
+            lines,
+            [
+                "point       Buy (property_average price)  Buy (frequency 1)  Buy (frequency 2-3)  Buy (frequency 4+)",
+                "2025-01-01                         11.67                  1                    2                   0",
+                "2025-01-02                             -                  0                    0                   3",
+            ]
+        );
+    }
 }

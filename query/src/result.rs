@@ -555,8 +555,54 @@ impl FunnelResult {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
+    use crate::spec::BreakdownKind;
+
+    /// Two days of a property average (undefined on the second) and a frequency series.
+    pub(crate) fn measures_result() -> SegmentationResult {
+        SegmentationResult {
+            interval: Interval::Day,
+            points: vec!["2025-01-01".into(), "2025-01-02".into()],
+            series: vec![
+                SeriesResult {
+                    event_type: "Buy".into(),
+                    measure: Measure::PropertyAverage,
+                    property: Some(Breakdown {
+                        kind: BreakdownKind::Event,
+                        property: "price".into(),
+                    }),
+                    values: vec![Some(35.0 / 3.0), None],
+                    frequency: Vec::new(),
+                },
+                SeriesResult {
+                    event_type: "Buy".into(),
+                    measure: Measure::Frequency,
+                    property: None,
+                    values: vec![Some(3.0), Some(3.0)],
+                    frequency: vec![
+                        FrequencyBucket::new(1, Some(2), vec![1, 0]),
+                        FrequencyBucket::new(2, Some(4), vec![2, 0]),
+                        FrequencyBucket::new(4, None, vec![0, 3]),
+                    ],
+                },
+            ],
+        }
+    }
+
+    #[test]
+    fn values_serialise_whole_numbers_as_integers_and_undefined_as_null() {
+        let mut result = measures_result();
+        result.series[0].values = vec![Some(2.0), Some(2.5), None, Some(-0.0), Some(f64::NAN)];
+        let json = serde_json::to_value(&result.series[0]).expect("serialises");
+        assert_eq!(json["values"], serde_json::json!([2, 2.5, null, 0, null]));
+        assert_eq!(json["values"][0].as_u64(), Some(2));
+        let frequency = serde_json::to_value(&result.series[1]).expect("serialises");
+        assert_eq!(
+            frequency["frequency"][2],
+            serde_json::json!({"label": "4+", "from": 4, "persons": [0, 3]})
+        );
+    }
 
     #[test]
     fn counts_are_cumulative_and_rates_follow() {
