@@ -77,9 +77,12 @@ fn table(result: &QueryResult) -> Table {
 }
 
 /// One row per step of the overall funnel, of each breakdown value, then (with conversion over
-/// time, in a `point` column that is empty on the other rows) of each point.
+/// time, in a `point` column that is empty on the other rows) of each point. With time to
+/// convert, an `average_ms_from_previous` column holds each step's average time on the overall
+/// rows (empty elsewhere and on step 1).
 fn funnel(r: &FunnelResult) -> Table {
     let over_time = !r.over_time.is_empty();
+    let times = r.time_to_convert.as_ref();
     let mut header = vec![
         "breakdown",
         "step",
@@ -92,6 +95,9 @@ fn funnel(r: &FunnelResult) -> Table {
     if over_time {
         header.push("point");
     }
+    if times.is_some() {
+        header.push("average_ms_from_previous");
+    }
     let mut t = Table::new(&header);
     let rows = std::iter::once(("(all)".to_owned(), None, &r.overall.steps))
         .chain(r.by_breakdown.iter().map(|row| {
@@ -103,7 +109,7 @@ fn funnel(r: &FunnelResult) -> Table {
                 .iter()
                 .map(|point| ("(all)".to_owned(), Some(&point.start), &point.steps)),
         );
-    for (value, point, steps) in rows {
+    for (row, (value, point, steps)) in rows.enumerate() {
         for (k, (count, name)) in steps.iter().zip(&r.steps).enumerate() {
             let mut line = vec![
                 value.clone(),
@@ -116,6 +122,15 @@ fn funnel(r: &FunnelResult) -> Table {
             ];
             if over_time {
                 line.push(point.cloned().unwrap_or_default());
+            }
+            if let Some(times) = times {
+                let average = times
+                    .steps
+                    .iter()
+                    .find(|s| s.step == k + 1)
+                    .and_then(|s| s.average_ms)
+                    .filter(|_| row == 0);
+                line.push(average.map(|ms| ms.to_string()).unwrap_or_default());
             }
             t.rows.push(line);
         }

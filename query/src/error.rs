@@ -173,6 +173,21 @@ pub enum SpecError {
         /// Why not.
         why: &'static str,
     },
+    /// Time-to-convert steps outside the funnel or not in order.
+    #[error(
+        "time_to_convert: from_step {from} and to_step {to} must satisfy 1 <= from_step < to_step <= {steps} (the funnel's steps)"
+    )]
+    ConversionSteps {
+        /// First step given (1-based).
+        from: usize,
+        /// Second step given (1-based).
+        to: usize,
+        /// Steps in the funnel.
+        steps: usize,
+    },
+    /// Time-to-convert bucket bounds that are not strictly increasing from 0.
+    #[error("time_to_convert.buckets_ms: {0}")]
+    ConversionBuckets(&'static str),
     /// The breakdown property name is empty.
     #[error("breakdown.property: must not be empty")]
     EmptyBreakdownProperty,

@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 use crate::result::{
     EventsResult, FunnelResult, FunnelRow, LifecycleResult, PathsResult, QueryResult,
     RetentionCohort, RetentionOverall, RetentionResult, SegmentationResult, SegmentsResult,
-    StickinessResult,
+    StickinessResult, TimeToConvert,
 };
 use crate::spec::{BreakdownKind, Dataset};
 
@@ -305,7 +305,71 @@ fn render_funnel(funnel: &FunnelResult) -> String {
     if !funnel.over_time.is_empty() {
         render_over_time(&mut out, funnel);
     }
+    if let Some(times) = &funnel.time_to_convert {
+        render_time_to_convert(&mut out, funnel, times);
+    }
     out
+}
+
+/// Time to convert: the median and average, the histogram, and each step's average time from
+/// the step before.
+fn render_time_to_convert(out: &mut String, funnel: &FunnelResult, times: &TimeToConvert) {
+    let or_dash = |ms: Option<f64>| ms.map_or_else(|| "-".to_owned(), duration);
+    let _ = writeln!(
+        out,
+        "\nTime to convert, step {} → step {}: {} persons, median {}, average {}",
+        times.from_step,
+        times.to_step,
+        times.persons,
+        or_dash(times.median_ms),
+        or_dash(times.average_ms)
+    );
+    let mut lines = vec![vec!["time".to_owned(), "persons".to_owned()]];
+    lines.extend(times.histogram.iter().map(|bucket| {
+        let from = duration(bucket.from_ms as f64);
+        let label = match bucket.to_ms {
+            Some(to) => format!("{from} to {}", duration(to as f64)),
+            None => format!("{from} or more"),
+        };
+        vec![label, bucket.persons.to_string()]
+    }));
+    out.push_str(&aligned(&lines));
+    let mut lines = vec![vec![
+        "step".to_owned(),
+        "persons".to_owned(),
+        "average from previous".to_owned(),
+    ]];
+    lines.extend(times.steps.iter().map(|step| {
+        let name = funnel.steps.get(step.step - 1).map_or("", String::as_str);
+        vec![
+            format!("{}. {name}", step.step),
+            step.persons.to_string(),
+            or_dash(step.average_ms),
+        ]
+    }));
+    let _ = writeln!(out);
+    out.push_str(&aligned(&lines));
+}
+
+/// A time in ms as people read it: `250 ms`, `12.5 s`, `3m 20s`, `2h 5m`, `3d 4h`.
+fn duration(ms: f64) -> String {
+    const SECOND: f64 = 1_000.0;
+    const MINUTE: f64 = 60.0 * SECOND;
+    const HOUR: f64 = 60.0 * MINUTE;
+    const DAY: f64 = 24.0 * HOUR;
+    let whole = |value: f64| value.floor() as u64;
+    if ms < SECOND {
+        format!("{} ms", ms.round() as u64)
+    } else if ms < MINUTE {
+        let seconds = format!("{:.1}", ms / SECOND);
+        format!("{} s", seconds.trim_end_matches(".0"))
+    } else if ms < HOUR {
+        format!("{}m {}s", whole(ms / MINUTE), whole(ms % MINUTE / SECOND))
+    } else if ms < DAY {
+        format!("{}h {}m", whole(ms / HOUR), whole(ms % HOUR / MINUTE))
+    } else {
+        format!("{}d {}h", whole(ms / DAY), whole(ms % DAY / HOUR))
+    }
 }
 
 /// Conversion over time: one line per point, persons per step and the overall conversion.
@@ -396,6 +460,17 @@ fn percent(rate: f64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn durations_read_like_people_write_them() {
+        assert_eq!(duration(0.0), "0 ms");
+        assert_eq!(duration(999.4), "999 ms");
+        assert_eq!(duration(1_000.0), "1 s");
+        assert_eq!(duration(12_500.0), "12.5 s");
+        assert_eq!(duration(200_000.0), "3m 20s");
+        assert_eq!(duration(7_500_000.0), "2h 5m");
+        assert_eq!(duration(3.0 * 86_400_000.0 + 4.0 * 3_600_000.0), "3d 4h");
+    }
     use crate::spec::Breakdown;
 
     #[test]

@@ -418,6 +418,56 @@ pub struct FunnelResult {
     /// in that point. Every person is in exactly one point, so the points add up to `overall`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub over_time: Vec<FunnelPoint>,
+    /// Time to convert (only when the spec asks for it), over all counted persons whatever
+    /// their breakdown value.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub time_to_convert: Option<TimeToConvert>,
+}
+
+/// How long the counted persons took between steps (Amplitude's "Time to Convert"): each
+/// person's counted path, each step at the earliest instant that path reached it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TimeToConvert {
+    /// The step the time is measured from (1-based).
+    pub from_step: usize,
+    /// The step the time is measured to (1-based).
+    pub to_step: usize,
+    /// Persons who reached `to_step`.
+    pub persons: u64,
+    /// The exact median time from `from_step` to `to_step` in ms (the mean of the two middle
+    /// times for an even count); null when nobody reached `to_step`.
+    pub median_ms: Option<f64>,
+    /// The mean of those times in ms; null when nobody reached `to_step`.
+    pub average_ms: Option<f64>,
+    /// Those persons by their time, one entry per bucket.
+    pub histogram: Vec<ConversionBucket>,
+    /// Per step from the second: how many reached it and their mean time from the step before.
+    pub steps: Vec<StepTime>,
+}
+
+/// One bucket of the time-to-convert histogram.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConversionBucket {
+    /// Shortest time in the bucket, ms (included).
+    pub from_ms: u64,
+    /// Shortest time of the next bucket, ms (excluded); null for the last, open bucket.
+    pub to_ms: Option<u64>,
+    /// Persons whose time falls in the bucket.
+    pub persons: u64,
+}
+
+/// The time the persons reaching one step took from the step before.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StepTime {
+    /// The step (1-based, from 2).
+    pub step: usize,
+    /// Persons who reached it.
+    pub persons: u64,
+    /// Their mean time from the step before, ms; null when nobody reached it.
+    pub average_ms: Option<f64>,
 }
 
 /// The funnel of the persons who entered in one point of the date range.
@@ -525,6 +575,7 @@ impl FunnelResult {
             breakdown,
             by_breakdown,
             over_time: Vec::new(),
+            time_to_convert: None,
         }
     }
 

@@ -28,9 +28,9 @@ use crate::error::{QueryError, SpecError};
 pub use filter::{FilterOp, FilterValue, PropertyFilter, Segment};
 pub(crate) use intervals::PointIndex;
 pub(crate) use validate::{
-    EventsQuery, FunnelQuery, LIFECYCLE_LEAD, LifecycleQuery, PathsQuery, PropertyRef,
-    RetentionQuery, ReturnPeriods, RollingWindows, SegmentationQuery, SeriesEvent, SeriesQuery,
-    StartEvent, StickinessQuery, property_ref,
+    ConversionTimes, EventsQuery, FunnelQuery, LIFECYCLE_LEAD, LifecycleQuery, PathsQuery,
+    PropertyRef, RetentionQuery, ReturnPeriods, RollingWindows, SegmentationQuery, SeriesEvent,
+    SeriesQuery, StartEvent, StickinessQuery, property_ref,
 };
 
 /// The spec version this engine understands.
@@ -121,7 +121,46 @@ pub struct FunnelSpec {
     /// The first day of a week, for `interval: week`; Monday when absent.
     #[serde(default, skip_serializing_if = "WeekStart::is_default")]
     pub week_start: WeekStart,
+    /// Time to convert: when given, the result also has the time between two steps of each
+    /// counted path (median, average, histogram) and each step's average time from the one
+    /// before. Not with `strict` modes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub time_to_convert: Option<TimeToConvertSpec>,
 }
+
+/// What time to convert measures (Amplitude's "Time to Convert" chart).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TimeToConvertSpec {
+    /// The step the time is measured from (1-based); step 1 when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub from_step: Option<usize>,
+    /// The step the time is measured to (1-based, after `from_step`); the last step when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub to_step: Option<usize>,
+    /// Lower bounds of the histogram's buckets in milliseconds, strictly increasing from 0 (a
+    /// bucket holds times from its bound, included, to the next, excluded; the last is open).
+    /// When absent: 0, 1 s, 10 s, 1 min, 10 min, 1 h, 1 day, 7 days and 30 days, those inside the
+    /// conversion window.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub buckets_ms: Option<Vec<u64>>,
+}
+
+/// Default lower bounds of the time-to-convert buckets (ms), cut at the conversion window.
+pub const DEFAULT_CONVERSION_BUCKETS_MS: [u64; 9] = [
+    0,
+    1_000,
+    10_000,
+    60_000,
+    600_000,
+    3_600_000,
+    86_400_000,
+    7 * 86_400_000,
+    30 * 86_400_000,
+];
+
+/// Most time-to-convert buckets a funnel may ask for.
+pub const MAX_CONVERSION_BUCKETS: usize = 50;
 
 /// Amplitude's funnel order modes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]

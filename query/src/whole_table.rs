@@ -44,6 +44,31 @@ pub(crate) async fn aggregate_lists(
     filter: Expr,
     aggregates: Vec<(AggregateUDF, Vec<Expr>)>,
 ) -> Result<Vec<ArrayRef>> {
+    let labels: Vec<String> = aggregates
+        .iter()
+        .map(|(a, _)| a.name().to_owned())
+        .collect();
+    let rows = aggregate_row(ctx, table, filter, aggregates).await?;
+    rows.iter()
+        .zip(&labels)
+        .map(|(row, label)| {
+            let lists = as_list_array(row)?;
+            match lists.is_valid(0) {
+                true => Ok(lists.value(0)),
+                false => Err(QueryError::Internal(format!("{label} returned null"))),
+            }
+        })
+        .collect()
+}
+
+/// Runs several aggregates over the same filtered rows in one scan (no `GROUP BY`) and returns
+/// each one's answer as a one-row array, in order.
+pub(crate) async fn aggregate_row(
+    ctx: &SessionContext,
+    table: Arc<ListingTable>,
+    filter: Expr,
+    aggregates: Vec<(AggregateUDF, Vec<Expr>)>,
+) -> Result<Vec<ArrayRef>> {
     let names: Vec<String> = (0..aggregates.len())
         .map(|i| format!("result{i}"))
         .collect();
@@ -64,12 +89,12 @@ pub(crate) async fn aggregate_lists(
         .await?;
     let mut found = Vec::with_capacity(names.len());
     for (name, label) in names.iter().zip(&labels) {
-        let list = batches.iter().find_map(|batch| {
-            let lists = as_list_array(batch.column_by_name(name)?).ok()?;
-            (lists.len() == 1 && lists.is_valid(0)).then(|| lists.value(0))
+        let row = batches.iter().find_map(|batch| {
+            let column = batch.column_by_name(name)?;
+            (column.len() == 1).then(|| column.clone())
         });
-        match list {
-            Some(list) => found.push(list),
+        match row {
+            Some(row) => found.push(row),
             None => return Err(QueryError::Internal(format!("{label} returned no row"))),
         }
     }

@@ -14,15 +14,16 @@ use datafusion::arrow::array::{
     Array, ArrayRef, StringBuilder, StructArray, UInt8Array, UInt32Array, UInt64Array,
 };
 use datafusion::arrow::buffer::OffsetBuffer;
-use datafusion::arrow::datatypes::Field;
+use datafusion::arrow::datatypes::{DataType, Field};
 use datafusion::common::{Result, ScalarValue};
 use datafusion::logical_expr::Accumulator;
 
 use super::path::{FunnelParams, StepEvent, person_funnel};
 use super::state::{Collected, NONE, Row};
-use super::udaf::result_fields;
+use super::times::{TimesTally, step_times};
+use super::udaf::{LEVELS_FIELD, TIMES_FIELD, level_fields, result_fields};
 use crate::person_sort::sort_by_person;
-use crate::spec::PointIndex;
+use crate::spec::{ConversionTimes, PointIndex};
 
 /// The funnel's state in one partition, then for all.
 #[derive(Debug)]
@@ -30,6 +31,8 @@ pub(crate) struct FunnelAccumulator {
     params: FunnelParams,
     /// Conversion over time: count each person in the point of their entry.
     points: Option<Arc<PointIndex>>,
+    /// Time to convert, when asked for.
+    times: Option<ConversionTimes>,
     collected: Collected,
 }
 
@@ -38,8 +41,15 @@ impl FunnelAccumulator {
         FunnelAccumulator {
             params,
             points: None,
+            times: None,
             collected: Collected::default(),
         }
+    }
+
+    /// Also tallies the time to convert.
+    pub(crate) fn with_times(mut self, times: Option<ConversionTimes>) -> Self {
+        self.times = times;
+        self
     }
 
     /// Also counts per point of conversion over time.
@@ -63,10 +73,31 @@ impl Accumulator for FunnelAccumulator {
     }
 
     fn evaluate(&mut self) -> Result<ScalarValue> {
-        let counts = count_levels(&mut self.collected, &self.params, self.points.as_deref());
-        Ok(ScalarValue::List(Arc::new(to_list(
-            &counts,
-            &self.collected,
+        let mut tally = self
+            .times
+            .clone()
+            .map(|request| TimesTally::new(request, usize::from(self.params.steps)));
+        let counts = count_levels(
+            &mut self.collected,
+            &self.params,
+            self.points.as_deref(),
+            tally.as_mut(),
+        );
+        let levels = to_list(&counts, &self.collected);
+        let times = tally.map(TimesTally::into_list).unwrap_or_default();
+        let times = ScalarValue::new_list_nullable(
+            &times
+                .into_iter()
+                .map(ScalarValue::Float64)
+                .collect::<Vec<_>>(),
+            &DataType::Float64,
+        );
+        let columns: Vec<ArrayRef> = vec![Arc::new(levels), times as ArrayRef];
+        let fields = result_fields();
+        debug_assert_eq!(fields[0].name(), LEVELS_FIELD);
+        debug_assert_eq!(fields[1].name(), TIMES_FIELD);
+        Ok(ScalarValue::Struct(Arc::new(StructArray::new(
+            fields, columns, None,
         ))))
     }
 
@@ -76,11 +107,13 @@ impl Accumulator for FunnelAccumulator {
 }
 
 /// Persons per (breakdown index, point, level ≥ 1), over every (person, held values) group. The
-/// point is that of the entry's time when `points` are given, [`NONE`] otherwise.
+/// point is that of the entry's time when `points` are given, [`NONE`] otherwise. With a
+/// `tally`, each counted group's step times go into it.
 fn count_levels(
     collected: &mut Collected,
     params: &FunnelParams,
     points: Option<&PointIndex>,
+    mut tally: Option<&mut TimesTally>,
 ) -> BTreeMap<(u32, u32, u8), u64> {
     let ranking = collected.breakdowns.ranking();
     // Ties at one millisecond are broken by breakdown value (null first), so sort by rank.
@@ -96,6 +129,7 @@ fn count_levels(
     let rows = &collected.rows;
     let mut counts = BTreeMap::new();
     let mut events: Vec<StepEvent> = Vec::new();
+    let mut times = Vec::new();
     for group in rows.chunk_by(|a, b| a.person == b.person && a.held == b.held) {
         events.clear();
         events.extend(group.iter().map(|r| StepEvent {
@@ -116,6 +150,16 @@ fn count_levels(
             _ => NONE,
         };
         *counts.entry((breakdown, point, outcome.level)).or_insert(0) += 1;
+        if let (Some(tally), Some(entry)) = (tally.as_deref_mut(), outcome.entry) {
+            step_times(
+                &events,
+                params,
+                entry,
+                usize::from(outcome.level),
+                &mut times,
+            );
+            tally.add(&times);
+        }
     }
     counts
 }
@@ -141,9 +185,9 @@ fn to_list(
         Arc::new(UInt8Array::from(levels)),
         Arc::new(UInt64Array::from(persons)),
     ];
-    let entries = StructArray::new(result_fields(), columns, None);
+    let entries = StructArray::new(level_fields(), columns, None);
     let field = Arc::new(Field::new_list_field(
-        datafusion::arrow::datatypes::DataType::Struct(result_fields()),
+        DataType::Struct(level_fields()),
         true,
     ));
     let offsets = OffsetBuffer::from_lengths([entries.len()]);

@@ -57,6 +57,36 @@ pub(crate) fn any_order_funnel(events: &[StepEvent], params: &FunnelParams) -> P
     best
 }
 
+/// Time to convert in any order: for the entry at `position`, the first instant by which steps
+/// 2 to `k` can all take distinct events of the window (other than the entry), for each `k`.
+pub(crate) fn any_order_times(
+    events: &[StepEvent],
+    params: &FunnelParams,
+    position: usize,
+    times: &mut Vec<i64>,
+) {
+    let steps = usize::from(params.steps.min(32));
+    let steps_mask = step_bits(steps);
+    let entry = events[position];
+    let deadline = entry.ts.saturating_add(params.window_ms);
+    times.push(entry.ts);
+    let mut window = Window::default();
+    let mut i = events.partition_point(|e| e.ts < entry.ts);
+    while i < events.len() && events[i].ts <= deadline && times.len() < steps {
+        let ts = events[i].ts;
+        while i < events.len() && events[i].ts == ts {
+            if i != position {
+                window.add(events[i].mask & steps_mask, 1);
+            }
+            i += 1;
+        }
+        let level = window.level(steps);
+        while times.len() < level {
+            times.push(ts);
+        }
+    }
+}
+
 /// The events inside the current window, counted per distinct step mask.
 #[derive(Default)]
 struct Window {
@@ -81,6 +111,14 @@ impl Window {
     /// The level of an entry whose event has `entry_mask` (it takes step 1 and nothing else).
     fn entry_level(&mut self, entry_mask: u64, steps: usize) -> usize {
         self.add(entry_mask, -1);
+        let level = self.level(steps);
+        self.add(entry_mask, 1);
+        level
+    }
+
+    /// The level of an entry whose event is not in the window: 1 plus the most steps `2..=k`
+    /// the window's events can take, each a distinct event.
+    fn level(&self, steps: usize) -> usize {
         let mut taken: Vec<Vec<usize>> = vec![Vec::new(); self.masks.len()];
         let mut level = 1;
         while level < steps {
@@ -90,7 +128,6 @@ impl Window {
             }
             level += 1;
         }
-        self.add(entry_mask, 1);
         level
     }
 

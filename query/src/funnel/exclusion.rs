@@ -57,6 +57,21 @@ pub(crate) fn exclusion_funnel(events: &[StepEvent], params: &FunnelParams) -> P
     best
 }
 
+/// Time to convert with exclusions (and in exact order): for the entry at `position`, the first
+/// time the scan finds a valid prefix ending with each step.
+pub(crate) fn exclusion_times(
+    events: &[StepEvent],
+    params: &FunnelParams,
+    position: usize,
+    times: &mut Vec<i64>,
+) {
+    let steps = usize::from(params.steps.min(32));
+    let walk = Walk::new(events, params, steps);
+    let mut scratch = Scratch::new(steps);
+    let level = walk.entry_level(position, &mut scratch);
+    times.extend(scratch.first_reach.iter().map_while(|&t| t).take(level));
+}
+
 /// One person's events grouped by millisecond, and the exclusion times of each gap.
 struct Walk<'a> {
     events: &'a [StepEvent],
@@ -73,6 +88,8 @@ struct Walk<'a> {
 struct Scratch {
     /// Per step, the latest time a valid prefix ending with that step was found at.
     reach: Vec<Option<i64>>,
+    /// Per step, the first time a valid prefix ending with that step was found at.
+    first_reach: Vec<Option<i64>>,
     /// Steps that can start a run at the current millisecond.
     starts: Vec<usize>,
     /// Per event of the current millisecond, the step it is matched to.
@@ -84,9 +101,20 @@ impl Scratch {
     fn new(steps: usize) -> Self {
         Scratch {
             reach: vec![None; steps],
+            first_reach: vec![None; steps],
             starts: Vec::with_capacity(steps),
             owner: Vec::new(),
             visited: Vec::new(),
+        }
+    }
+}
+
+impl Scratch {
+    /// Valid prefixes end with steps `from..=to` at `ts`.
+    fn reached(&mut self, from: usize, to: usize, ts: i64) {
+        self.reach[from..=to].fill(Some(ts));
+        for first in &mut self.first_reach[from..=to] {
+            first.get_or_insert(ts);
         }
     }
 }
@@ -136,11 +164,12 @@ impl<'a> Walk<'a> {
         let t0 = self.events[entry].ts;
         let deadline = t0.saturating_add(self.window_ms);
         scratch.reach.fill(None);
+        scratch.first_reach.fill(None);
         let first = self.groups.partition_point(|&(start, _)| start <= entry) - 1;
         let (start, end) = self.groups[first];
         let mut level = 0;
         if let Some(top) = self.run_end(start, end, Some(entry), 0, scratch) {
-            scratch.reach[..=top].fill(Some(t0));
+            scratch.reached(0, top, t0);
             level = top + 1;
         }
         for &(start, end) in &self.groups[first + 1..] {
@@ -162,7 +191,7 @@ impl<'a> Walk<'a> {
             for i in 0..scratch.starts.len() {
                 let step = scratch.starts[i];
                 if let Some(top) = self.run_end(start, end, None, step, scratch) {
-                    scratch.reach[step..=top].fill(Some(ts));
+                    scratch.reached(step, top, ts);
                     level = level.max(top + 1);
                 }
             }

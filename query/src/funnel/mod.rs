@@ -12,6 +12,7 @@ mod any_order;
 mod exclusion;
 mod path;
 mod state;
+mod times;
 mod udaf;
 
 use std::collections::BTreeSet;
@@ -20,7 +21,8 @@ use std::sync::Arc;
 use datafusion::arrow::array::Array;
 use datafusion::arrow::datatypes::{DataType, Schema};
 use datafusion::common::cast::{
-    as_string_array, as_struct_array, as_uint8_array, as_uint32_array, as_uint64_array,
+    as_float64_array, as_list_array, as_string_array, as_struct_array, as_uint8_array,
+    as_uint32_array, as_uint64_array,
 };
 use datafusion::datasource::listing::ListingTable;
 use datafusion::execution::context::SessionContext;
@@ -30,11 +32,14 @@ use datafusion::prelude::concat_ws;
 use crate::error::{QueryError, Result};
 use crate::identity::PersonMap;
 use crate::property::{column, null_text, resolve, time_span};
-use crate::result::FunnelResult;
-use crate::spec::{Breakdown, FunnelOrder, FunnelQuery, PointIndex};
-use crate::whole_table::{aggregate_list, counted_event};
+use crate::result::{ConversionBucket, FunnelResult, StepTime, TimeToConvert};
+use crate::spec::{Breakdown, ConversionTimes, FunnelOrder, FunnelQuery, PointIndex};
+use crate::whole_table::{aggregate_row, counted_event};
 use path::{FunnelParams, StrictModes};
-use udaf::{BREAKDOWN_FIELD, FunnelUdaf, LEVEL_FIELD, PERSONS_FIELD, POINT_FIELD};
+use times::TimesSummary;
+use udaf::{
+    BREAKDOWN_FIELD, FunnelUdaf, LEVEL_FIELD, LEVELS_FIELD, PERSONS_FIELD, POINT_FIELD, TIMES_FIELD,
+};
 
 /// Runs `query` over `table` (`None`: no data yet, every count is zero).
 pub(crate) async fn run(
@@ -45,9 +50,9 @@ pub(crate) async fn run(
     breakdown: Option<Breakdown>,
 ) -> Result<FunnelResult> {
     let steps = query.steps.clone();
-    let counts = match table {
+    let Answer { counts, times } = match table {
         Some(table) => level_counts(ctx, table, persons, query).await?,
-        None => Vec::new(),
+        None => Answer::default(),
     };
     let groups = counts
         .iter()
@@ -59,7 +64,58 @@ pub(crate) async fn run(
             .filter_map(|c| Some((c.point? as usize, c.level, c.persons)));
         result = result.with_over_time(&buckets.labels, points);
     }
+    if let Some(request) = &query.time_to_convert {
+        let steps = query.steps.len();
+        result.time_to_convert = Some(time_to_convert(request, steps, times.as_ref()));
+    }
     Ok(result)
+}
+
+/// The time-to-convert result from the aggregate's tally (`None`: no data, nobody counted).
+fn time_to_convert(
+    request: &ConversionTimes,
+    steps: usize,
+    summary: Option<&TimesSummary>,
+) -> TimeToConvert {
+    let average = |total: f64, persons: u64| (persons > 0).then(|| total / persons as f64);
+    let bounds = &request.bounds;
+    let histogram = bounds
+        .iter()
+        .enumerate()
+        .map(|(b, &from)| ConversionBucket {
+            from_ms: from as u64,
+            to_ms: bounds.get(b + 1).map(|&to| to as u64),
+            persons: summary.map_or(0, |s| s.histogram[b]),
+        })
+        .collect();
+    let steps = (1..steps)
+        .map(|k| {
+            let (persons, total) = summary.map_or((0, 0.0), |s| s.steps[k - 1]);
+            StepTime {
+                step: k + 1,
+                persons,
+                average_ms: average(total, persons),
+            }
+        })
+        .collect();
+    let persons = summary.map_or(0, |s| s.persons);
+    TimeToConvert {
+        from_step: request.from + 1,
+        to_step: request.to + 1,
+        persons,
+        median_ms: summary.and_then(|s| s.median_ms),
+        average_ms: summary.and_then(|s| average(s.total_ms, persons)),
+        histogram,
+        steps,
+    }
+}
+
+/// What the funnel aggregate answers.
+#[derive(Default)]
+struct Answer {
+    counts: Vec<LevelCount>,
+    /// The time-to-convert tally, when asked for.
+    times: Option<TimesSummary>,
 }
 
 /// Persons whose best path reached exactly `level` steps, per breakdown value and point.
@@ -71,13 +127,13 @@ struct LevelCount {
     persons: u64,
 }
 
-/// The counts for every level >= 1.
+/// The counts for every level >= 1, and the time-to-convert tally.
 async fn level_counts(
     ctx: &SessionContext,
     table: Arc<ListingTable>,
     persons: &Arc<PersonMap>,
     query: &FunnelQuery,
-) -> Result<Vec<LevelCount>> {
+) -> Result<Answer> {
     use datafusion::datasource::TableProvider as _;
     let schema = table.schema();
     let steps = u8::try_from(query.steps.len())
@@ -98,7 +154,7 @@ async fn level_counts(
         .over_time
         .as_ref()
         .map(|buckets| Arc::new(PointIndex::new(buckets.starts.clone())));
-    let funnel = FunnelUdaf::new(params, points).into_udaf();
+    let funnel = FunnelUdaf::new(params, points, query.time_to_convert.clone()).into_udaf();
     let breakdown = match &query.breakdown {
         Some(property) => {
             when(step_matches(query, 0, &schema), resolve(property, &schema)).end()?
@@ -129,7 +185,32 @@ async fn level_counts(
         held,
         breakdown,
     ];
-    let entries = aggregate_list(ctx, table, filter, funnel, arguments).await?;
+    let row = aggregate_row(ctx, table, filter, vec![(funnel, arguments)]).await?;
+    let answer = row
+        .first()
+        .ok_or_else(|| QueryError::Internal("the funnel returned no answer".into()))?;
+    let answer = as_struct_array(answer)?;
+    let (Some(levels), Some(times)) = (
+        answer.column_by_name(LEVELS_FIELD),
+        answer.column_by_name(TIMES_FIELD),
+    ) else {
+        return Err(QueryError::Internal(
+            "the funnel's answer lacks a field".into(),
+        ));
+    };
+    let times = match &query.time_to_convert {
+        Some(request) => {
+            let list = as_list_array(times)?.value(0);
+            let list: Vec<Option<f64>> = as_float64_array(&list)?.iter().collect();
+            let summary = TimesSummary::from_list(&list, query.steps.len(), request.bounds.len())
+                .ok_or_else(|| {
+                QueryError::Internal("the funnel's time tally has the wrong length".into())
+            })?;
+            Some(summary)
+        }
+        None => None,
+    };
+    let entries = as_list_array(levels)?.value(0);
     let entries = as_struct_array(&entries)?;
     let (Some(values), Some(points), Some(levels), Some(persons)) = (
         entries.column_by_name(BREAKDOWN_FIELD),
@@ -143,7 +224,7 @@ async fn level_counts(
     let points = as_uint32_array(points)?;
     let levels = as_uint8_array(levels)?;
     let persons = as_uint64_array(persons)?;
-    let groups = (0..entries.len())
+    let counts = (0..entries.len())
         .map(|i| LevelCount {
             breakdown: values.is_valid(i).then(|| values.value(i).to_owned()),
             point: points.is_valid(i).then(|| points.value(i)),
@@ -151,7 +232,7 @@ async fn level_counts(
             persons: persons.value(i),
         })
         .collect();
-    Ok(groups)
+    Ok(Answer { counts, times })
 }
 
 /// Separates the values of several held properties in the text the aggregate groups by (a

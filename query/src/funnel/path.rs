@@ -199,6 +199,27 @@ pub(crate) fn strict_funnel(events: &[StepEvent], params: &FunnelParams) -> Pers
     }
 }
 
+/// Time to convert in this order without exclusions: the times of the greedy path from the
+/// entry at `position` (each step the earliest it can be reached, see `times.rs`).
+pub(crate) fn greedy_times(
+    events: &[StepEvent],
+    params: &FunnelParams,
+    position: usize,
+    times: &mut Vec<i64>,
+) {
+    let steps = usize::from(params.steps.min(32));
+    let by_step = positions_by_step(events, steps);
+    let mut path = Vec::with_capacity(steps);
+    path_length(
+        events,
+        &by_step,
+        position as u32,
+        params.window_ms,
+        &mut path,
+    );
+    times.extend(path.iter().map(|&p| events[p as usize].ts));
+}
+
 /// For each step, the positions (into the sorted `events`) of the events matching it.
 fn positions_by_step(events: &[StepEvent], steps: usize) -> Vec<Vec<u32>> {
     let mut by_step = vec![Vec::new(); steps];

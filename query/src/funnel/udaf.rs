@@ -4,11 +4,12 @@
 //! event time (Unix ms, `Int64`), the step mask (`Int64`, bit `k` set when the row matches step
 //! `k + 1`), the values of held properties as one text (`Utf8`, null when none are held) and the
 //! breakdown value (`Utf8`, may be null). It is used without `GROUP BY` and returns the whole
-//! answer: a list of `{breakdown, point, level, persons}`, the number of persons (or person-value
-//! pairs) whose best path reached exactly `level` steps through an entry with that breakdown value
-//! (and, for conversion over time, whose entry lies in that point of the date range). The query's
-//! constants (steps, window, entry range, points) live in the function itself, so one instance
-//! serves one query.
+//! answer as `{levels, times}`: `levels` lists `{breakdown, point, level, persons}`, the number of
+//! persons (or person-value pairs) whose best path reached exactly `level` steps through an entry
+//! with that breakdown value (and, for conversion over time, whose entry lies in that point of the
+//! date range); `times` is the time-to-convert tally (`times.rs`; empty unless asked for). The
+//! query's constants (steps, window, entry range, points, times) live in the function itself, so
+//! one instance serves one query.
 
 use std::sync::Arc;
 
@@ -22,7 +23,7 @@ use datafusion::logical_expr::{
 use super::accumulator::FunnelAccumulator;
 use super::path::FunnelParams;
 use super::state::state_fields;
-use crate::spec::PointIndex;
+use crate::spec::{ConversionTimes, PointIndex};
 
 /// Name of the result field holding the breakdown value.
 pub(crate) const BREAKDOWN_FIELD: &str = "breakdown";
@@ -33,8 +34,29 @@ pub(crate) const POINT_FIELD: &str = "point";
 /// Name of the result field holding the count.
 pub(crate) const PERSONS_FIELD: &str = "persons";
 
-/// The fields of one result entry.
+/// Name of the result field holding the level counts.
+pub(crate) const LEVELS_FIELD: &str = "levels";
+/// Name of the result field holding the time-to-convert tally (empty without it).
+pub(crate) const TIMES_FIELD: &str = "times";
+
+/// The fields of the result: the level counts and the time-to-convert tally.
 pub(crate) fn result_fields() -> Fields {
+    Fields::from(vec![
+        Field::new(
+            LEVELS_FIELD,
+            DataType::List(Field::new_list_field(DataType::Struct(level_fields()), true).into()),
+            false,
+        ),
+        Field::new(
+            TIMES_FIELD,
+            DataType::List(Field::new_list_field(DataType::Float64, true).into()),
+            false,
+        ),
+    ])
+}
+
+/// The fields of one level count.
+pub(crate) fn level_fields() -> Fields {
     Fields::from(vec![
         Field::new(BREAKDOWN_FIELD, DataType::Utf8, true),
         Field::new(POINT_FIELD, DataType::UInt32, true),
@@ -68,15 +90,22 @@ pub(crate) struct FunnelUdaf {
     params: FunnelParams,
     /// The points of conversion over time, when asked for.
     points: Option<Arc<PointIndex>>,
+    /// Time to convert, when asked for.
+    times: Option<ConversionTimes>,
     signature: Signature,
 }
 
 impl FunnelUdaf {
     /// The aggregate for a funnel with these parameters.
-    pub(crate) fn new(params: FunnelParams, points: Option<Arc<PointIndex>>) -> Self {
+    pub(crate) fn new(
+        params: FunnelParams,
+        points: Option<Arc<PointIndex>>,
+        times: Option<ConversionTimes>,
+    ) -> Self {
         FunnelUdaf {
             params,
             points,
+            times,
             signature: Signature::one_of(argument_types(), Volatility::Immutable),
         }
     }
@@ -97,13 +126,14 @@ impl AggregateUDFImpl for FunnelUdaf {
     }
 
     fn return_type(&self, _arg_types: &[DataType]) -> Result<DataType> {
-        let entry = Field::new_list_field(DataType::Struct(result_fields()), true);
-        Ok(DataType::List(entry.into()))
+        Ok(DataType::Struct(result_fields()))
     }
 
     fn accumulator(&self, _args: AccumulatorArgs<'_>) -> Result<Box<dyn Accumulator>> {
         Ok(Box::new(
-            FunnelAccumulator::new(self.params).with_points(self.points.clone()),
+            FunnelAccumulator::new(self.params)
+                .with_points(self.points.clone())
+                .with_times(self.times.clone()),
         ))
     }
 

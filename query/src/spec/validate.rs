@@ -6,12 +6,13 @@ use sluice_schema::layout::StorageLayout;
 
 use super::intervals::{Buckets, buckets, first_day_of, last_day_after};
 use super::{
-    ANY_EVENT, Breakdown, BreakdownKind, CalendarInterval, DEFAULT_FREQUENCY_BUCKETS, Dataset,
-    DateRange, EventRef, EventsSpec, FunnelExclusion, FunnelOrder, FunnelSpec, Interval,
-    LifecycleSpec, MAX_EVENTS_LIMIT, MAX_FREQUENCY_BUCKETS, MAX_PATH_DEPTH, MAX_RETENTION_PERIODS,
-    MAX_SERIES, Measure, NEW_USER, PathDirection, PathsSpec, RetentionBoundaries, RetentionMethod,
-    RetentionSpec, SPEC_VERSION, SegmentationSpec, SeriesSpec, StickinessInterval, StickinessSpec,
-    StrictMode,
+    ANY_EVENT, Breakdown, BreakdownKind, CalendarInterval, DEFAULT_CONVERSION_BUCKETS_MS,
+    DEFAULT_FREQUENCY_BUCKETS, Dataset, DateRange, EventRef, EventsSpec, FunnelExclusion,
+    FunnelOrder, FunnelSpec, Interval, LifecycleSpec, MAX_CONVERSION_BUCKETS, MAX_EVENTS_LIMIT,
+    MAX_FREQUENCY_BUCKETS, MAX_PATH_DEPTH, MAX_RETENTION_PERIODS, MAX_SERIES, Measure, NEW_USER,
+    PathDirection, PathsSpec, RetentionBoundaries, RetentionMethod, RetentionSpec, SPEC_VERSION,
+    SegmentationSpec, SeriesSpec, StickinessInterval, StickinessSpec, StrictMode,
+    TimeToConvertSpec,
 };
 use crate::error::{FilterProblem, SpecError};
 use crate::filter::Conditions;
@@ -61,6 +62,19 @@ pub(crate) struct FunnelQuery {
     pub(crate) order: FunnelOrder,
     /// The points of conversion over time (entries are counted in the point of their time).
     pub(crate) over_time: Option<Buckets>,
+    /// Time to convert, when asked for.
+    pub(crate) time_to_convert: Option<ConversionTimes>,
+}
+
+/// A validated time-to-convert request.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub(crate) struct ConversionTimes {
+    /// Zero-based step the time is measured from.
+    pub(crate) from: usize,
+    /// Zero-based step the time is measured to (`from < to`).
+    pub(crate) to: usize,
+    /// Lower bounds of the histogram buckets in ms, strictly increasing from 0.
+    pub(crate) bounds: Vec<i64>,
 }
 
 /// A validated exclusion step.
@@ -741,6 +755,48 @@ impl PathsSpec {
     }
 }
 
+/// Checks a time-to-convert request against a funnel of `steps` steps and its window (ms).
+fn validate_conversion_times(
+    times: &TimeToConvertSpec,
+    steps: usize,
+    window_ms: i64,
+) -> Result<ConversionTimes, SpecError> {
+    let from = times.from_step.unwrap_or(1);
+    let to = times.to_step.unwrap_or(steps);
+    if from < 1 || from >= to || to > steps {
+        return Err(SpecError::ConversionSteps { from, to, steps });
+    }
+    let bounds = match &times.buckets_ms {
+        Some(bounds) => {
+            let problem = if bounds.is_empty() || bounds.len() > MAX_CONVERSION_BUCKETS {
+                Some("give 1 to 50 lower bounds")
+            } else if bounds[0] != 0 {
+                Some("the first bound must be 0")
+            } else if bounds.windows(2).any(|pair| pair[0] >= pair[1]) {
+                Some("bounds must be strictly increasing")
+            } else if bounds.iter().any(|&b| b > MAX_WINDOW_MS as u64) {
+                Some("bounds must not exceed 366 days (the longest conversion window)")
+            } else {
+                None
+            };
+            if let Some(problem) = problem {
+                return Err(SpecError::ConversionBuckets(problem));
+            }
+            bounds.iter().map(|&b| b as i64).collect()
+        }
+        None => DEFAULT_CONVERSION_BUCKETS_MS
+            .iter()
+            .map(|&b| b as i64)
+            .filter(|&b| b == 0 || b <= window_ms)
+            .collect(),
+    };
+    Ok(ConversionTimes {
+        from: from - 1,
+        to: to - 1,
+        bounds,
+    })
+}
+
 /// The event a spec field names: a type or `_all` (`_new` only opens retention cohorts).
 fn series_event(event: &EventRef, field: &'static str) -> Result<SeriesEvent, SpecError> {
     match event.event_type.as_str() {
@@ -795,6 +851,11 @@ impl FunnelSpec {
             .collect::<Result<_, _>>()?;
         let exclusions = self.validate_exclusions(steps.len())?;
         self.check_combinations()?;
+        let time_to_convert = self
+            .time_to_convert
+            .as_ref()
+            .map(|times| validate_conversion_times(times, steps.len(), window_ms))
+            .transpose()?;
         let over_time = match self.interval {
             Some(interval) => {
                 let tz = parse_time_zone(&self.time_zone)?;
@@ -805,6 +866,7 @@ impl FunnelSpec {
         };
         Ok(FunnelQuery {
             over_time,
+            time_to_convert,
             project,
             steps,
             exclusions,
@@ -844,6 +906,13 @@ impl FunnelSpec {
         let incompatible =
             |first, second, why| Err(SpecError::IncompatibleFunnelOptions { first, second, why });
         let exclusions = !self.exclusions.is_empty();
+        if self.time_to_convert.is_some() && !self.strict.is_empty() {
+            return incompatible(
+                "time_to_convert",
+                "strict",
+                "ClickHouse's strict scan keeps no step times",
+            );
+        }
         if exclusions && !self.strict.is_empty() {
             return incompatible(
                 "exclusions",

@@ -4,7 +4,8 @@
 //! small alphabet, so steps repeat; date ranges cross New York's DST change of 2025-03-09.
 //! Order modes: this, any and exact (then type `D`, never a step, breaks sequences).
 //! Exclusion steps (sometimes a step's own event type, sometimes with a condition) are drawn
-//! from the same alphabet, between all steps or two random ones.
+//! from the same alphabet, between all steps or two random ones. Time to convert between two
+//! random steps is compared with the reference's earliest completion of each step.
 
 use std::collections::BTreeMap;
 
@@ -12,6 +13,9 @@ use chrono::{NaiveDate, TimeZone};
 use chrono_tz::Tz;
 use proptest::prelude::*;
 use serde_json::json;
+
+use sluice_query::result::{ConversionBucket, StepTime, TimeToConvert};
+use sluice_query::spec::DEFAULT_CONVERSION_BUCKETS_MS;
 
 use crate::reference::{RefExclusion, RefFunnel, RefOrder, reference};
 use crate::support::{
@@ -42,6 +46,8 @@ struct Case {
     exclusions: Vec<RawExclusion>,
     /// Ask for conversion over time by day.
     over_time: bool,
+    /// Ask for time to convert: raw from/to steps, and custom buckets or the default ones.
+    times: Option<(usize, usize, bool)>,
 }
 
 /// A random exclusion: event type, category condition, `between` as two raw step numbers.
@@ -138,6 +144,7 @@ fn case_strategy() -> impl Strategy<Value = Case> {
         ],
         prop_oneof![2 => Just(0usize), 1 => Just(1), 1 => Just(2)],
         any::<bool>(),
+        prop::option::of((0..4usize, 0..4usize, any::<bool>())),
     )
         .prop_map(
             |(
@@ -149,6 +156,7 @@ fn case_strategy() -> impl Strategy<Value = Case> {
                 exclusions,
                 order,
                 over_time,
+                times,
             )| Case {
                 events: people.into_iter().flatten().collect(),
                 steps: steps.into_iter().map(str::to_owned).collect(),
@@ -166,6 +174,7 @@ fn case_strategy() -> impl Strategy<Value = Case> {
                 exclusions: if order == 0 { exclusions } else { Vec::new() },
                 order,
                 over_time,
+                times,
             },
         )
 }
@@ -258,6 +267,14 @@ fn check(case: &Case) -> Result<(), TestCaseError> {
     if case.over_time {
         extra["interval"] = json!("day");
     }
+    let times = case.times.map(|raw| TimesAsked::new(raw, steps.len()));
+    if let Some(times) = &times {
+        let mut asked = json!({"from_step": times.from + 1, "to_step": times.to + 1});
+        if let Some(bounds) = &times.custom {
+            asked["buckets_ms"] = json!(bounds);
+        }
+        extra["time_to_convert"] = asked;
+    }
     let spec = funnel_spec(&steps, &from.to_string(), &to.to_string(), extra);
     let result = run(dir.path(), &spec).map_err(|e| TestCaseError::fail(e.to_string()))?;
 
@@ -303,7 +320,101 @@ fn check(case: &Case) -> Result<(), TestCaseError> {
         Vec::new()
     };
     prop_assert_eq!(got, wanted);
+    match &times {
+        Some(times) => {
+            let window_ms = value as i64 * UNITS[unit].1;
+            let wanted = expected_times(&expected.step_times, times, steps.len(), window_ms);
+            prop_assert_eq!(result.time_to_convert.as_ref(), Some(&wanted));
+        }
+        None => prop_assert!(result.time_to_convert.is_none()),
+    }
     Ok(())
+}
+
+/// The time to convert a case asks for.
+struct TimesAsked {
+    /// Zero-based steps.
+    from: usize,
+    to: usize,
+    /// Custom bucket bounds (ms), or the default ones.
+    custom: Option<Vec<u64>>,
+}
+
+impl TimesAsked {
+    fn new((from, to, custom): (usize, usize, bool), steps: usize) -> Self {
+        let from = from % (steps - 1);
+        let to = from + 1 + to % (steps - 1 - from);
+        let custom = custom.then(|| vec![0, 1, 30 * 60_000, 6 * HOUR as u64]);
+        TimesAsked { from, to, custom }
+    }
+}
+
+/// Time to convert computed from the reference's step times of every counted person.
+fn expected_times(
+    step_times: &[Vec<i64>],
+    asked: &TimesAsked,
+    steps: usize,
+    window_ms: i64,
+) -> TimeToConvert {
+    let bounds: Vec<u64> = asked.custom.clone().unwrap_or_else(|| {
+        DEFAULT_CONVERSION_BUCKETS_MS
+            .into_iter()
+            .filter(|&b| b == 0 || b as i64 <= window_ms)
+            .collect()
+    });
+    let mut durations: Vec<i64> = step_times
+        .iter()
+        .filter(|t| t.len() > asked.to)
+        .map(|t| t[asked.to] - t[asked.from])
+        .collect();
+    durations.sort_unstable();
+    let n = durations.len();
+    let median = match n {
+        0 => None,
+        _ if n % 2 == 1 => Some(durations[n / 2] as f64),
+        _ => Some((durations[n / 2 - 1] as f64 + durations[n / 2] as f64) / 2.0),
+    };
+    let total: i64 = durations.iter().sum();
+    let histogram = bounds
+        .iter()
+        .enumerate()
+        .map(|(b, &from)| {
+            let to = bounds.get(b + 1).copied();
+            ConversionBucket {
+                from_ms: from,
+                to_ms: to,
+                persons: durations
+                    .iter()
+                    .filter(|&&d| d as u64 >= from && to.is_none_or(|to| (d as u64) < to))
+                    .count() as u64,
+            }
+        })
+        .collect();
+    let per_step = (1..steps)
+        .map(|k| {
+            let reached: Vec<i64> = step_times
+                .iter()
+                .filter(|t| t.len() > k)
+                .map(|t| t[k] - t[k - 1])
+                .collect();
+            let persons = reached.len() as u64;
+            let sum: i64 = reached.iter().sum();
+            StepTime {
+                step: k + 1,
+                persons,
+                average_ms: (persons > 0).then(|| sum as f64 / persons as f64),
+            }
+        })
+        .collect();
+    TimeToConvert {
+        from_step: asked.from + 1,
+        to_step: asked.to + 1,
+        persons: n as u64,
+        median_ms: median,
+        average_ms: (n > 0).then(|| total as f64 / n as f64),
+        histogram,
+        steps: per_step,
+    }
 }
 
 /// Per day of `from..=to` in `tz`, the persons per step of those whose counted entry is that

@@ -7,6 +7,7 @@ mod filters;
 mod funnel_exclusions;
 mod funnel_orders;
 mod funnel_over_time;
+mod funnel_times;
 mod golden;
 mod identity;
 mod lifecycle;

@@ -86,6 +86,9 @@ pub(crate) struct RefCounts {
     pub(crate) by_category: BTreeMap<Option<String>, Vec<u64>>,
     /// `(entry time, level)` of every counted person (or person-value pair).
     pub(crate) entries: Vec<(i64, usize)>,
+    /// Per counted person (or person-value pair), when its counted entry reached each step: the
+    /// earliest instant any valid path from that entry had done steps 1 to k.
+    pub(crate) step_times: Vec<Vec<i64>>,
 }
 
 pub(crate) fn reference(events: &[TestEvent], funnel: &RefFunnel) -> RefCounts {
@@ -108,12 +111,16 @@ pub(crate) fn reference(events: &[TestEvent], funnel: &RefFunnel) -> RefCounts {
         overall: vec![0; n],
         by_category: BTreeMap::new(),
         entries: Vec::new(),
+        step_times: Vec::new(),
     };
     for events in persons.values() {
         let Some((level, entry_ts, category)) = person(events, funnel) else {
             continue;
         };
         counts.entries.push((entry_ts, level));
+        counts
+            .step_times
+            .push(entry_times(events, funnel, entry_ts, &category, level));
         let row = counts
             .by_category
             .entry(category)
@@ -157,6 +164,87 @@ fn person(events: &[&TestEvent], funnel: &RefFunnel) -> Option<(usize, i64, Opti
         }
     }
     best
+}
+
+/// When the counted entry (the first step-1 event at `entry_ts` with `category` in the entry
+/// range) reached each of its `level` steps: over every valid partial path from it, the
+/// earliest instant by which its steps had all happened.
+fn entry_times(
+    events: &[&TestEvent],
+    funnel: &RefFunnel,
+    entry_ts: i64,
+    category: &Option<String>,
+    level: usize,
+) -> Vec<i64> {
+    let Some(i) = events.iter().position(|e| {
+        e.event_type == funnel.steps[0] && e.ts == entry_ts && &e.category == category
+    }) else {
+        return Vec::new();
+    };
+    let mut earliest = vec![None; funnel.steps.len()];
+    earliest[0] = Some(entry_ts);
+    let mut used = vec![i];
+    earliest_ends(
+        events,
+        funnel,
+        1,
+        entry_ts,
+        entry_ts,
+        entry_ts + funnel.window_ms,
+        &mut used,
+        &mut earliest,
+    );
+    earliest.into_iter().take(level).flatten().collect()
+}
+
+/// Tries every way to extend a valid path ending at `step - 1` (previous step at
+/// `previous_ts`, all its steps done by `done_ts`), recording per step the earliest instant a
+/// path had done it and every step before.
+#[allow(clippy::too_many_arguments)]
+fn earliest_ends(
+    events: &[&TestEvent],
+    funnel: &RefFunnel,
+    step: usize,
+    previous_ts: i64,
+    done_ts: i64,
+    deadline: i64,
+    used: &mut Vec<usize>,
+    earliest: &mut [Option<i64>],
+) {
+    if step == funnel.steps.len() {
+        return;
+    }
+    for (i, e) in events.iter().enumerate() {
+        let fits = e.event_type == funnel.steps[step]
+            && e.ts >= previous_ts
+            && e.ts <= deadline
+            && !used.contains(&i)
+            && gap_clear(events, funnel, step, previous_ts, e.ts)
+            && (funnel.order != RefOrder::Exact
+                || !events.iter().any(|x| previous_ts < x.ts && x.ts < e.ts));
+        if fits {
+            let done = done_ts.max(e.ts);
+            if earliest[step].is_none_or(|t| done < t) {
+                earliest[step] = Some(done);
+            }
+            used.push(i);
+            let next = match funnel.order {
+                RefOrder::Any => previous_ts,
+                _ => e.ts,
+            };
+            earliest_ends(
+                events,
+                funnel,
+                step + 1,
+                next,
+                done,
+                deadline,
+                used,
+                earliest,
+            );
+            used.pop();
+        }
+    }
 }
 
 /// The most further steps from `step` on, trying every unused event that fits.

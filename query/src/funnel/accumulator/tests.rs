@@ -2,7 +2,7 @@
 //! rows split over partitions whose states are merged.
 
 use datafusion::arrow::array::{Array, ArrayRef, Int64Array, ListArray, StringArray};
-use datafusion::common::cast::{as_list_array, as_string_array, as_struct_array};
+use datafusion::common::cast::{as_float64_array, as_list_array, as_string_array, as_struct_array};
 use datafusion::common::cast::{as_uint8_array, as_uint64_array};
 
 use super::*;
@@ -52,11 +52,24 @@ fn arguments(rows: &[TestRow]) -> Vec<ArrayRef> {
     ]
 }
 
-fn decode(result: ScalarValue) -> Vec<(Option<String>, u8, u64)> {
-    let ScalarValue::List(list) = result else {
-        panic!("not a list: {result:?}");
+/// The answer's `times` list.
+fn decode_times(result: &ScalarValue) -> Vec<Option<f64>> {
+    let ScalarValue::Struct(answer) = result else {
+        panic!("not a struct: {result:?}");
     };
-    let list: &ListArray = as_list_array(list.as_ref()).expect("list");
+    let list: &ListArray = as_list_array(answer.column(1).as_ref()).expect("list");
+    as_float64_array(&list.value(0))
+        .expect("f64")
+        .iter()
+        .collect()
+}
+
+fn decode(result: ScalarValue) -> Vec<(Option<String>, u8, u64)> {
+    let ScalarValue::Struct(answer) = result else {
+        panic!("not a struct: {result:?}");
+    };
+    assert_eq!(answer.column_names(), ["levels", "times"]);
+    let list: &ListArray = as_list_array(answer.column(0).as_ref()).expect("list");
     let entries = list.value(0);
     let entries = as_struct_array(&entries).expect("struct");
     let values = as_string_array(entries.column(0)).expect("values");
@@ -109,4 +122,33 @@ fn wrong_argument_shapes_are_errors_not_panics() {
     let mut acc = FunnelAccumulator::new(PARAMS);
     assert!(acc.update_batch(&arguments(&rows())[..3]).is_err());
     assert!(acc.merge_batch(&arguments(&rows())[..2]).is_err());
+}
+
+#[test]
+fn without_time_to_convert_the_times_list_is_empty() {
+    let mut acc = FunnelAccumulator::new(PARAMS);
+    acc.update_batch(&arguments(&rows())).unwrap();
+    assert_eq!(decode_times(&acc.evaluate().unwrap()), Vec::new());
+}
+
+/// Person 0's counted path is 300 → 350 → 400; person 3's "x" path 1 → 3; the others stop at
+/// step 1. From step 1 to 3 only person 0 counts: 100 ms, in the second bucket.
+#[test]
+fn time_to_convert_is_tallied_on_the_counted_paths() {
+    let times = ConversionTimes {
+        from: 0,
+        to: 2,
+        bounds: vec![0, 50],
+    };
+    let mut acc = FunnelAccumulator::new(PARAMS).with_times(Some(times));
+    acc.update_batch(&arguments(&rows())).unwrap();
+    let result = acc.evaluate().unwrap();
+    let list = decode_times(&result);
+    let summary = super::super::times::TimesSummary::from_list(&list, 3, 2).expect("layout");
+    assert_eq!(summary.steps, vec![(2, 52.0), (1, 50.0)]);
+    assert_eq!(summary.persons, 1);
+    assert_eq!(summary.total_ms, 100.0);
+    assert_eq!(summary.median_ms, Some(100.0));
+    assert_eq!(summary.histogram, vec![0, 1]);
+    assert_eq!(decode(result), expected());
 }
