@@ -16,5 +16,6 @@ mod retention;
 mod retention_rolling;
 mod segmentation;
 mod segmentation_measures;
+mod segmentation_views;
 mod stickiness;
 mod support;
