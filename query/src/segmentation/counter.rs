@@ -432,7 +432,7 @@ mod tests {
     #[test]
     fn a_fold_outside_the_points_is_an_error() {
         let mut params = params();
-        params.folds = vec![1..3];
+        params.folds = vec![0..1, 1..3];
         assert!(Counter::new(params).evaluate().is_err());
     }
 
