@@ -307,6 +307,7 @@ mod tests {
         let one = |values: Vec<Option<f64>>| {
             QueryResult::Segmentation(SegmentationResult {
                 interval: Interval::Day,
+                view: None,
                 points: vec!["2025-01-01".into(), "2025-01-02".into()],
                 series: vec![SeriesResult {
                     event_type: "View, list".into(),
@@ -333,6 +334,19 @@ mod tests {
             render_csv(&result),
             "segment,point,\"View, list (totals)\"\n\
              iOS,2025-01-01,1\niOS,2025-01-02,2\nweb,2025-01-01,3\nweb,2025-01-02,0\n"
+        );
+    }
+
+    #[test]
+    fn a_view_is_named_in_the_quoted_header() {
+        let mut result = crate::result::tests::measures_result();
+        result.series.truncate(1);
+        result.view = Some(crate::spec::View::Cumulative);
+        assert_eq!(
+            render_csv(&QueryResult::Segmentation(result)),
+            "point,\"Buy (property_average price, cumulative)\"\n\
+             2025-01-01,11.666666666666666\n\
+             2025-01-02,\n"
         );
     }
 

@@ -239,6 +239,38 @@ pub enum SpecError {
         /// Zero-based index of the series.
         index: usize,
     },
+    /// A view's window is out of range for the interval.
+    #[error(
+        "view.{view}: a window of {found} points is out of range; give 1 to {max} for interval {interval}"
+    )]
+    ViewWindow {
+        /// The view's name.
+        view: &'static str,
+        /// The window asked for.
+        found: u32,
+        /// The longest window for the interval.
+        max: u32,
+        /// The interval.
+        interval: &'static str,
+    },
+    /// A series' measure has no meaning under the view.
+    #[error("events[{index}].measure: {measure} cannot be shown as view {view}: {reason}")]
+    ViewMeasure {
+        /// Zero-based index of the series.
+        index: usize,
+        /// The series' measure.
+        measure: &'static str,
+        /// The view's name.
+        view: &'static str,
+        /// Why not.
+        reason: &'static str,
+    },
+    /// The intervals a rolling view reads before the date range are outside the calendar.
+    #[error("view.{view}: the intervals before date_range are outside the calendar")]
+    ViewLeadIn {
+        /// The view's name.
+        view: &'static str,
+    },
     /// The date range and interval give too many points.
     #[error(
         "date_range and interval give {found} points; at most {max} are allowed (use a longer interval)"

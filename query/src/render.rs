@@ -552,6 +552,7 @@ mod tests {
     fn segmentation_is_one_line_per_point() {
         let result = SegmentationResult {
             interval: crate::spec::Interval::Day,
+            view: None,
             points: vec!["2025-01-01".into(), "2025-01-02".into()],
             series: vec![
                 crate::result::SeriesResult {
@@ -579,6 +580,19 @@ mod tests {
                 "2025-01-01              12                            3",
                 "2025-01-02               7                         1000",
             ]
+        );
+    }
+
+    #[test]
+    fn a_view_is_named_in_every_header() {
+        let mut result = crate::result::tests::measures_result();
+        result.series.truncate(1);
+        result.view = Some(crate::spec::View::RollingWindow(7));
+        let text = render_table(&QueryResult::Segmentation(result));
+        let header = text.lines().next().unwrap_or_default().to_owned();
+        assert_eq!(
+            header,
+            "point       Buy (property_average price, rolling window of 7)"
         );
     }
 

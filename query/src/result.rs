@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::spec::{Breakdown, Dataset, Interval, Measure, PathDirection};
+use crate::spec::{Breakdown, Dataset, Interval, Measure, PathDirection, View};
 
 /// The result of a query: one variant per analysis, matching [`crate::QuerySpec`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -233,6 +233,10 @@ pub struct RetentionOverall {
 pub struct SegmentationResult {
     /// The length of a point.
     pub interval: Interval,
+    /// The view every series is shown in (rolling average, rolling window, cumulative), as
+    /// the spec asked; absent for each point on its own.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub view: Option<View>,
     /// Each point's interval, as its local start (`2025-01-06`, or `2025-01-06T13:00` for hours).
     pub points: Vec<String>,
     /// The series, in the spec's order.
@@ -242,14 +246,18 @@ pub struct SegmentationResult {
 impl SegmentationResult {
     /// The result as columns of a table, one per series (one per bucket for a frequency
     /// series), each with its header (`event (measure)`, `event (measure property)`,
-    /// `event (frequency 2-3)`) and its value at every point; the text table and CSV print these.
+    /// `event (frequency 2-3)`, with a view `event (measure, rolling window of 7)`) and its
+    /// value at every point; the text table and CSV print these.
     pub fn columns(&self) -> Vec<(String, Vec<Option<f64>>)> {
         let mut columns = Vec::new();
         for s in &self.series {
-            let measure = match &s.property {
+            let mut measure = match &s.property {
                 Some(p) => format!("{} {}", s.measure.as_str(), p.property),
                 None => s.measure.as_str().to_owned(),
             };
+            if let Some(view) = self.view {
+                measure = format!("{measure}, {}", view.label());
+            }
             if s.frequency.is_empty() {
                 columns.push((format!("{} ({measure})", s.event_type), s.values.clone()));
             }
@@ -614,6 +622,7 @@ pub(crate) mod tests {
     pub(crate) fn measures_result() -> SegmentationResult {
         SegmentationResult {
             interval: Interval::Day,
+            view: None,
             points: vec!["2025-01-01".into(), "2025-01-02".into()],
             series: vec![
                 SeriesResult {

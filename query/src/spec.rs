@@ -17,6 +17,7 @@
 pub mod filter;
 mod intervals;
 mod validate;
+mod view;
 
 #[cfg(test)]
 mod tests;
@@ -32,6 +33,7 @@ pub(crate) use validate::{
     PropertyRef, RetentionQuery, ReturnPeriods, RollingWindows, SegmentationQuery, SeriesEvent,
     SeriesQuery, StartEvent, StickinessQuery, property_ref,
 };
+pub use view::View;
 
 /// The spec version this engine understands.
 pub const SPEC_VERSION: u32 = 1;
@@ -442,6 +444,11 @@ pub struct SegmentationSpec {
     pub week_start: WeekStart,
     /// The series, 1 to 10: each an event type (or `_all`) and what to count.
     pub events: Vec<SeriesSpec>,
+    /// How every series is shown over time: a rolling average or rolling window of N points,
+    /// or cumulative; each point on its own when absent. Rolling views read the N - 1
+    /// intervals before the date range too, so their first window is full.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub view: Option<View>,
 }
 
 /// One series of a segmentation.

@@ -3,7 +3,8 @@
 //! `sluice_segmentation(person, ts, mask)` takes per row the person (`Int64`), the event time
 //! (Unix ms) and the series mask (bit `s` set when the row counts for series `s`), and returns
 //! a `List<UInt64>`: the unique persons of every (series, point) cell, then the event totals of
-//! every cell, cell `s * points + p`. It is used without `GROUP BY`.
+//! every cell, cell `s * points + p`, where the points are the folds of the scanned points
+//! (`CounterParams::folds`: each point alone, or a window of them). It is used without `GROUP BY`.
 //!
 //! Distinct persons are bits: person ids are dense (each log partition numbers its persons from
 //! 0), so a cell's persons are a bitmap, cut into chunks of 65 536 ids (8 KiB) allocated only
@@ -12,6 +13,7 @@
 //! as one binary blob and are merged with OR.
 
 use std::collections::HashMap;
+use std::ops::Range;
 use std::sync::Arc;
 
 use datafusion::arrow::array::{Array, ArrayRef, ListArray, UInt64Array};
@@ -38,6 +40,9 @@ pub(crate) struct CounterParams {
     pub(crate) points: Arc<PointIndex>,
     /// Number of series (≤ 64).
     pub(crate) series: usize,
+    /// The points returned: each unites a run of scanned points (one each without a window
+    /// view; `view.rs`).
+    pub(crate) folds: Vec<Range<usize>>,
 }
 
 impl CounterParams {
@@ -149,16 +154,54 @@ impl Counter {
         index
     }
 
-    /// The counts: uniques of every cell, then totals.
+    /// The counts of every returned (series, fold) cell: uniques, then totals. A fold's
+    /// uniques are the persons in the union of its points' bitmaps, so a person is counted
+    /// once per window; a fold extending the previous one (cumulative) extends its union.
     fn counts(&self) -> Vec<u64> {
-        let cells = self.params.cells();
+        let (points, folds) = (self.params.points(), &self.params.folds);
+        let cells = self.params.series * folds.len();
         let mut uniques = vec![0u64; cells];
+        let mut union = vec![0u64; CHUNK_WORDS];
+        let ones = |words: &[u64]| words.iter().map(|w| u64::from(w.count_ones())).sum::<u64>();
         for chunk in &self.chunks {
-            for (cell, words) in chunk.chunks_exact(CHUNK_WORDS).enumerate() {
-                uniques[cell] += words.iter().map(|w| u64::from(w.count_ones())).sum::<u64>();
+            let cell = |series: usize, point: usize| {
+                let at = (series * points + point) * CHUNK_WORDS;
+                &chunk[at..at + CHUNK_WORDS]
+            };
+            for series in 0..self.params.series {
+                let mut united: Option<&Range<usize>> = None;
+                for (f, fold) in folds.iter().enumerate() {
+                    let out = &mut uniques[series * folds.len() + f];
+                    if fold.len() == 1 {
+                        *out += ones(cell(series, fold.start));
+                        united = None;
+                        continue;
+                    }
+                    let from = match united {
+                        Some(before) if before.start == fold.start && before.end <= fold.end => {
+                            before.end
+                        }
+                        _ => {
+                            union.fill(0);
+                            fold.start
+                        }
+                    };
+                    for point in from..fold.end {
+                        for (u, w) in union.iter_mut().zip(cell(series, point)) {
+                            *u |= w;
+                        }
+                    }
+                    united = Some(fold);
+                    *out += ones(&union);
+                }
             }
         }
-        uniques.extend_from_slice(&self.totals);
+        for series in 0..self.params.series {
+            for fold in folds {
+                let at = series * points;
+                uniques.push(self.totals[at + fold.start..at + fold.end].iter().sum());
+            }
+        }
         uniques
     }
 
@@ -265,6 +308,17 @@ impl Accumulator for Counter {
     }
 
     fn evaluate(&mut self) -> Result<ScalarValue> {
+        let points = self.params.points();
+        if let Some(fold) = self
+            .params
+            .folds
+            .iter()
+            .find(|f| f.is_empty() || f.end > points)
+        {
+            return Err(internal_datafusion_err!(
+                "segmentation fold {fold:?} outside {points} points"
+            ));
+        }
         let values = UInt64Array::from(self.counts());
         let field = Arc::new(Field::new_list_field(DataType::UInt64, true));
         let offsets = OffsetBuffer::from_lengths([values.len()]);
@@ -292,6 +346,7 @@ mod tests {
         CounterParams {
             points: Arc::new(PointIndex::new(vec![0, 10, 20])),
             series: 2,
+            folds: vec![0..1, 1..2],
         }
     }
 
@@ -356,6 +411,29 @@ mod tests {
         }
         // Row (1, 5) is in both halves: totals count it twice, uniques once.
         assert_eq!(counts(&mut finals), [2, 0, 1, 1, 4, 0, 2, 2]);
+    }
+
+    #[test]
+    fn windows_unite_bitmaps_and_add_totals() {
+        let far = 5 << 40;
+        let params = CounterParams {
+            points: Arc::new(PointIndex::new(vec![0, 10, 20, 30])),
+            series: 1,
+            // Rolling windows of two points, then a cumulative run.
+            folds: vec![0..2, 1..3, 0..1, 0..2, 0..3],
+        };
+        let mut acc = Counter::new(params);
+        let rows = [(1, 0, 1), (1, 15, 1), (2, 12, 1), (3, 25, 1), (far, 25, 1)];
+        acc.update_batch(&batch(&rows)).unwrap();
+        // Person 1 in points 0 and 1 is one person in every window holding both.
+        assert_eq!(counts(&mut acc), [2, 4, 1, 2, 4, 3, 4, 1, 3, 5]);
+    }
+
+    #[test]
+    fn a_fold_outside_the_points_is_an_error() {
+        let mut params = params();
+        params.folds = vec![0..1, 1..3];
+        assert!(Counter::new(params).evaluate().is_err());
     }
 
     #[test]

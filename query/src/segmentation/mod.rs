@@ -10,11 +10,16 @@
 //! as one more hidden series); in the same scan one `sluice_segmentation_values` aggregate
 //! (`values.rs`) per series measuring frequency or a property, reading the same mask. Ratios
 //! (active %, average) are computed from the counts afterwards (`measures.rs`).
+//!
+//! A view (`view.rs`) makes the scan read the lead-in before the range and the aggregates
+//! return windows of points (rolling window, cumulative); a rolling average is the mean of
+//! the points' values, taken last.
 
 mod counter;
 mod measures;
 mod selection;
 mod values;
+mod view;
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -45,7 +50,8 @@ pub(crate) async fn run(
     query: &SegmentationQuery,
     interval: Interval,
 ) -> Result<SegmentationResult> {
-    let points = query.buckets.len();
+    let (_, folds) = view::folding(query);
+    let points = folds.len();
     let Scanned {
         counts,
         selection,
@@ -76,8 +82,19 @@ pub(crate) async fn run(
         .enumerate()
         .map(|(s, (series, values))| series_result(s, series, &counts, values))
         .collect::<Result<Vec<_>>>()?;
+    let series = match view::averaged(query) {
+        Some(members) => series
+            .into_iter()
+            .map(|mut series| {
+                series.values = view::rolling_mean(&series.values, &members);
+                series
+            })
+            .collect(),
+        None => series,
+    };
     Ok(SegmentationResult {
         interval,
+        view: query.view.as_ref().map(|plan| plan.view),
         points: query.buckets.labels.clone(),
         series,
     })
@@ -119,7 +136,7 @@ struct Scanned {
 impl Scanned {
     /// The answer over no data: zero counts, null or zero values.
     fn empty(query: &SegmentationQuery) -> Self {
-        let points = query.buckets.len();
+        let points = view::folding(query).1.len();
         let selection = Selection::unshared(query.series.len() + usize::from(needs_active(query)));
         Scanned {
             counts: vec![0; 2 * selection.width() * points],
@@ -143,7 +160,7 @@ async fn scan(
 ) -> Result<Scanned> {
     use datafusion::datasource::TableProvider as _;
     let schema = table.schema();
-    let starts = &query.buckets.starts;
+    let (starts, folds) = view::folding(query);
     let (Some(&from), Some(&end)) = (starts.first(), starts.last()) else {
         return Ok(Scanned::empty(query));
     };
@@ -166,12 +183,13 @@ async fn scan(
     }
     let selection = Selection::new(query, &schema, needs_active(query));
     let mask = selection.mask()?;
-    let points = Arc::new(PointIndex::new(starts.clone()));
+    let points = Arc::new(PointIndex::new(starts));
     let person = persons.person_expr(&schema);
     let time = cast(column("event_time"), DataType::Int64);
     let counter = SegmentationUdaf::new(CounterParams {
         points: points.clone(),
         series: selection.width(),
+        folds: folds.clone(),
     })
     .into_udaf();
     let mut aggregates = vec![(counter, vec![person.clone(), time.clone(), mask.clone()])];
@@ -186,6 +204,7 @@ async fn scan(
             buckets: series.frequency_buckets.clone(),
             bit: u32::try_from(selection.bits[s])
                 .map_err(|_| QueryError::Internal(format!("series {s} has no mask bit")))?,
+            folds: folds.clone(),
         })
         .into_udaf();
         let (number, text) = property_arguments(series, &schema);

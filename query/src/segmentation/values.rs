@@ -11,6 +11,9 @@
 //!   point (kept, sorted at the end, so the sum is the same however the rows were split);
 //! - `property_distinct_count`: distinct texts per point.
 //!
+//! The points returned are the params' folds of the scanned points: each point alone, or for
+//! a rolling window or cumulative view a run of them measured together (`view.rs`).
+//!
 //! Partitions hand their state over as one binary blob per accumulator.
 //!
 //! The mask, not the series' own predicate, says which rows count: the mask is the counter's
@@ -18,6 +21,7 @@
 //! (`selection.rs` says why that matters).
 
 use std::collections::{HashMap, HashSet};
+use std::ops::Range;
 use std::sync::Arc;
 
 use datafusion::arrow::array::{Array, ArrayRef, Float64Array, ListArray};
@@ -45,6 +49,9 @@ pub(crate) struct ValuesParams {
     pub(crate) buckets: Vec<u64>,
     /// The series' bit in the mask.
     pub(crate) bit: u32,
+    /// The points returned: each unites a run of scanned points (one each without a window
+    /// view; `view.rs`).
+    pub(crate) folds: Vec<Range<usize>>,
 }
 
 impl ValuesParams {
@@ -137,37 +144,47 @@ impl Values {
         }
     }
 
-    /// The result list: frequency cells, or one value per point.
-    fn finish(&self) -> Vec<Option<f64>> {
-        match self.params.measure {
-            Measure::Frequency => self
-                .points
-                .iter()
-                .flat_map(|point| {
+    /// The result list: frequency cells, or one value per returned point. A point uniting
+    /// several scanned points (a window) is measured over all of their events: the persons'
+    /// counts added up, every number, every distinct text.
+    fn finish(&self) -> Result<Vec<Option<f64>>> {
+        let scanned = self.points.len();
+        let mut out = Vec::new();
+        for fold in &self.params.folds {
+            let points = self.points.get(fold.clone()).ok_or_else(|| {
+                internal_datafusion_err!("segmentation fold {fold:?} outside {scanned} points")
+            })?;
+            match self.params.measure {
+                Measure::Frequency => {
+                    let mut times: HashMap<i64, u64> = HashMap::new();
+                    for point in points {
+                        for (&person, &n) in &point.times {
+                            *times.entry(person).or_default() += n;
+                        }
+                    }
                     let mut persons = vec![0u64; self.params.buckets.len()];
-                    for &times in point.times.values() {
-                        if let Some(b) = bucket_of(&self.params.buckets, times) {
+                    for &n in times.values() {
+                        if let Some(b) = bucket_of(&self.params.buckets, n) {
                             persons[b] += 1;
                         }
                     }
-                    persons.into_iter().map(|n| Some(n as f64))
-                })
-                .collect(),
-            Measure::PropertyDistinctCount => self
-                .points
-                .iter()
-                .map(|p| Some(p.texts.len() as f64))
-                .collect(),
-            measure => self
-                .points
-                .iter()
-                .map(|p| {
-                    let mut numbers = p.numbers.clone();
+                    out.extend(persons.into_iter().map(|n| Some(n as f64)));
+                }
+                Measure::PropertyDistinctCount => {
+                    let texts: HashSet<&String> = points.iter().flat_map(|p| &p.texts).collect();
+                    out.push(Some(texts.len() as f64));
+                }
+                measure => {
+                    let mut numbers: Vec<f64> = points
+                        .iter()
+                        .flat_map(|p| p.numbers.iter().copied())
+                        .collect();
                     numbers.sort_by(f64::total_cmp);
-                    summarise(measure, &numbers)
-                })
-                .collect(),
+                    out.push(summarise(measure, &numbers));
+                }
+            }
         }
+        Ok(out)
     }
 
     /// The state blob: per point, the lengths and items of its three parts (little-endian).
@@ -335,7 +352,7 @@ impl Accumulator for Values {
     }
 
     fn evaluate(&mut self) -> Result<ScalarValue> {
-        let values = Float64Array::from(self.finish());
+        let values = Float64Array::from(self.finish()?);
         let field = Arc::new(Field::new_list_field(DataType::Float64, true));
         let offsets = OffsetBuffer::from_lengths([values.len()]);
         Ok(ScalarValue::List(Arc::new(ListArray::new(

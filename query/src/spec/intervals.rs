@@ -171,7 +171,7 @@ pub(crate) fn last_day_after(
 }
 
 /// The first day of the week holding `date`.
-fn week_of(date: NaiveDate, week_start: WeekStart) -> NaiveDate {
+pub(super) fn week_of(date: NaiveDate, week_start: WeekStart) -> NaiveDate {
     let first = match week_start {
         WeekStart::Monday => Weekday::Mon,
         WeekStart::Sunday => Weekday::Sun,

@@ -5,6 +5,7 @@ use chrono_tz::Tz;
 use sluice_schema::layout::StorageLayout;
 
 use super::intervals::{Buckets, buckets, first_day_of, last_day_after};
+use super::view::ViewPlan;
 use super::{
     ANY_EVENT, Breakdown, BreakdownKind, CalendarInterval, DEFAULT_CONVERSION_BUCKETS_MS,
     DEFAULT_FREQUENCY_BUCKETS, Dataset, DateRange, EventRef, EventsSpec, FunnelExclusion,
@@ -257,6 +258,8 @@ pub(crate) struct SegmentationQuery {
     /// The segment's conditions alone: who counts as active for `active_percent`.
     pub(crate) active_conditions: Conditions,
     pub(crate) buckets: Buckets,
+    /// The view and the points it scans, when the spec asks for one.
+    pub(crate) view: Option<ViewPlan>,
 }
 
 impl SegmentationSpec {
@@ -297,12 +300,27 @@ impl SegmentationSpec {
                 max: MAX_POINTS,
             });
         }
+        let view = self
+            .view
+            .map(|view| {
+                ViewPlan::new(
+                    view,
+                    &self.events,
+                    &buckets,
+                    from,
+                    tz,
+                    self.interval,
+                    self.week_start,
+                )
+            })
+            .transpose()?;
         Ok(SegmentationQuery {
             project,
             series,
             series_conditions,
             active_conditions: Conditions::default(),
             buckets,
+            view,
         })
     }
 }

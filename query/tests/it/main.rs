@@ -17,5 +17,6 @@ mod retention;
 mod retention_rolling;
 mod segmentation;
 mod segmentation_measures;
+mod segmentation_views;
 mod stickiness;
 mod support;

@@ -381,3 +381,53 @@ pub(crate) fn segmentation_measure(
     }
     RefMeasure { values, frequency }
 }
+
+/// A segmentation view as the view reference reads it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum RefView {
+    /// Mean of the point values of the last N intervals.
+    RollingAverage(i64),
+    /// The measure over the last N intervals as one window.
+    RollingWindow(i64),
+    /// The measure from the range start to the end of the point.
+    Cumulative,
+}
+
+/// A segmentation series under a view, straight from Amplitude's definitions (amplitude.md
+/// §4.1): every window is measured by [`segmentation_measure`] as one point holding exactly the
+/// window's events. `interval_of` gives an event's interval counted from the range's first (any
+/// integer: negative before it), `range` the range's `[start, end)` in Unix ms.
+///
+/// - rolling window N at point p: the events of intervals p - N + 1 ..= p, up to the range end
+///   (before the range start too: the whole of the first interval and the N - 1 before it);
+/// - cumulative at p: the events of the range in intervals ..= p;
+/// - rolling average N at p: the mean of the defined values of intervals p - N + 1 ..= p, each
+///   interval's value over its events (inside the range for the range's points).
+pub(crate) fn segmentation_view(
+    events: &[TestEvent],
+    points: usize,
+    interval_of: &dyn Fn(i64) -> i64,
+    range: (i64, i64),
+    counts: &dyn Fn(&TestEvent) -> bool,
+    series: &RefSeries,
+    view: RefView,
+) -> Vec<Option<f64>> {
+    let in_range = |ts: i64| range.0 <= ts && ts < range.1;
+    let measure = |holds: &dyn Fn(i64) -> bool| {
+        segmentation_measure(events, 1, &|ts| holds(ts).then_some(0), counts, series).values[0]
+    };
+    (0..points as i64)
+        .map(|p| match view {
+            RefView::RollingWindow(n) => {
+                measure(&|ts| (p - n + 1..=p).contains(&interval_of(ts)) && ts < range.1)
+            }
+            RefView::Cumulative => measure(&|ts| in_range(ts) && interval_of(ts) <= p),
+            RefView::RollingAverage(n) => {
+                let values: Vec<f64> = (p - n + 1..=p)
+                    .filter_map(|k| measure(&|ts| interval_of(ts) == k && (k < 0 || in_range(ts))))
+                    .collect();
+                (!values.is_empty()).then(|| values.iter().sum::<f64>() / values.len() as f64)
+            }
+        })
+        .collect()
+}

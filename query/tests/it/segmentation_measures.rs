@@ -36,7 +36,10 @@ const MEASURES: [&str; 11] = [
 ];
 
 /// Runs `value` over `events` and returns the segmentation (of the only segment, if any).
-fn answer(events: &[TestEvent], value: &Value) -> Result<SegmentationResult, QueryError> {
+pub(crate) fn answer(
+    events: &[TestEvent],
+    value: &Value,
+) -> Result<SegmentationResult, QueryError> {
     let dir = tempfile::tempdir().expect("tempdir");
     write_dataset(dir.path(), events, 2);
     let spec = QuerySpec::from_json(&value.to_string())?;
@@ -105,7 +108,7 @@ fn series_strategy() -> impl Strategy<Value = RefSeries> {
 }
 
 /// The series as the spec writes it.
-fn series_json(series: &RefSeries) -> Value {
+pub(crate) fn series_json(series: &RefSeries) -> Value {
     let mut value = json!({"event_type": series.event, "measure": series.measure});
     if series.measure == "property_distinct_count" {
         value["property"] = json!({"kind": "event", "property": "category"});
@@ -122,7 +125,7 @@ fn series_json(series: &RefSeries) -> Value {
     value
 }
 
-fn close(a: Option<f64>, b: Option<f64>) -> bool {
+pub(crate) fn close(a: Option<f64>, b: Option<f64>) -> bool {
     match (a, b) {
         (Some(a), Some(b)) => (a - b).abs() <= 1e-9 * a.abs().max(b.abs()).max(1.0),
         (None, None) => true,

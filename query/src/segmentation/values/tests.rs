@@ -10,6 +10,7 @@ fn params(measure: Measure) -> ValuesParams {
         measure,
         buckets: vec![1, 2, 4],
         bit: 1,
+        folds: vec![0..1, 1..2],
     }
 }
 
@@ -65,7 +66,7 @@ fn run_split(measure: Measure, rows: &[(i64, i64, bool, Option<f64>)]) -> Vec<Op
             .collect();
         finals.merge_batch(&state).unwrap();
     }
-    finals.finish()
+    finals.finish().unwrap()
 }
 
 #[test]
