@@ -300,6 +300,7 @@ mod tests {
                     values,
                     frequency: Vec::new(),
                 }],
+                formulas: Vec::new(),
             })
         };
         let result = QueryResult::Segments(SegmentsResult {

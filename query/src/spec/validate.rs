@@ -15,6 +15,7 @@ use super::{
 };
 use crate::error::{FilterProblem, SpecError};
 use crate::filter::Conditions;
+use crate::segmentation::formula::Formula;
 
 /// Fewest funnel steps.
 pub(crate) const MIN_STEPS: usize = 2;
@@ -243,6 +244,8 @@ pub(crate) struct SegmentationQuery {
     /// The segment's conditions alone: who counts as active for `active_percent`.
     pub(crate) active_conditions: Conditions,
     pub(crate) buckets: Buckets,
+    /// Formulas over the series, evaluated per point after the scan.
+    pub(crate) formulas: Vec<Formula>,
 }
 
 impl SegmentationSpec {
@@ -283,12 +286,15 @@ impl SegmentationSpec {
                 max: MAX_POINTS,
             });
         }
+        let formulas =
+            crate::segmentation::formula::validate(&self.formulas, &series, self.interval)?;
         Ok(SegmentationQuery {
             project,
             series,
             series_conditions,
             active_conditions: Conditions::default(),
             buckets,
+            formulas,
         })
     }
 }
