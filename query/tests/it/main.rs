@@ -15,6 +15,7 @@ mod reference;
 mod retention;
 mod retention_rolling;
 mod segmentation;
+mod segmentation_formulas;
 mod segmentation_measures;
 mod stickiness;
 mod support;
