@@ -458,3 +458,43 @@ fn a_missing_metric_is_an_error_not_a_panic() {
     let error = evaluate(&parse("UNIQUES(A)").unwrap(), &inputs(), 3).unwrap_err();
     assert!(error.contains("4 values for 3 points"), "{error}");
 }
+
+/// Every metric of the three test series, at 4 points.
+fn every_metric() -> eval::MetricValues {
+    let mut inputs = BTreeMap::new();
+    for series in 0..3 {
+        for metric in Metric::ALL {
+            let values = vec![Some(2.0), Some(0.0), None, Some(-1.5)];
+            inputs.insert(MetricRef { metric, series }, values);
+        }
+    }
+    inputs
+}
+
+mod random_text {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    fn text() -> impl Strategy<Value = String> {
+        let words = prop::collection::vec(
+            prop::sample::select(vec![
+                "UNIQUES", "propsum", "ROLLAVG", "CUMSUM", "LOG", "POWER", "A", "c", "D", "A1",
+                "(", ")", ",", "-", "+", "*", "/", "7", "0", ".5", "%:", " ",
+            ]),
+            0..40,
+        )
+        .prop_map(|tokens| tokens.concat());
+        prop_oneof!["[A-Za-z0-9_().,+*/ %$:-]{0,60}", words]
+    }
+
+    proptest! {
+        #[test]
+        fn any_text_is_parsed_or_refused_and_evaluates_without_panicking(text in text()) {
+            if let Ok((_, expr, _)) = parse::formula(&text, &series(), (90, "days")) {
+                let values = evaluate(&expr, &every_metric(), 4);
+                prop_assert!(values.is_ok(), "{:?}: {:?}", text, values);
+            }
+        }
+    }
+}
