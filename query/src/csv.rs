@@ -316,6 +316,7 @@ mod tests {
                     values,
                     frequency: Vec::new(),
                 }],
+                formulas: Vec::new(),
             })
         };
         let result = QueryResult::Segments(SegmentsResult {

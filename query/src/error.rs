@@ -395,6 +395,24 @@ pub enum SpecError {
         /// The limit.
         max: usize,
     },
+    /// Too many formulas in a segmentation.
+    #[error("formulas: at most {max} formulas are allowed, got {found}")]
+    FormulaCount {
+        /// Formulas given.
+        found: usize,
+        /// The limit.
+        max: usize,
+    },
+    /// A segmentation formula is wrong.
+    #[error("formulas[{index}].{field}: {problem}")]
+    Formula {
+        /// Zero-based index of the formula.
+        index: usize,
+        /// `formula`, `name` or `format`.
+        field: &'static str,
+        /// What is wrong with it.
+        problem: FormulaProblem,
+    },
     /// `limit` is above the maximum.
     #[error("limit: at most {max} events can be listed, got {found}")]
     LimitTooLarge {
@@ -451,6 +469,153 @@ pub enum FilterProblem {
         found: usize,
         /// The limit.
         max: usize,
+    },
+}
+
+/// What is wrong with one segmentation formula. `at` is the 1-based character position in the
+/// formula text (after an output-format prefix such as `%:`, which counts too).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum FormulaProblem {
+    /// Nothing to evaluate.
+    #[error("must not be empty; write an expression such as UNIQUES(B)/UNIQUES(A)")]
+    Empty,
+    /// The text is longer than allowed.
+    #[error("is {found} characters long; at most {max} are allowed")]
+    TooLong {
+        /// Characters given.
+        found: usize,
+        /// The limit.
+        max: usize,
+    },
+    /// Parentheses and function calls nested too deep.
+    #[error("at character {at}: nested deeper than {max} levels")]
+    TooDeep {
+        /// Where.
+        at: usize,
+        /// The limit.
+        max: usize,
+    },
+    /// Something else than what the grammar allows here.
+    #[error("at character {at}: expected {expected}, found {found}")]
+    Expected {
+        /// Where.
+        at: usize,
+        /// What would have been valid.
+        expected: &'static str,
+        /// What was there (`end of formula` at the end).
+        found: String,
+    },
+    /// A name that is no function of formulas.
+    #[error(
+        "at character {at}: unknown function {name}; use UNIQUES, TOTALS, ACTIVE, AVG, PROPSUM, \
+         PROPAVG, PROPMIN, PROPMAX, PROPCOUNT, CUMSUM, ROLLAVG, ROLLWIN, EXP, LN, LOG, LOG10, \
+         POWER or SQRT"
+    )]
+    UnknownFunction {
+        /// Where.
+        at: usize,
+        /// The name as written.
+        name: String,
+    },
+    /// A metric where a value is expected, or a value where a metric is expected.
+    #[error("at character {at}: {name} is a metric; {hint}")]
+    MisplacedMetric {
+        /// Where.
+        at: usize,
+        /// The metric's name.
+        name: String,
+        /// How to write it instead.
+        hint: &'static str,
+    },
+    /// A series letter past the segmentation's series.
+    #[error(
+        "at character {at}: there is no series {letter}; this segmentation has series A to {last}"
+    )]
+    UnknownSeries {
+        /// Where.
+        at: usize,
+        /// The letter as written.
+        letter: String,
+        /// The last series' letter.
+        last: char,
+    },
+    /// A reference to a segment's series (`A1`), which formulas do not support.
+    #[error(
+        "at character {at}: {reference} refers to a segment's series; formulas are evaluated \
+         within each segment, refer to the series by its letter alone"
+    )]
+    SegmentReference {
+        /// Where.
+        at: usize,
+        /// The reference as written.
+        reference: String,
+    },
+    /// A function called with the wrong number of arguments.
+    #[error("at character {at}: {function} takes {expected}, got {found}")]
+    Arity {
+        /// Where (the function's name).
+        at: usize,
+        /// The function.
+        function: &'static str,
+        /// The arguments it takes (`1 argument (a series letter)`).
+        expected: &'static str,
+        /// Arguments given.
+        found: usize,
+    },
+    /// A property metric on a series without a property.
+    #[error(
+        "at character {at}: {metric}({letter}) reads series {letter}'s property, but it has none; \
+         give that series a property measure with a \"property\""
+    )]
+    NoProperty {
+        /// Where.
+        at: usize,
+        /// The metric.
+        metric: &'static str,
+        /// The series letter.
+        letter: char,
+    },
+    /// `CUMSUM` / `ROLLWIN` over a metric that does not add up across points.
+    #[error(
+        "at character {at}: {aggregation} over {metric} is not supported: {metric} of several \
+         points is not the sum of each point's (persons or values would have to be counted once \
+         across points); {aggregation} takes TOTALS or PROPSUM"
+    )]
+    NotAdditive {
+        /// Where.
+        at: usize,
+        /// `CUMSUM` or `ROLLWIN`.
+        aggregation: &'static str,
+        /// The metric.
+        metric: &'static str,
+    },
+    /// A rolling window that is not a whole number of points in range.
+    #[error(
+        "at character {at}: the window must be a whole number of points from 1 to {max} \
+         ({max} {unit} is Amplitude's longest window), got {found}"
+    )]
+    Window {
+        /// Where.
+        at: usize,
+        /// The text given.
+        found: String,
+        /// The longest window at the query's interval.
+        max: usize,
+        /// The interval's unit (`days`).
+        unit: &'static str,
+    },
+    /// A `name` given empty.
+    #[error("must not be empty when given")]
+    EmptyName,
+    /// An output-format prefix (`%:`, `$:`) that contradicts `format`.
+    #[error("the formula's {prefix:?} prefix asks for {implied}, but format is {given}")]
+    FormatConflict {
+        /// The prefix written.
+        prefix: &'static str,
+        /// The format it implies.
+        implied: &'static str,
+        /// The format given.
+        given: &'static str,
     },
 }
 

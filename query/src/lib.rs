@@ -36,7 +36,7 @@ mod whole_table;
 
 pub use csv::render_csv;
 pub use engine::QueryEngine;
-pub use error::{FilterProblem, QueryError, SpecError};
+pub use error::{FilterProblem, FormulaProblem, QueryError, SpecError};
 pub use render::render_table;
 pub use result::QueryResult;
 pub use spec::QuerySpec;

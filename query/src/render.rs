@@ -570,6 +570,7 @@ mod tests {
                     frequency: Vec::new(),
                 },
             ],
+            formulas: Vec::new(),
         };
         let text = render_table(&QueryResult::Segmentation(result));
         let lines: Vec<&str> = text.lines().collect();

@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::spec::{Breakdown, Dataset, Interval, Measure, PathDirection, View};
+use crate::spec::{Breakdown, Dataset, FormulaFormat, Interval, Measure, PathDirection, View};
 
 /// The result of a query: one variant per analysis, matching [`crate::QuerySpec`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -241,13 +241,17 @@ pub struct SegmentationResult {
     pub points: Vec<String>,
     /// The series, in the spec's order.
     pub series: Vec<SeriesResult>,
+    /// The spec's formulas, in order, each evaluated at every point (within the segment).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub formulas: Vec<FormulaResult>,
 }
 
 impl SegmentationResult {
     /// The result as columns of a table, one per series (one per bucket for a frequency
     /// series), each with its header (`event (measure)`, `event (measure property)`,
     /// `event (frequency 2-3)`, with a view `event (measure, rolling window of 7)`) and its
-    /// value at every point; the text table and CSV print these.
+    /// value at every point, then one per formula (headed by its name, with `(%)` and the values
+    /// × 100 for a percent formula, `($)` for currency); the text table and CSV print these.
     pub fn columns(&self) -> Vec<(String, Vec<Option<f64>>)> {
         let mut columns = Vec::new();
         for s in &self.series {
@@ -268,8 +272,37 @@ impl SegmentationResult {
                 ));
             }
         }
+        for f in &self.formulas {
+            columns.push(match f.format {
+                FormulaFormat::Number => (f.name.clone(), f.values.clone()),
+                FormulaFormat::Currency => (format!("{} ($)", f.name), f.values.clone()),
+                FormulaFormat::Percent => (
+                    format!("{} (%)", f.name),
+                    f.values.iter().map(|v| v.map(|x| x * 100.0)).collect(),
+                ),
+            });
+        }
         columns
     }
+}
+
+/// One formula of a segmentation, evaluated at every point.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FormulaResult {
+    /// The expression as written (without an output-format prefix).
+    pub formula: String,
+    /// Its name (the expression when the spec gave none).
+    pub name: String,
+    /// How the values are meant to be shown; left out for plain numbers. The values of a
+    /// `percent` formula are fractions (0.25 is 25 %).
+    #[serde(default, skip_serializing_if = "FormulaFormat::is_number")]
+    pub format: FormulaFormat,
+    /// The formula at each point; `null` where it is undefined (a division by zero, the
+    /// logarithm of a number ≤ 0, …, or a null metric). Whole numbers are written without a
+    /// fraction.
+    #[serde(serialize_with = "whole_numbers")]
+    pub values: Vec<Option<f64>>,
 }
 
 /// One series of a segmentation.
@@ -647,6 +680,7 @@ pub(crate) mod tests {
                     ],
                 },
             ],
+            formulas: Vec::new(),
         }
     }
 

@@ -449,6 +449,59 @@ pub struct SegmentationSpec {
     /// intervals before the date range too, so their first window is full.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub view: Option<View>,
+    /// Up to 10 formulas over the series (Amplitude's custom formulas), each evaluated per
+    /// point (and per segment): `UNIQUES(B)/UNIQUES(A)`, `ROLLAVG(TOTALS, A, 7)`, …
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub formulas: Vec<FormulaSpec>,
+}
+
+/// Most formulas in one segmentation (Amplitude's limit).
+pub const MAX_FORMULAS: usize = 10;
+
+/// One formula of a segmentation. Grammar and semantics: `docs/query-api.md`, "Formulas".
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FormulaSpec {
+    /// The expression, e.g. `UNIQUES(B) / UNIQUES(A)`; letters name the series in order (A is
+    /// the first). Function names and letters are case-insensitive. A leading `%:` or `$:`
+    /// (Amplitude's output-format prefixes) sets `format`.
+    pub formula: String,
+    /// The name shown in tables and CSV headers; the formula's text when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// How the values are meant to be shown; `number` when absent (or what the prefix says).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub format: Option<FormulaFormat>,
+}
+
+/// How a formula's values are shown. The values themselves never change: a `percent` formula's
+/// values are fractions (0.25), which the text table and CSV print as 25 under a `(%)` header.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FormulaFormat {
+    /// A plain number.
+    #[default]
+    Number,
+    /// A fraction shown as a percentage (Amplitude's `%:` prefix).
+    Percent,
+    /// An amount of money (Amplitude's `$:` prefix).
+    Currency,
+}
+
+impl FormulaFormat {
+    /// The format's name as written in the spec.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FormulaFormat::Number => "number",
+            FormulaFormat::Percent => "percent",
+            FormulaFormat::Currency => "currency",
+        }
+    }
+
+    /// Whether this is the default format (left out of results).
+    pub fn is_number(&self) -> bool {
+        *self == FormulaFormat::Number
+    }
 }
 
 /// One series of a segmentation.

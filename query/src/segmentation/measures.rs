@@ -1,6 +1,7 @@
 //! From the aggregates' counts and values to each series' result: ratios (active %, average)
 //! are computed here, with null where the denominator is zero.
 
+use super::formula::{Metric, MetricRef};
 use crate::error::{QueryError, Result};
 use crate::result::{FrequencyBucket, SeriesResult};
 use crate::spec::{
@@ -47,6 +48,20 @@ fn ratio(numerator: &[u64], denominator: &[u64], scale: f64) -> Vec<Option<f64>>
 
 fn whole(counts: &[u64]) -> Vec<Option<f64>> {
     counts.iter().map(|&n| Some(n as f64)).collect()
+}
+
+/// A formula metric read from the counter (`None` for property metrics, which come from a
+/// values aggregate): uniques and totals as counted, `ACTIVE` as a fraction of the active
+/// persons and `AVG` as totals ÷ uniques, null where the denominator is zero (§4.1).
+pub(super) fn metric_values(m: MetricRef, counts: &Counts<'_>) -> Option<Vec<Option<f64>>> {
+    let s = m.series;
+    Some(match m.metric {
+        Metric::Uniques => whole(counts.uniques(s)),
+        Metric::Totals => whole(counts.totals(s)),
+        Metric::Active => ratio(counts.uniques(s), counts.active(), 1.0),
+        Metric::Average => ratio(counts.totals(s), counts.uniques(s), 1.0),
+        _ => return None,
+    })
 }
 
 /// Series `s`'s result from the counts and its values aggregate's list.

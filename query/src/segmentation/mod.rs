@@ -10,18 +10,22 @@
 //! as one more hidden series); in the same scan one `sluice_segmentation_values` aggregate
 //! (`values.rs`) per series measuring frequency or a property, reading the same mask. Ratios
 //! (active %, average) are computed from the counts afterwards (`measures.rs`).
+//! The spec's formulas over the series (`formula/`: parsed at validation) are evaluated per
+//! point from the same counts and values, with a values aggregate more for a property metric
+//! that no series measures.
 //!
 //! A view (`view.rs`) makes the scan read the lead-in before the range and the aggregates
-//! return windows of points (rolling window, cumulative); a rolling average is the mean of
-//! the points' values, taken last.
+//! return windows of points (rolling window, cumulative), which formulas then read too; a
+//! rolling average is the mean of the points' values of every series and formula, taken last.
 
 mod counter;
+pub(crate) mod formula;
 mod measures;
 mod selection;
 mod values;
 mod view;
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use datafusion::arrow::datatypes::{DataType, Schema};
@@ -34,11 +38,14 @@ use datafusion::logical_expr::{Expr, cast, lit, try_cast};
 use crate::error::{QueryError, Result};
 use crate::identity::PersonMap;
 use crate::property::{column, resolve, time_span};
-use crate::result::SegmentationResult;
-use crate::spec::{Interval, Measure, PointIndex, SegmentationQuery, SeriesEvent, SeriesQuery};
+use crate::result::{FormulaResult, SegmentationResult, SeriesResult};
+use crate::spec::{
+    Interval, Measure, PointIndex, PropertyRef, SegmentationQuery, SeriesEvent, SeriesQuery,
+};
 use crate::whole_table::aggregate_lists;
 use counter::{CounterParams, SegmentationUdaf};
-use measures::{Counts, series_result};
+use formula::{Metric, MetricRef};
+use measures::{Counts, metric_values, series_result};
 use selection::Selection;
 use values::{ValuesParams, ValuesUdaf};
 
@@ -56,12 +63,16 @@ pub(crate) async fn run(
         counts,
         selection,
         values,
+        formula_values,
     } = match table {
         Some(table) => scan(ctx, table, persons, query).await?,
         None => Scanned::empty(query),
     };
     let cells = selection.width() * points;
-    if counts.len() != 2 * cells || values.len() != query.series.len() {
+    if counts.len() != 2 * cells
+        || values.len() != query.series.len()
+        || formula_values.len() != formula_value_metrics(query).len()
+    {
         return Err(QueryError::Internal(format!(
             "segmentation returned {} counts for {cells} cells and {} value lists for {} series",
             counts.len(),
@@ -82,30 +93,120 @@ pub(crate) async fn run(
         .enumerate()
         .map(|(s, (series, values))| series_result(s, series, &counts, values))
         .collect::<Result<Vec<_>>>()?;
-    let series = match view::averaged(query) {
-        Some(members) => series
-            .into_iter()
-            .map(|mut series| {
-                series.values = view::rolling_mean(&series.values, &members);
-                series
-            })
-            .collect(),
-        None => series,
+    let formulas = formula_results(query, &counts, &series, formula_values, points)?;
+    let (series, formulas) = match view::averaged(query) {
+        Some(members) => (
+            series
+                .into_iter()
+                .map(|mut series| {
+                    series.values = view::rolling_mean(&series.values, &members);
+                    series
+                })
+                .collect(),
+            formulas
+                .into_iter()
+                .map(|mut formula| {
+                    formula.values = view::rolling_mean(&formula.values, &members);
+                    formula
+                })
+                .collect(),
+        ),
+        None => (series, formulas),
     };
     Ok(SegmentationResult {
         interval,
         view: query.view.as_ref().map(|plan| plan.view),
         points: query.buckets.labels.clone(),
         series,
+        formulas,
     })
 }
 
-/// Whether a series measures active %, so the active persons are counted.
+/// Each formula's values per point (of the scan: with a rolling average, before averaging),
+/// from the counter's counts, the series' values and the values aggregates added for formulas.
+fn formula_results(
+    query: &SegmentationQuery,
+    counts: &Counts<'_>,
+    series: &[SeriesResult],
+    formula_values: Vec<Vec<Option<f64>>>,
+    points: usize,
+) -> Result<Vec<FormulaResult>> {
+    if query.formulas.is_empty() {
+        Ok(Vec::new())
+    } else {
+        // Each metric the formulas read: from the counter, the series' own values, or the
+        // values aggregates added for the formulas.
+        let mut extra: BTreeMap<MetricRef, Vec<Option<f64>>> = formula_value_metrics(query)
+            .into_iter()
+            .zip(formula_values)
+            .collect();
+        let mut inputs = BTreeMap::new();
+        for m in formula_metrics(query) {
+            let values = match metric_values(m, counts) {
+                Some(values) => values,
+                None => match extra.remove(&m) {
+                    Some(values) => values,
+                    None => series
+                        .get(m.series)
+                        .map(|s| s.values.clone())
+                        .ok_or_else(|| {
+                            QueryError::Internal(format!("formula reads series {}", m.series))
+                        })?,
+                },
+            };
+            inputs.insert(m, values);
+        }
+        query
+            .formulas
+            .iter()
+            .map(|f| {
+                Ok(FormulaResult {
+                    formula: f.text.clone(),
+                    name: f.name.clone(),
+                    format: f.format,
+                    values: formula::evaluate(&f.expr, &inputs, points)
+                        .map_err(QueryError::Internal)?,
+                })
+            })
+            .collect()
+    }
+}
+
+/// Every metric the formulas read.
+fn formula_metrics(query: &SegmentationQuery) -> BTreeSet<MetricRef> {
+    let mut metrics = BTreeSet::new();
+    for f in &query.formulas {
+        f.metrics(&mut metrics);
+    }
+    metrics
+}
+
+/// The property metrics the formulas read that their series does not measure itself: each
+/// gets a values aggregate of its own, in this order.
+fn formula_value_metrics(query: &SegmentationQuery) -> Vec<MetricRef> {
+    formula_metrics(query)
+        .into_iter()
+        .filter(|m| {
+            m.metric.property_measure().is_some_and(|measure| {
+                query
+                    .series
+                    .get(m.series)
+                    .is_some_and(|s| s.measure != measure)
+            })
+        })
+        .collect()
+}
+
+/// Whether a series measures active % (or a formula reads `ACTIVE`), so the active persons
+/// are counted.
 fn needs_active(query: &SegmentationQuery) -> bool {
     query
         .series
         .iter()
         .any(|s| s.measure == Measure::ActivePercent)
+        || formula_metrics(query)
+            .iter()
+            .any(|m| m.metric == Metric::Active)
 }
 
 /// Whether a series has its own values aggregate.
@@ -117,6 +218,13 @@ fn has_values(series: &SeriesQuery) -> bool {
 fn empty_values(series: &SeriesQuery, points: usize) -> Vec<Option<f64>> {
     match series.measure {
         Measure::Frequency => vec![Some(0.0); points * series.frequency_buckets.len()],
+        measure => empty_measure(measure, points),
+    }
+}
+
+/// A property measure's values with no data: zero sums and counts, otherwise null.
+fn empty_measure(measure: Measure, points: usize) -> Vec<Option<f64>> {
+    match measure {
         Measure::PropertySum | Measure::PropertyDistinctCount => vec![Some(0.0); points],
         m if m.reads_property() => vec![None; points],
         _ => Vec::new(),
@@ -131,6 +239,8 @@ struct Scanned {
     selection: Selection,
     /// Each series' values list (empty for series without a values aggregate).
     values: Vec<Vec<Option<f64>>>,
+    /// The values of each of `formula_value_metrics`, in its order.
+    formula_values: Vec<Vec<Option<f64>>>,
 }
 
 impl Scanned {
@@ -145,6 +255,11 @@ impl Scanned {
                 .series
                 .iter()
                 .map(|s| empty_values(s, points))
+                .collect(),
+            formula_values: formula_value_metrics(query)
+                .into_iter()
+                .filter_map(|m| m.metric.property_measure())
+                .map(|measure| empty_measure(measure, points))
                 .collect(),
         }
     }
@@ -207,32 +322,68 @@ async fn scan(
             folds: folds.clone(),
         })
         .into_udaf();
-        let (number, text) = property_arguments(series, &schema);
+        let (number, text) = property_arguments(series.property.as_ref(), series.measure, &schema);
         aggregates.push((
             udaf,
             vec![person.clone(), time.clone(), mask.clone(), number, text],
         ));
         owners.push(s);
     }
+    let extra = formula_value_metrics(query);
+    for m in &extra {
+        let (Some(measure), Some(series)) =
+            (m.metric.property_measure(), query.series.get(m.series))
+        else {
+            return Err(QueryError::Internal(format!(
+                "formula metric {} of series {} is no property measure",
+                m.metric.name(),
+                m.series
+            )));
+        };
+        let udaf = ValuesUdaf::new(ValuesParams {
+            points: points.clone(),
+            measure,
+            buckets: Vec::new(),
+            bit: u32::try_from(selection.bits[m.series]).map_err(|_| {
+                QueryError::Internal(format!("series {} has no mask bit", m.series))
+            })?,
+            folds: folds.clone(),
+        })
+        .into_udaf();
+        let (number, text) = property_arguments(series.property.as_ref(), measure, &schema);
+        aggregates.push((
+            udaf,
+            vec![person.clone(), time.clone(), mask.clone(), number, text],
+        ));
+    }
     let lists = aggregate_lists(ctx, table, filter, aggregates).await?;
     let counts = as_uint64_array(&lists[0])?.values().to_vec();
     let mut values = vec![Vec::new(); query.series.len()];
-    for (s, list) in owners.into_iter().zip(&lists[1..]) {
-        values[s] = as_float64_array(list)?.iter().collect();
+    for (s, list) in owners.iter().zip(&lists[1..]) {
+        values[*s] = as_float64_array(list)?.iter().collect();
     }
+    let formula_values = lists[1 + owners.len()..]
+        .iter()
+        .map(|list| Ok(as_float64_array(list)?.iter().collect::<Vec<_>>()))
+        .collect::<Result<Vec<_>>>()?;
     Ok(Scanned {
         counts,
         selection,
         values,
+        formula_values,
     })
 }
 
 /// The values aggregate's property arguments: the property as a number (`Float64`, null when
 /// it is not one) for the numeric measures, as text for the distinct count; typed nulls for
 /// what the measure does not read.
-fn property_arguments(series: &SeriesQuery, schema: &Schema) -> (Expr, Expr) {
-    let value = series.property.as_ref().map(|p| resolve(p, schema));
-    let distinct = series.measure == Measure::PropertyDistinctCount;
+fn property_arguments(
+    property: Option<&PropertyRef>,
+    measure: Measure,
+    schema: &Schema,
+) -> (Expr, Expr) {
+    let value = property.map(|p| resolve(p, schema));
+    let distinct = measure == Measure::PropertyDistinctCount;
     let number = match &value {
         Some(v) if !distinct => try_cast(v.clone(), DataType::Float64),
         _ => lit(ScalarValue::Float64(None)),

@@ -17,6 +17,7 @@ use super::{
 };
 use crate::error::{FilterProblem, SpecError};
 use crate::filter::Conditions;
+use crate::segmentation::formula::Formula;
 
 /// Fewest funnel steps.
 pub(crate) const MIN_STEPS: usize = 2;
@@ -260,6 +261,8 @@ pub(crate) struct SegmentationQuery {
     pub(crate) buckets: Buckets,
     /// The view and the points it scans, when the spec asks for one.
     pub(crate) view: Option<ViewPlan>,
+    /// Formulas over the series, evaluated per point after the scan.
+    pub(crate) formulas: Vec<Formula>,
 }
 
 impl SegmentationSpec {
@@ -314,6 +317,8 @@ impl SegmentationSpec {
                 )
             })
             .transpose()?;
+        let formulas =
+            crate::segmentation::formula::validate(&self.formulas, &series, self.interval)?;
         Ok(SegmentationQuery {
             project,
             series,
@@ -321,6 +326,7 @@ impl SegmentationSpec {
             active_conditions: Conditions::default(),
             buckets,
             view,
+            formulas,
         })
     }
 }

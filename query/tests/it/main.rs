@@ -16,6 +16,7 @@ mod reference;
 mod retention;
 mod retention_rolling;
 mod segmentation;
+mod segmentation_formulas;
 mod segmentation_measures;
 mod segmentation_views;
 mod stickiness;

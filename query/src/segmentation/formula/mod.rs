@@ -1,0 +1,273 @@
+//! Formulas over a segmentation's series (Amplitude's custom formulas, `amplitude.md` §4.1):
+//! `UNIQUES(B)/UNIQUES(A)`, `TOTALS(A)/UNIQUES(A)`, `ROLLAVG(UNIQUES, A, 7)`, evaluated per point.
+//!
+//! A formula's metric reads the referenced series' event and conditions whatever that series'
+//! own measure is: `UNIQUES(A)` on a series measuring totals is still A's unique persons. The
+//! counter already counts uniques and totals for every series' mask bit, so `UNIQUES`, `TOTALS`
+//! and `AVG` cost nothing more; `ACTIVE` adds the active persons as a hidden counted series, and
+//! a property metric other than the series' own measure adds one values aggregate over the same
+//! mask bit (`super::scan`). Parsing (`parse.rs`) happens when the spec is validated, so every
+//! mistake is a [`SpecError`] naming the formula and the character; evaluation (`eval.rs`) runs
+//! once the scan's counts are in.
+
+mod eval;
+mod parse;
+
+#[cfg(test)]
+mod tests;
+
+use std::collections::BTreeSet;
+
+use crate::error::{FormulaProblem, SpecError};
+use crate::spec::{FormulaFormat, FormulaSpec, Interval, Measure, SeriesQuery};
+
+pub(crate) use eval::evaluate;
+
+/// Longest formula text, in characters.
+pub(crate) const MAX_FORMULA_CHARS: usize = 1_000;
+/// Deepest nesting of parentheses, calls and unary signs (keeps the recursive parser and
+/// evaluator far from the stack's end).
+pub(crate) const MAX_DEPTH: usize = 32;
+
+/// A validated formula.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Formula {
+    /// The expression as written (without an output-format prefix), trimmed.
+    pub(crate) text: String,
+    /// The name shown (the text when none was given).
+    pub(crate) name: String,
+    pub(crate) format: FormulaFormat,
+    pub(crate) expr: Expr,
+}
+
+impl Formula {
+    /// Every metric the formula reads.
+    pub(crate) fn metrics(&self, into: &mut BTreeSet<MetricRef>) {
+        self.expr.metrics(into);
+    }
+}
+
+/// A metric of one series (Amplitude's formula metrics, §4.1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub(crate) enum Metric {
+    /// `UNIQUES`: distinct persons who did the series' event in the point.
+    Uniques,
+    /// `TOTALS`: events.
+    Totals,
+    /// `ACTIVE`: uniques ÷ persons active in the point, as a fraction (the `active_percent`
+    /// measure ÷ 100); null when nobody was active.
+    Active,
+    /// `AVG`: totals ÷ uniques; null when nobody did the event.
+    Average,
+    /// `PROPSUM`: sum of the series' numeric property.
+    PropertySum,
+    /// `PROPAVG`: mean of the series' numeric property over the events having it (Amplitude:
+    /// `PROPSUM/TOTALS`, ignoring "(none)").
+    PropertyAverage,
+    /// `PROPMIN`: smallest value of the property.
+    PropertyMin,
+    /// `PROPMAX`: largest value of the property.
+    PropertyMax,
+    /// `PROPCOUNT`: distinct values of the property (exact; Amplitude estimates it).
+    PropertyDistinctCount,
+}
+
+impl Metric {
+    const ALL: [Metric; 9] = [
+        Metric::Uniques,
+        Metric::Totals,
+        Metric::Active,
+        Metric::Average,
+        Metric::PropertySum,
+        Metric::PropertyAverage,
+        Metric::PropertyMin,
+        Metric::PropertyMax,
+        Metric::PropertyDistinctCount,
+    ];
+
+    /// The metric's name in formulas.
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            Metric::Uniques => "UNIQUES",
+            Metric::Totals => "TOTALS",
+            Metric::Active => "ACTIVE",
+            Metric::Average => "AVG",
+            Metric::PropertySum => "PROPSUM",
+            Metric::PropertyAverage => "PROPAVG",
+            Metric::PropertyMin => "PROPMIN",
+            Metric::PropertyMax => "PROPMAX",
+            Metric::PropertyDistinctCount => "PROPCOUNT",
+        }
+    }
+
+    /// The metric named `upper` (an upper-cased name).
+    fn named(upper: &str) -> Option<Metric> {
+        Metric::ALL.into_iter().find(|m| m.name() == upper)
+    }
+
+    /// The values aggregate's measure for a property metric; `None` for the counter's metrics.
+    pub(crate) fn property_measure(self) -> Option<Measure> {
+        match self {
+            Metric::PropertySum => Some(Measure::PropertySum),
+            Metric::PropertyAverage => Some(Measure::PropertyAverage),
+            Metric::PropertyMin => Some(Measure::PropertyMin),
+            Metric::PropertyMax => Some(Measure::PropertyMax),
+            Metric::PropertyDistinctCount => Some(Measure::PropertyDistinctCount),
+            Metric::Uniques | Metric::Totals | Metric::Active | Metric::Average => None,
+        }
+    }
+
+    /// Whether the metric of several points is the sum of each point's, so `CUMSUM` and
+    /// `ROLLWIN` can add point values exactly. Uniques (and the ratios and distinct counts
+    /// built on persons or values) would have to count a person once across points (§4.1:
+    /// "Cumulative sum with uniques = running deduplicated unique count"); those are refused.
+    fn additive(self) -> bool {
+        matches!(self, Metric::Totals | Metric::PropertySum)
+    }
+}
+
+/// A metric of the series at index `series` (A = 0).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub(crate) struct MetricRef {
+    pub(crate) metric: Metric,
+    pub(crate) series: usize,
+}
+
+/// A number written in a formula (never NaN: it is parsed from digits), compared by its bits.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Literal(pub(crate) f64);
+
+impl PartialEq for Literal {
+    fn eq(&self, other: &Self) -> bool {
+        self.0.to_bits() == other.0.to_bits()
+    }
+}
+
+impl Eq for Literal {}
+
+/// `+ - * /`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum BinaryOp {
+    Add,
+    Subtract,
+    Multiply,
+    Divide,
+}
+
+/// The functions of §4.1 applied to values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Function {
+    /// `EXP(x)`: e^x; null above 700 (Amplitude's limit).
+    Exp,
+    /// `LN(x)`: natural logarithm; null for x ≤ 0.
+    Ln,
+    /// `LOG(x)`: base-10 logarithm, `LOG(x, b)` base b; null for x ≤ 0 or a base ≤ 0 or 1.
+    Log,
+    /// `LOG10(x)`: base-10 logarithm; null for x ≤ 0.
+    Log10,
+    /// `POWER(x, y)`: x^y; null when not a finite real number.
+    Power,
+    /// `SQRT(x)`: null for x < 0.
+    Sqrt,
+}
+
+/// A parsed formula.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Expr {
+    Number(Literal),
+    Metric(MetricRef),
+    /// `CUMSUM(metric, A)`: the metric from the first point of the range to this one.
+    Cumulative(MetricRef),
+    /// `ROLLAVG(metric, A, n)`: the unweighted mean of the metric's values at the last `n`
+    /// points, this one included.
+    RollingAverage(MetricRef, usize),
+    /// `ROLLWIN(metric, A, n)`: the metric over the last `n` points, this one included.
+    RollingWindow(MetricRef, usize),
+    Negate(Box<Expr>),
+    Binary(BinaryOp, Box<Expr>, Box<Expr>),
+    Call(Function, Vec<Expr>),
+}
+
+impl Expr {
+    fn metrics(&self, into: &mut BTreeSet<MetricRef>) {
+        match self {
+            Expr::Number(_) => {}
+            Expr::Metric(m)
+            | Expr::Cumulative(m)
+            | Expr::RollingAverage(m, _)
+            | Expr::RollingWindow(m, _) => {
+                into.insert(*m);
+            }
+            Expr::Negate(e) => e.metrics(into),
+            Expr::Binary(_, a, b) => {
+                a.metrics(into);
+                b.metrics(into);
+            }
+            Expr::Call(_, args) => args.iter().for_each(|a| a.metrics(into)),
+        }
+    }
+}
+
+/// The longest rolling window at `interval` (Amplitude's maximum windows, §4.1).
+fn max_window(interval: Interval) -> parse::MaxWindow {
+    match interval {
+        Interval::Hour => (72, "hours"),
+        Interval::Day => (90, "days"),
+        Interval::Week => (12, "weeks"),
+        Interval::Month => (12, "months"),
+    }
+}
+
+/// Checks a segmentation's formulas against its validated series and interval.
+pub(crate) fn validate(
+    specs: &[FormulaSpec],
+    series: &[SeriesQuery],
+    interval: Interval,
+) -> Result<Vec<Formula>, SpecError> {
+    if specs.len() > crate::spec::MAX_FORMULAS {
+        return Err(SpecError::FormulaCount {
+            found: specs.len(),
+            max: crate::spec::MAX_FORMULAS,
+        });
+    }
+    specs
+        .iter()
+        .enumerate()
+        .map(|(index, spec)| {
+            let wrong = |field, problem| SpecError::Formula {
+                index,
+                field,
+                problem,
+            };
+            let (format, expr, text) = parse::formula(&spec.formula, series, max_window(interval))
+                .map_err(|p| wrong("formula", p))?;
+            let format = match (format, spec.format) {
+                (Some((prefix, implied)), Some(given)) if implied != given => {
+                    return Err(wrong(
+                        "format",
+                        FormulaProblem::FormatConflict {
+                            prefix,
+                            implied: implied.as_str(),
+                            given: given.as_str(),
+                        },
+                    ));
+                }
+                (Some((_, implied)), _) => implied,
+                (None, given) => given.unwrap_or_default(),
+            };
+            let name = match &spec.name {
+                Some(name) if name.trim().is_empty() => {
+                    return Err(wrong("name", FormulaProblem::EmptyName));
+                }
+                Some(name) => name.clone(),
+                None => text.clone(),
+            };
+            Ok(Formula {
+                text,
+                name,
+                format,
+                expr,
+            })
+        })
+        .collect()
+}

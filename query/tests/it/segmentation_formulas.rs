@@ -1,0 +1,754 @@
+//! Segmentation formulas: hand-computed cases, the text table and CSV, the spec errors, and a
+//! differential test of random formulas against a plain evaluation over the reference's
+//! per-point metrics (`reference.rs`), with time-zone day boundaries and same-millisecond ties.
+
+use std::collections::BTreeSet;
+
+use chrono::{DateTime, Days, NaiveDate};
+use chrono_tz::Tz;
+use proptest::prelude::*;
+use serde_json::{Value, json};
+use sluice_query::result::{QueryResult, SegmentationResult};
+use sluice_query::{QueryError, QuerySpec, render_csv, render_table};
+
+use crate::reference::{RefSeries, segmentation_measure};
+use crate::segmentation::label;
+use crate::support::{TestEvent, ev, run_any, utc, write_dataset};
+
+const HOUR: i64 = 3_600_000;
+const DAY: i64 = 24 * HOUR;
+
+/// Runs `value` over `events`; the result of each segment (one when there are none).
+fn run(events: &[TestEvent], value: &Value) -> Result<Vec<SegmentationResult>, QueryError> {
+    let dir = tempfile::tempdir().expect("tempdir");
+    if !events.is_empty() {
+        write_dataset(dir.path(), events, 2);
+    }
+    let spec = QuerySpec::from_json(&value.to_string())?;
+    Ok(match run_any(dir.path(), &spec)? {
+        QueryResult::Segmentation(result) => vec![result],
+        QueryResult::Segments(compared) => compared
+            .segments
+            .into_iter()
+            .map(|s| match s.result {
+                QueryResult::Segmentation(result) => result,
+                other => panic!("not a segmentation: {other:?}"),
+            })
+            .collect(),
+        other => panic!("not a segmentation: {other:?}"),
+    })
+}
+
+fn spec(days: (&str, &str), events: Value, formulas: Value) -> Value {
+    json!({"version": 1, "analysis": "segmentation",
+           "date_range": {"from": days.0, "to": days.1},
+           "events": events, "formulas": formulas})
+}
+
+fn values(result: &SegmentationResult) -> Vec<Vec<Option<f64>>> {
+    result.formulas.iter().map(|f| f.values.clone()).collect()
+}
+
+/// Three days of a small marketplace: views (A), purchases with an amount (B).
+fn marketplace() -> Vec<TestEvent> {
+    let d1 = utc(2025, 1, 10, 9, 0, 0);
+    let (d2, d3) = (d1 + DAY, d1 + 2 * DAY);
+    vec![
+        // Day 1: u1..u4 view (u1 twice); u1 buys twice (10, 30), u2 once (20).
+        ev(d1, "View", "u1").platform("iOS"),
+        ev(d1, "View", "u1").platform("iOS"),
+        ev(d1 + 1, "View", "u2").platform("Web"),
+        ev(d1 + 2, "View", "u3").platform("iOS"),
+        ev(d1 + 3, "View", "u4").platform("Web"),
+        ev(d1 + 4, "Buy", "u1").amount(10.0).platform("iOS"),
+        ev(d1 + 4, "Buy", "u1").amount(30.0).platform("iOS"),
+        ev(d1 + 5, "Buy", "u2").amount(20.0).platform("Web"),
+        // Day 2: only u5 views, nobody buys.
+        ev(d2, "View", "u5").platform("Web"),
+        // Day 3: nobody views; u6 buys (no amount), u1 buys (5).
+        ev(d3, "Buy", "u6").platform("Web"),
+        ev(d3 + 1, "Buy", "u1").amount(5.0).platform("iOS"),
+    ]
+}
+
+const DAYS: (&str, &str) = ("2025-01-10", "2025-01-12");
+
+#[test]
+fn conversion_ratio_and_average_per_point() {
+    let results = run(
+        &marketplace(),
+        &spec(
+            DAYS,
+            json!([{"event_type": "View"}, {"event_type": "Buy", "measure": "totals"}]),
+            json!([
+                {"formula": "UNIQUES(B)/UNIQUES(A)", "name": "View to buy"},
+                {"formula": "totals(b) / uniques(b)"},
+                {"formula": "AVG(B)"},
+                {"formula": "UNIQUES(B)"},
+                {"formula": "TOTALS(A) - 2 * -1"},
+            ]),
+        ),
+    )
+    .expect("runs");
+    let result = &results[0];
+    assert_eq!(
+        values(result),
+        [
+            // 2 of 4 viewers bought; 0 of 1; nobody viewed on day 3: 2 / 0 is null.
+            vec![Some(0.5), Some(0.0), None],
+            // B measures totals, yet UNIQUES(B) is its persons: 3 purchases by 2, then 2 by 2.
+            vec![Some(1.5), None, Some(1.0)],
+            vec![Some(1.5), None, Some(1.0)],
+            vec![Some(2.0), Some(0.0), Some(2.0)],
+            vec![Some(7.0), Some(3.0), Some(2.0)],
+        ]
+    );
+    assert_eq!(result.series[1].values, [Some(3.0), Some(0.0), Some(2.0)]);
+    assert_eq!(result.formulas[0].name, "View to buy");
+    assert_eq!(result.formulas[1].name, "totals(b) / uniques(b)");
+}
+
+/// Under a view, formulas read the view's windows: over a 2-day rolling window UNIQUES(B) is the
+/// buyers of the window counted once (u1 bought on days 1 and 3, but the windows are days 1–2
+/// and 2–3), and under a rolling average a formula is averaged like a series.
+#[test]
+fn formulas_read_the_views_windows() {
+    let mut window = spec(
+        DAYS,
+        json!([{"event_type": "View"}, {"event_type": "Buy"}]),
+        json!([{"formula": "UNIQUES(B)"}, {"formula": "UNIQUES(B) / UNIQUES(A)"}]),
+    );
+    window["view"] = json!({"rolling_window": 2});
+    let results = run(&marketplace(), &window).expect("runs");
+    let result = &results[0];
+    // Windows: day 1 (with the empty day before it), days 1–2, days 2–3.
+    assert_eq!(result.series[1].values, [Some(2.0), Some(2.0), Some(2.0)]);
+    assert_eq!(
+        values(result),
+        [
+            vec![Some(2.0), Some(2.0), Some(2.0)],
+            vec![Some(0.5), Some(0.4), Some(2.0)],
+        ]
+    );
+    let mut average = spec(
+        DAYS,
+        json!([{"event_type": "Buy", "measure": "totals"}]),
+        json!([{"formula": "TOTALS(A)"}]),
+    );
+    average["view"] = json!({"rolling_average": 2});
+    let results = run(&marketplace(), &average).expect("runs");
+    let result = &results[0];
+    // Totals 3, 0, 2 per day (0 the day before): means 1.5, 1.5, 1.
+    assert_eq!(result.series[0].values, [Some(1.5), Some(1.5), Some(1.0)]);
+    assert_eq!(values(result), [result.series[0].values.clone()]);
+}
+
+#[test]
+fn property_metrics_beside_the_series_own_measure() {
+    let amount = json!({"kind": "event", "property": "amount"});
+    let results = run(
+        &marketplace(),
+        &spec(
+            DAYS,
+            json!([{"event_type": "View"},
+                   {"event_type": "Buy", "measure": "property_sum", "property": amount}]),
+            json!([
+                {"formula": "$:PROPSUM(B) / UNIQUES(B)", "name": "Revenue per buyer"},
+                {"formula": "PROPAVG(B)"},
+                {"formula": "PROPMIN(B) + PROPMAX(B)"},
+                {"formula": "PROPCOUNT(B)"},
+                {"formula": "ACTIVE(B)", "format": "percent"},
+            ]),
+        ),
+    )
+    .expect("runs");
+    let result = &results[0];
+    assert_eq!(
+        values(result),
+        [
+            vec![Some(30.0), None, Some(2.5)],
+            vec![Some(20.0), None, Some(5.0)],
+            vec![Some(40.0), None, Some(10.0)],
+            vec![Some(3.0), Some(0.0), Some(1.0)],
+            // Active persons: 4, 1, 2 (u6 and u1 on day 3).
+            vec![Some(0.5), Some(0.0), Some(1.0)],
+        ]
+    );
+    assert_eq!(result.series[1].values, [Some(60.0), Some(0.0), Some(5.0)]);
+    let text = serde_json::to_value(result).expect("serialises");
+    assert_eq!(
+        text["formulas"][0],
+        json!({"formula": "PROPSUM(B) / UNIQUES(B)", "name": "Revenue per buyer",
+               "format": "currency", "values": [30, null, 2.5]})
+    );
+    assert_eq!(
+        text["formulas"][3],
+        json!({"formula": "PROPCOUNT(B)",
+                                           "name": "PROPCOUNT(B)", "values": [3, 0, 1]})
+    );
+}
+
+#[test]
+fn rolling_and_cumulative_aggregations() {
+    let amount = json!({"kind": "event", "property": "amount"});
+    let results = run(
+        &marketplace(),
+        &spec(
+            DAYS,
+            json!([{"event_type": "View"},
+                   {"event_type": "Buy", "measure": "property_sum", "property": amount}]),
+            json!([
+                {"formula": "ROLLAVG(UNIQUES, A, 2)"},
+                {"formula": "CUMSUM(TOTALS, B)"},
+                {"formula": "ROLLWIN(PROPSUM, B, 2)"},
+                {"formula": "ROLLAVG(PROPAVG, B, 3)"},
+                {"formula": "CUMSUM(PROPSUM, B) / CUMSUM(TOTALS, B)"},
+            ]),
+        ),
+    )
+    .expect("runs");
+    assert_eq!(
+        values(&results[0]),
+        [
+            vec![Some(4.0), Some(2.5), Some(0.5)],
+            vec![Some(3.0), Some(3.0), Some(5.0)],
+            vec![Some(60.0), Some(60.0), Some(5.0)],
+            // The null middle point is left out of the mean.
+            vec![Some(20.0), Some(20.0), Some(12.5)],
+            vec![Some(20.0), Some(20.0), Some(13.0)],
+        ]
+    );
+}
+
+#[test]
+fn formulas_are_evaluated_within_each_segment_with_the_series_conditions() {
+    let results = run(
+        &marketplace(),
+        &json!({"version": 1, "analysis": "segmentation",
+                "date_range": {"from": DAYS.0, "to": DAYS.1},
+                "segments": [
+                    {"name": "iOS", "where": [{"kind": "field", "property": "platform",
+                                               "op": "is", "values": ["iOS"]}]},
+                    {"name": "Web", "where": [{"kind": "field", "property": "platform",
+                                               "op": "is", "values": ["Web"]}]}],
+                "events": [{"event_type": "View"},
+                           {"event_type": "Buy", "where": [
+                               {"kind": "event", "property": "amount", "op": "greater",
+                                "values": ["15"]}]}],
+                "formulas": [{"formula": "UNIQUES(B) / UNIQUES(A)"},
+                             {"formula": "ACTIVE(A)"}]}),
+    )
+    .expect("runs");
+    // iOS: views by u1, u3 on day 1; purchases over 15 by u1 (30). Web: views by u2, u4, then
+    // u5; u2's purchase of 20.
+    assert_eq!(
+        values(&results[0]),
+        [
+            vec![Some(0.5), None, None],
+            vec![Some(1.0), None, Some(0.0)]
+        ]
+    );
+    assert_eq!(
+        values(&results[1]),
+        [
+            vec![Some(0.5), Some(0.0), None],
+            vec![Some(1.0), Some(1.0), Some(0.0)]
+        ]
+    );
+}
+
+#[test]
+fn no_data_gives_zero_counts_and_null_ratios() {
+    let amount = json!({"kind": "event", "property": "amount"});
+    let results = run(
+        &[],
+        &spec(
+            ("2025-01-10", "2025-01-11"),
+            json!([{"event_type": "View"},
+                   {"event_type": "Buy", "measure": "property_max", "property": amount}]),
+            json!([{"formula": "UNIQUES(B)/UNIQUES(A)"}, {"formula": "PROPSUM(B) + TOTALS(A)"},
+                   {"formula": "PROPMAX(B)"}, {"formula": "ACTIVE(A)"}]),
+        ),
+    )
+    .expect("runs");
+    assert_eq!(
+        values(&results[0]),
+        [
+            vec![None, None],
+            vec![Some(0.0), Some(0.0)],
+            vec![None, None],
+            vec![None, None]
+        ]
+    );
+}
+
+#[test]
+fn the_table_and_csv_show_formula_columns() {
+    let results = run(
+        &marketplace(),
+        &spec(
+            DAYS,
+            json!([{"event_type": "View"}, {"event_type": "Buy"}]),
+            json!([{"formula": "%:UNIQUES(B)/UNIQUES(A)", "name": "Conversion"},
+                   {"formula": "TOTALS(B)"}]),
+        ),
+    )
+    .expect("runs");
+    let result = QueryResult::Segmentation(results[0].clone());
+    assert_eq!(
+        render_table(&result),
+        "point       View (uniques)  Buy (uniques)  Conversion (%)  TOTALS(B)\n\
+         2025-01-10               4              2              50          3\n\
+         2025-01-11               1              0               0          0\n\
+         2025-01-12               0              2               -          2\n"
+    );
+    assert_eq!(
+        render_csv(&result),
+        "point,View (uniques),Buy (uniques),Conversion (%),TOTALS(B)\n\
+         2025-01-10,4,2,50,3\n2025-01-11,1,0,0,0\n2025-01-12,0,2,,2\n"
+    );
+}
+
+#[test]
+fn bad_formulas_are_spec_errors_naming_the_field() {
+    let amount = json!({"kind": "event", "property": "amount"});
+    let bad = |formulas: Value| {
+        let error = run(
+            &[],
+            &spec(
+                DAYS,
+                json!([{"event_type": "View"},
+                       {"event_type": "Buy", "measure": "property_sum", "property": amount}]),
+                formulas,
+            ),
+        )
+        .expect_err("refused");
+        assert!(matches!(error, QueryError::InvalidSpec(_)), "{error:?}");
+        error.to_string()
+    };
+    let message = bad(json!([{"formula": "UNIQUES(A)"}, {"formula": "UNIQUES(A) *"}]));
+    assert!(
+        message.contains("formulas[1].formula: at character 13: expected a number"),
+        "{message}"
+    );
+    let message = bad(json!([{"formula": "UNIQUES(C)"}]));
+    assert!(message.contains("there is no series C"), "{message}");
+    let message = bad(json!([{"formula": "PROPSUM(A)"}]));
+    assert!(message.contains("reads series A's property"), "{message}");
+    let message = bad(json!([{"formula": "CUMSUM(UNIQUES, A)"}]));
+    assert!(
+        message.contains("CUMSUM over UNIQUES is not supported"),
+        "{message}"
+    );
+    let message = bad(json!([{"formula": "FOO(A)"}]));
+    assert!(message.contains("unknown function FOO"), "{message}");
+    let message = bad(json!([{"formula": "ROLLAVG(UNIQUES, A)"}]));
+    assert!(message.contains("ROLLAVG takes 3 arguments"), "{message}");
+    let message = bad(json!([{"formula": "1", "format": "ratio"}]));
+    assert!(message.contains("unknown variant"), "{message}");
+    let message = bad(json!(vec![json!({"formula": "1"}); 11]));
+    assert!(message.contains("at most 10 formulas"), "{message}");
+}
+
+// ---- differential test ----
+
+/// A series of the random segmentation: its event, a `where` on category, and its property.
+#[derive(Debug, Clone)]
+struct Series {
+    event: &'static str,
+    category: Option<&'static str>,
+    property: SeriesProperty,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum SeriesProperty {
+    None,
+    /// `amount`, measured with this numeric property measure.
+    Amount(&'static str),
+    /// `category`, measured as distinct values.
+    Category,
+}
+
+impl Series {
+    fn json(&self) -> Value {
+        let mut value = json!({"event_type": self.event});
+        match self.property {
+            SeriesProperty::None => value["measure"] = json!("totals"),
+            SeriesProperty::Amount(measure) => {
+                value["measure"] = json!(measure);
+                value["property"] = json!({"kind": "event", "property": "amount"});
+            }
+            SeriesProperty::Category => {
+                value["measure"] = json!("property_distinct_count");
+                value["property"] = json!({"kind": "event", "property": "category"});
+            }
+        }
+        if let Some(category) = self.category {
+            value["where"] = json!([{"kind": "event", "property": "category", "op": "is",
+                                     "values": [category]}]);
+        }
+        value
+    }
+
+    /// The metrics a formula may read on this series (the reference's `property_distinct_count`
+    /// counts categories, its numeric measures read amounts).
+    fn metrics(&self) -> Vec<&'static str> {
+        let mut metrics = vec!["UNIQUES", "TOTALS", "ACTIVE", "AVG"];
+        match self.property {
+            SeriesProperty::None => {}
+            SeriesProperty::Amount(_) => {
+                metrics.extend(["PROPSUM", "PROPAVG", "PROPMIN", "PROPMAX"]);
+            }
+            SeriesProperty::Category => metrics.push("PROPCOUNT"),
+        }
+        metrics
+    }
+
+    fn additive(&self) -> Vec<&'static str> {
+        match self.property {
+            SeriesProperty::Amount(_) => vec!["TOTALS", "PROPSUM"],
+            _ => vec!["TOTALS"],
+        }
+    }
+}
+
+/// A random formula; metric and series choices are resolved against the series list.
+#[derive(Debug, Clone)]
+enum F {
+    Number(f64),
+    Metric(usize, usize),
+    /// 0: ROLLAVG, 1: CUMSUM, 2: ROLLWIN; then metric, series, window.
+    Aggregate(u8, usize, usize, usize),
+    Negate(Box<F>),
+    Binary(char, Box<F>, Box<F>),
+    Call(&'static str, Vec<F>),
+}
+
+fn formula_strategy() -> impl Strategy<Value = F> {
+    let leaf = prop_oneof![
+        1 => prop::sample::select(vec![0.0, 0.5, 1.0, 2.0, 3.0, 700.0, 701.0]).prop_map(F::Number),
+        3 => (0..9usize, 0..3usize).prop_map(|(m, s)| F::Metric(m, s)),
+        1 => (0..3u8, 0..9usize, 0..3usize, 1..4usize)
+            .prop_map(|(k, m, s, n)| F::Aggregate(k, m, s, n)),
+    ];
+    leaf.prop_recursive(4, 24, 2, |inner| {
+        prop_oneof![
+            1 => inner.clone().prop_map(|f| F::Negate(Box::new(f))),
+            4 => (prop::sample::select(vec!['+', '-', '*', '/']), inner.clone(), inner.clone())
+                .prop_map(|(op, a, b)| F::Binary(op, Box::new(a), Box::new(b))),
+            1 => (prop::sample::select(vec!["EXP", "LN", "LOG", "LOG10", "SQRT"]), inner.clone())
+                .prop_map(|(f, a)| F::Call(f, vec![a])),
+            1 => (prop::sample::select(vec!["LOG", "POWER"]), inner.clone(), inner)
+                .prop_map(|(f, a, b)| F::Call(f, vec![a, b])),
+        ]
+    })
+}
+
+fn precedence(f: &F) -> u8 {
+    match f {
+        F::Binary('+' | '-', ..) => 1,
+        F::Binary(..) => 2,
+        F::Negate(_) => 3,
+        _ => 4,
+    }
+}
+
+/// The metric (name) and series (index) a choice resolves to.
+fn resolve(series: &[Series], m: usize, s: usize, additive: bool) -> (&'static str, usize) {
+    let s = s % series.len();
+    let metrics = if additive {
+        series[s].additive()
+    } else {
+        series[s].metrics()
+    };
+    (metrics[m % metrics.len()], s)
+}
+
+/// The formula's text: names in `lower` case or upper, parentheses only where precedence needs them.
+fn render(f: &F, series: &[Series], lower: bool) -> String {
+    let case = |name: &str| {
+        if lower {
+            name.to_ascii_lowercase()
+        } else {
+            name.to_owned()
+        }
+    };
+    let letter = |s: usize| char::from(b'A' + s as u8).to_string();
+    let wrap = |child: &F, min: u8| {
+        let text = render(child, series, lower);
+        if precedence(child) < min {
+            format!("({text})")
+        } else {
+            text
+        }
+    };
+    match f {
+        F::Number(n) => n.to_string(),
+        F::Metric(m, s) => {
+            let (name, s) = resolve(series, *m, *s, false);
+            format!("{}({})", case(name), case(&letter(s)))
+        }
+        F::Aggregate(kind, m, s, n) => {
+            let (name, s) = resolve(series, *m, *s, *kind != 0);
+            match kind {
+                0 => format!("{}({}, {}, {n})", case("ROLLAVG"), case(name), letter(s)),
+                1 => format!("{}({},{})", case("CUMSUM"), case(name), letter(s)),
+                _ => format!(
+                    "{}( {} , {} , {n} )",
+                    case("ROLLWIN"),
+                    case(name),
+                    letter(s)
+                ),
+            }
+        }
+        F::Negate(a) => format!("-{}", wrap(a, 3)),
+        F::Binary(op, a, b) => {
+            let p = precedence(f);
+            format!("{} {op} {}", wrap(a, p), wrap(b, p + 1))
+        }
+        F::Call(name, args) => {
+            let args: Vec<String> = args.iter().map(|a| render(a, series, lower)).collect();
+            format!("{}({})", case(name), args.join(", "))
+        }
+    }
+}
+
+/// The plain evaluation: per point, by the rules of `docs/query-api.md`.
+fn reference_eval(
+    f: &F,
+    series: &[Series],
+    metric: &dyn Fn(&str, usize) -> Vec<Option<f64>>,
+) -> Vec<Option<f64>> {
+    let finite = |x: f64| x.is_finite().then_some(x);
+    match f {
+        F::Number(n) => {
+            let points = metric("UNIQUES", 0).len();
+            vec![Some(*n); points]
+        }
+        F::Metric(m, s) => {
+            let (name, s) = resolve(series, *m, *s, false);
+            metric(name, s)
+        }
+        F::Aggregate(kind, m, s, n) => {
+            let (name, s) = resolve(series, *m, *s, *kind != 0);
+            let values = metric(name, s);
+            (0..values.len())
+                .map(|p| {
+                    let from = match kind {
+                        1 => 0,
+                        _ => (p + 1).saturating_sub(*n),
+                    };
+                    let present: Vec<f64> = values[from..=p].iter().flatten().copied().collect();
+                    if present.is_empty() {
+                        return None;
+                    }
+                    let sum: f64 = present.iter().sum();
+                    Some(if *kind == 0 {
+                        sum / present.len() as f64
+                    } else {
+                        sum
+                    })
+                })
+                .collect()
+        }
+        F::Negate(a) => reference_eval(a, series, metric)
+            .into_iter()
+            .map(|v| v.map(|x| -x))
+            .collect(),
+        F::Binary(op, a, b) => {
+            let a = reference_eval(a, series, metric);
+            let b = reference_eval(b, series, metric);
+            a.into_iter()
+                .zip(b)
+                .map(|(x, y)| {
+                    let (x, y) = (x?, y?);
+                    finite(match op {
+                        '+' => x + y,
+                        '-' => x - y,
+                        '*' => x * y,
+                        _ if y == 0.0 => return None,
+                        _ => x / y,
+                    })
+                })
+                .collect()
+        }
+        F::Call(name, args) => {
+            let args: Vec<Vec<Option<f64>>> = args
+                .iter()
+                .map(|a| reference_eval(a, series, metric))
+                .collect();
+            (0..args[0].len())
+                .map(|p| {
+                    let x = args[0][p]?;
+                    let y = match args.get(1) {
+                        Some(b) => Some(b[p]?),
+                        None => None,
+                    };
+                    finite(match (*name, y) {
+                        ("EXP", _) if x > 700.0 => return None,
+                        ("EXP", _) => x.exp(),
+                        ("LN" | "LOG" | "LOG10", _) if x <= 0.0 => return None,
+                        ("LN", _) => x.ln(),
+                        ("LOG" | "LOG10", None) => x.log10(),
+                        ("LOG", Some(b)) if b <= 0.0 || b == 1.0 => return None,
+                        ("LOG", Some(b)) => x.ln() / b.ln(),
+                        ("SQRT", _) if x < 0.0 => return None,
+                        ("SQRT", _) => x.sqrt(),
+                        ("POWER", Some(y)) => x.powf(y),
+                        other => panic!("unknown call {other:?}"),
+                    })
+                })
+                .collect()
+        }
+    }
+}
+
+fn event_strategy() -> impl Strategy<Value = TestEvent> {
+    (
+        0..(5 * 24i64),
+        // Same-millisecond ties (0), and times just before an hour or half an hour past it.
+        prop_oneof![3 => Just(0i64), 1 => Just(-1), 1 => Just(HOUR / 2)],
+        prop::sample::select(vec!["A", "B", "$identify"]),
+        0..5u8,
+        prop::option::of(prop::sample::select(vec!["x", "y"])),
+        prop::option::of(prop::sample::select(vec![0.5, 1.0, 2.0, 10.0, -3.0, 99.25])),
+        prop::sample::select(vec![Some("iOS"), Some("Web"), None]),
+    )
+        .prop_map(|(hour, jitter, kind, user, category, amount, platform)| {
+            // 2025-03-07 .. 2025-03-11 UTC: crosses New York's DST change on 2025-03-09.
+            let mut e = ev(
+                utc(2025, 3, 7, 0, 0, 0) + hour * HOUR + jitter,
+                kind,
+                &format!("u{user}"),
+            );
+            e.category = category.map(str::to_owned);
+            e.amount = amount;
+            e.platform = platform.map(str::to_owned);
+            e
+        })
+}
+
+fn series_strategy() -> impl Strategy<Value = Series> {
+    (
+        prop::sample::select(vec!["A", "B", "_all"]),
+        prop::option::of(prop::sample::select(vec!["x", "y"])),
+        prop_oneof![
+            Just(SeriesProperty::None),
+            prop::sample::select(vec![
+                "property_sum",
+                "property_average",
+                "property_min",
+                "property_max",
+                "property_median"
+            ])
+            .prop_map(SeriesProperty::Amount),
+            Just(SeriesProperty::Category),
+        ],
+    )
+        .prop_map(|(event, category, property)| Series {
+            event,
+            category,
+            property,
+        })
+}
+
+const ZONES: [&str; 3] = ["UTC", "Asia/Seoul", "America/New_York"];
+const INTERVALS: [&str; 3] = ["hour", "day", "week"];
+
+fn close(a: Option<f64>, b: Option<f64>) -> bool {
+    match (a, b) {
+        (Some(a), Some(b)) => a == b || (a - b).abs() <= 1e-9 * a.abs().max(b.abs()).max(1.0),
+        (None, None) => true,
+        _ => false,
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(96))]
+
+    #[test]
+    fn formulas_match_the_reference(
+        events in prop::collection::vec(event_strategy(), 0..40),
+        zone in 0..3usize,
+        interval in 0..3usize,
+        days in 1..4u64,
+        series in prop::collection::vec(series_strategy(), 1..=3),
+        formulas in prop::collection::vec((formula_strategy(), any::<bool>()), 1..=4),
+        ios_segment in any::<bool>(),
+    ) {
+        let tz: Tz = ZONES[zone].parse().expect("zone");
+        let from = NaiveDate::from_ymd_opt(2025, 3, 8).expect("date");
+        let to = from + Days::new(days - 1);
+        let interval_name = INTERVALS[interval];
+        let texts: Vec<String> = formulas.iter().map(|(f, lower)| render(f, &series, *lower)).collect();
+        let mut value = json!({
+            "version": 1, "analysis": "segmentation",
+            "date_range": {"from": from.to_string(), "to": to.to_string()},
+            "time_zone": ZONES[zone], "interval": interval_name,
+            "events": series.iter().map(Series::json).collect::<Vec<_>>(),
+            "formulas": texts.iter().map(|t| json!({"formula": t})).collect::<Vec<_>>(),
+        });
+        if ios_segment {
+            value["segments"] = json!([{"name": "iOS", "where": [
+                {"kind": "field", "property": "platform", "op": "is", "values": ["iOS"]}]}]);
+        }
+        let result = run(&events, &value).expect("runs").remove(0);
+        let point_of = |ms: i64| {
+            let local = DateTime::from_timestamp_millis(ms).expect("time").with_timezone(&tz);
+            let date = local.date_naive();
+            if date < from || date > to {
+                return None;
+            }
+            let wanted = label(ms, tz, interval_name);
+            result.points.iter().position(|p| *p == wanted)
+        };
+        let counts = |e: &TestEvent| !ios_segment || e.platform.as_deref() == Some("iOS");
+        let points = result.points.len();
+        let metric = |name: &str, s: usize| -> Vec<Option<f64>> {
+            let one = &series[s];
+            let measure = |measure: &str| {
+                segmentation_measure(&events, points, &point_of, &counts, &RefSeries {
+                    event: one.event.to_owned(),
+                    measure: measure.to_owned(),
+                    category: one.category.map(str::to_owned),
+                    buckets: Vec::new(),
+                })
+                .values
+            };
+            match name {
+                "UNIQUES" => measure("uniques"),
+                "TOTALS" => measure("totals"),
+                "AVG" => measure("average"),
+                "ACTIVE" => {
+                    // Uniques ÷ the persons who did any counted event in the point.
+                    let uniques = measure("uniques");
+                    (0..points)
+                        .map(|p| {
+                            let active: BTreeSet<&str> = events
+                                .iter()
+                                .filter(|e| counts(e) && point_of(e.ts) == Some(p))
+                                .filter(|e| e.event_type != "$identify")
+                                .map(TestEvent::person)
+                                .collect();
+                            (!active.is_empty()).then(|| uniques[p].unwrap_or(0.0) / active.len() as f64)
+                        })
+                        .collect()
+                }
+                "PROPSUM" => measure("property_sum"),
+                "PROPAVG" => measure("property_average"),
+                "PROPMIN" => measure("property_min"),
+                "PROPMAX" => measure("property_max"),
+                "PROPCOUNT" => measure("property_distinct_count"),
+                other => panic!("unknown metric {other}"),
+            }
+        };
+        for (i, ((f, _), text)) in formulas.iter().zip(&texts).enumerate() {
+            let want = reference_eval(f, &series, &metric);
+            let got = &result.formulas[i].values;
+            prop_assert!(
+                got.len() == want.len() && got.iter().zip(&want).all(|(a, b)| close(*a, *b)),
+                "formula {} {:?}: engine {:?}, reference {:?}", i, text, got, want
+            );
+        }
+    }
+}
