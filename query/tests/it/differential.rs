@@ -255,7 +255,7 @@ fn check(case: &Case) -> Result<(), TestCaseError> {
     if case.grouping.choice == 1 {
         extra["breakdown"] = json!({"kind": "event", "property": "category"});
     } else if !groups.is_empty() {
-        let spell_step = case.grouping.raw_step % 2 == 0;
+        let spell_step = case.grouping.raw_step.is_multiple_of(2);
         let specs: Vec<_> = groups.iter().map(|g| group_spec(g, spell_step)).collect();
         extra["group_by"] = json!(specs);
     }

@@ -118,11 +118,14 @@ fn wrong_argument_shapes_are_errors_not_panics() {
     assert!(acc.merge_batch(&arguments(&rows())[..2]).is_err());
 }
 
+/// A row `(person, ts, mask, group_1, group_2)`.
+type GroupedRow = (i64, i64, i64, Option<&'static str>, Option<&'static str>);
+
 /// Rows `(person, ts, mask, group_1, group_2)` of a funnel grouped by the entry's value and by
 /// step 3's value: person 0 converts (entry "u", step 3 "p"; the later step-3 event "q" is not
 /// on the counted path); person 1 stops at step 2 (did not reach step 3); person 2 converts with
 /// two step-3 events in one millisecond, the smaller value taken.
-fn grouped_rows() -> Vec<(i64, i64, i64, Option<&'static str>, Option<&'static str>)> {
+fn grouped_rows() -> Vec<GroupedRow> {
     vec![
         (0, 10, 1, Some("u"), None),
         (0, 20, 2, None, None),
@@ -170,7 +173,7 @@ fn decode_grouped(result: ScalarValue) -> Vec<Grouped> {
 #[test]
 fn groups_by_entry_and_later_step_across_partitions() {
     let rows = grouped_rows();
-    let arguments = |rows: &[(i64, i64, i64, Option<&'static str>, Option<&'static str>)]| {
+    let arguments = |rows: &[GroupedRow]| {
         let ints = |f: &dyn Fn(usize) -> i64| -> ArrayRef {
             Arc::new((0..rows.len()).map(|i| Some(f(i))).collect::<Int64Array>())
         };
