@@ -8,7 +8,8 @@
 //! Group-by: none, the one-property `breakdown`, or `group_by` with one or two of the event
 //! property `category` (on step 1 or, in "this" order without exclusions, a random later step),
 //! the user property `plan` and the field `platform`, with a random small `group_limit`; the
-//! rows are compared with the reference's groups ranked and folded into "(other)" here.
+//! rows are compared with the reference's groups ranked and folded into "(other)" here. A
+//! second property draws only cases grouped by the category of a later step.
 
 use std::collections::BTreeMap;
 
@@ -447,11 +448,33 @@ fn expected_over_time(
         .collect()
 }
 
+/// Cases that group by the category of a later step ("this" order, no exclusions), which the
+/// general strategy draws only now and then.
+fn later_step_strategy() -> impl Strategy<Value = Case> {
+    (case_strategy(), prop::sample::select(vec![2usize, 3, 5])).prop_map(|(mut case, choice)| {
+        case.order = 0;
+        case.exclusions.clear();
+        let later = 1 + case.grouping.raw_step % (case.steps.len() - 1);
+        case.grouping = Grouping {
+            choice,
+            // `ref_groups` takes the step modulo the step count.
+            raw_step: later,
+            ..case.grouping
+        };
+        case
+    })
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(256))]
 
     #[test]
     fn engine_matches_exhaustive_reference(case in case_strategy()) {
+        check(&case)?;
+    }
+
+    #[test]
+    fn later_step_groups_match_the_reference(case in later_step_strategy()) {
         check(&case)?;
     }
 }
