@@ -102,7 +102,8 @@ pub struct FunnelSpec {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub group_by: Vec<GroupBy>,
     /// How many groups are listed (most persons entering first, ties by value); the others are
-    /// summed into one "(other)" row. 10 when absent, at most 1,000.
+    /// summed into one "(other)" row. At most 1,000; when absent 10 with `group_by`, and every
+    /// value with `breakdown` (as before `group_by` existed).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub group_limit: Option<usize>,
     /// Hold these properties constant (at most 3): a path counts only through events sharing

@@ -40,7 +40,16 @@ fn example_validates_with_bounds_in_the_time_zone() {
             step: 0
         }]
     );
-    assert_eq!(query.group_limit, 10);
+    // A breakdown lists every value unless `group_limit` says otherwise; group_by lists 10.
+    assert_eq!(query.group_limit, usize::MAX);
+    let grouped = with(|s| {
+        s.group_by = vec![s.breakdown.take().expect("example has one").into()];
+    });
+    assert_eq!(grouped.map(|q| q.group_limit), Ok(10));
+    assert_eq!(
+        with(|s| s.group_limit = Some(3)).map(|q| q.group_limit),
+        Ok(3)
+    );
 }
 
 #[test]

@@ -54,7 +54,8 @@ pub(crate) struct FunnelQuery {
     pub(crate) entry_to_ms: i64,
     /// The group-by properties (0 to 2; `breakdown` is the one-property form), in order.
     pub(crate) group_by: Vec<GroupProperty>,
-    /// How many groups are listed before the rest are summed into "(other)".
+    /// How many groups are listed before the rest are summed into "(other)" (unbounded for a
+    /// `breakdown` without `group_limit`).
     pub(crate) group_limit: usize,
     /// Properties held constant along a path (persons are counted per distinct value).
     pub(crate) hold_constant: Vec<PropertyRef>,
@@ -790,6 +791,9 @@ impl FunnelSpec {
         let window_ms = self.validate_window()?;
         let group_by = self.validate_group_by(steps.len())?;
         let group_limit = match self.group_limit {
+            // A `breakdown` lists every value unless asked otherwise, as it always has (the
+            // benchmark compares every category with ClickHouse's rows).
+            None if self.breakdown.is_some() => usize::MAX,
             None => DEFAULT_GROUP_LIMIT,
             Some(found @ 1..=MAX_GROUP_LIMIT) => found,
             Some(found) => {

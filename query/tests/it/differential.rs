@@ -337,7 +337,13 @@ fn check(case: &Case) -> Result<(), TestCaseError> {
                 ((values, row.did_not_reach), row.other, counts)
             })
             .collect();
-        let limit = case.grouping.limit.unwrap_or(10);
+        // Without `group_limit`: every value for a breakdown, 10 groups for group_by.
+        let default = if case.grouping.choice == 1 {
+            usize::MAX
+        } else {
+            10
+        };
+        let limit = case.grouping.limit.unwrap_or(default);
         prop_assert_eq!(got, top_groups(&expected.by_group, limit));
     }
     let got: Vec<(String, Vec<u64>)> = result

@@ -372,3 +372,27 @@ fn a_later_step_is_refused_where_no_single_path_is_counted() {
         "{message}"
     );
 }
+
+#[test]
+fn a_breakdown_lists_every_value_and_group_by_ten_unless_limited() {
+    let t = noon();
+    // 12 categories, category i viewed by i + 1 persons.
+    let mut events = Vec::new();
+    for i in 0..12 {
+        for p in 0..=i {
+            events
+                .push(ev(t, "Category Viewed", &format!("p{i}-{p}")).category(&format!("c{i:02}")));
+        }
+    }
+    let breakdown = json!({"breakdown": {"kind": "event", "property": "category"}});
+    let result = funnel(&STEPS[..2], &events, breakdown).expect("runs");
+    assert_eq!(result.by_breakdown.len(), 12);
+    assert!(result.by_breakdown.iter().all(|r| !r.other));
+    let group_by = json!({"group_by": [{"kind": "event", "property": "category"}]});
+    let result = funnel(&STEPS[..2], &events, group_by).expect("runs");
+    let rows = group_rows(&result);
+    assert_eq!(rows.len(), 11);
+    assert_eq!(rows[0], row(&[Some("c11")], false, false, &[12, 0]));
+    // c01 (2 persons) and c00 (1) are summed.
+    assert_eq!(rows[10], row(&[None], false, true, &[3, 0]));
+}
