@@ -83,15 +83,20 @@ fn table(result: &QueryResult) -> Table {
 fn funnel(r: &FunnelResult) -> Table {
     let over_time = !r.over_time.is_empty();
     let times = r.time_to_convert.as_ref();
-    let mut header = vec![
-        "breakdown",
+    // A second group-by property gets its own column after the first.
+    let second = r.groups().len() > 1;
+    let mut header = vec!["breakdown"];
+    if second {
+        header.push("breakdown_2");
+    }
+    header.extend([
         "step",
         "event_type",
         "persons",
         "conversion_from_first",
         "conversion_from_previous",
         "drop_off",
-    ];
+    ]);
     if over_time {
         header.push("point");
     }
@@ -99,27 +104,32 @@ fn funnel(r: &FunnelResult) -> Table {
         header.push("average_ms_from_previous");
     }
     let mut t = Table::new(&header);
-    let rows = std::iter::once(("(all)".to_owned(), None, &r.overall.steps))
-        .chain(r.by_breakdown.iter().map(|row| {
-            let value = row.value.clone().unwrap_or_else(|| "(none)".into());
-            (value, None, &row.steps)
-        }))
+    let all = || match second {
+        true => vec!["(all)".to_owned(); 2],
+        false => vec!["(all)".to_owned()],
+    };
+    let rows = std::iter::once((all(), None, &r.overall.steps))
+        .chain(
+            r.by_breakdown
+                .iter()
+                .map(|row| (r.row_labels(row), None, &row.steps)),
+        )
         .chain(
             r.over_time
                 .iter()
-                .map(|point| ("(all)".to_owned(), Some(&point.start), &point.steps)),
+                .map(|point| (all(), Some(&point.start), &point.steps)),
         );
-    for (row, (value, point, steps)) in rows.enumerate() {
+    for (row, (labels, point, steps)) in rows.enumerate() {
         for (k, (count, name)) in steps.iter().zip(&r.steps).enumerate() {
-            let mut line = vec![
-                value.clone(),
+            let mut line = labels.clone();
+            line.extend([
                 (k + 1).to_string(),
                 name.clone(),
                 count.persons.to_string(),
                 count.conversion_from_first.to_string(),
                 count.conversion_from_previous.to_string(),
                 count.drop_off.to_string(),
-            ];
+            ]);
             if over_time {
                 line.push(point.cloned().unwrap_or_default());
             }

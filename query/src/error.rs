@@ -191,6 +191,66 @@ pub enum SpecError {
     /// The breakdown property name is empty.
     #[error("breakdown.property: must not be empty")]
     EmptyBreakdownProperty,
+    /// A funnel has both `breakdown` and `group_by`.
+    #[error(
+        "breakdown: give either breakdown (one property) or group_by (up to 2 properties), not both"
+    )]
+    BreakdownAndGroupBy,
+    /// More than 2 group-by properties.
+    #[error("group_by: at most {max} properties, got {found}")]
+    TooManyGroupBy {
+        /// Properties given.
+        found: usize,
+        /// The limit.
+        max: usize,
+    },
+    /// A group-by property name is empty.
+    #[error("group_by[{index}].property: must not be empty")]
+    EmptyGroupByProperty {
+        /// Zero-based index of the property.
+        index: usize,
+    },
+    /// A `field` group-by names no top-level event column.
+    #[error(
+        "group_by[{index}].property: {name:?} is not a top-level event field (such as platform, country, os_name)"
+    )]
+    UnknownGroupByField {
+        /// Zero-based index of the property.
+        index: usize,
+        /// The name given.
+        name: String,
+    },
+    /// A group-by `step` outside the funnel's steps.
+    #[error("group_by[{index}].step: must be 1 to {steps} (the funnel's steps), got {step}")]
+    GroupByStep {
+        /// Zero-based index of the property.
+        index: usize,
+        /// The step given.
+        step: usize,
+        /// The funnel's number of steps.
+        steps: usize,
+    },
+    /// A `step` on a user property or field: those are read on the entry (step 1) only.
+    #[error(
+        "group_by[{index}].step: only an event property (kind \"event\") can be read from a later step; user properties and fields group by the entry (step 1)"
+    )]
+    GroupByStepKind {
+        /// Zero-based index of the property.
+        index: usize,
+    },
+    /// Both group-by properties read a step other than 1.
+    #[error(
+        "group_by[1].step: at most one group-by property may read a step other than 1 (Amplitude's limit of one event-property group-by on a later step)"
+    )]
+    TwoLaterGroupBySteps,
+    /// `group_limit` out of range.
+    #[error("group_limit: must be 1 to {max}, got {found}")]
+    GroupLimit {
+        /// The limit given.
+        found: usize,
+        /// The most allowed.
+        max: usize,
+    },
     /// A `field` breakdown names no top-level event column.
     #[error(
         "breakdown.property: {0:?} is not a top-level event field (such as platform, country, os_name)"

@@ -16,15 +16,15 @@ use crate::identity::PersonMap;
 use crate::result::{QueryResult, SegmentResult, SegmentsResult};
 use crate::spec::filter::MAX_SEGMENTS;
 use crate::spec::{
-    Breakdown, EventsQuery, FunnelQuery, Interval, LifecycleQuery, PathsQuery, QuerySpec,
-    RetentionQuery, Segment, SegmentationQuery, StartEvent, StickinessQuery,
+    EventsQuery, FunnelQuery, Interval, LifecycleQuery, PathsQuery, QuerySpec, RetentionQuery,
+    Segment, SegmentationQuery, StartEvent, StickinessQuery,
 };
 use crate::{funnel, lifecycle, paths, retention, segmentation, stickiness};
 
 /// One of the analyses that count persons, validated.
 #[derive(Debug, Clone)]
 pub(crate) enum Plan {
-    Funnel(FunnelQuery, Option<Breakdown>),
+    Funnel(FunnelQuery, funnel::GroupLabels),
     Segmentation(SegmentationQuery, Interval),
     Retention(RetentionQuery),
     Lifecycle(LifecycleQuery),
@@ -78,7 +78,13 @@ impl Planned {
     /// Validates `spec`.
     pub(crate) fn from_spec(spec: &QuerySpec) -> std::result::Result<Planned, SpecError> {
         Ok(Planned::Persons(match spec {
-            QuerySpec::Funnel(s) => Plan::Funnel(s.validate()?, s.breakdown.clone()),
+            QuerySpec::Funnel(s) => Plan::Funnel(
+                s.validate()?,
+                funnel::GroupLabels {
+                    breakdown: s.breakdown.clone(),
+                    group_by: s.group_by.clone(),
+                },
+            ),
             QuerySpec::Segmentation(s) => Plan::Segmentation(s.validate()?, s.interval),
             QuerySpec::Retention(s) => Plan::Retention(s.validate()?),
             QuerySpec::Lifecycle(s) => Plan::Lifecycle(s.validate()?),
@@ -140,8 +146,8 @@ impl Plan {
         } = inputs;
         let table = table.clone();
         Ok(match self {
-            Plan::Funnel(q, breakdown) => {
-                QueryResult::Funnel(funnel::run(ctx, table, persons, q, breakdown.clone()).await?)
+            Plan::Funnel(q, labels) => {
+                QueryResult::Funnel(funnel::run(ctx, table, persons, q, labels.clone()).await?)
             }
             Plan::Segmentation(q, interval) => QueryResult::Segmentation(
                 segmentation::run(ctx, table, persons, q, *interval).await?,

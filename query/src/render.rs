@@ -290,17 +290,29 @@ fn render_funnel(funnel: &FunnelResult) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "Funnel: {}", funnel.steps.join(" → "));
     render_row(&mut out, "Overall", funnel, &funnel.overall);
-    if let Some(breakdown) = &funnel.breakdown {
-        let kind = match breakdown.kind {
-            BreakdownKind::Event => "event property",
-            BreakdownKind::User => "user property",
-            BreakdownKind::Field => "field",
+    let groups = funnel.groups();
+    for row in &funnel.by_breakdown {
+        let title = match row.other {
+            true => "(other): the groups past group_limit".to_owned(),
+            false => groups
+                .iter()
+                .zip(funnel.row_labels(row))
+                .map(|(group, label)| {
+                    let kind = match group.kind {
+                        BreakdownKind::Event => "event property",
+                        BreakdownKind::User => "user property",
+                        BreakdownKind::Field => "field",
+                    };
+                    let step = match group.step {
+                        Some(step) if step > 1 => format!(" (step {step})"),
+                        _ => String::new(),
+                    };
+                    format!("{kind} {}{step} = {label}", group.property)
+                })
+                .collect::<Vec<_>>()
+                .join(" · "),
         };
-        for row in &funnel.by_breakdown {
-            let value = row.value.as_deref().unwrap_or("(none)");
-            let title = format!("{kind} {} = {value}", breakdown.property);
-            render_row(&mut out, &title, funnel, row);
-        }
+        render_row(&mut out, &title, funnel, row);
     }
     if !funnel.over_time.is_empty() {
         render_over_time(&mut out, funnel);
@@ -473,6 +485,57 @@ mod tests {
     }
     use crate::spec::Breakdown;
 
+    fn group(values: &[Option<&str>], did_not_reach: bool) -> crate::result::GroupKey {
+        crate::result::GroupKey {
+            values: values.iter().map(|v| v.map(str::to_owned)).collect(),
+            did_not_reach,
+        }
+    }
+
+    #[test]
+    fn titles_name_both_properties_the_missed_step_and_other() {
+        use crate::spec::GroupBy;
+        let group_by = vec![
+            GroupBy {
+                kind: BreakdownKind::User,
+                property: "plan".into(),
+                step: None,
+            },
+            GroupBy {
+                kind: BreakdownKind::Event,
+                property: "category".into(),
+                step: Some(3),
+            },
+        ];
+        let result = FunnelResult::from_levels(
+            vec!["A".into(), "B".into(), "C".into()],
+            None,
+            group_by,
+            2,
+            [
+                (group(&[Some("pro"), Some("design")], false), 3, 5),
+                (group(&[Some("free"), None], true), 2, 4),
+                (group(&[None, Some("video")], false), 3, 1),
+            ],
+        );
+        let text = render_table(&QueryResult::Funnel(result));
+        assert!(
+            text.contains("user property plan = pro · event property category (step 3) = design"),
+            "{text}"
+        );
+        assert!(
+            text.contains(
+                "user property plan = free · event property category (step 3) = (did not reach step 3)"
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains("(other): the groups past group_limit"),
+            "{text}"
+        );
+        assert!(!text.contains("video"), "{text}");
+    }
+
     #[test]
     fn aligns_columns_and_names_breakdown_values() {
         let result = FunnelResult::from_levels(
@@ -481,7 +544,12 @@ mod tests {
                 kind: BreakdownKind::Event,
                 property: "category".into(),
             }),
-            [(Some("books".to_owned()), 2, 3), (None, 1, 1000)],
+            Vec::new(),
+            10,
+            [
+                (group(&[Some("books")], false), 2, 3),
+                (group(&[None], false), 1, 1000),
+            ],
         );
         let text = render_table(&QueryResult::Funnel(result));
         assert!(

@@ -2,7 +2,9 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::spec::{Breakdown, Dataset, FormulaFormat, Interval, Measure, PathDirection, View};
+use crate::spec::{
+    Breakdown, Dataset, FormulaFormat, GroupBy, Interval, Measure, PathDirection, View,
+};
 
 /// The result of a query: one variant per analysis, matching [`crate::QuerySpec`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -440,19 +442,23 @@ pub struct UserSnapshot {
     pub last_event_time: i64,
 }
 
-/// Funnel counts in unique persons, overall and per breakdown value.
+/// Funnel counts in unique persons, overall and per group (breakdown value).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FunnelResult {
     /// The event type of each step, in order.
     pub steps: Vec<String>,
-    /// The breakdown asked for, if any.
+    /// The breakdown asked for, if any (the one-property form of `group_by`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub breakdown: Option<Breakdown>,
+    /// The group-by properties asked for, if any.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub group_by: Vec<GroupBy>,
     /// Every person who entered the funnel.
     pub overall: FunnelRow,
-    /// One row per breakdown value of the entry event (empty without a breakdown), the largest
-    /// step-1 count first, ties by value with null first.
+    /// One row per group (empty without a breakdown or group-by): the `group_limit` groups with
+    /// the most persons at step 1 first (ties by value, null first), then, when more groups
+    /// exist, one `other` row summing the rest. Each person is in exactly one row.
     pub by_breakdown: Vec<FunnelRow>,
     /// Conversion over time (only when the spec has an `interval`): per point of the date range,
     /// the funnel of the persons whose entry (the step-1 event their counted path starts at) is
@@ -525,10 +531,33 @@ pub struct FunnelPoint {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FunnelRow {
-    /// The breakdown value; null for the overall row and for entries without a value.
+    /// The (first) group-by value; null for the overall row, the `other` row, entries without a
+    /// value ("(none)") and persons who did not reach the grouped step.
     pub value: Option<String>,
+    /// With two group-by properties, each one's value in order (`value` is the first).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub values: Vec<Option<String>>,
+    /// The persons whose counted path stopped before the step a group-by property is read
+    /// from (Amplitude's "did not reach step" bucket); that property's value is null.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub did_not_reach: bool,
+    /// The "(other)" row: every group past `group_limit`, summed (its values are null).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub other: bool,
     /// One entry per funnel step.
     pub steps: Vec<StepCount>,
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
+}
+
+/// The group a person is counted in: one value per group-by property (null for "(none)"), and
+/// whether their path stopped before the step a property is read from.
+#[derive(Debug, Clone, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub(crate) struct GroupKey {
+    pub(crate) values: Vec<Option<String>>,
+    pub(crate) did_not_reach: bool,
 }
 
 /// How many persons reached one step, and the rates that follow.
@@ -566,7 +595,13 @@ impl FunnelRow {
                 }
             })
             .collect();
-        FunnelRow { value, steps }
+        FunnelRow {
+            value,
+            values: Vec::new(),
+            did_not_reach: false,
+            other: false,
+            steps,
+        }
     }
 
     /// Persons who did step 1.
@@ -584,40 +619,107 @@ fn ratio(part: u64, whole: u64) -> f64 {
 }
 
 impl FunnelResult {
-    /// Builds the result from `(breakdown value, level, persons)` triples with level >= 1.
+    /// Builds the result from `(group, level, persons)` triples with level >= 1. `breakdown`
+    /// and `group_by` are the spec's (at most one of them given); with either, groups are
+    /// ranked by persons at step 1 (ties by group, null first), the first `limit` listed and
+    /// the rest summed into one `other` row.
     pub(crate) fn from_levels(
         steps: Vec<String>,
         breakdown: Option<Breakdown>,
-        groups: impl IntoIterator<Item = (Option<String>, u8, u64)>,
+        group_by: Vec<GroupBy>,
+        limit: usize,
+        groups: impl IntoIterator<Item = (GroupKey, u8, u64)>,
     ) -> Self {
         let n = steps.len();
         let mut overall = vec![0u64; n + 1];
-        let mut by_value: std::collections::BTreeMap<Option<String>, Vec<u64>> = Default::default();
-        for (value, level, persons) in groups {
+        let mut by_group: std::collections::BTreeMap<GroupKey, Vec<u64>> = Default::default();
+        for (key, level, persons) in groups {
             let level = usize::from(level).min(n);
             if level == 0 {
                 continue;
             }
             overall[level] += persons;
-            by_value.entry(value).or_insert_with(|| vec![0; n + 1])[level] += persons;
+            by_group.entry(key).or_insert_with(|| vec![0; n + 1])[level] += persons;
         }
-        let mut by_breakdown: Vec<FunnelRow> = match breakdown {
-            Some(_) => by_value
-                .into_iter()
-                .map(|(value, levels)| FunnelRow::from_levels(value, &levels, n))
-                .collect(),
-            None => Vec::new(),
+        let properties = group_by.len() + usize::from(breakdown.is_some());
+        let grouped = properties > 0;
+        let mut ranked: Vec<(GroupKey, Vec<u64>)> = match grouped {
+            true => by_group.into_iter().collect(),
+            false => Vec::new(),
         };
-        // Stable sort keeps the BTreeMap's value order (null first) among equal counts.
-        by_breakdown.sort_by_key(|row| std::cmp::Reverse(row.entered()));
+        // Persons at step 1 = everyone in the group; the stable sort keeps the map's group order
+        // (null first) among equal counts.
+        ranked.sort_by_key(|(_, levels)| std::cmp::Reverse(levels.iter().sum::<u64>()));
+        let mut other = vec![0u64; n + 1];
+        let folded = ranked.len() > limit;
+        for (_, levels) in ranked.drain(limit.min(ranked.len())..) {
+            for (total, count) in other.iter_mut().zip(levels) {
+                *total += count;
+            }
+        }
+        let mut by_breakdown: Vec<FunnelRow> = ranked
+            .into_iter()
+            .map(|(key, levels)| {
+                let mut row = FunnelRow::from_levels(None, &levels, n);
+                row.value = key.values.first().cloned().flatten();
+                if key.values.len() > 1 {
+                    row.values = key.values;
+                }
+                row.did_not_reach = key.did_not_reach;
+                row
+            })
+            .collect();
+        if folded {
+            let mut row = FunnelRow::from_levels(None, &other, n);
+            row.other = true;
+            if properties > 1 {
+                row.values = vec![None; properties];
+            }
+            by_breakdown.push(row);
+        }
         FunnelResult {
             overall: FunnelRow::from_levels(None, &overall, n),
             steps,
             breakdown,
+            group_by,
             by_breakdown,
             over_time: Vec::new(),
             time_to_convert: None,
         }
+    }
+
+    /// The group-by properties in effect (the breakdown as a one-property group-by).
+    pub fn groups(&self) -> Vec<GroupBy> {
+        match &self.breakdown {
+            Some(breakdown) => vec![breakdown.clone().into()],
+            None => self.group_by.clone(),
+        }
+    }
+
+    /// A row's value of each group-by property as the table and CSV print it: the value,
+    /// `(none)`, `(did not reach step k)` or `(other)`.
+    pub fn row_labels(&self, row: &FunnelRow) -> Vec<String> {
+        let groups = self.groups();
+        let values: Vec<Option<String>> = match row.values.is_empty() {
+            true => vec![row.value.clone()],
+            false => row.values.clone(),
+        };
+        groups
+            .iter()
+            .enumerate()
+            .map(|(j, group)| {
+                let later = group.step.filter(|&s| s > 1);
+                match (row.other, row.did_not_reach, later) {
+                    (true, _, _) => "(other)".to_owned(),
+                    (false, true, Some(step)) => format!("(did not reach step {step})"),
+                    _ => values
+                        .get(j)
+                        .cloned()
+                        .flatten()
+                        .unwrap_or_else(|| "(none)".to_owned()),
+                }
+            })
+            .collect()
     }
 
     /// Adds conversion over time from `(point, level, persons)` triples (level >= 1), one point
@@ -720,6 +822,96 @@ pub(crate) mod tests {
         );
     }
 
+    fn key(values: &[Option<&str>]) -> GroupKey {
+        GroupKey {
+            values: values.iter().map(|v| v.map(str::to_owned)).collect(),
+            did_not_reach: false,
+        }
+    }
+
+    #[test]
+    fn groups_past_the_limit_are_summed_into_other() {
+        // Entrants: a 4, b 3, (none) 3, c 1; limit 2 keeps a and the null group (null sorts
+        // before b among equal counts), and sums b and c.
+        let groups = [
+            (key(&[Some("a")]), 2, 4),
+            (key(&[Some("b")]), 1, 2),
+            (key(&[Some("b")]), 2, 1),
+            (key(&[None]), 1, 3),
+            (key(&[Some("c")]), 2, 1),
+        ];
+        let result =
+            FunnelResult::from_levels(vec!["A".into(), "B".into()], None, group_by(), 2, groups);
+        let rows: Vec<(Option<&str>, bool, u64, u64)> = result
+            .by_breakdown
+            .iter()
+            .map(|r| (r.value.as_deref(), r.other, r.entered(), r.steps[1].persons))
+            .collect();
+        assert_eq!(
+            rows,
+            [
+                (Some("a"), false, 4, 4),
+                (None, false, 3, 0),
+                (None, true, 4, 2)
+            ]
+        );
+        let json = serde_json::to_value(&result.by_breakdown[2]).expect("serialises");
+        assert_eq!(json["other"], serde_json::json!(true));
+        assert!(json.get("did_not_reach").is_none() && json.get("values").is_none());
+        // Every person is in exactly one row.
+        let total: u64 = result.by_breakdown.iter().map(FunnelRow::entered).sum();
+        assert_eq!(total, result.overall.entered());
+    }
+
+    #[test]
+    fn no_other_row_when_every_group_fits() {
+        let groups = [(key(&[Some("a")]), 1, 1), (key(&[Some("b")]), 1, 1)];
+        let result =
+            FunnelResult::from_levels(vec!["A".into(), "B".into()], None, group_by(), 2, groups);
+        assert!(result.by_breakdown.iter().all(|r| !r.other));
+        assert_eq!(result.by_breakdown.len(), 2);
+    }
+
+    #[test]
+    fn two_properties_fill_values_and_labels() {
+        let group_by = vec![
+            GroupBy {
+                kind: BreakdownKind::User,
+                property: "plan".into(),
+                step: None,
+            },
+            GroupBy {
+                kind: BreakdownKind::Event,
+                property: "category".into(),
+                step: Some(2),
+            },
+        ];
+        let missed = GroupKey {
+            values: vec![Some("pro".into()), None],
+            did_not_reach: true,
+        };
+        let groups = [(missed, 1, 2), (key(&[None, Some("design")]), 2, 1)];
+        let result =
+            FunnelResult::from_levels(vec!["A".into(), "B".into()], None, group_by, 10, groups);
+        let first = &result.by_breakdown[0];
+        assert_eq!(first.values, [Some("pro".to_owned()), None]);
+        assert_eq!(first.value.as_deref(), Some("pro"));
+        assert!(first.did_not_reach);
+        assert_eq!(result.row_labels(first), ["pro", "(did not reach step 2)"]);
+        assert_eq!(
+            result.row_labels(&result.by_breakdown[1]),
+            ["(none)", "design"]
+        );
+    }
+
+    fn group_by() -> Vec<GroupBy> {
+        vec![GroupBy {
+            kind: BreakdownKind::Event,
+            property: "c".into(),
+            step: None,
+        }]
+    }
+
     #[test]
     fn breakdown_rows_sorted_by_entries_then_value() {
         let breakdown = Some(Breakdown {
@@ -727,12 +919,18 @@ pub(crate) mod tests {
             property: "c".into(),
         });
         let groups = [
-            (Some("b".to_owned()), 1, 1),
-            (Some("a".to_owned()), 2, 1),
-            (None, 1, 1),
-            (Some("z".to_owned()), 1, 3),
+            (key(&[Some("b")]), 1, 1),
+            (key(&[Some("a")]), 2, 1),
+            (key(&[None]), 1, 1),
+            (key(&[Some("z")]), 1, 3),
         ];
-        let result = FunnelResult::from_levels(vec!["A".into(), "B".into()], breakdown, groups);
+        let result = FunnelResult::from_levels(
+            vec!["A".into(), "B".into()],
+            breakdown,
+            Vec::new(),
+            10,
+            groups,
+        );
         let values: Vec<Option<&str>> = result
             .by_breakdown
             .iter()

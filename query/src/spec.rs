@@ -94,9 +94,20 @@ pub struct FunnelSpec {
     /// How long after step 1 the later steps may happen; 1 day when absent.
     #[serde(default = "ConversionWindow::one_day")]
     pub conversion_window: ConversionWindow,
-    /// Split the counts by a property of the step-1 event.
+    /// Split the counts by a property of the step-1 event: the one-property form of
+    /// `group_by` (not both).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub breakdown: Option<Breakdown>,
+    /// Split the counts by up to 2 properties (Amplitude's group-by, amplitude.md §4.2): a user
+    /// property or field of the entry (step 1), or an event property of any step (at most one
+    /// property on a step other than 1). Each person is in exactly one group.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub group_by: Vec<GroupBy>,
+    /// How many groups are listed (most persons entering first, ties by value); the others are
+    /// summed into one "(other)" row. At most 1,000; when absent 10 with `group_by`, and every
+    /// value with `breakdown` (as before `group_by` existed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub group_limit: Option<usize>,
     /// Hold these properties constant (at most 3): a path counts only through events sharing
     /// their values, events lacking one do not count, and persons are counted once per distinct
     /// value (Amplitude's "hold property constant": unique (user, value) pairs). Breaking down by
@@ -333,6 +344,31 @@ pub struct Breakdown {
     pub kind: BreakdownKind,
     /// Its name (without the `ep:`/`up:` column prefix).
     pub property: String,
+}
+
+/// One funnel group-by property: where it lives, its name, and for an event property the step
+/// whose event it is read from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GroupBy {
+    /// Where the property lives.
+    pub kind: BreakdownKind,
+    /// Its name (without the `ep:`/`up:` column prefix).
+    pub property: String,
+    /// The 1-based step whose event on the person's counted path gives the value; only for
+    /// `kind: event`. Step 1 (the entry) when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub step: Option<usize>,
+}
+
+impl From<Breakdown> for GroupBy {
+    fn from(b: Breakdown) -> Self {
+        GroupBy {
+            kind: b.kind,
+            property: b.property,
+            step: None,
+        }
+    }
 }
 
 /// Where a breakdown property is looked up on the step-1 event.

@@ -3,21 +3,22 @@
 //! The aggregate has no `GROUP BY`: each partition's accumulator collects compact step rows
 //! (`state.rs`) for all persons, the final one gathers them, sorts them by (person, held values,
 //! time) and walks the sorted rows once, running the per-person algorithm (`path.rs`) on each
-//! person's run of rows. The result is already the funnel's answer: persons per (breakdown
-//! value, level). This is the sort-based plan: no hash table keyed by person, no per-person
+//! person's run of rows. The result is already the funnel's answer: persons per (group,
+//! level); the group is found after the path (`group.rs`). This is the sort-based plan: no hash table keyed by person, no per-person
 //! allocation, and only the step events of the query's time span are held.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use datafusion::arrow::array::{
-    Array, ArrayRef, StringBuilder, StructArray, UInt8Array, UInt32Array, UInt64Array,
+    Array, ArrayRef, BooleanArray, StringBuilder, StructArray, UInt8Array, UInt32Array, UInt64Array,
 };
 use datafusion::arrow::buffer::OffsetBuffer;
 use datafusion::arrow::datatypes::{DataType, Field};
 use datafusion::common::{Result, ScalarValue};
 use datafusion::logical_expr::Accumulator;
 
+use super::group::{GroupSteps, PairRanks, counted_step_event};
 use super::path::{FunnelParams, StepEvent, person_funnel};
 use super::state::{Collected, NONE, Row};
 use super::times::{TimesTally, step_times};
@@ -33,6 +34,8 @@ pub(crate) struct FunnelAccumulator {
     points: Option<Arc<PointIndex>>,
     /// Time to convert, when asked for.
     times: Option<ConversionTimes>,
+    /// The step each group-by property is read from.
+    groups: GroupSteps,
     collected: Collected,
 }
 
@@ -42,6 +45,7 @@ impl FunnelAccumulator {
             params,
             points: None,
             times: None,
+            groups: GroupSteps::default(),
             collected: Collected::default(),
         }
     }
@@ -57,11 +61,17 @@ impl FunnelAccumulator {
         self.points = points;
         self
     }
+
+    /// Also counts per group-by value.
+    pub(crate) fn with_groups(mut self, groups: GroupSteps) -> Self {
+        self.groups = groups;
+        self
+    }
 }
 
 impl Accumulator for FunnelAccumulator {
     fn update_batch(&mut self, values: &[ArrayRef]) -> Result<()> {
-        self.collected.update(values, &self.params)
+        self.collected.update(values)
     }
 
     fn merge_batch(&mut self, states: &[ArrayRef]) -> Result<()> {
@@ -80,6 +90,7 @@ impl Accumulator for FunnelAccumulator {
         let counts = count_levels(
             &mut self.collected,
             &self.params,
+            self.groups,
             self.points.as_deref(),
             tally.as_mut(),
         );
@@ -106,26 +117,28 @@ impl Accumulator for FunnelAccumulator {
     }
 }
 
-/// Persons per (breakdown index, point, level ≥ 1), over every (person, held values) group. The
-/// point is that of the entry's time when `points` are given, [`NONE`] otherwise. With a
-/// `tally`, each counted group's step times go into it.
+/// The key persons are counted under: the two group values (dictionary indexes, [`NONE`] for
+/// none), whether the path stopped before a grouped later step, the point and the level.
+type CountKey = ([u32; 2], bool, u32, u8);
+
+/// Persons per (group, point, level ≥ 1), over every (person, held values) group. The point is
+/// that of the entry's time when `points` are given, [`NONE`] otherwise. With a `tally`, each
+/// counted group's step times go into it.
 fn count_levels(
     collected: &mut Collected,
     params: &FunnelParams,
+    groups: GroupSteps,
     points: Option<&PointIndex>,
     mut tally: Option<&mut TimesTally>,
-) -> BTreeMap<(u32, u32, u8), u64> {
-    let ranking = collected.breakdowns.ranking();
-    // Ties at one millisecond are broken by breakdown value (null first), so sort by rank.
-    let rank = |index: u32| match index {
-        NONE => 0,
-        index => ranking.rank_of[index as usize] + 1,
-    };
+) -> BTreeMap<CountKey, u64> {
+    let ranking = collected.groups.ranking();
+    // Ties at one millisecond are broken by group values (none first), so sort by their rank.
     sort_by_person(
         &mut collected.rows,
         |r: &Row| r.person,
-        |r: &Row| (r.held, r.ts, rank(r.breakdown), r.mask),
+        |r: &Row| (r.held, r.ts, PairRanks::packed(r.groups, &ranking), r.mask),
     );
+    let pairs = PairRanks::new(&collected.rows, &ranking);
     let rows = &collected.rows;
     let mut counts = BTreeMap::new();
     let mut events: Vec<StepEvent> = Vec::new();
@@ -134,23 +147,37 @@ fn count_levels(
         events.clear();
         events.extend(group.iter().map(|r| StepEvent {
             ts: r.ts,
-            breakdown: (r.breakdown != NONE).then(|| rank(r.breakdown) - 1),
+            breakdown: pairs.rank(PairRanks::packed(r.groups, &ranking)),
             mask: r.mask,
         }));
         let outcome = person_funnel(&mut events, params);
-        if outcome.level == 0 {
+        let Some(entry) = outcome.entry.filter(|_| outcome.level > 0) else {
             continue;
-        }
-        let breakdown = outcome
-            .entry
-            .and_then(|entry| entry.breakdown)
-            .map_or(NONE, |rank| ranking.index_of[rank as usize]);
-        let point = match (points, outcome.entry) {
-            (Some(points), Some(entry)) => points.point_of(entry.ts).map_or(NONE, |p| p as u32),
-            _ => NONE,
         };
-        *counts.entry((breakdown, point, outcome.level)).or_insert(0) += 1;
-        if let (Some(tally), Some(entry)) = (tally.as_deref_mut(), outcome.entry) {
+        let mut values = [NONE; 2];
+        let mut did_not_reach = false;
+        for (slot, step) in groups.0.iter().enumerate() {
+            let Some(step) = step.map(usize::from) else {
+                continue;
+            };
+            let event = match step {
+                0 => Some(entry),
+                _ if usize::from(outcome.level) <= step => None,
+                _ => counted_step_event(&events, entry, step, params.window_ms),
+            };
+            match event {
+                Some(event) => values[slot] = pairs.pair(event.breakdown, &ranking)[slot],
+                None => did_not_reach = true,
+            }
+        }
+        let point = match points {
+            Some(points) => points.point_of(entry.ts).map_or(NONE, |p| p as u32),
+            None => NONE,
+        };
+        *counts
+            .entry((values, did_not_reach, point, outcome.level))
+            .or_insert(0) += 1;
+        if let Some(tally) = tally.as_deref_mut() {
             step_times(
                 &events,
                 params,
@@ -164,23 +191,30 @@ fn count_levels(
     counts
 }
 
-/// The counts as the aggregate's result: a list of `{breakdown, point, level, persons}`.
+/// The counts as the aggregate's result: a list of `{group_1, group_2, did_not_reach, point,
+/// level, persons}`.
 fn to_list(
-    counts: &BTreeMap<(u32, u32, u8), u64>,
+    counts: &BTreeMap<CountKey, u64>,
     collected: &Collected,
 ) -> datafusion::arrow::array::ListArray {
-    let mut breakdowns = StringBuilder::new();
+    let mut firsts = StringBuilder::new();
+    let mut seconds = StringBuilder::new();
+    let mut not_reached = Vec::with_capacity(counts.len());
     let mut points = Vec::with_capacity(counts.len());
     let mut levels = Vec::with_capacity(counts.len());
     let mut persons = Vec::with_capacity(counts.len());
-    for (&(breakdown, point, level), &count) in counts {
-        breakdowns.append_option(collected.breakdowns.get(breakdown));
+    for (&([first, second], missed, point, level), &count) in counts {
+        firsts.append_option(collected.groups.get(first));
+        seconds.append_option(collected.groups.get(second));
+        not_reached.push(missed);
         points.push((point != NONE).then_some(point));
         levels.push(level);
         persons.push(count);
     }
     let columns: Vec<ArrayRef> = vec![
-        Arc::new(breakdowns.finish()),
+        Arc::new(firsts.finish()),
+        Arc::new(seconds.finish()),
+        Arc::new(BooleanArray::from(not_reached)),
         Arc::new(UInt32Array::from(points)),
         Arc::new(UInt8Array::from(levels)),
         Arc::new(UInt64Array::from(persons)),

@@ -3,13 +3,14 @@
 //! Plan: scan events in `[entry_from, entry_to + window]` whose type is a step's or an
 //! exclusion's (with
 //! `event_date` partition pruning) → per row the person, the time, the step mask, the held
-//! values and the breakdown value → the `sluice_funnel` aggregate (no `GROUP BY`: it sorts the
-//! step rows by person itself and returns the counts per breakdown value and level). Only those
+//! values and the two group-by values → the `sluice_funnel` aggregate (no `GROUP BY`: it sorts the
+//! step rows by person itself and returns the counts per group and level). Only those
 //! counts come back to Rust. No joins, no window functions, no hash table keyed by person.
 
 mod accumulator;
 mod any_order;
 mod exclusion;
+mod group;
 mod path;
 mod state;
 mod times;
@@ -21,8 +22,8 @@ use std::sync::Arc;
 use datafusion::arrow::array::Array;
 use datafusion::arrow::datatypes::{DataType, Schema};
 use datafusion::common::cast::{
-    as_float64_array, as_list_array, as_string_array, as_struct_array, as_uint8_array,
-    as_uint32_array, as_uint64_array,
+    as_boolean_array, as_float64_array, as_list_array, as_string_array, as_struct_array,
+    as_uint8_array, as_uint32_array, as_uint64_array,
 };
 use datafusion::datasource::listing::ListingTable;
 use datafusion::execution::context::SessionContext;
@@ -31,15 +32,25 @@ use datafusion::prelude::concat_ws;
 
 use crate::error::{QueryError, Result};
 use crate::identity::PersonMap;
-use crate::property::{column, null_text, resolve, time_span};
-use crate::result::{ConversionBucket, FunnelResult, StepTime, TimeToConvert};
-use crate::spec::{Breakdown, ConversionTimes, FunnelOrder, FunnelQuery, PointIndex};
+use crate::property::{column, null_text, resolve, time_span, timestamp};
+use crate::result::{ConversionBucket, FunnelResult, GroupKey, StepTime, TimeToConvert};
+use crate::spec::{Breakdown, ConversionTimes, FunnelOrder, FunnelQuery, GroupBy, PointIndex};
 use crate::whole_table::{aggregate_row, counted_event};
+use group::GroupSteps;
 use path::{FunnelParams, StrictModes};
 use times::TimesSummary;
 use udaf::{
-    BREAKDOWN_FIELD, FunnelUdaf, LEVEL_FIELD, LEVELS_FIELD, PERSONS_FIELD, POINT_FIELD, TIMES_FIELD,
+    FunnelUdaf, GROUP_FIELDS, LEVEL_FIELD, LEVELS_FIELD, NOT_REACHED_FIELD, PERSONS_FIELD,
+    POINT_FIELD, TIMES_FIELD,
 };
+
+/// The group-by as the spec gave it, echoed in the result: `breakdown` (the one-property form)
+/// or `group_by`.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct GroupLabels {
+    pub(crate) breakdown: Option<Breakdown>,
+    pub(crate) group_by: Vec<GroupBy>,
+}
 
 /// Runs `query` over `table` (`None`: no data yet, every count is zero).
 pub(crate) async fn run(
@@ -47,17 +58,28 @@ pub(crate) async fn run(
     table: Option<Arc<ListingTable>>,
     persons: &Arc<PersonMap>,
     query: &FunnelQuery,
-    breakdown: Option<Breakdown>,
+    labels: GroupLabels,
 ) -> Result<FunnelResult> {
     let steps = query.steps.clone();
     let Answer { counts, times } = match table {
         Some(table) => level_counts(ctx, table, persons, query).await?,
         None => Answer::default(),
     };
-    let groups = counts
-        .iter()
-        .map(|c| (c.breakdown.clone(), c.level, c.persons));
-    let mut result = FunnelResult::from_levels(steps, breakdown, groups);
+    let properties = query.group_by.len().min(2);
+    let groups = counts.iter().map(|c| {
+        let key = GroupKey {
+            values: c.groups[..properties].to_vec(),
+            did_not_reach: c.did_not_reach,
+        };
+        (key, c.level, c.persons)
+    });
+    let mut result = FunnelResult::from_levels(
+        steps,
+        labels.breakdown,
+        labels.group_by,
+        query.group_limit,
+        groups,
+    );
     if let Some(buckets) = &query.over_time {
         let points = counts
             .iter()
@@ -118,9 +140,12 @@ struct Answer {
     times: Option<TimesSummary>,
 }
 
-/// Persons whose best path reached exactly `level` steps, per breakdown value and point.
+/// Persons whose best path reached exactly `level` steps, per group and point.
 struct LevelCount {
-    breakdown: Option<String>,
+    /// The values of the group-by properties (unused ones are null).
+    groups: [Option<String>; 2],
+    /// The path stopped before the step a group-by property is read from.
+    did_not_reach: bool,
     /// The point of conversion over time holding the entry (none without it).
     point: Option<u32>,
     level: u8,
@@ -154,13 +179,22 @@ async fn level_counts(
         .over_time
         .as_ref()
         .map(|buckets| Arc::new(PointIndex::new(buckets.starts.clone())));
-    let funnel = FunnelUdaf::new(params, points, query.time_to_convert.clone()).into_udaf();
-    let breakdown = match &query.breakdown {
-        Some(property) => {
-            when(step_matches(query, 0, &schema), resolve(property, &schema)).end()?
+    let mut group_steps = GroupSteps::default();
+    let mut group_values = [null_text(), null_text()];
+    for (slot, group) in query.group_by.iter().enumerate().take(2) {
+        group_steps.0[slot] = u8::try_from(group.step).ok();
+        // Only the grouped step's events carry the value (step 1: entries in the date range).
+        let mut on_step = step_matches(query, group.step, &schema);
+        if group.step == 0 {
+            let time = column("event_time");
+            on_step = on_step
+                .and(time.clone().gt_eq(timestamp(query.entry_from_ms)))
+                .and(time.lt_eq(timestamp(query.entry_to_ms)));
         }
-        None => null_text(),
-    };
+        group_values[slot] = when(on_step, resolve(&group.property, &schema)).end()?;
+    }
+    let funnel =
+        FunnelUdaf::new(params, points, query.time_to_convert.clone(), group_steps).into_udaf();
     // Held properties: events lacking a value cannot be on any path; the values travel as one
     // text, so each (person, values) pair runs its own funnel.
     let mut filter = scan_filter(query);
@@ -178,13 +212,13 @@ async fn level_counts(
             held.into_iter().map(|h| cast(h, DataType::Utf8)).collect(),
         ),
     };
-    let arguments = vec![
+    let mut arguments = vec![
         persons.person_expr(&schema),
         cast(column("event_time"), DataType::Int64),
         step_mask(query, &schema)?,
         held,
-        breakdown,
     ];
+    arguments.extend(group_values);
     let row = aggregate_row(ctx, table, filter, vec![(funnel, arguments)]).await?;
     let answer = row
         .first()
@@ -212,21 +246,25 @@ async fn level_counts(
     };
     let entries = as_list_array(levels)?.value(0);
     let entries = as_struct_array(&entries)?;
-    let (Some(values), Some(points), Some(levels), Some(persons)) = (
-        entries.column_by_name(BREAKDOWN_FIELD),
+    let (Some(firsts), Some(seconds), Some(missed), Some(points), Some(levels), Some(persons)) = (
+        entries.column_by_name(GROUP_FIELDS[0]),
+        entries.column_by_name(GROUP_FIELDS[1]),
+        entries.column_by_name(NOT_REACHED_FIELD),
         entries.column_by_name(POINT_FIELD),
         entries.column_by_name(LEVEL_FIELD),
         entries.column_by_name(PERSONS_FIELD),
     ) else {
         return Err(QueryError::Internal("funnel counts lack a field".into()));
     };
-    let values = as_string_array(values)?;
+    let (firsts, seconds) = (as_string_array(firsts)?, as_string_array(seconds)?);
+    let missed = as_boolean_array(missed)?;
     let points = as_uint32_array(points)?;
     let levels = as_uint8_array(levels)?;
     let persons = as_uint64_array(persons)?;
     let counts = (0..entries.len())
         .map(|i| LevelCount {
-            breakdown: values.is_valid(i).then(|| values.value(i).to_owned()),
+            groups: [firsts, seconds].map(|a| a.is_valid(i).then(|| a.value(i).to_owned())),
+            did_not_reach: missed.value(i),
             point: points.is_valid(i).then(|| points.value(i)),
             level: levels.value(i),
             persons: persons.value(i),

@@ -1,12 +1,13 @@
 //! What the funnel aggregate collects, and how it crosses partitions.
 //!
 //! The aggregate collects one compact [`Row`] per step event: the person, the values of held
-//! properties (as one interned text), the time, the step mask and the breakdown value (interned,
-//! kept only where it can matter: on step-1 events inside the entry range). Text is interned
-//! once per accumulator in [`Values`]; rows hold indexes.
+//! properties (as one interned text), the time, the step mask and the two group-by values
+//! (interned; the plan passes a value only where it can matter: on step-1 events inside the
+//! entry range, or on events of the later step a property is read from). Text is interned once
+//! per accumulator in [`Values`]; rows hold indexes.
 //!
-//! Between the partial and final phases the state travels as one row of seven list columns: the
-//! five row fields (indexes as `Int64`, `-1` for none) and the two value dictionaries
+//! Between the partial and final phases the state travels as one row of eight list columns: the
+//! six row fields (indexes as `Int64`, `-1` for none) and the two value dictionaries
 //! (`List<Utf8>`), so no text is repeated per event.
 
 use std::collections::HashMap;
@@ -24,8 +25,6 @@ use datafusion::common::cast::{
 };
 use datafusion::common::{Result, ScalarValue, internal_datafusion_err};
 
-use super::path::FunnelParams;
-
 /// One collected step event.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Row {
@@ -35,8 +34,8 @@ pub(crate) struct Row {
     pub(crate) held: u32,
     /// Event time, Unix ms.
     pub(crate) ts: i64,
-    /// Index of the breakdown value in the breakdown dictionary, `NONE` for null.
-    pub(crate) breakdown: u32,
+    /// Indexes of the two group-by values in the group dictionary, `NONE` for null.
+    pub(crate) groups: [u32; 2],
     /// Bit `k` set when the event matches step `k + 1`, bit `32 + j` when it matches exclusion
     /// `j + 1`.
     pub(crate) mask: u64,
@@ -140,7 +139,8 @@ impl Values {
 pub(crate) struct Collected {
     pub(crate) rows: Vec<Row>,
     pub(crate) held: Values,
-    pub(crate) breakdowns: Values,
+    /// The group-by values of both properties.
+    pub(crate) groups: Values,
 }
 
 /// Text columns as `Utf8` (Parquet text may arrive as `Utf8View`).
@@ -177,12 +177,12 @@ impl<'a> Text<'a> {
 }
 
 impl Collected {
-    /// Adds the rows of the aggregate's arguments `[person, ts, mask, held, breakdown]`; rows
-    /// matching no step or lacking a person or time are skipped.
-    pub(crate) fn update(&mut self, arguments: &[ArrayRef], params: &FunnelParams) -> Result<()> {
-        let [person, ts, mask, held, breakdown] = arguments else {
+    /// Adds the rows of the aggregate's arguments `[person, ts, mask, held, group_1,
+    /// group_2]`; rows matching no step or lacking a person or time are skipped.
+    pub(crate) fn update(&mut self, arguments: &[ArrayRef]) -> Result<()> {
+        let [person, ts, mask, held, first, second] = arguments else {
             return Err(internal_datafusion_err!(
-                "funnel aggregate expects 5 columns, got {}",
+                "funnel aggregate expects 6 columns, got {}",
                 arguments.len()
             ));
         };
@@ -191,7 +191,7 @@ impl Collected {
             as_int64_array(ts)?,
             as_int64_array(mask)?,
         );
-        let (held, breakdown) = (Text::new(held)?, Text::new(breakdown)?);
+        let (held, first, second) = (Text::new(held)?, Text::new(first)?, Text::new(second)?);
         self.rows.reserve(person.len());
         for i in 0..person.len() {
             if person.is_null(i) || ts.is_null(i) || mask.is_null(i) {
@@ -207,37 +207,38 @@ impl Collected {
                 Some(value) => self.held.intern(value)?,
                 None => NONE,
             };
-            let can_enter =
-                mask & 1 != 0 && (params.entry_from_ms..=params.entry_to_ms).contains(&ts);
-            let breakdown = match breakdown.get(i).filter(|_| can_enter) {
-                Some(value) => self.breakdowns.intern(value)?,
-                None => NONE,
-            };
+            let mut groups = [NONE; 2];
+            for (slot, values) in groups.iter_mut().zip([&first, &second]) {
+                if let Some(value) = values.get(i) {
+                    *slot = self.groups.intern(value)?;
+                }
+            }
             self.rows.push(Row {
                 person: person.value(i),
                 held,
                 ts,
-                breakdown,
+                groups,
                 mask,
             });
         }
         Ok(())
     }
 
-    /// The state: one row of seven lists (see the module docs).
+    /// The state: one row of eight lists (see the module docs).
     pub(crate) fn to_state(&self) -> Vec<ScalarValue> {
         let index = |i: u32| if i == NONE { -1 } else { i64::from(i) };
         let ints = |f: &dyn Fn(&Row) -> i64| -> ArrayRef {
             Arc::new(self.rows.iter().map(f).collect::<Int64Array>())
         };
-        let columns: [ArrayRef; 7] = [
+        let columns: [ArrayRef; 8] = [
             ints(&|r| r.person),
             ints(&|r| index(r.held)),
             ints(&|r| r.ts),
-            ints(&|r| index(r.breakdown)),
+            ints(&|r| index(r.groups[0])),
+            ints(&|r| index(r.groups[1])),
             ints(&|r| r.mask as i64),
             Arc::new(self.held.to_array()),
-            Arc::new(self.breakdowns.to_array()),
+            Arc::new(self.groups.to_array()),
         ];
         columns
             .into_iter()
@@ -255,46 +256,47 @@ impl Collected {
             person,
             held,
             ts,
-            breakdown,
+            first,
+            second,
             mask,
             held_values,
-            breakdown_values,
+            group_values,
         ] = states
         else {
             return Err(internal_datafusion_err!(
-                "funnel state expects 7 columns, got {}",
+                "funnel state expects 8 columns, got {}",
                 states.len()
             ));
         };
-        let lists = [person, held, ts, breakdown, mask].map(|l| as_list_array(l));
-        let [person, held, ts, breakdown, mask] = lists;
-        let (person, held, ts, breakdown, mask) = (person?, held?, ts?, breakdown?, mask?);
-        let (held_values, breakdown_values) = (
-            as_list_array(held_values)?,
-            as_list_array(breakdown_values)?,
-        );
+        let lists = [person, held, ts, first, second, mask].map(|l| as_list_array(l));
+        let [person, held, ts, first, second, mask] = lists;
+        let (person, held, ts, first, second, mask) = (person?, held?, ts?, first?, second?, mask?);
+        let (held_values, group_values) =
+            (as_list_array(held_values)?, as_list_array(group_values)?);
         for state in 0..person.len() {
             if person.is_null(state) {
                 continue;
             }
             let held_map = remap(&held_values.value(state), &mut self.held)?;
-            let breakdown_map = remap(&breakdown_values.value(state), &mut self.breakdowns)?;
-            let (p, h, t, b, m) = (
+            let group_map = remap(&group_values.value(state), &mut self.groups)?;
+            let (p, h, t, g1, g2, m) = (
                 person.value(state),
                 held.value(state),
                 ts.value(state),
-                breakdown.value(state),
+                first.value(state),
+                second.value(state),
                 mask.value(state),
             );
-            let (p, h, t, b, m) = (
+            let (p, h, t, g1, g2, m) = (
                 as_int64_array(&p)?,
                 as_int64_array(&h)?,
                 as_int64_array(&t)?,
-                as_int64_array(&b)?,
+                as_int64_array(&g1)?,
+                as_int64_array(&g2)?,
                 as_int64_array(&m)?,
             );
             let n = p.len();
-            if [h.len(), t.len(), b.len(), m.len()]
+            if [h.len(), t.len(), g1.len(), g2.len(), m.len()]
                 .iter()
                 .any(|&len| len != n)
             {
@@ -317,7 +319,10 @@ impl Collected {
                     person: p.value(i),
                     held: lookup(&held_map, h.value(i))?,
                     ts: t.value(i),
-                    breakdown: lookup(&breakdown_map, b.value(i))?,
+                    groups: [
+                        lookup(&group_map, g1.value(i))?,
+                        lookup(&group_map, g2.value(i))?,
+                    ],
                     mask: m.value(i) as u64,
                 });
             }
@@ -327,7 +332,7 @@ impl Collected {
 
     /// Approximate heap bytes held.
     pub(crate) fn size(&self) -> usize {
-        self.rows.capacity() * size_of::<Row>() + self.held.size() + self.breakdowns.size()
+        self.rows.capacity() * size_of::<Row>() + self.held.size() + self.groups.size()
     }
 }
 
@@ -360,9 +365,10 @@ pub(crate) fn state_fields(name: &str) -> Vec<FieldRef> {
         list("person", DataType::Int64),
         list("held", DataType::Int64),
         list("ts", DataType::Int64),
-        list("breakdown", DataType::Int64),
+        list("group_1", DataType::Int64),
+        list("group_2", DataType::Int64),
         list("mask", DataType::Int64),
         list("held_values", DataType::Utf8),
-        list("breakdown_values", DataType::Utf8),
+        list("group_values", DataType::Utf8),
     ]
 }

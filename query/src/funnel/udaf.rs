@@ -1,15 +1,16 @@
 //! The funnel as a DataFusion user-defined aggregate over all persons at once.
 //!
-//! `sluice_funnel(person, ts, mask, held, breakdown)` takes per row the person (`Int64`), the
-//! event time (Unix ms, `Int64`), the step mask (`Int64`, bit `k` set when the row matches step
-//! `k + 1`), the values of held properties as one text (`Utf8`, null when none are held) and the
-//! breakdown value (`Utf8`, may be null). It is used without `GROUP BY` and returns the whole
-//! answer as `{levels, times}`: `levels` lists `{breakdown, point, level, persons}`, the number of
-//! persons (or person-value pairs) whose best path reached exactly `level` steps through an entry
-//! with that breakdown value (and, for conversion over time, whose entry lies in that point of the
-//! date range); `times` is the time-to-convert tally (`times.rs`; empty unless asked for). The
-//! query's constants (steps, window, entry range, points, times) live in the function itself, so
-//! one instance serves one query.
+//! `sluice_funnel(person, ts, mask, held, group_1, group_2)` takes per row the person
+//! (`Int64`), the event time (Unix ms, `Int64`), the step mask (`Int64`, bit `k` set when the row
+//! matches step `k + 1`), the values of held properties as one text (`Utf8`, null when none are
+//! held) and the two group-by values (`Utf8`, null where the property is absent or where the
+//! row is not the property's step; see `group.rs`). It is used without `GROUP BY` and returns
+//! the whole answer as `{levels, times}`: `levels` lists `{group_1, group_2, did_not_reach,
+//! point, level, persons}`, the number of persons (or person-value pairs) whose best path reached
+//! exactly `level` steps and falls in that group (and, for conversion over time, whose entry lies
+//! in that point of the date range); `times` is the time-to-convert tally (`times.rs`; empty
+//! unless asked for). The query's constants (steps, window, entry range, group steps, points,
+//! times) live in the function itself, so one instance serves one query.
 
 use std::sync::Arc;
 
@@ -21,12 +22,15 @@ use datafusion::logical_expr::{
 };
 
 use super::accumulator::FunnelAccumulator;
+use super::group::GroupSteps;
 use super::path::FunnelParams;
 use super::state::state_fields;
 use crate::spec::{ConversionTimes, PointIndex};
 
-/// Name of the result field holding the breakdown value.
-pub(crate) const BREAKDOWN_FIELD: &str = "breakdown";
+/// Names of the result fields holding the group-by values.
+pub(crate) const GROUP_FIELDS: [&str; 2] = ["group_1", "group_2"];
+/// Name of the result field that is true for persons who did not reach the grouped step.
+pub(crate) const NOT_REACHED_FIELD: &str = "did_not_reach";
 /// Name of the result field holding the level.
 pub(crate) const LEVEL_FIELD: &str = "level";
 /// Name of the result field holding the point of conversion over time (null without it).
@@ -58,7 +62,9 @@ pub(crate) fn result_fields() -> Fields {
 /// The fields of one level count.
 pub(crate) fn level_fields() -> Fields {
     Fields::from(vec![
-        Field::new(BREAKDOWN_FIELD, DataType::Utf8, true),
+        Field::new(GROUP_FIELDS[0], DataType::Utf8, true),
+        Field::new(GROUP_FIELDS[1], DataType::Utf8, true),
+        Field::new(NOT_REACHED_FIELD, DataType::Boolean, false),
         Field::new(POINT_FIELD, DataType::UInt32, true),
         Field::new(LEVEL_FIELD, DataType::UInt8, false),
         Field::new(PERSONS_FIELD, DataType::UInt64, false),
@@ -71,14 +77,17 @@ fn argument_types() -> Vec<TypeSignature> {
     let text = [DataType::Utf8, DataType::Utf8View];
     let mut variants = Vec::new();
     for held in &text {
-        for breakdown in &text {
-            variants.push(TypeSignature::Exact(vec![
-                DataType::Int64,
-                DataType::Int64,
-                DataType::Int64,
-                held.clone(),
-                breakdown.clone(),
-            ]));
+        for first in &text {
+            for second in &text {
+                variants.push(TypeSignature::Exact(vec![
+                    DataType::Int64,
+                    DataType::Int64,
+                    DataType::Int64,
+                    held.clone(),
+                    first.clone(),
+                    second.clone(),
+                ]));
+            }
         }
     }
     variants
@@ -92,6 +101,8 @@ pub(crate) struct FunnelUdaf {
     points: Option<Arc<PointIndex>>,
     /// Time to convert, when asked for.
     times: Option<ConversionTimes>,
+    /// The step each group-by property is read from.
+    groups: GroupSteps,
     signature: Signature,
 }
 
@@ -101,11 +112,13 @@ impl FunnelUdaf {
         params: FunnelParams,
         points: Option<Arc<PointIndex>>,
         times: Option<ConversionTimes>,
+        groups: GroupSteps,
     ) -> Self {
         FunnelUdaf {
             params,
             points,
             times,
+            groups,
             signature: Signature::one_of(argument_types(), Volatility::Immutable),
         }
     }
@@ -133,7 +146,8 @@ impl AggregateUDFImpl for FunnelUdaf {
         Ok(Box::new(
             FunnelAccumulator::new(self.params)
                 .with_points(self.points.clone())
-                .with_times(self.times.clone()),
+                .with_times(self.times.clone())
+                .with_groups(self.groups),
         ))
     }
 

@@ -33,7 +33,23 @@ fn example_validates_with_bounds_in_the_time_zone() {
     assert_eq!(query.window_ms, 7 * 86_400_000);
     assert_eq!(query.steps.len(), 3);
     assert_eq!(query.project.as_deref(), Some("marketplace"));
-    assert_eq!(query.breakdown, Some(PropertyRef::Event("category".into())));
+    assert_eq!(
+        query.group_by,
+        [validate::GroupProperty {
+            property: PropertyRef::Event("category".into()),
+            step: 0
+        }]
+    );
+    // A breakdown lists every value unless `group_limit` says otherwise; group_by lists 10.
+    assert_eq!(query.group_limit, usize::MAX);
+    let grouped = with(|s| {
+        s.group_by = vec![s.breakdown.take().expect("example has one").into()];
+    });
+    assert_eq!(grouped.map(|q| q.group_limit), Ok(10));
+    assert_eq!(
+        with(|s| s.group_limit = Some(3)).map(|q| q.group_limit),
+        Ok(3)
+    );
 }
 
 #[test]
@@ -46,7 +62,7 @@ fn defaults_are_utc_and_one_day() {
     assert_eq!(query.entry_from_ms, 1_740_787_200_000);
     assert_eq!(query.entry_to_ms - query.entry_from_ms, 86_400_000 - 1);
     assert_eq!(query.window_ms, 86_400_000);
-    assert_eq!((query.project, query.breakdown), (None, None));
+    assert_eq!((query.project, query.group_by), (None, Vec::new()));
 }
 
 #[test]
@@ -438,4 +454,146 @@ fn rolling_windows_follow_the_interval_and_the_local_hour() {
         windows.hour_of(cohort_end + HOUR - 1)
     );
     assert_ne!(windows.hour_of(cohort_end), windows.hour_of(cohort_end - 1));
+}
+
+fn group(kind: BreakdownKind, property: &str, step: Option<usize>) -> GroupBy {
+    GroupBy {
+        kind,
+        property: property.into(),
+        step,
+    }
+}
+
+/// The example without its breakdown, grouped by `group_by`.
+fn grouped(group_by: Vec<GroupBy>) -> Result<FunnelQuery, SpecError> {
+    with(|s| {
+        s.breakdown = None;
+        s.group_by = group_by;
+    })
+}
+
+#[test]
+fn group_by_takes_two_properties_and_one_later_step() {
+    let query = grouped(vec![
+        group(BreakdownKind::User, "plan", None),
+        group(BreakdownKind::Event, "category", Some(3)),
+    ])
+    .expect("valid");
+    assert_eq!(
+        query.group_by,
+        [
+            validate::GroupProperty {
+                property: PropertyRef::User("plan".into()),
+                step: 0
+            },
+            validate::GroupProperty {
+                property: PropertyRef::Event("category".into()),
+                step: 2
+            }
+        ]
+    );
+    let parsed = funnel(
+        r#"{"version":1,"analysis":"funnel","date_range":{"from":"2025-03-01","to":"2025-03-01"},
+            "steps":[{"event_type":"A"},{"event_type":"B"}],
+            "group_by":[{"kind":"event","property":"category","step":2}],"group_limit":3}"#,
+    );
+    assert_eq!(parsed.validate().expect("valid").group_limit, 3);
+}
+
+#[test]
+fn bad_group_by_is_refused_naming_the_field() {
+    let both = with(|s| s.group_by = vec![group(BreakdownKind::User, "plan", None)]);
+    assert_eq!(both, Err(SpecError::BreakdownAndGroupBy));
+    let three = grouped(vec![group(BreakdownKind::User, "plan", None); 3]);
+    assert_eq!(three, Err(SpecError::TooManyGroupBy { found: 3, max: 2 }));
+    let two_later = grouped(vec![
+        group(BreakdownKind::Event, "category", Some(2)),
+        group(BreakdownKind::Event, "price", Some(3)),
+    ]);
+    assert_eq!(two_later, Err(SpecError::TwoLaterGroupBySteps));
+    let user_step = grouped(vec![group(BreakdownKind::User, "plan", Some(1))]);
+    assert_eq!(user_step, Err(SpecError::GroupByStepKind { index: 0 }));
+    let step = grouped(vec![
+        group(BreakdownKind::User, "plan", None),
+        group(BreakdownKind::Event, "category", Some(4)),
+    ]);
+    assert_eq!(
+        step,
+        Err(SpecError::GroupByStep {
+            index: 1,
+            step: 4,
+            steps: 3
+        })
+    );
+    let zero = grouped(vec![group(BreakdownKind::Event, "category", Some(0))]);
+    assert!(matches!(zero, Err(SpecError::GroupByStep { step: 0, .. })));
+    let field = grouped(vec![group(BreakdownKind::Field, "nope", None)]);
+    assert_eq!(
+        field,
+        Err(SpecError::UnknownGroupByField {
+            index: 0,
+            name: "nope".into()
+        })
+    );
+    let empty = grouped(vec![group(BreakdownKind::Event, "", None)]);
+    assert_eq!(empty, Err(SpecError::EmptyGroupByProperty { index: 0 }));
+    for limit in [0, 1_001] {
+        assert_eq!(
+            with(|s| s.group_limit = Some(limit)),
+            Err(SpecError::GroupLimit {
+                found: limit,
+                max: 1_000
+            })
+        );
+    }
+    assert!(with(|s| s.group_limit = Some(1_000)).is_ok());
+    let message = SpecError::GroupByStep {
+        index: 1,
+        step: 4,
+        steps: 3,
+    }
+    .to_string();
+    assert!(message.starts_with("group_by[1].step:"), "{message}");
+}
+
+#[test]
+fn a_later_group_step_is_refused_where_no_single_path_is_counted() {
+    let later = vec![group(BreakdownKind::Event, "category", Some(2))];
+    let refused = |edit: &dyn Fn(&mut FunnelSpec)| {
+        let result = with(|s| {
+            s.breakdown = None;
+            s.group_by = later.clone();
+            edit(s);
+        });
+        matches!(
+            result,
+            Err(SpecError::IncompatibleFunnelOptions {
+                first: "group_by step other than 1",
+                ..
+            })
+        )
+    };
+    assert!(refused(&|s| s.order = FunnelOrder::Any));
+    assert!(refused(&|s| s.order = FunnelOrder::Exact));
+    assert!(refused(&|s| s.strict = vec![StrictMode::StrictIncrease]));
+    assert!(refused(&|s| {
+        s.exclusions = vec![FunnelExclusion {
+            event_type: "Refund".into(),
+            conditions: Vec::new(),
+            between: None,
+        }]
+    }));
+    assert!(!refused(&|s| {
+        s.hold_constant = vec![Breakdown {
+            kind: BreakdownKind::Event,
+            property: "category".into(),
+        }]
+    }));
+    // On step 1 every mode works: the entry is always known.
+    let on_entry = with(|s| {
+        s.breakdown = None;
+        s.group_by = vec![group(BreakdownKind::Event, "category", Some(1))];
+        s.order = FunnelOrder::Any;
+    });
+    assert!(on_entry.is_ok());
 }

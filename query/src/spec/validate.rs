@@ -28,6 +28,12 @@ pub(crate) const MAX_STEPS: usize = 32;
 pub(crate) const MAX_EXCLUSIONS: usize = 31;
 /// Most properties a funnel may hold constant (Amplitude's limit).
 pub(crate) const MAX_HELD_PROPERTIES: usize = 3;
+/// Most funnel group-by properties (Amplitude's "group-by up to 2 properties").
+pub(crate) const MAX_GROUP_BY: usize = 2;
+/// Groups listed when the spec gives no `group_limit`.
+pub(crate) const DEFAULT_GROUP_LIMIT: usize = 10;
+/// Most groups a funnel may list (Amplitude's Dashboard REST `limit` maximum).
+pub(crate) const MAX_GROUP_LIMIT: usize = 1_000;
 /// Longest conversion window: 366 days, as in Amplitude.
 pub(crate) const MAX_WINDOW_MS: i64 = 366 * 86_400_000;
 /// Longest date range: ten years keeps every timestamp far from overflow.
@@ -49,8 +55,11 @@ pub(crate) struct FunnelQuery {
     pub(crate) entry_from_ms: i64,
     /// Last instant at which step 1 may happen: end of `to` in the time zone.
     pub(crate) entry_to_ms: i64,
-    /// The breakdown property of the step-1 event, if any.
-    pub(crate) breakdown: Option<PropertyRef>,
+    /// The group-by properties (0 to 2; `breakdown` is the one-property form), in order.
+    pub(crate) group_by: Vec<GroupProperty>,
+    /// How many groups are listed before the rest are summed into "(other)" (unbounded for a
+    /// `breakdown` without `group_limit`).
+    pub(crate) group_limit: usize,
     /// Properties held constant along a path (persons are counted per distinct value).
     pub(crate) hold_constant: Vec<PropertyRef>,
     /// Each step's conditions (step 1's also hold the segment's).
@@ -77,6 +86,15 @@ pub(crate) struct ConversionTimes {
     pub(crate) to: usize,
     /// Lower bounds of the histogram buckets in ms, strictly increasing from 0.
     pub(crate) bounds: Vec<i64>,
+}
+
+/// A validated group-by property.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct GroupProperty {
+    /// The property.
+    pub(crate) property: PropertyRef,
+    /// Zero-based step whose event on the counted path gives the value (0: the entry).
+    pub(crate) step: usize,
 }
 
 /// A validated exclusion step.
@@ -851,11 +869,20 @@ impl FunnelSpec {
         let (entry_from_ms, entry_to_ms) = self.date_range.span_ms(&self.time_zone)?;
         let steps = self.validate_steps()?;
         let window_ms = self.validate_window()?;
-        let breakdown = self
-            .breakdown
-            .as_ref()
-            .map(validate_breakdown)
-            .transpose()?;
+        let group_by = self.validate_group_by(steps.len())?;
+        let group_limit = match self.group_limit {
+            // A `breakdown` lists every value unless asked otherwise, as it always has (the
+            // benchmark compares every category with ClickHouse's rows).
+            None if self.breakdown.is_some() => usize::MAX,
+            None => DEFAULT_GROUP_LIMIT,
+            Some(found @ 1..=MAX_GROUP_LIMIT) => found,
+            Some(found) => {
+                return Err(SpecError::GroupLimit {
+                    found,
+                    max: MAX_GROUP_LIMIT,
+                });
+            }
+        };
         if self.hold_constant.len() > MAX_HELD_PROPERTIES {
             return Err(SpecError::TooManyHeldProperties {
                 found: self.hold_constant.len(),
@@ -899,7 +926,8 @@ impl FunnelSpec {
             window_ms,
             entry_from_ms,
             entry_to_ms,
-            breakdown,
+            group_by,
+            group_limit,
             hold_constant,
             strict_deduplication: self.strict.contains(&StrictMode::StrictDeduplication),
             strict_increase: self.strict.contains(&StrictMode::StrictIncrease),
@@ -925,6 +953,52 @@ impl FunnelSpec {
             .collect()
     }
 
+    /// Group-by properties (amplitude.md §4.2): up to 2; a user property or field is read on the
+    /// entry, an event property on any step, and at most one property on a step other than 1.
+    fn validate_group_by(&self, steps: usize) -> Result<Vec<GroupProperty>, SpecError> {
+        if self.breakdown.is_some() && !self.group_by.is_empty() {
+            return Err(SpecError::BreakdownAndGroupBy);
+        }
+        if let Some(breakdown) = &self.breakdown {
+            let property = validate_breakdown(breakdown)?;
+            return Ok(vec![GroupProperty { property, step: 0 }]);
+        }
+        if self.group_by.len() > MAX_GROUP_BY {
+            return Err(SpecError::TooManyGroupBy {
+                found: self.group_by.len(),
+                max: MAX_GROUP_BY,
+            });
+        }
+        let mut checked = Vec::with_capacity(self.group_by.len());
+        for (index, group) in self.group_by.iter().enumerate() {
+            let property =
+                property_ref(group.kind, &group.property).map_err(|problem| match problem {
+                    FilterProblem::UnknownField(name) => {
+                        SpecError::UnknownGroupByField { index, name }
+                    }
+                    _ => SpecError::EmptyGroupByProperty { index },
+                })?;
+            let step = match group.step {
+                None => 1,
+                Some(_) if group.kind != BreakdownKind::Event => {
+                    return Err(SpecError::GroupByStepKind { index });
+                }
+                Some(step) if !(1..=steps).contains(&step) => {
+                    return Err(SpecError::GroupByStep { index, step, steps });
+                }
+                Some(step) => step,
+            };
+            checked.push(GroupProperty {
+                property,
+                step: step - 1,
+            });
+        }
+        if checked.iter().filter(|g| g.step > 0).count() > 1 {
+            return Err(SpecError::TwoLaterGroupBySteps);
+        }
+        Ok(checked)
+    }
+
     /// Options whose combination has no defined answer are refused rather than guessed at.
     fn check_combinations(&self) -> Result<(), SpecError> {
         let incompatible =
@@ -936,6 +1010,37 @@ impl FunnelSpec {
                 "strict",
                 "ClickHouse's strict scan keeps no step times",
             );
+        }
+        // A later step's value is read from the one counted path the greedy earliest path gives;
+        // the other modes count a level without naming one path's events.
+        let later_step = self.group_by.iter().any(|g| g.step.is_some_and(|s| s > 1));
+        if later_step {
+            let refused = if !self.strict.is_empty() {
+                Some((
+                    "strict",
+                    "ClickHouse's scan keeps no path of events to read a later step from",
+                ))
+            } else if exclusions {
+                Some((
+                    "exclusions",
+                    "a person's level may come from several paths, so no one event is counted for the later step",
+                ))
+            } else if self.order == FunnelOrder::Any {
+                Some((
+                    "order \"any\"",
+                    "unordered steps may take their events in several ways, so no one event is counted for the later step",
+                ))
+            } else if self.order == FunnelOrder::Exact {
+                Some((
+                    "order \"exact\"",
+                    "exact order runs as exclusions: no one event is counted for the later step",
+                ))
+            } else {
+                None
+            };
+            if let Some((second, why)) = refused {
+                return incompatible("group_by step other than 1", second, why);
+            }
         }
         if exclusions && !self.strict.is_empty() {
             return incompatible(

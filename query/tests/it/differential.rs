@@ -6,6 +6,11 @@
 //! Exclusion steps (sometimes a step's own event type, sometimes with a condition) are drawn
 //! from the same alphabet, between all steps or two random ones. Time to convert between two
 //! random steps is compared with the reference's earliest completion of each step.
+//! Group-by: none, the one-property `breakdown`, or `group_by` with one or two of the event
+//! property `category` (on step 1 or, in "this" order without exclusions, a random later step),
+//! the user property `plan` and the field `platform`, with a random small `group_limit`; the
+//! rows are compared with the reference's groups ranked and folded into "(other)" here. A
+//! second property draws only cases grouped by the category of a later step.
 
 use std::collections::BTreeMap;
 
@@ -17,10 +22,10 @@ use serde_json::json;
 use sluice_query::result::{ConversionBucket, StepTime, TimeToConvert};
 use sluice_query::spec::DEFAULT_CONVERSION_BUCKETS_MS;
 
-use crate::reference::{RefExclusion, RefFunnel, RefOrder, reference};
-use crate::support::{
-    FileShape, TestEvent, funnel_spec, overall, partition, rows, run, write_file,
+use crate::reference::{
+    RefExclusion, RefFunnel, RefGroup, RefGroupKey, RefOrder, RefProperty, reference,
 };
+use crate::support::{FileShape, TestEvent, funnel_spec, overall, partition, run, write_file};
 
 const HOUR: i64 = 3_600_000;
 const ZONES: [&str; 3] = ["UTC", "Asia/Seoul", "America/New_York"];
@@ -35,7 +40,7 @@ struct Case {
     days: u32,
     zone: usize,
     project_filter: bool,
-    breakdown: bool,
+    grouping: Grouping,
     hold_category: bool,
     /// Time zone the files are partitioned in (the project's).
     storage_zone: usize,
@@ -48,6 +53,29 @@ struct Case {
     over_time: bool,
     /// Ask for time to convert: raw from/to steps, and custom buckets or the default ones.
     times: Option<(usize, usize, bool)>,
+}
+
+/// A random group-by: which properties (0: none, 1: `breakdown` by category, 2: category,
+/// 3: plan and category, 4: platform and plan, 5: category and platform), a raw step for
+/// `category`, and `group_limit` (none: the default 10).
+#[derive(Debug, Clone, Copy)]
+struct Grouping {
+    choice: usize,
+    raw_step: usize,
+    limit: Option<usize>,
+}
+
+fn grouping_strategy() -> impl Strategy<Value = Grouping> {
+    (
+        prop_oneof![1 => Just(0usize), 1 => Just(1), 2 => Just(2), 2 => Just(3), 1 => Just(4), 1 => Just(5)],
+        0..4usize,
+        prop::option::of(1..=3usize),
+    )
+        .prop_map(|(choice, raw_step, limit)| Grouping {
+            choice,
+            raw_step,
+            limit,
+        })
 }
 
 /// A random exclusion: event type, category condition, `between` as two raw step numbers.
@@ -90,19 +118,25 @@ fn event_strategy(user: Option<String>, device: String) -> impl Strategy<Value =
         prop::sample::select(vec!["A", "B", "C", "D"]),
         prop_oneof![6 => Just("p1"), 1 => Just("p2")],
         prop::option::of(prop::sample::select(vec!["x", "y"])),
+        (
+            prop::option::of(prop::sample::select(vec!["free", "pro"])),
+            prop::option::weighted(0.7, prop::sample::select(vec!["iOS", "Web"])),
+        ),
     )
-        .prop_map(move |(slot, jitter, kind, project, category)| TestEvent {
-            ts: base() + slot * 6 * HOUR + jitter,
-            event_type: kind.to_owned(),
-            user_id: user.clone(),
-            device_id: device.clone(),
-            project: project.to_owned(),
-            category: category.map(str::to_owned),
-            plan: None,
-            platform: None,
-            amount: None,
-            person_override: None,
-        })
+        .prop_map(
+            move |(slot, jitter, kind, project, category, (plan, platform))| TestEvent {
+                ts: base() + slot * 6 * HOUR + jitter,
+                event_type: kind.to_owned(),
+                user_id: user.clone(),
+                device_id: device.clone(),
+                project: project.to_owned(),
+                category: category.map(str::to_owned),
+                plan: plan.map(str::to_owned),
+                platform: platform.map(str::to_owned),
+                amount: None,
+                person_override: None,
+            },
+        )
 }
 
 fn person_strategy() -> impl Strategy<Value = Vec<TestEvent>> {
@@ -130,7 +164,7 @@ fn case_strategy() -> impl Strategy<Value = Case> {
             1..=2u32,
             0..3usize,
             any::<bool>(),
-            prop::bool::weighted(0.75),
+            grouping_strategy(),
         ),
         (
             0..3usize,
@@ -151,7 +185,7 @@ fn case_strategy() -> impl Strategy<Value = Case> {
                 people,
                 steps,
                 window,
-                (from_day, days, zone, project_filter, breakdown),
+                (from_day, days, zone, project_filter, grouping),
                 (storage_zone, files_per_date, typed, hold_category),
                 exclusions,
                 order,
@@ -165,7 +199,7 @@ fn case_strategy() -> impl Strategy<Value = Case> {
                 days,
                 zone,
                 project_filter,
-                breakdown,
+                grouping,
                 storage_zone,
                 files_per_date,
                 typed,
@@ -205,6 +239,7 @@ fn write(dir: &std::path::Path, case: &Case) {
     for (n, ((folder, i), events)) in files.into_iter().enumerate() {
         let shape = FileShape {
             typed_category: case.typed[n % case.typed.len()],
+            typed_plan: case.typed[(n + 3) % case.typed.len()],
             ..FileShape::default()
         };
         write_file(&folder.join(format!("part-{i}.parquet")), &events, shape);
@@ -224,8 +259,18 @@ fn check(case: &Case) -> Result<(), TestCaseError> {
     if case.project_filter {
         extra["project"] = json!("p1");
     }
-    if case.breakdown {
+    // A later step only where one path is counted: "this" order without exclusions.
+    let later_allowed = case.order == 0 && case.exclusions.is_empty();
+    let groups = ref_groups(case.grouping, steps.len(), later_allowed);
+    if case.grouping.choice == 1 {
         extra["breakdown"] = json!({"kind": "event", "property": "category"});
+    } else if !groups.is_empty() {
+        let spell_step = case.grouping.raw_step.is_multiple_of(2);
+        let specs: Vec<_> = groups.iter().map(|g| group_spec(g, spell_step)).collect();
+        extra["group_by"] = json!(specs);
+    }
+    if let Some(limit) = case.grouping.limit {
+        extra["group_limit"] = json!(limit);
     }
     if case.hold_category {
         extra["hold_constant"] = json!([{"kind": "event", "property": "category"}]);
@@ -289,20 +334,34 @@ fn check(case: &Case) -> Result<(), TestCaseError> {
             hold_category: case.hold_category,
             exclusions,
             order,
+            groups: groups.clone(),
         },
     );
     prop_assert_eq!(overall(&result), expected.overall);
-    if case.breakdown {
-        let got: BTreeMap<Option<String>, Vec<u64>> = rows(&result).into_iter().collect();
-        prop_assert_eq!(&got, &expected.by_category);
-        let entered: Vec<u64> = rows(&result).iter().map(|(_, counts)| counts[0]).collect();
-        prop_assert!(
-            entered.windows(2).all(|w| w[0] >= w[1]),
-            "rows not sorted: {:?}",
-            entered
-        );
-    } else {
+    if groups.is_empty() {
         prop_assert!(result.by_breakdown.is_empty());
+    } else {
+        let got: Vec<GroupRow> = result
+            .by_breakdown
+            .iter()
+            .map(|row| {
+                let values = match (row.other, groups.len()) {
+                    (true, n) => vec![None; n],
+                    (false, 1) => vec![row.value.clone()],
+                    (false, _) => row.values.clone(),
+                };
+                let counts = row.steps.iter().map(|s| s.persons).collect();
+                ((values, row.did_not_reach), row.other, counts)
+            })
+            .collect();
+        // Without `group_limit`: every value for a breakdown, 10 groups for group_by.
+        let default = if case.grouping.choice == 1 {
+            usize::MAX
+        } else {
+            10
+        };
+        let limit = case.grouping.limit.unwrap_or(default);
+        prop_assert_eq!(got, top_groups(&expected.by_group, limit));
     }
     let got: Vec<(String, Vec<u64>)> = result
         .over_time
@@ -417,6 +476,69 @@ fn expected_times(
     }
 }
 
+/// A group row: the group, whether it is "(other)", and persons per step.
+type GroupRow = (RefGroupKey, bool, Vec<u64>);
+
+/// The grouping's properties, with the raw step made valid (step 1 unless `later` is allowed).
+fn ref_groups(grouping: Grouping, steps: usize, later: bool) -> Vec<RefGroup> {
+    let step = if later { grouping.raw_step % steps } else { 0 };
+    let group = |property, step| RefGroup { property, step };
+    match grouping.choice {
+        1 => vec![group(RefProperty::Category, 0)],
+        2 => vec![group(RefProperty::Category, step)],
+        3 => vec![
+            group(RefProperty::Plan, 0),
+            group(RefProperty::Category, step),
+        ],
+        4 => vec![group(RefProperty::Platform, 0), group(RefProperty::Plan, 0)],
+        5 => vec![
+            group(RefProperty::Category, step),
+            group(RefProperty::Platform, 0),
+        ],
+        _ => Vec::new(),
+    }
+}
+
+/// A group-by property as the spec writes it; the category on step 1 says `"step": 1` when
+/// `spell_step`, else leaves `step` out (both spellings are tested).
+fn group_spec(group: &RefGroup, spell_step: bool) -> serde_json::Value {
+    match group.property {
+        RefProperty::Category if group.step == 0 && !spell_step => {
+            json!({"kind": "event", "property": "category"})
+        }
+        RefProperty::Category => {
+            json!({"kind": "event", "property": "category", "step": group.step + 1})
+        }
+        RefProperty::Plan => json!({"kind": "user", "property": "plan"}),
+        RefProperty::Platform => json!({"kind": "field", "property": "platform"}),
+    }
+}
+
+/// The reference's groups as the result lists them: most persons at step 1 first, ties by
+/// group (values, then "did not reach"), the first `limit` kept and the rest summed into one
+/// "(other)" row when there are any.
+fn top_groups(by_group: &BTreeMap<RefGroupKey, Vec<u64>>, limit: usize) -> Vec<GroupRow> {
+    let mut ranked: Vec<(&RefGroupKey, &Vec<u64>)> = by_group.iter().collect();
+    ranked.sort_by(|a, b| b.1[0].cmp(&a.1[0]).then_with(|| a.0.cmp(b.0)));
+    let mut rows: Vec<GroupRow> = ranked
+        .iter()
+        .take(limit)
+        .map(|(key, counts)| ((*key).clone(), false, (*counts).clone()))
+        .collect();
+    if ranked.len() > limit {
+        let steps = ranked[0].1.len();
+        let mut other = vec![0u64; steps];
+        for (_, counts) in &ranked[limit..] {
+            for (total, n) in other.iter_mut().zip(counts.iter()) {
+                *total += n;
+            }
+        }
+        let width = ranked[0].0.0.len();
+        rows.push(((vec![None; width], false), true, other));
+    }
+    rows
+}
+
 /// Per day of `from..=to` in `tz`, the persons per step of those whose counted entry is that
 /// day (from the reference's `(entry time, level)` per counted person).
 fn expected_over_time(
@@ -443,11 +565,33 @@ fn expected_over_time(
         .collect()
 }
 
+/// Cases that group by the category of a later step ("this" order, no exclusions), which the
+/// general strategy draws only now and then.
+fn later_step_strategy() -> impl Strategy<Value = Case> {
+    (case_strategy(), prop::sample::select(vec![2usize, 3, 5])).prop_map(|(mut case, choice)| {
+        case.order = 0;
+        case.exclusions.clear();
+        let later = 1 + case.grouping.raw_step % (case.steps.len() - 1);
+        case.grouping = Grouping {
+            choice,
+            // `ref_groups` takes the step modulo the step count.
+            raw_step: later,
+            ..case.grouping
+        };
+        case
+    })
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(256))]
 
     #[test]
     fn engine_matches_exhaustive_reference(case in case_strategy()) {
+        check(&case)?;
+    }
+
+    #[test]
+    fn later_step_groups_match_the_reference(case in later_step_strategy()) {
         check(&case)?;
     }
 }

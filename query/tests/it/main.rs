@@ -5,6 +5,7 @@ mod engine;
 mod events;
 mod filters;
 mod funnel_exclusions;
+mod funnel_groups;
 mod funnel_orders;
 mod funnel_over_time;
 mod funnel_times;

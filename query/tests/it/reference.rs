@@ -6,6 +6,14 @@
 //! window's end; in exact order no event of the person lies strictly between two consecutive
 //! steps. Exclusions: a step may follow the previous one only when no event of an exclusion
 //! covering that gap lies strictly between their times.
+//!
+//! Funnel group-by (amplitude.md §4.2): the person's counted path is, among the paths from the
+//! counted entry that reach the person's level, the earliest one — the smallest sequence of
+//! (time, group values) over its steps, compared step by step. An event's group values are the
+//! value of each group-by property when the event is that property's step event (for step 1:
+//! inside the entry range), none otherwise; they also order entries of one millisecond. A
+//! property read on step k takes the counted path's step-k event's value; a path shorter than k
+//! puts the person in the "did not reach" group.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -26,7 +34,63 @@ pub(crate) struct RefFunnel {
     pub(crate) exclusions: Vec<RefExclusion>,
     /// The order mode.
     pub(crate) order: RefOrder,
+    /// Group-by properties (0 to 2); a later step only in "this" order without exclusions.
+    pub(crate) groups: Vec<RefGroup>,
 }
+
+/// A group-by property and the zero-based step it is read on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct RefGroup {
+    pub(crate) property: RefProperty,
+    pub(crate) step: usize,
+}
+
+/// The properties the generated events carry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum RefProperty {
+    /// Event property `category`.
+    Category,
+    /// User property `plan`.
+    Plan,
+    /// Field `platform`.
+    Platform,
+}
+
+impl RefProperty {
+    fn of(self, e: &TestEvent) -> Option<String> {
+        match self {
+            RefProperty::Category => e.category.clone(),
+            RefProperty::Plan => e.plan.clone(),
+            RefProperty::Platform => e.platform.clone(),
+        }
+    }
+}
+
+impl RefFunnel {
+    /// True when `e` can be taken for the zero-based `step` (its type; the entry range for 0).
+    fn is_step(&self, e: &TestEvent, step: usize) -> bool {
+        e.event_type == self.steps[step]
+            && (step > 0 || (self.entry_from_ms..=self.entry_to_ms).contains(&e.ts))
+    }
+
+    /// The event's group values: each property's value where the event is its step's event.
+    fn tie_key(&self, e: &TestEvent) -> Vec<Option<String>> {
+        self.groups
+            .iter()
+            .map(|g| {
+                if self.is_step(e, g.step) {
+                    g.property.of(e)
+                } else {
+                    None
+                }
+            })
+            .collect()
+    }
+}
+
+/// A group of persons: the values of the group-by properties, and whether the path stopped
+/// before the step a property is read on.
+pub(crate) type RefGroupKey = (Vec<Option<String>>, bool);
 
 /// Amplitude's order modes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -79,11 +143,11 @@ fn gap_clear(
         })
 }
 
-/// Counts per step overall, and per breakdown value (event property `category` of the entry).
+/// Counts per step overall, and per group (empty key without group-by).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct RefCounts {
     pub(crate) overall: Vec<u64>,
-    pub(crate) by_category: BTreeMap<Option<String>, Vec<u64>>,
+    pub(crate) by_group: BTreeMap<RefGroupKey, Vec<u64>>,
     /// `(entry time, level)` of every counted person (or person-value pair).
     pub(crate) entries: Vec<(i64, usize)>,
     /// Per counted person (or person-value pair), when its counted entry reached each step: the
@@ -109,21 +173,35 @@ pub(crate) fn reference(events: &[TestEvent], funnel: &RefFunnel) -> RefCounts {
     let n = funnel.steps.len();
     let mut counts = RefCounts {
         overall: vec![0; n],
-        by_category: BTreeMap::new(),
+        by_group: BTreeMap::new(),
         entries: Vec::new(),
         step_times: Vec::new(),
     };
     for events in persons.values() {
-        let Some((level, entry_ts, category)) = person(events, funnel) else {
+        let Some((level, entry)) = person(events, funnel) else {
             continue;
         };
-        counts.entries.push((entry_ts, level));
+        counts.entries.push((events[entry].ts, level));
+        let path = counted_path(events, funnel, entry, level);
+        let mut missed = false;
+        let values = funnel
+            .groups
+            .iter()
+            .enumerate()
+            .map(|(j, g)| match path.get(g.step) {
+                Some(&i) => funnel.tie_key(events[i])[j].clone(),
+                None => {
+                    missed = true;
+                    None
+                }
+            })
+            .collect();
         counts
             .step_times
-            .push(entry_times(events, funnel, entry_ts, &category, level));
+            .push(entry_times(events, funnel, entry, level));
         let row = counts
-            .by_category
-            .entry(category)
+            .by_group
+            .entry((values, missed))
             .or_insert_with(|| vec![0; n]);
         for (total, own) in counts.overall.iter_mut().zip(row.iter_mut()).take(level) {
             *total += 1;
@@ -133,9 +211,10 @@ pub(crate) fn reference(events: &[TestEvent], funnel: &RefFunnel) -> RefCounts {
     counts
 }
 
-/// The person's level, entry time and breakdown value, `None` when they never entered.
-fn person(events: &[&TestEvent], funnel: &RefFunnel) -> Option<(usize, i64, Option<String>)> {
-    let mut best: Option<(usize, i64, Option<String>)> = None;
+/// The person's level and counted entry (an index into `events`), `None` when they never
+/// entered.
+fn person(events: &[&TestEvent], funnel: &RefFunnel) -> Option<(usize, usize)> {
+    let mut best: Option<(usize, i64, Vec<Option<String>>, usize)> = None;
     for (i, entry) in events.iter().enumerate() {
         let enters = entry.event_type == funnel.steps[0]
             && (funnel.entry_from_ms..=funnel.entry_to_ms).contains(&entry.ts);
@@ -151,36 +230,78 @@ fn person(events: &[&TestEvent], funnel: &RefFunnel) -> Option<(usize, i64, Opti
             entry.ts + funnel.window_ms,
             &mut used,
         );
-        let candidate = (level, entry.ts, entry.category.clone());
+        let key = funnel.tie_key(entry);
         // Longest first; among equals the earliest entry, same-ms ties by value (null first).
         let better = match &best {
             None => true,
-            Some((l, ts, cat)) => {
-                level > *l || (level == *l && (entry.ts, &entry.category) < (*ts, cat))
-            }
+            Some((l, ts, k, _)) => level > *l || (level == *l && (entry.ts, &key) < (*ts, k)),
         };
         if better {
-            best = Some(candidate);
+            best = Some((level, entry.ts, key, i));
         }
     }
-    best
+    best.map(|(level, _, _, i)| (level, i))
 }
 
-/// When the counted entry (the first step-1 event at `entry_ts` with `category` in the entry
-/// range) reached each of its `level` steps: over every valid partial path from it, the
-/// earliest instant by which its steps had all happened.
-fn entry_times(
+/// The counted path from `entry` (indexes into `events`, the entry first): of its paths in
+/// "this" order reaching `level` steps, the one with the smallest (time, group values) step by
+/// step. Only meaningful in "this" order without exclusions (where group-by reads later steps);
+/// elsewhere only its first element, the entry, is used.
+fn counted_path(
     events: &[&TestEvent],
     funnel: &RefFunnel,
-    entry_ts: i64,
-    category: &Option<String>,
+    entry: usize,
     level: usize,
-) -> Vec<i64> {
-    let Some(i) = events.iter().position(|e| {
-        e.event_type == funnel.steps[0] && e.ts == entry_ts && &e.category == category
-    }) else {
-        return Vec::new();
+) -> Vec<usize> {
+    if funnel.order != RefOrder::This || !funnel.exclusions.is_empty() {
+        return vec![entry];
+    }
+    let mut all = Vec::new();
+    let mut path = vec![entry];
+    let deadline = events[entry].ts + funnel.window_ms;
+    complete_paths(events, funnel, level, deadline, &mut path, &mut all);
+    let key = |path: &Vec<usize>| -> Vec<(i64, Vec<Option<String>>)> {
+        path.iter()
+            .map(|&i| (events[i].ts, funnel.tie_key(events[i])))
+            .collect()
     };
+    all.into_iter()
+        .min_by_key(key)
+        .unwrap_or_else(|| vec![entry])
+}
+
+/// Every way to extend `path` to `level` steps in "this" order, appended to `all`.
+fn complete_paths(
+    events: &[&TestEvent],
+    funnel: &RefFunnel,
+    level: usize,
+    deadline: i64,
+    path: &mut Vec<usize>,
+    all: &mut Vec<Vec<usize>>,
+) {
+    let step = path.len();
+    if step == level {
+        all.push(path.clone());
+        return;
+    }
+    let previous_ts = path.last().map_or(i64::MIN, |&i| events[i].ts);
+    for (i, e) in events.iter().enumerate() {
+        let fits = e.event_type == funnel.steps[step]
+            && e.ts >= previous_ts
+            && e.ts <= deadline
+            && !path.contains(&i);
+        if fits {
+            path.push(i);
+            complete_paths(events, funnel, level, deadline, path, all);
+            path.pop();
+        }
+    }
+}
+
+/// When the counted entry (`events[i]`) reached each of its `level` steps: over every valid
+/// partial path from it, the earliest instant by which its steps had all happened.
+fn entry_times(events: &[&TestEvent], funnel: &RefFunnel, i: usize, level: usize) -> Vec<i64> {
+    let entry_ts = events[i].ts;
     let mut earliest = vec![None; funnel.steps.len()];
     earliest[0] = Some(entry_ts);
     let mut used = vec![i];

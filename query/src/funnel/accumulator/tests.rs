@@ -6,6 +6,7 @@ use datafusion::common::cast::{as_float64_array, as_list_array, as_string_array,
 use datafusion::common::cast::{as_uint8_array, as_uint64_array};
 
 use super::*;
+use crate::funnel::group::GroupSteps;
 use crate::funnel::path::StrictModes;
 
 const PARAMS: FunnelParams = FunnelParams {
@@ -49,7 +50,13 @@ fn arguments(rows: &[TestRow]) -> Vec<ArrayRef> {
         Arc::new(rows.iter().map(|r| Some(r.2)).collect::<Int64Array>()),
         Arc::new(rows.iter().map(|r| r.3).collect::<StringArray>()),
         Arc::new(rows.iter().map(|r| r.4).collect::<StringArray>()),
+        Arc::new(rows.iter().map(|_| None::<&str>).collect::<StringArray>()),
     ]
+}
+
+/// The accumulator grouping by the value on the entry (the breakdown of the rows above).
+fn accumulator() -> FunnelAccumulator {
+    FunnelAccumulator::new(PARAMS).with_groups(GroupSteps([Some(0), None]))
 }
 
 /// The answer's `times` list.
@@ -73,8 +80,8 @@ fn decode(result: ScalarValue) -> Vec<(Option<String>, u8, u64)> {
     let entries = list.value(0);
     let entries = as_struct_array(&entries).expect("struct");
     let values = as_string_array(entries.column(0)).expect("values");
-    let levels = as_uint8_array(entries.column(2)).expect("levels");
-    let persons = as_uint64_array(entries.column(3)).expect("persons");
+    let levels = as_uint8_array(entries.column(4)).expect("levels");
+    let persons = as_uint64_array(entries.column(5)).expect("persons");
     (0..entries.len())
         .map(|i| {
             let value = values.is_valid(i).then(|| values.value(i).to_owned());
@@ -93,7 +100,7 @@ fn expected() -> Vec<(Option<String>, u8, u64)> {
 
 #[test]
 fn rows_fed_directly() {
-    let mut acc = FunnelAccumulator::new(PARAMS);
+    let mut acc = accumulator();
     acc.update_batch(&arguments(&rows())).unwrap();
     assert_eq!(decode(acc.evaluate().unwrap()), expected());
 }
@@ -102,9 +109,9 @@ fn rows_fed_directly() {
 fn partial_states_merged_in_two_halves() {
     let all = rows();
     let (first, second) = all.split_at(5);
-    let mut finals = FunnelAccumulator::new(PARAMS);
+    let mut finals = accumulator();
     for half in [first, second] {
-        let mut partial = FunnelAccumulator::new(PARAMS);
+        let mut partial = accumulator();
         partial.update_batch(&arguments(half)).unwrap();
         let state: Vec<ArrayRef> = partial
             .state()
@@ -119,14 +126,14 @@ fn partial_states_merged_in_two_halves() {
 
 #[test]
 fn wrong_argument_shapes_are_errors_not_panics() {
-    let mut acc = FunnelAccumulator::new(PARAMS);
+    let mut acc = accumulator();
     assert!(acc.update_batch(&arguments(&rows())[..3]).is_err());
     assert!(acc.merge_batch(&arguments(&rows())[..2]).is_err());
 }
 
 #[test]
 fn without_time_to_convert_the_times_list_is_empty() {
-    let mut acc = FunnelAccumulator::new(PARAMS);
+    let mut acc = accumulator();
     acc.update_batch(&arguments(&rows())).unwrap();
     assert_eq!(decode_times(&acc.evaluate().unwrap()), Vec::new());
 }
@@ -140,7 +147,7 @@ fn time_to_convert_is_tallied_on_the_counted_paths() {
         to: 2,
         bounds: vec![0, 50],
     };
-    let mut acc = FunnelAccumulator::new(PARAMS).with_times(Some(times));
+    let mut acc = accumulator().with_times(Some(times));
     acc.update_batch(&arguments(&rows())).unwrap();
     let result = acc.evaluate().unwrap();
     let list = decode_times(&result);
@@ -151,4 +158,99 @@ fn time_to_convert_is_tallied_on_the_counted_paths() {
     assert_eq!(summary.median_ms, Some(100.0));
     assert_eq!(summary.histogram, vec![0, 1]);
     assert_eq!(decode(result), expected());
+}
+
+/// A row `(person, ts, mask, group_1, group_2)`.
+type GroupedRow = (i64, i64, i64, Option<&'static str>, Option<&'static str>);
+
+/// Rows `(person, ts, mask, group_1, group_2)` of a funnel grouped by the entry's value and by
+/// step 3's value: person 0 converts (entry "u", step 3 "p"; the later step-3 event "q" is not
+/// on the counted path); person 1 stops at step 2 (did not reach step 3); person 2 converts with
+/// two step-3 events in one millisecond, the smaller value taken.
+fn grouped_rows() -> Vec<GroupedRow> {
+    vec![
+        (0, 10, 1, Some("u"), None),
+        (0, 20, 2, None, None),
+        (0, 30, 4, None, Some("p")),
+        (0, 40, 4, None, Some("q")),
+        (1, 10, 1, Some("v"), None),
+        (1, 20, 2, None, None),
+        (2, 10, 1, Some("u"), None),
+        (2, 20, 2, None, None),
+        (2, 30, 4, None, Some("y")),
+        (2, 30, 4, None, Some("x")),
+    ]
+}
+
+type Grouped = (Option<String>, Option<String>, bool, u8, u64);
+
+fn decode_grouped(result: ScalarValue) -> Vec<Grouped> {
+    let ScalarValue::Struct(answer) = result else {
+        panic!("not a struct: {result:?}");
+    };
+    let list: &ListArray = as_list_array(answer.column(0).as_ref()).expect("list");
+    let entries = list.value(0);
+    let entries = as_struct_array(&entries).expect("struct");
+    let first = as_string_array(entries.column(0)).expect("first");
+    let second = as_string_array(entries.column(1)).expect("second");
+    let missed = datafusion::common::cast::as_boolean_array(entries.column(2)).expect("missed");
+    let levels = as_uint8_array(entries.column(4)).expect("levels");
+    let persons = as_uint64_array(entries.column(5)).expect("persons");
+    let text = |a: &StringArray, i: usize| a.is_valid(i).then(|| a.value(i).to_owned());
+    let mut out: Vec<Grouped> = (0..entries.len())
+        .map(|i| {
+            (
+                text(first, i),
+                text(second, i),
+                missed.value(i),
+                levels.value(i),
+                persons.value(i),
+            )
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+#[test]
+fn groups_by_entry_and_later_step_across_partitions() {
+    let rows = grouped_rows();
+    let arguments = |rows: &[GroupedRow]| {
+        let ints = |f: &dyn Fn(usize) -> i64| -> ArrayRef {
+            Arc::new((0..rows.len()).map(|i| Some(f(i))).collect::<Int64Array>())
+        };
+        let texts = |f: &dyn Fn(usize) -> Option<&'static str>| -> ArrayRef {
+            Arc::new((0..rows.len()).map(f).collect::<StringArray>())
+        };
+        vec![
+            ints(&|i| rows[i].0),
+            ints(&|i| rows[i].1),
+            ints(&|i| rows[i].2),
+            texts(&|_| None),
+            texts(&|i| rows[i].3),
+            texts(&|i| rows[i].4),
+        ]
+    };
+    let groups = GroupSteps([Some(0), Some(2)]);
+    let mut finals = FunnelAccumulator::new(PARAMS).with_groups(groups);
+    for part in [&rows[..5], &rows[5..]] {
+        let mut partial = FunnelAccumulator::new(PARAMS).with_groups(groups);
+        partial.update_batch(&arguments(part)).unwrap();
+        let state: Vec<ArrayRef> = partial
+            .state()
+            .unwrap()
+            .into_iter()
+            .map(|s| s.to_array().unwrap())
+            .collect();
+        finals.merge_batch(&state).unwrap();
+    }
+    let some = |s: &str| Some(s.to_owned());
+    assert_eq!(
+        decode_grouped(finals.evaluate().unwrap()),
+        vec![
+            (some("u"), some("p"), false, 3, 1),
+            (some("u"), some("x"), false, 3, 1),
+            (some("v"), None, true, 2, 1),
+        ]
+    );
 }
