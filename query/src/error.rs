@@ -677,6 +677,16 @@ pub enum FormulaProblem {
         /// The format given.
         given: &'static str,
     },
+    /// A rolling or cumulative formula function under a view that already windows the points.
+    #[error(
+        "{function} cannot be combined with view {view}: the view already rolls or accumulates every point (and a rolling average reads points before the range); drop the view or the {function}"
+    )]
+    AggregationUnderView {
+        /// The function written (`CUMSUM`, `ROLLAVG`, `ROLLWIN`).
+        function: &'static str,
+        /// The view's name.
+        view: &'static str,
+    },
 }
 
 #[cfg(test)]

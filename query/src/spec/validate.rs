@@ -5,7 +5,7 @@ use chrono_tz::Tz;
 use sluice_schema::layout::StorageLayout;
 
 use super::intervals::{Buckets, buckets, first_day_of, last_day_after};
-use super::view::ViewPlan;
+use super::view::{View, ViewPlan};
 use super::{
     ANY_EVENT, Breakdown, BreakdownKind, CalendarInterval, DEFAULT_CONVERSION_BUCKETS_MS,
     DEFAULT_FREQUENCY_BUCKETS, Dataset, DateRange, EventRef, EventsSpec, FunnelExclusion,
@@ -335,8 +335,12 @@ impl SegmentationSpec {
                 )
             })
             .transpose()?;
-        let formulas =
-            crate::segmentation::formula::validate(&self.formulas, &series, self.interval)?;
+        let formulas = crate::segmentation::formula::validate(
+            &self.formulas,
+            &series,
+            self.interval,
+            self.view.map(View::as_str),
+        )?;
         Ok(SegmentationQuery {
             project,
             series,

@@ -189,6 +189,19 @@ pub(crate) enum Expr {
 }
 
 impl Expr {
+    /// The first rolling or cumulative function in the formula, by name.
+    fn aggregation(&self) -> Option<&'static str> {
+        match self {
+            Expr::Cumulative(_) => Some("CUMSUM"),
+            Expr::RollingAverage(..) => Some("ROLLAVG"),
+            Expr::RollingWindow(..) => Some("ROLLWIN"),
+            Expr::Number(_) | Expr::Metric(_) => None,
+            Expr::Negate(e) => e.aggregation(),
+            Expr::Binary(_, a, b) => a.aggregation().or_else(|| b.aggregation()),
+            Expr::Call(_, args) => args.iter().find_map(Expr::aggregation),
+        }
+    }
+
     fn metrics(&self, into: &mut BTreeSet<MetricRef>) {
         match self {
             Expr::Number(_) => {}
@@ -218,11 +231,13 @@ fn max_window(interval: Interval) -> parse::MaxWindow {
     }
 }
 
-/// Checks a segmentation's formulas against its validated series and interval.
+/// Checks a segmentation's formulas against its validated series, interval and view (by name,
+/// when there is one: formulas' own windows are refused under it).
 pub(crate) fn validate(
     specs: &[FormulaSpec],
     series: &[SeriesQuery],
     interval: Interval,
+    view: Option<&'static str>,
 ) -> Result<Vec<Formula>, SpecError> {
     if specs.len() > crate::spec::MAX_FORMULAS {
         return Err(SpecError::FormulaCount {
@@ -241,6 +256,12 @@ pub(crate) fn validate(
             };
             let (format, expr, text) = parse::formula(&spec.formula, series, max_window(interval))
                 .map_err(|p| wrong("formula", p))?;
+            if let (Some(view), Some(function)) = (view, expr.aggregation()) {
+                return Err(wrong(
+                    "formula",
+                    FormulaProblem::AggregationUnderView { function, view },
+                ));
+            }
             let format = match (format, spec.format) {
                 (Some((prefix, implied)), Some(given)) if implied != given => {
                     return Err(wrong(

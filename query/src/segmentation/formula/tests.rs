@@ -299,6 +299,7 @@ fn validate_names_the_formula_field_and_applies_formats() {
         ],
         &series(),
         Interval::Day,
+        None,
     )
     .unwrap();
     assert_eq!(formulas[0].format, FormulaFormat::Percent);
@@ -312,18 +313,31 @@ fn validate_names_the_formula_field_and_applies_formats() {
         ],
         &series(),
         Interval::Day,
+        None,
     )
     .unwrap_err();
     assert_eq!(
         error.to_string(),
         "formulas[1].format: the formula's \"%:\" prefix asks for percent, but format is currency"
     );
-    let error = validate(&[spec("1", None, Some(" "))], &series(), Interval::Day).unwrap_err();
+    let error = validate(
+        &[spec("1", None, Some(" "))],
+        &series(),
+        Interval::Day,
+        None,
+    )
+    .unwrap_err();
     assert_eq!(
         error.to_string(),
         "formulas[0].name: must not be empty when given"
     );
-    let error = validate(&[spec("UNIQUES(Q)", None, None)], &series(), Interval::Day).unwrap_err();
+    let error = validate(
+        &[spec("UNIQUES(Q)", None, None)],
+        &series(),
+        Interval::Day,
+        None,
+    )
+    .unwrap_err();
     assert_eq!(
         error.to_string(),
         "formulas[0].formula: at character 9: there is no series Q; this segmentation has \
@@ -333,6 +347,7 @@ fn validate_names_the_formula_field_and_applies_formats() {
         &[spec("ROLLAVG(UNIQUES, A, 73)", None, None)],
         &series(),
         Interval::Hour,
+        None,
     )
     .unwrap_err();
     assert_eq!(
@@ -344,13 +359,37 @@ fn validate_names_the_formula_field_and_applies_formats() {
         validate(
             &[spec("ROLLAVG(UNIQUES, A, 72)", None, None)],
             &series(),
-            Interval::Hour
+            Interval::Hour,
+            None,
+        )
+        .is_ok()
+    );
+    // Under a view the formula's own windows are refused; plain metrics are not.
+    let error = validate(
+        &[spec("1 + CUMSUM(TOTALS, A)", None, None)],
+        &series(),
+        Interval::Day,
+        Some("rolling_average"),
+    )
+    .unwrap_err();
+    assert!(
+        error.to_string().starts_with(
+            "formulas[0].formula: CUMSUM cannot be combined with view rolling_average"
+        ),
+        "{error}"
+    );
+    assert!(
+        validate(
+            &[spec("TOTALS(A) / UNIQUES(A)", None, None)],
+            &series(),
+            Interval::Day,
+            Some("cumulative"),
         )
         .is_ok()
     );
     let eleven = vec![spec("1", None, None); 11];
     assert!(matches!(
-        validate(&eleven, &series(), Interval::Day),
+        validate(&eleven, &series(), Interval::Day, None),
         Err(SpecError::FormulaCount { found: 11, max: 10 })
     ));
 }
