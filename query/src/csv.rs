@@ -77,7 +77,8 @@ fn table(result: &QueryResult) -> Table {
 }
 
 /// One row per step of the overall funnel, of each breakdown value, then (with conversion over
-/// time, in a `point` column that is empty on the other rows) of each point. With time to
+/// time, in a `point` column that is empty on the other rows) of each point, overall and per
+/// breakdown value. With time to
 /// convert, an `average_ms_from_previous` column holds each step's average time on the overall
 /// rows (empty elsewhere and on step 1).
 fn funnel(r: &FunnelResult) -> Table {
@@ -118,7 +119,13 @@ fn funnel(r: &FunnelResult) -> Table {
             r.over_time
                 .iter()
                 .map(|point| (all(), Some(&point.start), &point.steps)),
-        );
+        )
+        .chain(r.by_breakdown.iter().flat_map(|row| {
+            let labels = r.row_labels(row);
+            row.over_time
+                .iter()
+                .map(move |point| (labels.clone(), Some(&point.start), &point.steps))
+        }));
     for (row, (labels, point, steps)) in rows.enumerate() {
         for (k, (count, name)) in steps.iter().zip(&r.steps).enumerate() {
             let mut line = labels.clone();

@@ -3,7 +3,7 @@
 use std::fmt::Write as _;
 
 use crate::result::{
-    EventsResult, FunnelResult, FunnelRow, LifecycleResult, PathsResult, QueryResult,
+    EventsResult, FunnelPoint, FunnelResult, FunnelRow, LifecycleResult, PathsResult, QueryResult,
     RetentionCohort, RetentionOverall, RetentionResult, SegmentationResult, SegmentsResult,
     StickinessResult, TimeToConvert,
 };
@@ -291,6 +291,7 @@ fn render_funnel(funnel: &FunnelResult) -> String {
     let _ = writeln!(out, "Funnel: {}", funnel.steps.join(" → "));
     render_row(&mut out, "Overall", funnel, &funnel.overall);
     let groups = funnel.groups();
+    let mut titled = Vec::with_capacity(funnel.by_breakdown.len());
     for row in &funnel.by_breakdown {
         let title = match row.other {
             true => "(other): the groups past group_limit".to_owned(),
@@ -313,9 +314,15 @@ fn render_funnel(funnel: &FunnelResult) -> String {
                 .join(" · "),
         };
         render_row(&mut out, &title, funnel, row);
+        titled.push((title, row));
     }
     if !funnel.over_time.is_empty() {
-        render_over_time(&mut out, funnel);
+        render_over_time(&mut out, funnel, "", &funnel.over_time);
+    }
+    for (title, row) in titled {
+        if !row.over_time.is_empty() {
+            render_over_time(&mut out, funnel, &format!(", {title}"), &row.over_time);
+        }
     }
     if let Some(times) = &funnel.time_to_convert {
         render_time_to_convert(&mut out, funnel, times);
@@ -384,8 +391,9 @@ fn duration(ms: f64) -> String {
     }
 }
 
-/// Conversion over time: one line per point, persons per step and the overall conversion.
-fn render_over_time(out: &mut String, funnel: &FunnelResult) {
+/// Conversion over time (of everyone, or of the group `title` names): one line per point,
+/// persons per step and the overall conversion.
+fn render_over_time(out: &mut String, funnel: &FunnelResult, title: &str, points: &[FunnelPoint]) {
     let mut headers = vec!["start".to_owned()];
     headers.extend(
         funnel
@@ -396,14 +404,14 @@ fn render_over_time(out: &mut String, funnel: &FunnelResult) {
     );
     headers.push("conversion".to_owned());
     let mut lines = vec![headers];
-    lines.extend(funnel.over_time.iter().map(|point| {
+    lines.extend(points.iter().map(|point| {
         let mut line = vec![point.start.clone()];
         line.extend(point.steps.iter().map(|s| s.persons.to_string()));
         let last = point.steps.last().map_or(0.0, |s| s.conversion_from_first);
         line.push(percent(last));
         line
     }));
-    let _ = writeln!(out, "\nConversion over time (by entry)");
+    let _ = writeln!(out, "\nConversion over time (by entry){title}");
     out.push_str(&aligned(&lines));
 }
 

@@ -546,6 +546,10 @@ pub struct FunnelRow {
     pub other: bool,
     /// One entry per funnel step.
     pub steps: Vec<StepCount>,
+    /// Conversion over time of this group (only on group rows, when the spec has an
+    /// `interval`): per point, the funnel of the group's persons whose entry is in that point.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub over_time: Vec<FunnelPoint>,
 }
 
 fn is_false(b: &bool) -> bool {
@@ -601,6 +605,7 @@ impl FunnelRow {
             did_not_reach: false,
             other: false,
             steps,
+            over_time: Vec::new(),
         }
     }
 
@@ -722,30 +727,67 @@ impl FunnelResult {
             .collect()
     }
 
-    /// Adds conversion over time from `(point, level, persons)` triples (level >= 1), one point
-    /// per label, points without entries included with zeros.
+    /// Adds conversion over time from `(group, point, level, persons)` (level >= 1): one point
+    /// per label, points without entries included with zeros, overall and on each group row
+    /// (the "(other)" row sums the groups not listed). Call after [`FunnelResult::from_levels`].
     pub(crate) fn with_over_time(
         mut self,
         labels: &[String],
-        groups: impl IntoIterator<Item = (usize, u8, u64)>,
+        groups: impl IntoIterator<Item = (GroupKey, usize, u8, u64)>,
     ) -> Self {
         let n = self.steps.len();
-        let mut levels = vec![vec![0u64; n + 1]; labels.len()];
-        for (point, level, persons) in groups {
-            if let Some(point) = levels.get_mut(point) {
-                point[usize::from(level).min(n)] += persons;
+        let rows: std::collections::HashMap<GroupKey, usize> = self
+            .by_breakdown
+            .iter()
+            .enumerate()
+            .filter(|(_, row)| !row.other)
+            .map(|(i, row)| (row.key(), i))
+            .collect();
+        let other = self.by_breakdown.iter().position(|row| row.other);
+        let empty = vec![vec![0u64; n + 1]; labels.len()];
+        let mut overall = empty.clone();
+        let mut per_row = vec![empty; self.by_breakdown.len()];
+        for (key, point, level, persons) in groups {
+            let level = usize::from(level).min(n);
+            let Some(all) = overall.get_mut(point) else {
+                continue;
+            };
+            all[level] += persons;
+            if let Some(row) = rows.get(&key).copied().or(other) {
+                per_row[row][point][level] += persons;
             }
         }
-        self.over_time = labels
-            .iter()
-            .zip(levels)
-            .map(|(label, levels)| FunnelPoint {
-                start: label.clone(),
-                steps: FunnelRow::from_levels(None, &levels, n).steps,
-            })
-            .collect();
+        self.over_time = funnel_points(labels, overall, n);
+        for (row, levels) in self.by_breakdown.iter_mut().zip(per_row) {
+            row.over_time = funnel_points(labels, levels, n);
+        }
         self
     }
+}
+
+impl FunnelRow {
+    /// The group this row lists (meaningless for the overall and "(other)" rows).
+    fn key(&self) -> GroupKey {
+        GroupKey {
+            values: match self.values.is_empty() {
+                true => vec![self.value.clone()],
+                false => self.values.clone(),
+            },
+            did_not_reach: self.did_not_reach,
+        }
+    }
+}
+
+/// One point per label from `levels[point][l]` = persons whose level is exactly `l`.
+fn funnel_points(labels: &[String], levels: Vec<Vec<u64>>, steps: usize) -> Vec<FunnelPoint> {
+    labels
+        .iter()
+        .zip(levels)
+        .map(|(label, levels)| FunnelPoint {
+            start: label.clone(),
+            steps: FunnelRow::from_levels(None, &levels, steps).steps,
+        })
+        .collect()
 }
 
 #[cfg(test)]

@@ -66,13 +66,9 @@ pub(crate) async fn run(
         None => Answer::default(),
     };
     let properties = query.group_by.len().min(2);
-    let groups = counts.iter().map(|c| {
-        let key = GroupKey {
-            values: c.groups[..properties].to_vec(),
-            did_not_reach: c.did_not_reach,
-        };
-        (key, c.level, c.persons)
-    });
+    let groups = counts
+        .iter()
+        .map(|c| (c.key(properties), c.level, c.persons));
     let mut result = FunnelResult::from_levels(
         steps,
         labels.breakdown,
@@ -83,7 +79,7 @@ pub(crate) async fn run(
     if let Some(buckets) = &query.over_time {
         let points = counts
             .iter()
-            .filter_map(|c| Some((c.point? as usize, c.level, c.persons)));
+            .filter_map(|c| Some((c.key(properties), c.point? as usize, c.level, c.persons)));
         result = result.with_over_time(&buckets.labels, points);
     }
     if let Some(request) = &query.time_to_convert {
@@ -150,6 +146,16 @@ struct LevelCount {
     point: Option<u32>,
     level: u8,
     persons: u64,
+}
+
+impl LevelCount {
+    /// The group counted, for a group-by of `properties` properties.
+    fn key(&self, properties: usize) -> GroupKey {
+        GroupKey {
+            values: self.groups[..properties].to_vec(),
+            did_not_reach: self.did_not_reach,
+        }
+    }
 }
 
 /// The counts for every level >= 1, and the time-to-convert tally.

@@ -9,7 +9,8 @@
 //! Group-by: none, the one-property `breakdown`, or `group_by` with one or two of the event
 //! property `category` (on step 1 or, in "this" order without exclusions, a random later step),
 //! the user property `plan` and the field `platform`, with a random small `group_limit`; the
-//! rows are compared with the reference's groups ranked and folded into "(other)" here. A
+//! rows (and with `interval` each row's conversion over time) are compared with the
+//! reference's groups ranked and folded into "(other)" here. A
 //! second property draws only cases grouped by the category of a later step.
 
 use std::collections::BTreeMap;
@@ -373,12 +374,50 @@ fn check(case: &Case) -> Result<(), TestCaseError> {
             )
         })
         .collect();
+    let all: Vec<(i64, usize)> = expected.entries.iter().map(|e| (e.0, e.1)).collect();
     let wanted = if case.over_time {
-        expected_over_time(&expected.entries, from, to, tz, steps.len())
+        expected_over_time(&all, from, to, tz, steps.len())
     } else {
         Vec::new()
     };
     prop_assert_eq!(got, wanted);
+    // Each group row's own conversion over time: its persons, or for "(other)" those of every
+    // group not listed.
+    let key = |row: &sluice_query::result::FunnelRow| -> RefGroupKey {
+        let values = match groups.len() {
+            1 => vec![row.value.clone()],
+            _ => row.values.clone(),
+        };
+        (values, row.did_not_reach)
+    };
+    let listed: Vec<RefGroupKey> = result
+        .by_breakdown
+        .iter()
+        .filter(|row| !row.other)
+        .map(key)
+        .collect();
+    for row in &result.by_breakdown {
+        let got: Vec<(String, Vec<u64>)> = row
+            .over_time
+            .iter()
+            .map(|p| (p.start.clone(), p.steps.iter().map(|s| s.persons).collect()))
+            .collect();
+        let mine: Vec<(i64, usize)> = expected
+            .entries
+            .iter()
+            .filter(|e| match row.other {
+                true => !listed.contains(&e.2),
+                false => e.2 == key(row),
+            })
+            .map(|e| (e.0, e.1))
+            .collect();
+        let wanted = if case.over_time {
+            expected_over_time(&mine, from, to, tz, steps.len())
+        } else {
+            Vec::new()
+        };
+        prop_assert_eq!(got, wanted);
+    }
     match &times {
         Some(times) => {
             let window_ms = value as i64 * UNITS[unit].1;

@@ -97,3 +97,98 @@ fn without_an_interval_there_is_no_over_time_and_the_outputs_show_it_with_one() 
     );
     assert!(csv.contains("(all),2,View,1,0.5,0.5,1,2025-01-11"), "{csv}");
 }
+
+/// The events above with the entries' categories: u1 and u3 design, u2 translation, u4 none.
+fn categorised() -> Vec<TestEvent> {
+    events()
+        .into_iter()
+        .map(|e| match (e.event_type.as_str(), e.person()) {
+            ("Search", "u1" | "u3") => e.category("design"),
+            ("Search", "u2") => e.category("translation"),
+            _ => e,
+        })
+        .collect()
+}
+
+fn grouped(extra: serde_json::Value) -> FunnelResult {
+    let dir = tempfile::tempdir().expect("tempdir");
+    write_dataset(dir.path(), &categorised(), 2);
+    let mut fields = json!({
+        "time_zone": "Asia/Seoul",
+        "conversion_window": {"value": 1, "unit": "hour"},
+        "interval": "day",
+    });
+    if let (Some(fields), serde_json::Value::Object(extra)) = (fields.as_object_mut(), extra) {
+        fields.extend(extra);
+    }
+    let spec = funnel_spec(&["Search", "View"], "2025-01-10", "2025-01-11", fields);
+    run(dir.path(), &spec).expect("runs")
+}
+
+fn row_points(row: &sluice_query::result::FunnelRow) -> Vec<(String, Vec<u64>)> {
+    row.over_time
+        .iter()
+        .map(|p| (p.start.clone(), p.steps.iter().map(|s| s.persons).collect()))
+        .collect()
+}
+
+#[test]
+fn each_group_row_has_its_own_conversion_over_time() {
+    let result = grouped(json!({"breakdown": {"kind": "event", "property": "category"}}));
+    let day = |d: &str, counts: [u64; 2]| (d.to_owned(), counts.to_vec());
+    // Rows: design (u1 on the 10th, u3 on the 11th, both convert), then (none) (u4) and
+    // translation (u2), one entrant each.
+    let rows: Vec<_> = result
+        .by_breakdown
+        .iter()
+        .map(|row| (row.value.clone(), row_points(row)))
+        .collect();
+    assert_eq!(
+        rows,
+        [
+            (
+                Some("design".to_owned()),
+                vec![day("2025-01-10", [1, 1]), day("2025-01-11", [1, 1])],
+            ),
+            (
+                None,
+                vec![day("2025-01-10", [1, 0]), day("2025-01-11", [0, 0])],
+            ),
+            (
+                Some("translation".to_owned()),
+                vec![day("2025-01-10", [0, 0]), day("2025-01-11", [1, 0])],
+            ),
+        ]
+    );
+    assert_eq!(
+        points(&result),
+        [day("2025-01-10", [2, 1]), day("2025-01-11", [2, 1])]
+    );
+}
+
+#[test]
+fn the_other_row_sums_the_groups_past_the_limit_per_point() {
+    let result = grouped(json!({
+        "group_by": [{"kind": "event", "property": "category"}],
+        "group_limit": 1,
+    }));
+    let day = |d: &str, counts: [u64; 2]| (d.to_owned(), counts.to_vec());
+    assert_eq!(result.by_breakdown.len(), 2);
+    assert!(result.by_breakdown[1].other);
+    assert_eq!(
+        row_points(&result.by_breakdown[1]),
+        [day("2025-01-10", [1, 0]), day("2025-01-11", [1, 0])]
+    );
+    let wrapped = QueryResult::Funnel(result);
+    let table = render_table(&wrapped);
+    assert!(
+        table.contains("Conversion over time (by entry), event property category = design"),
+        "{table}"
+    );
+    let csv = render_csv(&wrapped);
+    assert!(
+        csv.lines()
+            .any(|l| l.starts_with("(other),2,View,0,") && l.ends_with(",2025-01-11")),
+        "{csv}"
+    );
+}

@@ -148,8 +148,8 @@ fn gap_clear(
 pub(crate) struct RefCounts {
     pub(crate) overall: Vec<u64>,
     pub(crate) by_group: BTreeMap<RefGroupKey, Vec<u64>>,
-    /// `(entry time, level)` of every counted person (or person-value pair).
-    pub(crate) entries: Vec<(i64, usize)>,
+    /// `(entry time, level, group)` of every counted person (or person-value pair).
+    pub(crate) entries: Vec<(i64, usize, RefGroupKey)>,
     /// Per counted person (or person-value pair), when its counted entry reached each step: the
     /// earliest instant any valid path from that entry had done steps 1 to k.
     pub(crate) step_times: Vec<Vec<i64>>,
@@ -181,7 +181,6 @@ pub(crate) fn reference(events: &[TestEvent], funnel: &RefFunnel) -> RefCounts {
         let Some((level, entry)) = person(events, funnel) else {
             continue;
         };
-        counts.entries.push((events[entry].ts, level));
         let path = counted_path(events, funnel, entry, level);
         let mut missed = false;
         let values = funnel
@@ -195,14 +194,13 @@ pub(crate) fn reference(events: &[TestEvent], funnel: &RefFunnel) -> RefCounts {
                     None
                 }
             })
-            .collect();
+            .collect::<Vec<_>>();
         counts
             .step_times
             .push(entry_times(events, funnel, entry, level));
-        let row = counts
-            .by_group
-            .entry((values, missed))
-            .or_insert_with(|| vec![0; n]);
+        let key = (values, missed);
+        counts.entries.push((events[entry].ts, level, key.clone()));
+        let row = counts.by_group.entry(key).or_insert_with(|| vec![0; n]);
         for (total, own) in counts.overall.iter_mut().zip(row.iter_mut()).take(level) {
             *total += 1;
             *own += 1;
@@ -336,23 +334,13 @@ fn earliest_ends(
         return;
     }
     for (i, e) in events.iter().enumerate() {
-        let fits = e.event_type == funnel.steps[step]
-            && e.ts >= previous_ts
-            && e.ts <= deadline
-            && !used.contains(&i)
-            && gap_clear(events, funnel, step, previous_ts, e.ts)
-            && (funnel.order != RefOrder::Exact
-                || !events.iter().any(|x| previous_ts < x.ts && x.ts < e.ts));
-        if fits {
+        if step_fits(events, funnel, step, previous_ts, deadline, used, i) {
             let done = done_ts.max(e.ts);
             if earliest[step].is_none_or(|t| done < t) {
                 earliest[step] = Some(done);
             }
             used.push(i);
-            let next = match funnel.order {
-                RefOrder::Any => previous_ts,
-                _ => e.ts,
-            };
+            let next = next_previous(funnel, previous_ts, e.ts);
             earliest_ends(
                 events,
                 funnel,
@@ -365,6 +353,37 @@ fn earliest_ends(
             );
             used.pop();
         }
+    }
+}
+
+/// Whether `events[i]` can take step `step` after a previous step at `previous_ts`: the step's
+/// type, inside `[previous_ts, deadline]`, not on the path yet, no exclusion event in the gap,
+/// and in exact order no event of the person strictly between.
+fn step_fits(
+    events: &[&TestEvent],
+    funnel: &RefFunnel,
+    step: usize,
+    previous_ts: i64,
+    deadline: i64,
+    used: &[usize],
+    i: usize,
+) -> bool {
+    let e = events[i];
+    e.event_type == funnel.steps[step]
+        && e.ts >= previous_ts
+        && e.ts <= deadline
+        && !used.contains(&i)
+        && gap_clear(events, funnel, step, previous_ts, e.ts)
+        && (funnel.order != RefOrder::Exact
+            || !events.iter().any(|x| previous_ts < x.ts && x.ts < e.ts))
+}
+
+/// The time the step after one taken at `ts` must not precede: in any order every step only
+/// needs to be at or after the entry, so it stays the entry's.
+fn next_previous(funnel: &RefFunnel, previous_ts: i64, ts: i64) -> i64 {
+    match funnel.order {
+        RefOrder::Any => previous_ts,
+        _ => ts,
     }
 }
 
@@ -382,20 +401,9 @@ fn longest(
     }
     let mut best = 0;
     for (i, e) in events.iter().enumerate() {
-        let fits = e.event_type == funnel.steps[step]
-            && e.ts >= previous_ts
-            && e.ts <= deadline
-            && !used.contains(&i)
-            && gap_clear(events, funnel, step, previous_ts, e.ts)
-            && (funnel.order != RefOrder::Exact
-                || !events.iter().any(|x| previous_ts < x.ts && x.ts < e.ts));
-        if fits {
+        if step_fits(events, funnel, step, previous_ts, deadline, used, i) {
             used.push(i);
-            // Any order: every step only needs to be at or after the entry.
-            let next = match funnel.order {
-                RefOrder::Any => previous_ts,
-                _ => e.ts,
-            };
+            let next = next_previous(funnel, previous_ts, e.ts);
             best = best.max(1 + longest(events, funnel, step + 1, next, deadline, used));
             used.pop();
         }
