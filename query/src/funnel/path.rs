@@ -72,6 +72,30 @@ impl FunnelParams {
     }
 }
 
+/// Whether the greedy path may choose wrongly for this person, so that the per-millisecond
+/// matching of `exclusion.rs` must decide: with exclusions, or when two events of one
+/// millisecond match overlapping but different sets of steps (a step with conditions repeating
+/// another step's event type: `V` and `V where category = x`). Events are sorted by time.
+///
+/// Across milliseconds the earliest candidate is always safe (an event a later step could use
+/// lies at or after every step in between), and events of one millisecond with equal or
+/// disjoint step masks are interchangeable or never compete; only overlapping, different masks
+/// in one millisecond make the order of choice matter.
+pub(crate) fn needs_matching(events: &[StepEvent], params: &FunnelParams) -> bool {
+    if params.has_exclusions() {
+        return true;
+    }
+    let steps = step_bits(usize::from(params.steps.min(32)));
+    events.chunk_by(|a, b| a.ts == b.ts).any(|run| {
+        run.iter().enumerate().any(|(i, a)| {
+            run[i + 1..].iter().any(|b| {
+                let (a, b) = (a.mask & steps, b.mask & steps);
+                a != b && a & b != 0
+            })
+        })
+    })
+}
+
 /// ClickHouse `windowFunnel` modes (reference: performance.md §1.1).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub(crate) struct StrictModes {
@@ -108,7 +132,7 @@ pub(crate) fn person_funnel(events: &mut [StepEvent], params: &FunnelParams) -> 
     if params.order == FunnelOrder::Any {
         return any_order_funnel(events, params);
     }
-    if params.has_exclusions() {
+    if needs_matching(events, params) {
         return exclusion_funnel(events, params);
     }
     let steps = usize::from(params.steps.min(32));

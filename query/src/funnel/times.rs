@@ -8,8 +8,9 @@
 //! of that entry is reached at the **earliest instant a valid path from the entry has done steps
 //! 1 to `k`** under the funnel's rules (order mode, window, exclusions, held values):
 //! - this order: the greedy path's step-`k` event, which is that earliest instant;
-//! - with exclusions or in exact order: the first time the scan of `exclusion.rs` finds a valid
-//!   prefix ending with step `k`;
+//! - with exclusions, in exact order, or where steps with conditions compete for events of one
+//!   millisecond: the first time the scan of `exclusion.rs` finds a valid prefix ending with
+//!   step `k`;
 //! - any order: the first instant by which steps 2 to `k` can all be matched to distinct events
 //!   of the window.
 //!
@@ -19,7 +20,7 @@
 
 use super::any_order::any_order_times;
 use super::exclusion::exclusion_times;
-use super::path::{FunnelParams, StepEvent, greedy_times};
+use super::path::{FunnelParams, StepEvent, greedy_times, needs_matching};
 use crate::spec::{ConversionTimes, FunnelOrder};
 
 /// Fills `times` with the instant each step `1..=level` was reached from `entry` (an event of
@@ -38,7 +39,7 @@ pub(crate) fn step_times(
     }
     if params.order == FunnelOrder::Any {
         any_order_times(events, params, position, times);
-    } else if params.exclusion_gaps.iter().any(|&gap| gap != 0) {
+    } else if needs_matching(events, params) {
         exclusion_times(events, params, position, times);
     } else {
         greedy_times(events, params, position, times);

@@ -1003,6 +1003,17 @@ impl FunnelSpec {
         Ok(checked)
     }
 
+    /// Whether two steps share an event type but not their conditions (step 1 also carries a
+    /// segment's): an event could then match one step and not the other.
+    fn competing_steps(&self) -> bool {
+        self.steps.iter().enumerate().any(|(i, a)| {
+            self.steps[i + 1..].iter().any(|b| {
+                a.event_type == b.event_type
+                    && (a.conditions != b.conditions || (i == 0 && !self.segments.is_empty()))
+            })
+        })
+    }
+
     /// Options whose combination has no defined answer are refused rather than guessed at.
     fn check_combinations(&self) -> Result<(), SpecError> {
         let incompatible =
@@ -1038,6 +1049,11 @@ impl FunnelSpec {
                 Some((
                     "order \"exact\"",
                     "exact order runs as exclusions: no one event is counted for the later step",
+                ))
+            } else if self.competing_steps() {
+                Some((
+                    "steps sharing an event type with different conditions",
+                    "events of one millisecond could serve either step, so no one event is counted for the later step",
                 ))
             } else {
                 None

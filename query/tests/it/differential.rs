@@ -5,7 +5,8 @@
 //! Order modes: this, any and exact (then type `D`, never a step, breaks sequences).
 //! Exclusion steps (sometimes a step's own event type, sometimes with a condition) are drawn
 //! from the same alphabet, between all steps or two random ones. Time to convert between two
-//! random steps is compared with the reference's earliest completion of each step.
+//! random steps is compared with the reference's earliest completion of each step. Steps
+//! sometimes carry a category condition, so one event type can match one step and not another.
 //! Group-by: none, the one-property `breakdown`, or `group_by` with one or two of the event
 //! property `category` (on step 1 or, in "this" order without exclusions, a random later step),
 //! the user property `plan` and the field `platform`, with a random small `group_limit`; the
@@ -54,6 +55,9 @@ struct Case {
     over_time: bool,
     /// Ask for time to convert: raw from/to steps, and custom buckets or the default ones.
     times: Option<(usize, usize, bool)>,
+    /// Per step (cut to the step count), the category its `where` asks for, if any: with a
+    /// step repeating another's type, events of one millisecond then match different steps.
+    step_conditions: Vec<Option<String>>,
 }
 
 /// A random group-by: which properties (0: none, 1: `breakdown` by category, 2: category,
@@ -180,6 +184,10 @@ fn case_strategy() -> impl Strategy<Value = Case> {
         prop_oneof![2 => Just(0usize), 1 => Just(1), 1 => Just(2)],
         any::<bool>(),
         prop::option::of((0..4usize, 0..4usize, any::<bool>())),
+        prop::collection::vec(
+            prop::option::weighted(0.3, prop::sample::select(vec!["x", "y"])),
+            4,
+        ),
     )
         .prop_map(
             |(
@@ -192,6 +200,7 @@ fn case_strategy() -> impl Strategy<Value = Case> {
                 order,
                 over_time,
                 times,
+                step_conditions,
             )| Case {
                 events: people.into_iter().flatten().collect(),
                 steps: steps.into_iter().map(str::to_owned).collect(),
@@ -210,6 +219,10 @@ fn case_strategy() -> impl Strategy<Value = Case> {
                 order,
                 over_time,
                 times,
+                step_conditions: step_conditions
+                    .into_iter()
+                    .map(|c| c.map(str::to_owned))
+                    .collect(),
             },
         )
 }
@@ -260,8 +273,25 @@ fn check(case: &Case) -> Result<(), TestCaseError> {
     if case.project_filter {
         extra["project"] = json!("p1");
     }
+    let conditions = &case.step_conditions[..steps.len()];
+    if conditions.iter().any(Option::is_some) {
+        let specs: Vec<_> = steps
+            .iter()
+            .zip(conditions)
+            .map(|(step, condition)| match condition {
+                Some(c) => json!({"event_type": step, "where": [
+                    {"kind": "event", "property": "category", "op": "is", "values": [c]}]}),
+                None => json!({"event_type": step}),
+            })
+            .collect();
+        extra["steps"] = json!(specs);
+    }
+    // Steps sharing a type but not a condition: the engine refuses a later-step group-by.
+    let competing = (0..steps.len()).any(|i| {
+        (i + 1..steps.len()).any(|j| steps[i] == steps[j] && conditions[i] != conditions[j])
+    });
     // A later step only where one path is counted: "this" order without exclusions.
-    let later_allowed = case.order == 0 && case.exclusions.is_empty();
+    let later_allowed = case.order == 0 && case.exclusions.is_empty() && !competing;
     let groups = ref_groups(case.grouping, steps.len(), later_allowed);
     if case.grouping.choice == 1 {
         extra["breakdown"] = json!({"kind": "event", "property": "category"});
@@ -336,6 +366,7 @@ fn check(case: &Case) -> Result<(), TestCaseError> {
             exclusions,
             order,
             groups: groups.clone(),
+            step_categories: conditions.to_vec(),
         },
     );
     prop_assert_eq!(overall(&result), expected.overall);
@@ -610,6 +641,7 @@ fn later_step_strategy() -> impl Strategy<Value = Case> {
     (case_strategy(), prop::sample::select(vec![2usize, 3, 5])).prop_map(|(mut case, choice)| {
         case.order = 0;
         case.exclusions.clear();
+        case.step_conditions = vec![None; 4];
         let later = 1 + case.grouping.raw_step % (case.steps.len() - 1);
         case.grouping = Grouping {
             choice,

@@ -111,3 +111,48 @@ fn order_modes_refuse_what_they_cannot_answer() {
     assert!(err.is_user_error(), "{err}");
     assert!(err.to_string().contains("sideways"), "{err}");
 }
+
+/// Steps with conditions on a repeated event type: two `View`s in one millisecond, an `x` and a
+/// `y`, for `View`, `View where x`, `View where y`. Only the `x` can take step 3, so the `y` must
+/// take step 2 (found in review: the earliest-candidate path, which orders same-millisecond
+/// events by their step masks, gave step 2 the `x` and stopped at level 2).
+#[test]
+fn a_conditioned_step_repeating_a_type_gets_the_event_only_it_can_take() {
+    let t = noon();
+    let events = [
+        ev(t, "Search", "u"),
+        ev(t + 5_000, "View", "u").category("x"),
+        ev(t + 5_000, "View", "u").category("y"),
+    ];
+    let on =
+        |c: &str| json!([{"kind": "event", "property": "category", "op": "is", "values": [c]}]);
+    let steps = json!([{"event_type": "Search"}, {"event_type": "View"},
+                       {"event_type": "View", "where": on("x")},
+                       {"event_type": "View", "where": on("y")}]);
+    let names = ["Search", "View", "View", "View"];
+    let dir = tempfile::tempdir().expect("tempdir");
+    write_dataset(dir.path(), &events, 1);
+    let spec = funnel_spec(
+        &names,
+        "2025-01-10",
+        "2025-01-10",
+        json!({"steps": steps.clone(), "time_to_convert": {"to_step": 3}}),
+    );
+    let result = run(dir.path(), &spec).expect("runs");
+    assert_eq!(overall(&result), [1, 1, 1, 0]);
+    let times = result.time_to_convert.expect("times");
+    assert_eq!(times.median_ms, Some(5_000.0));
+    // A group-by on a later step cannot name one event here: refused.
+    let spec = funnel_spec(
+        &names,
+        "2025-01-10",
+        "2025-01-10",
+        json!({"steps": steps,
+               "group_by": [{"kind": "event", "property": "category", "step": 2}]}),
+    );
+    let message = run(dir.path(), &spec).expect_err("refused").to_string();
+    assert!(
+        message.contains("steps sharing an event type with different conditions"),
+        "{message}"
+    );
+}

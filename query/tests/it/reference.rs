@@ -36,6 +36,8 @@ pub(crate) struct RefFunnel {
     pub(crate) order: RefOrder,
     /// Group-by properties (0 to 2); a later step only in "this" order without exclusions.
     pub(crate) groups: Vec<RefGroup>,
+    /// Per step, the category its events must have (the step's `where`), if any.
+    pub(crate) step_categories: Vec<Option<String>>,
 }
 
 /// A group-by property and the zero-based step it is read on.
@@ -69,8 +71,18 @@ impl RefProperty {
 impl RefFunnel {
     /// True when `e` can be taken for the zero-based `step` (its type; the entry range for 0).
     fn is_step(&self, e: &TestEvent, step: usize) -> bool {
-        e.event_type == self.steps[step]
+        self.matches_step(e, step)
             && (step > 0 || (self.entry_from_ms..=self.entry_to_ms).contains(&e.ts))
+    }
+
+    /// The event has step `step`'s type and meets its condition.
+    fn matches_step(&self, e: &TestEvent, step: usize) -> bool {
+        e.event_type == self.steps[step]
+            && self
+                .step_categories
+                .get(step)
+                .and_then(Option::as_ref)
+                .is_none_or(|c| e.category.as_ref() == Some(c))
     }
 
     /// The event's group values: each property's value where the event is its step's event.
@@ -214,7 +226,7 @@ pub(crate) fn reference(events: &[TestEvent], funnel: &RefFunnel) -> RefCounts {
 fn person(events: &[&TestEvent], funnel: &RefFunnel) -> Option<(usize, usize)> {
     let mut best: Option<(usize, i64, Vec<Option<String>>, usize)> = None;
     for (i, entry) in events.iter().enumerate() {
-        let enters = entry.event_type == funnel.steps[0]
+        let enters = funnel.matches_step(entry, 0)
             && (funnel.entry_from_ms..=funnel.entry_to_ms).contains(&entry.ts);
         if !enters {
             continue;
@@ -284,7 +296,7 @@ fn complete_paths(
     }
     let previous_ts = path.last().map_or(i64::MIN, |&i| events[i].ts);
     for (i, e) in events.iter().enumerate() {
-        let fits = e.event_type == funnel.steps[step]
+        let fits = funnel.matches_step(e, step)
             && e.ts >= previous_ts
             && e.ts <= deadline
             && !path.contains(&i);
@@ -369,7 +381,7 @@ fn step_fits(
     i: usize,
 ) -> bool {
     let e = events[i];
-    e.event_type == funnel.steps[step]
+    funnel.matches_step(e, step)
         && e.ts >= previous_ts
         && e.ts <= deadline
         && !used.contains(&i)
