@@ -653,6 +653,36 @@ fn later_step_strategy() -> impl Strategy<Value = Case> {
     })
 }
 
+/// Cases built to make steps compete for events of one millisecond: the steps repeat one event
+/// type with different category conditions, and every event falls on one of eight instants, so
+/// a person often has several `A`s of different categories at once.
+fn competing_steps_strategy() -> impl Strategy<Value = Case> {
+    // `A`, `A where x`, `A where y` after an entry: an `A` of x and one of y at one instant
+    // must go to the conditioned steps, and a plain `A` (or either of them) to the first.
+    let conditions = prop_oneof![
+        Just(vec![None, None, Some("x"), Some("y")]),
+        Just(vec![None, None, Some("y"), Some("x")]),
+        Just(vec![None, Some("x"), Some("y"), None]),
+    ];
+    (case_strategy(), conditions).prop_map(|(mut case, conditions)| {
+        case.steps = ["B", "A", "A", "A"].map(str::to_owned).to_vec();
+        case.hold_category = false;
+        case.step_conditions = conditions
+            .into_iter()
+            .map(|c| c.map(str::to_owned))
+            .collect();
+        case.order = 0;
+        case.exclusions.clear();
+        // Eight instants 6 hours apart over the first two days, no jitter.
+        for e in &mut case.events {
+            let slot = (e.ts - base() + HOUR).div_euclid(6 * HOUR).rem_euclid(8);
+            e.ts = base() + slot * 6 * HOUR;
+        }
+        case.from_day = 0;
+        case
+    })
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(256))]
 
@@ -663,6 +693,11 @@ proptest! {
 
     #[test]
     fn later_step_groups_match_the_reference(case in later_step_strategy()) {
+        check(&case)?;
+    }
+
+    #[test]
+    fn competing_conditioned_steps_match_the_reference(case in competing_steps_strategy()) {
         check(&case)?;
     }
 }
