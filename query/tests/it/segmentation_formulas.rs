@@ -13,6 +13,7 @@ use sluice_query::{QueryError, QuerySpec, render_csv, render_table};
 
 use crate::reference::{RefSeries, segmentation_measure};
 use crate::segmentation::label;
+use crate::segmentation_measures::close;
 use crate::support::{TestEvent, ev, run_any, utc, write_dataset};
 
 const HOUR: i64 = 3_600_000;
@@ -654,14 +655,6 @@ fn series_strategy() -> impl Strategy<Value = Series> {
 
 const ZONES: [&str; 3] = ["UTC", "Asia/Seoul", "America/New_York"];
 const INTERVALS: [&str; 3] = ["hour", "day", "week"];
-
-fn close(a: Option<f64>, b: Option<f64>) -> bool {
-    match (a, b) {
-        (Some(a), Some(b)) => a == b || (a - b).abs() <= 1e-9 * a.abs().max(b.abs()).max(1.0),
-        (None, None) => true,
-        _ => false,
-    }
-}
 
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(96))]
