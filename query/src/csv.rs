@@ -53,27 +53,46 @@ fn table(result: &QueryResult) -> Table {
         QueryResult::Lifecycle(r) => lifecycle(r),
         QueryResult::Stickiness(r) => stickiness(r),
         QueryResult::Paths(r) => paths(r),
-        QueryResult::Segments(compared) => {
-            let mut joined: Option<Table> = None;
-            for segment in &compared.segments {
-                let part = table(&segment.result);
-                let all = joined.get_or_insert_with(|| {
-                    let mut header = vec!["segment".to_owned()];
-                    header.extend(part.header.iter().cloned());
-                    Table {
-                        header,
-                        rows: Vec::new(),
-                    }
-                });
-                for row in part.rows {
-                    let mut line = vec![segment.name.clone()];
-                    line.extend(row);
-                    all.rows.push(line);
-                }
+        QueryResult::Segments(compared) => labelled(
+            "segment",
+            compared
+                .segments
+                .iter()
+                .map(|segment| (segment.name.clone(), &segment.result)),
+        ),
+        QueryResult::Groups(grouped) => labelled(
+            "group",
+            std::iter::once(("(all)".to_owned(), grouped.overall.as_ref())).chain(
+                grouped
+                    .groups
+                    .iter()
+                    .map(|group| (group.label(), &group.result)),
+            ),
+        ),
+    }
+}
+
+/// The tables of several results one under the other, each row led by its result's label in
+/// a first column named `name`.
+fn labelled<'a>(name: &str, parts: impl Iterator<Item = (String, &'a QueryResult)>) -> Table {
+    let mut joined: Option<Table> = None;
+    for (label, result) in parts {
+        let part = table(result);
+        let all = joined.get_or_insert_with(|| {
+            let mut header = vec![name.to_owned()];
+            header.extend(part.header.iter().cloned());
+            Table {
+                header,
+                rows: Vec::new(),
             }
-            joined.unwrap_or_else(|| Table::new(&["segment"]))
+        });
+        for row in part.rows {
+            let mut line = vec![label.clone()];
+            line.extend(row);
+            all.rows.push(line);
         }
     }
+    joined.unwrap_or_else(|| Table::new(&[name]))
 }
 
 /// One row per step of the overall funnel, of each breakdown value, then (with conversion over

@@ -13,8 +13,9 @@ use crate::error::QueryError;
 use crate::result::QueryResult;
 use sluice_schema::layout::{COMPACTION_EPOCH_FILE, EVENTS_DIR, QUARANTINE_DIR};
 
+use crate::grouping::GroupBy;
 use crate::person_cache::PersonCache;
-use crate::plan::{Inputs, Planned, check_segments};
+use crate::plan::{Grouping, Inputs, Planned, check_segments};
 use crate::spec::{Dataset, EventsQuery, QuerySpec};
 use crate::{events, table};
 
@@ -89,8 +90,17 @@ impl QueryEngine {
             Planned::Persons(plan) => plan,
             Planned::Events(query) => return self.list_events(&query).await,
         };
-        let plans = plan.per_segment(&check_segments(spec)?)?;
-        plans.run(&self.person_inputs().await?).await
+        let group_by = GroupBy::check(spec)?;
+        let plans = plan.clone().per_segment(&check_segments(spec)?)?;
+        let inputs = self.person_inputs().await?;
+        let grouping = match group_by {
+            Some(group_by) => Some(Grouping {
+                ranked: group_by.rank(&inputs, &plan).await?,
+                group_by,
+            }),
+            None => None,
+        };
+        plans.run(&inputs, grouping.as_ref()).await
     }
 
     async fn list_events(&self, query: &EventsQuery) -> Result<QueryResult, QueryError> {

@@ -17,7 +17,22 @@ use crate::spec::{FilterOp, FilterValue, PropertyFilter, PropertyRef, property_r
 
 /// Conditions that must all hold (empty: every event passes).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
-pub(crate) struct Conditions(Vec<Condition>);
+pub(crate) struct Conditions {
+    /// The spec's conditions, each on one property.
+    properties: Vec<Condition>,
+    /// Group-by memberships (`crate::grouping`): the event's values of the group-by properties
+    /// are (or, negated, are not) one of the listed tuples.
+    groups: Vec<GroupMembership>,
+}
+
+/// The event's values of `properties` equal one of `tuples` (a null entry stands for the
+/// property being absent, Amplitude's "(none)"); `negate`: none of them.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub(crate) struct GroupMembership {
+    pub(crate) properties: Vec<PropertyRef>,
+    pub(crate) tuples: Vec<Vec<Option<String>>>,
+    pub(crate) negate: bool,
+}
 
 /// One checked condition.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -80,26 +95,37 @@ impl Conditions {
                 })
             })
             .collect::<Result<_, _>>()?;
-        Ok(Conditions(conditions))
+        Ok(Conditions {
+            properties: conditions,
+            groups: Vec::new(),
+        })
+    }
+
+    /// The single condition that an event belongs to a group-by group.
+    pub(crate) fn membership(membership: GroupMembership) -> Self {
+        Conditions {
+            properties: Vec::new(),
+            groups: vec![membership],
+        }
     }
 
     /// Adds `other`'s conditions to these.
     pub(crate) fn extend(&mut self, other: &Conditions) {
-        self.0.extend(other.0.iter().cloned());
+        self.properties.extend(other.properties.iter().cloned());
+        self.groups.extend(other.groups.iter().cloned());
     }
 
     /// Whether there is no condition.
     pub(crate) fn is_empty(&self) -> bool {
-        self.0.is_empty()
+        self.properties.is_empty() && self.groups.is_empty()
     }
 
     /// The conditions as one predicate over rows of a table with `schema`; `None` when there
     /// are none. A null value never passes a positive test.
     pub(crate) fn expr(&self, schema: &Schema) -> Option<Expr> {
-        self.0
-            .iter()
-            .map(|condition| condition.expr(schema))
-            .reduce(Expr::and)
+        let properties = self.properties.iter().map(|c| c.expr(schema));
+        let groups = self.groups.iter().map(|g| g.expr(schema));
+        properties.chain(groups).reduce(Expr::and)
     }
 
     /// `base AND these conditions`.
@@ -222,6 +248,35 @@ impl Condition {
                 }
             }
         }
+    }
+}
+
+impl GroupMembership {
+    /// `CASE WHEN <values are one of the tuples> THEN true ELSE false END`, negated for
+    /// `negate` (never null, so a negated membership keeps events lacking a property).
+    fn expr(&self, schema: &Schema) -> Expr {
+        let values: Vec<Expr> = self.properties.iter().map(|p| resolve(p, schema)).collect();
+        let any = self
+            .tuples
+            .iter()
+            .filter_map(|tuple| {
+                values
+                    .iter()
+                    .zip(tuple)
+                    .map(|(value, wanted)| match wanted {
+                        Some(text) => value.clone().eq(lit(text.clone())),
+                        None => value.clone().is_null(),
+                    })
+                    .reduce(Expr::and)
+            })
+            .reduce(Expr::or)
+            .unwrap_or_else(|| lit(false));
+        let member = Expr::Case(Case::new(
+            None,
+            vec![(Box::new(any), Box::new(lit(true)))],
+            Some(Box::new(lit(false))),
+        ));
+        if self.negate { !member } else { member }
     }
 }
 

@@ -16,6 +16,7 @@ mod error;
 mod events;
 mod filter;
 mod funnel;
+mod grouping;
 mod identity;
 mod json;
 mod lifecycle;

@@ -35,8 +35,8 @@ use crate::person_periods::{
 use crate::property::{column, timestamp};
 use crate::result::{LifecyclePoint, LifecycleResult};
 use crate::retention::{list_scalar, list_type};
-use crate::spec::{LIFECYCLE_LEAD, LifecycleQuery, PointIndex, SeriesEvent};
-use crate::whole_table::{aggregate_list, counted_event};
+use crate::spec::{LIFECYCLE_LEAD, LifecycleQuery, PointIndex};
+use crate::whole_table::{aggregate_list, counted_event, event_matches};
 
 /// Counts per reported period: new, current, resurrected, then dormant by previous state.
 const PER_PERIOD: usize = 6;
@@ -112,11 +112,9 @@ async fn counts(
     use datafusion::datasource::TableProvider as _;
     let schema = table.schema();
     let counted = counted_event();
-    let event = match &query.event {
-        SeriesEvent::Type(name) => column("event_type").eq(lit(name.clone())),
-        SeriesEvent::Any => counted.clone(),
-    };
-    let event = query.event_conditions.and(event, &schema);
+    let event = query
+        .event_conditions
+        .and(event_matches(&query.event), &schema);
     let mut filter = column("event_time")
         .lt(timestamp(query.end_ms))
         .and(counted.clone());

@@ -4,8 +4,9 @@
 //! Each person who did the anchor event in the date range contributes one path: from their
 //! **first** anchor event in the range, the next `depth` counted events (or, looking backwards,
 //! the `depth` events before it, in time order), with repeated consecutive events collapsed into
-//! one when asked. Events at the same millisecond keep the order of their event type names, so
-//! the answer does not depend on file order.
+//! one when asked. Events at the same millisecond keep the order of their event type names, and
+//! of events of one type there, those meeting the anchor's conditions come first, so the answer
+//! does not depend on file order.
 //!
 //! Plan: every counted event of the date range and of one day on either side (paths may run
 //! past the range's edges, by at most a day) → per row the person, the time, the event type and
@@ -262,8 +263,10 @@ impl Paths {
         for (r, &t) in order.iter().enumerate() {
             rank[t as usize] = r as u32;
         }
-        self.rows
-            .sort_unstable_by_key(|&(person, ts, t)| (person, ts, rank[(t & !ANCHOR) as usize]));
+        // Of same-type events at one millisecond, the anchors (meeting the conditions) first.
+        self.rows.sort_unstable_by_key(|&(person, ts, t)| {
+            (person, ts, rank[(t & !ANCHOR) as usize], t & ANCHOR == 0)
+        });
         let q = &self.query;
         let mut counts: HashMap<Vec<u32>, u64> = HashMap::new();
         for events in self.rows.chunk_by(|a, b| a.0 == b.0) {

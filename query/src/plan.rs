@@ -3,22 +3,30 @@
 //! Segments are compared side by side by running the analysis once per segment, each time with
 //! the segment's conditions added to the event the segment applies to: every counted event for
 //! segmentation, lifecycle and stickiness; step 1 of a funnel, the start event of a retention
-//! and the anchor of paths (where Amplitude applies them).
+//! and the anchor of paths (where Amplitude applies them). A group-by (`crate::grouping`) runs
+//! each segment's plan once more per group, with the group's membership as one more condition on
+//! the same event.
 
 use std::sync::Arc;
 
 use datafusion::datasource::listing::ListingTable;
 use datafusion::execution::context::SessionContext;
 
+use datafusion::arrow::datatypes::Schema;
+use datafusion::logical_expr::{Expr, lit};
+
 use crate::error::{Result, SpecError};
 use crate::filter::Conditions;
+use crate::grouping::{GroupBy, RankedGroups};
 use crate::identity::PersonMap;
-use crate::result::{QueryResult, SegmentResult, SegmentsResult};
+use crate::property::{column, time_span};
+use crate::result::{GroupResult, GroupsResult, QueryResult, SegmentResult, SegmentsResult};
 use crate::spec::filter::MAX_SEGMENTS;
 use crate::spec::{
-    EventsQuery, FunnelQuery, Interval, LifecycleQuery, PathsQuery, QuerySpec, RetentionQuery,
-    Segment, SegmentationQuery, StartEvent, StickinessQuery,
+    EventsQuery, FunnelQuery, Interval, LIFECYCLE_LEAD, LifecycleQuery, PathsQuery, QuerySpec,
+    RetentionQuery, Segment, SegmentationQuery, StartEvent, StickinessQuery,
 };
+use crate::whole_table::event_matches;
 use crate::{funnel, lifecycle, paths, retention, segmentation, stickiness};
 
 /// One of the analyses that count persons, validated.
@@ -41,12 +49,26 @@ pub(crate) enum Planned {
 /// The plans of one query: one unnamed plan, or one per named segment.
 pub(crate) struct SegmentPlans(Vec<(Option<String>, Plan)>);
 
+/// A group-by with its groups ranked: every plan runs overall and once per group.
+pub(crate) struct Grouping {
+    pub(crate) group_by: GroupBy,
+    pub(crate) ranked: RankedGroups,
+}
+
 impl SegmentPlans {
-    /// Runs them: one result, or the segments' results side by side.
-    pub(crate) async fn run(&self, inputs: &Inputs) -> Result<QueryResult> {
+    /// Runs them: one result, or the segments' results side by side; with a `grouping`, each
+    /// result is split by its groups.
+    pub(crate) async fn run(
+        &self,
+        inputs: &Inputs,
+        grouping: Option<&Grouping>,
+    ) -> Result<QueryResult> {
         let mut segments = Vec::with_capacity(self.0.len());
         for (name, plan) in &self.0 {
-            let result = plan.run(inputs).await?;
+            let result = match grouping {
+                Some(grouping) => plan.run_grouped(inputs, grouping).await?,
+                None => plan.run(inputs).await?,
+            };
             match name {
                 None => return Ok(result),
                 Some(name) => segments.push(SegmentResult {
@@ -115,9 +137,19 @@ impl Plan {
 
     /// Adds a segment's conditions to the event it applies to.
     fn restrict_to(&mut self, segment: &Conditions) -> std::result::Result<(), SpecError> {
+        self.restrict(segment, "segments")
+    }
+
+    /// Adds conditions (of the spec's `field`: a segment's or a group's) to the event segments
+    /// apply to.
+    fn restrict(
+        &mut self,
+        segment: &Conditions,
+        field: &'static str,
+    ) -> std::result::Result<(), SpecError> {
         match self {
             Plan::Retention(q) if q.start == StartEvent::New && !segment.is_empty() => {
-                return Err(SpecError::NewUserConditions { field: "segments" });
+                return Err(SpecError::NewUserConditions { field });
             }
             Plan::Funnel(q, _) => {
                 if let Some(first) = q.step_conditions.first_mut() {
@@ -136,6 +168,110 @@ impl Plan {
             Plan::Paths(q) => q.anchor_conditions.extend(segment),
         }
         Ok(())
+    }
+
+    /// The rows a group-by is ranked on: the events segments apply to, in the date range
+    /// (with the plan's own conditions on them).
+    pub(crate) fn grouped_rows(&self, schema: &Schema) -> std::result::Result<Expr, SpecError> {
+        let span = |from: i64, end: i64| time_span(from, end - 1);
+        let (project, rows) = match self {
+            Plan::Funnel(q, _) => {
+                let first = lit(q.steps.first().cloned().unwrap_or_default());
+                let step = column("event_type").eq(first);
+                let step = match q.step_conditions.first() {
+                    Some(conditions) => conditions.and(step, schema),
+                    None => step,
+                };
+                let rows = time_span(q.entry_from_ms, q.entry_to_ms).and(step);
+                (&q.project, rows)
+            }
+            Plan::Segmentation(q, _) => {
+                let starts = &q.buckets.starts;
+                let any = q
+                    .series
+                    .iter()
+                    .zip(&q.series_conditions)
+                    .map(|(series, conditions)| {
+                        conditions.and(event_matches(&series.event), schema)
+                    })
+                    .reduce(Expr::or)
+                    .unwrap_or_else(|| lit(false));
+                let rows = match (starts.first(), starts.last()) {
+                    (Some(&from), Some(&end)) => span(from, end).and(any),
+                    _ => lit(false),
+                };
+                (&q.project, rows)
+            }
+            Plan::Retention(q) => {
+                let StartEvent::Event(event) = &q.start else {
+                    return Err(SpecError::NewUserConditions { field: "group_by" });
+                };
+                let start = q.start_conditions.and(event_matches(event), schema);
+                let rows = match q.buckets.starts.first() {
+                    Some(&from) => span(from, q.cohort_end_ms).and(start),
+                    None => lit(false),
+                };
+                (&q.project, rows)
+            }
+            Plan::Lifecycle(q) => {
+                let event = q.event_conditions.and(event_matches(&q.event), schema);
+                let rows = match q.buckets.starts.get(LIFECYCLE_LEAD) {
+                    Some(&from) => span(from, q.end_ms).and(event),
+                    None => lit(false),
+                };
+                (&q.project, rows)
+            }
+            Plan::Stickiness(q) => {
+                let starts = &q.days.starts;
+                let event = q.event_conditions.and(event_matches(&q.event), schema);
+                let rows = match (starts.first(), starts.last()) {
+                    (Some(&from), Some(&end)) => span(from, end).and(event),
+                    _ => lit(false),
+                };
+                (&q.project, rows)
+            }
+            Plan::Paths(q) => {
+                let anchor = column("event_type").eq(lit(q.anchor.clone()));
+                let anchor = q.anchor_conditions.and(anchor, schema);
+                (&q.project, time_span(q.from_ms, q.to_ms).and(anchor))
+            }
+        };
+        Ok(match project {
+            Some(project) => rows.and(column("project").eq(lit(project.clone()))),
+            None => rows,
+        })
+    }
+
+    /// The result overall, then once per listed group and for "(other)".
+    async fn run_grouped(&self, inputs: &Inputs, grouping: &Grouping) -> Result<QueryResult> {
+        let Grouping { group_by, ranked } = grouping;
+        let overall = self.run(inputs).await?;
+        let mut groups = Vec::with_capacity(ranked.listed.len() + 1);
+        for (values, persons) in &ranked.listed {
+            let mut plan = self.clone();
+            plan.restrict(&group_by.group(values), "group_by")?;
+            groups.push(GroupResult {
+                values: values.clone(),
+                other: false,
+                persons: *persons,
+                result: plan.run(inputs).await?,
+            });
+        }
+        if let Some(persons) = ranked.other {
+            let mut plan = self.clone();
+            plan.restrict(&group_by.membership(ranked, true), "group_by")?;
+            groups.push(GroupResult {
+                values: vec![None; group_by.labels.len()],
+                other: true,
+                persons,
+                result: plan.run(inputs).await?,
+            });
+        }
+        Ok(QueryResult::Groups(GroupsResult {
+            group_by: group_by.labels.clone(),
+            overall: Box::new(overall),
+            groups,
+        }))
     }
 
     async fn run(&self, inputs: &Inputs) -> Result<QueryResult> {

@@ -3,9 +3,9 @@
 use std::fmt::Write as _;
 
 use crate::result::{
-    EventsResult, FunnelPoint, FunnelResult, FunnelRow, LifecycleResult, PathsResult, QueryResult,
-    RetentionCohort, RetentionOverall, RetentionResult, SegmentationResult, SegmentsResult,
-    StickinessResult, TimeToConvert,
+    EventsResult, FunnelPoint, FunnelResult, FunnelRow, GroupsResult, LifecycleResult, PathsResult,
+    QueryResult, RetentionCohort, RetentionOverall, RetentionResult, SegmentationResult,
+    SegmentsResult, StickinessResult, TimeToConvert,
 };
 use crate::spec::{BreakdownKind, Dataset};
 
@@ -20,7 +20,30 @@ pub fn render_table(result: &QueryResult) -> String {
         QueryResult::Stickiness(stickiness) => render_stickiness(stickiness),
         QueryResult::Paths(paths) => render_paths(paths),
         QueryResult::Segments(compared) => render_segments(compared),
+        QueryResult::Groups(grouped) => render_groups(grouped),
     }
+}
+
+/// The overall table, then each group's under its values and persons.
+fn render_groups(grouped: &GroupsResult) -> String {
+    let properties: Vec<&str> = grouped
+        .group_by
+        .iter()
+        .map(|g| g.property.as_str())
+        .collect();
+    let mut out = String::from("== All ==\n");
+    out.push_str(&render_table(&grouped.overall));
+    for group in &grouped.groups {
+        let _ = writeln!(
+            out,
+            "\n== {}: {} ({} persons) ==",
+            properties.join(" / "),
+            group.label(),
+            group.persons
+        );
+        out.push_str(&render_table(&group.result));
+    }
+    out
 }
 
 /// Each segment's table under its name.

@@ -26,6 +26,54 @@ pub enum QueryResult {
     Paths(PathsResult),
     /// The same analysis once per segment of the spec, side by side.
     Segments(SegmentsResult),
+    /// The analysis overall and once per group of group-by values (every analysis but the
+    /// funnel, whose groups are rows of its own result).
+    Groups(GroupsResult),
+}
+
+/// An analysis split by group-by values: everyone, then each listed group and "(other)".
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GroupsResult {
+    /// The group-by properties, as the spec gave them.
+    pub group_by: Vec<Breakdown>,
+    /// The analysis over everyone (as without `group_by`).
+    pub overall: Box<QueryResult>,
+    /// The `group_limit` groups with the most persons first (ties by value, none first), then,
+    /// when more groups exist, one `other` group holding all the rest.
+    pub groups: Vec<GroupResult>,
+}
+
+/// One group of a [`GroupsResult`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GroupResult {
+    /// The group's value of each group-by property, in order; null where the events lack the
+    /// property ("(none)"), and every entry null for the "(other)" group.
+    pub values: Vec<Option<String>>,
+    /// The "(other)" group: the events whose values are none of the listed groups'.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub other: bool,
+    /// The persons the groups are ranked by: those who did the event the group-by is read on
+    /// (see the spec's `group_by`) in the date range with the group's values.
+    pub persons: u64,
+    /// The analysis over the group's events.
+    pub result: QueryResult,
+}
+
+impl GroupResult {
+    /// The group's name in tables: its values joined by " / " ("(none)" for a missing one), or
+    /// "(other)".
+    pub fn label(&self) -> String {
+        if self.other {
+            return "(other)".to_owned();
+        }
+        self.values
+            .iter()
+            .map(|v| v.as_deref().unwrap_or("(none)"))
+            .collect::<Vec<_>>()
+            .join(" / ")
+    }
 }
 
 /// One analysis per segment, in the spec's order.

@@ -467,6 +467,17 @@ pub struct SegmentationSpec {
     /// group of everyone when absent. Segment conditions apply to every counted event.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub segments: Vec<Segment>,
+    /// Split the result by up to 2 properties (Amplitude's group-by), read on every counted event
+    /// (as the segments): the analysis runs once per group of values, over those events having the
+    /// values, as a segment would. Groups are ranked by the persons who did that event in the date
+    /// range with those values (ties by value, none first); the first `group_limit` are listed and
+    /// the rest summed into one "(other)" group.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub group_by: Vec<Breakdown>,
+    /// How many groups are listed before "(other)": 1 to 100, 10 when absent. Each group is
+    /// one more pass over the events.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub group_limit: Option<usize>,
     /// The days counted (inclusive, in `time_zone`).
     pub date_range: DateRange,
     /// IANA time zone for days, weeks and months; "UTC" when absent.
@@ -697,6 +708,17 @@ pub struct RetentionSpec {
     /// group of everyone when absent. Segment conditions apply to the start event (as in Amplitude).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub segments: Vec<Segment>,
+    /// Split the result by up to 2 properties (Amplitude's group-by), read on the start event (as
+    /// the segments: return events are not split): the analysis runs once per group of values,
+    /// over those events having the values, as a segment would. Groups are ranked by the persons
+    /// who did that event in the date range with those values (ties by value, none first); the
+    /// first `group_limit` are listed and the rest summed into one "(other)" group.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub group_by: Vec<Breakdown>,
+    /// How many groups are listed before "(other)": 1 to 100, 10 when absent. Each group is
+    /// one more pass over the events.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub group_limit: Option<usize>,
     /// The days in which start events open cohorts (inclusive, in `time_zone`); return events
     /// may fall after it.
     pub date_range: DateRange,
@@ -803,6 +825,17 @@ pub struct LifecycleSpec {
     /// group of everyone when absent. Segment conditions apply to the events counted.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub segments: Vec<Segment>,
+    /// Split the result by up to 2 properties (Amplitude's group-by), read on the events counted
+    /// (as the segments): the analysis runs once per group of values, over those events having the
+    /// values, as a segment would. Groups are ranked by the persons who did that event in the date
+    /// range with those values (ties by value, none first); the first `group_limit` are listed and
+    /// the rest summed into one "(other)" group.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub group_by: Vec<Breakdown>,
+    /// How many groups are listed before "(other)": 1 to 100, 10 when absent. Each group is
+    /// one more pass over the events.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub group_limit: Option<usize>,
     /// The periods reported (inclusive days, in `time_zone`); history before it is read to tell
     /// new from resurrected persons.
     pub date_range: DateRange,
@@ -836,6 +869,17 @@ pub struct StickinessSpec {
     /// group of everyone when absent. Segment conditions apply to the events counted.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub segments: Vec<Segment>,
+    /// Split the result by up to 2 properties (Amplitude's group-by), read on the events counted
+    /// (as the segments): the analysis runs once per group of values, over those events having the
+    /// values, as a segment would. Groups are ranked by the persons who did that event in the date
+    /// range with those values (ties by value, none first); the first `group_limit` are listed and
+    /// the rest summed into one "(other)" group.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub group_by: Vec<Breakdown>,
+    /// How many groups are listed before "(other)": 1 to 100, 10 when absent. Each group is
+    /// one more pass over the events.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub group_limit: Option<usize>,
     /// The days whose weeks or months are reported (inclusive, in `time_zone`).
     pub date_range: DateRange,
     /// IANA time zone for days, weeks and months; "UTC" when absent.
@@ -882,6 +926,17 @@ pub struct PathsSpec {
     /// group of everyone when absent. Segment conditions apply to the anchor event.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub segments: Vec<Segment>,
+    /// Split the result by up to 2 properties (Amplitude's group-by), read on the anchor event (as
+    /// the segments): the analysis runs once per group of values, over those events having the
+    /// values, as a segment would. Groups are ranked by the persons who did that event in the date
+    /// range with those values (ties by value, none first); the first `group_limit` are listed and
+    /// the rest summed into one "(other)" group.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub group_by: Vec<Breakdown>,
+    /// How many groups are listed before "(other)": 1 to 100, 10 when absent. Each group is
+    /// one more pass over the events.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub group_limit: Option<usize>,
     /// The days in which the anchor event must happen (inclusive, in `time_zone`).
     pub date_range: DateRange,
     /// IANA time zone for the date range; "UTC" when absent.

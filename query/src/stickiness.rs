@@ -27,8 +27,8 @@ use crate::person_periods::{MARK_A, PeriodLayout, PersonPeriods, bit};
 use crate::property::{column, time_span};
 use crate::result::{StickinessPeriod, StickinessResult};
 use crate::retention::{list_scalar, list_type};
-use crate::spec::{PointIndex, SeriesEvent, StickinessQuery};
-use crate::whole_table::{aggregate_list, counted_event};
+use crate::spec::{PointIndex, StickinessQuery};
+use crate::whole_table::{aggregate_list, event_matches};
 
 /// Runs `query` over `table` (`None`: no data yet, every count is zero).
 pub(crate) async fn run(
@@ -83,10 +83,7 @@ async fn counts(
     let (Some(&from), Some(&end)) = (starts.first(), starts.last()) else {
         return Ok(Vec::new());
     };
-    let event = match &query.event {
-        SeriesEvent::Type(name) => column("event_type").eq(lit(name.clone())),
-        SeriesEvent::Any => counted_event(),
-    };
+    let event = event_matches(&query.event);
     let mut filter = time_span(from, end - 1).and(query.event_conditions.and(event, &schema));
     if let Some(project) = &query.project {
         filter = filter.and(column("project").eq(lit(project.clone())));

@@ -11,6 +11,7 @@ use datafusion::logical_expr::{AggregateUDF, Expr, lit};
 
 use crate::error::{QueryError, Result};
 use crate::property::column;
+use crate::spec::SeriesEvent;
 
 /// Stored event types that are not counted events: identifies update properties (Amplitude does
 /// not count `$identify` / `$groupidentify` as events).
@@ -19,6 +20,14 @@ const NOT_COUNTED: [&str; 2] = ["$identify", "$groupidentify"];
 /// `event_type` is a counted event.
 pub(crate) fn counted_event() -> Expr {
     column("event_type").in_list(NOT_COUNTED.iter().map(|t| lit(*t)).collect(), true)
+}
+
+/// A row is a counted event of `event`: of its type, or any counted event.
+pub(crate) fn event_matches(event: &SeriesEvent) -> Expr {
+    match event {
+        SeriesEvent::Type(name) => column("event_type").eq(lit(name.clone())),
+        SeriesEvent::Any => counted_event(),
+    }
 }
 
 /// Runs `aggregate(arguments)` over the rows of `table` passing `filter` and returns the

@@ -22,7 +22,7 @@ use datafusion::arrow::datatypes::DataType;
 use datafusion::common::cast::as_uint64_array;
 use datafusion::datasource::listing::ListingTable;
 use datafusion::execution::context::SessionContext;
-use datafusion::logical_expr::{Expr, cast, lit, when};
+use datafusion::logical_expr::{cast, lit, when};
 
 use crate::error::{QueryError, Result};
 use crate::filter::Conditions;
@@ -31,7 +31,7 @@ use crate::person_periods::PeriodLayout;
 use crate::property::{column, time_span, timestamp};
 use crate::result::{RetentionCohort, RetentionOverall, RetentionResult, RetentionSeries};
 use crate::spec::{PointIndex, RetentionQuery, ReturnPeriods, SeriesEvent, StartEvent};
-use crate::whole_table::{aggregate_list, counted_event};
+use crate::whole_table::{aggregate_list, event_matches};
 use persons::{RETURN, RetentionParams, RetentionUdaf, START};
 pub(crate) use persons::{list_scalar, list_type};
 use rolling::{RollingParams, RollingUdaf};
@@ -144,14 +144,6 @@ fn column_end_ms(query: &RetentionQuery, cohort: usize, last: u32) -> Option<i64
     }
 }
 
-/// Whether a row is a counted event of `event`.
-fn matches(event: &SeriesEvent) -> Expr {
-    match event {
-        SeriesEvent::Type(name) => column("event_type").eq(lit(name.clone())),
-        SeriesEvent::Any => counted_event(),
-    }
-}
-
 /// Per cohort its persons and returned counts for return event `ret`, then the distinct persons.
 async fn counts(
     ctx: &SessionContext,
@@ -174,13 +166,13 @@ async fn counts(
     let (start_matches, mut filter) = match &query.start {
         // New users: every counted event up to the end, from the beginning of time.
         StartEvent::New => (
-            matches(&SeriesEvent::Any),
+            event_matches(&SeriesEvent::Any),
             column("event_time").lt(timestamp(scan_end)),
         ),
-        StartEvent::Event(event) => (matches(event), time_span(from, scan_end - 1)),
+        StartEvent::Event(event) => (event_matches(event), time_span(from, scan_end - 1)),
     };
     let start_matches = query.start_conditions.and(start_matches, &schema);
-    let return_matches = ret_conditions.and(matches(ret), &schema);
+    let return_matches = ret_conditions.and(event_matches(ret), &schema);
     if let Some(project) = &query.project {
         filter = filter.and(column("project").eq(lit(project.clone())));
     }

@@ -12,9 +12,8 @@ use datafusion::arrow::datatypes::Schema;
 use datafusion::logical_expr::{Expr, lit, when};
 
 use crate::error::Result;
-use crate::property::column;
-use crate::spec::{SegmentationQuery, SeriesEvent};
-use crate::whole_table::counted_event;
+use crate::spec::SegmentationQuery;
+use crate::whole_table::{counted_event, event_matches};
 
 /// The distinct predicates of a segmentation and each counted series' bit among them.
 #[derive(Debug, Clone, PartialEq)]
@@ -34,10 +33,7 @@ impl Selection {
             bits: Vec::new(),
         };
         for (s, series) in query.series.iter().enumerate() {
-            let matches = match &series.event {
-                SeriesEvent::Type(name) => column("event_type").eq(lit(name.clone())),
-                SeriesEvent::Any => counted_event(),
-            };
+            let matches = event_matches(&series.event);
             selection.push(match query.series_conditions.get(s) {
                 Some(conditions) => conditions.and(matches, schema),
                 None => matches,

@@ -12,7 +12,7 @@ use sluice_query::result::QueryResult;
 use crate::support::{TestEvent, ev, run_any, utc, write_dataset};
 
 const HOUR: i64 = 3_600_000;
-const CATEGORIES: [Option<&str>; 6] = [
+pub(crate) const CATEGORIES: [Option<&str>; 6] = [
     None,
     Some("Design"),
     Some("design tools"),
@@ -20,8 +20,8 @@ const CATEGORIES: [Option<&str>; 6] = [
     Some("9.5"),
     Some("Video"),
 ];
-const PLANS: [Option<&str>; 3] = [None, Some("free"), Some("pro")];
-const PLATFORMS: [Option<&str>; 4] = [None, Some("iOS"), Some("Android"), Some("Web")];
+pub(crate) const PLANS: [Option<&str>; 3] = [None, Some("free"), Some("pro")];
+pub(crate) const PLATFORMS: [Option<&str>; 4] = [None, Some("iOS"), Some("Android"), Some("Web")];
 
 fn spec(value: &Value) -> QuerySpec {
     QuerySpec::from_json(&value.to_string()).expect("valid spec")

@@ -10,6 +10,7 @@ mod funnel_orders;
 mod funnel_over_time;
 mod funnel_times;
 mod golden;
+mod group_by;
 mod identity;
 mod lifecycle;
 mod paths;

@@ -146,3 +146,27 @@ fn paths_after_a_search_by_hand() {
     assert_eq!(result.links.len(), 2);
     assert!(result.links.iter().all(|l| l.persons == 2));
 }
+
+#[test]
+fn a_qualifying_anchor_precedes_same_type_events_of_its_millisecond() {
+    let t = utc(2025, 1, 10, 9, 0, 0);
+    let spec = json!({"version": 1, "analysis": "paths",
+        "date_range": {"from": "2025-01-10", "to": "2025-01-10"},
+        "anchor": {"event_type": "Search", "where": [
+            {"kind": "event", "property": "category", "op": "is", "values": ["Design"]}]},
+        "depth": 2});
+    let plain = ev(t, "Search", "u1");
+    let anchor = ev(t, "Search", "u1").category("Design");
+    let view = ev(t + 1, "View", "u1");
+    // Whichever row the file holds first: the anchor starts the path, the other search follows.
+    for events in [
+        [plain.clone(), anchor.clone(), view.clone()],
+        [anchor.clone(), plain.clone(), view.clone()],
+    ] {
+        let dir = tempfile::tempdir().expect("tempdir");
+        write_dataset(dir.path(), &events, 1);
+        let result = paths(dir.path(), spec.clone());
+        assert_eq!(result.paths.len(), 1);
+        assert_eq!(result.paths[0].events, ["Search", "Search", "View"]);
+    }
+}
