@@ -180,6 +180,7 @@ async fn level_counts(
         },
         exclusion_gaps: exclusion_gaps(query),
         order: query.order,
+        steps_compete: query.steps_compete(),
     };
     let points = query
         .over_time

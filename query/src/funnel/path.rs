@@ -63,6 +63,10 @@ pub(crate) struct FunnelParams {
     pub(crate) exclusion_gaps: [u64; 32],
     /// The order mode; exact order is run as exclusions (every event breaks every gap).
     pub(crate) order: FunnelOrder,
+    /// Two steps share an event type but not their conditions, so one event may match one of
+    /// them and not the other; only then can events of one millisecond compete
+    /// ([`needs_matching`]).
+    pub(crate) steps_compete: bool,
 }
 
 impl FunnelParams {
@@ -80,10 +84,14 @@ impl FunnelParams {
 /// Across milliseconds the earliest candidate is always safe (an event a later step could use
 /// lies at or after every step in between), and events of one millisecond with equal or
 /// disjoint step masks are interchangeable or never compete; only overlapping, different masks
-/// in one millisecond make the order of choice matter.
+/// in one millisecond make the order of choice matter, which needs competing steps: events of
+/// one type match steps of that type only, and steps with equal conditions match the same events.
 pub(crate) fn needs_matching(events: &[StepEvent], params: &FunnelParams) -> bool {
     if params.has_exclusions() {
         return true;
+    }
+    if !params.steps_compete {
+        return false;
     }
     let steps = step_bits(usize::from(params.steps.min(32)));
     events.chunk_by(|a, b| a.ts == b.ts).any(|run| {

@@ -88,6 +88,20 @@ pub(crate) struct ConversionTimes {
     pub(crate) bounds: Vec<i64>,
 }
 
+impl FunnelQuery {
+    /// Whether two steps share an event type but not their conditions (after a segment's or a
+    /// group's were added to step 1): an event may then match one and not the other.
+    pub(crate) fn steps_compete(&self) -> bool {
+        let steps = self.steps.iter().zip(&self.step_conditions);
+        steps.clone().enumerate().any(|(i, (a, a_where))| {
+            steps
+                .clone()
+                .skip(i + 1)
+                .any(|(b, b_where)| a == b && a_where != b_where)
+        })
+    }
+}
+
 /// A validated group-by property.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct GroupProperty {

@@ -14,6 +14,7 @@ fn params() -> FunnelParams {
         strict: StrictModes::default(),
         exclusion_gaps: [0; 32],
         order: FunnelOrder::Any,
+        steps_compete: true,
     }
 }
 

@@ -17,6 +17,7 @@ fn params(gaps: &[usize]) -> FunnelParams {
         strict: StrictModes::default(),
         exclusion_gaps,
         order: crate::spec::FunnelOrder::This,
+        steps_compete: true,
     }
 }
 

@@ -28,6 +28,7 @@ fn params(steps: usize, window_ms: i64) -> FunnelParams {
         strict: StrictModes::default(),
         exclusion_gaps: [0; 32],
         order: crate::spec::FunnelOrder::This,
+        steps_compete: true,
     }
 }
 
