@@ -7,7 +7,7 @@ use crate::result::{
     QueryResult, RetentionCohort, RetentionOverall, RetentionResult, SegmentationResult,
     SegmentsResult, StickinessResult, TimeToConvert,
 };
-use crate::spec::{BreakdownKind, Dataset};
+use crate::spec::{BreakdownKind, Dataset, FunnelCounting};
 
 /// Renders a result as an aligned text table, ending with a newline.
 pub fn render_table(result: &QueryResult) -> String {
@@ -311,7 +311,11 @@ fn render_events(result: &EventsResult) -> String {
 
 fn render_funnel(funnel: &FunnelResult) -> String {
     let mut out = String::new();
-    let _ = writeln!(out, "Funnel: {}", funnel.steps.join(" → "));
+    let counted = match funnel.counting {
+        FunnelCounting::Uniques => "",
+        FunnelCounting::Totals => " (event totals: the counts are attempts, not persons)",
+    };
+    let _ = writeln!(out, "Funnel: {}{counted}", funnel.steps.join(" → "));
     render_row(&mut out, "Overall", funnel, &funnel.overall);
     let groups = funnel.groups();
     let mut titled = Vec::with_capacity(funnel.by_breakdown.len());

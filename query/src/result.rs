@@ -3,7 +3,8 @@
 use serde::{Deserialize, Serialize};
 
 use crate::spec::{
-    Breakdown, Dataset, FormulaFormat, GroupBy, Interval, Measure, PathDirection, View,
+    Breakdown, Dataset, FormulaFormat, FunnelCounting, GroupBy, Interval, Measure, PathDirection,
+    View,
 };
 
 /// The result of a query: one variant per analysis, matching [`crate::QuerySpec`].
@@ -496,6 +497,10 @@ pub struct UserSnapshot {
 pub struct FunnelResult {
     /// The event type of each step, in order.
     pub steps: Vec<String>,
+    /// What the counts count: left out for persons; `totals` when every attempt is counted
+    /// (each `persons` of the result then counts attempts).
+    #[serde(default, skip_serializing_if = "FunnelCounting::is_default")]
+    pub counting: FunnelCounting,
     /// The breakdown asked for, if any (the one-property form of `group_by`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub breakdown: Option<Breakdown>,
@@ -731,6 +736,7 @@ impl FunnelResult {
             by_breakdown.push(row);
         }
         FunnelResult {
+            counting: FunnelCounting::Uniques,
             overall: FunnelRow::from_levels(None, &overall, n),
             steps,
             breakdown,

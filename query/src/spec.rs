@@ -127,6 +127,12 @@ pub struct FunnelSpec {
     /// How the steps must be ordered: `this` (the default), `any` or `exact`.
     #[serde(default, skip_serializing_if = "FunnelOrder::is_default")]
     pub order: FunnelOrder,
+    /// What the counts count: `uniques` (persons, each by their earliest longest path; the
+    /// default) or `totals` (every attempt: each step-1 event in the date range starts a path,
+    /// and a later step's event serves one path at most). `totals` only in "this" order without
+    /// exclusions, strict modes, time to convert or a later-step group-by.
+    #[serde(default, skip_serializing_if = "FunnelCounting::is_default")]
+    pub counting: FunnelCounting,
     /// Conversion over time: when given, the result also has the funnel of the persons whose
     /// entry fell in each point of this interval (hour, day, week or month).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -202,6 +208,27 @@ impl FunnelOrder {
             FunnelOrder::Any => "any",
             FunnelOrder::Exact => "exact",
         }
+    }
+}
+
+/// What a funnel counts (Amplitude's "Count by": unique users or event totals).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FunnelCounting {
+    /// Persons, each counted once by their earliest, longest path.
+    #[default]
+    Uniques,
+    /// Attempts: every step-1 event in the date range starts one, in time order; each attempt
+    /// takes, step after step, the earliest matching event at or after the previous step's time,
+    /// inside the window, that no earlier attempt took for a later step ("search ×4 → add to
+    /// cart" is 4 attempts at step 1 and 1 at step 2).
+    Totals,
+}
+
+impl FunnelCounting {
+    /// Whether this is the default, persons (left out of specs and results).
+    pub fn is_default(&self) -> bool {
+        *self == FunnelCounting::Uniques
     }
 }
 

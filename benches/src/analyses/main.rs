@@ -201,10 +201,22 @@ fn records(batch: &RecordBatch) -> Result<Vec<LogRecord>, String> {
     };
     let time = column("time")?.as_primitive::<TimestampMillisecondType>();
     let user = column("user_id")?.as_primitive::<Int64Type>();
-    let device = column("distinct_id")?.as_string::<i32>();
-    let event_type = column("event_type")?.as_string::<i32>();
-    let category = column("category")?.as_string::<i32>();
-    let platform = column("platform")?.as_string::<i32>();
+    // Text columns are `string`, or `large_string` in files too big for 32-bit offsets
+    // (`gen_large.py`): read both as `string` (a batch is far below 2 GiB).
+    let text = |name: &str| -> Result<arrow::array::ArrayRef, String> {
+        arrow::compute::cast(column(name)?, &arrow::datatypes::DataType::Utf8)
+            .map_err(|e| format!("reading `{name}` as text: {e}"))
+    };
+    let (device, event_type, category, platform) = (
+        text("distinct_id")?,
+        text("event_type")?,
+        text("category")?,
+        text("platform")?,
+    );
+    let device = device.as_string::<i32>();
+    let event_type = event_type.as_string::<i32>();
+    let category = category.as_string::<i32>();
+    let platform = platform.as_string::<i32>();
     (0..batch.num_rows())
         .map(|row| {
             let ms = time.value(row);

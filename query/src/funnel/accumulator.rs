@@ -20,8 +20,9 @@ use datafusion::logical_expr::Accumulator;
 
 use super::group::{GroupSteps, PairRanks, counted_step_event};
 use super::path::{FunnelParams, StepEvent, person_funnel};
-use super::state::{Collected, NONE, Row};
+use super::state::{Collected, NONE, Ranking, Row};
 use super::times::{TimesTally, step_times};
+use super::totals::attempts;
 use super::udaf::{LEVELS_FIELD, TIMES_FIELD, level_fields, result_fields};
 use crate::person_sort::sort_by_person;
 use crate::spec::{ConversionTimes, PointIndex};
@@ -150,6 +151,10 @@ fn count_levels(
             breakdown: pairs.rank(PairRanks::packed(r.groups, &ranking)),
             mask: r.mask,
         }));
+        if params.totals {
+            count_attempts(&mut events, params, &pairs, &ranking, points, &mut counts);
+            continue;
+        }
         let outcome = person_funnel(&mut events, params);
         let Some(entry) = outcome.entry.filter(|_| outcome.level > 0) else {
             continue;
@@ -189,6 +194,29 @@ fn count_levels(
         }
     }
     counts
+}
+
+/// Counts every attempt of one person (`counting: totals`) under its entry's group values and
+/// point (a later-step group-by is refused with totals).
+fn count_attempts(
+    events: &mut [StepEvent],
+    params: &FunnelParams,
+    pairs: &PairRanks,
+    ranking: &Ranking,
+    points: Option<&PointIndex>,
+    counts: &mut BTreeMap<CountKey, u64>,
+) {
+    if !events.is_sorted() {
+        events.sort_unstable();
+    }
+    for (entry, level) in attempts(events, params) {
+        let values = pairs.pair(entry.breakdown, ranking);
+        let point = match points {
+            Some(points) => points.point_of(entry.ts).map_or(NONE, |p| p as u32),
+            None => NONE,
+        };
+        *counts.entry((values, false, point, level)).or_insert(0) += 1;
+    }
 }
 
 /// The counts as the aggregate's result: a list of `{group_1, group_2, did_not_reach, point,

@@ -14,6 +14,7 @@ mod group;
 mod path;
 mod state;
 mod times;
+mod totals;
 mod udaf;
 
 use std::collections::BTreeSet;
@@ -34,7 +35,9 @@ use crate::error::{QueryError, Result};
 use crate::identity::PersonMap;
 use crate::property::{column, null_text, resolve, time_span, timestamp};
 use crate::result::{ConversionBucket, FunnelResult, GroupKey, StepTime, TimeToConvert};
-use crate::spec::{Breakdown, ConversionTimes, FunnelOrder, FunnelQuery, GroupBy, PointIndex};
+use crate::spec::{
+    Breakdown, ConversionTimes, FunnelCounting, FunnelOrder, FunnelQuery, GroupBy, PointIndex,
+};
 use crate::whole_table::{aggregate_row, counted_event};
 use group::GroupSteps;
 use path::{FunnelParams, StrictModes};
@@ -76,6 +79,9 @@ pub(crate) async fn run(
         query.group_limit,
         groups,
     );
+    if query.totals {
+        result.counting = FunnelCounting::Totals;
+    }
     if let Some(buckets) = &query.over_time {
         let points = counts
             .iter()
@@ -181,6 +187,7 @@ async fn level_counts(
         exclusion_gaps: exclusion_gaps(query),
         order: query.order,
         steps_compete: query.steps_compete(),
+        totals: query.totals,
     };
     let points = query
         .over_time

@@ -67,6 +67,8 @@ pub(crate) struct FunnelParams {
     /// them and not the other; only then can events of one millisecond compete
     /// ([`needs_matching`]).
     pub(crate) steps_compete: bool,
+    /// Count every attempt (`counting: totals`, `totals.rs`) instead of each person's best path.
+    pub(crate) totals: bool,
 }
 
 impl FunnelParams {
@@ -253,7 +255,7 @@ pub(crate) fn greedy_times(
 }
 
 /// For each step, the positions (into the sorted `events`) of the events matching it.
-fn positions_by_step(events: &[StepEvent], steps: usize) -> Vec<Vec<u32>> {
+pub(crate) fn positions_by_step(events: &[StepEvent], steps: usize) -> Vec<Vec<u32>> {
     let mut by_step = vec![Vec::new(); steps];
     for (position, event) in events.iter().enumerate() {
         let mut mask = event.mask & step_bits(steps);

@@ -8,12 +8,12 @@ use super::intervals::{Buckets, buckets, first_day_of, last_day_after};
 use super::view::{View, ViewPlan};
 use super::{
     ANY_EVENT, Breakdown, BreakdownKind, CalendarInterval, DEFAULT_CONVERSION_BUCKETS_MS,
-    DEFAULT_FREQUENCY_BUCKETS, Dataset, DateRange, EventRef, EventsSpec, FunnelExclusion,
-    FunnelOrder, FunnelSpec, Interval, LifecycleSpec, MAX_CONVERSION_BUCKETS, MAX_EVENTS_LIMIT,
-    MAX_FREQUENCY_BUCKETS, MAX_PATH_DEPTH, MAX_RETENTION_PERIODS, MAX_SERIES, Measure, NEW_USER,
-    PathDirection, PathsSpec, RetentionBoundaries, RetentionMethod, RetentionSpec, SPEC_VERSION,
-    SegmentationSpec, SeriesSpec, StickinessInterval, StickinessSpec, StrictMode,
-    TimeToConvertSpec,
+    DEFAULT_FREQUENCY_BUCKETS, Dataset, DateRange, EventRef, EventsSpec, FunnelCounting,
+    FunnelExclusion, FunnelOrder, FunnelSpec, Interval, LifecycleSpec, MAX_CONVERSION_BUCKETS,
+    MAX_EVENTS_LIMIT, MAX_FREQUENCY_BUCKETS, MAX_PATH_DEPTH, MAX_RETENTION_PERIODS, MAX_SERIES,
+    Measure, NEW_USER, PathDirection, PathsSpec, RetentionBoundaries, RetentionMethod,
+    RetentionSpec, SPEC_VERSION, SegmentationSpec, SeriesSpec, StickinessInterval, StickinessSpec,
+    StrictMode, TimeToConvertSpec,
 };
 use crate::error::{FilterProblem, SpecError};
 use crate::filter::Conditions;
@@ -71,6 +71,8 @@ pub(crate) struct FunnelQuery {
     pub(crate) exclusions: Vec<ExclusionStep>,
     /// The order mode.
     pub(crate) order: FunnelOrder,
+    /// Count attempts (`counting: totals`) instead of persons.
+    pub(crate) totals: bool,
     /// The points of conversion over time (entries are counted in the point of their time).
     pub(crate) over_time: Option<Buckets>,
     /// Time to convert, when asked for.
@@ -940,6 +942,7 @@ impl FunnelSpec {
             steps,
             exclusions,
             order: self.order,
+            totals: self.counting == FunnelCounting::Totals,
             step_conditions,
             window_ms,
             entry_from_ms,
@@ -1033,6 +1036,33 @@ impl FunnelSpec {
         let incompatible =
             |first, second, why| Err(SpecError::IncompatibleFunnelOptions { first, second, why });
         let exclusions = !self.exclusions.is_empty();
+        if self.counting == FunnelCounting::Totals {
+            let refused = if !self.strict.is_empty() {
+                Some(("strict", "ClickHouse's scan counts one level per person"))
+            } else if self.order != FunnelOrder::This {
+                Some((
+                    "order",
+                    "attempts are defined for \"this\" order: each takes the earliest unused events in turn",
+                ))
+            } else if exclusions {
+                Some((
+                    "exclusions",
+                    "an attempt's path is the greedy one, which exclusions do not define",
+                ))
+            } else if self.time_to_convert.is_some() {
+                Some(("time_to_convert", "time to convert measures persons"))
+            } else if self.group_by.iter().any(|g| g.step.is_some_and(|s| s > 1)) {
+                Some((
+                    "group_by step other than 1",
+                    "attempts are grouped by their step-1 event",
+                ))
+            } else {
+                None
+            };
+            if let Some((second, why)) = refused {
+                return incompatible("counting \"totals\"", second, why);
+            }
+        }
         if self.time_to_convert.is_some() && !self.strict.is_empty() {
             return incompatible(
                 "time_to_convert",

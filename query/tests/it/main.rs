@@ -9,6 +9,7 @@ mod funnel_groups;
 mod funnel_orders;
 mod funnel_over_time;
 mod funnel_times;
+mod funnel_totals;
 mod golden;
 mod group_by;
 mod identity;

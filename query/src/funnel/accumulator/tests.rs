@@ -21,6 +21,7 @@ const PARAMS: FunnelParams = FunnelParams {
     exclusion_gaps: [0; 32],
     order: crate::spec::FunnelOrder::This,
     steps_compete: true,
+    totals: false,
 };
 
 type TestRow = (i64, i64, i64, Option<&'static str>, Option<&'static str>);

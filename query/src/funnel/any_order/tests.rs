@@ -15,6 +15,7 @@ fn params() -> FunnelParams {
         exclusion_gaps: [0; 32],
         order: FunnelOrder::Any,
         steps_compete: true,
+        totals: false,
     }
 }
 

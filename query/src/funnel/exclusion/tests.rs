@@ -18,6 +18,7 @@ fn params(gaps: &[usize]) -> FunnelParams {
         exclusion_gaps,
         order: crate::spec::FunnelOrder::This,
         steps_compete: true,
+        totals: false,
     }
 }
 

@@ -29,6 +29,7 @@ fn params(steps: usize, window_ms: i64) -> FunnelParams {
         exclusion_gaps: [0; 32],
         order: crate::spec::FunnelOrder::This,
         steps_compete: true,
+        totals: false,
     }
 }
 
