@@ -91,7 +91,7 @@ impl QueryEngine {
             Planned::Events(query) => return self.list_events(&query).await,
         };
         let group_by = GroupBy::check(spec)?;
-        let plans = plan.clone().per_segment(&check_segments(spec)?)?;
+        let plans = plan.clone().per_segment(&check_segments(spec)?);
         let inputs = self.person_inputs().await?;
         let grouping = match group_by {
             Some(group_by) => Some(Grouping {

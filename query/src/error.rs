@@ -439,14 +439,6 @@ pub enum SpecError {
         /// What is wrong with it.
         problem: FilterProblem,
     },
-    /// Conditions on a `_new` start event (not supported yet).
-    #[error(
-        "{field}: conditions cannot apply to the \"_new\" start event yet; use a specific start event"
-    )]
-    NewUserConditions {
-        /// `start_event.where` or `segments`.
-        field: &'static str,
-    },
     /// Too many segments.
     #[error("segments: at most {max} segments can be compared, got {found}")]
     SegmentCount {

@@ -115,11 +115,6 @@ impl Conditions {
         self.groups.extend(other.groups.iter().cloned());
     }
 
-    /// Whether there is no condition.
-    pub(crate) fn is_empty(&self) -> bool {
-        self.properties.is_empty() && self.groups.is_empty()
-    }
-
     /// The conditions as one predicate over rows of a table with `schema`; `None` when there
     /// are none. A null value never passes a positive test.
     pub(crate) fn expr(&self, schema: &Schema) -> Option<Expr> {
@@ -379,7 +374,7 @@ mod tests {
             "where",
         )
         .unwrap();
-        assert!(!ok.is_empty());
+        assert_ne!(ok, Conditions::default());
     }
 
     #[test]

@@ -26,7 +26,7 @@ use crate::error::{FilterProblem, QueryError, Result, SpecError};
 use crate::filter::{Conditions, GroupMembership};
 use crate::plan::{Inputs, Plan};
 use crate::property::resolve;
-use crate::spec::{Breakdown, NEW_USER, PropertyRef, QuerySpec, property_ref};
+use crate::spec::{Breakdown, PropertyRef, QuerySpec, property_ref};
 
 /// Most group-by properties (Amplitude's limit).
 const MAX_GROUP_BY: usize = 2;
@@ -58,12 +58,7 @@ impl GroupBy {
     pub(crate) fn check(spec: &QuerySpec) -> std::result::Result<Option<GroupBy>, SpecError> {
         let (labels, limit) = match spec {
             QuerySpec::Segmentation(s) => (&s.group_by, s.group_limit),
-            QuerySpec::Retention(s) => {
-                if !s.group_by.is_empty() && s.start_event.event_type == NEW_USER {
-                    return Err(SpecError::NewUserConditions { field: "group_by" });
-                }
-                (&s.group_by, s.group_limit)
-            }
+            QuerySpec::Retention(s) => (&s.group_by, s.group_limit),
             QuerySpec::Lifecycle(s) => (&s.group_by, s.group_limit),
             QuerySpec::Stickiness(s) => (&s.group_by, s.group_limit),
             QuerySpec::Paths(s) => (&s.group_by, s.group_limit),
@@ -114,7 +109,7 @@ impl GroupBy {
             return Ok(RankedGroups::default());
         };
         let schema = table.schema();
-        let rows = plan.grouped_rows(&schema)?;
+        let rows = plan.grouped_rows(&schema);
         let person = inputs.persons.person_expr(&schema);
         let keys: Vec<Expr> = self
             .properties

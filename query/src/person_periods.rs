@@ -30,6 +30,18 @@ pub(crate) const MARK_A: i64 = 2;
 pub(crate) const MARK_B: i64 = 4;
 /// Flag: note a row before the first period.
 pub(crate) const BEFORE: i64 = 8;
+/// Flag with [`FIRST`]: keep `2 × time + unmet` instead of the time, so the `first` word also
+/// says whether the earliest row met a condition (0) or not (1); of rows in one millisecond, one
+/// that met it wins. Decoded by [`first_keyed`].
+pub(crate) const FIRST_KEYED: i64 = 16;
+/// Flag with [`FIRST_KEYED`]: the row did not meet the condition.
+pub(crate) const FIRST_UNMET: i64 = 32;
+
+/// A `first` word kept with [`FIRST_KEYED`]: the earliest time and whether a row of that
+/// millisecond met the condition; `None` without such a row.
+pub(crate) fn first_keyed(word: i64) -> Option<(i64, bool)> {
+    (word != NO_FIRST).then_some((word >> 1, word & 1 == 0))
+}
 /// The `first` word of a person with no [`FIRST`] row.
 pub(crate) const NO_FIRST: i64 = i64::MAX;
 
@@ -216,7 +228,11 @@ impl PersonPeriods {
         let slot = row.slot as usize;
         let state = &mut self.chunks[row.chunk as usize][slot..slot + stride];
         if flags & FIRST != 0 {
-            state[0] = (state[0] as i64).min(ts) as u64;
+            let key = match flags & FIRST_KEYED {
+                0 => ts,
+                _ => ts.saturating_mul(2) | i64::from(flags & FIRST_UNMET != 0),
+            };
+            state[0] = (state[0] as i64).min(key) as u64;
         }
         if flags & BEFORE != 0 && ts < first_start {
             state[1] = 1;

@@ -24,7 +24,7 @@ use crate::result::{GroupResult, GroupsResult, QueryResult, SegmentResult, Segme
 use crate::spec::filter::MAX_SEGMENTS;
 use crate::spec::{
     EventsQuery, FunnelQuery, Interval, LIFECYCLE_LEAD, LifecycleQuery, PathsQuery, QuerySpec,
-    RetentionQuery, Segment, SegmentationQuery, StartEvent, StickinessQuery,
+    RetentionQuery, Segment, SegmentationQuery, SeriesEvent, StartEvent, StickinessQuery,
 };
 use crate::whole_table::event_matches;
 use crate::{funnel, lifecycle, paths, retention, segmentation, stickiness};
@@ -119,38 +119,22 @@ impl Planned {
 
 impl Plan {
     /// The plan to run for each segment (just this one when the spec compares none).
-    pub(crate) fn per_segment(
-        self,
-        segments: &[CheckedSegment],
-    ) -> std::result::Result<SegmentPlans, SpecError> {
+    pub(crate) fn per_segment(self, segments: &[CheckedSegment]) -> SegmentPlans {
         if segments.is_empty() {
-            return Ok(SegmentPlans(vec![(None, self)]));
+            return SegmentPlans(vec![(None, self)]);
         }
         let mut plans = Vec::with_capacity(segments.len());
         for segment in segments {
             let mut plan = self.clone();
-            plan.restrict_to(&segment.conditions)?;
+            plan.restrict(&segment.conditions);
             plans.push((Some(segment.name.clone()), plan));
         }
-        Ok(SegmentPlans(plans))
+        SegmentPlans(plans)
     }
 
-    /// Adds a segment's conditions to the event it applies to.
-    fn restrict_to(&mut self, segment: &Conditions) -> std::result::Result<(), SpecError> {
-        self.restrict(segment, "segments")
-    }
-
-    /// Adds conditions (of the spec's `field`: a segment's or a group's) to the event segments
-    /// apply to.
-    fn restrict(
-        &mut self,
-        segment: &Conditions,
-        field: &'static str,
-    ) -> std::result::Result<(), SpecError> {
+    /// Adds conditions (a segment's or a group's) to the event segments apply to.
+    fn restrict(&mut self, segment: &Conditions) {
         match self {
-            Plan::Retention(q) if q.start == StartEvent::New && !segment.is_empty() => {
-                return Err(SpecError::NewUserConditions { field });
-            }
             Plan::Funnel(q, _) => {
                 if let Some(first) = q.step_conditions.first_mut() {
                     first.extend(segment);
@@ -167,12 +151,11 @@ impl Plan {
             Plan::Stickiness(q) => q.event_conditions.extend(segment),
             Plan::Paths(q) => q.anchor_conditions.extend(segment),
         }
-        Ok(())
     }
 
     /// The rows a group-by is ranked on: the events segments apply to, in the date range
     /// (with the plan's own conditions on them).
-    pub(crate) fn grouped_rows(&self, schema: &Schema) -> std::result::Result<Expr, SpecError> {
+    pub(crate) fn grouped_rows(&self, schema: &Schema) -> Expr {
         let span = |from: i64, end: i64| time_span(from, end - 1);
         let (project, rows) = match self {
             Plan::Funnel(q, _) => {
@@ -203,10 +186,13 @@ impl Plan {
                 (&q.project, rows)
             }
             Plan::Retention(q) => {
-                let StartEvent::Event(event) = &q.start else {
-                    return Err(SpecError::NewUserConditions { field: "group_by" });
+                // New users are ranked by their counted events in the range (which of them is
+                // a person's first ever is only known per person).
+                let event = match &q.start {
+                    StartEvent::Event(event) => event_matches(event),
+                    StartEvent::New => event_matches(&SeriesEvent::Any),
                 };
-                let start = q.start_conditions.and(event_matches(event), schema);
+                let start = q.start_conditions.and(event, schema);
                 let rows = match q.buckets.starts.first() {
                     Some(&from) => span(from, q.cohort_end_ms).and(start),
                     None => lit(false),
@@ -236,10 +222,10 @@ impl Plan {
                 (&q.project, time_span(q.from_ms, q.to_ms).and(anchor))
             }
         };
-        Ok(match project {
+        match project {
             Some(project) => rows.and(column("project").eq(lit(project.clone()))),
             None => rows,
-        })
+        }
     }
 
     /// The result overall, then once per listed group and for "(other)".
@@ -249,7 +235,7 @@ impl Plan {
         let mut groups = Vec::with_capacity(ranked.listed.len() + 1);
         for (values, persons) in &ranked.listed {
             let mut plan = self.clone();
-            plan.restrict(&group_by.group(values), "group_by")?;
+            plan.restrict(&group_by.group(values));
             groups.push(GroupResult {
                 values: values.clone(),
                 other: false,
@@ -259,7 +245,7 @@ impl Plan {
         }
         if let Some(persons) = ranked.other {
             let mut plan = self.clone();
-            plan.restrict(&group_by.membership(ranked, true), "group_by")?;
+            plan.restrict(&group_by.membership(ranked, true));
             groups.push(GroupResult {
                 values: vec![None; group_by.labels.len()],
                 other: true,

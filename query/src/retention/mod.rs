@@ -32,7 +32,7 @@ use crate::property::{column, time_span, timestamp};
 use crate::result::{RetentionCohort, RetentionOverall, RetentionResult, RetentionSeries};
 use crate::spec::{PointIndex, RetentionQuery, ReturnPeriods, SeriesEvent, StartEvent};
 use crate::whole_table::{aggregate_list, event_matches};
-use persons::{RETURN, RetentionParams, RetentionUdaf, START};
+use persons::{RETURN, RetentionParams, RetentionUdaf, START, START_UNMET};
 pub(crate) use persons::{list_scalar, list_type};
 use rolling::{RollingParams, RollingUdaf};
 
@@ -171,7 +171,19 @@ async fn counts(
         ),
         StartEvent::Event(event) => (event_matches(event), time_span(from, scan_end - 1)),
     };
-    let start_matches = query.start_conditions.and(start_matches, &schema);
+    // New users start at their first counted event, whatever its values; the conditions say
+    // whether that first event opens a cohort (Amplitude: they must hold at the "new user"
+    // event), so an unmet one is flagged rather than left out.
+    let unmet = match (&query.start, query.start_conditions.expr(&schema)) {
+        (StartEvent::New, Some(conditions)) => {
+            when(conditions, lit(0i64)).otherwise(lit(START_UNMET))?
+        }
+        _ => lit(0i64),
+    };
+    let start_matches = match &query.start {
+        StartEvent::New => start_matches,
+        StartEvent::Event(_) => query.start_conditions.and(start_matches, &schema),
+    };
     let return_matches = ret_conditions.and(event_matches(ret), &schema);
     if let Some(project) = &query.project {
         filter = filter.and(column("project").eq(lit(project.clone())));
@@ -186,7 +198,7 @@ async fn counts(
         filter =
             filter.and(column("event_type").in_list(types.into_iter().map(lit).collect(), false));
     }
-    let flags = when(start_matches, lit(START)).otherwise(lit(0i64))?
+    let flags = when(start_matches, lit(START) | unmet).otherwise(lit(0i64))?
         | when(return_matches, lit(RETURN)).otherwise(lit(0i64))?;
     let new_users = matches!(query.start, StartEvent::New);
     let columns = Arc::new(query.columns.clone());

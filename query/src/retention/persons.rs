@@ -2,7 +2,8 @@
 //!
 //! `sluice_retention(person, ts, flags)` takes per row the person (`Int64`), the event time
 //! (Unix ms) and flags (bit 0: the row is a start event — for "new user" retention, any counted
-//! event, whose earliest time is the person's first; bit 1: the row is a return event). It is
+//! event, whose earliest time is the person's first; bit 1: the row is a return event; bit 2:
+//! for "new user" retention, the start does not meet the start event's conditions). It is
 //! used without `GROUP BY` and returns a `List<UInt64>`: per cohort period its persons then its
 //! returned count per column, followed by the number of distinct persons in any cohort.
 //!
@@ -23,13 +24,17 @@ use datafusion::logical_expr::{
 };
 
 use crate::person_periods::{
-    FIRST, MARK_A, MARK_B, NO_FIRST, PeriodLayout, PersonPeriods, any_bit, set_bits,
+    FIRST, FIRST_KEYED, FIRST_UNMET, MARK_A, MARK_B, PeriodLayout, PersonPeriods, any_bit,
+    first_keyed, set_bits,
 };
 
 /// Flag: the row is a start event.
 pub(crate) const START: i64 = 1;
 /// Flag: the row is a return event.
 pub(crate) const RETURN: i64 = 2;
+/// Flag ("new user" retention with conditions): the row, a start, does not meet the start
+/// event's conditions; a person whose first event ever does not meet them is in no cohort.
+pub(crate) const START_UNMET: i64 = 4;
 
 /// The fixed parameters of one retention query.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -145,9 +150,9 @@ impl Persons {
                 }
             };
             if p.new_users {
-                if person.first != NO_FIRST
-                    && person.first < layout.a_end_ms
-                    && let Some(c) = layout.points.point_of(person.first)
+                if let Some((first, true)) = first_keyed(person.first)
+                    && first < layout.a_end_ms
+                    && let Some(c) = layout.points.point_of(first)
                     && c < cohort_periods
                 {
                     count_cohort(c);
@@ -174,10 +179,18 @@ impl Accumulator for Persons {
                 values.len()
             ));
         };
-        let start = if self.params.new_users { FIRST } else { MARK_A };
+        // New users: the earliest start, keyed so that it also says whether it met the
+        // conditions.
+        let new_users = self.params.new_users;
         let flags = datafusion::common::cast::as_int64_array(flags)?;
         let mapped: datafusion::arrow::array::Int64Array = flags.unary(|f| {
-            (if f & START != 0 { start } else { 0 }) | (if f & RETURN != 0 { MARK_B } else { 0 })
+            let start = match (f & START != 0, new_users) {
+                (false, _) => 0,
+                (true, false) => MARK_A,
+                (true, true) if f & START_UNMET != 0 => FIRST | FIRST_KEYED | FIRST_UNMET,
+                (true, true) => FIRST | FIRST_KEYED,
+            };
+            start | (if f & RETURN != 0 { MARK_B } else { 0 })
         });
         let mapped: ArrayRef = Arc::new(mapped);
         self.periods

@@ -22,7 +22,7 @@ use datafusion::logical_expr::{
     Accumulator, AggregateUDF, AggregateUDFImpl, Signature, Volatility,
 };
 
-use super::persons::{RETURN, START, list_scalar, list_type};
+use super::persons::{RETURN, START, START_UNMET, list_scalar, list_type};
 use super::windows::{Start, WindowTable};
 use crate::person_sort::sort_by_person;
 use crate::spec::{PointIndex, RollingWindows};
@@ -60,6 +60,9 @@ const ROW_START: u8 = 1;
 const ROW_RETURN: u8 = 2;
 /// Row flag ("new user" retention): the person had a counted event before the date range.
 const ROW_EARLIER: u8 = 4;
+/// Row flag ("new user" retention), with [`ROW_START`]: the event does not meet the start
+/// event's conditions (sorting after one that does in the same millisecond).
+const ROW_UNMET: u8 = 8;
 
 /// One collected event.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -139,6 +142,7 @@ impl RollingRows {
         let mut row_flags = 0;
         if flags & START != 0 && ts < p.range_end_ms() {
             row_flags |= match (in_range, p.new_users) {
+                (true, true) if flags & START_UNMET != 0 => ROW_START | ROW_UNMET,
                 (true, _) => ROW_START,
                 (false, true) => ROW_EARLIER,
                 (false, false) => 0,
@@ -207,11 +211,12 @@ impl RollingRows {
                 })
             };
             if p.new_users {
-                // The person's first counted event, if it is in the range.
+                // The person's first counted event, if it is in the range and meets the
+                // conditions (in one millisecond, an event meeting them sorts first).
                 let first = person
                     .iter()
                     .find(|r| r.flags & (ROW_START | ROW_EARLIER) != 0);
-                if let Some(first) = first.filter(|r| r.flags & ROW_EARLIER == 0) {
+                if let Some(first) = first.filter(|r| r.flags & (ROW_EARLIER | ROW_UNMET) == 0) {
                     starts.extend(start_of(first));
                 }
             } else {

@@ -501,11 +501,6 @@ impl RetentionSpec {
                     field: "start_event",
                 });
             }
-            NEW_USER if !self.start_event.conditions.is_empty() => {
-                return Err(SpecError::NewUserConditions {
-                    field: "start_event.where",
-                });
-            }
             NEW_USER => StartEvent::New,
             ANY_EVENT => StartEvent::Event(SeriesEvent::Any),
             other => StartEvent::Event(SeriesEvent::Type(other.to_owned())),

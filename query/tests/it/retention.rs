@@ -53,6 +53,9 @@ struct RefRetention<'a> {
     periods: i64,
     /// Columns `[a, b)` of periods after the cohort's; `None`: no end.
     columns: Vec<(i64, Option<i64>)>,
+    /// The start event's condition `plan is pro`: a specific start event must meet it; a new
+    /// user's first event ever must (one of that millisecond's, when several).
+    pro_start: bool,
 }
 
 /// Per cohort period: (persons, returned per column); then the distinct persons.
@@ -73,15 +76,20 @@ fn reference(events: &[TestEvent], r: &RefRetention<'_>) -> (BTreeMap<i64, (u64,
     let in_range = |d: NaiveDate| d >= r.from && d <= r.to;
     for events in by_person.values() {
         let mut cohorts = BTreeSet::new();
+        let pro = |e: &&&TestEvent| !r.pro_start || e.plan.as_deref() == Some("pro");
         if r.start == "_new" {
-            if let Some(first) = events.iter().filter(|e| counted(e)).min_by_key(|e| e.ts) {
-                let date = local_date(first.ts, r.tz);
-                if in_range(date) {
+            if let Some(first) = events.iter().filter(|e| counted(e)).map(|e| e.ts).min() {
+                let date = local_date(first, r.tz);
+                let met = events
+                    .iter()
+                    .filter(|e| counted(e) && e.ts == first)
+                    .any(|e| pro(&e));
+                if in_range(date) && met {
                     cohorts.insert(period(date, r.from, r.interval));
                 }
             }
         } else {
-            for e in events.iter().filter(|e| is(e, r.start)) {
+            for e in events.iter().filter(|e| is(e, r.start)).filter(pro) {
                 let date = local_date(e.ts, r.tz);
                 if in_range(date) {
                     cohorts.insert(period(date, r.from, r.interval));
@@ -124,7 +132,12 @@ fn event_strategy() -> impl Strategy<Value = TestEvent> {
             // 2025-02-20 .. 2025-04-01 UTC, every 2 hours: crosses a month end and New York's
             // DST change on 2025-03-09.
             let ts = utc(2025, 2, 20, 0, 0, 0) + slot * 2 * HOUR + jitter;
-            ev(ts, kind, &format!("u{user}"))
+            let mut e = ev(ts, kind, &format!("u{user}"));
+            // The plan changes with time, so a person's first event may or may not be "pro".
+            if (slot + i64::from(user)) % 3 == 0 {
+                e.plan = Some("pro".to_owned());
+            }
+            e
         })
 }
 
@@ -142,6 +155,7 @@ proptest! {
         days in 1..15u64,
         periods in 0..4u32,
         method in 0..3usize,
+        pro_start in any::<bool>(),
     ) {
         let dir = tempfile::tempdir().expect("tempdir");
         let tz: Tz = ZONES[zone].parse().expect("zone");
@@ -160,15 +174,20 @@ proptest! {
         if method == 2 && periods == 0 {
             return Ok(()); // [1, 1) is not a bracket
         }
+        let mut start_event = json!({"event_type": start});
+        if pro_start {
+            start_event["where"] =
+                json!([{"kind": "user", "property": "plan", "op": "is", "values": ["pro"]}]);
+        }
         let result = retention(dir.path(), json!({
             "version": 1, "analysis": "retention",
             "date_range": {"from": from.to_string(), "to": to.to_string()},
             "time_zone": ZONES[zone], "interval": interval, "boundaries": "calendar",
-            "start_event": {"event_type": start}, "return_event": {"event_type": ret},
+            "start_event": start_event, "return_event": {"event_type": ret},
             "periods": periods, "method": method_json,
         }));
         let (expected, distinct) = reference(&events, &RefRetention {
-            start, ret, interval, from, to, tz, periods: n, columns,
+            start, ret, interval, from, to, tz, periods: n, columns, pro_start,
         });
         let got: BTreeMap<i64, (u64, Vec<u64>)> = result.cohorts.iter().enumerate()
             .filter(|(_, c)| c.persons > 0)

@@ -310,6 +310,9 @@ struct RefRolling<'a> {
     periods: i64,
     /// Columns `[a, b)` of windows; `None`: no end.
     columns: Vec<(i64, Option<i64>)>,
+    /// The start event's condition `plan is pro` (for a new user: on their first event ever,
+    /// one of that millisecond's when several).
+    pro_start: bool,
 }
 
 /// The instant (Unix ms) at which the local clock hour holding `ms` began.
@@ -357,11 +360,16 @@ fn reference(events: &[TestEvent], r: &RefRolling<'_>) -> (BTreeMap<i64, (u64, V
     let mut table: BTreeMap<i64, (u64, Vec<u64>)> = BTreeMap::new();
     let mut distinct = 0;
     for events in by_person.values() {
+        let pro = |e: &TestEvent| !r.pro_start || e.plan.as_deref() == Some("pro");
         let starts: Vec<&TestEvent> = if r.start == "_new" {
-            let first = events.iter().filter(|e| counted(e)).min_by_key(|e| e.ts);
-            first.into_iter().copied().filter(|e| in_range(e)).collect()
+            let first = events.iter().filter(|e| counted(e)).map(|e| e.ts).min();
+            let at_first = events.iter().filter(|e| counted(e) && Some(e.ts) == first);
+            let met = at_first.clone().find(|e| pro(e));
+            met.into_iter().copied().filter(|e| in_range(e)).collect()
         } else {
-            let starts = events.iter().filter(|e| is(e, r.start) && in_range(e));
+            let starts = events
+                .iter()
+                .filter(|e| is(e, r.start) && in_range(e) && pro(e));
             starts.copied().collect()
         };
         let mut cohorts: BTreeMap<i64, Vec<i64>> = BTreeMap::new();
@@ -449,6 +457,12 @@ fn events_strategy() -> impl Strategy<Value = Vec<TestEvent>> {
                 if let Some(hours) = later {
                     events.push(ev(ts + hours * HOUR + second_nudge, second_kind, &user));
                 }
+                // The plan changes with time, so a first event may or may not be "pro".
+                for (i, e) in events.iter_mut().enumerate() {
+                    if (slot + i as i64) % 3 == 0 {
+                        e.plan = Some("pro".to_owned());
+                    }
+                }
                 events
             },
         )
@@ -469,6 +483,7 @@ proptest! {
         days in 1..15u64,
         periods in 0..4u32,
         method in 0..3usize,
+        pro_start in any::<bool>(),
     ) {
         let dir = tempfile::tempdir().expect("tempdir");
         let tz: Tz = ZONES[zone].parse().expect("zone");
@@ -487,15 +502,20 @@ proptest! {
         if method == 2 && periods == 0 {
             return Ok(()); // [1, 1) is not a bracket
         }
+        let mut start_event = json!({"event_type": start});
+        if pro_start {
+            start_event["where"] =
+                json!([{"kind": "user", "property": "plan", "op": "is", "values": ["pro"]}]);
+        }
         let result = retention(dir.path(), json!({
             "version": 1, "analysis": "retention",
             "date_range": {"from": from.to_string(), "to": to.to_string()},
             "time_zone": ZONES[zone], "interval": interval,
-            "start_event": {"event_type": start}, "return_event": {"event_type": ret},
+            "start_event": start_event, "return_event": {"event_type": ret},
             "periods": periods, "method": method_json,
         }));
         let (expected, distinct) = reference(&events, &RefRolling {
-            start, ret, interval, from, to, tz, periods: n, columns,
+            start, ret, interval, from, to, tz, periods: n, columns, pro_start,
         });
         let got: BTreeMap<i64, (u64, Vec<u64>)> = result.cohorts.iter().enumerate()
             .filter(|(_, c)| c.persons > 0)
