@@ -104,6 +104,9 @@ fn totals_refuse_what_they_do_not_define() {
     }
 }
 
+/// One attempt of the reference: its entry's category and time, and its level.
+type Attempt = (Option<String>, i64, usize);
+
 /// The reference: per person, events by (time, category) — the engine's order within a
 /// millisecond — and the attempts the definition describes.
 fn reference(
@@ -111,7 +114,7 @@ fn reference(
     steps: &[&str],
     window_ms: i64,
     entry: (i64, i64),
-) -> Vec<(Option<String>, i64, usize)> {
+) -> Vec<Attempt> {
     let mut by_person: BTreeMap<&str, Vec<&TestEvent>> = BTreeMap::new();
     for e in events {
         by_person.entry(e.person()).or_default().push(e);
@@ -189,14 +192,14 @@ proptest! {
         let result = funnel(&events, &steps, extra);
         let entry = (utc(2025, 1, 10, 0, 0, 0), utc(2025, 1, 11, 0, 0, 0) - 1);
         let attempts = reference(&events, &steps, window_minutes as i64 * MINUTE, entry);
-        let reached = |mine: &[&(Option<String>, i64, usize)]| -> Vec<u64> {
+        let reached = |mine: &[&Attempt]| -> Vec<u64> {
             (1..=steps.len())
                 .map(|k| mine.iter().filter(|a| a.2 >= k).count() as u64)
                 .collect()
         };
         let all: Vec<_> = attempts.iter().collect();
         prop_assert_eq!(overall(&result), reached(&all));
-        let mut groups: BTreeMap<Option<String>, Vec<&(Option<String>, i64, usize)>> =
+        let mut groups: BTreeMap<Option<String>, Vec<&Attempt>> =
             BTreeMap::new();
         if breakdown {
             for a in &attempts {
@@ -212,7 +215,7 @@ proptest! {
             .collect();
         prop_assert_eq!(got, want);
         // Conversion over time: each attempt in the (UTC) hour of its entry.
-        let mut hours: BTreeMap<String, Vec<&(Option<String>, i64, usize)>> = BTreeMap::new();
+        let mut hours: BTreeMap<String, Vec<&Attempt>> = BTreeMap::new();
         for a in &attempts {
             let hour = chrono::DateTime::from_timestamp_millis(a.1).expect("time");
             hours.entry(hour.format("%Y-%m-%dT%H:00").to_string()).or_default().push(a);
