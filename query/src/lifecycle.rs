@@ -30,7 +30,7 @@ use datafusion::logical_expr::{
 use crate::error::{QueryError, Result};
 use crate::identity::PersonMap;
 use crate::person_periods::{
-    BEFORE, FIRST, MARK_A, NO_FIRST, PeriodLayout, PersonPeriods, PersonView, bit,
+    BEFORE, FIRST, Kept, MARK_A, NO_FIRST, PeriodLayout, PersonPeriods, PersonView, bit,
 };
 use crate::property::{column, timestamp};
 use crate::result::{LifecyclePoint, LifecycleResult};
@@ -127,6 +127,12 @@ async fn counts(
             points: Arc::new(PointIndex::new(query.buckets.starts.clone())),
             a_end_ms: query.end_ms,
             a_periods: query.buckets.len(),
+            kept: Kept {
+                first: true,
+                before: true,
+                a: true,
+                b: false,
+            },
         },
         signature: Signature::exact(
             vec![DataType::Int64, DataType::Int64, DataType::Int64],

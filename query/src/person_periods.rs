@@ -7,8 +7,10 @@
 //! periods (retention's cohorts end with the date range).
 //!
 //! Persons are chunks of 65 536 consecutive ids (person ids are dense per log partition), each
-//! allocated only where persons exist; a person's words are `[first, before, A…, B…]`. Partitions
-//! hand their chunks over as one binary blob, merged with min/OR.
+//! allocated only where persons exist; a person's words are `[first, before, A…, B…]`, of which
+//! only the parts the analysis reads are kept ([`Kept`]: stickiness keeps A alone, new-user
+//! retention the first time and B). Partitions hand their chunks over as one binary blob, merged
+//! with min/OR.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -54,6 +56,30 @@ pub(crate) struct PeriodLayout {
     pub(crate) a_end_ms: i64,
     /// and in the first `a_periods` periods.
     pub(crate) a_periods: usize,
+    /// The parts of a person's state the analysis reads; only those take memory.
+    pub(crate) kept: Kept,
+}
+
+/// Which parts of a person's state are kept: the first time, the "before" mark, bitmap A,
+/// bitmap B. A part not kept takes no memory, its flags are ignored and [`PersonView`] shows it
+/// empty (no first time, no mark, no bits).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) struct Kept {
+    pub(crate) first: bool,
+    pub(crate) before: bool,
+    pub(crate) a: bool,
+    pub(crate) b: bool,
+}
+
+/// Where each kept part sits among a person's words.
+#[derive(Debug, Clone, Copy)]
+struct Offsets {
+    first: Option<usize>,
+    before: Option<usize>,
+    a: Option<usize>,
+    b: Option<usize>,
+    /// Words per person.
+    stride: usize,
 }
 
 impl PeriodLayout {
@@ -67,8 +93,27 @@ impl PeriodLayout {
         self.periods().div_ceil(64).max(1)
     }
 
-    fn stride(&self) -> usize {
-        2 + 2 * self.words()
+    /// Where the kept parts sit, and the words per person.
+    fn offsets(&self) -> Offsets {
+        let words = self.words();
+        let mut next = 0;
+        let mut place = |kept: bool, len: usize| {
+            kept.then(|| {
+                next += len;
+                next - len
+            })
+        };
+        let first = place(self.kept.first, 1);
+        let before = place(self.kept.before, 1);
+        let a = place(self.kept.a, words);
+        let b = place(self.kept.b, words);
+        Offsets {
+            first,
+            before,
+            a,
+            b,
+            stride: next.max(1),
+        }
     }
 }
 
@@ -88,6 +133,8 @@ pub(crate) struct PersonView<'a> {
 #[derive(Debug)]
 pub(crate) struct PersonPeriods {
     layout: PeriodLayout,
+    /// The layout's offsets, computed once.
+    offsets: Offsets,
     chunk_index: HashMap<i64, usize>,
     keys: Vec<i64>,
     /// Per chunk, `CHUNK_PERSONS × stride` words.
@@ -129,6 +176,7 @@ fn prefetch(words: &[u64]) {
 impl PersonPeriods {
     pub(crate) fn new(layout: PeriodLayout) -> Self {
         PersonPeriods {
+            offsets: layout.offsets(),
             layout,
             chunk_index: HashMap::new(),
             keys: Vec::new(),
@@ -149,11 +197,13 @@ impl PersonPeriods {
         {
             return index;
         }
-        let stride = self.layout.stride();
+        let (stride, first) = (self.offsets.stride, self.offsets.first);
         let index = *self.chunk_index.entry(key).or_insert_with(|| {
             let mut words = vec![0u64; CHUNK_PERSONS * stride].into_boxed_slice();
-            for person in words.chunks_exact_mut(stride) {
-                person[0] = NO_FIRST as u64;
+            if let Some(first) = first {
+                for person in words.chunks_exact_mut(stride) {
+                    person[first] = NO_FIRST as u64;
+                }
             }
             self.keys.push(key);
             self.chunks.push(words);
@@ -182,7 +232,7 @@ impl PersonPeriods {
             as_int64_array(ts)?,
             as_int64_array(flags)?,
         );
-        let stride = self.layout.stride();
+        let stride = self.offsets.stride;
         let mut pending = std::mem::take(&mut self.pending);
         pending.clear();
         for row in 0..person.len() {
@@ -215,7 +265,7 @@ impl PersonPeriods {
 
     /// Applies one row to its person's state.
     fn apply(&mut self, row: &Pending) {
-        let (stride, words) = (self.layout.stride(), self.layout.words());
+        let (o, words) = (self.offsets, self.layout.words());
         let first_start = self
             .layout
             .points
@@ -226,38 +276,50 @@ impl PersonPeriods {
         let (flags, ts) = (row.flags, row.ts);
         let period = self.layout.points.point_of(ts);
         let slot = row.slot as usize;
-        let state = &mut self.chunks[row.chunk as usize][slot..slot + stride];
-        if flags & FIRST != 0 {
+        let state = &mut self.chunks[row.chunk as usize][slot..slot + o.stride];
+        if flags & FIRST != 0
+            && let Some(first) = o.first
+        {
             let key = match flags & FIRST_KEYED {
                 0 => ts,
                 _ => ts.saturating_mul(2) | i64::from(flags & FIRST_UNMET != 0),
             };
-            state[0] = (state[0] as i64).min(key) as u64;
+            state[first] = (state[first] as i64).min(key) as u64;
         }
-        if flags & BEFORE != 0 && ts < first_start {
-            state[1] = 1;
+        if flags & BEFORE != 0
+            && ts < first_start
+            && let Some(before) = o.before
+        {
+            state[before] = 1;
         }
         if let Some(p) = period {
-            if flags & MARK_A != 0 && ts < self.layout.a_end_ms && p < self.layout.a_periods {
-                state[2 + p / 64] |= 1 << (p % 64);
+            if flags & MARK_A != 0
+                && ts < self.layout.a_end_ms
+                && p < self.layout.a_periods
+                && let Some(a) = o.a
+            {
+                state[a + p / 64] |= 1 << (p % 64);
             }
-            if flags & MARK_B != 0 {
-                state[2 + words + p / 64] |= 1 << (p % 64);
+            if flags & MARK_B != 0
+                && let Some(b) = o.b
+            {
+                state[b + p / 64] |= 1 << (p % 64);
             }
         }
+        debug_assert!(o.a.is_none_or(|a| a + words <= o.stride));
     }
 
     /// Calls `f` for every person slot of every allocated chunk (slots of persons never seen
     /// have no first time and no bits).
     pub(crate) fn for_each(&self, mut f: impl FnMut(PersonView<'_>)) {
-        let (stride, words) = (self.layout.stride(), self.layout.words());
+        let (o, words) = (self.offsets, self.layout.words());
         for chunk in &self.chunks {
-            for person in chunk.chunks_exact(stride) {
+            for person in chunk.chunks_exact(o.stride) {
                 f(PersonView {
-                    first: person[0] as i64,
-                    before: person[1] != 0,
-                    a: &person[2..2 + words],
-                    b: &person[2 + words..],
+                    first: o.first.map_or(NO_FIRST, |at| person[at] as i64),
+                    before: o.before.is_some_and(|at| person[at] != 0),
+                    a: o.a.map_or(&[][..], |at| &person[at..at + words]),
+                    b: o.b.map_or(&[][..], |at| &person[at..at + words]),
                 });
             }
         }
@@ -265,7 +327,7 @@ impl PersonPeriods {
 
     /// The state as one blob: per chunk its key and words (little-endian).
     pub(crate) fn encode(&self) -> Vec<u8> {
-        let stride = self.layout.stride();
+        let stride = self.offsets.stride;
         let mut out = Vec::with_capacity(self.chunks.len() * 8 * (1 + CHUNK_PERSONS * stride));
         for (key, chunk) in self.keys.iter().zip(&self.chunks) {
             out.extend_from_slice(&key.to_le_bytes());
@@ -287,7 +349,7 @@ impl PersonPeriods {
     }
 
     fn merge_blob(&mut self, blob: &[u8]) -> Result<()> {
-        let stride = self.layout.stride();
+        let (stride, first) = (self.offsets.stride, self.offsets.first);
         let chunk_bytes = 8 * (1 + CHUNK_PERSONS * stride);
         if !blob.len().is_multiple_of(chunk_bytes) {
             return Err(internal_datafusion_err!(
@@ -301,7 +363,7 @@ impl PersonPeriods {
             let mine = &mut self.chunks[index];
             for (i, bytes) in chunk[8..].chunks_exact(8).enumerate() {
                 let theirs = word(bytes);
-                if i % stride == 0 {
+                if Some(i % stride) == first {
                     mine[i] = (mine[i] as i64).min(theirs as i64) as u64;
                 } else {
                     mine[i] |= theirs;
@@ -313,7 +375,7 @@ impl PersonPeriods {
 
     /// Approximate heap bytes held.
     pub(crate) fn size(&self) -> usize {
-        self.chunks.len() * CHUNK_PERSONS * self.layout.stride() * 8
+        self.chunks.len() * CHUNK_PERSONS * self.offsets.stride * 8
             + self.chunk_index.capacity() * 24
     }
 }
@@ -353,6 +415,12 @@ mod tests {
             points: Arc::new(PointIndex::new(vec![0, 10, 20, 30])),
             a_end_ms: 20,
             a_periods: 3,
+            kept: Kept {
+                first: true,
+                before: true,
+                a: true,
+                b: true,
+            },
         }
     }
 
@@ -401,5 +469,35 @@ mod tests {
         }
         assert_eq!(people(&merged), expected);
         assert!(merged.merge_blob(&[1, 2, 3]).is_err());
+    }
+
+    #[test]
+    fn parts_not_kept_take_no_words_and_read_empty() {
+        let all = [
+            (1, -5, FIRST | BEFORE),
+            (1, 5, MARK_A | MARK_B),
+            (1, 25, MARK_A | MARK_B),
+            (70_000, 12, FIRST | MARK_A),
+        ];
+        let mut only_b = layout();
+        only_b.kept = Kept {
+            first: true,
+            before: false,
+            a: false,
+            b: true,
+        };
+        assert_eq!(only_b.offsets().stride, 2);
+        let mut merged = PersonPeriods::new(only_b.clone());
+        for half in [&all[..2], &all[2..]] {
+            let mut part = PersonPeriods::new(only_b.clone());
+            part.update(&rows(half)).unwrap();
+            let blob = BinaryArray::from(vec![part.encode().as_slice()]);
+            merged.merge(&blob).unwrap();
+        }
+        // The first times merge by minimum, B by union; A and the mark read empty.
+        assert_eq!(
+            people(&merged),
+            [(-5, false, vec![], vec![0, 2]), (12, false, vec![], vec![])]
+        );
     }
 }

@@ -23,7 +23,7 @@ use datafusion::logical_expr::{
 
 use crate::error::{QueryError, Result};
 use crate::identity::PersonMap;
-use crate::person_periods::{MARK_A, PeriodLayout, PersonPeriods, bit};
+use crate::person_periods::{Kept, MARK_A, PeriodLayout, PersonPeriods, bit};
 use crate::property::{column, time_span};
 use crate::result::{StickinessPeriod, StickinessResult};
 use crate::retention::{list_scalar, list_type};
@@ -93,6 +93,12 @@ async fn counts(
             points: Arc::new(PointIndex::new(starts.clone())),
             a_end_ms: end,
             a_periods: query.days.len(),
+            kept: Kept {
+                first: false,
+                before: false,
+                a: true,
+                b: false,
+            },
         },
         first_days: Arc::new(query.first_days.clone()),
         width: max_days(query),

@@ -27,7 +27,7 @@ use datafusion::logical_expr::{cast, lit, when};
 use crate::error::{QueryError, Result};
 use crate::filter::Conditions;
 use crate::identity::PersonMap;
-use crate::person_periods::PeriodLayout;
+use crate::person_periods::{Kept, PeriodLayout};
 use crate::property::{column, time_span, timestamp};
 use crate::result::{RetentionCohort, RetentionOverall, RetentionResult, RetentionSeries};
 use crate::spec::{PointIndex, RetentionQuery, ReturnPeriods, SeriesEvent, StartEvent};
@@ -209,6 +209,13 @@ async fn counts(
                 points,
                 a_end_ms: query.cohort_end_ms,
                 a_periods: query.cohort_periods,
+                // New users start at their first time, others in bitmap A.
+                kept: Kept {
+                    first: new_users,
+                    before: false,
+                    a: !new_users,
+                    b: true,
+                },
             },
             new_users,
             columns,
