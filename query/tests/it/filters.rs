@@ -12,7 +12,7 @@ use sluice_query::result::QueryResult;
 use crate::support::{TestEvent, ev, run_any, utc, write_dataset};
 
 const HOUR: i64 = 3_600_000;
-pub(crate) const CATEGORIES: [Option<&str>; 6] = [
+const CATEGORIES: [Option<&str>; 6] = [
     None,
     Some("Design"),
     Some("design tools"),
@@ -20,8 +20,8 @@ pub(crate) const CATEGORIES: [Option<&str>; 6] = [
     Some("9.5"),
     Some("Video"),
 ];
-pub(crate) const PLANS: [Option<&str>; 3] = [None, Some("free"), Some("pro")];
-pub(crate) const PLATFORMS: [Option<&str>; 4] = [None, Some("iOS"), Some("Android"), Some("Web")];
+const PLANS: [Option<&str>; 3] = [None, Some("free"), Some("pro")];
+const PLATFORMS: [Option<&str>; 4] = [None, Some("iOS"), Some("Android"), Some("Web")];
 
 fn spec(value: &Value) -> QuerySpec {
     QuerySpec::from_json(&value.to_string()).expect("valid spec")
@@ -121,9 +121,15 @@ fn cond_strategy() -> impl Strategy<Value = Cond> {
 }
 
 fn event_strategy() -> impl Strategy<Value = TestEvent> {
+    property_events(5, 72)
+}
+
+/// Events of `users` users at whole hours of the `hours` hours from 2025-03-01 UTC, of types A,
+/// B, C, with random categories, plans and platforms (each sometimes absent).
+pub(crate) fn property_events(users: u8, hours: i64) -> impl Strategy<Value = TestEvent> {
     (
-        0..5u8,
-        0..72i64,
+        0..users,
+        0..hours,
         prop::sample::select(vec!["A", "B", "C"]),
         0..CATEGORIES.len(),
         0..PLANS.len(),

@@ -15,7 +15,7 @@ use serde_json::{Value, json};
 use sluice_query::QuerySpec;
 use sluice_query::result::{GroupsResult, QueryResult};
 
-use crate::filters::{CATEGORIES, PLANS, PLATFORMS};
+use crate::filters::property_events;
 use crate::support::{TestEvent, ev, run_any, utc, write_dataset};
 
 const HOUR: i64 = 3_600_000;
@@ -152,28 +152,6 @@ fn tuple_conditions(properties: &[(&str, &str)], values: &[Option<String>]) -> V
     json!(conditions)
 }
 
-fn event_strategy() -> impl Strategy<Value = TestEvent> {
-    (
-        0..6u8,
-        0..96i64,
-        prop::sample::select(vec!["A", "B", "C"]),
-        0..CATEGORIES.len(),
-        0..PLANS.len(),
-        0..PLATFORMS.len(),
-    )
-        .prop_map(|(user, hour, kind, c, p, f)| {
-            let mut e = ev(
-                utc(2025, 3, 1, 0, 0, 0) + hour * HOUR,
-                kind,
-                &format!("u{user}"),
-            );
-            e.category = CATEGORIES[c].map(str::to_owned);
-            e.plan = PLANS[p].map(str::to_owned);
-            e.platform = PLATFORMS[f].map(str::to_owned);
-            e
-        })
-}
-
 fn check(
     events: &[TestEvent],
     analysis: &str,
@@ -258,7 +236,7 @@ proptest! {
 
     #[test]
     fn groups_match_the_plain_analysis_of_their_events(
-        events in prop::collection::vec(event_strategy(), 0..40),
+        events in prop::collection::vec(property_events(6, 96), 0..40),
         analysis in 0..ANALYSES.len(),
         properties in prop::sample::subsequence(PROPERTIES.to_vec(), 1..=2),
         limit in prop::option::of(1..=4usize),
