@@ -247,8 +247,8 @@ impl Condition {
 }
 
 impl GroupMembership {
-    /// `CASE WHEN <values are one of the tuples> THEN true ELSE false END`, negated for
-    /// `negate` (never null, so a negated membership keeps events lacking a property).
+    /// The values are one of the tuples ([`true_or_false`]: never null, so a negated
+    /// membership keeps events lacking a property), negated for `negate`.
     fn expr(&self, schema: &Schema) -> Expr {
         let values: Vec<Expr> = self.properties.iter().map(|p| resolve(p, schema)).collect();
         let any = self
@@ -266,11 +266,7 @@ impl GroupMembership {
             })
             .reduce(Expr::or)
             .unwrap_or_else(|| lit(false));
-        let member = Expr::Case(Case::new(
-            None,
-            vec![(Box::new(any), Box::new(lit(true)))],
-            Some(Box::new(lit(false))),
-        ));
+        let member = true_or_false(any);
         if self.negate { !member } else { member }
     }
 }
@@ -282,20 +278,25 @@ fn either(value: Expr, tests: Vec<Expr>, negate: bool) -> Expr {
         .into_iter()
         .reduce(Expr::or)
         .unwrap_or_else(|| lit(false));
-    // `CASE WHEN any THEN true ELSE false END`, not `any IS TRUE`: the same thing, but DataFusion
-    // plans `IS TRUE` as a nullable physical expression while its logical type is not nullable,
-    // and when a condition appears twice in one scan (an exclusion step repeating a step's
-    // condition) common-subexpression elimination turns that mismatch into a planning error.
-    let any = Expr::Case(Case::new(
-        None,
-        vec![(Box::new(any), Box::new(lit(true)))],
-        Some(Box::new(lit(false))),
-    ));
+    let any = true_or_false(any);
     if negate {
         value.is_null().or(!any)
     } else {
         any
     }
+}
+
+/// `CASE WHEN test THEN true ELSE false END`: `test` with null read as false, never null. Not
+/// `test IS TRUE`: the same thing, but DataFusion plans `IS TRUE` as a nullable physical
+/// expression while its logical type is not nullable, and when a condition appears twice in one
+/// scan (an exclusion step repeating a step's condition) common-subexpression elimination turns
+/// that mismatch into a planning error.
+fn true_or_false(test: Expr) -> Expr {
+    Expr::Case(Case::new(
+        None,
+        vec![(Box::new(test), Box::new(lit(true)))],
+        Some(Box::new(lit(false))),
+    ))
 }
 
 fn check_value_count(op: FilterOp, values: &[FilterValue]) -> Result<(), FilterProblem> {

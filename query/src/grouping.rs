@@ -22,11 +22,11 @@ use datafusion::common::cast::{as_int64_array, as_string_array};
 use datafusion::functions_aggregate::expr_fn::count_distinct;
 use datafusion::logical_expr::{Expr, cast};
 
-use crate::error::{FilterProblem, QueryError, Result, SpecError};
+use crate::error::{QueryError, Result, SpecError};
 use crate::filter::{Conditions, GroupMembership};
 use crate::plan::{Inputs, Plan};
 use crate::property::resolve;
-use crate::spec::{Breakdown, PropertyRef, QuerySpec, property_ref};
+use crate::spec::{Breakdown, PropertyRef, QuerySpec, group_by_property};
 
 /// Most group-by properties (Amplitude's limit).
 const MAX_GROUP_BY: usize = 2;
@@ -86,14 +86,7 @@ impl GroupBy {
         let properties = labels
             .iter()
             .enumerate()
-            .map(|(index, group)| {
-                property_ref(group.kind, &group.property).map_err(|problem| match problem {
-                    FilterProblem::UnknownField(name) => {
-                        SpecError::UnknownGroupByField { index, name }
-                    }
-                    _ => SpecError::EmptyGroupByProperty { index },
-                })
-            })
+            .map(|(index, group)| group_by_property(index, group.kind, &group.property))
             .collect::<std::result::Result<_, _>>()?;
         Ok(Some(GroupBy {
             labels: labels.clone(),

@@ -265,7 +265,7 @@ impl PersonPeriods {
 
     /// Applies one row to its person's state.
     fn apply(&mut self, row: &Pending) {
-        let (o, words) = (self.offsets, self.layout.words());
+        let o = self.offsets;
         let first_start = self
             .layout
             .points
@@ -306,7 +306,6 @@ impl PersonPeriods {
                 state[b + p / 64] |= 1 << (p % 64);
             }
         }
-        debug_assert!(o.a.is_none_or(|a| a + words <= o.stride));
     }
 
     /// Calls `f` for every person slot of every allocated chunk (slots of persons never seen

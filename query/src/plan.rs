@@ -158,16 +158,8 @@ impl Plan {
     pub(crate) fn grouped_rows(&self, schema: &Schema) -> Expr {
         let span = |from: i64, end: i64| time_span(from, end - 1);
         let (project, rows) = match self {
-            Plan::Funnel(q, _) => {
-                let first = lit(q.steps.first().cloned().unwrap_or_default());
-                let step = column("event_type").eq(first);
-                let step = match q.step_conditions.first() {
-                    Some(conditions) => conditions.and(step, schema),
-                    None => step,
-                };
-                let rows = time_span(q.entry_from_ms, q.entry_to_ms).and(step);
-                (&q.project, rows)
-            }
+            // The funnel groups its counted paths itself (`funnel::group`), never through here.
+            Plan::Funnel(..) => return lit(false),
             Plan::Segmentation(q, _) => {
                 let starts = &q.buckets.starts;
                 let any = q

@@ -31,7 +31,7 @@ pub(crate) use intervals::PointIndex;
 pub(crate) use validate::{
     ConversionTimes, EventsQuery, FunnelQuery, LIFECYCLE_LEAD, LifecycleQuery, PathsQuery,
     PropertyRef, RetentionQuery, ReturnPeriods, RollingWindows, SegmentationQuery, SeriesEvent,
-    SeriesQuery, StartEvent, StickinessQuery, property_ref,
+    SeriesQuery, StartEvent, StickinessQuery, group_by_property, property_ref,
 };
 pub use view::View;
 

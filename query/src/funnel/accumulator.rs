@@ -175,10 +175,7 @@ fn count_levels(
                 None => did_not_reach = true,
             }
         }
-        let point = match points {
-            Some(points) => points.point_of(entry.ts).map_or(NONE, |p| p as u32),
-            None => NONE,
-        };
+        let point = entry_point(points, entry.ts);
         *counts
             .entry((values, did_not_reach, point, outcome.level))
             .or_insert(0) += 1;
@@ -211,12 +208,17 @@ fn count_attempts(
     }
     for (entry, level) in attempts(events, params) {
         let values = pairs.pair(entry.breakdown, ranking);
-        let point = match points {
-            Some(points) => points.point_of(entry.ts).map_or(NONE, |p| p as u32),
-            None => NONE,
-        };
+        let point = entry_point(points, entry.ts);
         *counts.entry((values, false, point, level)).or_insert(0) += 1;
     }
+}
+
+/// The conversion-over-time point an entry at `ts` is counted in ([`NONE`] without points or
+/// outside them).
+fn entry_point(points: Option<&PointIndex>, ts: i64) -> u32 {
+    points
+        .and_then(|points| points.point_of(ts))
+        .map_or(NONE, |p| p as u32)
 }
 
 /// The counts as the aggregate's result: a list of `{group_1, group_2, did_not_reach, point,

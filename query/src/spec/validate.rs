@@ -987,13 +987,7 @@ impl FunnelSpec {
         }
         let mut checked = Vec::with_capacity(self.group_by.len());
         for (index, group) in self.group_by.iter().enumerate() {
-            let property =
-                property_ref(group.kind, &group.property).map_err(|problem| match problem {
-                    FilterProblem::UnknownField(name) => {
-                        SpecError::UnknownGroupByField { index, name }
-                    }
-                    _ => SpecError::EmptyGroupByProperty { index },
-                })?;
+            let property = group_by_property(index, group.kind, &group.property)?;
             let step = match group.step {
                 None => 1,
                 Some(_) if group.kind != BreakdownKind::Event => {
@@ -1197,6 +1191,18 @@ fn validate_breakdown(breakdown: &Breakdown) -> Result<PropertyRef, SpecError> {
     property_ref(breakdown.kind, &breakdown.property).map_err(|problem| match problem {
         FilterProblem::UnknownField(name) => SpecError::UnknownField(name),
         _ => SpecError::EmptyBreakdownProperty,
+    })
+}
+
+/// Group-by property `index` (of any analysis' `group_by`), checked; errors name its place.
+pub(crate) fn group_by_property(
+    index: usize,
+    kind: BreakdownKind,
+    name: &str,
+) -> Result<PropertyRef, SpecError> {
+    property_ref(kind, name).map_err(|problem| match problem {
+        FilterProblem::UnknownField(name) => SpecError::UnknownGroupByField { index, name },
+        _ => SpecError::EmptyGroupByProperty { index },
     })
 }
 
