@@ -319,7 +319,9 @@ async fn a_loader_killed_9_mid_file_redoes_its_batch_exactly() {
 
     let sent = into_sent(sent);
     assert_eq!(sent.failures, 0, "the collector refused requests");
-    let stored = wait_for_ids(&data, &sent.acked, Duration::from_secs(90)).await;
+    // Generous: under the full suite on 2 cores the last loader catches up slowly (it took over
+    // 90 s once); the assertion is exactly-once delivery, the bound only guards against a hang.
+    let stored = wait_for_ids(&data, &sent.acked, Duration::from_secs(240)).await;
     assert_exactly_once(&stored, &sent);
     // The loaders after the two crash points found an interrupted batch and redid it.
     assert!(
