@@ -262,6 +262,7 @@ fn swap(
     let bytes = serde_json::to_vec(&manifest).expect("manifests serialise");
     write_atomically(&path, &bytes).map_err(|e| io(&path, e))?;
     finish(dataset_dir, &manifest)?;
+    tracing::debug!(partition, inputs = ?manifest.inputs, output = %manifest.output, "compaction inputs");
     tracing::info!(
         partition,
         inputs = manifest.inputs.len(),

@@ -9,6 +9,9 @@
 //! - otherwise its batch is redone first, over exactly the same offset range, rewriting the same
 //!   file names with the same content — so a crash or a rebalance never adds a copy.
 //!
+//! After each assignment the loader checks that the partition's stream really starts at the
+//! committed offset, and seeks back if the broker started it later (see [`super::resume`]).
+//!
 //! Rebalances: librdkafka calls back from inside `poll`, on this thread, so a revocation never
 //! interrupts a batch being written; buffered records of revoked partitions are dropped (they were
 //! not committed, so their next owner reads them again). A partition assigned back to this loader
@@ -24,6 +27,7 @@ use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext, Reb
 use rdkafka::message::Message;
 use rdkafka::{ClientContext, Offset, TopicPartitionList};
 
+use super::resume::{FirstRecord, Resume};
 use super::{KafkaSettings, kafka_error};
 use crate::error::LoaderError;
 use crate::loader::{BatchLoader, Intent, LoaderConfig, LoaderProgress, LoaderState, PersonSpace};
@@ -61,9 +65,9 @@ pub fn run_kafka_loader(
     result
 }
 
-fn subscribe(options: &KafkaLoaderOptions) -> Result<BaseConsumer<Rebalances>, LoaderError> {
+fn subscribe(options: &KafkaLoaderOptions) -> Result<BaseConsumer<MemberContext>, LoaderError> {
     let settings = &options.settings;
-    let consumer: BaseConsumer<Rebalances> = settings
+    let consumer: BaseConsumer<MemberContext> = settings
         .client_config(&[
             ("group.id", options.group.clone()),
             ("enable.auto.commit", "false".into()),
@@ -74,8 +78,14 @@ fn subscribe(options: &KafkaLoaderOptions) -> Result<BaseConsumer<Rebalances>, L
             ("heartbeat.interval.ms", "1000".into()),
             ("fetch.max.bytes", "52428800".into()),
             ("topic.metadata.refresh.interval.ms", "10000".into()),
+            // For the partitions' high watermarks as fetches see them (see `super::resume`).
+            ("statistics.interval.ms", "1000".into()),
         ])
-        .create_with_context(Rebalances::default())
+        .create_with_context(MemberContext {
+            topic: settings.topic.clone(),
+            changes: Mutex::default(),
+            high_watermarks: Mutex::default(),
+        })
         .map_err(|e| LoaderError::Log(kafka_error("creating the consumer", &e)))?;
     consumer
         .subscribe(&[&settings.topic])
@@ -84,10 +94,15 @@ fn subscribe(options: &KafkaLoaderOptions) -> Result<BaseConsumer<Rebalances>, L
     Ok(consumer)
 }
 
-/// Partition changes librdkafka reported during `poll`, handled right after it returns.
-#[derive(Default)]
-struct Rebalances {
+/// What librdkafka reports during `poll`: partition changes (handled right after it returns)
+/// and statistics.
+struct MemberContext {
+    topic: String,
     changes: Mutex<Vec<Change>>,
+    /// Each partition's high watermark from the latest statistics, and when they came. (The
+    /// broker's answer to a watermark query is not used: tansu 0.6's gives the last batch's
+    /// first offset + 1, while its fetch responses carry the true end.)
+    high_watermarks: Mutex<BTreeMap<i32, (u64, Instant)>>,
 }
 
 enum Change {
@@ -95,7 +110,7 @@ enum Change {
     Revoked(Vec<i32>),
 }
 
-impl Rebalances {
+impl MemberContext {
     fn take(&self) -> Vec<Change> {
         std::mem::take(&mut *self.changes.lock().unwrap_or_else(|e| e.into_inner()))
     }
@@ -106,11 +121,39 @@ impl Rebalances {
             .unwrap_or_else(|e| e.into_inner())
             .push(change);
     }
+
+    /// The high watermark of partition `p` reported at or after `since`.
+    fn high_watermark_since(&self, p: i32, since: Instant) -> Option<u64> {
+        let watermarks = self
+            .high_watermarks
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        watermarks
+            .get(&p)
+            .filter(|(_, at)| *at >= since)
+            .map(|(high, _)| *high)
+    }
 }
 
-impl ClientContext for Rebalances {}
+impl ClientContext for MemberContext {
+    fn stats(&self, statistics: rdkafka::Statistics) {
+        let Some(topic) = statistics.topics.get(&self.topic) else {
+            return;
+        };
+        let now = Instant::now();
+        let mut watermarks = self
+            .high_watermarks
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        for (p, partition) in &topic.partitions {
+            if let Ok(high) = u64::try_from(partition.hi_offset) {
+                watermarks.insert(*p, (high, now));
+            }
+        }
+    }
+}
 
-impl ConsumerContext for Rebalances {
+impl ConsumerContext for MemberContext {
     fn pre_rebalance(&self, _: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
         if let Rebalance::Revoke(list) = rebalance {
             self.push(Change::Revoked(partitions(list)));
@@ -135,7 +178,7 @@ fn partitions(list: &TopicPartitionList) -> Vec<i32> {
 struct Member<'a> {
     options: &'a KafkaLoaderOptions,
     progress: Arc<LoaderProgress>,
-    consumer: &'a BaseConsumer<Rebalances>,
+    consumer: &'a BaseConsumer<MemberContext>,
     partitions: BTreeMap<i32, PartitionLoader>,
     parked: BTreeMap<i32, PartitionLoader>,
 }
@@ -169,6 +212,8 @@ struct PartitionLoader {
     redo: Option<Intent>,
     /// The offset this loader last committed (or found committed).
     committed: u64,
+    /// Until the stream is known to start at `committed` (see [`super::resume`]).
+    resume: Option<Resume>,
 }
 
 impl Member<'_> {
@@ -194,6 +239,7 @@ impl Member<'_> {
                 Some(Ok(_)) => {}
             }
             self.flush_due(config.flush_interval)?;
+            self.check_quiet_streams()?;
             if last_check.elapsed() >= Duration::from_secs(5) {
                 last_check = Instant::now();
                 self.check_not_stranded(&mut stranded)?;
@@ -298,10 +344,11 @@ impl Member<'_> {
     /// committed since, else opens it from the shared folder; finds an interrupted batch.
     fn take_over(&mut self, p: i32) -> Result<PartitionLoader, LoaderError> {
         let committed = self.committed_offset(p)?;
-        if let Some(loader) = self.parked.remove(&p)
+        if let Some(mut loader) = self.parked.remove(&p)
             && loader.committed == committed
             && loader.redo.is_none()
         {
+            loader.resume = Some(Resume::at(committed, Instant::now()));
             return Ok(loader);
         }
         let topic = &self.options.settings.topic;
@@ -336,6 +383,7 @@ impl Member<'_> {
             first_buffered_at: None,
             redo,
             committed,
+            resume: Some(Resume::at(committed, Instant::now())),
         })
     }
 
@@ -362,6 +410,13 @@ impl Member<'_> {
         let Some(loader) = self.partitions.get_mut(&p) else {
             return Ok(()); // revoked while the message was on its way
         };
+        if let Some(resume) = &mut loader.resume {
+            let decision = resume.first_record(record.offset, Instant::now());
+            let topic = &self.options.settings.topic;
+            if !loader.resumed(self.consumer, topic, decision, record.offset)? {
+                return Ok(());
+            }
+        }
         if record.offset < loader.committed {
             return Ok(()); // already in a committed file
         }
@@ -389,14 +444,39 @@ impl Member<'_> {
             (r + l.buffer.len(), b + l.buffered_bytes)
         });
         if records >= max || bytes >= MAX_BUFFERED_BYTES {
-            // Memory bound over all partitions: write the largest buffer.
+            // Memory bound over all partitions: write the largest buffer (never an interrupted
+            // batch before all its records are in: its files must be the same as before).
             if let Some(largest) = self
                 .partitions
                 .values_mut()
+                .filter(|l| l.redo.is_none())
                 .max_by_key(|l| l.buffered_bytes)
             {
                 largest.flush(self.consumer, &self.options.settings.topic)?;
             }
+        }
+        Ok(())
+    }
+
+    /// Partitions whose stream has delivered nothing since their assignment (or last seek
+    /// back): does the partition hold records from the committed offset on? (See
+    /// [`super::resume`].)
+    fn check_quiet_streams(&mut self) -> Result<(), LoaderError> {
+        let topic = &self.options.settings.topic;
+        let now = Instant::now();
+        for loader in self.partitions.values_mut() {
+            let Some(resume) = &mut loader.resume else {
+                continue;
+            };
+            let Some(quiet_since) = resume.quiet_since(now) else {
+                continue;
+            };
+            let context = self.consumer.context();
+            let Some(high) = context.high_watermark_since(loader.partition, quiet_since) else {
+                continue;
+            };
+            let decision = resume.quiet(high, now);
+            loader.resumed(self.consumer, topic, decision, high)?;
         }
         Ok(())
     }
@@ -416,6 +496,46 @@ impl Member<'_> {
 }
 
 impl PartitionLoader {
+    /// Acts on a [`Resume`] decision; whether the stream now covers the committed offset.
+    /// `first` is the offset the stream began at (or the partition's end, if it was quiet).
+    fn resumed(
+        &mut self,
+        consumer: &BaseConsumer<MemberContext>,
+        topic: &str,
+        decision: FirstRecord,
+        first: impl std::fmt::Display,
+    ) -> Result<bool, LoaderError> {
+        match decision {
+            FirstRecord::Covers => {
+                self.resume = None;
+                Ok(true)
+            }
+            FirstRecord::Wait => Ok(false),
+            FirstRecord::SeekBackTo(offset) => {
+                tracing::info!(
+                    partition = self.partition,
+                    committed = self.committed,
+                    %first,
+                    seeking = offset,
+                    "the broker's stream starts after the committed offset; seeking back"
+                );
+                seek(consumer, topic, self.partition, offset)?;
+                Ok(false)
+            }
+            FirstRecord::Missing { from, to } => {
+                tracing::warn!(
+                    partition = self.partition,
+                    from,
+                    to,
+                    "offsets missing from the partition (compacted, transaction markers or \
+                     expired); loading from the next one"
+                );
+                self.resume = None;
+                Ok(true)
+            }
+        }
+    }
+
     /// Empties the buffer (records not committed: whoever loads the partition reads them again).
     fn take_buffer(&mut self) -> Vec<ConsumedRecord> {
         self.buffered_bytes = 0;
@@ -426,7 +546,7 @@ impl PartitionLoader {
     /// Writes the buffered records as one batch (or the interrupted batch, exactly) and commits.
     fn flush(
         &mut self,
-        consumer: &BaseConsumer<Rebalances>,
+        consumer: &BaseConsumer<MemberContext>,
         topic: &str,
     ) -> Result<(), LoaderError> {
         let p = self.partition as u32;
@@ -453,8 +573,21 @@ impl PartitionLoader {
     }
 }
 
+/// Makes `partition`'s stream continue at `offset`.
+fn seek(
+    consumer: &BaseConsumer<MemberContext>,
+    topic: &str,
+    partition: i32,
+    offset: u64,
+) -> Result<(), LoaderError> {
+    let offset = Offset::Offset(i64::try_from(offset).unwrap_or(i64::MAX));
+    consumer
+        .seek(topic, partition, offset, Duration::from_secs(10))
+        .map_err(|e| LoaderError::Log(kafka_error("seeking back", &e)))
+}
+
 fn commit(
-    consumer: &BaseConsumer<Rebalances>,
+    consumer: &BaseConsumer<MemberContext>,
     topic: &str,
     partition: i32,
     end: u64,

@@ -10,6 +10,7 @@
 
 mod loader;
 mod producer;
+mod resume;
 
 use std::time::Duration;
 

@@ -156,7 +156,7 @@ impl LoaderProcess {
             .arg(data_dir)
             .args(["--flush-interval-ms", "300"])
             .args(extra)
-            .env("SLUICE_LOG", "info")
+            .env("SLUICE_LOG", "info,sluice_ingest=debug")
             .env("SLUICE_CRASH_AT", crash_at.unwrap_or_default())
             .stdout(Stdio::null())
             .stderr(file)
@@ -174,12 +174,12 @@ impl LoaderProcess {
         }
     }
 
-    /// How many lines of its log contain `text`.
     /// The loader's log so far (for a failure message: the test's folder goes with it).
     pub(crate) fn log_text(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 
+    /// How many lines of its log contain `text`.
     pub(crate) fn log_lines_with(&self, text: &str) -> usize {
         std::fs::read_to_string(&self.log)
             .unwrap_or_default()
@@ -273,4 +273,62 @@ pub(crate) async fn post_until(
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
     }
+}
+
+/// Creates the events topic (4 partitions, as the tests' collectors and loaders use).
+pub(crate) async fn create_events_topic(broker: &str) {
+    let mut settings = sluice_ingest::kafka::KafkaSettings::new(broker);
+    settings.partitions = 4;
+    settings
+        .ensure_topic(Duration::from_secs(30))
+        .await
+        .expect("creating the events topic");
+}
+
+/// Produces `events` to `partition` of the events topic as one record each, sent together so
+/// the broker stores them as one batch, and waits until they are acknowledged.
+pub(crate) fn produce_one_batch(broker: &str, partition: i32, events: &[Value]) {
+    use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
+    let producer: BaseProducer = rdkafka::ClientConfig::new()
+        .set("bootstrap.servers", broker)
+        // As the collector produces (sluice_ingest::kafka::KafkaLog).
+        .set("enable.idempotence", "true")
+        .set("acks", "all")
+        .set("compression.type", "lz4")
+        .set("linger.ms", "1000")
+        .create()
+        .unwrap();
+    for event in events {
+        let payload = event.to_string();
+        producer
+            .send(
+                BaseRecord::<(), _>::to(sluice_ingest::kafka::DEFAULT_TOPIC)
+                    .partition(partition)
+                    .payload(&payload),
+            )
+            .map_err(|(e, _)| e)
+            .unwrap();
+    }
+    producer.flush(Duration::from_secs(30)).unwrap();
+}
+
+/// Commits `offset` of `partition` of the events topic for the loaders' consumer group, as a
+/// loader that stopped there would have.
+pub(crate) fn commit_loader_offset(broker: &str, partition: i32, offset: i64) {
+    use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
+    use rdkafka::{Offset, TopicPartitionList};
+    let consumer: BaseConsumer = rdkafka::ClientConfig::new()
+        .set("bootstrap.servers", broker)
+        .set("group.id", sluice_ingest::loader::LOADER_GROUP)
+        .set("enable.auto.commit", "false")
+        .create()
+        .unwrap();
+    let mut list = TopicPartitionList::new();
+    list.add_partition_offset(
+        sluice_ingest::kafka::DEFAULT_TOPIC,
+        partition,
+        Offset::Offset(offset),
+    )
+    .unwrap();
+    consumer.commit(&list, CommitMode::Sync).unwrap();
 }
