@@ -25,7 +25,7 @@ use sluice_query::result::{ConversionBucket, StepTime, TimeToConvert};
 use sluice_query::spec::DEFAULT_CONVERSION_BUCKETS_MS;
 
 use crate::reference::{
-    RefExclusion, RefFunnel, RefGroup, RefGroupKey, RefOrder, RefProperty, reference,
+    RefExclusion, RefFunnel, RefGroup, RefGroupKey, RefOrder, RefProperty, RefStrict, reference,
 };
 use crate::support::{FileShape, TestEvent, funnel_spec, overall, partition, run, write_file};
 
@@ -58,6 +58,8 @@ struct Case {
     /// Per step (cut to the step count), the category its `where` asks for, if any: with a
     /// step repeating another's type, events of one millisecond then match different steps.
     step_conditions: Vec<Option<String>>,
+    /// ClickHouse's modes `(strict_deduplication, strict_increase)`, when asked for.
+    strict: Option<(bool, bool)>,
 }
 
 /// A random group-by: which properties (0: none, 1: `breakdown` by category, 2: category,
@@ -223,6 +225,7 @@ fn case_strategy() -> impl Strategy<Value = Case> {
                     .into_iter()
                     .map(|c| c.map(str::to_owned))
                     .collect(),
+                strict: None,
             },
         )
 }
@@ -290,8 +293,21 @@ fn check(case: &Case) -> Result<(), TestCaseError> {
     let competing = (0..steps.len()).any(|i| {
         (i + 1..steps.len()).any(|j| steps[i] == steps[j] && conditions[i] != conditions[j])
     });
-    // A later step only where one path is counted: "this" order without exclusions.
-    let later_allowed = case.order == 0 && case.exclusions.is_empty() && !competing;
+    // A later step only where one path is counted: "this" order without exclusions or strict.
+    let later_allowed =
+        case.order == 0 && case.exclusions.is_empty() && !competing && case.strict.is_none();
+    let strict = case.strict.map(|(deduplication, increase)| RefStrict {
+        deduplication,
+        increase,
+    });
+    if let Some(modes) = strict {
+        let names = [
+            (modes.deduplication, "strict_deduplication"),
+            (modes.increase, "strict_increase"),
+        ];
+        let names: Vec<&str> = names.iter().filter(|(on, _)| *on).map(|n| n.1).collect();
+        extra["strict"] = json!(names);
+    }
     let groups = ref_groups(case.grouping, steps.len(), later_allowed);
     if case.grouping.choice == 1 {
         extra["breakdown"] = json!({"kind": "event", "property": "category"});
@@ -367,6 +383,7 @@ fn check(case: &Case) -> Result<(), TestCaseError> {
             order,
             groups: groups.clone(),
             step_categories: conditions.to_vec(),
+            strict,
         },
     );
     prop_assert_eq!(overall(&result), expected.overall);
@@ -683,8 +700,34 @@ fn competing_steps_strategy() -> impl Strategy<Value = Case> {
     })
 }
 
+/// Cases in ClickHouse's strict modes: "this" order, no exclusions, no time to convert, and
+/// events often in one millisecond (one of twelve instants, 2 hours apart), where the scan's
+/// (time, step) order and the entry's tie by value decide.
+fn strict_strategy() -> impl Strategy<Value = Case> {
+    let modes = prop_oneof![Just((true, false)), Just((false, true)), Just((true, true))];
+    (case_strategy(), modes, any::<bool>()).prop_map(|(mut case, modes, same_ms)| {
+        case.strict = Some(modes);
+        case.order = 0;
+        case.exclusions.clear();
+        case.times = None;
+        if same_ms {
+            for e in &mut case.events {
+                let slot = (e.ts - base()).div_euclid(2 * HOUR).rem_euclid(12);
+                e.ts = base() + slot * 2 * HOUR;
+            }
+            case.from_day = 0;
+        }
+        case
+    })
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(256))]
+
+    #[test]
+    fn strict_modes_match_clickhouses_scan(case in strict_strategy()) {
+        check(&case)?;
+    }
 
     #[test]
     fn engine_matches_exhaustive_reference(case in case_strategy()) {

@@ -343,6 +343,35 @@ fn strict_and_any_order_group_by_the_entry() {
 }
 
 #[test]
+fn same_millisecond_entries_are_ordered_by_value_in_every_mode() {
+    let t = noon();
+    // Two entries in one millisecond, written in the opposite of value order.
+    let events = vec![
+        ev(t, "Category Viewed", "ann").category("video"),
+        ev(t, "Category Viewed", "ann").category("design"),
+        ev(t + 1, "Service Viewed", "ann"),
+    ];
+    let by_entry = |extra: Value| {
+        let mut extra = extra;
+        extra["group_by"] = json!([{"kind": "event", "property": "category", "step": 1}]);
+        group_rows(&funnel(&STEPS, &events, extra).expect("runs"))
+    };
+    // The earliest, longest path takes the first entry in (time, value) order ...
+    assert_eq!(
+        by_entry(json!({})),
+        [row(&[Some("design")], false, false, &[1, 1, 0])]
+    );
+    // ... ClickHouse's scan restarts at every entry, so the last one in that order counts.
+    for strict in [json!(["strict_increase"]), json!(["strict_deduplication"])] {
+        assert_eq!(
+            by_entry(json!({"strict": strict})),
+            [row(&[Some("video")], false, false, &[1, 1, 0])],
+            "{strict}"
+        );
+    }
+}
+
+#[test]
 fn a_later_step_is_refused_where_no_single_path_is_counted() {
     let group_by = json!([{"kind": "event", "property": "category", "step": 2}]);
     for (option, value) in [

@@ -38,6 +38,15 @@ pub(crate) struct RefFunnel {
     pub(crate) groups: Vec<RefGroup>,
     /// Per step, the category its events must have (the step's `where`), if any.
     pub(crate) step_categories: Vec<Option<String>>,
+    /// ClickHouse `windowFunnel` modes: the person is counted by ClickHouse's scan instead.
+    pub(crate) strict: Option<RefStrict>,
+}
+
+/// ClickHouse's strict modes (at least one is on).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct RefStrict {
+    pub(crate) deduplication: bool,
+    pub(crate) increase: bool,
 }
 
 /// A group-by property and the zero-based step it is read on.
@@ -190,10 +199,17 @@ pub(crate) fn reference(events: &[TestEvent], funnel: &RefFunnel) -> RefCounts {
         step_times: Vec::new(),
     };
     for events in persons.values() {
-        let Some((level, entry)) = person(events, funnel) else {
+        let counted = match funnel.strict {
+            Some(modes) => clickhouse_scan(events, funnel, modes),
+            None => person(events, funnel),
+        };
+        let Some((level, entry)) = counted else {
             continue;
         };
-        let path = counted_path(events, funnel, entry, level);
+        let path = match funnel.strict {
+            Some(_) => vec![entry],
+            None => counted_path(events, funnel, entry, level),
+        };
         let mut missed = false;
         let values = funnel
             .groups
@@ -207,9 +223,11 @@ pub(crate) fn reference(events: &[TestEvent], funnel: &RefFunnel) -> RefCounts {
                 }
             })
             .collect::<Vec<_>>();
-        counts
-            .step_times
-            .push(entry_times(events, funnel, entry, level));
+        if funnel.strict.is_none() {
+            counts
+                .step_times
+                .push(entry_times(events, funnel, entry, level));
+        }
         let key = (values, missed);
         counts.entries.push((events[entry].ts, level, key.clone()));
         let row = counts.by_group.entry(key).or_insert_with(|| vec![0; n]);
@@ -251,6 +269,52 @@ fn person(events: &[&TestEvent], funnel: &RefFunnel) -> Option<(usize, usize)> {
         }
     }
     best.map(|(level, _, _, i)| (level, i))
+}
+
+/// ClickHouse's `windowFunnel(window, 'strict_deduplication' / 'strict_increase')` for one
+/// person, as ClickHouse states it: every (event, step it matches) pair in (time, step) order
+/// (same-millisecond pairs of one step by group values, null first); a step-1 pair inside the
+/// entry range (re)starts the chain at its time; a step-k pair extends step k - 1 if it is
+/// within the window of the chain's start and, with `increase`, strictly later than step k - 1;
+/// with `deduplication`, a step k ≥ 2 already reached happening again ends the scan. The level
+/// is the highest step reached, the entry the start of the chain that reached it.
+fn clickhouse_scan(
+    events: &[&TestEvent],
+    funnel: &RefFunnel,
+    modes: RefStrict,
+) -> Option<(usize, usize)> {
+    let n = funnel.steps.len();
+    let mut pairs = Vec::new();
+    for (i, e) in events.iter().enumerate() {
+        for step in (0..n).filter(|&step| funnel.matches_step(e, step)) {
+            pairs.push((e.ts, step, funnel.tie_key(e), i));
+        }
+    }
+    pairs.sort();
+    // Per step: (chain start time, time the step was reached, the chain's entry).
+    let mut reached: Vec<Option<(i64, i64, usize)>> = vec![None; n];
+    for (ts, step, _, i) in pairs {
+        if step == 0 {
+            if (funnel.entry_from_ms..=funnel.entry_to_ms).contains(&ts) {
+                reached[0] = Some((ts, ts, i));
+            }
+            continue;
+        }
+        if modes.deduplication && reached[step].is_some() {
+            break;
+        }
+        let Some((start, previous, entry)) = reached[step - 1] else {
+            continue;
+        };
+        if ts <= start + funnel.window_ms && (!modes.increase || ts > previous) {
+            reached[step] = Some((start, ts, entry));
+            if step + 1 == n {
+                break;
+            }
+        }
+    }
+    let top = reached.iter().rposition(Option::is_some)?;
+    reached[top].map(|(_, _, entry)| (top + 1, entry))
 }
 
 /// The counted path from `entry` (indexes into `events`, the entry first): of its paths in
