@@ -21,13 +21,14 @@ use chrono_tz::Tz;
 use proptest::prelude::*;
 use serde_json::json;
 
-use sluice_query::result::{ConversionBucket, StepTime, TimeToConvert};
+use sluice_query::result::{ConversionBucket, FunnelResult, QueryResult, StepTime, TimeToConvert};
 use sluice_query::spec::DEFAULT_CONVERSION_BUCKETS_MS;
 
 use crate::reference::{
-    RefExclusion, RefFunnel, RefGroup, RefGroupKey, RefOrder, RefProperty, RefStrict, reference,
+    RefCondition, RefExclusion, RefFunnel, RefGroup, RefGroupKey, RefOrder, RefProperty, RefStrict,
+    reference,
 };
-use crate::support::{FileShape, TestEvent, funnel_spec, overall, partition, run, write_file};
+use crate::support::{FileShape, TestEvent, funnel_spec, overall, partition, run_any, write_file};
 
 const HOUR: i64 = 3_600_000;
 const ZONES: [&str; 3] = ["UTC", "Asia/Seoul", "America/New_York"];
@@ -60,6 +61,8 @@ struct Case {
     step_conditions: Vec<Option<String>>,
     /// ClickHouse's modes `(strict_deduplication, strict_increase)`, when asked for.
     strict: Option<(bool, bool)>,
+    /// Compare two segments (plan is pro; platform is not iOS) instead of everyone.
+    segments: bool,
 }
 
 /// A random group-by: which properties (0: none, 1: `breakdown` by category, 2: category,
@@ -178,6 +181,7 @@ fn case_strategy() -> impl Strategy<Value = Case> {
             1..=2usize,
             prop::collection::vec(any::<bool>(), 8),
             prop::bool::weighted(0.3),
+            prop::bool::weighted(0.25),
         ),
         prop_oneof![
             2 => Just(Vec::new()),
@@ -197,7 +201,7 @@ fn case_strategy() -> impl Strategy<Value = Case> {
                 steps,
                 window,
                 (from_day, days, zone, project_filter, grouping),
-                (storage_zone, files_per_date, typed, hold_category),
+                (storage_zone, files_per_date, typed, hold_category, segments),
                 exclusions,
                 order,
                 over_time,
@@ -226,6 +230,7 @@ fn case_strategy() -> impl Strategy<Value = Case> {
                     .map(|c| c.map(str::to_owned))
                     .collect(),
                 strict: None,
+                segments,
             },
         )
 }
@@ -290,8 +295,11 @@ fn check(case: &Case) -> Result<(), TestCaseError> {
         extra["steps"] = json!(specs);
     }
     // Steps sharing a type but not a condition: the engine refuses a later-step group-by.
+    // (A segment is a condition on step 1.)
     let competing = (0..steps.len()).any(|i| {
-        (i + 1..steps.len()).any(|j| steps[i] == steps[j] && conditions[i] != conditions[j])
+        (i + 1..steps.len()).any(|j| {
+            steps[i] == steps[j] && (conditions[i] != conditions[j] || (i == 0 && case.segments))
+        })
     });
     // A later step only where one path is counted: "this" order without exclusions or strict.
     let later_allowed =
@@ -367,9 +375,92 @@ fn check(case: &Case) -> Result<(), TestCaseError> {
         }
         extra["time_to_convert"] = asked;
     }
+    let segments = if case.segments {
+        extra["segments"] = json!([
+            {"name": "pro", "where": [{"kind": "user", "property": "plan", "op": "is", "values": ["pro"]}]},
+            {"where": [{"kind": "field", "property": "platform", "op": "is_not", "values": ["iOS"]}]},
+        ]);
+        vec![
+            Some(RefCondition::Is(RefProperty::Plan, "pro".to_owned())),
+            Some(RefCondition::IsNot(RefProperty::Platform, "iOS".to_owned())),
+        ]
+    } else {
+        vec![None]
+    };
     let spec = funnel_spec(&steps, &from.to_string(), &to.to_string(), extra);
-    let result = run(dir.path(), &spec).map_err(|e| TestCaseError::fail(e.to_string()))?;
+    let results = match run_any(dir.path(), &spec) {
+        Ok(QueryResult::Funnel(result)) if !case.segments => vec![result],
+        Ok(QueryResult::Segments(answer)) if case.segments => {
+            let names: Vec<&str> = answer.segments.iter().map(|s| s.name.as_str()).collect();
+            prop_assert_eq!(names, ["pro", "segment 2"]);
+            let mut results = Vec::new();
+            for segment in answer.segments {
+                match segment.result {
+                    QueryResult::Funnel(result) => results.push(result),
+                    other => return Err(TestCaseError::fail(format!("not a funnel: {other:?}"))),
+                }
+            }
+            results
+        }
+        Ok(other) => return Err(TestCaseError::fail(format!("unexpected answer: {other:?}"))),
+        Err(e) => return Err(TestCaseError::fail(e.to_string())),
+    };
+    for (result, segment) in results.iter().zip(segments) {
+        compare(
+            case,
+            result,
+            segment,
+            &Compared {
+                steps: &steps,
+                conditions,
+                groups: &groups,
+                exclusions: &exclusions,
+                order,
+                strict,
+                times: times.as_ref(),
+                from,
+                to,
+                tz,
+            },
+        )?;
+    }
+    Ok(())
+}
 
+/// What `check` asked the engine for, to compute the reference's answer with.
+struct Compared<'a> {
+    steps: &'a [&'a str],
+    conditions: &'a [Option<String>],
+    groups: &'a [RefGroup],
+    exclusions: &'a [RefExclusion],
+    order: RefOrder,
+    strict: Option<RefStrict>,
+    times: Option<&'a TimesAsked>,
+    from: NaiveDate,
+    to: NaiveDate,
+    tz: Tz,
+}
+
+/// Compares one funnel answer (everyone's, or one segment's) with the reference.
+fn compare(
+    case: &Case,
+    result: &FunnelResult,
+    segment: Option<RefCondition>,
+    asked: &Compared<'_>,
+) -> Result<(), TestCaseError> {
+    let Compared {
+        steps,
+        conditions,
+        groups,
+        exclusions,
+        order,
+        strict,
+        times,
+        from,
+        to,
+        tz,
+    } = *asked;
+    let (value, unit) = case.window;
     let expected = reference(
         &case.events,
         &RefFunnel {
@@ -379,14 +470,15 @@ fn check(case: &Case) -> Result<(), TestCaseError> {
             entry_to_ms: midnight(to.succ_opt().unwrap_or(to), tz) - 1,
             project: case.project_filter.then(|| "p1".to_owned()),
             hold_category: case.hold_category,
-            exclusions,
+            exclusions: exclusions.to_vec(),
             order,
-            groups: groups.clone(),
+            groups: groups.to_vec(),
             step_categories: conditions.to_vec(),
             strict,
+            segment,
         },
     );
-    prop_assert_eq!(overall(&result), expected.overall);
+    prop_assert_eq!(overall(result), expected.overall);
     if groups.is_empty() {
         prop_assert!(result.by_breakdown.is_empty());
     } else {

@@ -40,6 +40,26 @@ pub(crate) struct RefFunnel {
     pub(crate) step_categories: Vec<Option<String>>,
     /// ClickHouse `windowFunnel` modes: the person is counted by ClickHouse's scan instead.
     pub(crate) strict: Option<RefStrict>,
+    /// A compared segment's condition, which applies to step 1 only (Amplitude).
+    pub(crate) segment: Option<RefCondition>,
+}
+
+/// A condition on one property of an event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum RefCondition {
+    /// The property has this value.
+    Is(RefProperty, String),
+    /// The property lacks this value (or is absent).
+    IsNot(RefProperty, String),
+}
+
+impl RefCondition {
+    fn holds(&self, e: &TestEvent) -> bool {
+        match self {
+            RefCondition::Is(property, value) => property.of(e).as_ref() == Some(value),
+            RefCondition::IsNot(property, value) => property.of(e).as_ref() != Some(value),
+        }
+    }
 }
 
 /// ClickHouse's strict modes (at least one is on).
@@ -84,9 +104,11 @@ impl RefFunnel {
             && (step > 0 || (self.entry_from_ms..=self.entry_to_ms).contains(&e.ts))
     }
 
-    /// The event has step `step`'s type and meets its condition.
+    /// The event has step `step`'s type and meets its condition (and, for step 1, the
+    /// segment's).
     fn matches_step(&self, e: &TestEvent, step: usize) -> bool {
-        e.event_type == self.steps[step]
+        (step > 0 || self.segment.as_ref().is_none_or(|c| c.holds(e)))
+            && e.event_type == self.steps[step]
             && self
                 .step_categories
                 .get(step)
