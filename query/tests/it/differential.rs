@@ -44,7 +44,8 @@ struct Case {
     zone: usize,
     project_filter: bool,
     grouping: Grouping,
-    hold_category: bool,
+    /// Properties held constant (none, category, category and plan, platform and category).
+    held: Vec<RefProperty>,
     /// Time zone the files are partitioned in (the project's).
     storage_zone: usize,
     files_per_date: usize,
@@ -180,7 +181,7 @@ fn case_strategy() -> impl Strategy<Value = Case> {
             0..3usize,
             1..=2usize,
             prop::collection::vec(any::<bool>(), 8),
-            prop::bool::weighted(0.3),
+            (prop::bool::weighted(0.3), 0..3usize),
             prop::bool::weighted(0.25),
         ),
         prop_oneof![
@@ -201,7 +202,7 @@ fn case_strategy() -> impl Strategy<Value = Case> {
                 steps,
                 window,
                 (from_day, days, zone, project_filter, grouping),
-                (storage_zone, files_per_date, typed, hold_category, segments),
+                (storage_zone, files_per_date, typed, (hold, held_too), segments),
                 exclusions,
                 order,
                 over_time,
@@ -219,7 +220,12 @@ fn case_strategy() -> impl Strategy<Value = Case> {
                 storage_zone,
                 files_per_date,
                 typed,
-                hold_category: hold_category && order != 2,
+                held: match (hold && order != 2, held_too) {
+                    (false, _) => Vec::new(),
+                    (true, 0) => vec![RefProperty::Category],
+                    (true, 1) => vec![RefProperty::Category, RefProperty::Plan],
+                    (true, _) => vec![RefProperty::Platform, RefProperty::Category],
+                },
                 // Exclusions combine only with "this" order.
                 exclusions: if order == 0 { exclusions } else { Vec::new() },
                 order,
@@ -327,8 +333,17 @@ fn check(case: &Case) -> Result<(), TestCaseError> {
     if let Some(limit) = case.grouping.limit {
         extra["group_limit"] = json!(limit);
     }
-    if case.hold_category {
-        extra["hold_constant"] = json!([{"kind": "event", "property": "category"}]);
+    if !case.held.is_empty() {
+        let specs: Vec<_> = case
+            .held
+            .iter()
+            .map(|p| match p {
+                RefProperty::Category => json!({"kind": "event", "property": "category"}),
+                RefProperty::Plan => json!({"kind": "user", "property": "plan"}),
+                RefProperty::Platform => json!({"kind": "field", "property": "platform"}),
+            })
+            .collect();
+        extra["hold_constant"] = json!(specs);
     }
     let exclusions: Vec<RefExclusion> = case
         .exclusions
@@ -469,7 +484,7 @@ fn compare(
             entry_from_ms: midnight(from, tz),
             entry_to_ms: midnight(to.succ_opt().unwrap_or(to), tz) - 1,
             project: case.project_filter.then(|| "p1".to_owned()),
-            hold_category: case.hold_category,
+            held: case.held.clone(),
             exclusions: exclusions.to_vec(),
             order,
             groups: groups.to_vec(),
@@ -775,7 +790,7 @@ fn competing_steps_strategy() -> impl Strategy<Value = Case> {
     ];
     (case_strategy(), conditions).prop_map(|(mut case, conditions)| {
         case.steps = ["B", "A", "A", "A"].map(str::to_owned).to_vec();
-        case.hold_category = false;
+        case.held.clear();
         case.step_conditions = conditions
             .into_iter()
             .map(|c| c.map(str::to_owned))

@@ -27,9 +27,9 @@ pub(crate) struct RefFunnel {
     pub(crate) entry_from_ms: i64,
     pub(crate) entry_to_ms: i64,
     pub(crate) project: Option<String>,
-    /// Hold event property `category` constant: one funnel per (person, category), events
-    /// without a category left out.
-    pub(crate) hold_category: bool,
+    /// Properties held constant: one funnel per (person, values of these), events lacking
+    /// one of them left out.
+    pub(crate) held: Vec<RefProperty>,
     /// Exclusion steps.
     pub(crate) exclusions: Vec<RefExclusion>,
     /// The order mode.
@@ -199,18 +199,14 @@ pub(crate) struct RefCounts {
 }
 
 pub(crate) fn reference(events: &[TestEvent], funnel: &RefFunnel) -> RefCounts {
-    let mut persons: BTreeMap<(&str, Option<&str>), Vec<&TestEvent>> = BTreeMap::new();
+    let mut persons: BTreeMap<(&str, Vec<String>), Vec<&TestEvent>> = BTreeMap::new();
     for e in events {
         if funnel.project.as_ref().is_some_and(|p| *p != e.project) {
             continue;
         }
-        if !funnel.hold_category {
-            persons.entry((e.person(), None)).or_default().push(e);
-        } else if let Some(category) = &e.category {
-            persons
-                .entry((e.person(), Some(category.as_str())))
-                .or_default()
-                .push(e);
+        let held: Option<Vec<String>> = funnel.held.iter().map(|p| p.of(e)).collect();
+        if let Some(held) = held {
+            persons.entry((e.person(), held)).or_default().push(e);
         }
     }
     let n = funnel.steps.len();
