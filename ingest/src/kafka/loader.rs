@@ -580,9 +580,8 @@ fn seek(
     partition: i32,
     offset: u64,
 ) -> Result<(), LoaderError> {
-    let offset = Offset::Offset(i64::try_from(offset).unwrap_or(i64::MAX));
     consumer
-        .seek(topic, partition, offset, Duration::from_secs(10))
+        .seek(topic, partition, absolute(offset), Duration::from_secs(10))
         .map_err(|e| LoaderError::Log(kafka_error("seeking back", &e)))
 }
 
@@ -593,13 +592,17 @@ fn commit(
     end: u64,
 ) -> Result<(), LoaderError> {
     let mut list = TopicPartitionList::new();
-    let offset = Offset::Offset(i64::try_from(end).unwrap_or(i64::MAX));
-    list.add_partition_offset(topic, partition, offset)
+    list.add_partition_offset(topic, partition, absolute(end))
         .map_err(|e| LoaderError::Log(kafka_error("committing", &e)))?;
     consumer
         .commit(&list, CommitMode::Sync)
         .map_err(|e| LoaderError::Log(kafka_error("committing", &e)))?;
     Ok(())
+}
+
+/// An offset as librdkafka takes it.
+fn absolute(offset: u64) -> Offset {
+    Offset::Offset(i64::try_from(offset).unwrap_or(i64::MAX))
 }
 
 /// Where partition `p`'s intent and loader state live (shared by every loader of the group).

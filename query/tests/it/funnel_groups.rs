@@ -311,6 +311,12 @@ fn hold_constant_groups_each_pair_by_its_own_path() {
     );
 }
 
+/// The group rows of the funnel over `events` with `extra`, grouped by the entry's category.
+fn grouped_by_entry_category(events: &[TestEvent], mut extra: Value) -> Vec<Row> {
+    extra["group_by"] = json!([{"kind": "event", "property": "category", "step": 1}]);
+    group_rows(&funnel(&STEPS, events, extra).expect("runs"))
+}
+
 #[test]
 fn strict_and_any_order_group_by_the_entry() {
     let t = noon();
@@ -324,11 +330,7 @@ fn strict_and_any_order_group_by_the_entry() {
         ev(t + 1, "Purchase Completed", "bob"),
         ev(t + 2, "Service Viewed", "bob"),
     ];
-    let by_entry = |extra: Value| {
-        let mut extra = extra;
-        extra["group_by"] = json!([{"kind": "event", "property": "category", "step": 1}]);
-        group_rows(&funnel(&STEPS, &events, extra).expect("runs"))
-    };
+    let by_entry = |extra: Value| grouped_by_entry_category(&events, extra);
     assert_eq!(
         by_entry(json!({"strict": ["strict_increase"]})),
         [
@@ -351,11 +353,7 @@ fn same_millisecond_entries_are_ordered_by_value_in_every_mode() {
         ev(t, "Category Viewed", "ann").category("design"),
         ev(t + 1, "Service Viewed", "ann"),
     ];
-    let by_entry = |extra: Value| {
-        let mut extra = extra;
-        extra["group_by"] = json!([{"kind": "event", "property": "category", "step": 1}]);
-        group_rows(&funnel(&STEPS, &events, extra).expect("runs"))
-    };
+    let by_entry = |extra: Value| grouped_by_entry_category(&events, extra);
     // The earliest, longest path takes the first entry in (time, value) order ...
     assert_eq!(
         by_entry(json!({})),
