@@ -330,7 +330,8 @@ impl Member<'_> {
                 }
                 Change::Assigned(partitions) => {
                     for p in partitions {
-                        let loader = self.take_over(p)?;
+                        let mut loader = self.take_over(p)?;
+                        loader.resume = Some(Resume::at(loader.committed, Instant::now()));
                         self.partitions.insert(p, loader);
                     }
                     tracing::info!(now = ?self.partitions.keys().collect::<Vec<_>>(), "partitions assigned");
@@ -341,14 +342,14 @@ impl Member<'_> {
     }
 
     /// Starts loading partition `p`: reuses the state kept from an earlier assignment if nobody
-    /// committed since, else opens it from the shared folder; finds an interrupted batch.
+    /// committed since, else opens it from the shared folder; finds an interrupted batch. (The
+    /// caller starts the check that the stream begins at the committed offset.)
     fn take_over(&mut self, p: i32) -> Result<PartitionLoader, LoaderError> {
         let committed = self.committed_offset(p)?;
-        if let Some(mut loader) = self.parked.remove(&p)
+        if let Some(loader) = self.parked.remove(&p)
             && loader.committed == committed
             && loader.redo.is_none()
         {
-            loader.resume = Some(Resume::at(committed, Instant::now()));
             return Ok(loader);
         }
         let topic = &self.options.settings.topic;
@@ -383,7 +384,7 @@ impl Member<'_> {
             first_buffered_at: None,
             redo,
             committed,
-            resume: Some(Resume::at(committed, Instant::now())),
+            resume: None,
         })
     }
 
@@ -503,7 +504,7 @@ impl PartitionLoader {
         consumer: &BaseConsumer<MemberContext>,
         topic: &str,
         decision: FirstRecord,
-        first: impl std::fmt::Display,
+        first: u64,
     ) -> Result<bool, LoaderError> {
         match decision {
             FirstRecord::Covers => {
@@ -515,7 +516,7 @@ impl PartitionLoader {
                 tracing::info!(
                     partition = self.partition,
                     committed = self.committed,
-                    %first,
+                    first,
                     seeking = offset,
                     "the broker's stream starts after the committed offset; seeking back"
                 );

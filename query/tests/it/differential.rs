@@ -60,8 +60,8 @@ struct Case {
     /// Per step (cut to the step count), the category its `where` asks for, if any: with a
     /// step repeating another's type, events of one millisecond then match different steps.
     step_conditions: Vec<Option<String>>,
-    /// ClickHouse's modes `(strict_deduplication, strict_increase)`, when asked for.
-    strict: Option<(bool, bool)>,
+    /// ClickHouse's modes, when asked for.
+    strict: Option<RefStrict>,
     /// Compare two segments (plan is pro; platform is not iOS) instead of everyone.
     segments: bool,
 }
@@ -310,11 +310,7 @@ fn check(case: &Case) -> Result<(), TestCaseError> {
     // A later step only where one path is counted: "this" order without exclusions or strict.
     let later_allowed =
         case.order == 0 && case.exclusions.is_empty() && !competing && case.strict.is_none();
-    let strict = case.strict.map(|(deduplication, increase)| RefStrict {
-        deduplication,
-        increase,
-    });
-    if let Some(modes) = strict {
+    if let Some(modes) = case.strict {
         let names = [
             (modes.deduplication, "strict_deduplication"),
             (modes.increase, "strict_increase"),
@@ -420,79 +416,41 @@ fn check(case: &Case) -> Result<(), TestCaseError> {
         Ok(other) => return Err(TestCaseError::fail(format!("unexpected answer: {other:?}"))),
         Err(e) => return Err(TestCaseError::fail(e.to_string())),
     };
+    let everyone = RefFunnel {
+        steps: case.steps.clone(),
+        window_ms: value as i64 * UNITS[unit].1,
+        entry_from_ms: midnight(from, tz),
+        entry_to_ms: midnight(to.succ_opt().unwrap_or(to), tz) - 1,
+        project: case.project_filter.then(|| "p1".to_owned()),
+        held: case.held.clone(),
+        exclusions,
+        order,
+        groups,
+        step_categories: conditions.to_vec(),
+        strict: case.strict,
+        segment: None,
+    };
     for (result, segment) in results.iter().zip(segments) {
-        compare(
-            case,
-            result,
+        let funnel = RefFunnel {
             segment,
-            &Compared {
-                steps: &steps,
-                conditions,
-                groups: &groups,
-                exclusions: &exclusions,
-                order,
-                strict,
-                times: times.as_ref(),
-                from,
-                to,
-                tz,
-            },
-        )?;
+            ..everyone.clone()
+        };
+        compare(case, result, &funnel, times.as_ref(), (from, to, tz))?;
     }
     Ok(())
 }
 
-/// What `check` asked the engine for, to compute the reference's answer with.
-struct Compared<'a> {
-    steps: &'a [&'a str],
-    conditions: &'a [Option<String>],
-    groups: &'a [RefGroup],
-    exclusions: &'a [RefExclusion],
-    order: RefOrder,
-    strict: Option<RefStrict>,
-    times: Option<&'a TimesAsked>,
-    from: NaiveDate,
-    to: NaiveDate,
-    tz: Tz,
-}
-
-/// Compares one funnel answer (everyone's, or one segment's) with the reference.
+/// Compares one funnel answer (everyone's, or one segment's) with the reference's for
+/// `funnel`, whose entry range runs over the days `from` to `to` in `tz`.
 fn compare(
     case: &Case,
     result: &FunnelResult,
-    segment: Option<RefCondition>,
-    asked: &Compared<'_>,
+    funnel: &RefFunnel,
+    times: Option<&TimesAsked>,
+    (from, to, tz): (NaiveDate, NaiveDate, Tz),
 ) -> Result<(), TestCaseError> {
-    let Compared {
-        steps,
-        conditions,
-        groups,
-        exclusions,
-        order,
-        strict,
-        times,
-        from,
-        to,
-        tz,
-    } = *asked;
-    let (value, unit) = case.window;
-    let expected = reference(
-        &case.events,
-        &RefFunnel {
-            steps: case.steps.clone(),
-            window_ms: value as i64 * UNITS[unit].1,
-            entry_from_ms: midnight(from, tz),
-            entry_to_ms: midnight(to.succ_opt().unwrap_or(to), tz) - 1,
-            project: case.project_filter.then(|| "p1".to_owned()),
-            held: case.held.clone(),
-            exclusions: exclusions.to_vec(),
-            order,
-            groups: groups.to_vec(),
-            step_categories: conditions.to_vec(),
-            strict,
-            segment,
-        },
-    );
+    let (groups, steps) = (&funnel.groups, &funnel.steps);
+    let expected = reference(&case.events, funnel);
     prop_assert_eq!(overall(result), expected.overall);
     if groups.is_empty() {
         prop_assert!(result.by_breakdown.is_empty());
@@ -575,8 +533,7 @@ fn compare(
     }
     match &times {
         Some(times) => {
-            let window_ms = value as i64 * UNITS[unit].1;
-            let wanted = expected_times(&expected.step_times, times, steps.len(), window_ms);
+            let wanted = expected_times(&expected.step_times, times, steps.len(), funnel.window_ms);
             prop_assert_eq!(result.time_to_convert.as_ref(), Some(&wanted));
         }
         None => prop_assert!(result.time_to_convert.is_none()),
@@ -811,7 +768,12 @@ fn competing_steps_strategy() -> impl Strategy<Value = Case> {
 /// events often in one millisecond (one of twelve instants, 2 hours apart), where the scan's
 /// (time, step) order and the entry's tie by value decide.
 fn strict_strategy() -> impl Strategy<Value = Case> {
-    let modes = prop_oneof![Just((true, false)), Just((false, true)), Just((true, true))];
+    let modes = prop_oneof![Just((true, false)), Just((false, true)), Just((true, true))].prop_map(
+        |(deduplication, increase)| RefStrict {
+            deduplication,
+            increase,
+        },
+    );
     (case_strategy(), modes, any::<bool>()).prop_map(|(mut case, modes, same_ms)| {
         case.strict = Some(modes);
         case.order = 0;
