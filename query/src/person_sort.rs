@@ -14,28 +14,10 @@ pub(crate) fn sort_by_person<R: Copy, K: Ord>(
     person: impl Fn(&R) -> i64,
     key: impl Fn(&R) -> K,
 ) {
-    let (Some(min), Some(max)) = (
-        rows.iter().map(&person).min(),
-        rows.iter().map(&person).max(),
-    ) else {
-        return;
-    };
-    let span = max.saturating_sub(min).saturating_add(1);
-    let limit = (rows.len() as i64)
-        .saturating_mul(COUNTING_SPAN_PER_ROW)
-        .max(1_024);
-    if span > limit {
+    let Some((min, mut starts)) = counting_starts(rows, &person) else {
         rows.sort_unstable_by_key(|r| (person(r), key(r)));
         return;
-    }
-    // Start offset of each person's bucket, then each row moved to its place (stable).
-    let mut starts = vec![0usize; span as usize + 1];
-    for row in rows.iter() {
-        starts[(person(row) - min) as usize + 1] += 1;
-    }
-    for i in 1..starts.len() {
-        starts[i] += starts[i - 1];
-    }
+    };
     let mut sorted = rows.clone();
     for row in rows.iter() {
         let slot = &mut starts[(person(row) - min) as usize];
@@ -48,6 +30,33 @@ pub(crate) fn sort_by_person<R: Copy, K: Ord>(
         }
     }
     *rows = sorted;
+}
+
+/// For a counting sort of `rows` by person: the smallest person, and where each person's rows
+/// start in the sorted order, indexed by person − the smallest (advance an entry as its rows
+/// are placed). `None` when there are no rows, or when the ids are too sparse for counting
+/// (their span larger than [`COUNTING_SPAN_PER_ROW`] × the rows): sort by comparison then.
+pub(crate) fn counting_starts<R>(
+    rows: &[R],
+    person: impl Fn(&R) -> i64,
+) -> Option<(i64, Vec<usize>)> {
+    let min = rows.iter().map(&person).min()?;
+    let max = rows.iter().map(&person).max()?;
+    let span = max.saturating_sub(min).saturating_add(1);
+    let limit = (rows.len() as i64)
+        .saturating_mul(COUNTING_SPAN_PER_ROW)
+        .max(1_024);
+    if span > limit {
+        return None;
+    }
+    let mut starts = vec![0usize; span as usize + 1];
+    for row in rows {
+        starts[(person(row) - min) as usize + 1] += 1;
+    }
+    for i in 1..starts.len() {
+        starts[i] += starts[i - 1];
+    }
+    Some((min, starts))
 }
 
 #[cfg(test)]

@@ -1,11 +1,14 @@
 //! The funnel aggregate's accumulator: collect, sort, run each person, count.
 //!
 //! The aggregate has no `GROUP BY`: each partition's accumulator collects compact step rows
-//! (`state.rs`) for all persons, the final one gathers them, sorts them by (person, held values,
-//! time) and walks the sorted rows once, running the per-person algorithm (`path.rs`) on each
-//! person's run of rows. The result is already the funnel's answer: persons per (group,
-//! level); the group is found after the path (`group.rs`). This is the sort-based plan: no hash table keyed by person, no per-person
-//! allocation, and only the step events of the query's time span are held.
+//! (`state.rs`) for all persons and, when its input ends, sorts them by person in its own
+//! thread (`runs.rs`). The final accumulator keeps those sorted runs as they arrive and walks
+//! the persons across all of them, one person range per partition in parallel threads; each
+//! person's rows are ordered by (held values, time, group values) and the per-person algorithm
+//! (`path.rs`) runs on each (person, held values) group. The result is already the funnel's
+//! answer: persons per (group, level); the group is found after the path (`group.rs`). This is
+//! the sort-based plan: no hash table keyed by person, no per-person allocation, rows copied
+//! once after collection, and only the step events of the query's time span are held.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -15,16 +18,16 @@ use datafusion::arrow::array::{
 };
 use datafusion::arrow::buffer::OffsetBuffer;
 use datafusion::arrow::datatypes::{DataType, Field};
-use datafusion::common::{Result, ScalarValue};
+use datafusion::common::{Result, ScalarValue, internal_datafusion_err};
 use datafusion::logical_expr::Accumulator;
 
-use super::group::{GroupSteps, PairRanks, counted_step_event};
+use super::group::{GroupSteps, counted_step_event, pair_key, pair_of};
 use super::path::{FunnelParams, StepEvent, person_funnel};
-use super::state::{Collected, NONE, Ranking, Row};
+use super::runs::{PersonWalk, Run, person_splits};
+use super::state::{Collected, NONE, Ranking};
 use super::times::{TimesTally, step_times};
 use super::totals::attempts;
 use super::udaf::{LEVELS_FIELD, TIMES_FIELD, level_fields, result_fields};
-use crate::person_sort::sort_by_person;
 use crate::spec::{ConversionTimes, PointIndex};
 
 /// The funnel's state in one partition, then for all.
@@ -80,23 +83,22 @@ impl Accumulator for FunnelAccumulator {
     }
 
     fn state(&mut self) -> Result<Vec<ScalarValue>> {
-        Ok(self.collected.to_state())
+        self.collected.state()
     }
 
     fn evaluate(&mut self) -> Result<ScalarValue> {
-        let mut tally = self
-            .times
-            .clone()
-            .map(|request| TimesTally::new(request, usize::from(self.params.steps)));
-        let counts = count_levels(
-            &mut self.collected,
-            &self.params,
-            self.groups,
-            self.points.as_deref(),
-            tally.as_mut(),
-        );
-        let levels = to_list(&counts, &self.collected);
-        let times = tally.map(TimesTally::into_list).unwrap_or_default();
+        self.collected.seal()?;
+        let ranking = self.collected.groups.ranking();
+        let counter = Counter {
+            params: &self.params,
+            groups: self.groups,
+            points: self.points.as_deref(),
+            times: self.times.as_ref(),
+            ranking: &ranking,
+        };
+        let counted = counter.count_in_parallel(&self.collected.runs)?;
+        let levels = to_list(&counted.counts, &self.collected);
+        let times = counted.tally.map(TimesTally::into_list).unwrap_or_default();
         let times = ScalarValue::new_list_nullable(
             &times
                 .into_iter()
@@ -122,94 +124,154 @@ impl Accumulator for FunnelAccumulator {
 /// none), whether the path stopped before a grouped later step, the point and the level.
 type CountKey = ([u32; 2], bool, u32, u8);
 
-/// Persons per (group, point, level ≥ 1), over every (person, held values) group. The point is
-/// that of the entry's time when `points` are given, [`NONE`] otherwise. With a `tally`, each
-/// counted group's step times go into it.
-fn count_levels(
-    collected: &mut Collected,
-    params: &FunnelParams,
-    groups: GroupSteps,
-    points: Option<&PointIndex>,
-    mut tally: Option<&mut TimesTally>,
-) -> BTreeMap<CountKey, u64> {
-    let ranking = collected.groups.ranking();
-    // Ties at one millisecond are broken by group values (none first), so sort by their rank.
-    sort_by_person(
-        &mut collected.rows,
-        |r: &Row| r.person,
-        |r: &Row| (r.held, r.ts, PairRanks::packed(r.groups, &ranking), r.mask),
-    );
-    let pairs = PairRanks::new(&collected.rows, &ranking);
-    let rows = &collected.rows;
-    let mut counts = BTreeMap::new();
-    let mut events: Vec<StepEvent> = Vec::new();
-    let mut times = Vec::new();
-    for group in rows.chunk_by(|a, b| a.person == b.person && a.held == b.held) {
-        events.clear();
-        events.extend(group.iter().map(|r| StepEvent {
-            ts: r.ts,
-            breakdown: pairs.rank(PairRanks::packed(r.groups, &ranking)),
-            mask: r.mask,
-        }));
-        if params.totals {
-            count_attempts(&mut events, params, &pairs, &ranking, points, &mut counts);
-            continue;
+/// What the walk over persons counted.
+#[derive(Debug, Default)]
+struct Counted {
+    /// Persons per (group, point, level ≥ 1), over every (person, held values) group.
+    counts: BTreeMap<CountKey, u64>,
+    /// The counted paths' step times, when asked for.
+    tally: Option<TimesTally>,
+}
+
+impl Counted {
+    fn add(&mut self, other: Counted) {
+        for (key, persons) in other.counts {
+            *self.counts.entry(key).or_insert(0) += persons;
         }
-        let outcome = person_funnel(&mut events, params);
+        match (&mut self.tally, other.tally) {
+            (Some(tally), Some(other)) => tally.merge(other),
+            (tally @ None, other) => *tally = other,
+            (Some(_), None) => {}
+        }
+    }
+}
+
+/// Counts persons by the funnel's rules: the query's constants and the group values' ranking.
+#[derive(Clone, Copy)]
+struct Counter<'a> {
+    params: &'a FunnelParams,
+    groups: GroupSteps,
+    /// Conversion over time: count each person in the point of their entry.
+    points: Option<&'a PointIndex>,
+    times: Option<&'a ConversionTimes>,
+    ranking: &'a Ranking,
+}
+
+impl Counter<'_> {
+    /// Counts the persons of `runs`, in one person range per run (one per partition that
+    /// collected them, so as many threads as DataFusion ran partitions), each range walked in a
+    /// thread of its own.
+    fn count_in_parallel(&self, runs: &[Run]) -> Result<Counted> {
+        let threads = std::thread::available_parallelism().map_or(1, usize::from);
+        let splits = person_splits(runs, runs.len().min(threads).max(1));
+        let starts = std::iter::once(None).chain(splits.iter().copied().map(Some));
+        let ends = splits
+            .iter()
+            .copied()
+            .map(Some)
+            .chain(std::iter::once(None));
+        let ranges: Vec<(Option<i64>, Option<i64>)> = starts.zip(ends).collect();
+        if let [(from, to)] = ranges[..] {
+            return Ok(self.count(runs, from, to));
+        }
+        let parts = std::thread::scope(|scope| {
+            let workers: Vec<_> = ranges
+                .iter()
+                .map(|&(from, to)| scope.spawn(move || self.count(runs, from, to)))
+                .collect();
+            workers
+                .into_iter()
+                .map(|worker| worker.join())
+                .collect::<std::result::Result<Vec<_>, _>>()
+        })
+        .map_err(|_| internal_datafusion_err!("a funnel worker thread panicked"))?;
+        let mut counted = Counted::default();
+        for part in parts {
+            counted.add(part);
+        }
+        Ok(counted)
+    }
+
+    /// Counts the persons `from ≤ person < to` of `runs`.
+    fn count(&self, runs: &[Run], from: Option<i64>, to: Option<i64>) -> Counted {
+        let steps = usize::from(self.params.steps);
+        let mut counted = Counted {
+            counts: BTreeMap::new(),
+            tally: self
+                .times
+                .map(|request| TimesTally::new(request.clone(), steps)),
+        };
+        let mut walk = PersonWalk::new(runs, from, to);
+        let mut rows = Vec::new();
+        let mut keyed: Vec<(u32, StepEvent)> = Vec::new();
+        let mut events: Vec<StepEvent> = Vec::new();
+        let mut times = Vec::new();
+        while walk.next_person(&mut rows) {
+            keyed.clear();
+            keyed.extend(rows.iter().map(|r| {
+                let event = StepEvent {
+                    ts: r.ts,
+                    breakdown: pair_key(r.groups, self.ranking),
+                    mask: r.mask,
+                };
+                (r.held, event)
+            }));
+            // Ties at one millisecond are broken by group values (none first).
+            if !keyed.is_sorted() {
+                keyed.sort_unstable();
+            }
+            for group in keyed.chunk_by(|a, b| a.0 == b.0) {
+                events.clear();
+                events.extend(group.iter().map(|&(_, event)| event));
+                self.count_person(&mut events, &mut counted, &mut times);
+            }
+        }
+        counted
+    }
+
+    /// Counts one (person, held values) group's `events`, sorted.
+    fn count_person(&self, events: &mut [StepEvent], counted: &mut Counted, times: &mut Vec<i64>) {
+        let (params, ranking) = (self.params, self.ranking);
+        if params.totals {
+            for (entry, level) in attempts(events, params) {
+                let values = pair_of(entry.breakdown, ranking);
+                let point = entry_point(self.points, entry.ts);
+                *counted
+                    .counts
+                    .entry((values, false, point, level))
+                    .or_insert(0) += 1;
+            }
+            return;
+        }
+        let outcome = person_funnel(events, params);
         let Some(entry) = outcome.entry.filter(|_| outcome.level > 0) else {
-            continue;
+            return;
         };
         let mut values = [NONE; 2];
         let mut did_not_reach = false;
-        for (slot, step) in groups.0.iter().enumerate() {
+        for (slot, step) in self.groups.0.iter().enumerate() {
             let Some(step) = step.map(usize::from) else {
                 continue;
             };
             let event = match step {
                 0 => Some(entry),
                 _ if usize::from(outcome.level) <= step => None,
-                _ => counted_step_event(&events, entry, step, params.window_ms),
+                _ => counted_step_event(events, entry, step, params.window_ms),
             };
             match event {
-                Some(event) => values[slot] = pairs.pair(event.breakdown, &ranking)[slot],
+                Some(event) => values[slot] = pair_of(event.breakdown, ranking)[slot],
                 None => did_not_reach = true,
             }
         }
-        let point = entry_point(points, entry.ts);
-        *counts
+        let point = entry_point(self.points, entry.ts);
+        *counted
+            .counts
             .entry((values, did_not_reach, point, outcome.level))
             .or_insert(0) += 1;
-        if let Some(tally) = tally.as_deref_mut() {
-            step_times(
-                &events,
-                params,
-                entry,
-                usize::from(outcome.level),
-                &mut times,
-            );
-            tally.add(&times);
+        if let Some(tally) = counted.tally.as_mut() {
+            step_times(events, params, entry, usize::from(outcome.level), times);
+            tally.add(times);
         }
-    }
-    counts
-}
-
-/// Counts every attempt of one person (`counting: totals`) under its entry's group values and
-/// point (a later-step group-by is refused with totals).
-fn count_attempts(
-    events: &mut [StepEvent],
-    params: &FunnelParams,
-    pairs: &PairRanks,
-    ranking: &Ranking,
-    points: Option<&PointIndex>,
-    counts: &mut BTreeMap<CountKey, u64>,
-) {
-    if !events.is_sorted() {
-        events.sort_unstable();
-    }
-    for (entry, level) in attempts(events, params) {
-        let values = pairs.pair(entry.breakdown, ranking);
-        let point = entry_point(points, entry.ts);
-        *counts.entry((values, false, point, level)).or_insert(0) += 1;
     }
 }
 

@@ -18,67 +18,35 @@
 //! range), so only those values order ties.
 //!
 //! # Cost
-//! The pairs of values are ranked once per query (a sort of the distinct pairs); a person
+//! The values are ranked once per query (a sort of the distinct values); a person
 //! grouped on a later step replays the greedy path from the counted entry, `O(steps × events)`
 //! for that person.
 
 use super::path::StepEvent;
-use super::state::{NONE, Ranking, Row};
+use super::state::{NONE, Ranking};
 
 /// The zero-based step each group-by property is read from; `None` for an unused slot.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub(crate) struct GroupSteps(pub(crate) [Option<u8>; 2]);
 
-/// The order of the (first, second) value pairs rows carry: a row's rank is its pair's position
-/// among the distinct pairs in value order (none first), which [`StepEvent::breakdown`] holds.
-pub(crate) struct PairRanks {
-    /// The distinct pairs as packed keys ([`PairRanks::packed`]), sorted; the all-none pair is
-    /// not in it (its rank is `None`).
-    keys: Vec<u64>,
+/// The (first, second) group values of a row as one key ordered like the values:
+/// `(rank of the first + 1) << 32 | (rank of the second + 1)`, 0 standing for none; the key
+/// [`StepEvent::breakdown`] holds.
+pub(crate) fn pair_key(groups: [u32; 2], ranking: &Ranking) -> u64 {
+    let rank = |index: u32| match index {
+        NONE => 0,
+        index => u64::from(ranking.rank_of[index as usize]) + 1,
+    };
+    rank(groups[0]) << 32 | rank(groups[1])
 }
 
-impl PairRanks {
-    /// The ranks of the pairs `rows` carry, with each value ordered by `ranking`.
-    pub(crate) fn new(rows: &[Row], ranking: &Ranking) -> Self {
-        let mut keys: Vec<u64> = rows
-            .iter()
-            .map(|r| Self::packed(r.groups, ranking))
-            .filter(|&k| k != 0)
-            .collect();
-        keys.sort_unstable();
-        keys.dedup();
-        PairRanks { keys }
-    }
-
-    /// The pair as one key ordered like the values: `(rank of the first + 1) << 32 | (rank of
-    /// the second + 1)`, 0 standing for none.
-    pub(crate) fn packed(groups: [u32; 2], ranking: &Ranking) -> u64 {
-        let rank = |index: u32| match index {
-            NONE => 0,
-            index => u64::from(ranking.rank_of[index as usize]) + 1,
-        };
-        rank(groups[0]) << 32 | rank(groups[1])
-    }
-
-    /// The rank of a packed pair (`None` for the all-none pair).
-    pub(crate) fn rank(&self, packed: u64) -> Option<u32> {
-        match packed {
-            0 => None,
-            key => self.keys.binary_search(&key).ok().map(|r| r as u32),
-        }
-    }
-
-    /// The dictionary indexes of the pair of rank `rank` (`[NONE, NONE]` for `None`).
-    pub(crate) fn pair(&self, rank: Option<u32>, ranking: &Ranking) -> [u32; 2] {
-        let Some(key) = rank.and_then(|r| self.keys.get(r as usize)) else {
-            return [NONE; 2];
-        };
-        let index = |rank: u64| match rank {
-            0 => NONE,
-            rank => ranking.index_of[(rank - 1) as usize],
-        };
-        [index(key >> 32), index(key & u64::from(u32::MAX))]
-    }
+/// The dictionary indexes of the pair a [`pair_key`] stands for (`[NONE, NONE]` for 0).
+pub(crate) fn pair_of(key: u64, ranking: &Ranking) -> [u32; 2] {
+    let index = |rank: u64| match rank {
+        0 => NONE,
+        rank => ranking.index_of[(rank - 1) as usize],
+    };
+    [index(key >> 32), index(key & u64::from(u32::MAX))]
 }
 
 /// The event the greedy path from `entry` takes for the zero-based step `step` (≥ 1), over the

@@ -12,6 +12,7 @@ mod any_order;
 mod exclusion;
 mod group;
 mod path;
+mod runs;
 mod state;
 mod times;
 mod totals;

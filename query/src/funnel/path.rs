@@ -36,9 +36,9 @@ use crate::spec::FunnelOrder;
 pub(crate) struct StepEvent {
     /// Event time, Unix ms.
     pub(crate) ts: i64,
-    /// Index of the breakdown value, ordered like the values themselves (`None` = null, first).
-    /// Only meaningful on step-1 events.
-    pub(crate) breakdown: Option<u32>,
+    /// The group-by values, as a key ordered like the values themselves (0 = none, first; see
+    /// `group::pair_key`).
+    pub(crate) breakdown: u64,
     /// Bit `k` set when the event matches step `k + 1`, bit `32 + j` when it matches exclusion
     /// `j + 1`.
     pub(crate) mask: u64,

@@ -7,23 +7,26 @@
 //! per accumulator in [`Values`]; rows hold indexes.
 //!
 //! Between the partial and final phases the state travels as one row of eight list columns: the
-//! six row fields (indexes as `Int64`, `-1` for none) and the two value dictionaries
-//! (`List<Utf8>`), so no text is repeated per event.
+//! six row fields, sorted by person (`runs.rs`; value indexes as `UInt32`, [`NONE`] for none),
+//! and the two value dictionaries (`List<Utf8>`), so no text is repeated per event.
 
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::Arc;
 
 use datafusion::arrow::array::{
-    Array, ArrayRef, Int64Array, ListArray, StringArray, StringViewArray,
+    Array, ArrayRef, Int64Array, ListArray, StringArray, StringViewArray, UInt32Array, UInt64Array,
 };
 use datafusion::arrow::buffer::OffsetBuffer;
 use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::{DataType, Field, FieldRef};
 use datafusion::common::cast::{
-    as_int64_array, as_list_array, as_string_array, as_string_view_array,
+    as_int64_array, as_list_array, as_string_array, as_string_view_array, as_uint32_array,
+    as_uint64_array,
 };
 use datafusion::common::{Result, ScalarValue, internal_datafusion_err};
+
+use super::runs::{Columns, Run};
 
 /// One collected step event.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -111,6 +114,11 @@ impl Values {
         self.values.get(index as usize).map(String::as_str)
     }
 
+    /// The number of distinct values.
+    pub(crate) fn len(&self) -> usize {
+        self.values.len()
+    }
+
     /// Ranks of the values in text order, so event order can break ties by value.
     pub(crate) fn ranking(&self) -> Ranking {
         let mut index_of: Vec<u32> = (0..self.values.len() as u32).collect();
@@ -137,7 +145,11 @@ impl Values {
 /// Everything one accumulator collected.
 #[derive(Debug, Default)]
 pub(crate) struct Collected {
+    /// Rows collected by this accumulator and not yet sorted into a run.
     pub(crate) rows: Vec<Row>,
+    /// Rows sorted by person: this accumulator's own, once sealed, and those merged from
+    /// partitions.
+    pub(crate) runs: Vec<Run>,
     pub(crate) held: Values,
     /// The group-by values of both properties.
     pub(crate) groups: Values,
@@ -224,33 +236,59 @@ impl Collected {
         Ok(())
     }
 
+    /// Moves the rows collected so far into a run sorted by person.
+    pub(crate) fn seal(&mut self) -> Result<()> {
+        if !self.rows.is_empty() {
+            let run = Run::own(&self.rows, self.held.len(), self.groups.len())?;
+            self.runs.push(run);
+            self.rows = Vec::new();
+        }
+        Ok(())
+    }
+
+    /// All rows as one run sorted by person: runs merged from several states are turned back
+    /// into rows and sorted again (a partition that both collected and merged; DataFusion does
+    /// not plan that for this aggregate, but it stays correct).
+    fn one_run(&mut self) -> Result<Option<&Run>> {
+        if self.runs.len() > 1 {
+            let runs = std::mem::take(&mut self.runs);
+            self.rows.extend(runs.iter().flat_map(Run::rows));
+        }
+        self.seal()?;
+        Ok(self.runs.first())
+    }
+
     /// The state: one row of eight lists (see the module docs).
-    pub(crate) fn to_state(&self) -> Vec<ScalarValue> {
-        let index = |i: u32| if i == NONE { -1 } else { i64::from(i) };
-        let ints = |f: &dyn Fn(&Row) -> i64| -> ArrayRef {
-            Arc::new(self.rows.iter().map(f).collect::<Int64Array>())
+    pub(crate) fn state(&mut self) -> Result<Vec<ScalarValue>> {
+        let held = Arc::new(self.held.to_array());
+        let groups = Arc::new(self.groups.to_array());
+        let empty = Columns::sorted_by_person(&[]);
+        let columns = match self.one_run()? {
+            Some(run) => run.columns(),
+            None => empty,
         };
         let columns: [ArrayRef; 8] = [
-            ints(&|r| r.person),
-            ints(&|r| index(r.held)),
-            ints(&|r| r.ts),
-            ints(&|r| index(r.groups[0])),
-            ints(&|r| index(r.groups[1])),
-            ints(&|r| r.mask as i64),
-            Arc::new(self.held.to_array()),
-            Arc::new(self.groups.to_array()),
+            Arc::new(Int64Array::new(columns.person, None)),
+            Arc::new(UInt32Array::new(columns.held, None)),
+            Arc::new(Int64Array::new(columns.ts, None)),
+            Arc::new(UInt32Array::new(columns.groups[0].clone(), None)),
+            Arc::new(UInt32Array::new(columns.groups[1].clone(), None)),
+            Arc::new(UInt64Array::new(columns.mask, None)),
+            held,
+            groups,
         ];
-        columns
+        Ok(columns
             .into_iter()
             .map(|values| {
                 let field = Arc::new(Field::new_list_field(values.data_type().clone(), true));
                 let offsets = OffsetBuffer::from_lengths([values.len()]);
                 ScalarValue::List(Arc::new(ListArray::new(field, offsets, values, None)))
             })
-            .collect()
+            .collect())
     }
 
-    /// Adds the rows of states written by [`Collected::to_state`] (one state per list row).
+    /// Keeps the runs of states written by [`Collected::state`] (one state per list row),
+    /// their value indexes mapped to this accumulator's. The columns are not copied.
     pub(crate) fn merge(&mut self, states: &[ArrayRef]) -> Result<()> {
         let [
             person,
@@ -268,63 +306,48 @@ impl Collected {
                 states.len()
             ));
         };
-        let lists = [person, held, ts, first, second, mask].map(|l| as_list_array(l));
-        let [person, held, ts, first, second, mask] = lists;
+        let lists = [
+            person,
+            held,
+            ts,
+            first,
+            second,
+            mask,
+            held_values,
+            group_values,
+        ]
+        .map(|l| as_list_array(l));
+        let [
+            person,
+            held,
+            ts,
+            first,
+            second,
+            mask,
+            held_values,
+            group_values,
+        ] = lists;
         let (person, held, ts, first, second, mask) = (person?, held?, ts?, first?, second?, mask?);
-        let (held_values, group_values) =
-            (as_list_array(held_values)?, as_list_array(group_values)?);
+        let (held_values, group_values) = (held_values?, group_values?);
         for state in 0..person.len() {
             if person.is_null(state) {
                 continue;
             }
             let held_map = remap(&held_values.value(state), &mut self.held)?;
             let group_map = remap(&group_values.value(state), &mut self.groups)?;
-            let (p, h, t, g1, g2, m) = (
-                person.value(state),
-                held.value(state),
-                ts.value(state),
-                first.value(state),
-                second.value(state),
-                mask.value(state),
-            );
-            let (p, h, t, g1, g2, m) = (
-                as_int64_array(&p)?,
-                as_int64_array(&h)?,
-                as_int64_array(&t)?,
-                as_int64_array(&g1)?,
-                as_int64_array(&g2)?,
-                as_int64_array(&m)?,
-            );
-            let n = p.len();
-            if [h.len(), t.len(), g1.len(), g2.len(), m.len()]
-                .iter()
-                .any(|&len| len != n)
-            {
-                return Err(internal_datafusion_err!(
-                    "funnel state lists disagree in length"
-                ));
-            }
-            let lookup = |map: &[u32], i: i64| -> Result<u32> {
-                match i {
-                    -1 => Ok(NONE),
-                    i => usize::try_from(i)
-                        .ok()
-                        .and_then(|i| map.get(i).copied())
-                        .ok_or_else(|| internal_datafusion_err!("funnel state index {i}")),
-                }
+            let columns = Columns {
+                person: as_int64_array(&person.value(state))?.values().clone(),
+                held: as_uint32_array(&held.value(state))?.values().clone(),
+                ts: as_int64_array(&ts.value(state))?.values().clone(),
+                groups: [
+                    as_uint32_array(&first.value(state))?.values().clone(),
+                    as_uint32_array(&second.value(state))?.values().clone(),
+                ],
+                mask: as_uint64_array(&mask.value(state))?.values().clone(),
             };
-            self.rows.reserve(n);
-            for i in 0..n {
-                self.rows.push(Row {
-                    person: p.value(i),
-                    held: lookup(&held_map, h.value(i))?,
-                    ts: t.value(i),
-                    groups: [
-                        lookup(&group_map, g1.value(i))?,
-                        lookup(&group_map, g2.value(i))?,
-                    ],
-                    mask: m.value(i) as u64,
-                });
+            let run = Run::new(columns, held_map, group_map)?;
+            if run.len() > 0 {
+                self.runs.push(run);
             }
         }
         Ok(())
@@ -332,7 +355,10 @@ impl Collected {
 
     /// Approximate heap bytes held.
     pub(crate) fn size(&self) -> usize {
-        self.rows.capacity() * size_of::<Row>() + self.held.size() + self.groups.size()
+        self.rows.capacity() * size_of::<Row>()
+            + self.runs.iter().map(Run::size).sum::<usize>()
+            + self.held.size()
+            + self.groups.size()
     }
 }
 
@@ -363,11 +389,11 @@ pub(crate) fn state_fields(name: &str) -> Vec<FieldRef> {
     };
     vec![
         list("person", DataType::Int64),
-        list("held", DataType::Int64),
+        list("held", DataType::UInt32),
         list("ts", DataType::Int64),
-        list("group_1", DataType::Int64),
-        list("group_2", DataType::Int64),
-        list("mask", DataType::Int64),
+        list("group_1", DataType::UInt32),
+        list("group_2", DataType::UInt32),
+        list("mask", DataType::UInt64),
         list("held_values", DataType::Utf8),
         list("group_values", DataType::Utf8),
     ]

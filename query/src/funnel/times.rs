@@ -86,6 +86,17 @@ impl TimesTally {
         }
     }
 
+    /// Adds the persons of another tally of the same request.
+    pub(crate) fn merge(&mut self, other: TimesTally) {
+        for (reached, other) in self.reached.iter_mut().zip(other.reached) {
+            *reached += other;
+        }
+        for (sum, other) in self.from_previous_ms.iter_mut().zip(other.from_previous_ms) {
+            *sum += other;
+        }
+        self.durations.extend(other.durations);
+    }
+
     /// The tally as the aggregate's flat list (see [`TimesSummary::from_list`]).
     pub(crate) fn into_list(mut self) -> Vec<Option<f64>> {
         let mut list = Vec::with_capacity(2 * self.reached.len() + 3 + self.request.bounds.len());

@@ -81,7 +81,7 @@ mod tests {
             .iter()
             .map(|&(ts, mask)| StepEvent {
                 ts,
-                breakdown: None,
+                breakdown: 0,
                 mask,
             })
             .collect();

@@ -24,7 +24,7 @@ fn level(rows: &[(i64, u64)]) -> u8 {
         .iter()
         .map(|&(ts, mask)| StepEvent {
             ts,
-            breakdown: None,
+            breakdown: 0,
             mask,
         })
         .collect();

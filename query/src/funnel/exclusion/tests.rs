@@ -26,7 +26,7 @@ fn events(rows: &[(i64, &str)]) -> Vec<StepEvent> {
     rows.iter()
         .map(|&(ts, kind)| StepEvent {
             ts,
-            breakdown: None,
+            breakdown: 0,
             mask: match kind {
                 "A" => 1,
                 "B" => 2,

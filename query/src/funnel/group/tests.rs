@@ -2,7 +2,8 @@
 
 use super::*;
 
-fn event(ts: i64, breakdown: Option<u32>, mask: u64) -> StepEvent {
+/// An event whose group values have the key `breakdown` (0: none).
+fn event(ts: i64, breakdown: u64, mask: u64) -> StepEvent {
     StepEvent {
         ts,
         breakdown,
@@ -14,11 +15,11 @@ fn event(ts: i64, breakdown: Option<u32>, mask: u64) -> StepEvent {
 fn takes_the_earliest_unused_event_of_each_step() {
     // A → B → C: entry at 0, B at 5 and 7, C at 6 and 9.
     let mut events = vec![
-        event(0, None, 1),
-        event(5, Some(1), 2),
-        event(6, Some(2), 4),
-        event(7, Some(3), 2),
-        event(9, Some(4), 4),
+        event(0, 0, 1),
+        event(5, 2, 2),
+        event(6, 3, 4),
+        event(7, 4, 2),
+        event(9, 5, 4),
     ];
     events.sort_unstable();
     let entry = events[0];
@@ -31,11 +32,7 @@ fn takes_the_earliest_unused_event_of_each_step() {
 #[test]
 fn a_repeated_step_never_reuses_the_entry() {
     // A → A: the entry cannot be its own step 2; the next A is.
-    let mut events = vec![
-        event(3, Some(0), 3),
-        event(3, Some(1), 3),
-        event(8, None, 3),
-    ];
+    let mut events = vec![event(3, 1, 3), event(3, 2, 3), event(8, 0, 3)];
     events.sort_unstable();
     let entry = events[0];
     assert_eq!(counted_step_event(&events, entry, 1, 100), Some(events[1]));
@@ -49,48 +46,31 @@ fn a_repeated_step_never_reuses_the_entry() {
 #[test]
 fn same_millisecond_candidates_go_by_value() {
     // Two C events at 6: the one with the smaller rank (value) is taken.
-    let mut events = vec![
-        event(0, None, 1),
-        event(6, Some(7), 2),
-        event(6, Some(2), 2),
-    ];
+    let mut events = vec![event(0, 0, 1), event(6, 8, 2), event(6, 3, 2)];
     events.sort_unstable();
     let taken = counted_step_event(&events, events[0], 1, 100).expect("reached");
-    assert_eq!(taken.breakdown, Some(2));
+    assert_eq!(taken.breakdown, 3);
 }
 
 #[test]
 fn an_entry_not_in_the_events_gives_none() {
-    let events = vec![event(0, None, 1), event(1, None, 2)];
-    assert_eq!(counted_step_event(&events, event(5, None, 1), 1, 100), None);
+    let events = vec![event(0, 0, 1), event(1, 0, 2)];
+    assert_eq!(counted_step_event(&events, event(5, 0, 1), 1, 100), None);
 }
 
 #[test]
-fn pairs_rank_in_value_order_and_map_back() {
+fn pair_keys_order_like_the_values_and_map_back() {
     use crate::funnel::state::Values;
     let mut values = Values::default();
     let (b, a) = (values.intern("b").unwrap(), values.intern("a").unwrap());
     let ranking = values.ranking();
-    let row = |groups| Row {
-        person: 0,
-        held: NONE,
-        ts: 0,
-        groups,
-        mask: 1,
-    };
-    let rows = [
-        row([b, NONE]),
-        row([a, b]),
-        row([NONE, a]),
-        row([NONE, NONE]),
-    ];
-    let ranks = PairRanks::new(&rows, &ranking);
-    let rank = |groups| ranks.rank(PairRanks::packed(groups, &ranking));
-    // (none, a) < (a, b) < (b, none); (none, none) has no rank.
-    assert_eq!(rank([NONE, a]), Some(0));
-    assert_eq!(rank([a, b]), Some(1));
-    assert_eq!(rank([b, NONE]), Some(2));
-    assert_eq!(rank([NONE, NONE]), None);
-    assert_eq!(ranks.pair(Some(1), &ranking), [a, b]);
-    assert_eq!(ranks.pair(None, &ranking), [NONE, NONE]);
+    let key = |groups| pair_key(groups, &ranking);
+    // (none, none) < (none, a) < (a, b) < (b, none)
+    assert_eq!(key([NONE, NONE]), 0);
+    assert!(key([NONE, NONE]) < key([NONE, a]));
+    assert!(key([NONE, a]) < key([a, b]));
+    assert!(key([a, b]) < key([b, NONE]));
+    for pair in [[a, b], [NONE, a], [b, NONE], [NONE, NONE]] {
+        assert_eq!(pair_of(key(pair), &ranking), pair);
+    }
 }
