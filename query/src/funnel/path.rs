@@ -142,6 +142,10 @@ pub(crate) fn person_funnel(events: &mut [StepEvent], params: &FunnelParams) -> 
     if params.order == FunnelOrder::Any {
         return any_order_funnel(events, params);
     }
+    if events.iter().all(|e| e.mask == 1) {
+        // Only step-1 events (most persons): the first entry in the range is the whole path.
+        return entry_only(events, params);
+    }
     if needs_matching(events, params) {
         return exclusion_funnel(events, params);
     }
@@ -173,6 +177,22 @@ pub(crate) fn person_funnel(events: &mut [StepEvent], params: &FunnelParams) -> 
         }
     }
     best
+}
+
+/// The funnel of a person whose `events` (sorted) all match step 1 and nothing else: level 1
+/// through the earliest entry in the range, or level 0.
+fn entry_only(events: &[StepEvent], params: &FunnelParams) -> PersonFunnel {
+    let first = events.partition_point(|e| e.ts < params.entry_from_ms);
+    match events.get(first) {
+        Some(&entry) if entry.ts <= params.entry_to_ms => PersonFunnel {
+            level: 1,
+            entry: Some(entry),
+        },
+        _ => PersonFunnel {
+            level: 0,
+            entry: None,
+        },
+    }
 }
 
 /// ClickHouse's `windowFunnel` scan with its strict modes, over entries `(time, step)` in
