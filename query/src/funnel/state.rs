@@ -250,7 +250,7 @@ impl Collected {
     /// into rows and sorted again (a partition that both collected and merged; DataFusion does
     /// not plan that for this aggregate, but it stays correct).
     fn one_run(&mut self) -> Result<Option<&Run>> {
-        if self.runs.len() > 1 {
+        if self.runs.len() + usize::from(!self.rows.is_empty()) > 1 {
             let runs = std::mem::take(&mut self.runs);
             self.rows.extend(runs.iter().flat_map(Run::rows));
         }

@@ -115,15 +115,43 @@ fn partial_states_merged_in_two_halves() {
     for half in [first, second] {
         let mut partial = accumulator();
         partial.update_batch(&arguments(half)).unwrap();
-        let state: Vec<ArrayRef> = partial
-            .state()
-            .unwrap()
-            .into_iter()
-            .map(|s| s.to_array().unwrap())
-            .collect();
-        finals.merge_batch(&state).unwrap();
+        finals.merge_batch(&state_of(&mut partial)).unwrap();
     }
     assert_eq!(decode(finals.evaluate().unwrap()), expected());
+}
+
+/// The state of `partial`, as the final phase receives it.
+fn state_of(partial: &mut FunnelAccumulator) -> Vec<ArrayRef> {
+    partial
+        .state()
+        .unwrap()
+        .into_iter()
+        .map(|s| s.to_array().unwrap())
+        .collect()
+}
+
+/// An accumulator that collected rows and merged one or two states (with value indexes of their
+/// own) hands all of them over in its one state.
+#[test]
+fn a_partition_that_collected_and_merged_hands_over_everything() {
+    let all = rows();
+    let partial = |rows: &[TestRow]| {
+        let mut partial = accumulator();
+        partial.update_batch(&arguments(rows)).unwrap();
+        partial
+    };
+    for merged in [vec![&all[..4]], vec![&all[..4], &all[4..8]]] {
+        let handed = merged.iter().map(|r| r.len()).sum::<usize>();
+        let mut mixed = partial(&all[handed..]);
+        for rows in merged {
+            mixed.merge_batch(&state_of(&mut partial(rows))).unwrap();
+        }
+        let mut finals = accumulator();
+        finals.merge_batch(&state_of(&mut mixed)).unwrap();
+        assert_eq!(decode(finals.evaluate().unwrap()), expected());
+        // Evaluating twice gives the same answer (the rows stay, sorted into a run).
+        assert_eq!(decode(finals.evaluate().unwrap()), expected());
+    }
 }
 
 #[test]
@@ -238,13 +266,7 @@ fn groups_by_entry_and_later_step_across_partitions() {
     for part in [&rows[..5], &rows[5..]] {
         let mut partial = FunnelAccumulator::new(PARAMS).with_groups(groups);
         partial.update_batch(&arguments(part)).unwrap();
-        let state: Vec<ArrayRef> = partial
-            .state()
-            .unwrap()
-            .into_iter()
-            .map(|s| s.to_array().unwrap())
-            .collect();
-        finals.merge_batch(&state).unwrap();
+        finals.merge_batch(&state_of(&mut partial)).unwrap();
     }
     let some = |s: &str| Some(s.to_owned());
     assert_eq!(
