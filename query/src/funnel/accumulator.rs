@@ -159,8 +159,8 @@ struct Counter<'a> {
 
 impl Counter<'_> {
     /// Counts the persons of `runs`, in one person range per run (one per partition that
-    /// collected them, so as many threads as DataFusion ran partitions), each range walked in a
-    /// thread of its own.
+    /// collected them, so as many threads as DataFusion ran partitions, at most one per core),
+    /// the first range on this thread and each other one in a thread of its own.
     fn count_in_parallel(&self, runs: &[Run]) -> Result<Counted> {
         let threads = std::thread::available_parallelism().map_or(1, usize::from);
         let splits = person_splits(runs, runs.len().min(threads).max(1));
@@ -171,25 +171,32 @@ impl Counter<'_> {
             .map(Some)
             .chain(std::iter::once(None));
         let ranges: Vec<(Option<i64>, Option<i64>)> = starts.zip(ends).collect();
-        if let [(from, to)] = ranges[..] {
-            return Ok(self.count(runs, from, to));
-        }
-        let parts = std::thread::scope(|scope| {
-            let workers: Vec<_> = ranges
+        let Some((&(from, to), others)) = ranges.split_first() else {
+            return Ok(Counted::default());
+        };
+        std::thread::scope(|scope| {
+            let workers: Vec<_> = others
                 .iter()
-                .map(|&(from, to)| scope.spawn(move || self.count(runs, from, to)))
+                .map(|&(from, to)| {
+                    std::thread::Builder::new()
+                        .name("sluice-funnel".into())
+                        .spawn_scoped(scope, move || self.count(runs, from, to))
+                        .map_err(|_| (from, to))
+                })
                 .collect();
-            workers
-                .into_iter()
-                .map(|worker| worker.join())
-                .collect::<std::result::Result<Vec<_>, _>>()
+            let mut counted = self.count(runs, from, to);
+            for worker in workers {
+                let part = match worker {
+                    Ok(worker) => worker
+                        .join()
+                        .map_err(|_| internal_datafusion_err!("a funnel worker thread panicked"))?,
+                    // No thread to be had: this range is counted here instead.
+                    Err((from, to)) => self.count(runs, from, to),
+                };
+                counted.add(part);
+            }
+            Ok(counted)
         })
-        .map_err(|_| internal_datafusion_err!("a funnel worker thread panicked"))?;
-        let mut counted = Counted::default();
-        for part in parts {
-            counted.add(part);
-        }
-        Ok(counted)
     }
 
     /// Counts the persons `from ≤ person < to` of `runs`.
