@@ -133,6 +133,7 @@ impl Persons {
         let layout = self.periods.layout();
         let (periods, cohort_periods) = (layout.periods(), layout.a_periods);
         let columns = p.columns.len();
+        let masks = ColumnMasks::new(&p.columns, cohort_periods, periods);
         let mut cohorts = vec![0u64; cohort_periods * (1 + columns)];
         let mut distinct = 0u64;
         self.periods.for_each(|person| {
@@ -141,13 +142,7 @@ impl Persons {
                 in_a_cohort = true;
                 let row = &mut cohorts[c * (1 + columns)..(c + 1) * (1 + columns)];
                 row[0] += 1;
-                for (j, &(from, to)) in p.columns.iter().enumerate() {
-                    let from = c + from as usize;
-                    let to = to.map_or(periods, |to| (c + to as usize).min(periods));
-                    if any_bit(person.b, from, to) {
-                        row[1 + j] += 1;
-                    }
-                }
+                masks.count_returns(c, person.b, &mut row[1..]);
             };
             if p.new_users {
                 if let Some((first, true)) = first_keyed(person.first)
@@ -166,6 +161,70 @@ impl Persons {
         });
         cohorts.push(distinct);
         cohorts
+    }
+}
+
+/// Each column's periods of each cohort as a mask over the 128 periods from the cohort's, so a
+/// person's returns in every column are read with one shift and one `and` each; columns reaching
+/// further are read bit by bit.
+struct ColumnMasks {
+    /// Per cohort, per column: the mask, or `None` when the column reaches past 128 periods.
+    masks: Vec<Option<u128>>,
+    /// Per cohort, per column: the column's periods, absolute `[from, to)`.
+    ranges: Vec<(usize, usize)>,
+    columns: usize,
+}
+
+impl ColumnMasks {
+    fn new(columns: &[(u32, Option<u32>)], cohorts: usize, periods: usize) -> Self {
+        let mut masks = Vec::with_capacity(cohorts * columns.len());
+        let mut ranges = Vec::with_capacity(cohorts * columns.len());
+        for c in 0..cohorts {
+            for &(from, to) in columns {
+                let from = c + from as usize;
+                let to = to.map_or(periods, |to| (c + to as usize).min(periods));
+                ranges.push((from, to));
+                let (start, end) = (from - c, to.saturating_sub(c));
+                masks.push(match end {
+                    _ if end <= start => Some(0),
+                    end if end <= 128 => Some((u128::MAX >> (128 - (end - start))) << start),
+                    _ => None,
+                });
+            }
+        }
+        ColumnMasks {
+            masks,
+            ranges,
+            columns: columns.len(),
+        }
+    }
+
+    /// Adds 1 to `row[j]` for each column `j` in which a person of cohort `c` with return
+    /// bitmap `b` returned.
+    fn count_returns(&self, c: usize, b: &[u64], row: &mut [u64]) {
+        let at = c * self.columns;
+        let window = bits_from(b, c);
+        for (j, count) in row.iter_mut().enumerate() {
+            let returned = match self.masks[at + j] {
+                Some(mask) => window & mask != 0,
+                None => {
+                    let (from, to) = self.ranges[at + j];
+                    any_bit(b, from, to)
+                }
+            };
+            *count += u64::from(returned);
+        }
+    }
+}
+
+/// Bits `start..start + 128` of `words` (bit `start` lowest), zero past the end.
+fn bits_from(words: &[u64], start: usize) -> u128 {
+    let (word, shift) = (start / 64, start % 64);
+    let get = |i: usize| u128::from(words.get(i).copied().unwrap_or(0));
+    let low = get(word) | get(word + 1) << 64;
+    match shift {
+        0 => low,
+        s => low >> s | get(word + 2) << (128 - s),
     }
 }
 
@@ -216,3 +275,6 @@ impl Accumulator for Persons {
         size_of_val(self) + self.periods.size()
     }
 }
+
+#[cfg(test)]
+mod tests;
