@@ -290,6 +290,10 @@ impl Collected {
     /// Keeps the runs of states written by [`Collected::state`] (one state per list row),
     /// their value indexes mapped to this accumulator's. The columns are not copied.
     pub(crate) fn merge(&mut self, states: &[ArrayRef]) -> Result<()> {
+        let lists = states
+            .iter()
+            .map(|state| as_list_array(state))
+            .collect::<Result<Vec<_>>>()?;
         let [
             person,
             held,
@@ -299,36 +303,13 @@ impl Collected {
             mask,
             held_values,
             group_values,
-        ] = states
+        ] = lists[..]
         else {
             return Err(internal_datafusion_err!(
                 "funnel state expects 8 columns, got {}",
                 states.len()
             ));
         };
-        let lists = [
-            person,
-            held,
-            ts,
-            first,
-            second,
-            mask,
-            held_values,
-            group_values,
-        ]
-        .map(|l| as_list_array(l));
-        let [
-            person,
-            held,
-            ts,
-            first,
-            second,
-            mask,
-            held_values,
-            group_values,
-        ] = lists;
-        let (person, held, ts, first, second, mask) = (person?, held?, ts?, first?, second?, mask?);
-        let (held_values, group_values) = (held_values?, group_values?);
         for state in 0..person.len() {
             if person.is_null(state) {
                 continue;
