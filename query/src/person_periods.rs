@@ -358,14 +358,25 @@ impl PersonPeriods {
         }
         let word = |bytes: &[u8]| u64::from_le_bytes(bytes.try_into().unwrap_or([0; 8]));
         for chunk in blob.chunks_exact(chunk_bytes) {
-            let index = self.chunk(word(&chunk[..8]) as i64);
-            let mine = &mut self.chunks[index];
-            for (i, bytes) in chunk[8..].chunks_exact(8).enumerate() {
-                let theirs = word(bytes);
-                if Some(i % stride) == first {
-                    mine[i] = (mine[i] as i64).min(theirs as i64) as u64;
-                } else {
-                    mine[i] |= theirs;
+            let key = word(&chunk[..8]) as i64;
+            if !self.chunk_index.contains_key(&key) {
+                // A chunk this state lacks is taken as it is.
+                self.chunk_index.insert(key, self.chunks.len());
+                self.keys.push(key);
+                self.chunks
+                    .push(chunk[8..].chunks_exact(8).map(word).collect());
+                continue;
+            }
+            let index = self.chunk(key);
+            let mine = self.chunks[index].chunks_exact_mut(stride);
+            for (mine, theirs) in mine.zip(chunk[8..].chunks_exact(8 * stride)) {
+                for (i, (mine, theirs)) in mine.iter_mut().zip(theirs.chunks_exact(8)).enumerate() {
+                    let theirs = word(theirs);
+                    *mine = if Some(i) == first {
+                        (*mine as i64).min(theirs as i64) as u64
+                    } else {
+                        *mine | theirs
+                    };
                 }
             }
         }
