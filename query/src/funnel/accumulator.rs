@@ -83,11 +83,11 @@ impl Accumulator for FunnelAccumulator {
     }
 
     fn state(&mut self) -> Result<Vec<ScalarValue>> {
-        self.collected.state()
+        Ok(self.collected.state())
     }
 
     fn evaluate(&mut self) -> Result<ScalarValue> {
-        self.collected.seal()?;
+        self.collected.seal();
         let ranking = self.collected.groups.ranking();
         let counter = Counter {
             params: &self.params,

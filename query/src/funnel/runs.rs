@@ -16,20 +16,37 @@ use crate::person_sort::counting_starts;
 /// to the indexes of the accumulator that holds the run.
 #[derive(Debug)]
 pub(crate) struct Run {
-    person: ScalarBuffer<i64>,
-    held: ScalarBuffer<u32>,
-    ts: ScalarBuffer<i64>,
-    groups: [ScalarBuffer<u32>; 2],
-    mask: ScalarBuffer<u64>,
-    /// The run's held-value index → the holder's.
-    held_map: Vec<u32>,
-    /// The run's group-value index → the holder's.
-    group_map: Vec<u32>,
-    /// Whether the maps are the identity (the holder's own rows).
-    own: bool,
+    columns: Columns,
+    /// The run's value indexes → the holder's; `None` for the holder's own rows.
+    maps: Option<IndexMaps>,
 }
 
-/// The columns of a run, in the order of [`Run::columns`].
+/// A merged run's value indexes → the holder's.
+#[derive(Debug)]
+struct IndexMaps {
+    held: Vec<u32>,
+    groups: Vec<u32>,
+}
+
+impl IndexMaps {
+    fn held(&self, index: u32) -> u32 {
+        Self::map(index, &self.held)
+    }
+
+    fn group(&self, index: u32) -> u32 {
+        Self::map(index, &self.groups)
+    }
+
+    fn map(index: u32, map: &[u32]) -> u32 {
+        match index {
+            NONE => NONE,
+            index => map[index as usize],
+        }
+    }
+}
+
+/// The columns of a run.
+#[derive(Debug)]
 pub(crate) struct Columns {
     pub(crate) person: ScalarBuffer<i64>,
     pub(crate) held: ScalarBuffer<u32>,
@@ -93,7 +110,7 @@ impl Run {
             ts,
             groups,
             mask,
-        } = columns;
+        } = &columns;
         let n = person.len();
         if [
             held.len(),
@@ -119,78 +136,83 @@ impl Run {
                 .iter()
                 .all(|&i| i == NONE || (i as usize) < map.len())
         };
-        if !known(&held, &held_map) || !groups.iter().all(|g| known(g, &group_map)) {
+        if !known(held, &held_map) || !groups.iter().all(|g| known(g, &group_map)) {
             return Err(internal_datafusion_err!(
                 "funnel state refers to a value it does not carry"
             ));
         }
         Ok(Run {
-            person,
-            held,
-            ts,
-            groups,
-            mask,
-            held_map,
-            group_map,
-            own: false,
+            columns,
+            maps: Some(IndexMaps {
+                held: held_map,
+                groups: group_map,
+            }),
         })
     }
 
     /// A run of the holder's own rows (its indexes need no map).
-    pub(crate) fn own(rows: &[Row], held_values: usize, group_values: usize) -> Result<Run> {
-        let identity = |n: usize| (0..n as u32).collect();
-        let run = Run::new(
-            Columns::sorted_by_person(rows),
-            identity(held_values),
-            identity(group_values),
-        )?;
-        Ok(Run { own: true, ..run })
+    pub(crate) fn own(rows: &[Row]) -> Run {
+        Run {
+            columns: Columns::sorted_by_person(rows),
+            maps: None,
+        }
     }
 
     /// The columns, with the holder's value indexes (shared, not copied, for the holder's own
     /// rows).
     pub(crate) fn columns(&self) -> Columns {
-        let mapped = |indexes: &ScalarBuffer<u32>, map: &[u32]| -> ScalarBuffer<u32> {
-            if self.own {
-                return indexes.clone();
-            }
-            let mapped: Vec<u32> = indexes
+        let c = &self.columns;
+        let Some(maps) = &self.maps else {
+            return Columns {
+                person: c.person.clone(),
+                held: c.held.clone(),
+                ts: c.ts.clone(),
+                groups: c.groups.clone(),
+                mask: c.mask.clone(),
+            };
+        };
+        let mapped = |indexes: &ScalarBuffer<u32>, map: fn(&IndexMaps, u32) -> u32| {
+            indexes
                 .iter()
-                .map(|&i| if i == NONE { NONE } else { map[i as usize] })
-                .collect();
-            mapped.into()
+                .map(|&i| map(maps, i))
+                .collect::<Vec<u32>>()
+                .into()
         };
         Columns {
-            person: self.person.clone(),
-            held: mapped(&self.held, &self.held_map),
-            ts: self.ts.clone(),
+            person: c.person.clone(),
+            held: mapped(&c.held, IndexMaps::held),
+            ts: c.ts.clone(),
             groups: [
-                mapped(&self.groups[0], &self.group_map),
-                mapped(&self.groups[1], &self.group_map),
+                mapped(&c.groups[0], IndexMaps::group),
+                mapped(&c.groups[1], IndexMaps::group),
             ],
-            mask: self.mask.clone(),
+            mask: c.mask.clone(),
         }
     }
 
     pub(crate) fn len(&self) -> usize {
-        self.person.len()
+        self.columns.person.len()
+    }
+
+    /// The person at `i`.
+    fn person(&self, i: usize) -> i64 {
+        self.columns.person[i]
     }
 
     /// The row at `i`, with the holder's value indexes.
     fn row(&self, i: usize) -> Row {
-        let map = |index: u32, map: &[u32]| match index {
-            NONE => NONE,
-            index => map[index as usize],
+        let c = &self.columns;
+        let (held, groups) = (c.held[i], [c.groups[0][i], c.groups[1][i]]);
+        let (held, groups) = match &self.maps {
+            None => (held, groups),
+            Some(maps) => (maps.held(held), groups.map(|g| maps.group(g))),
         };
         Row {
-            person: self.person[i],
-            held: map(self.held[i], &self.held_map),
-            ts: self.ts[i],
-            groups: [
-                map(self.groups[0][i], &self.group_map),
-                map(self.groups[1][i], &self.group_map),
-            ],
-            mask: self.mask[i],
+            person: c.person[i],
+            held,
+            ts: c.ts[i],
+            groups,
+            mask: c.mask[i],
         }
     }
 
@@ -201,13 +223,16 @@ impl Run {
 
     /// The first position whose person is at least `person`.
     fn position_of(&self, person: i64) -> usize {
-        self.person.partition_point(|&p| p < person)
+        self.columns.person.partition_point(|&p| p < person)
     }
 
     /// Heap bytes of the columns and maps.
     pub(crate) fn size(&self) -> usize {
-        self.len() * (3 * size_of::<i64>() + 3 * size_of::<u32>())
-            + (self.held_map.len() + self.group_map.len()) * size_of::<u32>()
+        let maps = self
+            .maps
+            .as_ref()
+            .map_or(0, |m| m.held.len() + m.groups.len());
+        self.len() * (3 * size_of::<i64>() + 3 * size_of::<u32>()) + maps * size_of::<u32>()
     }
 }
 
@@ -219,7 +244,10 @@ pub(crate) fn person_splits(runs: &[Run], parts: usize) -> Vec<i64> {
         return Vec::new();
     };
     let mut splits: Vec<i64> = (1..parts)
-        .filter_map(|part| largest.person.get(largest.len() * part / parts).copied())
+        .filter_map(|part| {
+            let at = largest.len() * part / parts;
+            (at < largest.len()).then(|| largest.person(at))
+        })
         .collect();
     splits.dedup();
     splits
@@ -255,13 +283,13 @@ impl<'a> PersonWalk<'a> {
             .iter()
             .zip(&self.positions)
             .filter(|(_, (at, end))| at < end)
-            .map(|(run, &(at, _))| run.person[at])
+            .map(|(run, &(at, _))| run.person(at))
             .min();
         let Some(person) = next else {
             return false;
         };
         for (run, (at, end)) in self.runs.iter().zip(self.positions.iter_mut()) {
-            while *at < *end && run.person[*at] == person {
+            while *at < *end && run.person(*at) == person {
                 rows.push(run.row(*at));
                 *at += 1;
             }

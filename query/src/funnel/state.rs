@@ -114,11 +114,6 @@ impl Values {
         self.values.get(index as usize).map(String::as_str)
     }
 
-    /// The number of distinct values.
-    pub(crate) fn len(&self) -> usize {
-        self.values.len()
-    }
-
     /// Ranks of the values in text order, so event order can break ties by value.
     pub(crate) fn ranking(&self) -> Ranking {
         let mut index_of: Vec<u32> = (0..self.values.len() as u32).collect();
@@ -237,54 +232,57 @@ impl Collected {
     }
 
     /// Moves the rows collected so far into a run sorted by person.
-    pub(crate) fn seal(&mut self) -> Result<()> {
+    pub(crate) fn seal(&mut self) {
         if !self.rows.is_empty() {
-            let run = Run::own(&self.rows, self.held.len(), self.groups.len())?;
-            self.runs.push(run);
+            self.runs.push(Run::own(&self.rows));
             self.rows = Vec::new();
         }
-        Ok(())
     }
 
     /// All rows as one run sorted by person: runs merged from several states are turned back
     /// into rows and sorted again (a partition that both collected and merged; DataFusion does
     /// not plan that for this aggregate, but it stays correct).
-    fn one_run(&mut self) -> Result<Option<&Run>> {
+    fn one_run(&mut self) -> Option<&Run> {
         if self.runs.len() + usize::from(!self.rows.is_empty()) > 1 {
             let runs = std::mem::take(&mut self.runs);
             self.rows.extend(runs.iter().flat_map(Run::rows));
         }
-        self.seal()?;
-        Ok(self.runs.first())
+        self.seal();
+        self.runs.first()
     }
 
     /// The state: one row of eight lists (see the module docs).
-    pub(crate) fn state(&mut self) -> Result<Vec<ScalarValue>> {
+    pub(crate) fn state(&mut self) -> Vec<ScalarValue> {
         let held = Arc::new(self.held.to_array());
         let groups = Arc::new(self.groups.to_array());
-        let empty = Columns::sorted_by_person(&[]);
-        let columns = match self.one_run()? {
+        let Columns {
+            person,
+            held: held_indexes,
+            ts,
+            groups: [first, second],
+            mask,
+        } = match self.one_run() {
             Some(run) => run.columns(),
-            None => empty,
+            None => Columns::sorted_by_person(&[]),
         };
         let columns: [ArrayRef; 8] = [
-            Arc::new(Int64Array::new(columns.person, None)),
-            Arc::new(UInt32Array::new(columns.held, None)),
-            Arc::new(Int64Array::new(columns.ts, None)),
-            Arc::new(UInt32Array::new(columns.groups[0].clone(), None)),
-            Arc::new(UInt32Array::new(columns.groups[1].clone(), None)),
-            Arc::new(UInt64Array::new(columns.mask, None)),
+            Arc::new(Int64Array::new(person, None)),
+            Arc::new(UInt32Array::new(held_indexes, None)),
+            Arc::new(Int64Array::new(ts, None)),
+            Arc::new(UInt32Array::new(first, None)),
+            Arc::new(UInt32Array::new(second, None)),
+            Arc::new(UInt64Array::new(mask, None)),
             held,
             groups,
         ];
-        Ok(columns
+        columns
             .into_iter()
             .map(|values| {
                 let field = Arc::new(Field::new_list_field(values.data_type().clone(), true));
                 let offsets = OffsetBuffer::from_lengths([values.len()]);
                 ScalarValue::List(Arc::new(ListArray::new(field, offsets, values, None)))
             })
-            .collect())
+            .collect()
     }
 
     /// Keeps the runs of states written by [`Collected::state`] (one state per list row),

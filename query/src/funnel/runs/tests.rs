@@ -65,7 +65,7 @@ fn every_column_moves_with_its_row() {
             mask: 2,
         },
     ];
-    let run = Run::own(&rows, 2, 5).unwrap();
+    let run = Run::own(&rows);
     let back: Vec<Row> = run.rows().collect();
     assert_eq!(back, [rows[1], rows[0]]);
 }
@@ -116,8 +116,8 @@ fn walk(runs: &[Run], from: Option<i64>, to: Option<i64>) -> Vec<Vec<(i64, i64)>
 
 #[test]
 fn the_walk_gives_each_persons_rows_from_every_run_once() {
-    let first = Run::own(&[row(1, 10), row(3, 30), row(3, 31), row(6, 60)], 0, 0).unwrap();
-    let second = Run::own(&[row(2, 20), row(3, 32), row(6, 61), row(9, 90)], 0, 0).unwrap();
+    let first = Run::own(&[row(1, 10), row(3, 30), row(3, 31), row(6, 60)]);
+    let second = Run::own(&[row(2, 20), row(3, 32), row(6, 61), row(9, 90)]);
     let runs = [first, second];
     assert_eq!(
         walk(&runs, None, None),
