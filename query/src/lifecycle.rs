@@ -17,8 +17,8 @@
 use std::sync::Arc;
 
 use datafusion::arrow::array::ArrayRef;
-use datafusion::arrow::datatypes::{DataType, Field, FieldRef};
-use datafusion::common::cast::{as_binary_array, as_uint64_array};
+use datafusion::arrow::datatypes::{DataType, FieldRef};
+use datafusion::common::cast::as_uint64_array;
 use datafusion::common::{Result as DfResult, ScalarValue, internal_datafusion_err};
 use datafusion::datasource::listing::ListingTable;
 use datafusion::execution::context::SessionContext;
@@ -174,10 +174,9 @@ impl AggregateUDFImpl for LifecycleUdaf {
     }
 
     fn state_fields(&self, args: StateFieldsArgs<'_>) -> DfResult<Vec<FieldRef>> {
-        Ok(vec![Arc::new(Field::new(
-            format!("{}[persons]", args.name),
-            DataType::Binary,
-            true,
+        Ok(vec![PersonPeriods::state_field(format!(
+            "{}[persons]",
+            args.name
         ))])
     }
 }
@@ -221,14 +220,14 @@ impl Accumulator for Lifecycle {
     }
 
     fn merge_batch(&mut self, states: &[ArrayRef]) -> DfResult<()> {
-        let [blobs] = states else {
+        let [chunks] = states else {
             return Err(internal_datafusion_err!("lifecycle state expects 1 column"));
         };
-        self.0.merge(as_binary_array(blobs)?)
+        self.0.merge(chunks)
     }
 
     fn state(&mut self) -> DfResult<Vec<ScalarValue>> {
-        Ok(vec![ScalarValue::Binary(Some(self.0.encode()))])
+        Ok(vec![self.0.state()?])
     }
 
     fn evaluate(&mut self) -> DfResult<ScalarValue> {

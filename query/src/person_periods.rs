@@ -7,17 +7,24 @@
 //! periods (retention's cohorts end with the date range).
 //!
 //! Persons are chunks of 65 536 consecutive ids (person ids are dense per log partition), each
-//! allocated only where persons exist; a person's words are `[first, before, A…, B…]`, of which
-//! only the parts the analysis reads are kept ([`Kept`]: stickiness keeps A alone, new-user
-//! retention the first time and B). Partitions hand their chunks over as one binary blob, merged
-//! with min/OR.
+//! allocated only where persons exist; a chunk's first word is its key (id / 65 536), then per
+//! person `[first, before, A…, B…]`, of which only the parts the analysis reads are kept
+//! ([`Kept`]: stickiness keeps A alone, new-user retention the first time and B).
+//!
+//! A partition hands its chunks over without copying them: the state is a `List<BinaryView>`
+//! with one value per chunk, each in its own buffer (the chunk's allocation). The receiving
+//! state keeps those buffers and reads them in place; where several hold the same persons, a
+//! person's words are combined as they are read (min of the first times, OR of the rest), so
+//! no merged copy is ever written.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
-use datafusion::arrow::array::{Array, ArrayRef, BinaryArray, Int64Array};
-use datafusion::common::cast::as_int64_array;
-use datafusion::common::{Result, internal_datafusion_err};
+use datafusion::arrow::array::{Array, ArrayRef, BinaryViewArray, ByteView, Int64Array, ListArray};
+use datafusion::arrow::buffer::{Buffer, OffsetBuffer, ScalarBuffer};
+use datafusion::arrow::datatypes::{DataType, Field, FieldRef};
+use datafusion::common::cast::{as_binary_view_array, as_int64_array, as_list_array};
+use datafusion::common::{Result, ScalarValue, internal_datafusion_err};
 
 use crate::spec::PointIndex;
 
@@ -135,10 +142,13 @@ pub(crate) struct PersonPeriods {
     layout: PeriodLayout,
     /// The layout's offsets, computed once.
     offsets: Offsets,
+    /// The chunks this state writes, by key.
     chunk_index: HashMap<i64, usize>,
-    keys: Vec<i64>,
-    /// Per chunk, `CHUNK_PERSONS × stride` words.
+    /// Per chunk, its key then `CHUNK_PERSONS × stride` words.
     chunks: Vec<Box<[u64]>>,
+    /// Chunks read in place, laid out as `chunks`: handed over by other states, and this
+    /// state's own once it has handed them over.
+    handed: Vec<Buffer>,
     last: Option<(i64, usize)>,
     /// The rows of the batch being applied (kept to reuse its allocation).
     pending: Vec<Pending>,
@@ -179,8 +189,8 @@ impl PersonPeriods {
             offsets: layout.offsets(),
             layout,
             chunk_index: HashMap::new(),
-            keys: Vec::new(),
             chunks: Vec::new(),
+            handed: Vec::new(),
             last: None,
             pending: Vec::new(),
         }
@@ -199,13 +209,13 @@ impl PersonPeriods {
         }
         let (stride, first) = (self.offsets.stride, self.offsets.first);
         let index = *self.chunk_index.entry(key).or_insert_with(|| {
-            let mut words = vec![0u64; CHUNK_PERSONS * stride].into_boxed_slice();
+            let mut words = vec![0u64; chunk_words(stride)].into_boxed_slice();
+            words[0] = key as u64;
             if let Some(first) = first {
-                for person in words.chunks_exact_mut(stride) {
+                for person in words[1..].chunks_exact_mut(stride) {
                     person[first] = NO_FIRST as u64;
                 }
             }
-            self.keys.push(key);
             self.chunks.push(words);
             self.chunks.len() - 1
         });
@@ -245,7 +255,7 @@ impl PersonPeriods {
             }
             let id = person.value(row);
             let chunk = self.chunk(id >> CHUNK_BITS);
-            let slot = (id & (CHUNK_PERSONS as i64 - 1)) as usize * stride;
+            let slot = 1 + (id & (CHUNK_PERSONS as i64 - 1)) as usize * stride;
             pending.push(Pending {
                 chunk: chunk as u32,
                 slot: slot as u32,
@@ -308,15 +318,45 @@ impl PersonPeriods {
         }
     }
 
-    /// Calls `f` for every person slot of every allocated chunk (slots of persons never seen
-    /// have no first time and no bits).
+    /// Calls `f` for every person slot of every chunk, written or handed over (slots of persons
+    /// never seen have no first time and no bits). Chunks with the same key are combined person
+    /// by person as they are read.
     pub(crate) fn for_each(&self, mut f: impl FnMut(PersonView<'_>)) {
         let (o, words) = (self.offsets, self.layout.words());
-        for chunk in &self.chunks {
-            for person in chunk.chunks_exact(o.stride) {
+        let view = |person: &[u64]| -> (i64, bool) {
+            (
+                o.first.map_or(NO_FIRST, |at| person[at] as i64),
+                o.before.is_some_and(|at| person[at] != 0),
+            )
+        };
+        let mut by_key: BTreeMap<u64, Vec<&[u64]>> = BTreeMap::new();
+        let handed = self.handed.iter().map(|b| b.typed_data::<u64>());
+        for chunk in self.chunks.iter().map(|c| &c[..]).chain(handed) {
+            by_key.entry(chunk[0]).or_default().push(&chunk[1..]);
+        }
+        let mut combined = vec![0u64; o.stride];
+        for parts in by_key.values() {
+            let Some((head, rest)) = parts.split_first() else {
+                continue;
+            };
+            for (i, person) in head.chunks_exact(o.stride).enumerate() {
+                let person = if rest.is_empty() {
+                    person
+                } else {
+                    combined.copy_from_slice(person);
+                    for other in rest {
+                        combine(
+                            &mut combined,
+                            &other[i * o.stride..(i + 1) * o.stride],
+                            o.first,
+                        );
+                    }
+                    &combined[..]
+                };
+                let (first, before) = view(person);
                 f(PersonView {
-                    first: o.first.map_or(NO_FIRST, |at| person[at] as i64),
-                    before: o.before.is_some_and(|at| person[at] != 0),
+                    first,
+                    before,
                     a: o.a.map_or(&[][..], |at| &person[at..at + words]),
                     b: o.b.map_or(&[][..], |at| &person[at..at + words]),
                 });
@@ -324,69 +364,107 @@ impl PersonPeriods {
         }
     }
 
-    /// The state as one blob: per chunk its key and words (little-endian).
-    pub(crate) fn encode(&self) -> Vec<u8> {
-        let stride = self.offsets.stride;
-        let mut out = Vec::with_capacity(self.chunks.len() * 8 * (1 + CHUNK_PERSONS * stride));
-        for (key, chunk) in self.keys.iter().zip(&self.chunks) {
-            out.extend_from_slice(&key.to_le_bytes());
-            for word in chunk.iter() {
-                out.extend_from_slice(&word.to_le_bytes());
-            }
-        }
-        out
+    /// The state field: `List<BinaryView>`, one value per chunk.
+    pub(crate) fn state_field(name: String) -> FieldRef {
+        let chunk = Arc::new(Field::new_list_field(DataType::BinaryView, true));
+        Arc::new(Field::new(name, DataType::List(chunk), true))
     }
 
-    /// Merges blobs written by [`PersonPeriods::encode`].
-    pub(crate) fn merge(&mut self, blobs: &BinaryArray) -> Result<()> {
-        for i in 0..blobs.len() {
-            if blobs.is_valid(i) {
-                self.merge_blob(blobs.value(i))?;
+    /// Hands the state over without copying it: every chunk (this state's own ones become read
+    /// in place, so the state still reads whole afterwards) as one value of a `List<BinaryView>`.
+    pub(crate) fn state(&mut self) -> Result<ScalarValue> {
+        self.chunk_index.clear();
+        self.last = None;
+        for chunk in std::mem::take(&mut self.chunks) {
+            self.handed.push(Buffer::from_vec(chunk.into_vec()));
+        }
+        let mut views = Vec::with_capacity(self.handed.len());
+        for (index, chunk) in self.handed.iter().enumerate() {
+            let length = u32::try_from(chunk.len()).map_err(|_| {
+                internal_datafusion_err!("a per-person chunk of {} bytes", chunk.len())
+            })?;
+            let view = ByteView::new(length, &chunk[..4]).with_buffer_index(index as u32);
+            views.push(view.as_u128());
+        }
+        let chunks =
+            BinaryViewArray::try_new(ScalarBuffer::from(views), self.handed.clone(), None)?;
+        let field = Arc::new(Field::new_list_field(DataType::BinaryView, true));
+        let offsets = OffsetBuffer::from_lengths([chunks.len()]);
+        Ok(ScalarValue::List(Arc::new(ListArray::new(
+            field,
+            offsets,
+            Arc::new(chunks),
+            None,
+        ))))
+    }
+
+    /// Takes the chunks of states written by [`PersonPeriods::state`], to be read in place.
+    pub(crate) fn merge(&mut self, states: &ArrayRef) -> Result<()> {
+        let states = as_list_array(states)?;
+        for state in 0..states.len() {
+            if states.is_valid(state) {
+                let value = states.value(state);
+                self.take_chunks(as_binary_view_array(&value)?)?;
             }
         }
         Ok(())
     }
 
-    fn merge_blob(&mut self, blob: &[u8]) -> Result<()> {
-        let (stride, first) = (self.offsets.stride, self.offsets.first);
-        let chunk_bytes = 8 * (1 + CHUNK_PERSONS * stride);
-        if !blob.len().is_multiple_of(chunk_bytes) {
-            return Err(internal_datafusion_err!(
-                "per-person state of {} bytes",
-                blob.len()
-            ));
-        }
-        let word = |bytes: &[u8]| u64::from_le_bytes(bytes.try_into().unwrap_or([0; 8]));
-        for chunk in blob.chunks_exact(chunk_bytes) {
-            let key = word(&chunk[..8]) as i64;
-            if !self.chunk_index.contains_key(&key) {
-                // A chunk this state lacks is taken as it is.
-                self.chunk_index.insert(key, self.chunks.len());
-                self.keys.push(key);
-                self.chunks
-                    .push(chunk[8..].chunks_exact(8).map(word).collect());
+    fn take_chunks(&mut self, chunks: &BinaryViewArray) -> Result<()> {
+        let bytes = 8 * chunk_words(self.offsets.stride);
+        for (i, &view) in chunks.views().iter().enumerate() {
+            if chunks.is_null(i) {
                 continue;
             }
-            let index = self.chunk(key);
-            let mine = self.chunks[index].chunks_exact_mut(stride);
-            for (mine, theirs) in mine.zip(chunk[8..].chunks_exact(8 * stride)) {
-                for (i, (mine, theirs)) in mine.iter_mut().zip(theirs.chunks_exact(8)).enumerate() {
-                    let theirs = word(theirs);
-                    *mine = if Some(i) == first {
-                        (*mine as i64).min(theirs as i64) as u64
-                    } else {
-                        *mine | theirs
-                    };
-                }
+            let view = ByteView::from(view);
+            if view.length as usize != bytes {
+                return Err(internal_datafusion_err!(
+                    "per-person chunk of {} bytes, expected {bytes}",
+                    view.length
+                ));
             }
+            let buffer = chunks
+                .data_buffers()
+                .get(view.buffer_index as usize)
+                .filter(|b| b.len() >= view.offset as usize + bytes)
+                .ok_or_else(|| internal_datafusion_err!("per-person chunk outside its buffers"))?
+                .slice_with_length(view.offset as usize, bytes);
+            // Read in place when aligned for words (always, from this process); copied if not.
+            let chunk = if buffer.as_ptr().align_offset(align_of::<u64>()) == 0 {
+                buffer
+            } else {
+                let words: Vec<u64> = buffer
+                    .chunks_exact(8)
+                    .map(|w| u64::from_le_bytes(w.try_into().unwrap_or([0; 8])))
+                    .collect();
+                Buffer::from_vec(words)
+            };
+            self.handed.push(chunk);
         }
         Ok(())
     }
 
     /// Approximate heap bytes held.
     pub(crate) fn size(&self) -> usize {
-        self.chunks.len() * CHUNK_PERSONS * self.offsets.stride * 8
+        8 * (self.chunks.len() + self.handed.len()) * chunk_words(self.offsets.stride)
             + self.chunk_index.capacity() * 24
+    }
+}
+
+/// Words per chunk: its key, then every person's words.
+fn chunk_words(stride: usize) -> usize {
+    1 + CHUNK_PERSONS * stride
+}
+
+/// Combines `theirs` into `mine`, both one person's words: the earliest first time (the word at
+/// `first`), the union of every other word.
+fn combine(mine: &mut [u64], theirs: &[u64], first: Option<usize>) {
+    for (i, (mine, &theirs)) in mine.iter_mut().zip(theirs).enumerate() {
+        *mine = if Some(i) == first {
+            (*mine as i64).min(theirs as i64) as u64
+        } else {
+            *mine | theirs
+        };
     }
 }
 
@@ -470,15 +548,76 @@ mod tests {
         let expected = vec![(-5, true, vec![0], vec![0, 2]), (3, false, vec![1], vec![])];
         assert_eq!(people(&whole), expected);
 
+        // Halves handed over to a state that also writes rows of its own, and one handed over
+        // in two steps: every way reads the same persons.
         let mut merged = PersonPeriods::new(layout());
-        for half in [&all[..2], &all[2..]] {
+        merged.update(&rows(&all[4..])).unwrap();
+        for half in [&all[..2], &all[2..4]] {
             let mut part = PersonPeriods::new(layout());
             part.update(&rows(half)).unwrap();
-            let blob = BinaryArray::from(vec![part.encode().as_slice()]);
-            merged.merge(&blob).unwrap();
+            merged.merge(&handed_over(&mut part)).unwrap();
+            // A state reads whole after handing itself over.
+            assert_eq!(people(&part), people(&whole_of(half)));
         }
         assert_eq!(people(&merged), expected);
-        assert!(merged.merge_blob(&[1, 2, 3]).is_err());
+        let mut twice = PersonPeriods::new(layout());
+        twice.merge(&handed_over(&mut merged)).unwrap();
+        assert_eq!(people(&twice), expected);
+    }
+
+    fn whole_of(rows_: &[(i64, i64, i64)]) -> PersonPeriods {
+        let mut whole = PersonPeriods::new(layout());
+        whole.update(&rows(rows_)).unwrap();
+        whole
+    }
+
+    fn handed_over(part: &mut PersonPeriods) -> ArrayRef {
+        part.state().unwrap().to_array().unwrap()
+    }
+
+    #[test]
+    fn chunks_are_handed_over_without_copying_and_checked_when_taken() {
+        let mut part = whole_of(&[(1, 5, MARK_A), (70_000, 12, MARK_B)]);
+        let own: Vec<*const u64> = part.chunks.iter().map(|c| c.as_ptr()).collect();
+        let state = handed_over(&mut part);
+        let mut merged = PersonPeriods::new(layout());
+        merged.merge(&state).unwrap();
+        let taken: Vec<*const u64> = merged.handed.iter().map(|b| b.as_ptr().cast()).collect();
+        assert_eq!(taken, own);
+
+        // A chunk of the wrong size (another layout's) is refused.
+        let mut other_layout = layout();
+        other_layout.kept.a = false;
+        let mut other = PersonPeriods::new(other_layout);
+        assert!(other.merge(&state).is_err());
+    }
+
+    #[test]
+    fn a_chunk_off_word_alignment_is_copied_and_reads_the_same() {
+        let mut part = whole_of(&[(3, 15, MARK_A | FIRST)]);
+        let state = handed_over(&mut part);
+        let chunks = as_list_array(&state).unwrap().value(0);
+        let chunks = as_binary_view_array(&chunks).unwrap();
+        // The same bytes one byte into a buffer.
+        let mut shifted = vec![0u8];
+        shifted.extend_from_slice(chunks.value(0));
+        let length = chunks.value(0).len() as u32;
+        let view = ByteView::new(length, &chunks.value(0)[..4]).with_offset(1);
+        let chunks = BinaryViewArray::try_new(
+            ScalarBuffer::from(vec![view.as_u128()]),
+            vec![Buffer::from_vec(shifted)],
+            None,
+        )
+        .unwrap();
+        let state: ArrayRef = Arc::new(ListArray::new(
+            Arc::new(Field::new_list_field(DataType::BinaryView, true)),
+            OffsetBuffer::from_lengths([1]),
+            Arc::new(chunks),
+            None,
+        ));
+        let mut merged = PersonPeriods::new(layout());
+        merged.merge(&state).unwrap();
+        assert_eq!(people(&merged), [(15, false, vec![1], vec![])]);
     }
 
     #[test]
@@ -501,8 +640,7 @@ mod tests {
         for half in [&all[..2], &all[2..]] {
             let mut part = PersonPeriods::new(only_b.clone());
             part.update(&rows(half)).unwrap();
-            let blob = BinaryArray::from(vec![part.encode().as_slice()]);
-            merged.merge(&blob).unwrap();
+            merged.merge(&handed_over(&mut part)).unwrap();
         }
         // The first times merge by minimum, B by union; A and the mark read empty.
         assert_eq!(

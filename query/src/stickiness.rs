@@ -11,8 +11,8 @@
 use std::sync::Arc;
 
 use datafusion::arrow::array::ArrayRef;
-use datafusion::arrow::datatypes::{DataType, Field, FieldRef};
-use datafusion::common::cast::{as_binary_array, as_uint64_array};
+use datafusion::arrow::datatypes::{DataType, FieldRef};
+use datafusion::common::cast::as_uint64_array;
 use datafusion::common::{Result as DfResult, ScalarValue, internal_datafusion_err};
 use datafusion::datasource::listing::ListingTable;
 use datafusion::execution::context::SessionContext;
@@ -148,10 +148,9 @@ impl AggregateUDFImpl for StickinessUdaf {
     }
 
     fn state_fields(&self, args: StateFieldsArgs<'_>) -> DfResult<Vec<FieldRef>> {
-        Ok(vec![Arc::new(Field::new(
-            format!("{}[persons]", args.name),
-            DataType::Binary,
-            true,
+        Ok(vec![PersonPeriods::state_field(format!(
+            "{}[persons]",
+            args.name
         ))])
     }
 }
@@ -185,16 +184,16 @@ impl Accumulator for Stickiness {
     }
 
     fn merge_batch(&mut self, states: &[ArrayRef]) -> DfResult<()> {
-        let [blobs] = states else {
+        let [chunks] = states else {
             return Err(internal_datafusion_err!(
                 "stickiness state expects 1 column"
             ));
         };
-        self.days.merge(as_binary_array(blobs)?)
+        self.days.merge(chunks)
     }
 
     fn state(&mut self) -> DfResult<Vec<ScalarValue>> {
-        Ok(vec![ScalarValue::Binary(Some(self.days.encode()))])
+        Ok(vec![self.days.state()?])
     }
 
     fn evaluate(&mut self) -> DfResult<ScalarValue> {

@@ -16,7 +16,6 @@ use std::sync::Arc;
 use datafusion::arrow::array::{ArrayRef, ListArray, UInt64Array};
 use datafusion::arrow::buffer::OffsetBuffer;
 use datafusion::arrow::datatypes::{DataType, Field, FieldRef};
-use datafusion::common::cast::as_binary_array;
 use datafusion::common::{Result, ScalarValue, internal_datafusion_err};
 use datafusion::logical_expr::function::{AccumulatorArgs, StateFieldsArgs};
 use datafusion::logical_expr::{
@@ -93,10 +92,9 @@ impl AggregateUDFImpl for RetentionUdaf {
     }
 
     fn state_fields(&self, args: StateFieldsArgs<'_>) -> Result<Vec<FieldRef>> {
-        Ok(vec![Arc::new(Field::new(
-            format!("{}[persons]", args.name),
-            DataType::Binary,
-            true,
+        Ok(vec![PersonPeriods::state_field(format!(
+            "{}[persons]",
+            args.name
         ))])
     }
 }
@@ -257,14 +255,14 @@ impl Accumulator for Persons {
     }
 
     fn merge_batch(&mut self, states: &[ArrayRef]) -> Result<()> {
-        let [blobs] = states else {
+        let [chunks] = states else {
             return Err(internal_datafusion_err!("retention state expects 1 column"));
         };
-        self.periods.merge(as_binary_array(blobs)?)
+        self.periods.merge(chunks)
     }
 
     fn state(&mut self) -> Result<Vec<ScalarValue>> {
-        Ok(vec![ScalarValue::Binary(Some(self.periods.encode()))])
+        Ok(vec![self.periods.state()?])
     }
 
     fn evaluate(&mut self) -> Result<ScalarValue> {
