@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use chrono::NaiveDate;
 use parquet::arrow::ArrowWriter;
-use parquet::basic::{Compression, ZstdLevel};
+use parquet::basic::{Compression, Encoding, ZstdLevel};
 use parquet::file::properties::WriterProperties;
 use parquet::schema::types::ColumnPath;
 use std::sync::Arc;
@@ -209,6 +209,20 @@ const NO_DICTIONARY: &[&str] = &[
     "user_properties",
 ];
 
+/// Integer columns stored as differences from the previous value, bit-packed
+/// (`DELTA_BINARY_PACKED`): within a compacted file rows are sorted by event type, then person,
+/// then time, so person ids grow by small steps and a day's times fit in far fewer bits than 64.
+/// Decoding bit-packed differences is much cheaper than decompressing plain 8-byte values (or
+/// looking up a dictionary): on the 10 M-event benchmark data, CPU time per query fell by 20 %
+/// (funnel) to 35 % (DAU), and files are 5 % smaller (benches/README.md).
+pub(super) const DELTA_PACKED: &[&str] = &[
+    "event_time",
+    "client_event_time",
+    "server_received_time",
+    "event_id",
+    "person_id",
+];
+
 /// Most rows in one data page. Compacted files are sorted by event type, so a query for a few
 /// event types reads only the pages holding them (the page index prunes the rest): smaller pages
 /// waste fewer rows at each type's edges. On the 10 M-event benchmark data (benches/README.md),
@@ -216,14 +230,19 @@ const NO_DICTIONARY: &[&str] = &[
 /// instead of 5.4 M) for 1 % more bytes; 1 024 makes whole-table scans (DAU, retention) slower.
 const PAGE_ROWS: usize = 4_096;
 
-/// How dataset files are encoded: zstd, dictionaries where values repeat, pages of at most
-/// [`PAGE_ROWS`] rows.
+/// How dataset files are encoded: zstd, dictionaries where values repeat, bit-packed differences
+/// for times and ids ([`DELTA_PACKED`]), pages of at most [`PAGE_ROWS`] rows.
 fn writer_properties() -> Result<WriterProperties, LoaderError> {
     let mut props = WriterProperties::builder()
         .set_compression(Compression::ZSTD(ZstdLevel::try_new(1)?))
         .set_data_page_row_count_limit(PAGE_ROWS);
     for column in NO_DICTIONARY {
         props = props.set_column_dictionary_enabled(ColumnPath::from(*column), false);
+    }
+    for column in DELTA_PACKED {
+        props = props
+            .set_column_dictionary_enabled(ColumnPath::from(*column), false)
+            .set_column_encoding(ColumnPath::from(*column), Encoding::DELTA_BINARY_PACKED);
     }
     Ok(props.build())
 }

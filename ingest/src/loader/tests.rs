@@ -399,3 +399,50 @@ async fn events_carry_their_person_and_merges_are_written_to_the_identity_datase
         .collect();
     assert_eq!(merges, [("merge".to_owned(), 0, 1, JAN1 + 1)]);
 }
+
+#[tokio::test]
+async fn times_and_ids_are_stored_as_bit_packed_differences_and_read_back() {
+    use parquet::basic::Encoding;
+    use parquet::file::reader::{FileReader, SerializedFileReader};
+    let dir = tempfile::tempdir().unwrap();
+    let log = LocalLog::open(dir.path().join("log"), LocalLogOptions::default()).unwrap();
+    let events: Vec<Event> = (0..25).map(|i| event(i, JAN1 + 7_919 * i as i64)).collect();
+    log.append(records(&events)).await.unwrap();
+    load_all(&log, config(dir.path(), chrono_tz::UTC), 25);
+    let partition = dir.path().join("data/events/event_date=2025-01-01");
+    let mut times = Vec::new();
+    let mut packed = std::collections::BTreeSet::new();
+    for file in fs::read_dir(&partition).unwrap() {
+        let file = fs::File::open(file.unwrap().path()).unwrap();
+        let reader = SerializedFileReader::new(file).unwrap();
+        for group in reader.metadata().row_groups() {
+            for chunk in group.columns() {
+                if chunk
+                    .encodings()
+                    .any(|e| e == Encoding::DELTA_BINARY_PACKED)
+                {
+                    packed.insert(chunk.column_path().string());
+                }
+            }
+        }
+    }
+    // The columns every analysis reads are among them.
+    for column in ["event_time", "person_id"] {
+        assert!(packed.contains(column), "{column} not packed: {packed:?}");
+    }
+    assert_eq!(
+        packed,
+        parquet_files::DELTA_PACKED
+            .iter()
+            .map(|c| c.to_string())
+            .collect()
+    );
+    for batch in read_rows(&partition) {
+        let column = batch.column_by_name("event_time").unwrap();
+        let column = column.as_primitive::<arrow::datatypes::TimestampMillisecondType>();
+        times.extend(column.values().iter().copied());
+    }
+    times.sort_unstable();
+    let sent: Vec<i64> = events.iter().map(|e| e.event_time).collect();
+    assert_eq!(times, sent);
+}
