@@ -627,11 +627,13 @@ pub enum FormulaProblem {
         /// The series letter.
         letter: char,
     },
-    /// `CUMSUM` / `ROLLWIN` over a metric that does not add up across points.
+    /// `CUMSUM` / `ROLLWIN` over a metric that does not add up across points (other than
+    /// `UNIQUES`, counted once per window).
     #[error(
         "at character {at}: {aggregation} over {metric} is not supported: {metric} of several \
          points is not the sum of each point's (persons or values would have to be counted once \
-         across points); {aggregation} takes TOTALS or PROPSUM"
+         across points); {aggregation} takes TOTALS, PROPSUM or UNIQUES (persons counted once \
+         per window)"
     )]
     NotAdditive {
         /// Where.

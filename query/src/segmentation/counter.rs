@@ -4,7 +4,9 @@
 //! (Unix ms) and the series mask (bit `s` set when the row counts for series `s`), and returns
 //! a `List<UInt64>`: the unique persons of every (series, point) cell, then the event totals of
 //! every cell, cell `s * points + p`, where the points are the folds of the scanned points
-//! (`CounterParams::folds`: each point alone, or a window of them). It is used without `GROUP BY`.
+//! (`CounterParams::folds`: each point alone, or a window of them); then, for each of
+//! `CounterParams::windows` (the windows of formulas' `CUMSUM` / `ROLLWIN` over uniques), the
+//! unique persons of every (series, window) cell. It is used without `GROUP BY`.
 //!
 //! Distinct persons are bits: person ids are dense (each log partition numbers its persons from
 //! 0), so a cell's persons are a bitmap, cut into chunks of 65 536 ids (8 KiB) allocated only
@@ -43,6 +45,9 @@ pub(crate) struct CounterParams {
     /// The points returned: each unites a run of scanned points (one each without a window
     /// view; `view.rs`).
     pub(crate) folds: Vec<Range<usize>>,
+    /// More runs of scanned points whose uniques are returned after the totals, one list of
+    /// runs per formula window.
+    pub(crate) windows: Vec<Vec<Range<usize>>>,
 }
 
 impl CounterParams {
@@ -154,13 +159,30 @@ impl Counter {
         index
     }
 
-    /// The counts of every returned (series, fold) cell: uniques, then totals. A fold's
-    /// uniques are the persons in the union of its points' bitmaps, so a person is counted
-    /// once per window; a fold extending the previous one (cumulative) extends its union.
+    /// The counts of every returned (series, fold) cell: uniques, then totals; then the uniques
+    /// of every (series, window) cell of each of the `windows`. A fold's uniques are the persons
+    /// in the union of its points' bitmaps, so a person is counted once per window.
     fn counts(&self) -> Vec<u64> {
         let (points, folds) = (self.params.points(), &self.params.folds);
-        let cells = self.params.series * folds.len();
-        let mut uniques = vec![0u64; cells];
+        let series = self.params.series;
+        let mut uniques = self.uniques(folds);
+        for s in 0..series {
+            for fold in folds {
+                let at = s * points;
+                uniques.push(self.totals[at + fold.start..at + fold.end].iter().sum());
+            }
+        }
+        for windows in &self.params.windows {
+            uniques.extend(self.uniques(windows));
+        }
+        uniques
+    }
+
+    /// The persons of every (series, fold) cell, cell `s * folds.len() + f`. A fold extending
+    /// the previous one (cumulative) extends its union.
+    fn uniques(&self, folds: &[Range<usize>]) -> Vec<u64> {
+        let points = self.params.points();
+        let mut uniques = vec![0u64; self.params.series * folds.len()];
         let mut union = vec![0u64; CHUNK_WORDS];
         let ones = |words: &[u64]| words.iter().map(|w| u64::from(w.count_ones())).sum::<u64>();
         for chunk in &self.chunks {
@@ -194,12 +216,6 @@ impl Counter {
                     united = Some(fold);
                     *out += ones(&union);
                 }
-            }
-        }
-        for series in 0..self.params.series {
-            for fold in folds {
-                let at = series * points;
-                uniques.push(self.totals[at + fold.start..at + fold.end].iter().sum());
             }
         }
         uniques
@@ -313,6 +329,7 @@ impl Accumulator for Counter {
             .params
             .folds
             .iter()
+            .chain(self.params.windows.iter().flatten())
             .find(|f| f.is_empty() || f.end > points)
         {
             return Err(internal_datafusion_err!(
@@ -347,6 +364,7 @@ mod tests {
             points: Arc::new(PointIndex::new(vec![0, 10, 20])),
             series: 2,
             folds: vec![0..1, 1..2],
+            windows: Vec::new(),
         }
     }
 
@@ -421,6 +439,7 @@ mod tests {
             series: 1,
             // Rolling windows of two points, then a cumulative run.
             folds: vec![0..2, 1..3, 0..1, 0..2, 0..3],
+            windows: Vec::new(),
         };
         let mut acc = Counter::new(params);
         let rows = [(1, 0, 1), (1, 15, 1), (2, 12, 1), (3, 25, 1), (far, 25, 1)];
@@ -430,9 +449,34 @@ mod tests {
     }
 
     #[test]
+    fn formula_windows_follow_the_totals_with_persons_counted_once() {
+        let params = CounterParams {
+            points: Arc::new(PointIndex::new(vec![0, 10, 20])),
+            series: 2,
+            folds: vec![0..1, 1..2],
+            // A cumulative window, then windows of one point.
+            windows: vec![vec![0..1, 0..2], vec![0..1, 1..2]],
+        };
+        let mut acc = Counter::new(params);
+        acc.update_batch(&batch(&rows())).unwrap();
+        // Series 0: persons 1 and 2 at point 0, none at point 1; series 1: person 1 at point
+        // 0, person `far` at point 1.
+        let cells = [2, 0, 1, 1, 3, 0, 1, 2];
+        let cumulative = [2, 2, 1, 2];
+        let single = [2, 0, 1, 1];
+        assert_eq!(
+            counts(&mut acc),
+            [&cells[..], &cumulative, &single].concat()
+        );
+    }
+
+    #[test]
     fn a_fold_outside_the_points_is_an_error() {
         let mut params = params();
         params.folds = vec![0..1, 1..3];
+        assert!(Counter::new(params).evaluate().is_err());
+        let mut params = self::params();
+        params.windows = vec![vec![0..1, 0..0]];
         assert!(Counter::new(params).evaluate().is_err());
     }
 

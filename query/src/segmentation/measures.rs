@@ -8,8 +8,8 @@ use crate::spec::{
     ANY_EVENT, Breakdown, BreakdownKind, Measure, PropertyRef, SeriesEvent, SeriesQuery,
 };
 
-/// The counter's output: uniques of every (bit, point) cell, then totals; series `s` is bit
-/// `bits[s]`.
+/// The counter's output: uniques of every (bit, point) cell, then totals, then the uniques of
+/// every (bit, point) cell per formula window; series `s` is bit `bits[s]`.
 pub(super) struct Counts<'c> {
     pub(super) counts: &'c [u64],
     pub(super) points: usize,
@@ -34,6 +34,13 @@ impl Counts<'_> {
     fn active(&self) -> &[u64] {
         self.uniques(self.bits.len() - 1)
     }
+
+    /// Series `s`'s persons per point over the counter's `w`-th formula window (after the
+    /// totals).
+    pub(super) fn windowed_uniques(&self, w: usize, series: usize) -> Option<&[u64]> {
+        let start = (2 + w) * self.width * self.points + self.bits.get(series)? * self.points;
+        self.counts.get(start..start + self.points)
+    }
 }
 
 /// `numerator × scale / denominator`, null when the denominator is zero (scaled first: for
@@ -46,7 +53,7 @@ fn ratio(numerator: &[u64], denominator: &[u64], scale: f64) -> Vec<Option<f64>>
         .collect()
 }
 
-fn whole(counts: &[u64]) -> Vec<Option<f64>> {
+pub(super) fn whole(counts: &[u64]) -> Vec<Option<f64>> {
     counts.iter().map(|&n| Some(n as f64)).collect()
 }
 
@@ -60,6 +67,7 @@ pub(super) fn metric_values(m: MetricRef, counts: &Counts<'_>) -> Option<Vec<Opt
         Metric::Totals => whole(counts.totals(s)),
         Metric::Active => ratio(counts.uniques(s), counts.active(), 1.0),
         Metric::Average => ratio(counts.totals(s), counts.uniques(s), 1.0),
+        Metric::ActivePersons => whole(counts.active()),
         _ => return None,
     })
 }

@@ -44,7 +44,7 @@ use crate::spec::{
 };
 use crate::whole_table::aggregate_lists;
 use counter::{CounterParams, SegmentationUdaf};
-use formula::{Metric, MetricRef};
+use formula::{Metric, MetricRef, Window, WindowedRef};
 use measures::{Counts, metric_values, series_result};
 use selection::Selection;
 use values::{ValuesParams, ValuesUdaf};
@@ -69,7 +69,8 @@ pub(crate) async fn run(
         None => Scanned::empty(query),
     };
     let cells = selection.width() * points;
-    if counts.len() != 2 * cells
+    let windows = formula_windows(query);
+    if counts.len() != (2 + windows.len()) * cells
         || values.len() != query.series.len()
         || formula_values.len() != formula_value_metrics(query).len()
     {
@@ -156,6 +157,24 @@ fn formula_results(
             };
             inputs.insert(m, values);
         }
+        let windows = formula_windows(query);
+        let mut windowed = BTreeMap::new();
+        for w in formula_windowed(query) {
+            let at = windows.iter().position(|&window| window == w.window);
+            let persons = at
+                .and_then(|at| counts.windowed_uniques(at, w.metric.series))
+                .ok_or_else(|| {
+                    QueryError::Internal(format!(
+                        "formula window {:?} of series {} was not counted",
+                        w.window, w.metric.series
+                    ))
+                })?;
+            windowed.insert(w, measures::whole(persons));
+        }
+        let inputs = formula::Inputs {
+            metrics: inputs,
+            windowed,
+        };
         query
             .formulas
             .iter()
@@ -181,6 +200,21 @@ fn formula_metrics(query: &SegmentationQuery) -> BTreeSet<MetricRef> {
     metrics
 }
 
+/// Every metric the formulas read over a window of points (uniques of `CUMSUM` / `ROLLWIN`).
+fn formula_windowed(query: &SegmentationQuery) -> BTreeSet<WindowedRef> {
+    let mut windowed = BTreeSet::new();
+    for f in &query.formulas {
+        f.windowed(&mut windowed);
+    }
+    windowed
+}
+
+/// The distinct windows the formulas count uniques over, in the order the counter returns them.
+fn formula_windows(query: &SegmentationQuery) -> Vec<Window> {
+    let windows: BTreeSet<Window> = formula_windowed(query).iter().map(|w| w.window).collect();
+    windows.into_iter().collect()
+}
+
 /// The property metrics the formulas read that their series does not measure itself: each
 /// gets a values aggregate of its own, in this order.
 fn formula_value_metrics(query: &SegmentationQuery) -> Vec<MetricRef> {
@@ -197,8 +231,8 @@ fn formula_value_metrics(query: &SegmentationQuery) -> Vec<MetricRef> {
         .collect()
 }
 
-/// Whether a series measures active % (or a formula reads `ACTIVE`), so the active persons
-/// are counted.
+/// Whether a series measures active % (or a formula reads `ACTIVE` or `ARPAU`), so the active
+/// persons are counted.
 fn needs_active(query: &SegmentationQuery) -> bool {
     query
         .series
@@ -206,7 +240,7 @@ fn needs_active(query: &SegmentationQuery) -> bool {
         .any(|s| s.measure == Measure::ActivePercent)
         || formula_metrics(query)
             .iter()
-            .any(|m| m.metric == Metric::Active)
+            .any(|m| matches!(m.metric, Metric::Active | Metric::ActivePersons))
 }
 
 /// Whether a series has its own values aggregate.
@@ -249,7 +283,7 @@ impl Scanned {
         let points = view::folding(query).1.len();
         let selection = Selection::unshared(query.series.len() + usize::from(needs_active(query)));
         Scanned {
-            counts: vec![0; 2 * selection.width() * points],
+            counts: vec![0; (2 + formula_windows(query).len()) * selection.width() * points],
             selection,
             values: query
                 .series
@@ -301,10 +335,19 @@ async fn scan(
     let points = Arc::new(PointIndex::new(starts));
     let person = persons.person_expr(&schema);
     let time = cast(column("event_time"), DataType::Int64);
+    // Formula windows are refused with a view (`formula::validate`), so the scanned points are
+    // the points returned.
+    let windows = formula_windows(query);
+    if query.view.is_some() && !windows.is_empty() {
+        return Err(QueryError::Internal(
+            "formula windows over uniques with a view".to_owned(),
+        ));
+    }
     let counter = SegmentationUdaf::new(CounterParams {
         points: points.clone(),
         series: selection.width(),
         folds: folds.clone(),
+        windows: windows.iter().map(|w| w.folds(folds.len())).collect(),
     })
     .into_udaf();
     let mut aggregates = vec![(counter, vec![person.clone(), time.clone(), mask.clone()])];

@@ -204,6 +204,11 @@ fn rolling_and_cumulative_aggregations() {
                 {"formula": "ROLLWIN(PROPSUM, B, 2)"},
                 {"formula": "ROLLAVG(PROPAVG, B, 3)"},
                 {"formula": "CUMSUM(PROPSUM, B) / CUMSUM(TOTALS, B)"},
+                {"formula": "CUMSUM(UNIQUES, B)"},
+                {"formula": "ROLLWIN(UNIQUES, B, 2)"},
+                {"formula": "CUMSUM(UNIQUES, A) - ROLLWIN(UNIQUES, A, 1)"},
+                {"formula": "ARPAU(B)"},
+                {"formula": "CUMSUM(REVENUETOTAL, B)"},
             ]),
         ),
     )
@@ -217,6 +222,15 @@ fn rolling_and_cumulative_aggregations() {
             // The null middle point is left out of the mean.
             vec![Some(20.0), Some(20.0), Some(12.5)],
             vec![Some(20.0), Some(20.0), Some(13.0)],
+            // Buyers so far: u1, u2; nobody new on day 2; u6 on day 3 (u1 again is not new).
+            vec![Some(2.0), Some(2.0), Some(3.0)],
+            // Buyers of the last two days: {u1, u2}, {u1, u2}, {u1, u6}.
+            vec![Some(2.0), Some(2.0), Some(2.0)],
+            // Viewers so far minus the day's viewers: 4 - 4, 5 - 1, 5 - 0.
+            vec![Some(0.0), Some(4.0), Some(5.0)],
+            // Revenue ÷ active persons: 60 / 4 (u1..u4), 0 / 1 (u5), 5 / 2 (u6, u1).
+            vec![Some(15.0), Some(0.0), Some(2.5)],
+            vec![Some(60.0), Some(60.0), Some(65.0)],
         ]
     );
 }
@@ -336,9 +350,9 @@ fn bad_formulas_are_spec_errors_naming_the_field() {
     assert!(message.contains("there is no series C"), "{message}");
     let message = bad(json!([{"formula": "PROPSUM(A)"}]));
     assert!(message.contains("reads series A's property"), "{message}");
-    let message = bad(json!([{"formula": "CUMSUM(UNIQUES, A)"}]));
+    let message = bad(json!([{"formula": "CUMSUM(AVG, A)"}]));
     assert!(
-        message.contains("CUMSUM over UNIQUES is not supported"),
+        message.contains("CUMSUM over AVG is not supported"),
         "{message}"
     );
     let message = bad(json!([{"formula": "FOO(A)"}]));
@@ -398,17 +412,25 @@ impl Series {
         match self.property {
             SeriesProperty::None => {}
             SeriesProperty::Amount(_) => {
-                metrics.extend(["PROPSUM", "PROPAVG", "PROPMIN", "PROPMAX"]);
+                metrics.extend([
+                    "PROPSUM",
+                    "PROPAVG",
+                    "PROPMIN",
+                    "PROPMAX",
+                    "REVENUETOTAL",
+                    "ARPAU",
+                ]);
             }
             SeriesProperty::Category => metrics.push("PROPCOUNT"),
         }
         metrics
     }
 
-    fn additive(&self) -> Vec<&'static str> {
+    /// The metrics `CUMSUM` and `ROLLWIN` take on this series.
+    fn windowable(&self) -> Vec<&'static str> {
         match self.property {
-            SeriesProperty::Amount(_) => vec!["TOTALS", "PROPSUM"],
-            _ => vec!["TOTALS"],
+            SeriesProperty::Amount(_) => vec!["TOTALS", "UNIQUES", "PROPSUM"],
+            _ => vec!["TOTALS", "UNIQUES"],
         }
     }
 }
@@ -455,12 +477,18 @@ fn precedence(f: &F) -> u8 {
 }
 
 /// The metric (name) and series (index) a choice resolves to.
-fn resolve(series: &[Series], m: usize, s: usize, additive: bool) -> (&'static str, usize) {
+/// `aggregate`: `None` for a plain metric, else the aggregation's kind (see [`F::Aggregate`]).
+fn resolve(series: &[Series], m: usize, s: usize, aggregate: Option<u8>) -> (&'static str, usize) {
     let s = s % series.len();
-    let metrics = if additive {
-        series[s].additive()
-    } else {
-        series[s].metrics()
+    let metrics = match aggregate {
+        None => series[s].metrics(),
+        // `ARPAU` is a ratio written as a call, not a metric name an aggregation takes.
+        Some(0) => series[s]
+            .metrics()
+            .into_iter()
+            .filter(|&m| m != "ARPAU")
+            .collect(),
+        Some(_) => series[s].windowable(),
     };
     (metrics[m % metrics.len()], s)
 }
@@ -486,11 +514,11 @@ fn render(f: &F, series: &[Series], lower: bool) -> String {
     match f {
         F::Number(n) => n.to_string(),
         F::Metric(m, s) => {
-            let (name, s) = resolve(series, *m, *s, false);
+            let (name, s) = resolve(series, *m, *s, None);
             format!("{}({})", case(name), case(&letter(s)))
         }
         F::Aggregate(kind, m, s, n) => {
-            let (name, s) = resolve(series, *m, *s, *kind != 0);
+            let (name, s) = resolve(series, *m, *s, Some(*kind));
             match kind {
                 0 => format!("{}({}, {}, {n})", case("ROLLAVG"), case(name), letter(s)),
                 1 => format!("{}({},{})", case("CUMSUM"), case(name), letter(s)),
@@ -514,11 +542,15 @@ fn render(f: &F, series: &[Series], lower: bool) -> String {
     }
 }
 
+/// The persons of series `s` over points `from..=to`, counted once.
+type WindowUniques<'a> = &'a dyn Fn(usize, usize, usize) -> Option<f64>;
+
 /// The plain evaluation: per point, by the rules of `docs/query-api.md`.
 fn reference_eval(
     f: &F,
     series: &[Series],
     metric: &dyn Fn(&str, usize) -> Vec<Option<f64>>,
+    window_uniques: WindowUniques<'_>,
 ) -> Vec<Option<f64>> {
     let finite = |x: f64| x.is_finite().then_some(x);
     match f {
@@ -527,11 +559,11 @@ fn reference_eval(
             vec![Some(*n); points]
         }
         F::Metric(m, s) => {
-            let (name, s) = resolve(series, *m, *s, false);
+            let (name, s) = resolve(series, *m, *s, None);
             metric(name, s)
         }
         F::Aggregate(kind, m, s, n) => {
-            let (name, s) = resolve(series, *m, *s, *kind != 0);
+            let (name, s) = resolve(series, *m, *s, Some(*kind));
             let values = metric(name, s);
             (0..values.len())
                 .map(|p| {
@@ -539,6 +571,9 @@ fn reference_eval(
                         1 => 0,
                         _ => (p + 1).saturating_sub(*n),
                     };
+                    if *kind != 0 && name == "UNIQUES" {
+                        return window_uniques(s, from, p);
+                    }
                     let present: Vec<f64> = values[from..=p].iter().flatten().copied().collect();
                     if present.is_empty() {
                         return None;
@@ -552,13 +587,13 @@ fn reference_eval(
                 })
                 .collect()
         }
-        F::Negate(a) => reference_eval(a, series, metric)
+        F::Negate(a) => reference_eval(a, series, metric, window_uniques)
             .into_iter()
             .map(|v| v.map(|x| -x))
             .collect(),
         F::Binary(op, a, b) => {
-            let a = reference_eval(a, series, metric);
-            let b = reference_eval(b, series, metric);
+            let a = reference_eval(a, series, metric, window_uniques);
+            let b = reference_eval(b, series, metric, window_uniques);
             a.into_iter()
                 .zip(b)
                 .map(|(x, y)| {
@@ -576,7 +611,7 @@ fn reference_eval(
         F::Call(name, args) => {
             let args: Vec<Vec<Option<f64>>> = args
                 .iter()
-                .map(|a| reference_eval(a, series, metric))
+                .map(|a| reference_eval(a, series, metric, window_uniques))
                 .collect();
             (0..args[0].len())
                 .map(|p| {
@@ -727,7 +762,22 @@ proptest! {
                         })
                         .collect()
                 }
-                "PROPSUM" => measure("property_sum"),
+                "PROPSUM" | "REVENUETOTAL" => measure("property_sum"),
+                "ARPAU" => {
+                    // The property's sum ÷ the persons who did any counted event in the point.
+                    let sum = measure("property_sum");
+                    (0..points)
+                        .map(|p| {
+                            let active: BTreeSet<&str> = events
+                                .iter()
+                                .filter(|e| counts(e) && point_of(e.ts) == Some(p))
+                                .filter(|e| e.event_type != "$identify")
+                                .map(TestEvent::person)
+                                .collect();
+                            (!active.is_empty()).then(|| sum[p].unwrap_or(0.0) / active.len() as f64)
+                        })
+                        .collect()
+                }
                 "PROPAVG" => measure("property_average"),
                 "PROPMIN" => measure("property_min"),
                 "PROPMAX" => measure("property_max"),
@@ -735,8 +785,20 @@ proptest! {
                 other => panic!("unknown metric {other}"),
             }
         };
+        // A window's persons: the uniques of one point that is the whole window.
+        let window_uniques = |s: usize, from: usize, to: usize| -> Option<f64> {
+            let one = &series[s];
+            let in_window = |ms: i64| point_of(ms).filter(|p| (from..=to).contains(p)).map(|_| 0);
+            segmentation_measure(&events, 1, &in_window, &counts, &RefSeries {
+                event: one.event.to_owned(),
+                measure: "uniques".to_owned(),
+                category: one.category.map(str::to_owned),
+                buckets: Vec::new(),
+            })
+            .values[0]
+        };
         for (i, ((f, _), text)) in formulas.iter().zip(&texts).enumerate() {
-            let want = reference_eval(f, &series, &metric);
+            let want = reference_eval(f, &series, &metric, &window_uniques);
             let got = &result.formulas[i].values;
             prop_assert!(
                 got.len() == want.len() && got.iter().zip(&want).all(|(a, b)| close(*a, *b)),

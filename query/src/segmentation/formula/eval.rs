@@ -7,17 +7,40 @@
 
 use std::collections::BTreeMap;
 
-use super::{BinaryOp, Expr, Function, Literal, MetricRef};
+use super::{BinaryOp, Expr, Function, Literal, MetricRef, Window, WindowedRef};
 
 /// Each metric a formula reads, with its value at every point.
 pub(crate) type MetricValues = BTreeMap<MetricRef, Vec<Option<f64>>>;
 
-/// `expr` at each of `points` points; an error names a metric missing from `metrics` (a bug).
+/// What formulas read: each metric at every point, and the metrics counted over windows of
+/// points (uniques of `CUMSUM` / `ROLLWIN`) at every point.
+#[derive(Debug, Default)]
+pub(crate) struct Inputs {
+    pub(crate) metrics: MetricValues,
+    pub(crate) windowed: BTreeMap<WindowedRef, Vec<Option<f64>>>,
+}
+
+/// `expr` at each of `points` points; an error names a metric missing from `inputs` (a bug).
 pub(crate) fn evaluate(
     expr: &Expr,
-    metrics: &MetricValues,
+    inputs: &Inputs,
     points: usize,
 ) -> Result<Vec<Option<f64>>, String> {
+    let windowed = |metric: &MetricRef, window: Window| {
+        let key = WindowedRef {
+            metric: *metric,
+            window,
+        };
+        match inputs.windowed.get(&key) {
+            Some(values) if values.len() == points => Ok(values.clone()),
+            _ => Err(format!(
+                "{} of series {} over {window:?} was not computed for {points} points",
+                metric.metric.name(),
+                metric.series
+            )),
+        }
+    };
+    let metrics = &inputs.metrics;
     let lookup = |m: &MetricRef| match metrics.get(m) {
         Some(values) if values.len() == points => Ok(values.as_slice()),
         Some(values) => Err(format!(
@@ -35,16 +58,18 @@ pub(crate) fn evaluate(
     Ok(match expr {
         Expr::Number(Literal(n)) => vec![Some(*n); points],
         Expr::Metric(m) => lookup(m)?.to_vec(),
-        Expr::Cumulative(m) => window_sums(lookup(m)?, points),
-        Expr::RollingWindow(m, n) => window_sums(lookup(m)?, *n),
+        Expr::Cumulative(m) if m.metric.additive() => window_sums(lookup(m)?, points),
+        Expr::Cumulative(m) => windowed(m, Window::Cumulative)?,
+        Expr::RollingWindow(m, n) if m.metric.additive() => window_sums(lookup(m)?, *n),
+        Expr::RollingWindow(m, n) => windowed(m, Window::Last(*n))?,
         Expr::RollingAverage(m, n) => rolling_means(lookup(m)?, *n),
-        Expr::Negate(e) => evaluate(e, metrics, points)?
+        Expr::Negate(e) => evaluate(e, inputs, points)?
             .into_iter()
             .map(|v| v.map(|x| -x))
             .collect(),
         Expr::Binary(op, a, b) => {
-            let a = evaluate(a, metrics, points)?;
-            let b = evaluate(b, metrics, points)?;
+            let a = evaluate(a, inputs, points)?;
+            let b = evaluate(b, inputs, points)?;
             a.into_iter()
                 .zip(b)
                 .map(|(x, y)| binary(*op, x?, y?))
@@ -53,7 +78,7 @@ pub(crate) fn evaluate(
         Expr::Call(function, arguments) => {
             let arguments = arguments
                 .iter()
-                .map(|a| evaluate(a, metrics, points))
+                .map(|a| evaluate(a, inputs, points))
                 .collect::<Result<Vec<_>, _>>()?;
             (0..points)
                 .map(|p| {

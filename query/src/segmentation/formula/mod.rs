@@ -6,7 +6,10 @@
 //! counter already counts uniques and totals for every series' mask bit, so `UNIQUES`, `TOTALS`
 //! and `AVG` cost nothing more; `ACTIVE` adds the active persons as a hidden counted series, and
 //! a property metric other than the series' own measure adds one values aggregate over the same
-//! mask bit (`super::scan`). Parsing (`parse.rs`) happens when the spec is validated, so every
+//! mask bit (`super::scan`). `CUMSUM` and `ROLLWIN` add the points' values of `TOTALS` and
+//! `PROPSUM`; over `UNIQUES` they count a person once per window (§4.1: "cumulative sum with
+//! uniques = running deduplicated unique count"), so the counter unites the window's person
+//! bitmaps ([`Window`]). Parsing (`parse.rs`) happens when the spec is validated, so every
 //! mistake is a [`SpecError`] naming the formula and the character; evaluation (`eval.rs`) runs
 //! once the scan's counts are in.
 
@@ -17,11 +20,12 @@ mod parse;
 mod tests;
 
 use std::collections::BTreeSet;
+use std::ops::Range;
 
 use crate::error::{FormulaProblem, SpecError};
 use crate::spec::{FormulaFormat, FormulaSpec, Interval, Measure, SeriesQuery};
 
-pub(crate) use eval::evaluate;
+pub(crate) use eval::{Inputs, evaluate};
 
 /// Longest formula text, in characters.
 pub(crate) const MAX_FORMULA_CHARS: usize = 1_000;
@@ -45,6 +49,40 @@ impl Formula {
     pub(crate) fn metrics(&self, into: &mut BTreeSet<MetricRef>) {
         self.expr.metrics(into);
     }
+
+    /// Every metric the formula reads counted over a window of points.
+    pub(crate) fn windowed(&self, into: &mut BTreeSet<WindowedRef>) {
+        self.expr.windowed(into);
+    }
+}
+
+/// The points a metric is counted over, at each point, for `CUMSUM` and `ROLLWIN` of a metric
+/// that does not add up across points.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub(crate) enum Window {
+    /// From the first point of the range to this one.
+    Cumulative,
+    /// The last `n` points, this one included, from the first point of the range at most.
+    Last(usize),
+}
+
+impl Window {
+    /// Per point of a range of `points`, the run of points the window covers.
+    pub(crate) fn folds(self, points: usize) -> Vec<Range<usize>> {
+        (0..points)
+            .map(|p| match self {
+                Window::Cumulative => 0..p + 1,
+                Window::Last(n) => (p + 1).saturating_sub(n)..p + 1,
+            })
+            .collect()
+    }
+}
+
+/// A metric counted over a window of points.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub(crate) struct WindowedRef {
+    pub(crate) metric: MetricRef,
+    pub(crate) window: Window,
 }
 
 /// A metric of one series (Amplitude's formula metrics, §4.1).
@@ -70,6 +108,9 @@ pub(crate) enum Metric {
     PropertyMax,
     /// `PROPCOUNT`: distinct values of the property (exact; Amplitude estimates it).
     PropertyDistinctCount,
+    /// The persons active in the point (who did any counted event): not named in formulas,
+    /// read by `ARPAU(A)` = `PROPSUM(A)` ÷ active persons.
+    ActivePersons,
 }
 
 impl Metric {
@@ -97,12 +138,17 @@ impl Metric {
             Metric::PropertyMin => "PROPMIN",
             Metric::PropertyMax => "PROPMAX",
             Metric::PropertyDistinctCount => "PROPCOUNT",
+            Metric::ActivePersons => "active persons",
         }
     }
 
-    /// The metric named `upper` (an upper-cased name).
+    /// The metric named `upper` (an upper-cased name); `REVENUETOTAL` is Amplitude's other
+    /// name for `PROPSUM`.
     fn named(upper: &str) -> Option<Metric> {
-        Metric::ALL.into_iter().find(|m| m.name() == upper)
+        match upper {
+            "REVENUETOTAL" => Some(Metric::PropertySum),
+            _ => Metric::ALL.into_iter().find(|m| m.name() == upper),
+        }
     }
 
     /// The values aggregate's measure for a property metric; `None` for the counter's metrics.
@@ -113,16 +159,25 @@ impl Metric {
             Metric::PropertyMin => Some(Measure::PropertyMin),
             Metric::PropertyMax => Some(Measure::PropertyMax),
             Metric::PropertyDistinctCount => Some(Measure::PropertyDistinctCount),
-            Metric::Uniques | Metric::Totals | Metric::Active | Metric::Average => None,
+            Metric::Uniques
+            | Metric::Totals
+            | Metric::Active
+            | Metric::Average
+            | Metric::ActivePersons => None,
         }
     }
 
     /// Whether the metric of several points is the sum of each point's, so `CUMSUM` and
-    /// `ROLLWIN` can add point values exactly. Uniques (and the ratios and distinct counts
-    /// built on persons or values) would have to count a person once across points (§4.1:
-    /// "Cumulative sum with uniques = running deduplicated unique count"); those are refused.
-    fn additive(self) -> bool {
+    /// `ROLLWIN` can add point values exactly.
+    pub(crate) fn additive(self) -> bool {
         matches!(self, Metric::Totals | Metric::PropertySum)
+    }
+
+    /// Whether `CUMSUM` and `ROLLWIN` take the metric: those that add up, and uniques, which
+    /// the counter counts once per window. The ratios and the property metrics built on
+    /// persons or values across points are refused.
+    fn windowable(self) -> bool {
+        self.additive() || self == Metric::Uniques
     }
 }
 
@@ -217,6 +272,34 @@ impl Expr {
                 b.metrics(into);
             }
             Expr::Call(_, args) => args.iter().for_each(|a| a.metrics(into)),
+        }
+    }
+
+    fn windowed(&self, into: &mut BTreeSet<WindowedRef>) {
+        match self {
+            Expr::Cumulative(m) if !m.metric.additive() => {
+                into.insert(WindowedRef {
+                    metric: *m,
+                    window: Window::Cumulative,
+                });
+            }
+            Expr::RollingWindow(m, n) if !m.metric.additive() => {
+                into.insert(WindowedRef {
+                    metric: *m,
+                    window: Window::Last(*n),
+                });
+            }
+            Expr::Number(_)
+            | Expr::Metric(_)
+            | Expr::Cumulative(_)
+            | Expr::RollingWindow(..)
+            | Expr::RollingAverage(..) => {}
+            Expr::Negate(e) => e.windowed(into),
+            Expr::Binary(_, a, b) => {
+                a.windowed(into);
+                b.windowed(into);
+            }
+            Expr::Call(_, args) => args.iter().for_each(|a| a.windowed(into)),
         }
     }
 }

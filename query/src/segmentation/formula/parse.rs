@@ -375,6 +375,27 @@ impl Parser<'_> {
             let series = self.series_letter(&arguments[0])?;
             return self.metric(metric, series, at).map(Expr::Metric);
         }
+        if upper == "ARPAU" {
+            // Average revenue per active user: the series' property sum ÷ the persons active
+            // in the point (null when nobody was).
+            arity(
+                "ARPAU",
+                "1 argument, a series letter (as in ARPAU(A))",
+                1,
+                1,
+            )?;
+            let series = self.series_letter(&arguments[0])?;
+            let revenue = self.metric(Metric::PropertySum, series, at)?;
+            let active = MetricRef {
+                metric: Metric::ActivePersons,
+                series,
+            };
+            return Ok(Expr::Binary(
+                BinaryOp::Divide,
+                Box::new(Expr::Metric(revenue)),
+                Box::new(Expr::Metric(active)),
+            ));
+        }
         let aggregation = match upper.as_str() {
             "CUMSUM" => {
                 arity(
@@ -406,7 +427,7 @@ impl Parser<'_> {
             let metric = metric_name(&arguments[0])?;
             let series = self.series_letter(&arguments[1])?;
             let metric = self.metric(metric, series, arguments[0].at())?;
-            if aggregation != "ROLLAVG" && !metric.metric.additive() {
+            if aggregation != "ROLLAVG" && !metric.metric.windowable() {
                 return Err(FormulaProblem::NotAdditive {
                     at,
                     aggregation,
@@ -553,7 +574,7 @@ fn metric_name(argument: &Argument) -> Result<Metric, FormulaProblem> {
             Metric::named(&name.to_ascii_uppercase()).ok_or_else(|| FormulaProblem::Expected {
                 at: *at,
                 expected: "a metric name (UNIQUES, TOTALS, ACTIVE, AVG, PROPSUM, PROPAVG, \
-                           PROPMIN, PROPMAX or PROPCOUNT)",
+                           PROPMIN, PROPMAX, PROPCOUNT or REVENUETOTAL)",
                 found: format!("{name:?}"),
             })
         }

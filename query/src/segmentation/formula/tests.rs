@@ -262,8 +262,8 @@ fn property_metrics_need_a_property_and_windows_whole_points() {
 }
 
 #[test]
-fn running_sums_take_only_metrics_that_add_up() {
-    for metric in ["UNIQUES", "ACTIVE", "AVG"] {
+fn running_sums_take_metrics_that_add_up_and_uniques() {
+    for metric in ["ACTIVE", "AVG"] {
         assert_eq!(
             problem(&format!("CUMSUM({metric}, A)")),
             FormulaProblem::NotAdditive {
@@ -283,6 +283,7 @@ fn running_sums_take_only_metrics_that_add_up() {
         ));
     }
     assert!(parse("CUMSUM(TOTALS, A) + ROLLWIN(PROPSUM, C, 7) + ROLLAVG(UNIQUES, A, 7)").is_ok());
+    assert!(parse("CUMSUM(UNIQUES, A) + ROLLWIN(UNIQUES, B, 7)").is_ok());
 }
 
 #[test]
@@ -417,7 +418,7 @@ fn inputs() -> eval::MetricValues {
 }
 
 fn eval(text: &str) -> Vec<Option<f64>> {
-    evaluate(&parse(text).expect(text), &inputs(), 4).expect(text)
+    evaluate(&parse(text).expect(text), &given(inputs()), 4).expect(text)
 }
 
 #[test]
@@ -485,29 +486,132 @@ fn rolling_and_cumulative_aggregations() {
         [Some(2.0), Some(2.0), Some(4.0), Some(4.0)]
     );
     assert_eq!(
-        evaluate(&parse("ROLLAVG(PROPAVG, C, 1)").unwrap(), &inputs(), 4).unwrap(),
+        evaluate(
+            &parse("ROLLAVG(PROPAVG, C, 1)").unwrap(),
+            &given(inputs()),
+            4
+        )
+        .unwrap(),
         [Some(2.0), None, Some(4.0), None]
     );
 }
 
 #[test]
 fn a_missing_metric_is_an_error_not_a_panic() {
-    let error = evaluate(&parse("TOTALS(A)").unwrap(), &inputs(), 4).unwrap_err();
+    let error = evaluate(&parse("TOTALS(A)").unwrap(), &given(inputs()), 4).unwrap_err();
     assert!(error.contains("TOTALS of series 0"), "{error}");
-    let error = evaluate(&parse("UNIQUES(A)").unwrap(), &inputs(), 3).unwrap_err();
+    let error = evaluate(&parse("UNIQUES(A)").unwrap(), &given(inputs()), 3).unwrap_err();
     assert!(error.contains("4 values for 3 points"), "{error}");
 }
 
-/// Every metric of the three test series, at 4 points.
-fn every_metric() -> eval::MetricValues {
-    let mut inputs = BTreeMap::new();
+/// Every metric of the three test series, at 4 points, and every window `expr` reads.
+fn every_metric(expr: &Expr) -> Inputs {
+    let mut metrics = BTreeMap::new();
     for series in 0..3 {
-        for metric in Metric::ALL {
+        for metric in Metric::ALL.into_iter().chain([Metric::ActivePersons]) {
             let values = vec![Some(2.0), Some(0.0), None, Some(-1.5)];
-            inputs.insert(MetricRef { metric, series }, values);
+            metrics.insert(MetricRef { metric, series }, values);
         }
     }
-    inputs
+    let mut windows = BTreeSet::new();
+    expr.windowed(&mut windows);
+    let windowed = windows
+        .into_iter()
+        .map(|w| (w, vec![Some(2.0), Some(2.0), Some(3.0), Some(3.0)]))
+        .collect();
+    Inputs { metrics, windowed }
+}
+
+/// `metrics` as the inputs of formulas without windows over uniques.
+fn given(metrics: eval::MetricValues) -> Inputs {
+    Inputs {
+        metrics,
+        windowed: BTreeMap::new(),
+    }
+}
+
+#[test]
+fn windows_over_uniques_read_the_persons_counted_per_window() {
+    let mut inputs = given(inputs());
+    let b = MetricRef {
+        metric: Metric::Uniques,
+        series: 1,
+    };
+    // Person counts per window, fewer than the points' sums (1, 1, 3, 6 and 1, 1, 2, 5): a
+    // person in several points is one.
+    let cumulative = vec![Some(1.0), Some(1.0), Some(2.0), Some(4.0)];
+    let last_two = vec![Some(1.0), Some(0.0), Some(2.0), Some(4.0)];
+    for (window, values) in [
+        (Window::Cumulative, cumulative.clone()),
+        (Window::Last(2), last_two.clone()),
+    ] {
+        inputs
+            .windowed
+            .insert(WindowedRef { metric: b, window }, values);
+    }
+    let eval = |text: &str| evaluate(&parse(text).expect(text), &inputs, 4).expect(text);
+    assert_eq!(eval("CUMSUM(UNIQUES, B)"), cumulative);
+    assert_eq!(eval("ROLLWIN(uniques, B, 2)"), last_two);
+    // Totals still add the points' values.
+    assert_eq!(
+        eval("CUMSUM(TOTALS, B)"),
+        [Some(3.0), Some(3.0), Some(8.0), Some(9.0)]
+    );
+    // A window not counted is an error, not a guess.
+    let error = evaluate(&parse("ROLLWIN(UNIQUES, B, 3)").unwrap(), &inputs, 4).unwrap_err();
+    assert!(error.contains("Last(3)"), "{error}");
+    let mut windows = BTreeSet::new();
+    parse("CUMSUM(UNIQUES, B) / ROLLWIN(UNIQUES, A, 7) + CUMSUM(TOTALS, A)")
+        .unwrap()
+        .windowed(&mut windows);
+    let a = MetricRef { series: 0, ..b };
+    assert_eq!(
+        windows.into_iter().collect::<Vec<_>>(),
+        [
+            WindowedRef {
+                metric: a,
+                window: Window::Last(7)
+            },
+            WindowedRef {
+                metric: b,
+                window: Window::Cumulative
+            },
+        ]
+    );
+}
+
+#[test]
+fn arpau_divides_the_revenue_by_the_active_persons_and_revenuetotal_is_propsum() {
+    let c = |metric| MetricRef { metric, series: 2 };
+    let mut metrics = inputs();
+    metrics.insert(
+        c(Metric::PropertySum),
+        vec![Some(60.0), Some(0.0), Some(5.0), None],
+    );
+    metrics.insert(
+        c(Metric::ActivePersons),
+        vec![Some(4.0), Some(1.0), Some(2.0), Some(0.0)],
+    );
+    let inputs = given(metrics);
+    let eval = |text: &str| evaluate(&parse(text).expect(text), &inputs, 4).expect(text);
+    assert_eq!(eval("ARPAU(C)"), [Some(15.0), Some(0.0), Some(2.5), None]);
+    assert_eq!(eval("revenuetotal(C)"), eval("PROPSUM(C)"));
+    assert_eq!(eval("CUMSUM(REVENUETOTAL, C)"), eval("CUMSUM(PROPSUM, C)"));
+    // ARPAU reads the series' property, like PROPSUM.
+    assert!(matches!(
+        problem("ARPAU(A)"),
+        FormulaProblem::NoProperty { .. }
+    ));
+    assert!(matches!(
+        problem("ARPAU(C, 2)"),
+        FormulaProblem::Arity { .. }
+    ));
+}
+
+#[test]
+fn window_folds_start_no_earlier_than_the_range() {
+    assert_eq!(Window::Cumulative.folds(3), [0..1, 0..2, 0..3]);
+    assert_eq!(Window::Last(2).folds(3), [0..1, 0..2, 1..3]);
 }
 
 mod random_text {
@@ -531,7 +635,7 @@ mod random_text {
         #[test]
         fn any_text_is_parsed_or_refused_and_evaluates_without_panicking(text in text()) {
             if let Ok((_, expr, _)) = parse::formula(&text, &series(), (90, "days")) {
-                let values = evaluate(&expr, &every_metric(), 4);
+                let values = evaluate(&expr, &every_metric(&expr), 4);
                 prop_assert!(values.is_ok(), "{:?}: {:?}", text, values);
             }
         }
