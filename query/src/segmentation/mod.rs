@@ -221,11 +221,14 @@ fn formula_value_metrics(query: &SegmentationQuery) -> Vec<MetricRef> {
     formula_metrics(query)
         .into_iter()
         .filter(|m| {
+            // A percentile always has its own aggregate; another property metric only where
+            // the series does not measure it already.
             m.metric.property_measure().is_some_and(|measure| {
-                query
-                    .series
-                    .get(m.series)
-                    .is_some_and(|s| s.measure != measure)
+                m.metric.percentile().is_some()
+                    || query
+                        .series
+                        .get(m.series)
+                        .is_some_and(|s| s.measure != measure)
             })
         })
         .collect()
@@ -363,6 +366,7 @@ async fn scan(
             bit: u32::try_from(selection.bits[s])
                 .map_err(|_| QueryError::Internal(format!("series {s} has no mask bit")))?,
             folds: folds.clone(),
+            percentile: None,
         })
         .into_udaf();
         let (number, text) = property_arguments(series.property.as_ref(), series.measure, &schema);
@@ -391,6 +395,7 @@ async fn scan(
                 QueryError::Internal(format!("series {} has no mask bit", m.series))
             })?,
             folds: folds.clone(),
+            percentile: m.metric.percentile(),
         })
         .into_udaf();
         let (number, text) = property_arguments(series.property.as_ref(), measure, &schema);

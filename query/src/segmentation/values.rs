@@ -52,6 +52,9 @@ pub(crate) struct ValuesParams {
     /// The points returned: each unites a run of scanned points (one each without a window
     /// view; `view.rs`).
     pub(crate) folds: Vec<Range<usize>>,
+    /// For a formula's `PERCENTILE`: the numbers are summarised at this percentile (hundredths
+    /// of a percent) instead of by the measure.
+    pub(crate) percentile: Option<u32>,
 }
 
 impl ValuesParams {
@@ -180,7 +183,10 @@ impl Values {
                         .flat_map(|p| p.numbers.iter().copied())
                         .collect();
                     numbers.sort_by(f64::total_cmp);
-                    out.push(summarise(measure, &numbers));
+                    out.push(match self.params.percentile {
+                        Some(hundredths) => percentile(&numbers, hundredths),
+                        None => summarise(measure, &numbers),
+                    });
                 }
             }
         }
@@ -263,6 +269,19 @@ pub(crate) fn summarise(measure: Measure, sorted: &[f64]) -> Option<f64> {
         }
         _ => None,
     }
+}
+
+/// The percentile `hundredths` / 100 of sorted values, interpolated linearly between the two
+/// nearest ranks (the 50th is the median); null without values.
+pub(crate) fn percentile(sorted: &[f64], hundredths: u32) -> Option<f64> {
+    let last = sorted.len().checked_sub(1)?;
+    let rank = f64::from(hundredths.min(10_000)) / 10_000.0 * last as f64;
+    let (below, fraction) = (rank.floor() as usize, rank.fract());
+    let low = sorted[below];
+    Some(match sorted.get(below + 1) {
+        Some(&high) if fraction > 0.0 => low + (high - low) * fraction,
+        _ => low,
+    })
 }
 
 /// Reads a state blob front to back.

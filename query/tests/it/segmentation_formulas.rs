@@ -204,11 +204,6 @@ fn rolling_and_cumulative_aggregations() {
                 {"formula": "ROLLWIN(PROPSUM, B, 2)"},
                 {"formula": "ROLLAVG(PROPAVG, B, 3)"},
                 {"formula": "CUMSUM(PROPSUM, B) / CUMSUM(TOTALS, B)"},
-                {"formula": "CUMSUM(UNIQUES, B)"},
-                {"formula": "ROLLWIN(UNIQUES, B, 2)"},
-                {"formula": "CUMSUM(UNIQUES, A) - ROLLWIN(UNIQUES, A, 1)"},
-                {"formula": "ARPAU(B)"},
-                {"formula": "CUMSUM(REVENUETOTAL, B)"},
             ]),
         ),
     )
@@ -222,6 +217,34 @@ fn rolling_and_cumulative_aggregations() {
             // The null middle point is left out of the mean.
             vec![Some(20.0), Some(20.0), Some(12.5)],
             vec![Some(20.0), Some(20.0), Some(13.0)],
+        ]
+    );
+}
+
+#[test]
+fn unique_windows_revenue_per_active_person_and_percentiles() {
+    let amount = json!({"kind": "event", "property": "amount"});
+    let results = run(
+        &marketplace(),
+        &spec(
+            DAYS,
+            json!([{"event_type": "View"},
+                   {"event_type": "Buy", "measure": "property_sum", "property": amount}]),
+            json!([
+                {"formula": "CUMSUM(UNIQUES, B)"},
+                {"formula": "ROLLWIN(UNIQUES, B, 2)"},
+                {"formula": "CUMSUM(UNIQUES, A) - ROLLWIN(UNIQUES, A, 1)"},
+                {"formula": "ARPAU(B)"},
+                {"formula": "CUMSUM(REVENUETOTAL, B)"},
+                {"formula": "PERCENTILE(B, 25)"},
+                {"formula": "PERCENTILE(B, 50)"},
+            ]),
+        ),
+    )
+    .expect("runs");
+    assert_eq!(
+        values(&results[0]),
+        [
             // Buyers so far: u1, u2; nobody new on day 2; u6 on day 3 (u1 again is not new).
             vec![Some(2.0), Some(2.0), Some(3.0)],
             // Buyers of the last two days: {u1, u2}, {u1, u2}, {u1, u6}.
@@ -231,6 +254,9 @@ fn rolling_and_cumulative_aggregations() {
             // Revenue ÷ active persons: 60 / 4 (u1..u4), 0 / 1 (u5), 5 / 2 (u6, u1).
             vec![Some(15.0), Some(0.0), Some(2.5)],
             vec![Some(60.0), Some(60.0), Some(65.0)],
+            // Amounts 10, 20, 30 (rank 0.5: halfway from 10 to 20); none; 5 (u6's buy has none).
+            vec![Some(15.0), None, Some(5.0)],
+            vec![Some(20.0), None, Some(5.0)],
         ]
     );
 }
@@ -419,6 +445,7 @@ impl Series {
                     "PROPMAX",
                     "REVENUETOTAL",
                     "ARPAU",
+                    "PERCENTILE",
                 ]);
             }
             SeriesProperty::Category => metrics.push("PROPCOUNT"),
@@ -482,11 +509,11 @@ fn resolve(series: &[Series], m: usize, s: usize, aggregate: Option<u8>) -> (&'s
     let s = s % series.len();
     let metrics = match aggregate {
         None => series[s].metrics(),
-        // `ARPAU` is a ratio written as a call, not a metric name an aggregation takes.
+        // `ARPAU` and `PERCENTILE` are calls, not metric names an aggregation takes.
         Some(0) => series[s]
             .metrics()
             .into_iter()
-            .filter(|&m| m != "ARPAU")
+            .filter(|&m| m != "ARPAU" && m != "PERCENTILE")
             .collect(),
         Some(_) => series[s].windowable(),
     };
@@ -515,7 +542,10 @@ fn render(f: &F, series: &[Series], lower: bool) -> String {
         F::Number(n) => n.to_string(),
         F::Metric(m, s) => {
             let (name, s) = resolve(series, *m, *s, None);
-            format!("{}({})", case(name), case(&letter(s)))
+            match name {
+                "PERCENTILE" => format!("{}({}, {PERCENTILE})", case(name), case(&letter(s))),
+                _ => format!("{}({})", case(name), case(&letter(s))),
+            }
         }
         F::Aggregate(kind, m, s, n) => {
             let (name, s) = resolve(series, *m, *s, Some(*kind));
@@ -541,6 +571,9 @@ fn render(f: &F, series: &[Series], lower: bool) -> String {
         }
     }
 }
+
+/// The percentile random formulas take, as written.
+const PERCENTILE: f64 = 25.0;
 
 /// The persons of series `s` over points `from..=to`, counted once.
 type WindowUniques<'a> = &'a dyn Fn(usize, usize, usize) -> Option<f64>;
@@ -763,6 +796,25 @@ proptest! {
                         .collect()
                 }
                 "PROPSUM" | "REVENUETOTAL" => measure("property_sum"),
+                "PERCENTILE" => (0..points)
+                    .map(|p| {
+                        // Linear between the nearest ranks of the point's sorted amounts.
+                        let mut amounts: Vec<f64> = events
+                            .iter()
+                            .filter(|e| counts(e) && point_of(e.ts) == Some(p))
+                            .filter(|e| match one.event {
+                                "_all" => e.event_type != "$identify",
+                                name => e.event_type == name,
+                            })
+                            .filter(|e| one.category.is_none() || e.category.as_deref() == one.category)
+                            .filter_map(|e| e.amount)
+                            .collect();
+                        amounts.sort_by(f64::total_cmp);
+                        let rank = PERCENTILE / 100.0 * amounts.len().checked_sub(1)? as f64;
+                        let (low, high) = (amounts[rank.floor() as usize], amounts[rank.ceil() as usize]);
+                        Some(low + (high - low) * rank.fract())
+                    })
+                    .collect(),
                 "ARPAU" => {
                     // The property's sum ÷ the persons who did any counted event in the point.
                     let sum = measure("property_sum");

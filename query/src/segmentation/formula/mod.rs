@@ -111,6 +111,9 @@ pub(crate) enum Metric {
     /// The persons active in the point (who did any counted event): not named in formulas,
     /// read by `ARPAU(A)` = `PROPSUM(A)` ÷ active persons.
     ActivePersons,
+    /// `PERCENTILE(A, p)`: the `p`-th percentile of the property's values, `p` in hundredths
+    /// of a percent (9 000 for the 90th), interpolated linearly between the nearest values.
+    Percentile(u32),
 }
 
 impl Metric {
@@ -139,6 +142,7 @@ impl Metric {
             Metric::PropertyMax => "PROPMAX",
             Metric::PropertyDistinctCount => "PROPCOUNT",
             Metric::ActivePersons => "active persons",
+            Metric::Percentile(_) => "PERCENTILE",
         }
     }
 
@@ -159,11 +163,21 @@ impl Metric {
             Metric::PropertyMin => Some(Measure::PropertyMin),
             Metric::PropertyMax => Some(Measure::PropertyMax),
             Metric::PropertyDistinctCount => Some(Measure::PropertyDistinctCount),
+            // The values a median keeps, summarised at the metric's percentile.
+            Metric::Percentile(_) => Some(Measure::PropertyMedian),
             Metric::Uniques
             | Metric::Totals
             | Metric::Active
             | Metric::Average
             | Metric::ActivePersons => None,
+        }
+    }
+
+    /// The percentile a values aggregate summarises at, in hundredths of a percent.
+    pub(crate) fn percentile(self) -> Option<u32> {
+        match self {
+            Metric::Percentile(hundredths) => Some(hundredths),
+            _ => None,
         }
     }
 

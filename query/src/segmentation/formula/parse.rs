@@ -375,6 +375,20 @@ impl Parser<'_> {
             let series = self.series_letter(&arguments[0])?;
             return self.metric(metric, series, at).map(Expr::Metric);
         }
+        if upper == "PERCENTILE" {
+            arity(
+                "PERCENTILE",
+                "2 arguments, a series letter and a percentile from 0 to 100 \
+                 (as in PERCENTILE(A, 90))",
+                2,
+                2,
+            )?;
+            let series = self.series_letter(&arguments[0])?;
+            let hundredths = percentile(&arguments[1])?;
+            return self
+                .metric(Metric::Percentile(hundredths), series, at)
+                .map(Expr::Metric);
+        }
         if upper == "ARPAU" {
             // Average revenue per active user: the series' property sum ÷ the persons active
             // in the point (null when nobody was).
@@ -583,6 +597,23 @@ fn metric_name(argument: &Argument) -> Result<Metric, FormulaProblem> {
             expected: "a metric name without a series, as in CUMSUM(TOTALS, A)",
             found: "an expression".into(),
         }),
+    }
+}
+
+/// A percentile from 0 to 100, in hundredths of a percent (`99.9` is 9 990).
+fn percentile(argument: &Argument) -> Result<u32, FormulaProblem> {
+    let problem = |at, found: String| FormulaProblem::Expected {
+        at,
+        expected: "a percentile from 0 to 100 (as in PERCENTILE(A, 90))",
+        found,
+    };
+    match argument {
+        Argument::Value(Expr::Number(Literal(p)), at) if (0.0..=100.0).contains(p) => {
+            Ok((p * 100.0).round() as u32)
+        }
+        Argument::Value(Expr::Number(Literal(p)), at) => Err(problem(*at, p.to_string())),
+        Argument::Value(_, at) => Err(problem(*at, "an expression".into())),
+        Argument::Name(name, at) => Err(problem(*at, format!("{name:?}"))),
     }
 }
 

@@ -508,7 +508,8 @@ fn a_missing_metric_is_an_error_not_a_panic() {
 fn every_metric(expr: &Expr) -> Inputs {
     let mut metrics = BTreeMap::new();
     for series in 0..3 {
-        for metric in Metric::ALL.into_iter().chain([Metric::ActivePersons]) {
+        let hidden = [Metric::ActivePersons, Metric::Percentile(9_000)];
+        for metric in Metric::ALL.into_iter().chain(hidden) {
             let values = vec![Some(2.0), Some(0.0), None, Some(-1.5)];
             metrics.insert(MetricRef { metric, series }, values);
         }
@@ -604,6 +605,42 @@ fn arpau_divides_the_revenue_by_the_active_persons_and_revenuetotal_is_propsum()
     ));
     assert!(matches!(
         problem("ARPAU(C, 2)"),
+        FormulaProblem::Arity { .. }
+    ));
+}
+
+#[test]
+fn percentile_takes_a_series_with_a_property_and_a_number_from_0_to_100() {
+    let p90 = MetricRef {
+        metric: Metric::Percentile(9_000),
+        series: 2,
+    };
+    let mut metrics = inputs();
+    metrics.insert(p90, vec![Some(7.5), None, Some(1.0), Some(2.0)]);
+    let values = evaluate(&parse("percentile(C, 90)").unwrap(), &given(metrics), 4).unwrap();
+    assert_eq!(values, [Some(7.5), None, Some(1.0), Some(2.0)]);
+    let mut read = BTreeSet::new();
+    parse("PERCENTILE(C, 99.9) - PERCENTILE(C, 0)")
+        .unwrap()
+        .metrics(&mut read);
+    let hundredths: Vec<_> = read.iter().filter_map(|m| m.metric.percentile()).collect();
+    assert_eq!(hundredths, [0, 9_990]);
+    assert!(matches!(
+        problem("PERCENTILE(A, 90)"),
+        FormulaProblem::NoProperty { .. }
+    ));
+    for bad in [
+        "PERCENTILE(C, 101)",
+        "PERCENTILE(C, -1)",
+        "PERCENTILE(C, 1 + 2)",
+    ] {
+        assert!(
+            matches!(problem(bad), FormulaProblem::Expected { .. }),
+            "{bad}"
+        );
+    }
+    assert!(matches!(
+        problem("PERCENTILE(C)"),
         FormulaProblem::Arity { .. }
     ));
 }

@@ -11,6 +11,7 @@ fn params(measure: Measure) -> ValuesParams {
         buckets: vec![1, 2, 4],
         bit: 1,
         folds: vec![0..1, 1..2],
+        percentile: None,
     }
 }
 
@@ -128,6 +129,24 @@ fn even_counts_take_the_mean_of_the_middle_two() {
         summarise(Measure::PropertyMedian, &[1.0, 2.0, 4.0, 9.0]),
         Some(3.0)
     );
+}
+
+#[test]
+fn percentiles_interpolate_between_the_nearest_values() {
+    let sorted = [1.0, 2.0, 4.0, 9.0];
+    assert_eq!(percentile(&sorted, 0), Some(1.0));
+    assert_eq!(percentile(&sorted, 10_000), Some(9.0));
+    // The 50th is the median.
+    assert_eq!(
+        percentile(&sorted, 5_000),
+        summarise(Measure::PropertyMedian, &sorted)
+    );
+    // Rank 0.25 × 3 = 0.75: three quarters from 1 to 2.
+    assert_eq!(percentile(&sorted, 2_500), Some(1.75));
+    // Rank 0.9 × 3 = 2.7: from 4 towards 9.
+    assert!((percentile(&sorted, 9_000).unwrap() - 7.5).abs() < 1e-12);
+    assert_eq!(percentile(&[5.0], 9_990), Some(5.0));
+    assert_eq!(percentile(&[], 5_000), None);
 }
 
 #[test]
