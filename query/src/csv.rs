@@ -3,8 +3,8 @@
 //! Compared segments get a leading `segment` column.
 
 use crate::result::{
-    EventsResult, FunnelResult, LifecycleResult, PathsResult, QueryResult, RetentionResult,
-    SegmentationResult, StickinessResult,
+    EventsResult, FormulaResult, FunnelResult, LifecycleResult, PathsResult, QueryResult,
+    RetentionResult, SegmentationResult, SegmentsResult, StickinessResult,
 };
 
 /// A header and its rows.
@@ -53,13 +53,17 @@ fn table(result: &QueryResult) -> Table {
         QueryResult::Lifecycle(r) => lifecycle(r),
         QueryResult::Stickiness(r) => stickiness(r),
         QueryResult::Paths(r) => paths(r),
-        QueryResult::Segments(compared) => labelled(
-            "segment",
-            compared
-                .segments
-                .iter()
-                .map(|segment| (segment.name.clone(), &segment.result)),
-        ),
+        QueryResult::Segments(compared) => {
+            let mut joined = labelled(
+                "segment",
+                compared
+                    .segments
+                    .iter()
+                    .map(|segment| (segment.name.clone(), &segment.result)),
+            );
+            with_formulas_across_segments(&mut joined, compared);
+            joined
+        }
         QueryResult::Groups(grouped) => labelled(
             "group",
             std::iter::once(("(all)".to_owned(), grouped.overall.as_ref())).chain(
@@ -69,6 +73,32 @@ fn table(result: &QueryResult) -> Table {
                     .map(|group| (group.label(), &group.result)),
             ),
         ),
+    }
+}
+
+/// Appends a column per formula across segments: on every segment's row of a point, the
+/// formula's value at that point (each segment's table has one row per point, in order).
+fn with_formulas_across_segments(table: &mut Table, compared: &SegmentsResult) {
+    let points = compared.points().len();
+    if compared.formulas.is_empty() || points == 0 {
+        return;
+    }
+    let columns: Vec<_> = compared
+        .formulas
+        .iter()
+        .map(FormulaResult::column)
+        .collect();
+    table
+        .header
+        .extend(columns.iter().map(|(name, _)| name.clone()));
+    for (i, row) in table.rows.iter_mut().enumerate() {
+        row.extend(columns.iter().map(|(_, values)| {
+            values
+                .get(i % points)
+                .copied()
+                .flatten()
+                .map_or_else(String::new, |v| v.to_string())
+        }));
     }
 }
 
@@ -366,6 +396,7 @@ mod tests {
                     result: one(vec![Some(3.0), Some(0.0)]),
                 },
             ],
+            formulas: Vec::new(),
         });
         assert_eq!(
             render_csv(&result),

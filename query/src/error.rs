@@ -593,15 +593,31 @@ pub enum FormulaProblem {
     },
     /// A reference to a segment's series (`A1`), which formulas do not support.
     #[error(
-        "at character {at}: {reference} refers to a segment's series; formulas are evaluated \
-         within each segment, refer to the series by its letter alone"
+        "at character {at}: {reference} names a segment the query does not compare (it compares \
+         {segments}; A1 is series A in the first segment, and a formula without segment numbers \
+         is evaluated within each segment)"
     )]
     SegmentReference {
         /// Where.
         at: usize,
         /// The reference as written.
         reference: String,
+        /// The segments the query compares.
+        segments: usize,
     },
+    /// A formula mixing references to segments (`A1`) with references within the segment (`A`).
+    #[error(
+        "a formula either compares segments (every series with its segment number, as in \
+         UNIQUES(A1) / UNIQUES(A2)) or is evaluated within each segment (no segment numbers), \
+         not both"
+    )]
+    MixedSegmentReferences,
+    /// A formula across segments in a query with a group-by.
+    #[error(
+        "a formula across segments cannot be combined with group_by: each group would need its \
+         own comparison; drop the group_by or the segment numbers"
+    )]
+    SegmentsWithGroupBy,
     /// A function called with the wrong number of arguments.
     #[error("at character {at}: {function} takes {expected}, got {found}")]
     Arity {

@@ -15,7 +15,7 @@ use datafusion::execution::context::SessionContext;
 use datafusion::arrow::datatypes::Schema;
 use datafusion::logical_expr::{Expr, lit};
 
-use crate::error::{Result, SpecError};
+use crate::error::{QueryError, Result, SpecError};
 use crate::filter::Conditions;
 use crate::grouping::{GroupBy, RankedGroups};
 use crate::identity::PersonMap;
@@ -63,6 +63,16 @@ impl SegmentPlans {
         inputs: &Inputs,
         grouping: Option<&Grouping>,
     ) -> Result<QueryResult> {
+        if let Some((_, Plan::Segmentation(query, _))) = self.0.first()
+            && query.formulas.iter().any(|f| f.crosses_segments())
+        {
+            if grouping.is_some() {
+                return Err(QueryError::Internal(
+                    "formulas across segments with a group-by".to_owned(),
+                ));
+            }
+            return self.run_across_segments(inputs, query).await;
+        }
         let mut segments = Vec::with_capacity(self.0.len());
         for (name, plan) in &self.0 {
             let result = match grouping {
@@ -77,7 +87,43 @@ impl SegmentPlans {
                 }),
             }
         }
-        Ok(QueryResult::Segments(SegmentsResult { segments }))
+        Ok(QueryResult::Segments(SegmentsResult {
+            segments,
+            formulas: Vec::new(),
+        }))
+    }
+
+    /// Runs every segment's segmentation, then evaluates `query`'s formulas across segments
+    /// over what each segment's formulas read.
+    async fn run_across_segments(
+        &self,
+        inputs: &Inputs,
+        query: &SegmentationQuery,
+    ) -> Result<QueryResult> {
+        let mut segments = Vec::with_capacity(self.0.len());
+        let mut measured = Vec::with_capacity(self.0.len());
+        for (name, plan) in &self.0 {
+            let (Some(name), Plan::Segmentation(segment_query, interval)) = (name, plan) else {
+                return Err(QueryError::Internal(
+                    "a formula across segments outside a segmentation of named segments".to_owned(),
+                ));
+            };
+            let (result, read) = segmentation::run_measured(
+                &inputs.ctx,
+                inputs.table.clone(),
+                &inputs.persons,
+                segment_query,
+                *interval,
+            )
+            .await?;
+            measured.push(read);
+            segments.push(SegmentResult {
+                name: name.clone(),
+                result: QueryResult::Segmentation(result),
+            });
+        }
+        let formulas = segmentation::across_segments(query, measured)?;
+        Ok(QueryResult::Segments(SegmentsResult { segments, formulas }))
     }
 }
 

@@ -3,9 +3,9 @@
 use std::fmt::Write as _;
 
 use crate::result::{
-    EventsResult, FunnelPoint, FunnelResult, FunnelRow, GroupsResult, LifecycleResult, PathsResult,
-    QueryResult, RetentionCohort, RetentionOverall, RetentionResult, SegmentationResult,
-    SegmentsResult, StickinessResult, TimeToConvert,
+    EventsResult, FormulaResult, FunnelPoint, FunnelResult, FunnelRow, GroupsResult,
+    LifecycleResult, PathsResult, QueryResult, RetentionCohort, RetentionOverall, RetentionResult,
+    SegmentationResult, SegmentsResult, StickinessResult, TimeToConvert,
 };
 use crate::spec::{BreakdownKind, Dataset, FunnelCounting};
 
@@ -55,6 +55,15 @@ fn render_segments(compared: &SegmentsResult) -> String {
         }
         let _ = writeln!(out, "== Segment: {} ==", segment.name);
         out.push_str(&render_table(&segment.result));
+    }
+    if !compared.formulas.is_empty() {
+        let columns: Vec<_> = compared
+            .formulas
+            .iter()
+            .map(FormulaResult::column)
+            .collect();
+        out.push_str("\n== Across segments ==\n");
+        out.push_str(&point_table(compared.points(), &columns));
     }
     out
 }
@@ -213,11 +222,15 @@ fn aligned(lines: &[Vec<String>]) -> String {
 /// One line per point, one column per series (`uniques`/`totals`/… of an event type; one per
 /// bucket of a frequency series). Fractions get two decimals, undefined values a `-`.
 fn render_segmentation(result: &SegmentationResult) -> String {
-    let columns = result.columns();
+    point_table(&result.points, &result.columns())
+}
+
+/// One line per point: its label, then each column's value there.
+fn point_table(points: &[String], columns: &[(String, Vec<Option<f64>>)]) -> String {
     let mut headers = vec!["point".to_owned()];
     headers.extend(columns.iter().map(|(header, _)| header.clone()));
     let mut lines = vec![headers];
-    for (p, point) in result.points.iter().enumerate() {
+    for (p, point) in points.iter().enumerate() {
         let mut line = vec![point.clone()];
         line.extend(
             columns

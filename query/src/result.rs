@@ -83,6 +83,10 @@ impl GroupResult {
 pub struct SegmentsResult {
     /// Each segment's name and result.
     pub segments: Vec<SegmentResult>,
+    /// A segmentation's formulas across segments (`UNIQUES(A1) / UNIQUES(A2)`), in the spec's
+    /// order, each evaluated once at every point.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub formulas: Vec<FormulaResult>,
 }
 
 /// One segment's result.
@@ -323,17 +327,34 @@ impl SegmentationResult {
                 ));
             }
         }
-        for f in &self.formulas {
-            columns.push(match f.format {
-                FormulaFormat::Number => (f.name.clone(), f.values.clone()),
-                FormulaFormat::Currency => (format!("{} ($)", f.name), f.values.clone()),
-                FormulaFormat::Percent => (
-                    format!("{} (%)", f.name),
-                    f.values.iter().map(|v| v.map(|x| x * 100.0)).collect(),
-                ),
-            });
-        }
+        columns.extend(self.formulas.iter().map(FormulaResult::column));
         columns
+    }
+}
+
+impl SegmentsResult {
+    /// The points of the segments' segmentations (the same in every segment); empty for other
+    /// analyses.
+    pub fn points(&self) -> &[String] {
+        match self.segments.first().map(|s| &s.result) {
+            Some(QueryResult::Segmentation(r)) => &r.points,
+            _ => &[],
+        }
+    }
+}
+
+impl FormulaResult {
+    /// The formula as a table column: its header (the name, with `(%)` or `($)` for a
+    /// format) and its values (× 100 for a percent).
+    pub fn column(&self) -> (String, Vec<Option<f64>>) {
+        match self.format {
+            FormulaFormat::Number => (self.name.clone(), self.values.clone()),
+            FormulaFormat::Currency => (format!("{} ($)", self.name), self.values.clone()),
+            FormulaFormat::Percent => (
+                format!("{} (%)", self.name),
+                self.values.iter().map(|v| v.map(|x| x * 100.0)).collect(),
+            ),
+        }
     }
 }
 

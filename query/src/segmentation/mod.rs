@@ -57,6 +57,18 @@ pub(crate) async fn run(
     query: &SegmentationQuery,
     interval: Interval,
 ) -> Result<SegmentationResult> {
+    Ok(run_measured(ctx, table, persons, query, interval).await?.0)
+}
+
+/// Runs `query` over `table` like [`run`], and returns beside the result what its formulas
+/// read, for the formulas across segments ([`across_segments`]).
+pub(crate) async fn run_measured(
+    ctx: &SessionContext,
+    table: Option<Arc<ListingTable>>,
+    persons: &Arc<PersonMap>,
+    query: &SegmentationQuery,
+    interval: Interval,
+) -> Result<(SegmentationResult, formula::Inputs)> {
     let (_, folds) = view::folding(query);
     let points = folds.len();
     let Scanned {
@@ -94,7 +106,7 @@ pub(crate) async fn run(
         .enumerate()
         .map(|(s, (series, values))| series_result(s, series, &counts, values))
         .collect::<Result<Vec<_>>>()?;
-    let formulas = formula_results(query, &counts, &series, formula_values, points)?;
+    let (formulas, measured) = formula_results(query, &counts, &series, formula_values, points)?;
     let (series, formulas) = match view::averaged(query) {
         Some(members) => (
             series
@@ -114,26 +126,82 @@ pub(crate) async fn run(
         ),
         None => (series, formulas),
     };
-    Ok(SegmentationResult {
+    let result = SegmentationResult {
         interval,
         view: query.view.as_ref().map(|plan| plan.view),
         points: query.buckets.labels.clone(),
         series,
         formulas,
+    };
+    Ok((result, measured))
+}
+
+/// The formulas across segments (`UNIQUES(A1) / UNIQUES(A2)`), evaluated once from what each
+/// segment's formulas read (`measured`, in the segments' order) at each point; under a rolling
+/// average, averaged as the segments' own formulas are.
+pub(crate) fn across_segments(
+    query: &SegmentationQuery,
+    measured: Vec<formula::Inputs>,
+) -> Result<Vec<FormulaResult>> {
+    let points = view::folding(query).1.len();
+    let mut inputs = formula::Inputs::default();
+    for (segment, measured) in measured.into_iter().enumerate() {
+        let mine = |m: MetricRef| MetricRef {
+            segment: Some(segment),
+            ..m
+        };
+        for (m, values) in measured.metrics {
+            inputs.metrics.insert(mine(m), values);
+        }
+        for (w, values) in measured.windowed {
+            let w = WindowedRef {
+                metric: mine(w.metric),
+                ..w
+            };
+            inputs.windowed.insert(w, values);
+        }
+    }
+    let averaged = view::averaged(query);
+    query
+        .formulas
+        .iter()
+        .filter(|f| f.crosses_segments())
+        .map(|f| {
+            let mut result = formula_result(f, &inputs, points)?;
+            if let Some(members) = &averaged {
+                result.values = view::rolling_mean(&result.values, members);
+            }
+            Ok(result)
+        })
+        .collect()
+}
+
+/// One formula's result: its values at each of `points` points.
+fn formula_result(
+    f: &formula::Formula,
+    inputs: &formula::Inputs,
+    points: usize,
+) -> Result<FormulaResult> {
+    Ok(FormulaResult {
+        formula: f.text.clone(),
+        name: f.name.clone(),
+        format: f.format,
+        values: formula::evaluate(&f.expr, inputs, points).map_err(QueryError::Internal)?,
     })
 }
 
 /// Each formula's values per point (of the scan: with a rolling average, before averaging),
-/// from the counter's counts, the series' values and the values aggregates added for formulas.
+/// from the counter's counts, the series' values and the values aggregates added for formulas;
+/// formulas across segments are left out, and what every formula reads is returned beside.
 fn formula_results(
     query: &SegmentationQuery,
     counts: &Counts<'_>,
     series: &[SeriesResult],
     formula_values: Vec<Vec<Option<f64>>>,
     points: usize,
-) -> Result<Vec<FormulaResult>> {
+) -> Result<(Vec<FormulaResult>, formula::Inputs)> {
     if query.formulas.is_empty() {
-        Ok(Vec::new())
+        Ok((Vec::new(), formula::Inputs::default()))
     } else {
         // Each metric the formulas read: from the counter, the series' own values, or the
         // values aggregates added for the formulas.
@@ -175,29 +243,24 @@ fn formula_results(
             metrics: inputs,
             windowed,
         };
-        query
+        let results = query
             .formulas
             .iter()
-            .map(|f| {
-                Ok(FormulaResult {
-                    formula: f.text.clone(),
-                    name: f.name.clone(),
-                    format: f.format,
-                    values: formula::evaluate(&f.expr, &inputs, points)
-                        .map_err(QueryError::Internal)?,
-                })
-            })
-            .collect()
+            .filter(|f| !f.crosses_segments())
+            .map(|f| formula_result(f, &inputs, points))
+            .collect::<Result<Vec<_>>>()?;
+        Ok((results, inputs))
     }
 }
 
-/// Every metric the formulas read.
+/// Every metric the formulas read, in the segment being scanned (a formula across segments
+/// reads its metrics in each).
 fn formula_metrics(query: &SegmentationQuery) -> BTreeSet<MetricRef> {
     let mut metrics = BTreeSet::new();
     for f in &query.formulas {
         f.metrics(&mut metrics);
     }
-    metrics
+    metrics.into_iter().map(MetricRef::in_own_segment).collect()
 }
 
 /// Every metric the formulas read over a window of points (uniques of `CUMSUM` / `ROLLWIN`).
@@ -207,6 +270,12 @@ fn formula_windowed(query: &SegmentationQuery) -> BTreeSet<WindowedRef> {
         f.windowed(&mut windowed);
     }
     windowed
+        .into_iter()
+        .map(|w| WindowedRef {
+            metric: w.metric.in_own_segment(),
+            ..w
+        })
+        .collect()
 }
 
 /// The distinct windows the formulas count uniques over, in the order the counter returns them.

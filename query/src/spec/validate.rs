@@ -354,6 +354,7 @@ impl SegmentationSpec {
         let formulas = crate::segmentation::formula::validate(
             &self.formulas,
             &series,
+            (self.segments.len(), !self.group_by.is_empty()),
             self.interval,
             self.view.map(View::as_str),
         )?;

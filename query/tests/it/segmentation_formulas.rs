@@ -298,6 +298,111 @@ fn formulas_are_evaluated_within_each_segment_with_the_series_conditions() {
     );
 }
 
+/// The marketplace compared between iOS and Web, with `formulas`.
+fn ios_against_web(formulas: Value) -> Value {
+    json!({"version": 1, "analysis": "segmentation",
+           "date_range": {"from": DAYS.0, "to": DAYS.1},
+           "segments": [
+               {"name": "iOS", "where": [{"kind": "field", "property": "platform",
+                                          "op": "is", "values": ["iOS"]}]},
+               {"name": "Web", "where": [{"kind": "field", "property": "platform",
+                                          "op": "is", "values": ["Web"]}]}],
+           "events": [{"event_type": "View"}, {"event_type": "Buy"}],
+           "formulas": formulas})
+}
+
+#[test]
+fn formulas_across_segments_are_evaluated_once_beside_the_segments() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    write_dataset(dir.path(), &marketplace(), 2);
+    let spec = QuerySpec::from_json(
+        &ios_against_web(json!([
+            {"formula": "UNIQUES(A1) / UNIQUES(A2)", "name": "iOS per Web viewer"},
+            {"formula": "%:UNIQUES(B1) / UNIQUES(a1)", "name": "iOS conversion"},
+            {"formula": "CUMSUM(UNIQUES, B2)", "name": "Web buyers so far"},
+            {"formula": "UNIQUES(B)", "name": "Buyers"},
+        ]))
+        .to_string(),
+    )
+    .expect("valid");
+    let result = run_any(dir.path(), &spec).expect("runs");
+    let QueryResult::Segments(compared) = &result else {
+        panic!("not segments: {result:?}");
+    };
+    let across: Vec<_> = compared.formulas.iter().map(|f| f.values.clone()).collect();
+    assert_eq!(
+        across,
+        [
+            // Viewers: iOS {u1, u3} and Web {u2, u4} on day 1; Web u5 on day 2; nobody on day 3.
+            vec![Some(1.0), Some(0.0), None],
+            // iOS buyers ÷ iOS viewers: u1 of {u1, u3}; nobody viewed on iOS after day 1.
+            vec![Some(0.5), None, None],
+            // Web buyers so far: u2, then u6 on day 3.
+            vec![Some(1.0), Some(1.0), Some(2.0)],
+        ]
+    );
+    // A formula without segment numbers stays within each segment.
+    for (segment, buyers) in compared
+        .segments
+        .iter()
+        .zip([[1.0, 0.0, 1.0], [1.0, 0.0, 1.0]])
+    {
+        let QueryResult::Segmentation(r) = &segment.result else {
+            panic!("not a segmentation");
+        };
+        let names: Vec<&str> = r.formulas.iter().map(|f| f.name.as_str()).collect();
+        assert_eq!(names, ["Buyers"], "{}", segment.name);
+        assert_eq!(r.formulas[0].values, buyers.map(Some), "{}", segment.name);
+    }
+    let table = render_table(&result);
+    assert!(
+        table.ends_with(
+            "== Across segments ==\n\
+             point       iOS per Web viewer  iOS conversion (%)  Web buyers so far\n\
+             2025-01-10                   1                  50                  1\n\
+             2025-01-11                   0                   -                  1\n\
+             2025-01-12                   -                   -                  2\n"
+        ),
+        "{table}"
+    );
+    let csv = render_csv(&result);
+    let mut lines = csv.lines();
+    assert_eq!(
+        lines.next(),
+        Some(
+            "segment,point,View (uniques),Buy (uniques),Buyers,iOS per Web viewer,\
+             iOS conversion (%),Web buyers so far"
+        )
+    );
+    assert_eq!(lines.next(), Some("iOS,2025-01-10,2,1,1,1,50,1"));
+    assert_eq!(lines.nth(2), Some("Web,2025-01-10,2,1,1,1,50,1"));
+}
+
+#[test]
+fn formulas_across_segments_are_checked() {
+    let bad = |formulas: Value, group_by: bool| {
+        let mut value = ios_against_web(formulas);
+        if group_by {
+            value["group_by"] = json!([{"kind": "field", "property": "platform"}]);
+        }
+        let error = run(&marketplace(), &value).expect_err("refused");
+        assert!(matches!(error, QueryError::InvalidSpec(_)), "{error:?}");
+        error.to_string()
+    };
+    let message = bad(json!([{"formula": "UNIQUES(A3)"}]), false);
+    assert!(
+        message.contains("A3 names a segment the query does not compare (it compares 2"),
+        "{message}"
+    );
+    let message = bad(json!([{"formula": "UNIQUES(A1) / UNIQUES(A)"}]), false);
+    assert!(message.contains("either compares segments"), "{message}");
+    let message = bad(json!([{"formula": "UNIQUES(A1) / UNIQUES(A2)"}]), true);
+    assert!(
+        message.contains("cannot be combined with group_by"),
+        "{message}"
+    );
+}
+
 #[test]
 fn no_data_gives_zero_counts_and_null_ratios() {
     let amount = json!({"kind": "event", "property": "amount"});

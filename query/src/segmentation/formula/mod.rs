@@ -54,6 +54,13 @@ impl Formula {
     pub(crate) fn windowed(&self, into: &mut BTreeSet<WindowedRef>) {
         self.expr.windowed(into);
     }
+    /// Whether the formula compares segments (`UNIQUES(A1) / UNIQUES(A2)`): it is evaluated
+    /// once over the segments' results, not within each segment.
+    pub(crate) fn crosses_segments(&self) -> bool {
+        let mut read = BTreeSet::new();
+        self.metrics(&mut read);
+        read.iter().any(|m| m.segment.is_some())
+    }
 }
 
 /// The points a metric is counted over, at each point, for `CUMSUM` and `ROLLWIN` of a metric
@@ -195,11 +202,23 @@ impl Metric {
     }
 }
 
-/// A metric of the series at index `series` (A = 0).
+/// A metric of the series at index `series` (A = 0): in the segment being evaluated, or, for a
+/// formula across segments (`UNIQUES(A1)`), in segment `segment` (the first is 0).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub(crate) struct MetricRef {
     pub(crate) metric: Metric,
     pub(crate) series: usize,
+    pub(crate) segment: Option<usize>,
+}
+
+impl MetricRef {
+    /// The same metric in the segment being evaluated: what one segment's scan measures.
+    pub(crate) fn in_own_segment(self) -> MetricRef {
+        MetricRef {
+            segment: None,
+            ..self
+        }
+    }
 }
 
 /// A number written in a formula (never NaN: it is parsed from digits), compared by its bits.
@@ -328,11 +347,13 @@ fn max_window(interval: Interval) -> parse::MaxWindow {
     }
 }
 
-/// Checks a segmentation's formulas against its validated series, interval and view (by name,
-/// when there is one: formulas' own windows are refused under it).
+/// Checks a segmentation's formulas against its validated series, its number of segments and
+/// whether it has a group-by (a formula across segments is refused with one), its interval and
+/// view (by name, when there is one: formulas' own windows are refused under it).
 pub(crate) fn validate(
     specs: &[FormulaSpec],
     series: &[SeriesQuery],
+    (segments, grouped): (usize, bool),
     interval: Interval,
     view: Option<&'static str>,
 ) -> Result<Vec<Formula>, SpecError> {
@@ -351,8 +372,18 @@ pub(crate) fn validate(
                 field,
                 problem,
             };
-            let (format, expr, text) = parse::formula(&spec.formula, series, max_window(interval))
-                .map_err(|p| wrong("formula", p))?;
+            let (format, expr, text) =
+                parse::formula(&spec.formula, series, segments, max_window(interval))
+                    .map_err(|p| wrong("formula", p))?;
+            let mut read = BTreeSet::new();
+            expr.metrics(&mut read);
+            let across = read.iter().filter(|m| m.segment.is_some()).count();
+            if across > 0 && across < read.len() {
+                return Err(wrong("formula", FormulaProblem::MixedSegmentReferences));
+            }
+            if across > 0 && grouped {
+                return Err(wrong("formula", FormulaProblem::SegmentsWithGroupBy));
+            }
             if let (Some(view), Some(function)) = (view, expr.aggregation()) {
                 return Err(wrong(
                     "formula",

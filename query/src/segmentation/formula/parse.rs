@@ -27,6 +27,7 @@ pub(super) type MaxWindow = (usize, &'static str);
 pub(super) fn formula(
     text: &str,
     series: &[SeriesQuery],
+    segments: usize,
     max_window: MaxWindow,
 ) -> Result<Parsed, FormulaProblem> {
     let found = text.chars().count();
@@ -59,6 +60,7 @@ pub(super) fn formula(
         next: 0,
         depth: 0,
         series,
+        segments,
         max_window,
     };
     let expr = parser.expression()?;
@@ -199,8 +201,13 @@ struct Parser<'s> {
     next: usize,
     depth: usize,
     series: &'s [SeriesQuery],
+    /// The segments compared: `A1` is series A in the first.
+    segments: usize,
     max_window: MaxWindow,
 }
+
+/// A series (its index) and, for a reference across segments, the segment (its index).
+type SeriesRef = (usize, Option<usize>);
 
 const VALUE: &str = "a number, '(' or a function call such as UNIQUES(A)";
 
@@ -402,7 +409,7 @@ impl Parser<'_> {
             let revenue = self.metric(Metric::PropertySum, series, at)?;
             let active = MetricRef {
                 metric: Metric::ActivePersons,
-                series,
+                ..revenue
             };
             return Ok(Expr::Binary(
                 BinaryOp::Divide,
@@ -493,7 +500,7 @@ impl Parser<'_> {
     fn metric(
         &self,
         metric: Metric,
-        series: usize,
+        (series, segment): SeriesRef,
         at: usize,
     ) -> Result<MetricRef, FormulaProblem> {
         if metric.property_measure().is_some() && self.series[series].property.is_none() {
@@ -503,11 +510,16 @@ impl Parser<'_> {
                 letter: letter(series),
             });
         }
-        Ok(MetricRef { metric, series })
+        Ok(MetricRef {
+            metric,
+            series,
+            segment,
+        })
     }
 
-    /// The series an argument names (`A` is the first).
-    fn series_letter(&self, argument: &Argument) -> Result<usize, FormulaProblem> {
+    /// The series an argument names (`A` is the first), and the segment when it names one
+    /// (`A1` is series A in the first segment).
+    fn series_letter(&self, argument: &Argument) -> Result<SeriesRef, FormulaProblem> {
         let (name, at) = match argument {
             Argument::Name(name, at) => (name.as_str(), *at),
             Argument::Value(_, at) => {
@@ -525,7 +537,7 @@ impl Parser<'_> {
             Some(c @ 'A'..='Z') if rest.is_empty() => {
                 let index = usize::from(c as u8 - b'A');
                 if index < self.series.len() {
-                    Ok(index)
+                    Ok((index, None))
                 } else {
                     Err(FormulaProblem::UnknownSeries {
                         at,
@@ -534,11 +546,25 @@ impl Parser<'_> {
                     })
                 }
             }
-            Some('A'..='Z') if rest.chars().all(|c| c.is_ascii_digit()) => {
-                Err(FormulaProblem::SegmentReference {
-                    at,
-                    reference: name.to_owned(),
-                })
+            Some(c @ 'A'..='Z') if rest.chars().all(|c| c.is_ascii_digit()) => {
+                let segment = rest.parse::<usize>().ok().filter(|&n| n >= 1);
+                let (Some(segment), true) = (segment, segment <= Some(self.segments)) else {
+                    return Err(FormulaProblem::SegmentReference {
+                        at,
+                        reference: name.to_owned(),
+                        segments: self.segments,
+                    });
+                };
+                let index = usize::from(c as u8 - b'A');
+                if index < self.series.len() {
+                    Ok((index, Some(segment - 1)))
+                } else {
+                    Err(FormulaProblem::UnknownSeries {
+                        at,
+                        letter: name.to_owned(),
+                        last: letter(self.series.len().saturating_sub(1)),
+                    })
+                }
             }
             _ => Err(FormulaProblem::Expected {
                 at,

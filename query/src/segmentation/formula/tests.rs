@@ -22,7 +22,7 @@ fn series() -> Vec<SeriesQuery> {
 }
 
 fn parse(text: &str) -> Result<Expr, FormulaProblem> {
-    parse::formula(text, &series(), (90, "days")).map(|(_, expr, _)| expr)
+    parse::formula(text, &series(), 2, (90, "days")).map(|(_, expr, _)| expr)
 }
 
 fn problem(text: &str) -> FormulaProblem {
@@ -30,7 +30,11 @@ fn problem(text: &str) -> FormulaProblem {
 }
 
 fn metric(metric: Metric, series: usize) -> Expr {
-    Expr::Metric(MetricRef { metric, series })
+    Expr::Metric(MetricRef {
+        metric,
+        series,
+        segment: None,
+    })
 }
 
 fn n(x: f64) -> Expr {
@@ -89,7 +93,8 @@ fn names_and_letters_are_case_insensitive() {
         Expr::RollingAverage(
             MetricRef {
                 metric: Metric::Totals,
-                series: 1
+                series: 1,
+                segment: None,
             },
             7
         )
@@ -98,7 +103,8 @@ fn names_and_letters_are_case_insensitive() {
         parse("CumSum(PropSum, c)").unwrap(),
         Expr::Cumulative(MetricRef {
             metric: Metric::PropertySum,
-            series: 2
+            series: 2,
+            segment: None,
         })
     );
     assert_eq!(
@@ -114,14 +120,14 @@ fn names_and_letters_are_case_insensitive() {
 #[test]
 fn prefixes_set_the_format_and_are_not_part_of_the_text() {
     let (format, _, text) =
-        parse::formula("  %: UNIQUES(B) / UNIQUES(A)", &series(), (90, "days")).unwrap();
+        parse::formula("  %: UNIQUES(B) / UNIQUES(A)", &series(), 2, (90, "days")).unwrap();
     assert_eq!(format, Some(("%:", FormulaFormat::Percent)));
     assert_eq!(text, "UNIQUES(B) / UNIQUES(A)");
-    let (format, _, _) = parse::formula("$:PROPSUM(C)", &series(), (90, "days")).unwrap();
+    let (format, _, _) = parse::formula("$:PROPSUM(C)", &series(), 2, (90, "days")).unwrap();
     assert_eq!(format, Some(("$:", FormulaFormat::Currency)));
     // Positions count the prefix.
     assert!(matches!(
-        parse::formula("%:UNIQUES(Z)", &series(), (90, "days")),
+        parse::formula("%:UNIQUES(Z)", &series(), 2, (90, "days")),
         Err(FormulaProblem::UnknownSeries { at: 11, .. })
     ));
 }
@@ -193,13 +199,22 @@ fn unknown_functions_series_and_segments_are_named() {
             last: 'C'
         }
     );
-    assert_eq!(
-        problem("UNIQUES(A1)/UNIQUES(A2)"),
-        FormulaProblem::SegmentReference {
-            at: 9,
-            reference: "A1".into()
-        }
-    );
+    // Two segments are compared (`parse`): A1 and A2 exist, A0 and A3 do not.
+    for (text, reference) in [("UNIQUES(A3)/UNIQUES(A2)", "A3"), ("UNIQUES(A0)", "A0")] {
+        assert_eq!(
+            problem(text),
+            FormulaProblem::SegmentReference {
+                at: 9,
+                reference: reference.into(),
+                segments: 2,
+            }
+        );
+    }
+    assert!(parse("UNIQUES(A1)/UNIQUES(a2) + CUMSUM(UNIQUES, B2)").is_ok());
+    assert!(matches!(
+        problem("UNIQUES(D1)"),
+        FormulaProblem::UnknownSeries { at: 9, .. }
+    ));
     assert!(matches!(
         problem("UNIQUES(price)"),
         FormulaProblem::Expected { at: 9, .. }
@@ -299,6 +314,7 @@ fn validate_names_the_formula_field_and_applies_formats() {
             spec("TOTALS(A)", Some(FormulaFormat::Currency), Some("Spend")),
         ],
         &series(),
+        (0, false),
         Interval::Day,
         None,
     )
@@ -313,6 +329,7 @@ fn validate_names_the_formula_field_and_applies_formats() {
             spec("%:1", Some(FormulaFormat::Currency), None),
         ],
         &series(),
+        (0, false),
         Interval::Day,
         None,
     )
@@ -324,6 +341,7 @@ fn validate_names_the_formula_field_and_applies_formats() {
     let error = validate(
         &[spec("1", None, Some(" "))],
         &series(),
+        (0, false),
         Interval::Day,
         None,
     )
@@ -335,6 +353,7 @@ fn validate_names_the_formula_field_and_applies_formats() {
     let error = validate(
         &[spec("UNIQUES(Q)", None, None)],
         &series(),
+        (0, false),
         Interval::Day,
         None,
     )
@@ -347,6 +366,7 @@ fn validate_names_the_formula_field_and_applies_formats() {
     let error = validate(
         &[spec("ROLLAVG(UNIQUES, A, 73)", None, None)],
         &series(),
+        (0, false),
         Interval::Hour,
         None,
     )
@@ -360,6 +380,7 @@ fn validate_names_the_formula_field_and_applies_formats() {
         validate(
             &[spec("ROLLAVG(UNIQUES, A, 72)", None, None)],
             &series(),
+            (0, false),
             Interval::Hour,
             None,
         )
@@ -369,6 +390,7 @@ fn validate_names_the_formula_field_and_applies_formats() {
     let error = validate(
         &[spec("1 + CUMSUM(TOTALS, A)", None, None)],
         &series(),
+        (0, false),
         Interval::Day,
         Some("rolling_average"),
     )
@@ -383,6 +405,7 @@ fn validate_names_the_formula_field_and_applies_formats() {
         validate(
             &[spec("TOTALS(A) / UNIQUES(A)", None, None)],
             &series(),
+            (0, false),
             Interval::Day,
             Some("cumulative"),
         )
@@ -390,14 +413,18 @@ fn validate_names_the_formula_field_and_applies_formats() {
     );
     let eleven = vec![spec("1", None, None); 11];
     assert!(matches!(
-        validate(&eleven, &series(), Interval::Day, None),
+        validate(&eleven, &series(), (0, false), Interval::Day, None),
         Err(SpecError::FormulaCount { found: 11, max: 10 })
     ));
 }
 
 fn inputs() -> eval::MetricValues {
     let mut inputs = BTreeMap::new();
-    let m = |metric, series| MetricRef { metric, series };
+    let m = |metric, series| MetricRef {
+        metric,
+        series,
+        segment: None,
+    };
     inputs.insert(
         m(Metric::Uniques, 0),
         vec![Some(4.0), Some(0.0), Some(2.0), Some(6.0)],
@@ -511,7 +538,14 @@ fn every_metric(expr: &Expr) -> Inputs {
         let hidden = [Metric::ActivePersons, Metric::Percentile(9_000)];
         for metric in Metric::ALL.into_iter().chain(hidden) {
             let values = vec![Some(2.0), Some(0.0), None, Some(-1.5)];
-            metrics.insert(MetricRef { metric, series }, values);
+            metrics.insert(
+                MetricRef {
+                    metric,
+                    series,
+                    segment: None,
+                },
+                values,
+            );
         }
     }
     let mut windows = BTreeSet::new();
@@ -537,6 +571,7 @@ fn windows_over_uniques_read_the_persons_counted_per_window() {
     let b = MetricRef {
         metric: Metric::Uniques,
         series: 1,
+        segment: None,
     };
     // Person counts per window, fewer than the points' sums (1, 1, 3, 6 and 1, 1, 2, 5): a
     // person in several points is one.
@@ -583,7 +618,11 @@ fn windows_over_uniques_read_the_persons_counted_per_window() {
 
 #[test]
 fn arpau_divides_the_revenue_by_the_active_persons_and_revenuetotal_is_propsum() {
-    let c = |metric| MetricRef { metric, series: 2 };
+    let c = |metric| MetricRef {
+        metric,
+        series: 2,
+        segment: None,
+    };
     let mut metrics = inputs();
     metrics.insert(
         c(Metric::PropertySum),
@@ -614,6 +653,7 @@ fn percentile_takes_a_series_with_a_property_and_a_number_from_0_to_100() {
     let p90 = MetricRef {
         metric: Metric::Percentile(9_000),
         series: 2,
+        segment: None,
     };
     let mut metrics = inputs();
     metrics.insert(p90, vec![Some(7.5), None, Some(1.0), Some(2.0)]);
@@ -671,7 +711,7 @@ mod random_text {
     proptest! {
         #[test]
         fn any_text_is_parsed_or_refused_and_evaluates_without_panicking(text in text()) {
-            if let Ok((_, expr, _)) = parse::formula(&text, &series(), (90, "days")) {
+            if let Ok((_, expr, _)) = parse::formula(&text, &series(), 2, (90, "days")) {
                 let values = evaluate(&expr, &every_metric(&expr), 4);
                 prop_assert!(values.is_ok(), "{:?}: {:?}", text, values);
             }
