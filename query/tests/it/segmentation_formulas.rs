@@ -591,7 +591,7 @@ fn formula_strategy() -> impl Strategy<Value = F> {
             1 => inner.clone().prop_map(|f| F::Negate(Box::new(f))),
             4 => (prop::sample::select(vec!['+', '-', '*', '/']), inner.clone(), inner.clone())
                 .prop_map(|(op, a, b)| F::Binary(op, Box::new(a), Box::new(b))),
-            1 => (prop::sample::select(vec!["EXP", "LN", "LOG", "LOG10", "SQRT"]), inner.clone())
+            1 => (prop::sample::select(vec!["EXP", "LN", "LOG", "LOG10", "SQRT", "TRENDLINE"]), inner.clone())
                 .prop_map(|(f, a)| F::Call(f, vec![a])),
             1 => (prop::sample::select(vec!["LOG", "POWER"]), inner.clone(), inner)
                 .prop_map(|(f, a, b)| F::Call(f, vec![a, b])),
@@ -744,6 +744,35 @@ fn reference_eval(
                         _ => x / y,
                     })
                 })
+                .collect()
+        }
+        F::Call("TRENDLINE", args) => {
+            // Least squares over the defined (point, value) pairs, then the line at every point.
+            let values = reference_eval(&args[0], series, metric, window_uniques);
+            let pairs: Vec<(f64, f64)> = values
+                .iter()
+                .enumerate()
+                .filter_map(|(p, v)| Some((p as f64, (*v)?)))
+                .collect();
+            if pairs.is_empty() {
+                return vec![None; values.len()];
+            }
+            let n = pairs.len() as f64;
+            let (sx, sy) = pairs
+                .iter()
+                .fold((0.0, 0.0), |(a, b), (x, y)| (a + x, b + y));
+            let (sxx, sxy) = pairs
+                .iter()
+                .fold((0.0, 0.0), |(a, b), (x, y)| (a + x * x, b + x * y));
+            let denominator = n * sxx - sx * sx;
+            let slope = if denominator == 0.0 {
+                0.0
+            } else {
+                (n * sxy - sx * sy) / denominator
+            };
+            let intercept = (sy - slope * sx) / n;
+            (0..values.len())
+                .map(|p| finite(intercept + slope * p as f64))
                 .collect()
         }
         F::Call(name, args) => {

@@ -75,6 +75,10 @@ pub(crate) fn evaluate(
                 .map(|(x, y)| binary(*op, x?, y?))
                 .collect()
         }
+        Expr::Call(Function::Trendline, arguments) => match arguments.as_slice() {
+            [argument] => trendline(&evaluate(argument, inputs, points)?),
+            _ => return Err("TRENDLINE takes one argument".to_owned()),
+        },
         Expr::Call(function, arguments) => {
             let arguments = arguments
                 .iter()
@@ -123,7 +127,39 @@ fn call(function: Function, values: &[f64]) -> Option<f64> {
         Function::Power => x.powf(*values.get(1)?),
         Function::Sqrt if x < 0.0 => return None,
         Function::Sqrt => x.sqrt(),
+        // Over every point at once: evaluated by `trendline`, never point by point.
+        Function::Trendline => return None,
     })
+}
+
+/// The least-squares line through the defined values (point index against value), at every
+/// point: a single value gives a flat line, no value nulls throughout.
+fn trendline(values: &[Option<f64>]) -> Vec<Option<f64>> {
+    let known: Vec<(f64, f64)> = values
+        .iter()
+        .enumerate()
+        .filter_map(|(p, v)| v.map(|y| (p as f64, y)))
+        .collect();
+    if known.is_empty() {
+        return vec![None; values.len()];
+    }
+    let n = known.len() as f64;
+    let mean_x = known.iter().map(|(x, _)| x).sum::<f64>() / n;
+    let mean_y = known.iter().map(|(_, y)| y).sum::<f64>() / n;
+    let spread: f64 = known.iter().map(|(x, _)| (x - mean_x).powi(2)).sum();
+    let slope = match spread {
+        0.0 => 0.0,
+        _ => {
+            known
+                .iter()
+                .map(|(x, y)| (x - mean_x) * (y - mean_y))
+                .sum::<f64>()
+                / spread
+        }
+    };
+    (0..values.len())
+        .map(|p| finite(mean_y + slope * (p as f64 - mean_x)))
+        .collect()
 }
 
 /// At each point, the sum of the values at the last `n` points, this one included (the window

@@ -257,6 +257,9 @@ pub(crate) enum Function {
     Power,
     /// `SQRT(x)`: null for x < 0.
     Sqrt,
+    /// `TRENDLINE(x)`: the least-squares line through x's values over the points (x's nulls
+    /// left out), at every point; a single value is a flat line, no value is null throughout.
+    Trendline,
 }
 
 /// A parsed formula.

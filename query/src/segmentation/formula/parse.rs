@@ -478,6 +478,7 @@ impl Parser<'_> {
                 2,
             ),
             "SQRT" => (Function::Sqrt, "1 argument", 1, 1),
+            "TRENDLINE" => (Function::Trendline, "1 argument", 1, 1),
             _ => {
                 return Err(FormulaProblem::UnknownFunction {
                     at,
@@ -588,6 +589,7 @@ fn function_name(function: Function) -> &'static str {
         Function::Log10 => "LOG10",
         Function::Power => "POWER",
         Function::Sqrt => "SQRT",
+        Function::Trendline => "TRENDLINE",
     }
 }
 

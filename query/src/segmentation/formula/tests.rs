@@ -686,6 +686,34 @@ fn percentile_takes_a_series_with_a_property_and_a_number_from_0_to_100() {
 }
 
 #[test]
+fn trendline_fits_a_least_squares_line_over_the_points() {
+    let metrics = inputs();
+    let inputs = given(metrics);
+    let eval = |text: &str| evaluate(&parse(text).expect(text), &inputs, 4).expect(text);
+    // UNIQUES(A) = 4, 0, 2, 6: mean 3 at x = 1.5, slope
+    // (−1.5·1 − 0.5·(−3) + 0.5·(−1) + 1.5·3) / (2.25 + 0.25 + 0.25 + 2.25) = 4 / 5.
+    let line = eval("TRENDLINE(UNIQUES(A))");
+    let want = [1.8, 2.6, 3.4, 4.2];
+    for (got, want) in line.iter().zip(want) {
+        assert!((got.unwrap() - want).abs() < 1e-12, "{line:?}");
+    }
+    // Nulls are left out of the fit, but the line has a value at every point.
+    let line = eval("TRENDLINE(PROPAVG(C))");
+    assert_eq!(line, [Some(2.0), Some(3.0), Some(4.0), Some(5.0)]);
+    // A flat line through a single value; nothing through no value.
+    // PROPAVG(C) / (UNIQUES(A) - 2) = 2 / 2, null, 4 / 0 (null), null.
+    assert_eq!(
+        eval("TRENDLINE(PROPAVG(C) / (UNIQUES(A) - 2))"),
+        [Some(1.0); 4]
+    );
+    assert_eq!(eval("TRENDLINE(UNIQUES(A) / 0)"), [None; 4]);
+    assert!(matches!(
+        problem("TRENDLINE(UNIQUES(A), 2)"),
+        FormulaProblem::Arity { .. }
+    ));
+}
+
+#[test]
 fn window_folds_start_no_earlier_than_the_range() {
     assert_eq!(Window::Cumulative.folds(3), [0..1, 0..2, 0..3]);
     assert_eq!(Window::Last(2).folds(3), [0..1, 0..2, 1..3]);
