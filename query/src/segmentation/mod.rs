@@ -33,7 +33,7 @@ use datafusion::common::ScalarValue;
 use datafusion::common::cast::{as_float64_array, as_uint64_array};
 use datafusion::datasource::listing::ListingTable;
 use datafusion::execution::context::SessionContext;
-use datafusion::logical_expr::{Expr, cast, lit, try_cast};
+use datafusion::logical_expr::{Expr, cast, lit, try_cast, when};
 
 use crate::error::{QueryError, Result};
 use crate::identity::PersonMap;
@@ -293,7 +293,7 @@ fn formula_value_metrics(query: &SegmentationQuery) -> Vec<MetricRef> {
             // A percentile always has its own aggregate; another property metric only where
             // the series does not measure it already.
             m.metric.property_measure().is_some_and(|measure| {
-                m.metric.percentile().is_some()
+                m.metric.own_values()
                     || query
                         .series
                         .get(m.series)
@@ -364,8 +364,11 @@ impl Scanned {
                 .collect(),
             formula_values: formula_value_metrics(query)
                 .into_iter()
-                .filter_map(|m| m.metric.property_measure())
-                .map(|measure| empty_measure(measure, points))
+                .map(|m| match m.metric.property_measure() {
+                    // Nobody did the event: no percentile of their counts.
+                    Some(Measure::Frequency) | None => vec![None; points],
+                    Some(measure) => empty_measure(measure, points),
+                })
                 .collect(),
         }
     }
@@ -467,7 +470,10 @@ async fn scan(
             percentile: m.metric.percentile(),
         })
         .into_udaf();
-        let (number, text) = property_arguments(series.property.as_ref(), measure, &schema);
+        let (number, text) = match m.metric {
+            Metric::SessionTotals => session_arguments(&schema),
+            _ => property_arguments(series.property.as_ref(), measure, &schema),
+        };
         aggregates.push((
             udaf,
             vec![person.clone(), time.clone(), mask.clone(), number, text],
@@ -489,6 +495,25 @@ async fn scan(
         values,
         formula_values,
     })
+}
+
+/// The values aggregate's arguments for `SESSIONTOTALS`: no number, the session id as text
+/// (null without a session: Amplitude's `-1`, or files without the column).
+fn session_arguments(schema: &Schema) -> (Expr, Expr) {
+    if schema.field_with_name("session_id").is_err() {
+        return (
+            lit(ScalarValue::Float64(None)),
+            lit(ScalarValue::Utf8(None)),
+        );
+    }
+    let session = column("session_id");
+    let text = when(
+        session.clone().not_eq(lit(-1i64)),
+        cast(session, DataType::Utf8),
+    )
+    .otherwise(lit(ScalarValue::Utf8(None)))
+    .unwrap_or_else(|_| lit(ScalarValue::Utf8(None)));
+    (lit(ScalarValue::Float64(None)), text)
 }
 
 /// The values aggregate's property arguments: the property as a number (`Float64`, null when

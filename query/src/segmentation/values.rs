@@ -52,8 +52,8 @@ pub(crate) struct ValuesParams {
     /// The points returned: each unites a run of scanned points (one each without a window
     /// view; `view.rs`).
     pub(crate) folds: Vec<Range<usize>>,
-    /// For a formula's `PERCENTILE`: the numbers are summarised at this percentile (hundredths
-    /// of a percent) instead of by the measure.
+    /// For a formula's `PERCENTILE` (`FREQPERCENTILE`): the numbers (the persons' event counts)
+    /// are summarised at this percentile (hundredths of a percent) instead of by the measure.
     pub(crate) percentile: Option<u32>,
 }
 
@@ -164,6 +164,12 @@ impl Values {
                         for (&person, &n) in &point.times {
                             *times.entry(person).or_default() += n;
                         }
+                    }
+                    if let Some(hundredths) = self.params.percentile {
+                        let mut counts: Vec<f64> = times.values().map(|&n| n as f64).collect();
+                        counts.sort_by(f64::total_cmp);
+                        out.push(percentile(&counts, hundredths));
+                        continue;
                     }
                     let mut persons = vec![0u64; self.params.buckets.len()];
                     for &n in times.values() {

@@ -145,6 +145,7 @@ fn event_strategy(user: Option<String>, device: String) -> impl Strategy<Value =
                 plan: plan.map(str::to_owned),
                 platform: platform.map(str::to_owned),
                 amount: None,
+                session: None,
                 person_override: None,
             },
         )

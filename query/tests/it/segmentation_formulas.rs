@@ -298,6 +298,50 @@ fn formulas_are_evaluated_within_each_segment_with_the_series_conditions() {
     );
 }
 
+#[test]
+fn sessions_and_percentiles_of_how_often_persons_did_it() {
+    let d1 = utc(2025, 1, 10, 9, 0, 0);
+    let d2 = d1 + DAY;
+    let events = vec![
+        // Day 1: u1 views 3 times in sessions 100 and 200, u2 once in 300, u3 once outside any.
+        ev(d1, "View", "u1").session(100),
+        ev(d1 + 1, "View", "u1").session(100),
+        ev(d1 + 2, "View", "u1").session(200),
+        ev(d1 + 3, "View", "u2").session(300),
+        ev(d1 + 4, "View", "u3"),
+        // Day 2: u2 views 3 times in session 400, u4 once in 500; u5 buys in 600.
+        ev(d2, "View", "u2").session(400),
+        ev(d2 + 1, "View", "u2").session(400),
+        ev(d2 + 2, "View", "u2").session(400),
+        ev(d2 + 3, "View", "u4").session(500),
+        ev(d2 + 4, "Buy", "u5").session(600),
+    ];
+    let results = run(
+        &events,
+        &spec(
+            DAYS,
+            json!([{"event_type": "View"}]),
+            json!([
+                {"formula": "SESSIONTOTALS(A)"},
+                {"formula": "FREQPERCENTILE(A, 50)"},
+                {"formula": "FREQPERCENTILE(A, 100)"},
+                {"formula": "TOTALS(A) / SESSIONTOTALS(A)"},
+            ]),
+        ),
+    )
+    .expect("runs");
+    assert_eq!(
+        values(&results[0]),
+        [
+            vec![Some(3.0), Some(2.0), Some(0.0)],
+            // Counts 3, 1, 1 and 3, 1; nobody on day 3.
+            vec![Some(1.0), Some(2.0), None],
+            vec![Some(3.0), Some(3.0), None],
+            vec![Some(5.0 / 3.0), Some(2.0), None],
+        ]
+    );
+}
+
 /// The marketplace compared between iOS and Web, with `formulas`.
 fn ios_against_web(formulas: Value) -> Value {
     json!({"version": 1, "analysis": "segmentation",
@@ -539,7 +583,14 @@ impl Series {
     /// The metrics a formula may read on this series (the reference's `property_distinct_count`
     /// counts categories, its numeric measures read amounts).
     fn metrics(&self) -> Vec<&'static str> {
-        let mut metrics = vec!["UNIQUES", "TOTALS", "ACTIVE", "AVG"];
+        let mut metrics = vec![
+            "UNIQUES",
+            "TOTALS",
+            "ACTIVE",
+            "AVG",
+            "SESSIONTOTALS",
+            "FREQPERCENTILE",
+        ];
         match self.property {
             SeriesProperty::None => {}
             SeriesProperty::Amount(_) => {
@@ -614,11 +665,11 @@ fn resolve(series: &[Series], m: usize, s: usize, aggregate: Option<u8>) -> (&'s
     let s = s % series.len();
     let metrics = match aggregate {
         None => series[s].metrics(),
-        // `ARPAU` and `PERCENTILE` are calls, not metric names an aggregation takes.
+        // `ARPAU` and the percentiles are calls, not metric names an aggregation takes.
         Some(0) => series[s]
             .metrics()
             .into_iter()
-            .filter(|&m| m != "ARPAU" && m != "PERCENTILE")
+            .filter(|&m| !matches!(m, "ARPAU" | "PERCENTILE" | "FREQPERCENTILE"))
             .collect(),
         Some(_) => series[s].windowable(),
     };
@@ -648,7 +699,9 @@ fn render(f: &F, series: &[Series], lower: bool) -> String {
         F::Metric(m, s) => {
             let (name, s) = resolve(series, *m, *s, None);
             match name {
-                "PERCENTILE" => format!("{}({}, {PERCENTILE})", case(name), case(&letter(s))),
+                "PERCENTILE" | "FREQPERCENTILE" => {
+                    format!("{}({}, {PERCENTILE})", case(name), case(&letter(s)))
+                }
                 _ => format!("{}({})", case(name), case(&letter(s))),
             }
         }
@@ -815,20 +868,26 @@ fn event_strategy() -> impl Strategy<Value = TestEvent> {
         0..5u8,
         prop::option::of(prop::sample::select(vec!["x", "y"])),
         prop::option::of(prop::sample::select(vec![0.5, 1.0, 2.0, 10.0, -3.0, 99.25])),
-        prop::sample::select(vec![Some("iOS"), Some("Web"), None]),
+        (
+            prop::sample::select(vec![Some("iOS"), Some("Web"), None]),
+            prop::option::of(1..4i64),
+        ),
     )
-        .prop_map(|(hour, jitter, kind, user, category, amount, platform)| {
-            // 2025-03-07 .. 2025-03-11 UTC: crosses New York's DST change on 2025-03-09.
-            let mut e = ev(
-                utc(2025, 3, 7, 0, 0, 0) + hour * HOUR + jitter,
-                kind,
-                &format!("u{user}"),
-            );
-            e.category = category.map(str::to_owned);
-            e.amount = amount;
-            e.platform = platform.map(str::to_owned);
-            e
-        })
+        .prop_map(
+            |(hour, jitter, kind, user, category, amount, (platform, session))| {
+                // 2025-03-07 .. 2025-03-11 UTC: crosses New York's DST change on 2025-03-09.
+                let mut e = ev(
+                    utc(2025, 3, 7, 0, 0, 0) + hour * HOUR + jitter,
+                    kind,
+                    &format!("u{user}"),
+                );
+                e.category = category.map(str::to_owned);
+                e.amount = amount;
+                e.platform = platform.map(str::to_owned);
+                e.session = session;
+                e
+            },
+        )
 }
 
 fn series_strategy() -> impl Strategy<Value = Series> {
@@ -930,6 +989,34 @@ proptest! {
                         .collect()
                 }
                 "PROPSUM" | "REVENUETOTAL" => measure("property_sum"),
+                "SESSIONTOTALS" | "FREQPERCENTILE" => (0..points)
+                    .map(|p| {
+                        let selected: Vec<&TestEvent> = events
+                            .iter()
+                            .filter(|e| counts(e) && point_of(e.ts) == Some(p))
+                            .filter(|e| match one.event {
+                                "_all" => e.event_type != "$identify",
+                                name => e.event_type == name,
+                            })
+                            .filter(|e| one.category.is_none() || e.category.as_deref() == one.category)
+                            .collect();
+                        if name == "SESSIONTOTALS" {
+                            let sessions: BTreeSet<i64> =
+                                selected.iter().filter_map(|e| e.session).collect();
+                            return Some(sessions.len() as f64);
+                        }
+                        let mut per_person: std::collections::BTreeMap<&str, f64> =
+                            std::collections::BTreeMap::new();
+                        for e in &selected {
+                            *per_person.entry(e.person()).or_default() += 1.0;
+                        }
+                        let mut times: Vec<f64> = per_person.into_values().collect();
+                        times.sort_by(f64::total_cmp);
+                        let rank = PERCENTILE / 100.0 * times.len().checked_sub(1)? as f64;
+                        let (low, high) = (times[rank.floor() as usize], times[rank.ceil() as usize]);
+                        Some(low + (high - low) * rank.fract())
+                    })
+                    .collect(),
                 "PERCENTILE" => (0..points)
                     .map(|p| {
                         // Linear between the nearest ranks of the point's sorted amounts.

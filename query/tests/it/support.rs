@@ -31,6 +31,8 @@ pub(crate) struct TestEvent {
     pub(crate) platform: Option<String>,
     /// Event property `amount` (a number).
     pub(crate) amount: Option<f64>,
+    /// Field `session_id` (Amplitude's `-1` when absent: no session).
+    pub(crate) session: Option<i64>,
     /// The person the loader assigned, when not the event's own user or device (an anonymous
     /// event of a device that a user logged in on).
     pub(crate) person_override: Option<String>,
@@ -48,6 +50,7 @@ pub(crate) fn ev(ts: i64, event_type: &str, user: &str) -> TestEvent {
         plan: None,
         platform: None,
         amount: None,
+        session: None,
         person_override: None,
     }
 }
@@ -70,6 +73,11 @@ impl TestEvent {
 
     pub(crate) fn amount(mut self, value: f64) -> Self {
         self.amount = Some(value);
+        self
+    }
+
+    pub(crate) fn session(mut self, id: i64) -> Self {
+        self.session = Some(id);
         self
     }
 
@@ -180,6 +188,13 @@ pub(crate) fn batch(events: &[TestEvent], shape: FileShape) -> RecordBatch {
             )])
         }),
     ];
+    fields.push(Field::new("session_id", DataType::Int64, true));
+    columns.push(Arc::new(
+        events
+            .iter()
+            .map(|e| Some(e.session.unwrap_or(-1)))
+            .collect::<Int64Array>(),
+    ));
     if !shape.without_person_id {
         fields.push(Field::new("person_id", DataType::Int64, true));
         columns.push(Arc::new(

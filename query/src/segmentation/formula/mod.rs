@@ -121,6 +121,11 @@ pub(crate) enum Metric {
     /// `PERCENTILE(A, p)`: the `p`-th percentile of the property's values, `p` in hundredths
     /// of a percent (9 000 for the 90th), interpolated linearly between the nearest values.
     Percentile(u32),
+    /// `FREQPERCENTILE(A, p)`: the `p`-th percentile (hundredths of a percent) of how many
+    /// times each person who did the event in the point did it.
+    FrequencyPercentile(u32),
+    /// `SESSIONTOTALS(A)`: the sessions (distinct `session_id`, not -1) with the event.
+    SessionTotals,
 }
 
 impl Metric {
@@ -150,6 +155,8 @@ impl Metric {
             Metric::PropertyDistinctCount => "PROPCOUNT",
             Metric::ActivePersons => "active persons",
             Metric::Percentile(_) => "PERCENTILE",
+            Metric::FrequencyPercentile(_) => "FREQPERCENTILE",
+            Metric::SessionTotals => "SESSIONTOTALS",
         }
     }
 
@@ -158,6 +165,7 @@ impl Metric {
     fn named(upper: &str) -> Option<Metric> {
         match upper {
             "REVENUETOTAL" => Some(Metric::PropertySum),
+            "SESSIONTOTALS" => Some(Metric::SessionTotals),
             _ => Metric::ALL.into_iter().find(|m| m.name() == upper),
         }
     }
@@ -172,6 +180,10 @@ impl Metric {
             Metric::PropertyDistinctCount => Some(Measure::PropertyDistinctCount),
             // The values a median keeps, summarised at the metric's percentile.
             Metric::Percentile(_) => Some(Measure::PropertyMedian),
+            // Each person's events, summarised at the metric's percentile.
+            Metric::FrequencyPercentile(_) => Some(Measure::Frequency),
+            // Distinct session ids, counted like distinct property values.
+            Metric::SessionTotals => Some(Measure::PropertyDistinctCount),
             Metric::Uniques
             | Metric::Totals
             | Metric::Active
@@ -183,9 +195,23 @@ impl Metric {
     /// The percentile a values aggregate summarises at, in hundredths of a percent.
     pub(crate) fn percentile(self) -> Option<u32> {
         match self {
-            Metric::Percentile(hundredths) => Some(hundredths),
+            Metric::Percentile(hundredths) | Metric::FrequencyPercentile(hundredths) => {
+                Some(hundredths)
+            }
             _ => None,
         }
+    }
+
+    /// Whether the metric reads the series' property (so the series must have one).
+    pub(crate) fn reads_property(self) -> bool {
+        self != Metric::SessionTotals
+            && self.property_measure().is_some_and(Measure::reads_property)
+    }
+
+    /// Whether the metric has a values aggregate of its own even where the series measures
+    /// the same (its summary differs from the measure's).
+    pub(crate) fn own_values(self) -> bool {
+        self.percentile().is_some() || self == Metric::SessionTotals
     }
 
     /// Whether the metric of several points is the sum of each point's, so `CUMSUM` and

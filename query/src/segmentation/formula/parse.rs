@@ -382,19 +382,28 @@ impl Parser<'_> {
             let series = self.series_letter(&arguments[0])?;
             return self.metric(metric, series, at).map(Expr::Metric);
         }
-        if upper == "PERCENTILE" {
-            arity(
-                "PERCENTILE",
-                "2 arguments, a series letter and a percentile from 0 to 100 \
-                 (as in PERCENTILE(A, 90))",
-                2,
-                2,
-            )?;
+        if upper == "PERCENTILE" || upper == "FREQPERCENTILE" {
+            let (function, expected) = if upper == "PERCENTILE" {
+                (
+                    "PERCENTILE",
+                    "2 arguments, a series letter and a percentile from 0 to 100 \
+                     (as in PERCENTILE(A, 90))",
+                )
+            } else {
+                (
+                    "FREQPERCENTILE",
+                    "2 arguments, a series letter and a percentile from 0 to 100 \
+                     (as in FREQPERCENTILE(A, 90))",
+                )
+            };
+            arity(function, expected, 2, 2)?;
             let series = self.series_letter(&arguments[0])?;
             let hundredths = percentile(&arguments[1])?;
-            return self
-                .metric(Metric::Percentile(hundredths), series, at)
-                .map(Expr::Metric);
+            let metric = match function {
+                "PERCENTILE" => Metric::Percentile(hundredths),
+                _ => Metric::FrequencyPercentile(hundredths),
+            };
+            return self.metric(metric, series, at).map(Expr::Metric);
         }
         if upper == "ARPAU" {
             // Average revenue per active user: the series' property sum ÷ the persons active
@@ -504,7 +513,7 @@ impl Parser<'_> {
         (series, segment): SeriesRef,
         at: usize,
     ) -> Result<MetricRef, FormulaProblem> {
-        if metric.property_measure().is_some() && self.series[series].property.is_none() {
+        if metric.reads_property() && self.series[series].property.is_none() {
             return Err(FormulaProblem::NoProperty {
                 at,
                 metric: metric.name(),
