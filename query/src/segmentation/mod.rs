@@ -439,6 +439,7 @@ async fn scan(
                 .map_err(|_| QueryError::Internal(format!("series {s} has no mask bit")))?,
             folds: folds.clone(),
             percentile: None,
+            per_person: false,
         })
         .into_udaf();
         let (number, text) = property_arguments(series.property.as_ref(), series.measure, &schema);
@@ -468,6 +469,7 @@ async fn scan(
             })?,
             folds: folds.clone(),
             percentile: m.metric.percentile(),
+            per_person: m.metric == Metric::PropertyDistinctPerPerson,
         })
         .into_udaf();
         let (number, text) = match m.metric {

@@ -55,6 +55,9 @@ pub(crate) struct ValuesParams {
     /// For a formula's `PERCENTILE` (`FREQPERCENTILE`): the numbers (the persons' event counts)
     /// are summarised at this percentile (hundredths of a percent) instead of by the measure.
     pub(crate) percentile: Option<u32>,
+    /// For a formula's `PROPCOUNTAVG`: a distinct count counts (person, value) pairs and
+    /// returns them per person.
+    pub(crate) per_person: bool,
 }
 
 impl ValuesParams {
@@ -181,7 +184,16 @@ impl Values {
                 }
                 Measure::PropertyDistinctCount => {
                     let texts: HashSet<&String> = points.iter().flat_map(|p| &p.texts).collect();
-                    out.push(Some(texts.len() as f64));
+                    out.push(if self.params.per_person {
+                        // Distinct (person, value) pairs ÷ the persons among them.
+                        let persons: HashSet<&str> = texts
+                            .iter()
+                            .filter_map(|t| t.split_once(PERSON_SEPARATOR).map(|(p, _)| p))
+                            .collect();
+                        (!persons.is_empty()).then(|| texts.len() as f64 / persons.len() as f64)
+                    } else {
+                        Some(texts.len() as f64)
+                    });
                 }
                 measure => {
                     let mut numbers: Vec<f64> = points
@@ -277,6 +289,14 @@ pub(crate) fn summarise(measure: Measure, sorted: &[f64]) -> Option<f64> {
     }
 }
 
+/// Between a person and a value in a distinct count per person (a unit separator).
+const PERSON_SEPARATOR: char = '\u{1f}';
+
+/// A (person, value) pair as one distinct text: the person's id, the separator, the value.
+fn person_value(person: i64, value: &str) -> String {
+    format!("{person}{PERSON_SEPARATOR}{value}")
+}
+
 /// The percentile `hundredths` / 100 of sorted values, interpolated linearly between the two
 /// nearest ranks (the 50th is the median); null without values.
 pub(crate) fn percentile(sorted: &[f64], hundredths: u32) -> Option<f64> {
@@ -342,6 +362,13 @@ impl Accumulator for Values {
             let point = &mut self.points[p];
             match self.params.measure {
                 Measure::Frequency => *point.times.entry(person.value(row)).or_default() += 1,
+                Measure::PropertyDistinctCount if self.params.per_person => {
+                    if text.is_valid(row) {
+                        point
+                            .texts
+                            .insert(person_value(person.value(row), text.value(row)));
+                    }
+                }
                 Measure::PropertyDistinctCount => {
                     if text.is_valid(row) && !point.texts.contains(text.value(row)) {
                         point.texts.insert(text.value(row).to_owned());

@@ -304,28 +304,30 @@ fn sessions_and_percentiles_of_how_often_persons_did_it() {
     let d2 = d1 + DAY;
     let events = vec![
         // Day 1: u1 views 3 times in sessions 100 and 200, u2 once in 300, u3 once outside any.
-        ev(d1, "View", "u1").session(100),
-        ev(d1 + 1, "View", "u1").session(100),
-        ev(d1 + 2, "View", "u1").session(200),
-        ev(d1 + 3, "View", "u2").session(300),
+        ev(d1, "View", "u1").session(100).category("x"),
+        ev(d1 + 1, "View", "u1").session(100).category("y"),
+        ev(d1 + 2, "View", "u1").session(200).category("x"),
+        ev(d1 + 3, "View", "u2").session(300).category("x"),
         ev(d1 + 4, "View", "u3"),
         // Day 2: u2 views 3 times in session 400, u4 once in 500; u5 buys in 600.
         ev(d2, "View", "u2").session(400),
         ev(d2 + 1, "View", "u2").session(400),
         ev(d2 + 2, "View", "u2").session(400),
-        ev(d2 + 3, "View", "u4").session(500),
+        ev(d2 + 3, "View", "u4").session(500).category("y"),
         ev(d2 + 4, "Buy", "u5").session(600),
     ];
     let results = run(
         &events,
         &spec(
             DAYS,
-            json!([{"event_type": "View"}]),
+            json!([{"event_type": "View", "measure": "property_distinct_count",
+                    "property": {"kind": "event", "property": "category"}}]),
             json!([
                 {"formula": "SESSIONTOTALS(A)"},
                 {"formula": "FREQPERCENTILE(A, 50)"},
                 {"formula": "FREQPERCENTILE(A, 100)"},
                 {"formula": "TOTALS(A) / SESSIONTOTALS(A)"},
+                {"formula": "PROPCOUNTAVG(A)"},
             ]),
         ),
     )
@@ -338,6 +340,8 @@ fn sessions_and_percentiles_of_how_often_persons_did_it() {
             vec![Some(1.0), Some(2.0), None],
             vec![Some(3.0), Some(3.0), None],
             vec![Some(5.0 / 3.0), Some(2.0), None],
+            // Categories per person: u1 {x, y}, u2 {x} (u3 has none); then u4 {y}.
+            vec![Some(1.5), Some(1.0), None],
         ]
     );
 }
@@ -604,7 +608,7 @@ impl Series {
                     "PERCENTILE",
                 ]);
             }
-            SeriesProperty::Category => metrics.push("PROPCOUNT"),
+            SeriesProperty::Category => metrics.extend(["PROPCOUNT", "PROPCOUNTAVG"]),
         }
         metrics
     }
@@ -989,7 +993,7 @@ proptest! {
                         .collect()
                 }
                 "PROPSUM" | "REVENUETOTAL" => measure("property_sum"),
-                "SESSIONTOTALS" | "FREQPERCENTILE" => (0..points)
+                "SESSIONTOTALS" | "FREQPERCENTILE" | "PROPCOUNTAVG" => (0..points)
                     .map(|p| {
                         let selected: Vec<&TestEvent> = events
                             .iter()
@@ -1000,6 +1004,15 @@ proptest! {
                             })
                             .filter(|e| one.category.is_none() || e.category.as_deref() == one.category)
                             .collect();
+                        if name == "PROPCOUNTAVG" {
+                            let pairs: BTreeSet<(&str, &String)> = selected
+                                .iter()
+                                .filter_map(|e| Some((e.person(), e.category.as_ref()?)))
+                                .collect();
+                            let persons: BTreeSet<&str> = pairs.iter().map(|(p, _)| *p).collect();
+                            return (!persons.is_empty())
+                                .then(|| pairs.len() as f64 / persons.len() as f64);
+                        }
                         if name == "SESSIONTOTALS" {
                             let sessions: BTreeSet<i64> =
                                 selected.iter().filter_map(|e| e.session).collect();

@@ -126,6 +126,9 @@ pub(crate) enum Metric {
     FrequencyPercentile(u32),
     /// `SESSIONTOTALS(A)`: the sessions (distinct `session_id`, not -1) with the event.
     SessionTotals,
+    /// `PROPCOUNTAVG(A)`: distinct values of the property per person (distinct (person, value)
+    /// pairs ÷ the persons with a value).
+    PropertyDistinctPerPerson,
 }
 
 impl Metric {
@@ -157,6 +160,7 @@ impl Metric {
             Metric::Percentile(_) => "PERCENTILE",
             Metric::FrequencyPercentile(_) => "FREQPERCENTILE",
             Metric::SessionTotals => "SESSIONTOTALS",
+            Metric::PropertyDistinctPerPerson => "PROPCOUNTAVG",
         }
     }
 
@@ -166,6 +170,7 @@ impl Metric {
         match upper {
             "REVENUETOTAL" => Some(Metric::PropertySum),
             "SESSIONTOTALS" => Some(Metric::SessionTotals),
+            "PROPCOUNTAVG" => Some(Metric::PropertyDistinctPerPerson),
             _ => Metric::ALL.into_iter().find(|m| m.name() == upper),
         }
     }
@@ -183,7 +188,9 @@ impl Metric {
             // Each person's events, summarised at the metric's percentile.
             Metric::FrequencyPercentile(_) => Some(Measure::Frequency),
             // Distinct session ids, counted like distinct property values.
-            Metric::SessionTotals => Some(Measure::PropertyDistinctCount),
+            Metric::SessionTotals | Metric::PropertyDistinctPerPerson => {
+                Some(Measure::PropertyDistinctCount)
+            }
             Metric::Uniques
             | Metric::Totals
             | Metric::Active
@@ -211,7 +218,11 @@ impl Metric {
     /// Whether the metric has a values aggregate of its own even where the series measures
     /// the same (its summary differs from the measure's).
     pub(crate) fn own_values(self) -> bool {
-        self.percentile().is_some() || self == Metric::SessionTotals
+        self.percentile().is_some()
+            || matches!(
+                self,
+                Metric::SessionTotals | Metric::PropertyDistinctPerPerson
+            )
     }
 
     /// Whether the metric of several points is the sum of each point's, so `CUMSUM` and

@@ -12,6 +12,7 @@ fn params(measure: Measure) -> ValuesParams {
         bit: 1,
         folds: vec![0..1, 1..2],
         percentile: None,
+        per_person: false,
     }
 }
 
