@@ -40,6 +40,15 @@ fn other_specs() -> Vec<(&'static str, Value)> {
                    "segments": [{"name": "ios", "where": ios}, {"name": "all"}]}),
         ),
         (
+            // The default retention: rolling 24-hour windows from each start (the baseline
+            // query uses calendar days, as the peers' SQL does).
+            "retention_rolling",
+            json!({"version": 1, "analysis": "retention", "project": PROJECT,
+                   "date_range": range, "time_zone": "UTC",
+                   "start_event": {"event_type": "_new"}, "return_event": {"event_type": "_all"},
+                   "periods": 7}),
+        ),
+        (
             "lifecycle_weekly",
             json!({"version": 1, "analysis": "lifecycle", "project": PROJECT,
                    "date_range": range, "interval": "week",
