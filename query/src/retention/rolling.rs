@@ -8,7 +8,8 @@
 //!
 //! Memory grows with the rows read, never with persons × periods: a row is 24 bytes, and for
 //! "new user" retention, whose scan reaches back to the beginning of time, a person's run of
-//! rows before the date range is kept as one row (files are sorted by person).
+//! rows before the date range is kept as one row, and so is a run of a person's rows of the same
+//! kind in one hour (files are sorted by person).
 //! Partitions hand their rows over as one binary blob.
 
 use std::sync::Arc;
@@ -159,13 +160,29 @@ impl RollingRows {
         })
     }
 
+    /// Keeps `row`, unless the last row kept says the same: the same person and flags, and
+    /// before the range, or in the same hour (and, for a start, the same cohort). The walk only
+    /// reads a row's hour and whether it is the person's earliest of its kind, so the pair
+    /// becomes one row at the earlier time. Files are sorted by person, so a busy person's
+    /// events of an hour arrive together and shrink to one row.
     fn push(&mut self, row: Row) {
-        let repeats_earlier = |last: &Row| {
-            last.person == row.person && last.flags == ROW_EARLIER && row.flags == ROW_EARLIER
-        };
-        if !self.rows.last().is_some_and(repeats_earlier) {
-            self.rows.push(row);
+        let p = &self.params;
+        if let Some(last) = self.rows.last_mut()
+            && last.person == row.person
+            && last.flags == row.flags
+        {
+            if row.flags == ROW_EARLIER {
+                return;
+            }
+            let same_hour = p.windows.hour_of(last.ts) == p.windows.hour_of(row.ts);
+            let same_cohort = row.flags & ROW_START == 0
+                || p.cohorts.point_of(last.ts) == p.cohorts.point_of(row.ts);
+            if same_hour && same_cohort {
+                last.ts = last.ts.min(row.ts);
+                return;
+            }
         }
+        self.rows.push(row);
     }
 
     fn encode(&self) -> Vec<u8> {
