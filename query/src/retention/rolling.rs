@@ -1,5 +1,6 @@
 //! The rolling-window retention aggregate: collect each start or return event as a compact
-//! row, sort the rows by person, and walk each person once (`windows.rs`).
+//! row, sort the rows by person (each partition its own, when it hands them over), and walk
+//! each person once across the partitions' sorted runs (`windows.rs`).
 //!
 //! `sluice_retention_rolling(person, ts, flags)` takes the same arguments as the calendar
 //! aggregate (`persons.rs`: the person, the event time in Unix ms, [`START`] / [`RETURN`]
@@ -116,6 +117,7 @@ impl AggregateUDFImpl for RollingUdaf {
         Ok(Box::new(RollingRows {
             params: self.params.clone(),
             rows: Vec::new(),
+            runs: Vec::new(),
         }))
     }
 
@@ -128,11 +130,13 @@ impl AggregateUDFImpl for RollingUdaf {
     }
 }
 
-/// The rows collected by one partition, then by all.
+/// The rows collected by one partition, and the sorted runs of rows handed over by others.
 #[derive(Debug)]
 struct RollingRows {
     params: RollingParams,
     rows: Vec<Row>,
+    /// Rows handed over by other partitions, each sorted by person, time and flags.
+    runs: Vec<Vec<Row>>,
 }
 
 impl RollingRows {
@@ -185,7 +189,13 @@ impl RollingRows {
         self.rows.push(row);
     }
 
-    fn encode(&self) -> Vec<u8> {
+    /// Every row, sorted by person, time and flags, as one blob: each partition sorts its own
+    /// rows when it hands them over, in parallel with the others.
+    fn encode(&mut self) -> Vec<u8> {
+        for run in std::mem::take(&mut self.runs) {
+            self.rows.extend(run);
+        }
+        sort_rows(&mut self.rows);
         let mut out = Vec::with_capacity(self.rows.len() * ROW_BYTES);
         for row in &self.rows {
             out.extend_from_slice(&row.person.to_le_bytes());
@@ -203,22 +213,54 @@ impl RollingRows {
             ));
         }
         let word = |bytes: &[u8]| i64::from_le_bytes(bytes.try_into().unwrap_or([0; 8]));
-        self.rows
-            .extend(blob.chunks_exact(ROW_BYTES).map(|bytes| Row {
+        let mut run: Vec<Row> = blob
+            .chunks_exact(ROW_BYTES)
+            .map(|bytes| Row {
                 person: word(&bytes[..8]),
                 ts: word(&bytes[8..16]),
                 flags: bytes[16],
-            }));
+            })
+            .collect();
+        if !run.is_sorted_by_key(row_order) {
+            sort_rows(&mut run);
+        }
+        self.runs.push(run);
         Ok(())
     }
 
-    /// The counts (see the module docs).
+    /// The counts (see the module docs): the runs (this partition's rows sorted as one more)
+    /// are walked together, person by person, in the order of their ids.
     fn counts(&mut self) -> Vec<u64> {
         let p = &self.params;
-        sort_by_person(&mut self.rows, |r| r.person, |r| (r.ts, r.flags));
+        if !self.rows.is_empty() {
+            let mut own = std::mem::take(&mut self.rows);
+            sort_rows(&mut own);
+            self.runs.push(own);
+        }
         let mut table = WindowTable::new(p.cohort_count(), p.windows.window_hours, &p.columns);
         let (mut starts, mut returns) = (Vec::new(), Vec::new());
-        for person in self.rows.chunk_by(|a, b| a.person == b.person) {
+        let mut heads = vec![0usize; self.runs.len()];
+        let mut person = Vec::new();
+        loop {
+            let next = self
+                .runs
+                .iter()
+                .zip(&heads)
+                .filter_map(|(run, &head)| run.get(head).map(|r| r.person))
+                .min();
+            let Some(id) = next else { break };
+            person.clear();
+            for (run, head) in self.runs.iter().zip(heads.iter_mut()) {
+                let from = *head;
+                while run.get(*head).is_some_and(|r| r.person == id) {
+                    *head += 1;
+                }
+                person.extend_from_slice(&run[from..*head]);
+            }
+            if self.runs.len() > 1 {
+                person.sort_unstable_by_key(|r| (r.ts, r.flags));
+            }
+            let person = &person[..];
             starts.clear();
             returns.clear();
             let start_of = |row: &Row| {
@@ -250,6 +292,17 @@ impl RollingRows {
         }
         table.into_counts()
     }
+}
+
+/// The order the walk reads rows in: by person, then time, then flags (in one millisecond, a
+/// start meeting the conditions before one that does not).
+fn row_order(row: &Row) -> (i64, i64, u8) {
+    (row.person, row.ts, row.flags)
+}
+
+/// Sorts rows into [`row_order`].
+fn sort_rows(rows: &mut Vec<Row>) {
+    sort_by_person(rows, |r| r.person, |r| (r.ts, r.flags));
 }
 
 impl Accumulator for RollingRows {
@@ -300,7 +353,8 @@ impl Accumulator for RollingRows {
     }
 
     fn size(&self) -> usize {
-        size_of_val(self) + self.rows.capacity() * size_of::<Row>()
+        let runs: usize = self.runs.iter().map(Vec::capacity).sum();
+        size_of_val(self) + (self.rows.capacity() + runs) * size_of::<Row>()
     }
 }
 

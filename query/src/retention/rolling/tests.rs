@@ -26,6 +26,7 @@ fn run(params: RollingParams, rows: &[(i64, i64, i64)]) -> RollingRows {
     let mut acc = RollingRows {
         params,
         rows: Vec::new(),
+        runs: Vec::new(),
     };
     acc.update_batch(&[column(|r| r.0), column(|r| r.1), column(|r| r.2)])
         .expect("update");
@@ -80,11 +81,41 @@ fn state_crosses_partitions_as_rows() {
     let first = run(params(false), &[(1, HOUR, START), (2, HOUR, START)]);
     let second = run(params(false), &[(1, 30 * HOUR, RETURN)]);
     let mut merged = run(params(false), &[]);
-    for part in [first, second] {
+    for mut part in [first, second] {
         let blob = part.encode();
         let blobs: ArrayRef = Arc::new(BinaryArray::from(vec![blob.as_slice()]));
         merged.merge_batch(&[blobs]).expect("merge");
     }
     assert_eq!(merged.counts(), [2, 0, 1, 0, 0, 0, 2]);
     assert!(merged.merge_blob(&[0; 5]).is_err());
+}
+
+#[test]
+fn runs_from_several_partitions_are_walked_together_person_by_person() {
+    // Person 2's start is in one partition, the return in another; person 1 only in the third,
+    // whose rows arrive unsorted (a state from elsewhere is sorted when taken).
+    let first = run(params(false), &[(2, HOUR, START), (3, 2 * HOUR, START)]);
+    let second = run(
+        params(false),
+        &[(2, 26 * HOUR, RETURN), (3, 50 * HOUR, RETURN)],
+    );
+    let mut merged = run(params(false), &[(1, 3 * HOUR, START)]);
+    for mut part in [first, second] {
+        let blob = part.encode();
+        let blobs: ArrayRef = Arc::new(BinaryArray::from(vec![blob.as_slice()]));
+        merged.merge_batch(&[blobs]).expect("merge");
+    }
+    let unsorted: Vec<u8> = [(5i64, 30 * HOUR, ROW_RETURN), (5, 4 * HOUR, ROW_START)]
+        .iter()
+        .flat_map(|&(person, ts, flags)| {
+            let mut bytes = person.to_le_bytes().to_vec();
+            bytes.extend_from_slice(&ts.to_le_bytes());
+            bytes.push(flags);
+            bytes
+        })
+        .collect();
+    merged.merge_blob(&unsorted).expect("merge");
+    // Cohort 0: persons 1, 2, 3, 5; back on day 1: 2 (hour 26 - 1) and 5 (hour 30 - 4); on
+    // day 2, which no column reads: 3 (hour 50 - 2).
+    assert_eq!(merged.counts(), [4, 0, 2, 0, 0, 0, 4]);
 }
