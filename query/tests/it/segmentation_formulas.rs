@@ -189,27 +189,26 @@ fn property_metrics_beside_the_series_own_measure() {
     );
 }
 
+/// `formulas` over the marketplace's views (A) and spend (B: the sum of `amount` on purchases),
+/// per day.
+fn views_and_spend(formulas: Value) -> Vec<Vec<Option<f64>>> {
+    let amount = json!({"kind": "event", "property": "amount"});
+    let series = json!([{"event_type": "View"},
+                        {"event_type": "Buy", "measure": "property_sum", "property": amount}]);
+    let results = run(&marketplace(), &spec(DAYS, series, formulas)).expect("runs");
+    values(&results[0])
+}
+
 #[test]
 fn rolling_and_cumulative_aggregations() {
-    let amount = json!({"kind": "event", "property": "amount"});
-    let results = run(
-        &marketplace(),
-        &spec(
-            DAYS,
-            json!([{"event_type": "View"},
-                   {"event_type": "Buy", "measure": "property_sum", "property": amount}]),
-            json!([
-                {"formula": "ROLLAVG(UNIQUES, A, 2)"},
-                {"formula": "CUMSUM(TOTALS, B)"},
-                {"formula": "ROLLWIN(PROPSUM, B, 2)"},
-                {"formula": "ROLLAVG(PROPAVG, B, 3)"},
-                {"formula": "CUMSUM(PROPSUM, B) / CUMSUM(TOTALS, B)"},
-            ]),
-        ),
-    )
-    .expect("runs");
     assert_eq!(
-        values(&results[0]),
+        views_and_spend(json!([
+            {"formula": "ROLLAVG(UNIQUES, A, 2)"},
+            {"formula": "CUMSUM(TOTALS, B)"},
+            {"formula": "ROLLWIN(PROPSUM, B, 2)"},
+            {"formula": "ROLLAVG(PROPAVG, B, 3)"},
+            {"formula": "CUMSUM(PROPSUM, B) / CUMSUM(TOTALS, B)"},
+        ])),
         [
             vec![Some(4.0), Some(2.5), Some(0.5)],
             vec![Some(3.0), Some(3.0), Some(5.0)],
@@ -223,27 +222,16 @@ fn rolling_and_cumulative_aggregations() {
 
 #[test]
 fn unique_windows_revenue_per_active_person_and_percentiles() {
-    let amount = json!({"kind": "event", "property": "amount"});
-    let results = run(
-        &marketplace(),
-        &spec(
-            DAYS,
-            json!([{"event_type": "View"},
-                   {"event_type": "Buy", "measure": "property_sum", "property": amount}]),
-            json!([
-                {"formula": "CUMSUM(UNIQUES, B)"},
-                {"formula": "ROLLWIN(UNIQUES, B, 2)"},
-                {"formula": "CUMSUM(UNIQUES, A) - ROLLWIN(UNIQUES, A, 1)"},
-                {"formula": "ARPAU(B)"},
-                {"formula": "CUMSUM(REVENUETOTAL, B)"},
-                {"formula": "PERCENTILE(B, 25)"},
-                {"formula": "PERCENTILE(B, 50)"},
-            ]),
-        ),
-    )
-    .expect("runs");
     assert_eq!(
-        values(&results[0]),
+        views_and_spend(json!([
+            {"formula": "CUMSUM(UNIQUES, B)"},
+            {"formula": "ROLLWIN(UNIQUES, B, 2)"},
+            {"formula": "CUMSUM(UNIQUES, A) - ROLLWIN(UNIQUES, A, 1)"},
+            {"formula": "ARPAU(B)"},
+            {"formula": "CUMSUM(REVENUETOTAL, B)"},
+            {"formula": "PERCENTILE(B, 25)"},
+            {"formula": "PERCENTILE(B, 50)"},
+        ])),
         [
             // Buyers so far: u1, u2; nobody new on day 2; u6 on day 3 (u1 again is not new).
             vec![Some(2.0), Some(2.0), Some(3.0)],
@@ -737,6 +725,14 @@ fn render(f: &F, series: &[Series], lower: bool) -> String {
 /// The percentile random formulas take, as written.
 const PERCENTILE: f64 = 25.0;
 
+/// [`PERCENTILE`] of `values`, linear between the nearest ranks; `None` without values.
+fn linear_percentile(mut values: Vec<f64>) -> Option<f64> {
+    values.sort_by(f64::total_cmp);
+    let rank = PERCENTILE / 100.0 * values.len().checked_sub(1)? as f64;
+    let (low, high) = (values[rank.floor() as usize], values[rank.ceil() as usize]);
+    Some(low + (high - low) * rank.fract())
+}
+
 /// The persons of series `s` over points `from..=to`, counted once.
 type WindowUniques<'a> = &'a dyn Fn(usize, usize, usize) -> Option<f64>;
 
@@ -993,7 +989,7 @@ proptest! {
                         .collect()
                 }
                 "PROPSUM" | "REVENUETOTAL" => measure("property_sum"),
-                "SESSIONTOTALS" | "FREQPERCENTILE" | "PROPCOUNTAVG" => (0..points)
+                "SESSIONTOTALS" | "FREQPERCENTILE" | "PROPCOUNTAVG" | "PERCENTILE" => (0..points)
                     .map(|p| {
                         let selected: Vec<&TestEvent> = events
                             .iter()
@@ -1004,6 +1000,11 @@ proptest! {
                             })
                             .filter(|e| one.category.is_none() || e.category.as_deref() == one.category)
                             .collect();
+                        if name == "PERCENTILE" {
+                            // Linear between the nearest ranks of the point's sorted amounts.
+                            let amounts: Vec<f64> = selected.iter().filter_map(|e| e.amount).collect();
+                            return linear_percentile(amounts);
+                        }
                         if name == "PROPCOUNTAVG" {
                             let pairs: BTreeSet<(&str, &String)> = selected
                                 .iter()
@@ -1023,30 +1024,7 @@ proptest! {
                         for e in &selected {
                             *per_person.entry(e.person()).or_default() += 1.0;
                         }
-                        let mut times: Vec<f64> = per_person.into_values().collect();
-                        times.sort_by(f64::total_cmp);
-                        let rank = PERCENTILE / 100.0 * times.len().checked_sub(1)? as f64;
-                        let (low, high) = (times[rank.floor() as usize], times[rank.ceil() as usize]);
-                        Some(low + (high - low) * rank.fract())
-                    })
-                    .collect(),
-                "PERCENTILE" => (0..points)
-                    .map(|p| {
-                        // Linear between the nearest ranks of the point's sorted amounts.
-                        let mut amounts: Vec<f64> = events
-                            .iter()
-                            .filter(|e| counts(e) && point_of(e.ts) == Some(p))
-                            .filter(|e| match one.event {
-                                "_all" => e.event_type != "$identify",
-                                name => e.event_type == name,
-                            })
-                            .filter(|e| one.category.is_none() || e.category.as_deref() == one.category)
-                            .filter_map(|e| e.amount)
-                            .collect();
-                        amounts.sort_by(f64::total_cmp);
-                        let rank = PERCENTILE / 100.0 * amounts.len().checked_sub(1)? as f64;
-                        let (low, high) = (amounts[rank.floor() as usize], amounts[rank.ceil() as usize]);
-                        Some(low + (high - low) * rank.fract())
+                        linear_percentile(per_person.into_values().collect())
                     })
                     .collect(),
                 "ARPAU" => {
