@@ -11,13 +11,15 @@
 //! "new user" retention, whose scan reaches back to the beginning of time, a person's run of
 //! rows before the date range is kept as one row, and so is a run of a person's rows of the same
 //! kind in one hour (files are sorted by person).
-//! Partitions hand their rows over as one binary blob.
+//! Partitions hand their rows over sorted, as three columns (person, time, flags) that the final
+//! aggregate reads in place.
 
 use std::sync::Arc;
 
-use datafusion::arrow::array::{Array, ArrayRef};
+use datafusion::arrow::array::{Array, ArrayRef, Int64Array, ListArray, UInt8Array};
+use datafusion::arrow::buffer::{OffsetBuffer, ScalarBuffer};
 use datafusion::arrow::datatypes::{DataType, Field, FieldRef};
-use datafusion::common::cast::{as_binary_array, as_int64_array};
+use datafusion::common::cast::{as_int64_array, as_list_array, as_uint8_array};
 use datafusion::common::{Result, ScalarValue, internal_datafusion_err};
 use datafusion::logical_expr::function::{AccumulatorArgs, StateFieldsArgs};
 use datafusion::logical_expr::{
@@ -74,8 +76,48 @@ struct Row {
     flags: u8,
 }
 
-/// Bytes of one row in the state blob.
-const ROW_BYTES: usize = 17;
+/// A run of rows sorted in [`row_order`], as columns: a partition's rows handed over (read in
+/// place), or the final aggregate's own.
+#[derive(Debug, Clone)]
+struct Run {
+    person: ScalarBuffer<i64>,
+    ts: ScalarBuffer<i64>,
+    flags: ScalarBuffer<u8>,
+}
+
+impl Run {
+    /// `rows`, sorted in [`row_order`], as columns.
+    fn from_sorted(rows: &[Row]) -> Run {
+        Run {
+            person: rows.iter().map(|r| r.person).collect(),
+            ts: rows.iter().map(|r| r.ts).collect(),
+            flags: rows.iter().map(|r| r.flags).collect(),
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.person.len()
+    }
+
+    fn row(&self, i: usize) -> Row {
+        Row {
+            person: self.person[i],
+            ts: self.ts[i],
+            flags: self.flags[i],
+        }
+    }
+
+    fn rows(&self) -> impl Iterator<Item = Row> + '_ {
+        (0..self.len()).map(|i| self.row(i))
+    }
+}
+
+/// The state's columns: the persons, times and flags of the sorted rows.
+const STATE_COLUMNS: [(&str, DataType); 3] = [
+    ("persons", DataType::Int64),
+    ("times", DataType::Int64),
+    ("flags", DataType::UInt8),
+];
 
 /// The rolling retention aggregate of one query.
 #[derive(Debug, PartialEq, Eq, Hash)]
@@ -122,11 +164,17 @@ impl AggregateUDFImpl for RollingUdaf {
     }
 
     fn state_fields(&self, args: StateFieldsArgs<'_>) -> Result<Vec<FieldRef>> {
-        Ok(vec![Arc::new(Field::new(
-            format!("{}[rows]", args.name),
-            DataType::Binary,
-            true,
-        ))])
+        Ok(STATE_COLUMNS
+            .iter()
+            .map(|(name, data_type)| {
+                let item = Arc::new(Field::new_list_field(data_type.clone(), true));
+                Arc::new(Field::new(
+                    format!("{}[{name}]", args.name),
+                    DataType::List(item),
+                    true,
+                ))
+            })
+            .collect())
     }
 }
 
@@ -135,8 +183,9 @@ impl AggregateUDFImpl for RollingUdaf {
 struct RollingRows {
     params: RollingParams,
     rows: Vec<Row>,
-    /// Rows handed over by other partitions, each sorted by person, time and flags.
-    runs: Vec<Vec<Row>>,
+    /// Rows handed over by other partitions (and this one's, once sorted), each run sorted by
+    /// person, time and flags.
+    runs: Vec<Run>,
 }
 
 impl RollingRows {
@@ -189,42 +238,67 @@ impl RollingRows {
         self.rows.push(row);
     }
 
-    /// Every row, sorted by person, time and flags, as one blob: each partition sorts its own
-    /// rows when it hands them over, in parallel with the others.
-    fn encode(&mut self) -> Vec<u8> {
-        for run in std::mem::take(&mut self.runs) {
-            self.rows.extend(run);
+    /// Sorts this partition's rows into one run (with the runs it holds, if any: then every
+    /// row is sorted again). Each partition sorts its own rows when it hands them over, in
+    /// parallel with the others.
+    fn seal(&mut self) {
+        if self.rows.is_empty() && self.runs.len() <= 1 {
+            return;
         }
-        sort_rows(&mut self.rows);
-        let mut out = Vec::with_capacity(self.rows.len() * ROW_BYTES);
-        for row in &self.rows {
-            out.extend_from_slice(&row.person.to_le_bytes());
-            out.extend_from_slice(&row.ts.to_le_bytes());
-            out.push(row.flags);
+        let mut rows = std::mem::take(&mut self.rows);
+        if !self.runs.is_empty() {
+            rows.extend(self.runs.iter().flat_map(Run::rows));
         }
-        out
+        sort_rows(&mut rows);
+        self.runs = vec![Run::from_sorted(&rows)];
     }
 
-    fn merge_blob(&mut self, blob: &[u8]) -> Result<()> {
-        if !blob.len().is_multiple_of(ROW_BYTES) {
+    /// Takes the runs of states written by `state`, read in place (a run not in
+    /// [`row_order`] is sorted first).
+    fn merge_columns(
+        &mut self,
+        persons: &ListArray,
+        times: &ListArray,
+        flags: &ListArray,
+    ) -> Result<()> {
+        if persons.len() != times.len() || persons.len() != flags.len() {
             return Err(internal_datafusion_err!(
-                "rolling retention state of {} bytes",
-                blob.len()
+                "rolling retention state of uneven columns"
             ));
         }
-        let word = |bytes: &[u8]| i64::from_le_bytes(bytes.try_into().unwrap_or([0; 8]));
-        let mut run: Vec<Row> = blob
-            .chunks_exact(ROW_BYTES)
-            .map(|bytes| Row {
-                person: word(&bytes[..8]),
-                ts: word(&bytes[8..16]),
-                flags: bytes[16],
-            })
-            .collect();
-        if !run.is_sorted_by_key(row_order) {
-            sort_rows(&mut run);
+        for i in 0..persons.len() {
+            if persons.is_null(i) {
+                continue;
+            }
+            let (person, ts, flag) = (persons.value(i), times.value(i), flags.value(i));
+            let (person, ts, flag) = (
+                as_int64_array(&person)?,
+                as_int64_array(&ts)?,
+                as_uint8_array(&flag)?,
+            );
+            if person.len() != ts.len()
+                || person.len() != flag.len()
+                || person.null_count() + ts.null_count() + flag.null_count() > 0
+            {
+                return Err(internal_datafusion_err!(
+                    "rolling retention state of uneven or null columns"
+                ));
+            }
+            let run = Run {
+                person: person.values().clone(),
+                ts: ts.values().clone(),
+                flags: flag.values().clone(),
+            };
+            let sorted =
+                (1..run.len()).all(|k| row_order(&run.row(k - 1)) <= row_order(&run.row(k)));
+            if sorted {
+                self.runs.push(run);
+            } else {
+                let mut rows: Vec<Row> = run.rows().collect();
+                sort_rows(&mut rows);
+                self.runs.push(Run::from_sorted(&rows));
+            }
         }
-        self.runs.push(run);
         Ok(())
     }
 
@@ -235,7 +309,7 @@ impl RollingRows {
         if !self.rows.is_empty() {
             let mut own = std::mem::take(&mut self.rows);
             sort_rows(&mut own);
-            self.runs.push(own);
+            self.runs.push(Run::from_sorted(&own));
         }
         let mut table = WindowTable::new(p.cohort_count(), p.windows.window_hours, &p.columns);
         let (mut starts, mut returns) = (Vec::new(), Vec::new());
@@ -246,16 +320,15 @@ impl RollingRows {
                 .runs
                 .iter()
                 .zip(&heads)
-                .filter_map(|(run, &head)| run.get(head).map(|r| r.person))
+                .filter_map(|(run, &head)| run.person.get(head).copied())
                 .min();
             let Some(id) = next else { break };
             person.clear();
             for (run, head) in self.runs.iter().zip(heads.iter_mut()) {
-                let from = *head;
-                while run.get(*head).is_some_and(|r| r.person == id) {
+                while run.person.get(*head) == Some(&id) {
+                    person.push(run.row(*head));
                     *head += 1;
                 }
-                person.extend_from_slice(&run[from..*head]);
             }
             if self.runs.len() > 1 {
                 person.sort_unstable_by_key(|r| (r.ts, r.flags));
@@ -330,22 +403,41 @@ impl Accumulator for RollingRows {
     }
 
     fn merge_batch(&mut self, states: &[ArrayRef]) -> Result<()> {
-        let [blobs] = states else {
+        let [persons, times, flags] = states else {
             return Err(internal_datafusion_err!(
-                "rolling retention state expects 1 column"
+                "rolling retention state expects 3 columns, got {}",
+                states.len()
             ));
         };
-        let blobs = as_binary_array(blobs)?;
-        for i in 0..blobs.len() {
-            if blobs.is_valid(i) {
-                self.merge_blob(blobs.value(i))?;
-            }
-        }
-        Ok(())
+        self.merge_columns(
+            as_list_array(persons)?,
+            as_list_array(times)?,
+            as_list_array(flags)?,
+        )
     }
 
+    /// The sorted rows as three one-value lists whose values are the run's own buffers.
     fn state(&mut self) -> Result<Vec<ScalarValue>> {
-        Ok(vec![ScalarValue::Binary(Some(self.encode()))])
+        self.seal();
+        let run = self
+            .runs
+            .first()
+            .cloned()
+            .unwrap_or_else(|| Run::from_sorted(&[]));
+        let columns: [ArrayRef; 3] = [
+            Arc::new(Int64Array::new(run.person, None)),
+            Arc::new(Int64Array::new(run.ts, None)),
+            Arc::new(UInt8Array::new(run.flags, None)),
+        ];
+        Ok(columns
+            .into_iter()
+            .zip(STATE_COLUMNS)
+            .map(|(values, (_, data_type))| {
+                let item = Arc::new(Field::new_list_field(data_type, true));
+                let offsets = OffsetBuffer::from_lengths([values.len()]);
+                ScalarValue::List(Arc::new(ListArray::new(item, offsets, values, None)))
+            })
+            .collect())
     }
 
     fn evaluate(&mut self) -> Result<ScalarValue> {
@@ -353,8 +445,8 @@ impl Accumulator for RollingRows {
     }
 
     fn size(&self) -> usize {
-        let runs: usize = self.runs.iter().map(Vec::capacity).sum();
-        size_of_val(self) + (self.rows.capacity() + runs) * size_of::<Row>()
+        let runs: usize = self.runs.iter().map(Run::len).sum();
+        size_of_val(self) + self.rows.capacity() * size_of::<Row>() + runs * 17
     }
 }
 

@@ -1,4 +1,4 @@
-use datafusion::arrow::array::{BinaryArray, Int64Array};
+use datafusion::arrow::array::Int64Array;
 
 use super::*;
 
@@ -17,6 +17,15 @@ fn params(new_users: bool) -> RollingParams {
         new_users,
         columns: Arc::new(vec![(0, Some(1)), (1, Some(2))]),
     }
+}
+
+/// What `part` hands over, as arrays.
+fn handed_over(part: &mut RollingRows) -> Vec<ArrayRef> {
+    part.state()
+        .expect("state")
+        .into_iter()
+        .map(|s| s.to_array().expect("array"))
+        .collect()
 }
 
 fn run(params: RollingParams, rows: &[(i64, i64, i64)]) -> RollingRows {
@@ -82,12 +91,13 @@ fn state_crosses_partitions_as_rows() {
     let second = run(params(false), &[(1, 30 * HOUR, RETURN)]);
     let mut merged = run(params(false), &[]);
     for mut part in [first, second] {
-        let blob = part.encode();
-        let blobs: ArrayRef = Arc::new(BinaryArray::from(vec![blob.as_slice()]));
-        merged.merge_batch(&[blobs]).expect("merge");
+        merged.merge_batch(&handed_over(&mut part)).expect("merge");
     }
     assert_eq!(merged.counts(), [2, 0, 1, 0, 0, 0, 2]);
-    assert!(merged.merge_blob(&[0; 5]).is_err());
+    // Columns of different lengths are refused.
+    let mut uneven = handed_over(&mut run(params(false), &[(1, HOUR, START)]));
+    uneven[1] = handed_over(&mut run(params(false), &[]))[1].clone();
+    assert!(run(params(false), &[]).merge_batch(&uneven).is_err());
 }
 
 #[test]
@@ -101,20 +111,28 @@ fn runs_from_several_partitions_are_walked_together_person_by_person() {
     );
     let mut merged = run(params(false), &[(1, 3 * HOUR, START)]);
     for mut part in [first, second] {
-        let blob = part.encode();
-        let blobs: ArrayRef = Arc::new(BinaryArray::from(vec![blob.as_slice()]));
-        merged.merge_batch(&[blobs]).expect("merge");
+        let state = handed_over(&mut part);
+        // The state's values are the run's own buffers.
+        let persons = as_list_array(&state[0]).unwrap().value(0);
+        let held = part.runs[0].person.as_ptr();
+        assert_eq!(as_int64_array(&persons).unwrap().values().as_ptr(), held);
+        merged.merge_batch(&state).expect("merge");
     }
-    let unsorted: Vec<u8> = [(5i64, 30 * HOUR, ROW_RETURN), (5, 4 * HOUR, ROW_START)]
-        .iter()
-        .flat_map(|&(person, ts, flags)| {
-            let mut bytes = person.to_le_bytes().to_vec();
-            bytes.extend_from_slice(&ts.to_le_bytes());
-            bytes.push(flags);
-            bytes
-        })
-        .collect();
-    merged.merge_blob(&unsorted).expect("merge");
+    let list = |values: ArrayRef| -> ArrayRef {
+        let item = Arc::new(Field::new_list_field(values.data_type().clone(), true));
+        Arc::new(ListArray::new(
+            item,
+            OffsetBuffer::from_lengths([values.len()]),
+            values,
+            None,
+        ))
+    };
+    let unsorted = [
+        list(Arc::new(Int64Array::from(vec![5, 5]))),
+        list(Arc::new(Int64Array::from(vec![30 * HOUR, 4 * HOUR]))),
+        list(Arc::new(UInt8Array::from(vec![ROW_RETURN, ROW_START]))),
+    ];
+    merged.merge_batch(&unsorted).expect("merge");
     // Cohort 0: persons 1, 2, 3, 5; back on day 1: 2 (hour 26 - 1) and 5 (hour 30 - 4); on
     // day 2, which no column reads: 3 (hour 50 - 2).
     assert_eq!(merged.counts(), [4, 0, 2, 0, 0, 0, 4]);
