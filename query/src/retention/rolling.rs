@@ -246,11 +246,16 @@ impl RollingRows {
             return;
         }
         let mut rows = std::mem::take(&mut self.rows);
-        if !self.runs.is_empty() {
-            rows.extend(self.runs.iter().flat_map(Run::rows));
+        rows.extend(self.runs.iter().flat_map(Run::rows));
+        self.runs = vec![sorted_run(rows)];
+    }
+
+    /// Sorts this partition's own rows into a run beside the others.
+    fn sort_own_rows(&mut self) {
+        if !self.rows.is_empty() {
+            let own = std::mem::take(&mut self.rows);
+            self.runs.push(sorted_run(own));
         }
-        sort_rows(&mut rows);
-        self.runs = vec![Run::from_sorted(&rows)];
     }
 
     /// Takes the runs of states written by `state`, read in place (a run not in
@@ -291,13 +296,10 @@ impl RollingRows {
             };
             let sorted =
                 (1..run.len()).all(|k| row_order(&run.row(k - 1)) <= row_order(&run.row(k)));
-            if sorted {
-                self.runs.push(run);
-            } else {
-                let mut rows: Vec<Row> = run.rows().collect();
-                sort_rows(&mut rows);
-                self.runs.push(Run::from_sorted(&rows));
-            }
+            self.runs.push(match sorted {
+                true => run,
+                false => sorted_run(run.rows().collect()),
+            });
         }
         Ok(())
     }
@@ -305,12 +307,8 @@ impl RollingRows {
     /// The counts (see the module docs): the runs (this partition's rows sorted as one more)
     /// are walked together, person by person, in the order of their ids.
     fn counts(&mut self) -> Vec<u64> {
+        self.sort_own_rows();
         let p = &self.params;
-        if !self.rows.is_empty() {
-            let mut own = std::mem::take(&mut self.rows);
-            sort_rows(&mut own);
-            self.runs.push(Run::from_sorted(&own));
-        }
         let mut table = WindowTable::new(p.cohort_count(), p.windows.window_hours, &p.columns);
         let (mut starts, mut returns) = (Vec::new(), Vec::new());
         let mut heads = vec![0usize; self.runs.len()];
@@ -331,7 +329,7 @@ impl RollingRows {
                 }
             }
             if self.runs.len() > 1 {
-                person.sort_unstable_by_key(|r| (r.ts, r.flags));
+                person.sort_unstable_by_key(row_order);
             }
             let person = &person[..];
             starts.clear();
@@ -373,9 +371,10 @@ fn row_order(row: &Row) -> (i64, i64, u8) {
     (row.person, row.ts, row.flags)
 }
 
-/// Sorts rows into [`row_order`].
-fn sort_rows(rows: &mut Vec<Row>) {
-    sort_by_person(rows, |r| r.person, |r| (r.ts, r.flags));
+/// `rows` sorted into [`row_order`], as a run.
+fn sorted_run(mut rows: Vec<Row>) -> Run {
+    sort_by_person(&mut rows, |r| r.person, |r| (r.ts, r.flags));
+    Run::from_sorted(&rows)
 }
 
 impl Accumulator for RollingRows {
@@ -446,7 +445,8 @@ impl Accumulator for RollingRows {
 
     fn size(&self) -> usize {
         let runs: usize = self.runs.iter().map(Run::len).sum();
-        size_of_val(self) + self.rows.capacity() * size_of::<Row>() + runs * 17
+        let run_row = 2 * size_of::<i64>() + size_of::<u8>();
+        size_of_val(self) + self.rows.capacity() * size_of::<Row>() + runs * run_row
     }
 }
 
