@@ -473,7 +473,7 @@ async fn scan(
         })
         .into_udaf();
         let (number, text) = match m.metric {
-            Metric::SessionTotals => session_arguments(&schema),
+            Metric::SessionTotals => session_arguments(&schema)?,
             _ => property_arguments(series.property.as_ref(), measure, &schema),
         };
         aggregates.push((
@@ -501,21 +501,18 @@ async fn scan(
 
 /// The values aggregate's arguments for `SESSIONTOTALS`: no number, the session id as text
 /// (null without a session: Amplitude's `-1`, or files without the column).
-fn session_arguments(schema: &Schema) -> (Expr, Expr) {
+fn session_arguments(schema: &Schema) -> Result<(Expr, Expr)> {
+    let no_number = lit(ScalarValue::Float64(None));
     if schema.field_with_name("session_id").is_err() {
-        return (
-            lit(ScalarValue::Float64(None)),
-            lit(ScalarValue::Utf8(None)),
-        );
+        return Ok((no_number, lit(ScalarValue::Utf8(None))));
     }
     let session = column("session_id");
     let text = when(
         session.clone().not_eq(lit(-1i64)),
         cast(session, DataType::Utf8),
     )
-    .otherwise(lit(ScalarValue::Utf8(None)))
-    .unwrap_or_else(|_| lit(ScalarValue::Utf8(None)));
-    (lit(ScalarValue::Float64(None)), text)
+    .otherwise(lit(ScalarValue::Utf8(None)))?;
+    Ok((no_number, text))
 }
 
 /// The values aggregate's property arguments: the property as a number (`Float64`, null when

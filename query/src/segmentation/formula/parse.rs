@@ -206,6 +206,9 @@ struct Parser<'s> {
     max_window: MaxWindow,
 }
 
+/// A percentile call: its name, the arguments it takes, and its metric at a percentile.
+type PercentileCall = (&'static str, &'static str, fn(u32) -> Metric);
+
 /// A series (its index) and, for a reference across segments, the segment (its index).
 type SeriesRef = (usize, Option<usize>);
 
@@ -382,28 +385,28 @@ impl Parser<'_> {
             let series = self.series_letter(&arguments[0])?;
             return self.metric(metric, series, at).map(Expr::Metric);
         }
-        if upper == "PERCENTILE" || upper == "FREQPERCENTILE" {
-            let (function, expected) = if upper == "PERCENTILE" {
-                (
-                    "PERCENTILE",
-                    "2 arguments, a series letter and a percentile from 0 to 100 \
-                     (as in PERCENTILE(A, 90))",
-                )
-            } else {
-                (
-                    "FREQPERCENTILE",
-                    "2 arguments, a series letter and a percentile from 0 to 100 \
-                     (as in FREQPERCENTILE(A, 90))",
-                )
-            };
+        let percentile_of: Option<PercentileCall> = match upper.as_str() {
+            "PERCENTILE" => Some((
+                "PERCENTILE",
+                "2 arguments, a series letter and a percentile from 0 to 100 \
+                 (as in PERCENTILE(A, 90))",
+                Metric::Percentile,
+            )),
+            "FREQPERCENTILE" => Some((
+                "FREQPERCENTILE",
+                "2 arguments, a series letter and a percentile from 0 to 100 \
+                 (as in FREQPERCENTILE(A, 90))",
+                Metric::FrequencyPercentile,
+            )),
+            _ => None,
+        };
+        if let Some((function, expected, metric)) = percentile_of {
             arity(function, expected, 2, 2)?;
             let series = self.series_letter(&arguments[0])?;
             let hundredths = percentile(&arguments[1])?;
-            let metric = match function {
-                "PERCENTILE" => Metric::Percentile(hundredths),
-                _ => Metric::FrequencyPercentile(hundredths),
-            };
-            return self.metric(metric, series, at).map(Expr::Metric);
+            return self
+                .metric(metric(hundredths), series, at)
+                .map(Expr::Metric);
         }
         if upper == "ARPAU" {
             // Average revenue per active user: the series' property sum ÷ the persons active
@@ -543,19 +546,8 @@ impl Parser<'_> {
         let mut chars = name.chars();
         let first = chars.next().map(|c| c.to_ascii_uppercase());
         let rest = chars.as_str();
-        match first {
-            Some(c @ 'A'..='Z') if rest.is_empty() => {
-                let index = usize::from(c as u8 - b'A');
-                if index < self.series.len() {
-                    Ok((index, None))
-                } else {
-                    Err(FormulaProblem::UnknownSeries {
-                        at,
-                        letter: name.to_owned(),
-                        last: letter(self.series.len().saturating_sub(1)),
-                    })
-                }
-            }
+        let (c, segment) = match first {
+            Some(c @ 'A'..='Z') if rest.is_empty() => (c, None),
             Some(c @ 'A'..='Z') if rest.chars().all(|c| c.is_ascii_digit()) => {
                 let segment = rest.parse::<usize>().ok().filter(|&n| n >= 1);
                 let (Some(segment), true) = (segment, segment <= Some(self.segments)) else {
@@ -565,22 +557,25 @@ impl Parser<'_> {
                         segments: self.segments,
                     });
                 };
-                let index = usize::from(c as u8 - b'A');
-                if index < self.series.len() {
-                    Ok((index, Some(segment - 1)))
-                } else {
-                    Err(FormulaProblem::UnknownSeries {
-                        at,
-                        letter: name.to_owned(),
-                        last: letter(self.series.len().saturating_sub(1)),
-                    })
-                }
+                (c, Some(segment - 1))
             }
-            _ => Err(FormulaProblem::Expected {
+            _ => {
+                return Err(FormulaProblem::Expected {
+                    at,
+                    expected: "a series letter (A for the first series, B, …)",
+                    found: format!("{name:?}"),
+                });
+            }
+        };
+        let index = usize::from(c as u8 - b'A');
+        if index < self.series.len() {
+            Ok((index, segment))
+        } else {
+            Err(FormulaProblem::UnknownSeries {
                 at,
-                expected: "a series letter (A for the first series, B, …)",
-                found: format!("{name:?}"),
-            }),
+                letter: name.to_owned(),
+                last: letter(self.series.len().saturating_sub(1)),
+            })
         }
     }
 }
