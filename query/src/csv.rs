@@ -3,8 +3,8 @@
 //! Compared segments get a leading `segment` column.
 
 use crate::result::{
-    EventsResult, FormulaResult, FunnelResult, LifecycleResult, PathsResult, QueryResult,
-    RetentionResult, SegmentationResult, SegmentsResult, StickinessResult,
+    EventsResult, FunnelResult, LifecycleResult, PathsResult, QueryResult, RetentionResult,
+    SegmentationResult, SegmentsResult, StickinessResult,
 };
 
 /// A header and its rows.
@@ -83,11 +83,7 @@ fn with_formulas_across_segments(table: &mut Table, compared: &SegmentsResult) {
     if compared.formulas.is_empty() || points == 0 {
         return;
     }
-    let columns: Vec<_> = compared
-        .formulas
-        .iter()
-        .map(FormulaResult::column)
-        .collect();
+    let columns = compared.formula_columns();
     table
         .header
         .extend(columns.iter().map(|(name, _)| name.clone()));

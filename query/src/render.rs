@@ -3,9 +3,9 @@
 use std::fmt::Write as _;
 
 use crate::result::{
-    EventsResult, FormulaResult, FunnelPoint, FunnelResult, FunnelRow, GroupsResult,
-    LifecycleResult, PathsResult, QueryResult, RetentionCohort, RetentionOverall, RetentionResult,
-    SegmentationResult, SegmentsResult, StickinessResult, TimeToConvert,
+    EventsResult, FunnelPoint, FunnelResult, FunnelRow, GroupsResult, LifecycleResult, PathsResult,
+    QueryResult, RetentionCohort, RetentionOverall, RetentionResult, SegmentationResult,
+    SegmentsResult, StickinessResult, TimeToConvert,
 };
 use crate::spec::{BreakdownKind, Dataset, FunnelCounting};
 
@@ -57,13 +57,8 @@ fn render_segments(compared: &SegmentsResult) -> String {
         out.push_str(&render_table(&segment.result));
     }
     if !compared.formulas.is_empty() {
-        let columns: Vec<_> = compared
-            .formulas
-            .iter()
-            .map(FormulaResult::column)
-            .collect();
         out.push_str("\n== Across segments ==\n");
-        out.push_str(&point_table(compared.points(), &columns));
+        out.push_str(&point_table(compared.points(), &compared.formula_columns()));
     }
     out
 }

@@ -333,6 +333,11 @@ impl SegmentationResult {
 }
 
 impl SegmentsResult {
+    /// The formulas across segments as table columns ([`FormulaResult::column`]).
+    pub fn formula_columns(&self) -> Vec<(String, Vec<Option<f64>>)> {
+        self.formulas.iter().map(FormulaResult::column).collect()
+    }
+
     /// The points of the segments' segmentations (the same in every segment); empty for other
     /// analyses.
     pub fn points(&self) -> &[String] {
