@@ -126,6 +126,8 @@ impl PeriodLayout {
 
 /// One person's state, as seen by [`PersonPeriods::for_each`].
 pub(crate) struct PersonView<'a> {
+    /// The person's id.
+    pub(crate) id: i64,
     /// Earliest [`FIRST`] time, or [`NO_FIRST`].
     pub(crate) first: i64,
     /// Whether a [`BEFORE`] row was seen.
@@ -335,10 +337,11 @@ impl PersonPeriods {
             by_key.entry(chunk[0]).or_default().push(&chunk[1..]);
         }
         let mut combined = vec![0u64; o.stride];
-        for parts in by_key.values() {
+        for (&key, parts) in &by_key {
             let Some((head, rest)) = parts.split_first() else {
                 continue;
             };
+            let first_id = (key as i64) << CHUNK_BITS;
             for (i, person) in head.chunks_exact(o.stride).enumerate() {
                 let person = if rest.is_empty() {
                     person
@@ -355,6 +358,7 @@ impl PersonPeriods {
                 };
                 let (first, before) = view(person);
                 f(PersonView {
+                    id: first_id + i as i64,
                     first,
                     before,
                     a: o.a.map_or(&[][..], |at| &person[at..at + words]),

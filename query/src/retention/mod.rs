@@ -22,7 +22,7 @@ use datafusion::arrow::datatypes::DataType;
 use datafusion::common::cast::as_uint64_array;
 use datafusion::datasource::listing::ListingTable;
 use datafusion::execution::context::SessionContext;
-use datafusion::logical_expr::{cast, lit, when};
+use datafusion::logical_expr::{Expr, cast, lit, when};
 
 use crate::error::{QueryError, Result};
 use crate::filter::Conditions;
@@ -34,7 +34,7 @@ use crate::spec::{PointIndex, RetentionQuery, ReturnPeriods, SeriesEvent, StartE
 use crate::whole_table::{aggregate_list, event_matches};
 use persons::{RETURN, RetentionParams, RetentionUdaf, START, START_UNMET};
 pub(crate) use persons::{list_scalar, list_type};
-use rolling::{RollingParams, RollingUdaf};
+use rolling::{RollingParams, RollingScans};
 
 /// Runs `query` over `table` (`None`: no data yet, every count is zero): one scan and one
 /// table per return event.
@@ -158,19 +158,6 @@ async fn counts(
     let (Some(&from), Some(&end)) = (starts.first(), starts.last()) else {
         return Ok(Vec::new());
     };
-    // Returns are read to the end of the last period or window followed.
-    let scan_end = match &query.return_periods {
-        ReturnPeriods::Calendar => end,
-        ReturnPeriods::Rolling(windows) => windows.horizon_ms,
-    };
-    let (start_matches, mut filter) = match &query.start {
-        // New users: every counted event up to the end, from the beginning of time.
-        StartEvent::New => (
-            event_matches(&SeriesEvent::Any),
-            column("event_time").lt(timestamp(scan_end)),
-        ),
-        StartEvent::Event(event) => (event_matches(event), time_span(from, scan_end - 1)),
-    };
     // New users start at their first counted event, whatever its values; the conditions say
     // whether that first event opens a cohort (Amplitude: they must hold at the "new user"
     // event), so an unmet one is flagged rather than left out.
@@ -181,59 +168,106 @@ async fn counts(
         _ => lit(0i64),
     };
     let start_matches = match &query.start {
-        StartEvent::New => start_matches,
-        StartEvent::Event(_) => query.start_conditions.and(start_matches, &schema),
+        StartEvent::New => event_matches(&SeriesEvent::Any),
+        StartEvent::Event(event) => query.start_conditions.and(event_matches(event), &schema),
     };
     let return_matches = ret_conditions.and(event_matches(ret), &schema);
-    if let Some(project) = &query.project {
-        filter = filter.and(column("project").eq(lit(project.clone())));
-    }
-    let types: Option<BTreeSet<&str>> = match (&query.start, ret) {
-        (StartEvent::Event(SeriesEvent::Type(a)), SeriesEvent::Type(b)) => {
-            Some([a.as_str(), b.as_str()].into())
-        }
-        _ => None,
+    let in_project = |filter: Expr| match &query.project {
+        Some(project) => filter.and(column("project").eq(lit(project.clone()))),
+        None => filter,
     };
-    if let Some(types) = types {
-        filter =
-            filter.and(column("event_type").in_list(types.into_iter().map(lit).collect(), false));
-    }
-    let flags = when(start_matches, lit(START) | unmet).otherwise(lit(0i64))?
-        | when(return_matches, lit(RETURN)).otherwise(lit(0i64))?;
+    let person = persons.person_expr(&schema);
+    let ts = cast(column("event_time"), DataType::Int64);
     let new_users = matches!(query.start, StartEvent::New);
     let columns = Arc::new(query.columns.clone());
     let points = Arc::new(PointIndex::new(starts.clone()));
-    let udaf = match &query.return_periods {
-        ReturnPeriods::Calendar => RetentionUdaf::new(RetentionParams {
-            layout: PeriodLayout {
-                points,
-                a_end_ms: query.cohort_end_ms,
-                a_periods: query.cohort_periods,
-                // New users start at their first time, others in bitmap A.
-                kept: Kept {
-                    first: new_users,
-                    before: false,
-                    a: !new_users,
-                    b: true,
+    let windows = match &query.return_periods {
+        ReturnPeriods::Rolling(windows) => *windows,
+        ReturnPeriods::Calendar => {
+            let scan = CalendarScan {
+                filter: in_project(match &query.start {
+                    // New users: every counted event up to the end, from the beginning of time.
+                    StartEvent::New => column("event_time").lt(timestamp(end)),
+                    StartEvent::Event(_) => time_span(from, end - 1),
+                }),
+                start_matches,
+                start_unmet: unmet,
+                return_matches,
+            };
+            let arguments = vec![person, ts, scan.flags()?];
+            let udaf = RetentionUdaf::new(RetentionParams {
+                layout: PeriodLayout {
+                    points,
+                    a_end_ms: query.cohort_end_ms,
+                    a_periods: query.cohort_periods,
+                    // New users start at their first time, others in bitmap A.
+                    kept: Kept {
+                        first: new_users,
+                        before: false,
+                        a: !new_users,
+                        b: true,
+                    },
                 },
-            },
-            new_users,
-            columns,
-        })
-        .into_udaf(),
-        ReturnPeriods::Rolling(windows) => RollingUdaf::new(RollingParams {
-            cohorts: points,
-            windows: *windows,
-            new_users,
-            columns,
-        })
-        .into_udaf(),
+                new_users,
+                columns,
+            });
+            let filter = match read_types(&query.start, ret) {
+                Some(types) => scan.filter.and(types),
+                None => scan.filter,
+            };
+            let values = aggregate_list(ctx, table, filter, udaf.into_udaf(), arguments).await?;
+            return Ok(as_uint64_array(&values)?.values().to_vec());
+        }
     };
-    let arguments = vec![
-        persons.person_expr(&schema),
-        cast(column("event_time"), DataType::Int64),
-        flags,
-    ];
-    let values = aggregate_list(ctx, table, filter, udaf, arguments).await?;
-    Ok(as_uint64_array(&values)?.values().to_vec())
+    let start_span = match &query.start {
+        // New users: their first counted event ever, if it is before the range's end.
+        StartEvent::New => column("event_time").lt(timestamp(query.cohort_end_ms)),
+        StartEvent::Event(_) => time_span(from, query.cohort_end_ms - 1),
+    };
+    let scans = RollingScans {
+        person,
+        ts,
+        starts: in_project(start_span.and(start_matches)),
+        start_unmet: unmet,
+        returns: in_project(time_span(from, windows.horizon_ms - 1).and(return_matches)),
+    };
+    let params = RollingParams {
+        cohorts: points,
+        windows,
+        new_users,
+        columns,
+    };
+    rolling::counts(ctx, table, scans, params).await
+}
+
+/// The one scan of calendar retention: start and return rows together.
+struct CalendarScan {
+    filter: Expr,
+    start_matches: Expr,
+    start_unmet: Expr,
+    return_matches: Expr,
+}
+
+impl CalendarScan {
+    /// Per row, [`START`] (with [`START_UNMET`]) and [`RETURN`].
+    fn flags(&self) -> Result<Expr> {
+        let start = when(
+            self.start_matches.clone(),
+            lit(START) | self.start_unmet.clone(),
+        )
+        .otherwise(lit(0i64))?;
+        let ret = when(self.return_matches.clone(), lit(RETURN)).otherwise(lit(0i64))?;
+        Ok(start | ret)
+    }
+}
+
+/// When both the start and the return are specific event types, only those types are read.
+fn read_types(start: &StartEvent, ret: &SeriesEvent) -> Option<Expr> {
+    match (start, ret) {
+        (StartEvent::Event(SeriesEvent::Type(a)), SeriesEvent::Type(b)) => {
+            let types: BTreeSet<&str> = [a.as_str(), b.as_str()].into();
+            Some(column("event_type").in_list(types.into_iter().map(lit).collect(), false))
+        }
+        _ => None,
+    }
 }

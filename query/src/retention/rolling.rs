@@ -1,35 +1,50 @@
-//! The rolling-window retention aggregate: collect each start or return event as a compact
-//! row, sort the rows by person (each partition its own, when it hands them over), and walk
-//! each person once across the partitions' sorted runs (`windows.rs`).
+//! Retention in rolling windows: two scans, so that memory follows persons and their start
+//! events, never the return events read.
 //!
-//! `sluice_retention_rolling(person, ts, flags)` takes the same arguments as the calendar
-//! aggregate (`persons.rs`: the person, the event time in Unix ms, [`START`] / [`RETURN`]
-//! flags), is used without `GROUP BY` and returns the same `List<UInt64>`: per cohort period
-//! its persons then its returned count per column, then the distinct persons.
+//! 1. **Starts** (`starts.rs`): the start events of the date range (for "new user" retention,
+//!    every counted event before its end, of which each person's first is kept) become each
+//!    person's start groups: per cohort, the first and last hour of starts less than a window
+//!    apart (`windows.rs`). Sorted by person, they are the cohorts' members.
+//! 2. **Returns** (`returns.rs`): the return events from the range's start to the last window
+//!    followed each set, per start group of their person, the bits of the windows they fall in.
+//!    The bits of a person's groups in one cohort, united, answer the columns.
 //!
-//! Memory grows with the rows read, never with persons × periods: a row is 24 bytes, and for
-//! "new user" retention, whose scan reaches back to the beginning of time, a person's run of
-//! rows before the date range is kept as one row, and so is a run of a person's rows of the same
-//! kind in one hour (files are sorted by person).
-//! Partitions hand their rows over sorted, as three columns (person, time, flags) that the final
-//! aggregate reads in place.
+//! A "new user" query keeps one group per person; a specific start event one per person,
+//! cohort and window span with such a start. Each partition of the return scan holds one set
+//! of window bits per group (one word up to 62 periods).
 
+mod returns;
+mod starts;
+
+use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 
-use datafusion::arrow::array::{Array, ArrayRef, Int64Array, ListArray, UInt8Array};
-use datafusion::arrow::buffer::{OffsetBuffer, ScalarBuffer};
-use datafusion::arrow::datatypes::{DataType, Field, FieldRef};
-use datafusion::common::cast::{as_int64_array, as_list_array, as_uint8_array};
-use datafusion::common::{Result, ScalarValue, internal_datafusion_err};
-use datafusion::logical_expr::function::{AccumulatorArgs, StateFieldsArgs};
-use datafusion::logical_expr::{
-    Accumulator, AggregateUDF, AggregateUDFImpl, Signature, Volatility,
-};
+use datafusion::datasource::listing::ListingTable;
+use datafusion::execution::context::SessionContext;
+use datafusion::logical_expr::Expr;
 
-use super::persons::{RETURN, START, START_UNMET, list_scalar, list_type};
-use super::windows::{Start, WindowTable};
-use crate::person_sort::sort_by_person;
+use super::windows::WindowBits;
+use crate::error::Result;
 use crate::spec::{PointIndex, RollingWindows};
+use crate::whole_table::aggregate_list;
+use returns::{ReturnParams, ReturnsUdaf};
+use starts::{StartParams, Starts, StartsUdaf};
+
+/// The two scans of a rolling retention query: which rows each reads and what it passes on.
+pub(crate) struct RollingScans {
+    /// The person of a row.
+    pub(crate) person: Expr,
+    /// The event time in Unix ms (`Int64`).
+    pub(crate) ts: Expr,
+    /// Rows that can start (for "new user" retention, every counted event before the range's
+    /// end).
+    pub(crate) starts: Expr,
+    /// Per start row, 1 when it does not meet the start event's conditions ("new user"
+    /// retention, where a first event that does not meet them opens no cohort), else 0.
+    pub(crate) start_unmet: Expr,
+    /// Return rows from the range's start to the last window followed.
+    pub(crate) returns: Expr,
+}
 
 /// The fixed parameters of one rolling retention query.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -44,409 +59,60 @@ pub(crate) struct RollingParams {
     pub(crate) columns: Arc<Vec<(u32, Option<u32>)>>,
 }
 
-impl RollingParams {
-    fn range_start_ms(&self) -> i64 {
-        self.cohorts.starts().first().copied().unwrap_or(i64::MAX)
-    }
-
-    fn range_end_ms(&self) -> i64 {
-        self.cohorts.starts().last().copied().unwrap_or(i64::MIN)
-    }
-
-    fn cohort_count(&self) -> usize {
-        self.cohorts.starts().len().saturating_sub(1)
-    }
-}
-
-/// Row flag: a start event.
-const ROW_START: u8 = 1;
-/// Row flag: a return event.
-const ROW_RETURN: u8 = 2;
-/// Row flag ("new user" retention): the person had a counted event before the date range.
-const ROW_EARLIER: u8 = 4;
-/// Row flag ("new user" retention), with [`ROW_START`]: the event does not meet the start
-/// event's conditions (sorting after one that does in the same millisecond).
-const ROW_UNMET: u8 = 8;
-
-/// One collected event.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Row {
-    person: i64,
-    ts: i64,
-    flags: u8,
-}
-
-/// A run of rows sorted in [`row_order`], as columns: a partition's rows handed over (read in
-/// place), or the final aggregate's own.
-#[derive(Debug, Clone)]
-struct Run {
-    person: ScalarBuffer<i64>,
-    ts: ScalarBuffer<i64>,
-    flags: ScalarBuffer<u8>,
-}
-
-impl Run {
-    /// `rows`, sorted in [`row_order`], as columns.
-    fn from_sorted(rows: &[Row]) -> Run {
-        Run {
-            person: rows.iter().map(|r| r.person).collect(),
-            ts: rows.iter().map(|r| r.ts).collect(),
-            flags: rows.iter().map(|r| r.flags).collect(),
-        }
-    }
-
-    fn len(&self) -> usize {
-        self.person.len()
-    }
-
-    fn row(&self, i: usize) -> Row {
-        Row {
-            person: self.person[i],
-            ts: self.ts[i],
-            flags: self.flags[i],
-        }
-    }
-
-    fn rows(&self) -> impl Iterator<Item = Row> + '_ {
-        (0..self.len()).map(|i| self.row(i))
-    }
-}
-
-/// The state's columns: the persons, times and flags of the sorted rows.
-const STATE_COLUMNS: [(&str, DataType); 3] = [
-    ("persons", DataType::Int64),
-    ("times", DataType::Int64),
-    ("flags", DataType::UInt8),
-];
-
-/// The rolling retention aggregate of one query.
-#[derive(Debug, PartialEq, Eq, Hash)]
-pub(crate) struct RollingUdaf {
+/// Per cohort its persons and returned counts, then the distinct persons (as
+/// `retention::counts`).
+pub(crate) async fn counts(
+    ctx: &SessionContext,
+    table: Arc<ListingTable>,
+    scans: RollingScans,
     params: RollingParams,
-    signature: Signature,
+) -> Result<Vec<u64>> {
+    let start_params = StartParams::new(&params);
+    let cohorts = start_params.cohort_count();
+    let udaf = StartsUdaf::new(start_params).into_udaf();
+    let arguments = vec![scans.person.clone(), scans.ts.clone(), scans.start_unmet];
+    let groups = aggregate_list(ctx, Arc::clone(&table), scans.starts, udaf, arguments).await?;
+    let starts = Starts::decode(&groups)?;
+    let return_params = ReturnParams {
+        starts: Shared(Arc::new(starts)),
+        bits: Arc::new(WindowBits::new(
+            params.windows.window_hours,
+            &params.columns,
+        )),
+        windows: params.windows,
+        cohorts,
+        columns: params.columns.len(),
+    };
+    let udaf = ReturnsUdaf::new(return_params).into_udaf();
+    let arguments = vec![scans.person, scans.ts];
+    let counts = aggregate_list(ctx, table, scans.returns, udaf, arguments).await?;
+    Ok(datafusion::common::cast::as_uint64_array(&counts)?
+        .values()
+        .to_vec())
 }
 
-impl RollingUdaf {
-    pub(crate) fn new(params: RollingParams) -> Self {
-        RollingUdaf {
-            params,
-            signature: Signature::exact(
-                vec![DataType::Int64, DataType::Int64, DataType::Int64],
-                Volatility::Immutable,
-            ),
-        }
-    }
-
-    pub(crate) fn into_udaf(self) -> AggregateUDF {
-        AggregateUDF::new_from_impl(self)
-    }
-}
-
-impl AggregateUDFImpl for RollingUdaf {
-    fn name(&self) -> &str {
-        "sluice_retention_rolling"
-    }
-
-    fn signature(&self) -> &Signature {
-        &self.signature
-    }
-
-    fn return_type(&self, _arg_types: &[DataType]) -> Result<DataType> {
-        Ok(list_type())
-    }
-
-    fn accumulator(&self, _args: AccumulatorArgs<'_>) -> Result<Box<dyn Accumulator>> {
-        Ok(Box::new(RollingRows {
-            params: self.params.clone(),
-            rows: Vec::new(),
-            runs: Vec::new(),
-        }))
-    }
-
-    fn state_fields(&self, args: StateFieldsArgs<'_>) -> Result<Vec<FieldRef>> {
-        Ok(STATE_COLUMNS
-            .iter()
-            .map(|(name, data_type)| {
-                let item = Arc::new(Field::new_list_field(data_type.clone(), true));
-                Arc::new(Field::new(
-                    format!("{}[{name}]", args.name),
-                    DataType::List(item),
-                    true,
-                ))
-            })
-            .collect())
-    }
-}
-
-/// The rows collected by one partition, and the sorted runs of rows handed over by others.
+/// A value shared by the aggregates of one query, compared by identity (an aggregate's
+/// parameters must be comparable; two queries never share one).
 #[derive(Debug)]
-struct RollingRows {
-    params: RollingParams,
-    rows: Vec<Row>,
-    /// Rows handed over by other partitions (and this one's, once sorted), each run sorted by
-    /// person, time and flags.
-    runs: Vec<Run>,
-}
+pub(crate) struct Shared<T>(pub(crate) Arc<T>);
 
-impl RollingRows {
-    /// The row for an event, if it can matter.
-    fn row(&self, person: i64, ts: i64, flags: i64) -> Option<Row> {
-        let p = &self.params;
-        let in_range = ts >= p.range_start_ms();
-        let mut row_flags = 0;
-        if flags & START != 0 && ts < p.range_end_ms() {
-            row_flags |= match (in_range, p.new_users) {
-                (true, true) if flags & START_UNMET != 0 => ROW_START | ROW_UNMET,
-                (true, _) => ROW_START,
-                (false, true) => ROW_EARLIER,
-                (false, false) => 0,
-            };
-        }
-        // A return before the range precedes every start's hour (the range starts on an hour).
-        if flags & RETURN != 0 && in_range && ts < p.windows.horizon_ms {
-            row_flags |= ROW_RETURN;
-        }
-        (row_flags != 0).then_some(Row {
-            person,
-            ts,
-            flags: row_flags,
-        })
-    }
-
-    /// Keeps `row`, unless the last row kept says the same: the same person and flags, and
-    /// before the range, or in the same hour (and, for a start, the same cohort). The walk only
-    /// reads a row's hour and whether it is the person's earliest of its kind, so the pair
-    /// becomes one row at the earlier time. Files are sorted by person, so a busy person's
-    /// events of an hour arrive together and shrink to one row.
-    fn push(&mut self, row: Row) {
-        let p = &self.params;
-        if let Some(last) = self.rows.last_mut()
-            && last.person == row.person
-            && last.flags == row.flags
-        {
-            if row.flags == ROW_EARLIER {
-                return;
-            }
-            let same_hour = p.windows.hour_of(last.ts) == p.windows.hour_of(row.ts);
-            let same_cohort = row.flags & ROW_START == 0
-                || p.cohorts.point_of(last.ts) == p.cohorts.point_of(row.ts);
-            if same_hour && same_cohort {
-                last.ts = last.ts.min(row.ts);
-                return;
-            }
-        }
-        self.rows.push(row);
-    }
-
-    /// Sorts this partition's rows into one run (with the runs it holds, if any: then every
-    /// row is sorted again). Each partition sorts its own rows when it hands them over, in
-    /// parallel with the others.
-    fn seal(&mut self) {
-        if self.rows.is_empty() && self.runs.len() <= 1 {
-            return;
-        }
-        let mut rows = std::mem::take(&mut self.rows);
-        rows.extend(self.runs.iter().flat_map(Run::rows));
-        self.runs = vec![sorted_run(rows)];
-    }
-
-    /// Sorts this partition's own rows into a run beside the others.
-    fn sort_own_rows(&mut self) {
-        if !self.rows.is_empty() {
-            let own = std::mem::take(&mut self.rows);
-            self.runs.push(sorted_run(own));
-        }
-    }
-
-    /// Takes the runs of states written by `state`, read in place (a run not in
-    /// [`row_order`] is sorted first).
-    fn merge_columns(
-        &mut self,
-        persons: &ListArray,
-        times: &ListArray,
-        flags: &ListArray,
-    ) -> Result<()> {
-        if persons.len() != times.len() || persons.len() != flags.len() {
-            return Err(internal_datafusion_err!(
-                "rolling retention state of uneven columns"
-            ));
-        }
-        for i in 0..persons.len() {
-            if persons.is_null(i) {
-                continue;
-            }
-            let (person, ts, flag) = (persons.value(i), times.value(i), flags.value(i));
-            let (person, ts, flag) = (
-                as_int64_array(&person)?,
-                as_int64_array(&ts)?,
-                as_uint8_array(&flag)?,
-            );
-            if person.len() != ts.len()
-                || person.len() != flag.len()
-                || person.null_count() + ts.null_count() + flag.null_count() > 0
-            {
-                return Err(internal_datafusion_err!(
-                    "rolling retention state of uneven or null columns"
-                ));
-            }
-            let run = Run {
-                person: person.values().clone(),
-                ts: ts.values().clone(),
-                flags: flag.values().clone(),
-            };
-            let sorted =
-                (1..run.len()).all(|k| row_order(&run.row(k - 1)) <= row_order(&run.row(k)));
-            self.runs.push(match sorted {
-                true => run,
-                false => sorted_run(run.rows().collect()),
-            });
-        }
-        Ok(())
-    }
-
-    /// The counts (see the module docs): the runs (this partition's rows sorted as one more)
-    /// are walked together, person by person, in the order of their ids.
-    fn counts(&mut self) -> Vec<u64> {
-        self.sort_own_rows();
-        let p = &self.params;
-        let mut table = WindowTable::new(p.cohort_count(), p.windows.window_hours, &p.columns);
-        let (mut starts, mut returns) = (Vec::new(), Vec::new());
-        let mut heads = vec![0usize; self.runs.len()];
-        let mut person = Vec::new();
-        loop {
-            let next = self
-                .runs
-                .iter()
-                .zip(&heads)
-                .filter_map(|(run, &head)| run.person.get(head).copied())
-                .min();
-            let Some(id) = next else { break };
-            person.clear();
-            for (run, head) in self.runs.iter().zip(heads.iter_mut()) {
-                while run.person.get(*head) == Some(&id) {
-                    person.push(run.row(*head));
-                    *head += 1;
-                }
-            }
-            if self.runs.len() > 1 {
-                person.sort_unstable_by_key(row_order);
-            }
-            let person = &person[..];
-            starts.clear();
-            returns.clear();
-            let start_of = |row: &Row| {
-                p.cohorts.point_of(row.ts).map(|cohort| Start {
-                    cohort,
-                    hour: p.windows.hour_of(row.ts),
-                })
-            };
-            if p.new_users {
-                // The person's first counted event, if it is in the range and meets the
-                // conditions (in one millisecond, an event meeting them sorts first).
-                let first = person
-                    .iter()
-                    .find(|r| r.flags & (ROW_START | ROW_EARLIER) != 0);
-                if let Some(first) = first.filter(|r| r.flags & (ROW_EARLIER | ROW_UNMET) == 0) {
-                    starts.extend(start_of(first));
-                }
-            } else {
-                let rows = person.iter().filter(|r| r.flags & ROW_START != 0);
-                starts.extend(rows.filter_map(start_of));
-            }
-            let rows = person.iter().filter(|r| r.flags & ROW_RETURN != 0);
-            returns.extend(rows.map(|r| p.windows.hour_of(r.ts)));
-            // Starts (returns) in one hour have the same windows: a busy person's thousands of
-            // events shrink to at most a few per hour.
-            starts.dedup();
-            returns.dedup();
-            table.add_person(&starts, &returns);
-        }
-        table.into_counts()
+impl<T> Clone for Shared<T> {
+    fn clone(&self) -> Self {
+        Shared(Arc::clone(&self.0))
     }
 }
 
-/// The order the walk reads rows in: by person, then time, then flags (in one millisecond, a
-/// start meeting the conditions before one that does not).
-fn row_order(row: &Row) -> (i64, i64, u8) {
-    (row.person, row.ts, row.flags)
+impl<T> PartialEq for Shared<T> {
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
 }
 
-/// `rows` sorted into [`row_order`], as a run.
-fn sorted_run(mut rows: Vec<Row>) -> Run {
-    sort_by_person(&mut rows, |r| r.person, |r| (r.ts, r.flags));
-    Run::from_sorted(&rows)
-}
+impl<T> Eq for Shared<T> {}
 
-impl Accumulator for RollingRows {
-    fn update_batch(&mut self, values: &[ArrayRef]) -> Result<()> {
-        let [person, ts, flags] = values else {
-            return Err(internal_datafusion_err!(
-                "rolling retention expects 3 columns, got {}",
-                values.len()
-            ));
-        };
-        let (person, ts, flags) = (
-            as_int64_array(person)?,
-            as_int64_array(ts)?,
-            as_int64_array(flags)?,
-        );
-        for i in 0..person.len() {
-            if person.is_null(i) || ts.is_null(i) || flags.is_null(i) {
-                continue;
-            }
-            if let Some(row) = self.row(person.value(i), ts.value(i), flags.value(i)) {
-                self.push(row);
-            }
-        }
-        Ok(())
-    }
-
-    fn merge_batch(&mut self, states: &[ArrayRef]) -> Result<()> {
-        let [persons, times, flags] = states else {
-            return Err(internal_datafusion_err!(
-                "rolling retention state expects 3 columns, got {}",
-                states.len()
-            ));
-        };
-        self.merge_columns(
-            as_list_array(persons)?,
-            as_list_array(times)?,
-            as_list_array(flags)?,
-        )
-    }
-
-    /// The sorted rows as three one-value lists whose values are the run's own buffers.
-    fn state(&mut self) -> Result<Vec<ScalarValue>> {
-        self.seal();
-        let run = self
-            .runs
-            .first()
-            .cloned()
-            .unwrap_or_else(|| Run::from_sorted(&[]));
-        let columns: [ArrayRef; 3] = [
-            Arc::new(Int64Array::new(run.person, None)),
-            Arc::new(Int64Array::new(run.ts, None)),
-            Arc::new(UInt8Array::new(run.flags, None)),
-        ];
-        Ok(columns
-            .into_iter()
-            .zip(STATE_COLUMNS)
-            .map(|(values, (_, data_type))| {
-                let item = Arc::new(Field::new_list_field(data_type, true));
-                let offsets = OffsetBuffer::from_lengths([values.len()]);
-                ScalarValue::List(Arc::new(ListArray::new(item, offsets, values, None)))
-            })
-            .collect())
-    }
-
-    fn evaluate(&mut self) -> Result<ScalarValue> {
-        Ok(list_scalar(self.counts()))
-    }
-
-    fn size(&self) -> usize {
-        let runs: usize = self.runs.iter().map(Run::len).sum();
-        let run_row = 2 * size_of::<i64>() + size_of::<u8>();
-        size_of_val(self) + self.rows.capacity() * size_of::<Row>() + runs * run_row
+impl<T> Hash for Shared<T> {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        Arc::as_ptr(&self.0).hash(state);
     }
 }
 

@@ -1,89 +1,94 @@
-//! One person's retention in rolling windows: given their start events (cohort and hour) and
-//! the hours of their return events, which cohorts they are in and in which columns they
-//! returned.
+//! Rolling windows of a group of start events, and the columns they answer.
 //!
 //! Every start event opens its own windows: window N is hours `[s + N·w, s + (N+1)·w)` for a
-//! start at hour `s` and windows of `w` hours. A person is counted once per cohort, and has
-//! returned in a column of that cohort when a return falls in the column's windows of any of
-//! their start events in the cohort — so one return can count in window 1 of one start and in
-//! window 2 of an earlier one.
+//! start at hour `s` and windows of `w` hours. A person has returned in window N of a cohort
+//! when a return falls in window N of any of their starts in that cohort.
+//!
+//! Starts less than `w` hours apart have overlapping windows, so the union of window N over a
+//! group of such starts is one span: `[lo + N·w, hi + (N+1)·w)` for the group's first hour `lo`
+//! and last hour `hi`. A cohort's starts are therefore kept as groups of at most `w` hours
+//! ([`StartGroup`]): two hours per group, whatever the number of starts, and one return is
+//! checked against a group in constant time. The union over window N over a bracket of windows
+//! `[a, b)` is the union of those spans, so a bracket is answered from the per-window bits.
 
-/// A start event: the cohort it opens and its hour (rounded down).
+/// Starts of one person in one cohort, less than a window apart: their first and last hour.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct Start {
-    /// Index of the cohort period holding the start event.
-    pub(crate) cohort: usize,
-    /// Its hour number.
-    pub(crate) hour: i64,
+pub(crate) struct StartGroup {
+    pub(crate) lo: i64,
+    pub(crate) hi: i64,
 }
 
-/// The columns of a rolling retention table and the counts collected so far.
-#[derive(Debug)]
-pub(crate) struct WindowTable<'a> {
+/// The windows a group's starts and returns are counted in.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub(crate) struct WindowBits {
     /// Hours per window.
     window_hours: i64,
-    /// Each column's windows `[from, to)`; `None`: every later window.
-    columns: &'a [(u32, Option<u32>)],
-    /// Per cohort: its persons, then the returned persons of each column.
-    cells: Vec<u64>,
-    /// Persons in any cohort.
-    distinct: u64,
+    /// Windows counted one by one (`0..=n`); a return in a later window sets bit `tracked`.
+    tracked: u32,
+    /// Words per group.
+    words: usize,
+    /// Each column's bits, `words` per column.
+    column_masks: Vec<u64>,
 }
 
-impl<'a> WindowTable<'a> {
-    /// An empty table of `cohorts` rows.
-    pub(crate) fn new(
-        cohorts: usize,
-        window_hours: i64,
-        columns: &'a [(u32, Option<u32>)],
-    ) -> Self {
-        WindowTable {
-            window_hours,
-            columns,
-            cells: vec![0; cohorts * (1 + columns.len())],
-            distinct: 0,
-        }
-    }
-
-    /// Counts one person: `starts` in time order (so by cohort), `returns` the sorted hours of
-    /// their return events.
-    pub(crate) fn add_person(&mut self, starts: &[Start], returns: &[i64]) {
-        if starts.is_empty() {
-            return;
-        }
-        self.distinct += 1;
-        let width = 1 + self.columns.len();
-        for cohort_starts in starts.chunk_by(|a, b| a.cohort == b.cohort) {
-            let cohort = cohort_starts[0].cohort;
-            let Some(row) = self.cells.get_mut(cohort * width..(cohort + 1) * width) else {
-                continue;
-            };
-            row[0] += 1;
-            for (cell, &(from, to)) in row[1..].iter_mut().zip(self.columns) {
-                let w = self.window_hours;
-                let returned = cohort_starts.iter().any(|start| {
-                    let first = start.hour + i64::from(from) * w;
-                    let end = to.map(|to| start.hour + i64::from(to) * w);
-                    has_return(returns, first, end)
-                });
-                *cell += u64::from(returned);
+impl WindowBits {
+    /// The windows of `columns` (`[from, to)`; `None`: every later window), `window_hours`
+    /// each.
+    pub(crate) fn new(window_hours: i64, columns: &[(u32, Option<u32>)]) -> Self {
+        let tracked = columns
+            .iter()
+            .map(|&(from, to)| to.unwrap_or(from + 1).max(from + 1))
+            .max()
+            .unwrap_or(1);
+        let words = (tracked as usize + 1).div_ceil(64);
+        let mut column_masks = vec![0u64; words * columns.len()];
+        for (j, &(from, to)) in columns.iter().enumerate() {
+            let end = to.unwrap_or(tracked + 1);
+            let mask = &mut column_masks[j * words..(j + 1) * words];
+            for bit in from..end {
+                mask[bit as usize / 64] |= 1 << (bit % 64);
             }
         }
+        WindowBits {
+            window_hours,
+            tracked,
+            words,
+            column_masks,
+        }
     }
 
-    /// The counts: per cohort its persons and returned per column, then the distinct persons.
-    pub(crate) fn into_counts(mut self) -> Vec<u64> {
-        self.cells.push(self.distinct);
-        self.cells
+    /// Words of window bits per group.
+    pub(crate) fn words(&self) -> usize {
+        self.words
+    }
+
+    /// Sets in `bits` (one group's words) the windows of `group` that hold a return at hour
+    /// `hour`: at most two, as the group spans less than a window.
+    pub(crate) fn add_return(&self, group: StartGroup, hour: i64, bits: &mut [u64]) {
+        if hour < group.lo {
+            return;
+        }
+        let w = self.window_hours;
+        let last = (hour - group.lo).div_euclid(w);
+        let first = (hour - group.hi).div_euclid(w).max(0);
+        for window in first..=last {
+            let bit = window.min(i64::from(self.tracked)) as usize;
+            bits[bit / 64] |= 1 << (bit % 64);
+        }
+    }
+
+    /// Whether window bits `bits` (a cohort's groups united) answer column `column`.
+    pub(crate) fn returned(&self, bits: &[u64], column: usize) -> bool {
+        let mask = &self.column_masks[column * self.words..(column + 1) * self.words];
+        bits.iter().zip(mask).any(|(b, m)| b & m != 0)
     }
 }
 
-/// Whether sorted `returns` hold an hour in `[first, end)` (`None`: no end).
-fn has_return(returns: &[i64], first: i64, end: Option<i64>) -> bool {
-    let at = returns.partition_point(|&hour| hour < first);
-    returns
-        .get(at)
-        .is_some_and(|&hour| end.is_none_or(|end| hour < end))
+/// The span of `window_hours` hours, counted from `first_hour`, that holds hour `hour`: a
+/// cohort's start groups are its spans from the cohort's first hour, so each is shorter than a
+/// window.
+pub(crate) fn span_of(window_hours: i64, first_hour: i64, hour: i64) -> i64 {
+    (hour - first_hour).div_euclid(window_hours)
 }
 
 #[cfg(test)]
@@ -92,37 +97,69 @@ mod tests {
 
     const RETURN_ON: [(u32, Option<u32>); 3] = [(0, Some(1)), (1, Some(2)), (2, Some(3))];
 
-    fn start(cohort: usize, hour: i64) -> Start {
-        Start { cohort, hour }
+    fn group(lo: i64, hi: i64) -> StartGroup {
+        StartGroup { lo, hi }
+    }
+
+    /// The columns answered by `returns` against `group`.
+    fn answers(bits: &WindowBits, group: StartGroup, returns: &[i64]) -> Vec<bool> {
+        let mut words = vec![0; bits.words()];
+        for &hour in returns {
+            bits.add_return(group, hour, &mut words);
+        }
+        (0..bits.column_masks.len() / bits.words)
+            .map(|j| bits.returned(&words, j))
+            .collect()
     }
 
     #[test]
     fn windows_are_24_hours_from_the_start_hour() {
-        let mut table = WindowTable::new(1, 24, &RETURN_ON);
-        // Start at hour 17; returns at 17 (day 0), 40 (day 0: 23 h later), 41 (day 1).
-        table.add_person(&[start(0, 17)], &[17, 40, 41]);
-        // Start at hour 17, return at hour 16 the same day: before the start, no day.
-        table.add_person(&[start(0, 17)], &[16, 65]);
-        assert_eq!(table.into_counts(), [2, 1, 1, 1, 2]);
+        let bits = WindowBits::new(24, &RETURN_ON);
+        // Start at hour 17: hour 40 is day 0 (23 h later), 41 day 1, 65 day 2, 16 before the
+        // start.
+        assert_eq!(answers(&bits, group(17, 17), &[40]), [true, false, false]);
+        assert_eq!(answers(&bits, group(17, 17), &[41]), [false, true, false]);
+        assert_eq!(answers(&bits, group(17, 17), &[16]), [false, false, false]);
+        assert_eq!(answers(&bits, group(17, 17), &[65]), [false, false, true]);
     }
 
     #[test]
-    fn each_start_opens_windows_and_persons_count_once_per_cohort() {
-        let mut table = WindowTable::new(2, 24, &RETURN_ON);
-        // Two starts in cohort 0 (hours 0 and 30) and one in cohort 1 (hour 50); the return at
-        // hour 54 is day 2 of the first start, day 1 of the second, day 0 of the third.
-        table.add_person(&[start(0, 0), start(0, 30), start(1, 50)], &[54]);
-        assert_eq!(table.into_counts(), [1, 0, 1, 1, 1, 1, 0, 0, 1]);
+    fn a_group_is_the_union_of_its_starts_windows() {
+        let bits = WindowBits::new(24, &RETURN_ON);
+        // Starts at hours 0 and 20: hour 30 is day 1 of the first, day 0 of the second.
+        assert_eq!(answers(&bits, group(0, 20), &[30]), [true, true, false]);
+        // Hour 45 is day 1 of both; hour 20 is day 0 of both.
+        assert_eq!(answers(&bits, group(0, 20), &[45]), [false, true, false]);
+        assert_eq!(answers(&bits, group(0, 20), &[20]), [true, false, false]);
+        // Hour 19 is day 0 of the first start only (before the second).
+        assert_eq!(answers(&bits, group(0, 20), &[19]), [true, false, false]);
     }
 
     #[test]
     fn open_ended_and_bracket_columns() {
         let columns = [(1, None), (0, Some(2)), (3, Some(5))];
-        let mut table = WindowTable::new(1, 168, &columns);
-        // Weekly windows: hour 1_000 is week 5 of a start at hour 0 — after week 1 only.
-        table.add_person(&[start(0, 0)], &[1_000]);
+        let bits = WindowBits::new(168, &columns);
+        // Weekly windows: hour 1 000 is week 5 of a start at hour 0 — after week 1 only (past
+        // the last tracked window, so counted as "later").
+        assert_eq!(answers(&bits, group(0, 0), &[1_000]), [true, false, false]);
         // Hour 167 is week 0, 504 week 3.
-        table.add_person(&[start(0, 0)], &[167, 504]);
-        assert_eq!(table.into_counts(), [2, 2, 1, 1, 2]);
+        assert_eq!(answers(&bits, group(0, 0), &[167, 504]), [true, true, true]);
+    }
+
+    #[test]
+    fn many_windows_span_several_words() {
+        let columns: Vec<(u32, Option<u32>)> = (0..=100).map(|k| (k, Some(k + 1))).collect();
+        let bits = WindowBits::new(24, &columns);
+        assert_eq!(bits.words(), 2);
+        let answered = answers(&bits, group(0, 0), &[99 * 24 + 3]);
+        let hit: Vec<usize> = (0..answered.len()).filter(|&j| answered[j]).collect();
+        assert_eq!(hit, [99]);
+    }
+
+    #[test]
+    fn groups_are_spans_of_a_window_from_the_cohort_s_first_hour() {
+        assert_eq!(span_of(24, 10, 10), 0);
+        assert_eq!(span_of(24, 10, 33), 0);
+        assert_eq!(span_of(24, 10, 34), 1);
     }
 }
