@@ -365,8 +365,10 @@ impl Scanned {
             formula_values: formula_value_metrics(query)
                 .into_iter()
                 .map(|m| match m.metric.property_measure() {
-                    // Nobody did the event: no percentile of their counts.
+                    // Nobody did the event: no percentile of their counts, and no persons to
+                    // average their distinct values over.
                     Some(Measure::Frequency) | None => vec![None; points],
+                    _ if m.metric == Metric::PropertyDistinctPerPerson => vec![None; points],
                     Some(measure) => empty_measure(measure, points),
                 })
                 .collect(),
