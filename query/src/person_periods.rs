@@ -167,22 +167,22 @@ struct Pending {
 
 /// How many rows ahead of the one being applied the state is prefetched: enough misses in
 /// flight to cover memory latency, few enough to stay in the cache.
-const PREFETCH_DISTANCE: usize = 16;
+pub(crate) const PREFETCH_DISTANCE: usize = 16;
 
-/// Asks the CPU to bring the cache line holding `words[0]` into the cache (a hint; nothing on
+/// Asks the CPU to bring the cache line holding `items[0]` into the cache (a hint; nothing on
 /// other architectures).
 #[inline(always)]
-fn prefetch(words: &[u64]) {
+pub(crate) fn prefetch<T>(items: &[T]) {
     // SAFETY: SSE is part of every x86_64 CPU, and a prefetch only hints the cache; the
     // pointer comes from a live slice and is never dereferenced.
     #[cfg(target_arch = "x86_64")]
     unsafe {
         std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(
-            words.as_ptr().cast::<i8>(),
+            items.as_ptr().cast::<i8>(),
         );
     }
     #[cfg(not(target_arch = "x86_64"))]
-    let _ = words;
+    let _ = items;
 }
 
 impl PersonPeriods {

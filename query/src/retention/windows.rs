@@ -64,13 +64,23 @@ impl WindowBits {
 
     /// Sets in `bits` (one group's words) the windows of `group` that hold a return at hour
     /// `hour`: at most two, as the group spans less than a window.
+    #[inline]
     pub(crate) fn add_return(&self, group: StartGroup, hour: i64, bits: &mut [u64]) {
-        if hour < group.lo {
+        let since_first = hour - group.lo;
+        if since_first < 0 {
             return;
         }
         let w = self.window_hours;
-        let last = (hour - group.lo).div_euclid(w);
-        let first = (hour - group.hi).div_euclid(w).max(0);
+        // One division (a 32-bit one where the hours allow): the group spans less than a
+        // window, so its last start's window is the first start's or the one before.
+        let last = match (u32::try_from(since_first), u32::try_from(w)) {
+            (Ok(hours), Ok(w)) => i64::from(hours / w),
+            _ => since_first / w,
+        };
+        let first = match hour - group.hi >= last * w {
+            true => last,
+            false => (last - 1).max(0),
+        };
         for window in first..=last {
             let bit = window.min(i64::from(self.tracked)) as usize;
             bits[bit / 64] |= 1 << (bit % 64);

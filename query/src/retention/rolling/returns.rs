@@ -6,6 +6,7 @@
 //! of every start group ([`WindowBits::words`] words each) and hands them over without copying;
 //! the final phase unites them group by group as it counts.
 
+use std::ops::Range;
 use std::sync::Arc;
 
 use datafusion::arrow::array::{Array, ArrayRef, ListArray, UInt64Array};
@@ -20,6 +21,7 @@ use datafusion::logical_expr::{
 
 use super::Shared;
 use super::starts::Starts;
+use crate::person_periods::{PREFETCH_DISTANCE, prefetch};
 use crate::retention::persons::{list_scalar, list_type};
 use crate::retention::windows::WindowBits;
 use crate::spec::RollingWindows;
@@ -81,11 +83,7 @@ impl AggregateUDFImpl for ReturnsUdaf {
     }
 
     fn accumulator(&self, _args: AccumulatorArgs<'_>) -> Result<Box<dyn Accumulator>> {
-        Ok(Box::new(ReturnBits {
-            params: self.params.clone(),
-            bits: Vec::new(),
-            handed: Vec::new(),
-        }))
+        Ok(Box::new(ReturnBits::new(self.params.clone())))
     }
 
     fn state_fields(&self, args: StateFieldsArgs<'_>) -> Result<Vec<FieldRef>> {
@@ -104,9 +102,21 @@ struct ReturnBits {
     params: ReturnParams,
     bits: Vec<u64>,
     handed: Vec<Buffer>,
+    /// The rows of the batch being applied: their groups and hour (kept to reuse the
+    /// allocation).
+    pending: Vec<(Range<usize>, i64)>,
 }
 
 impl ReturnBits {
+    fn new(params: ReturnParams) -> Self {
+        ReturnBits {
+            params,
+            bits: Vec::new(),
+            handed: Vec::new(),
+            pending: Vec::new(),
+        }
+    }
+
     /// Per cohort its persons and returned per column, then the distinct persons.
     fn counts(&self) -> Vec<u64> {
         let p = &self.params;
@@ -150,6 +160,11 @@ impl ReturnBits {
 }
 
 impl Accumulator for ReturnBits {
+    /// Applies the batch in two passes, as [`PersonPeriods::update`] does: the first finds
+    /// each row's groups, the second sets their bits while prefetching the groups of the row
+    /// [`PREFETCH_DISTANCE`] ahead, so the cache misses of rows far apart overlap.
+    ///
+    /// [`PersonPeriods::update`]: crate::person_periods::PersonPeriods::update
     fn update_batch(&mut self, values: &[ArrayRef]) -> Result<()> {
         let [person, ts] = values else {
             return Err(internal_datafusion_err!(
@@ -160,23 +175,32 @@ impl Accumulator for ReturnBits {
         let (person, ts) = (as_int64_array(person)?, as_int64_array(ts)?);
         let p = &self.params;
         let (starts, words) = (&p.starts.0, p.bits.words());
+        let mut pending = std::mem::take(&mut self.pending);
+        pending.clear();
         for i in 0..person.len() {
             if person.is_null(i) || ts.is_null(i) || ts.value(i) >= p.windows.horizon_ms {
                 continue;
             }
             let groups = starts.groups_of(person.value(i));
-            if groups.is_empty() {
-                continue;
-            }
-            if self.bits.is_empty() {
-                self.bits = vec![0; p.state_words()];
-            }
-            let hour = p.windows.hour_of(ts.value(i));
-            for g in groups {
-                let group_bits = &mut self.bits[g * words..(g + 1) * words];
-                p.bits.add_return(starts.group(g), hour, group_bits);
+            if !groups.is_empty() {
+                pending.push((groups, p.windows.hour_of(ts.value(i))));
             }
         }
+        if !pending.is_empty() && self.bits.is_empty() {
+            self.bits = vec![0; p.state_words()];
+        }
+        let spans = starts.spans();
+        for (i, (groups, hour)) in pending.iter().enumerate() {
+            if let Some((ahead, _)) = pending.get(i + PREFETCH_DISTANCE) {
+                prefetch(&spans[ahead.start..]);
+                prefetch(&self.bits[ahead.start * words..]);
+            }
+            for g in groups.clone() {
+                let group_bits = &mut self.bits[g * words..(g + 1) * words];
+                p.bits.add_return(spans[g], *hour, group_bits);
+            }
+        }
+        self.pending = pending;
         Ok(())
     }
 
@@ -258,14 +282,6 @@ pub(crate) mod tests {
     use super::super::starts::tests::{HOUR, columns_of, params};
     use super::*;
 
-    fn accumulator(params: ReturnParams) -> ReturnBits {
-        ReturnBits {
-            params,
-            bits: Vec::new(),
-            handed: Vec::new(),
-        }
-    }
-
     /// The counts of `returns` (person, time) against `starts`, the rows dealt to
     /// `partitions` partitions in turn, whose states the last one merges.
     pub(crate) fn returns_of(
@@ -285,7 +301,7 @@ pub(crate) mod tests {
             columns: params.columns.len(),
         };
         let mut parts: Vec<ReturnBits> = (0..partitions)
-            .map(|_| accumulator(return_params.clone()))
+            .map(|_| ReturnBits::new(return_params.clone()))
             .collect();
         for (i, row) in returns.iter().enumerate() {
             parts[i % partitions]
@@ -311,7 +327,7 @@ pub(crate) mod tests {
             cohorts: 2,
             columns: 2,
         };
-        let mut acc = accumulator(return_params.clone());
+        let mut acc = ReturnBits::new(return_params.clone());
         acc.update_batch(&columns_of(&[[1, 30 * HOUR]]))
             .expect("update");
         let held = acc.bits.as_ptr();
@@ -320,7 +336,7 @@ pub(crate) mod tests {
         let words = words.as_any().downcast_ref::<UInt64Array>().expect("u64");
         assert_eq!(words.values().as_ptr(), held);
         // A state of the wrong size is refused.
-        let mut other = accumulator(return_params);
+        let mut other = ReturnBits::new(return_params);
         let wrong: ArrayRef = list_scalar(vec![1, 2]).to_array().expect("array");
         assert!(other.merge_batch(&[wrong]).is_err());
     }

@@ -401,8 +401,8 @@ impl Accumulator for FirstStarts {
 pub(crate) struct Starts {
     persons: ScalarBuffer<i64>,
     cohorts: ScalarBuffer<i64>,
-    lo: ScalarBuffer<i64>,
-    hi: ScalarBuffer<i64>,
+    /// Each group's hours, side by side (the return scan reads them per row, in no order).
+    spans: Vec<StartGroup>,
     index: PersonIndex,
 }
 
@@ -436,11 +436,16 @@ impl Starts {
             },
             _ => PersonIndex::Search,
         };
+        let (lo, hi) = (part(2), part(3));
+        let spans = lo
+            .iter()
+            .zip(hi.iter())
+            .map(|(&lo, &hi)| StartGroup { lo, hi })
+            .collect();
         Ok(Starts {
             persons,
             cohorts: part(1),
-            lo: part(2),
-            hi: part(3),
+            spans,
             index,
         })
     }
@@ -481,12 +486,9 @@ impl Starts {
         self.cohorts[g] as usize
     }
 
-    /// Group `g`'s hours.
-    pub(crate) fn group(&self, g: usize) -> StartGroup {
-        StartGroup {
-            lo: self.lo[g],
-            hi: self.hi[g],
-        }
+    /// Every group's hours, by group.
+    pub(crate) fn spans(&self) -> &[StartGroup] {
+        &self.spans
     }
 }
 

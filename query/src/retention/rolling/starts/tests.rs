@@ -28,7 +28,7 @@ pub(crate) fn columns_of<const N: usize>(rows: &[[i64; N]]) -> Vec<ArrayRef> {
 fn groups(starts: &Starts) -> Vec<(i64, usize, i64, i64)> {
     (0..starts.len())
         .map(|g| {
-            let group = starts.group(g);
+            let group = starts.spans()[g];
             (starts.person(g), starts.cohort(g), group.lo, group.hi)
         })
         .collect()
