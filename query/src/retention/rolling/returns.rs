@@ -195,7 +195,11 @@ impl Accumulator for ReturnBits {
                 prefetch(&spans[ahead.start..]);
                 prefetch(&self.bits[ahead.start * words..]);
             }
+            // A person's groups are in time order: those after the return hold none of it.
             for g in groups.clone() {
+                if spans[g].lo > *hour {
+                    break;
+                }
                 let group_bits = &mut self.bits[g * words..(g + 1) * words];
                 p.bits.add_return(spans[g], *hour, group_bits);
             }

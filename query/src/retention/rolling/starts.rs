@@ -12,6 +12,7 @@
 //! - "New user": the person's first counted event ever, in a [`PersonPeriods`] store that keeps
 //!   only that time (and whether it met the start's conditions): one word per person.
 
+use std::collections::HashMap;
 use std::ops::Range;
 use std::sync::Arc;
 
@@ -168,10 +169,7 @@ impl AggregateUDFImpl for StartsUdaf {
         let params = self.params.clone();
         Ok(match params.new_users {
             true => Box::new(FirstStarts::new(params)),
-            false => Box::new(StartRows {
-                params,
-                groups: Vec::new(),
-            }),
+            false => Box::new(StartRows::new(params)),
         })
     }
 
@@ -226,20 +224,90 @@ fn columns(values: &[ArrayRef]) -> Result<[&Int64Array; 3]> {
     ])
 }
 
+/// Person ids per chunk of [`LastGroups`]: 2^16.
+const CHUNK_BITS: u32 = 16;
+
+/// Each person's last group kept, so that a start joins it even when other persons' starts
+/// came between (files are sorted by event type first: with "any event" as the start, a
+/// person's starts of one day arrive once per event type). Dense person ids index chunks of
+/// 65 536 slots (4 bytes a person); ids too sparse for chunks (more chunks than one per 4 096
+/// groups kept) fall back to joining the last group only.
+#[derive(Debug, Default)]
+struct LastGroups {
+    chunk_index: HashMap<i64, usize>,
+    chunks: Vec<Box<[u32]>>,
+    /// The chunk found last (rows of one person, and of neighbouring ones, come together).
+    last: Option<(i64, usize)>,
+}
+
+impl LastGroups {
+    /// The slot of `person`'s last group (its index + 1, 0: none), if it has one or a chunk
+    /// may be added for it while `kept` groups are kept.
+    fn slot(&mut self, person: i64, kept: usize) -> Option<&mut u32> {
+        let key = person >> CHUNK_BITS;
+        let chunk = match self.last {
+            Some((last, chunk)) if last == key => chunk,
+            _ => {
+                let chunk = match self.chunk_index.get(&key) {
+                    Some(&chunk) => chunk,
+                    None if self.chunks.len() > 16 + kept / 4_096 => return None,
+                    None => {
+                        self.chunks
+                            .push(vec![0u32; 1 << CHUNK_BITS].into_boxed_slice());
+                        self.chunk_index.insert(key, self.chunks.len() - 1);
+                        self.chunks.len() - 1
+                    }
+                };
+                self.last = Some((key, chunk));
+                chunk
+            }
+        };
+        let index = (person & ((1 << CHUNK_BITS) - 1)) as usize;
+        Some(&mut self.chunks[chunk][index])
+    }
+
+    fn size(&self) -> usize {
+        self.chunks.len() * (4 << CHUNK_BITS)
+    }
+}
+
 /// A specific start event's groups, as collected.
 #[derive(Debug)]
 struct StartRows {
     params: StartParams,
     groups: Vec<Group>,
+    last: LastGroups,
 }
 
 impl StartRows {
-    /// Keeps `group`, or joins it to the last one kept when of the same span.
-    fn push(&mut self, group: Group) {
-        match self.groups.last_mut() {
-            Some(last) if self.params.same_span(last, &group) => last.join(&group),
-            _ => self.groups.push(group),
+    fn new(params: StartParams) -> Self {
+        StartRows {
+            params,
+            groups: Vec::new(),
+            last: LastGroups::default(),
         }
+    }
+
+    /// Keeps `group`, or joins it to the person's last one kept when of the same span.
+    fn push(&mut self, group: Group) {
+        let kept = self.groups.len();
+        let Some(slot) = self.last.slot(group.person, kept) else {
+            match self.groups.last_mut() {
+                Some(last) if self.params.same_span(last, &group) => last.join(&group),
+                _ => self.groups.push(group),
+            }
+            return;
+        };
+        if let Some(last) = (*slot as usize)
+            .checked_sub(1)
+            .map(|at| &mut self.groups[at])
+            && self.params.same_span(last, &group)
+        {
+            last.join(&group);
+            return;
+        }
+        *slot = u32::try_from(kept + 1).unwrap_or(0);
+        self.groups.push(group);
     }
 }
 
@@ -318,7 +386,7 @@ impl Accumulator for StartRows {
     }
 
     fn size(&self) -> usize {
-        size_of_val(self) + self.groups.capacity() * size_of::<Group>()
+        size_of_val(self) + self.groups.capacity() * size_of::<Group>() + self.last.size()
     }
 }
 
@@ -501,10 +569,7 @@ pub(crate) fn starts_of(params: &RollingParams, rows: &[[i64; 3]]) -> Starts {
     let params = StartParams::new(params);
     let mut acc: Box<dyn Accumulator> = match params.new_users {
         true => Box::new(FirstStarts::new(params)),
-        false => Box::new(StartRows {
-            params,
-            groups: Vec::new(),
-        }),
+        false => Box::new(StartRows::new(params)),
     };
     acc.update_batch(&tests::columns_of(rows)).expect("update");
     let answer = acc.evaluate().expect("evaluate").to_array().expect("array");

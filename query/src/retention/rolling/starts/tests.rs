@@ -35,10 +35,7 @@ fn groups(starts: &Starts) -> Vec<(i64, usize, i64, i64)> {
 }
 
 fn rows(params: StartParams) -> StartRows {
-    StartRows {
-        params,
-        groups: Vec::new(),
-    }
+    StartRows::new(params)
 }
 
 #[test]
@@ -158,4 +155,40 @@ fn sparse_person_ids_are_found_by_search() {
     assert!(matches!(dense.index, PersonIndex::Table { .. }));
     assert!(dense.groups_of(11).is_empty());
     assert_eq!(dense.groups_of(12), 1..2);
+}
+
+#[test]
+fn a_start_joins_its_person_s_last_group_across_other_persons() {
+    // "Any event" starts of one day arrive once per event type: person 1, 2, then 1 again.
+    let mut acc = rows(StartParams::new(&params(false)));
+    let day_rows = [
+        [1, HOUR, 0],
+        [2, HOUR, 0],
+        [1, 9 * HOUR, 0],
+        [2, 3 * HOUR, 0],
+    ];
+    acc.update_batch(&columns_of(&day_rows)).expect("update");
+    assert_eq!(acc.groups.len(), 2);
+    // A start in the next cohort opens a group of its own.
+    acc.update_batch(&columns_of(&[[1, 30 * HOUR, 0]]))
+        .expect("update");
+    assert_eq!(acc.groups.len(), 3);
+}
+
+#[test]
+fn sparse_ids_stop_adding_chunks_and_still_join_in_the_answer() {
+    let p = StartParams::new(&params(false));
+    let mut acc = rows(p);
+    let ids: Vec<i64> = (0..40).map(|k| k << 30).collect();
+    let rows_of: Vec<[i64; 3]> = ids
+        .iter()
+        .chain(&ids)
+        .enumerate()
+        .map(|(i, &id)| [id, HOUR + i as i64 * 60_000, 0])
+        .collect();
+    acc.update_batch(&columns_of(&rows_of)).expect("update");
+    assert!(acc.last.chunks.len() <= 17);
+    let answer = acc.evaluate().expect("evaluate").to_array().expect("array");
+    let starts = Starts::decode(&as_list_array(&answer).expect("list").value(0)).expect("decode");
+    assert_eq!(starts.len(), ids.len());
 }
