@@ -63,14 +63,24 @@ impl WindowBits {
     }
 
     /// Sets in `bits` (one group's words) the windows of `group` that hold a return at hour
-    /// `hour`: at most two, as the group spans less than a window.
+    /// `hour`: at most two, as the group spans less than a window. Returns `false` when the
+    /// return is past every tracked window of the group and that bit was already set: it then
+    /// is for every earlier group of the person too (a return past a group is past the earlier
+    /// ones, and returns are added to a person's groups latest first), so the caller stops.
     #[inline]
-    pub(crate) fn add_return(&self, group: StartGroup, hour: i64, bits: &mut [u64]) {
+    pub(crate) fn add_return(&self, group: StartGroup, hour: i64, bits: &mut [u64]) -> bool {
         let since_first = hour - group.lo;
         if since_first < 0 {
-            return;
+            return true;
         }
         let w = self.window_hours;
+        let tracked = i64::from(self.tracked);
+        if hour - group.hi >= tracked * w {
+            let (word, mask) = (self.tracked as usize / 64, 1 << (self.tracked % 64));
+            let seen = bits[word] & mask != 0;
+            bits[word] |= mask;
+            return !seen;
+        }
         // One division (a 32-bit one where the hours allow): the group spans less than a
         // window, so its last start's window is the first start's or the one before.
         let last = match (u32::try_from(since_first), u32::try_from(w)) {
@@ -82,9 +92,10 @@ impl WindowBits {
             false => (last - 1).max(0),
         };
         for window in first..=last {
-            let bit = window.min(i64::from(self.tracked)) as usize;
+            let bit = window.min(tracked) as usize;
             bits[bit / 64] |= 1 << (bit % 64);
         }
+        true
     }
 
     /// Whether window bits `bits` (a cohort's groups united) answer column `column`.

@@ -195,13 +195,14 @@ impl Accumulator for ReturnBits {
                 prefetch(&spans[ahead.start..]);
                 prefetch(&self.bits[ahead.start * words..]);
             }
-            // A person's groups are in time order: those after the return hold none of it.
-            for g in groups.clone() {
-                if spans[g].lo > *hour {
+            // A person's groups are in time order: those after the return hold none of it,
+            // and the earlier ones are taken latest first until one was already past.
+            let before = spans[groups.clone()].partition_point(|span| span.lo <= *hour);
+            for g in (groups.start..groups.start + before).rev() {
+                let group_bits = &mut self.bits[g * words..(g + 1) * words];
+                if !p.bits.add_return(spans[g], *hour, group_bits) {
                     break;
                 }
-                let group_bits = &mut self.bits[g * words..(g + 1) * words];
-                p.bits.add_return(spans[g], *hour, group_bits);
             }
         }
         self.pending = pending;

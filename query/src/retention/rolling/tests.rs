@@ -69,3 +69,21 @@ fn a_return_before_the_start_or_of_a_person_without_starts_counts_nowhere() {
         [1, 0, 0, 0, 0, 0, 1]
     );
 }
+
+#[test]
+fn returns_past_every_window_count_for_each_start_group_of_the_person() {
+    // "On or after" columns 0+ and 1+; starts on day 0 and day 1, each its own cohort.
+    let mut p = params(false);
+    p.columns = Arc::new(vec![(0, None), (1, None)]);
+    p.windows.horizon_ms = 10 * DAY;
+    let starts = [[1, HOUR, 0], [1, DAY + HOUR, 0]];
+    // Two returns past the last tracked window of both groups: the second stops at the first
+    // group it finds already counted; both cohorts count the person in both columns.
+    let returns = [[1, 8 * DAY], [1, 9 * DAY]];
+    for partitions in 1..=2 {
+        assert_eq!(
+            counts_of(&p, &starts, &returns, partitions),
+            [1, 1, 1, 1, 1, 1, 1]
+        );
+    }
+}
