@@ -17,10 +17,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
-use datafusion::arrow::array::{
-    Array, ArrayRef, Int64Array, ListArray, StringArray, StringViewArray,
-};
-use datafusion::arrow::buffer::OffsetBuffer;
+use datafusion::arrow::array::{Array, ArrayRef, Int64Array, StringArray, StringViewArray};
 use datafusion::arrow::datatypes::{DataType, Field, FieldRef};
 use datafusion::common::cast::{
     as_int64_array, as_list_array, as_string_array, as_string_view_array,
@@ -39,7 +36,7 @@ use crate::identity::PersonMap;
 use crate::property::{column, time_span};
 use crate::result::{PathCount, PathLink, PathNode, PathsResult};
 use crate::spec::{PathDirection, PathsQuery};
-use crate::whole_table::{aggregate_list, counted_event};
+use crate::whole_table::{aggregate_list, counted_event, one_row_list};
 
 /// How far past the date range a path may run.
 const TAIL_MS: i64 = 86_400_000;
@@ -379,19 +376,14 @@ impl Accumulator for Paths {
     }
 
     fn state(&mut self) -> DfResult<Vec<ScalarValue>> {
-        let list = |values: ArrayRef| {
-            let field = Arc::new(Field::new_list_field(values.data_type().clone(), true));
-            let offsets = OffsetBuffer::from_lengths([values.len()]);
-            ScalarValue::List(Arc::new(ListArray::new(field, offsets, values, None)))
-        };
         let ints = |f: fn(&(i64, i64, u32)) -> i64| -> ArrayRef {
             Arc::new(self.rows.iter().map(f).collect::<Int64Array>())
         };
         Ok(vec![
-            list(ints(|r| r.0)),
-            list(ints(|r| r.1)),
-            list(ints(|r| i64::from(r.2))),
-            list(Arc::new(
+            one_row_list(ints(|r| r.0)),
+            one_row_list(ints(|r| r.1)),
+            one_row_list(ints(|r| i64::from(r.2))),
+            one_row_list(Arc::new(
                 self.types
                     .iter()
                     .map(|t| Some(t.as_str()))
@@ -402,14 +394,7 @@ impl Accumulator for Paths {
 
     fn evaluate(&mut self) -> DfResult<ScalarValue> {
         let paths: StringArray = self.paths().into_iter().map(Some).collect();
-        let field = Arc::new(Field::new_list_field(DataType::Utf8, true));
-        let offsets = OffsetBuffer::from_lengths([paths.len()]);
-        Ok(ScalarValue::List(Arc::new(ListArray::new(
-            field,
-            offsets,
-            Arc::new(paths),
-            None,
-        ))))
+        Ok(one_row_list(Arc::new(paths)))
     }
 
     fn size(&self) -> usize {

@@ -3,7 +3,10 @@
 
 use std::sync::Arc;
 
-use datafusion::arrow::array::{Array, ArrayRef};
+use datafusion::arrow::array::{Array, ArrayRef, ListArray};
+use datafusion::arrow::buffer::OffsetBuffer;
+use datafusion::arrow::datatypes::Field;
+use datafusion::common::ScalarValue;
 use datafusion::common::cast::as_list_array;
 use datafusion::datasource::listing::ListingTable;
 use datafusion::execution::context::SessionContext;
@@ -28,6 +31,14 @@ pub(crate) fn event_matches(event: &SeriesEvent) -> Expr {
         SeriesEvent::Type(name) => column("event_type").eq(lit(name.clone())),
         SeriesEvent::Any => counted_event(),
     }
+}
+
+/// `values` as a one-row list scalar: how an aggregate without `GROUP BY` hands over a column
+/// of its state or answers with a list (read back by [`aggregate_list`]).
+pub(crate) fn one_row_list(values: ArrayRef) -> ScalarValue {
+    let field = Arc::new(Field::new_list_field(values.data_type().clone(), true));
+    let offsets = OffsetBuffer::from_lengths([values.len()]);
+    ScalarValue::List(Arc::new(ListArray::new(field, offsets, values, None)))
 }
 
 /// Runs `aggregate(arguments)` over the rows of `table` passing `filter` and returns the

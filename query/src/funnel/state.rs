@@ -15,9 +15,8 @@ use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::Arc;
 
 use datafusion::arrow::array::{
-    Array, ArrayRef, Int64Array, ListArray, StringArray, StringViewArray, UInt32Array, UInt64Array,
+    Array, ArrayRef, Int64Array, StringArray, StringViewArray, UInt32Array, UInt64Array,
 };
-use datafusion::arrow::buffer::OffsetBuffer;
 use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::{DataType, Field, FieldRef};
 use datafusion::common::cast::{
@@ -27,6 +26,7 @@ use datafusion::common::cast::{
 use datafusion::common::{Result, ScalarValue, internal_datafusion_err};
 
 use super::runs::{Columns, Run};
+use crate::whole_table::one_row_list;
 
 /// One collected step event.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -275,14 +275,7 @@ impl Collected {
             held,
             groups,
         ];
-        columns
-            .into_iter()
-            .map(|values| {
-                let field = Arc::new(Field::new_list_field(values.data_type().clone(), true));
-                let offsets = OffsetBuffer::from_lengths([values.len()]);
-                ScalarValue::List(Arc::new(ListArray::new(field, offsets, values, None)))
-            })
-            .collect()
+        columns.into_iter().map(one_row_list).collect()
     }
 
     /// Keeps the runs of states written by [`Collected::state`] (one state per list row),

@@ -13,8 +13,7 @@
 
 use std::sync::Arc;
 
-use datafusion::arrow::array::{ArrayRef, ListArray, UInt64Array};
-use datafusion::arrow::buffer::OffsetBuffer;
+use datafusion::arrow::array::{ArrayRef, UInt64Array};
 use datafusion::arrow::datatypes::{DataType, Field, FieldRef};
 use datafusion::common::{Result, ScalarValue, internal_datafusion_err};
 use datafusion::logical_expr::function::{AccumulatorArgs, StateFieldsArgs};
@@ -26,6 +25,7 @@ use crate::person_periods::{
     FIRST, FIRST_KEYED, FIRST_UNMET, MARK_A, MARK_B, PeriodLayout, PersonPeriods, any_bit,
     first_keyed, set_bits,
 };
+use crate::whole_table::one_row_list;
 
 /// Flag: the row is a start event.
 pub(crate) const START: i64 = 1;
@@ -106,15 +106,7 @@ pub(crate) fn list_type() -> DataType {
 
 /// `counts` as a one-row `List<UInt64>` scalar.
 pub(crate) fn list_scalar(counts: Vec<u64>) -> ScalarValue {
-    let values = UInt64Array::from(counts);
-    let field = Arc::new(Field::new_list_field(DataType::UInt64, true));
-    let offsets = OffsetBuffer::from_lengths([values.len()]);
-    ScalarValue::List(Arc::new(ListArray::new(
-        field,
-        offsets,
-        Arc::new(values),
-        None,
-    )))
+    one_row_list(Arc::new(UInt64Array::from(counts)))
 }
 
 /// The per-person state of every person seen.

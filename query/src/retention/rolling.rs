@@ -23,7 +23,6 @@ use datafusion::datasource::listing::ListingTable;
 use datafusion::execution::context::SessionContext;
 use datafusion::logical_expr::Expr;
 
-use super::windows::WindowBits;
 use crate::error::Result;
 use crate::spec::{PointIndex, RollingWindows};
 use crate::whole_table::aggregate_list;
@@ -67,22 +66,11 @@ pub(crate) async fn counts(
     scans: RollingScans,
     params: RollingParams,
 ) -> Result<Vec<u64>> {
-    let start_params = StartParams::new(&params);
-    let cohorts = start_params.cohort_count();
-    let udaf = StartsUdaf::new(start_params).into_udaf();
+    let udaf = StartsUdaf::new(StartParams::new(&params)).into_udaf();
     let arguments = vec![scans.person.clone(), scans.ts.clone(), scans.start_unmet];
     let groups = aggregate_list(ctx, Arc::clone(&table), scans.starts, udaf, arguments).await?;
     let starts = Starts::decode(&groups)?;
-    let return_params = ReturnParams {
-        starts: Shared(Arc::new(starts)),
-        bits: Arc::new(WindowBits::new(
-            params.windows.window_hours,
-            &params.columns,
-        )),
-        windows: params.windows,
-        cohorts,
-        columns: params.columns.len(),
-    };
+    let return_params = ReturnParams::new(&params, starts);
     let udaf = ReturnsUdaf::new(return_params).into_udaf();
     let arguments = vec![scans.person, scans.ts];
     let counts = aggregate_list(ctx, table, scans.returns, udaf, arguments).await?;

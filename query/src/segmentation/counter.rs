@@ -18,8 +18,7 @@ use std::collections::HashMap;
 use std::ops::Range;
 use std::sync::Arc;
 
-use datafusion::arrow::array::{Array, ArrayRef, ListArray, UInt64Array};
-use datafusion::arrow::buffer::OffsetBuffer;
+use datafusion::arrow::array::{Array, ArrayRef, UInt64Array};
 use datafusion::arrow::datatypes::{DataType, Field, FieldRef};
 use datafusion::common::cast::{as_binary_array, as_int64_array};
 use datafusion::common::{Result, ScalarValue, internal_datafusion_err};
@@ -29,6 +28,7 @@ use datafusion::logical_expr::{
 };
 
 use crate::spec::PointIndex;
+use crate::whole_table::one_row_list;
 
 /// Ids per chunk: 2^16.
 const CHUNK_BITS: u32 = 16;
@@ -336,15 +336,7 @@ impl Accumulator for Counter {
                 "segmentation fold {fold:?} outside {points} points"
             ));
         }
-        let values = UInt64Array::from(self.counts());
-        let field = Arc::new(Field::new_list_field(DataType::UInt64, true));
-        let offsets = OffsetBuffer::from_lengths([values.len()]);
-        Ok(ScalarValue::List(Arc::new(ListArray::new(
-            field,
-            offsets,
-            Arc::new(values),
-            None,
-        ))))
+        Ok(one_row_list(Arc::new(UInt64Array::from(self.counts()))))
     }
 
     fn size(&self) -> usize {

@@ -24,8 +24,7 @@ use std::collections::{HashMap, HashSet};
 use std::ops::Range;
 use std::sync::Arc;
 
-use datafusion::arrow::array::{Array, ArrayRef, Float64Array, ListArray};
-use datafusion::arrow::buffer::OffsetBuffer;
+use datafusion::arrow::array::{Array, ArrayRef, Float64Array};
 use datafusion::arrow::datatypes::{DataType, Field, FieldRef};
 use datafusion::common::cast::{
     as_binary_array, as_float64_array, as_int64_array, as_string_array,
@@ -37,6 +36,7 @@ use datafusion::logical_expr::{
 };
 
 use crate::spec::{Measure, PointIndex};
+use crate::whole_table::one_row_list;
 
 /// The fixed parameters of one series' values aggregate.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -404,15 +404,7 @@ impl Accumulator for Values {
     }
 
     fn evaluate(&mut self) -> Result<ScalarValue> {
-        let values = Float64Array::from(self.finish()?);
-        let field = Arc::new(Field::new_list_field(DataType::Float64, true));
-        let offsets = OffsetBuffer::from_lengths([values.len()]);
-        Ok(ScalarValue::List(Arc::new(ListArray::new(
-            field,
-            offsets,
-            Arc::new(values),
-            None,
-        ))))
+        Ok(one_row_list(Arc::new(Float64Array::from(self.finish()?))))
     }
 
     fn size(&self) -> usize {

@@ -9,8 +9,8 @@
 use std::ops::Range;
 use std::sync::Arc;
 
-use datafusion::arrow::array::{Array, ArrayRef, ListArray, UInt64Array};
-use datafusion::arrow::buffer::{Buffer, OffsetBuffer, ScalarBuffer};
+use datafusion::arrow::array::{Array, ArrayRef, UInt64Array};
+use datafusion::arrow::buffer::{Buffer, ScalarBuffer};
 use datafusion::arrow::datatypes::{DataType, Field, FieldRef};
 use datafusion::common::cast::{as_int64_array, as_list_array, as_uint64_array};
 use datafusion::common::{Result, ScalarValue, internal_datafusion_err};
@@ -19,12 +19,13 @@ use datafusion::logical_expr::{
     Accumulator, AggregateUDF, AggregateUDFImpl, Signature, Volatility,
 };
 
-use super::Shared;
 use super::starts::Starts;
+use super::{RollingParams, Shared};
 use crate::person_periods::{PREFETCH_DISTANCE, prefetch};
 use crate::retention::persons::{list_scalar, list_type};
 use crate::retention::windows::WindowBits;
 use crate::spec::RollingWindows;
+use crate::whole_table::one_row_list;
 
 /// The fixed parameters of the return scan.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -40,6 +41,20 @@ pub(crate) struct ReturnParams {
 }
 
 impl ReturnParams {
+    /// The return scan of `params` over the groups `starts`.
+    pub(crate) fn new(params: &RollingParams, starts: Starts) -> Self {
+        ReturnParams {
+            starts: Shared(Arc::new(starts)),
+            bits: Arc::new(WindowBits::new(
+                params.windows.window_hours,
+                &params.columns,
+            )),
+            windows: params.windows,
+            cohorts: params.cohorts.starts().len().saturating_sub(1),
+            columns: params.columns.len(),
+        }
+    }
+
     /// Words of window bits for every group.
     fn state_words(&self) -> usize {
         self.starts.0.len() * self.bits.words()
@@ -258,15 +273,7 @@ impl Accumulator for ReturnBits {
             Some(set) => ScalarBuffer::new(set.clone(), 0, set.len() / 8),
             None => ScalarBuffer::from(Vec::<u64>::new()),
         };
-        let values = UInt64Array::new(values, None);
-        let field = Arc::new(Field::new_list_field(DataType::UInt64, true));
-        let offsets = OffsetBuffer::from_lengths([values.len()]);
-        Ok(vec![ScalarValue::List(Arc::new(ListArray::new(
-            field,
-            offsets,
-            Arc::new(values),
-            None,
-        )))])
+        Ok(vec![one_row_list(Arc::new(UInt64Array::new(values, None)))])
     }
 
     fn evaluate(&mut self) -> Result<ScalarValue> {
@@ -282,7 +289,6 @@ impl Accumulator for ReturnBits {
 
 #[cfg(test)]
 pub(crate) mod tests {
-    use super::super::RollingParams;
     use super::super::starts::starts_of;
     use super::super::starts::tests::{HOUR, columns_of, params};
     use super::*;
@@ -295,16 +301,7 @@ pub(crate) mod tests {
         returns: &[[i64; 2]],
         partitions: usize,
     ) -> Vec<u64> {
-        let return_params = ReturnParams {
-            starts: Shared(Arc::new(starts)),
-            bits: Arc::new(WindowBits::new(
-                params.windows.window_hours,
-                &params.columns,
-            )),
-            windows: params.windows,
-            cohorts: params.cohorts.starts().len() - 1,
-            columns: params.columns.len(),
-        };
+        let return_params = ReturnParams::new(params, starts);
         let mut parts: Vec<ReturnBits> = (0..partitions)
             .map(|_| ReturnBits::new(return_params.clone()))
             .collect();

@@ -16,8 +16,8 @@ use std::collections::HashMap;
 use std::ops::Range;
 use std::sync::Arc;
 
-use datafusion::arrow::array::{Array, ArrayRef, Int64Array, ListArray};
-use datafusion::arrow::buffer::{OffsetBuffer, ScalarBuffer};
+use datafusion::arrow::array::{Array, ArrayRef, Int64Array};
+use datafusion::arrow::buffer::ScalarBuffer;
 use datafusion::arrow::datatypes::{DataType, Field, FieldRef};
 use datafusion::common::cast::{as_int64_array, as_list_array};
 use datafusion::common::{Result, ScalarValue, internal_datafusion_err};
@@ -34,6 +34,7 @@ use crate::person_periods::{
 use crate::person_sort::{counting_starts, sort_by_person};
 use crate::retention::windows::{StartGroup, span_of};
 use crate::spec::{PointIndex, RollingWindows};
+use crate::whole_table::one_row_list;
 
 /// The fixed parameters of the start scan.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -139,14 +140,7 @@ fn int64_list_type() -> DataType {
 
 /// `values` as a one-row `List<Int64>` scalar.
 fn int64_list(values: Int64Array) -> ScalarValue {
-    let field = Arc::new(Field::new_list_field(DataType::Int64, true));
-    let offsets = OffsetBuffer::from_lengths([values.len()]);
-    ScalarValue::List(Arc::new(ListArray::new(
-        field,
-        offsets,
-        Arc::new(values),
-        None,
-    )))
+    one_row_list(Arc::new(values))
 }
 
 /// The columns of a specific start's state.
