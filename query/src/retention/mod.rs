@@ -181,20 +181,17 @@ async fn counts(
     let new_users = matches!(query.start, StartEvent::New);
     let columns = Arc::new(query.columns.clone());
     let points = Arc::new(PointIndex::new(starts.clone()));
-    let windows = match &query.return_periods {
-        ReturnPeriods::Rolling(windows) => *windows,
+    match &query.return_periods {
         ReturnPeriods::Calendar => {
-            let scan = CalendarScan {
-                filter: in_project(match &query.start {
-                    // New users: every counted event up to the end, from the beginning of time.
-                    StartEvent::New => column("event_time").lt(timestamp(end)),
-                    StartEvent::Event(_) => time_span(from, end - 1),
-                }),
-                start_matches,
-                start_unmet: unmet,
-                return_matches,
-            };
-            let arguments = vec![person, ts, scan.flags()?];
+            let mut filter = in_project(match &query.start {
+                // New users: every counted event up to the end, from the beginning of time.
+                StartEvent::New => column("event_time").lt(timestamp(end)),
+                StartEvent::Event(_) => time_span(from, end - 1),
+            });
+            if let Some(types) = read_types(&query.start, ret) {
+                filter = filter.and(types);
+            }
+            let flags = calendar_flags(start_matches, unmet, return_matches)?;
             let udaf = RetentionUdaf::new(RetentionParams {
                 layout: PeriodLayout {
                     points,
@@ -211,54 +208,40 @@ async fn counts(
                 new_users,
                 columns,
             });
-            let filter = match read_types(&query.start, ret) {
-                Some(types) => scan.filter.and(types),
-                None => scan.filter,
-            };
+            let arguments = vec![person, ts, flags];
             let values = aggregate_list(ctx, table, filter, udaf.into_udaf(), arguments).await?;
-            return Ok(as_uint64_array(&values)?.values().to_vec());
+            Ok(as_uint64_array(&values)?.values().to_vec())
         }
-    };
-    let start_span = match &query.start {
-        // New users: their first counted event ever, if it is before the range's end.
-        StartEvent::New => column("event_time").lt(timestamp(query.cohort_end_ms)),
-        StartEvent::Event(_) => time_span(from, query.cohort_end_ms - 1),
-    };
-    let scans = RollingScans {
-        person,
-        ts,
-        starts: in_project(start_span.and(start_matches)),
-        start_unmet: unmet,
-        returns: in_project(time_span(from, windows.horizon_ms - 1).and(return_matches)),
-    };
-    let params = RollingParams {
-        cohorts: points,
-        windows,
-        new_users,
-        columns,
-    };
-    rolling::counts(ctx, table, scans, params).await
-}
-
-/// The one scan of calendar retention: start and return rows together.
-struct CalendarScan {
-    filter: Expr,
-    start_matches: Expr,
-    start_unmet: Expr,
-    return_matches: Expr,
-}
-
-impl CalendarScan {
-    /// Per row, [`START`] (with [`START_UNMET`]) and [`RETURN`].
-    fn flags(&self) -> Result<Expr> {
-        let start = when(
-            self.start_matches.clone(),
-            lit(START) | self.start_unmet.clone(),
-        )
-        .otherwise(lit(0i64))?;
-        let ret = when(self.return_matches.clone(), lit(RETURN)).otherwise(lit(0i64))?;
-        Ok(start | ret)
+        ReturnPeriods::Rolling(windows) => {
+            let start_span = match &query.start {
+                // New users: their first counted event ever, if it is before the range's end.
+                StartEvent::New => column("event_time").lt(timestamp(query.cohort_end_ms)),
+                StartEvent::Event(_) => time_span(from, query.cohort_end_ms - 1),
+            };
+            let scans = RollingScans {
+                person,
+                ts,
+                starts: in_project(start_span.and(start_matches)),
+                start_unmet: unmet,
+                returns: in_project(time_span(from, windows.horizon_ms - 1).and(return_matches)),
+            };
+            let params = RollingParams {
+                cohorts: points,
+                windows: *windows,
+                new_users,
+                columns,
+            };
+            rolling::counts(ctx, table, scans, params).await
+        }
     }
+}
+
+/// Calendar retention reads start and return rows in one scan: per row, [`START`] (with
+/// [`START_UNMET`]) and [`RETURN`].
+fn calendar_flags(start_matches: Expr, start_unmet: Expr, return_matches: Expr) -> Result<Expr> {
+    let start = when(start_matches, lit(START) | start_unmet).otherwise(lit(0i64))?;
+    let ret = when(return_matches, lit(RETURN)).otherwise(lit(0i64))?;
+    Ok(start | ret)
 }
 
 /// When both the start and the return are specific event types, only those types are read.
