@@ -6,9 +6,9 @@
 //! persons, the cohorts, the first hours, the last hours ([`Starts::decode`] reads them in place).
 //!
 //! - A specific start event: every start row is kept, as a group of its own hour, unless the
-//!   last row kept is of the same person, cohort and span, which then takes it in (files are
-//!   sorted by person, so a person's starts arrive together). The final phase sorts the groups
-//!   and joins those of one span that came from different files or partitions.
+//!   person's last group kept is of the same cohort and span, which then takes it in
+//!   ([`LastGroups`]). The final phase sorts the groups and joins those of one span that came
+//!   from different partitions.
 //! - "New user": the person's first counted event ever, in a [`PersonPeriods`] store that keeps
 //!   only that time (and whether it met the start's conditions): one word per person.
 
@@ -287,22 +287,21 @@ impl StartRows {
     /// Keeps `group`, or joins it to the person's last one kept when of the same span.
     fn push(&mut self, group: Group) {
         let kept = self.groups.len();
-        let Some(slot) = self.last.slot(group.person, kept) else {
-            match self.groups.last_mut() {
-                Some(last) if self.params.same_span(last, &group) => last.join(&group),
-                _ => self.groups.push(group),
-            }
-            return;
+        let slot = self.last.slot(group.person, kept);
+        // The person's last group: from the index, or (ids too sparse) the last one kept.
+        let last = match &slot {
+            Some(slot) => (**slot as usize).checked_sub(1),
+            None => kept.checked_sub(1),
         };
-        if let Some(last) = (*slot as usize)
-            .checked_sub(1)
-            .map(|at| &mut self.groups[at])
+        if let Some(last) = last.map(|at| &mut self.groups[at])
             && self.params.same_span(last, &group)
         {
             last.join(&group);
             return;
         }
-        *slot = u32::try_from(kept + 1).unwrap_or(0);
+        if let Some(slot) = slot {
+            *slot = u32::try_from(kept + 1).unwrap_or(0);
+        }
         self.groups.push(group);
     }
 }
@@ -462,7 +461,7 @@ impl Accumulator for FirstStarts {
     }
 }
 
-/// The start groups of a query, sorted by person, cohort and first hour, with where each
+/// The start groups of a query, sorted by person, cohort and first hour, and where each
 /// person's begin.
 #[derive(Debug)]
 pub(crate) struct Starts {
