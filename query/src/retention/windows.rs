@@ -62,6 +62,11 @@ impl WindowBits {
         self.words
     }
 
+    /// Number of columns.
+    pub(crate) fn columns(&self) -> usize {
+        self.column_masks.len() / self.words
+    }
+
     /// Sets in `bits` (one group's words) the windows of `group` that hold a return at hour
     /// `hour`: at most two, as the group spans less than a window. Returns `false` when the
     /// return is past every tracked window of the group and that bit was already set: it then
@@ -128,7 +133,7 @@ mod tests {
         for &hour in returns {
             bits.add_return(group, hour, &mut words);
         }
-        (0..bits.column_masks.len() / bits.words)
+        (0..bits.columns())
             .map(|j| bits.returned(&words, j))
             .collect()
     }

@@ -35,9 +35,8 @@ pub(crate) struct ReturnParams {
     /// The windows of a group and the columns they answer.
     pub(crate) bits: Arc<WindowBits>,
     pub(crate) windows: RollingWindows,
-    /// Number of cohorts and of columns.
+    /// Number of cohorts.
     pub(crate) cohorts: usize,
-    pub(crate) columns: usize,
 }
 
 impl ReturnParams {
@@ -51,7 +50,6 @@ impl ReturnParams {
             )),
             windows: params.windows,
             cohorts: params.cohorts.starts().len().saturating_sub(1),
-            columns: params.columns.len(),
         }
     }
 
@@ -142,7 +140,7 @@ impl ReturnBits {
             .chain(handed)
             .filter(|s| !s.is_empty())
             .collect();
-        let width = 1 + p.columns;
+        let width = 1 + bits.columns();
         let mut cells = vec![0u64; p.cohorts * width];
         let mut distinct = 0u64;
         let mut united = vec![0u64; words];
@@ -155,10 +153,7 @@ impl ReturnBits {
                 united.fill(0);
                 while g < starts.len() && starts.person(g) == person && starts.cohort(g) == cohort {
                     for source in &sources {
-                        let group = &source[g * words..(g + 1) * words];
-                        for (u, &b) in united.iter_mut().zip(group) {
-                            *u |= b;
-                        }
+                        unite(&mut united, &source[g * words..(g + 1) * words]);
                     }
                     g += 1;
                 }
@@ -171,6 +166,13 @@ impl ReturnBits {
         }
         cells.push(distinct);
         cells
+    }
+}
+
+/// ORs the words `from` into `into`.
+fn unite(into: &mut [u64], from: &[u64]) {
+    for (u, &b) in into.iter_mut().zip(from) {
+        *u |= b;
     }
 }
 
@@ -263,9 +265,7 @@ impl Accumulator for ReturnBits {
         if self.handed.len() > 1 {
             let mut united = vec![0u64; self.params.state_words()];
             for set in &self.handed {
-                for (u, &b) in united.iter_mut().zip(set.typed_data::<u64>()) {
-                    *u |= b;
-                }
+                unite(&mut united, set.typed_data::<u64>());
             }
             self.handed = vec![Buffer::from_vec(united)];
         }
@@ -321,14 +321,7 @@ pub(crate) mod tests {
     #[test]
     fn window_bits_are_handed_over_in_place() {
         let starts = starts_of(&params(false), &[[1, HOUR, 0]]);
-        let bits = Arc::new(WindowBits::new(24, &params(false).columns));
-        let return_params = ReturnParams {
-            starts: Shared(Arc::new(starts)),
-            bits,
-            windows: params(false).windows,
-            cohorts: 2,
-            columns: 2,
-        };
+        let return_params = ReturnParams::new(&params(false), starts);
         let mut acc = ReturnBits::new(return_params.clone());
         acc.update_batch(&columns_of(&[[1, 30 * HOUR]]))
             .expect("update");
