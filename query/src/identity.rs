@@ -9,7 +9,6 @@
 
 use std::collections::{BTreeSet, HashMap};
 use std::fmt;
-use std::hash::{Hash, Hasher};
 use std::path::Path;
 use std::sync::Arc;
 
@@ -31,6 +30,7 @@ use sluice_schema::layout::identity::{
 
 use crate::error::{QueryError, Result};
 use crate::property::column;
+use crate::shared::Shared;
 
 /// The column holding the loader's person id.
 pub(crate) const PERSON_COLUMN: &str = "person_id";
@@ -106,7 +106,7 @@ impl PersonMap {
             return column(PERSON_COLUMN);
         }
         ScalarUDF::new_from_impl(ResolvePerson {
-            map: Arc::clone(self),
+            map: Shared(Arc::clone(self)),
             signature: Signature::exact(vec![DataType::Int64], Volatility::Immutable),
         })
         .call(vec![column(PERSON_COLUMN)])
@@ -257,28 +257,15 @@ impl ScalarUDFImpl for HashPersonKey {
 }
 
 /// `sluice_person(person_id) -> Int64`: the person a stored id belongs to now.
+#[derive(PartialEq, Eq, Hash)]
 struct ResolvePerson {
-    map: Arc<PersonMap>,
+    map: Shared<PersonMap>,
     signature: Signature,
 }
 
 impl fmt::Debug for ResolvePerson {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "ResolvePerson({} merged ids)", self.map.len())
-    }
-}
-
-impl PartialEq for ResolvePerson {
-    fn eq(&self, other: &Self) -> bool {
-        Arc::ptr_eq(&self.map, &other.map)
-    }
-}
-
-impl Eq for ResolvePerson {}
-
-impl Hash for ResolvePerson {
-    fn hash<H: Hasher>(&self, state: &mut H) {
-        Arc::as_ptr(&self.map).hash(state);
     }
 }
 

@@ -30,6 +30,7 @@ mod render;
 pub mod result;
 mod retention;
 mod segmentation;
+mod shared;
 pub mod spec;
 mod stickiness;
 mod table;

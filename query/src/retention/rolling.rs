@@ -16,7 +16,6 @@
 mod returns;
 mod starts;
 
-use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 
 use datafusion::datasource::listing::ListingTable;
@@ -77,31 +76,6 @@ pub(crate) async fn counts(
     Ok(datafusion::common::cast::as_uint64_array(&counts)?
         .values()
         .to_vec())
-}
-
-/// A value shared by the aggregates of one query, compared by identity (an aggregate's
-/// parameters must be comparable; two queries never share one).
-#[derive(Debug)]
-pub(crate) struct Shared<T>(pub(crate) Arc<T>);
-
-impl<T> Clone for Shared<T> {
-    fn clone(&self) -> Self {
-        Shared(Arc::clone(&self.0))
-    }
-}
-
-impl<T> PartialEq for Shared<T> {
-    fn eq(&self, other: &Self) -> bool {
-        Arc::ptr_eq(&self.0, &other.0)
-    }
-}
-
-impl<T> Eq for Shared<T> {}
-
-impl<T> Hash for Shared<T> {
-    fn hash<H: Hasher>(&self, state: &mut H) {
-        Arc::as_ptr(&self.0).hash(state);
-    }
 }
 
 #[cfg(test)]

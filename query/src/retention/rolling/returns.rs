@@ -19,11 +19,12 @@ use datafusion::logical_expr::{
     Accumulator, AggregateUDF, AggregateUDFImpl, Signature, Volatility,
 };
 
+use super::RollingParams;
 use super::starts::Starts;
-use super::{RollingParams, Shared};
 use crate::person_periods::{PREFETCH_DISTANCE, prefetch};
 use crate::retention::persons::{list_scalar, list_type};
 use crate::retention::windows::WindowBits;
+use crate::shared::Shared;
 use crate::spec::RollingWindows;
 use crate::whole_table::one_row_list;
 
@@ -55,7 +56,7 @@ impl ReturnParams {
 
     /// Words of window bits for every group.
     fn state_words(&self) -> usize {
-        self.starts.0.len() * self.bits.words()
+        self.starts.len() * self.bits.words()
     }
 }
 
@@ -133,7 +134,7 @@ impl ReturnBits {
     /// Per cohort its persons and returned per column, then the distinct persons.
     fn counts(&self) -> Vec<u64> {
         let p = &self.params;
-        let (starts, bits) = (&p.starts.0, &p.bits);
+        let (starts, bits) = (&p.starts, &p.bits);
         let words = bits.words();
         let handed = self.handed.iter().map(|b| b.typed_data::<u64>());
         let sources: Vec<&[u64]> = std::iter::once(&self.bits[..])
@@ -191,7 +192,7 @@ impl Accumulator for ReturnBits {
         };
         let (person, ts) = (as_int64_array(person)?, as_int64_array(ts)?);
         let p = &self.params;
-        let (starts, words) = (&p.starts.0, p.bits.words());
+        let (starts, words) = (&p.starts, p.bits.words());
         let mut pending = std::mem::take(&mut self.pending);
         pending.clear();
         for i in 0..person.len() {
