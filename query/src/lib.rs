@@ -17,6 +17,7 @@ mod events;
 mod filter;
 mod funnel;
 mod grouping;
+mod handover;
 mod identity;
 mod json;
 mod lifecycle;

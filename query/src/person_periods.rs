@@ -11,21 +11,22 @@
 //! person `[first, before, A…, B…]`, of which only the parts the analysis reads are kept
 //! ([`Kept`]: stickiness keeps A alone, new-user retention the first time and B).
 //!
-//! A partition hands its chunks over without copying them: the state is a `List<BinaryView>`
-//! with one value per chunk, each in its own buffer (the chunk's allocation). The receiving
-//! state keeps those buffers and reads them in place; where several hold the same persons, a
+//! A partition hands its chunks over without copying them (`handover.rs`: one value per chunk,
+//! each the chunk's own allocation). The receiving state keeps those buffers and reads them in
+//! place; where several hold the same persons, a
 //! person's words are combined as they are read (min of the first times, OR of the rest), so
 //! no merged copy is ever written.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
-use datafusion::arrow::array::{Array, ArrayRef, BinaryViewArray, ByteView, Int64Array, ListArray};
-use datafusion::arrow::buffer::{Buffer, OffsetBuffer, ScalarBuffer};
-use datafusion::arrow::datatypes::{DataType, Field, FieldRef};
-use datafusion::common::cast::{as_binary_view_array, as_int64_array, as_list_array};
+use datafusion::arrow::array::{Array, ArrayRef, Int64Array};
+use datafusion::arrow::buffer::Buffer;
+use datafusion::arrow::datatypes::FieldRef;
+use datafusion::common::cast::as_int64_array;
 use datafusion::common::{Result, ScalarValue, internal_datafusion_err};
 
+use crate::handover::{buffers_field, buffers_value, taken_buffers};
 use crate::spec::PointIndex;
 
 /// Ids per chunk: 2^16.
@@ -126,8 +127,6 @@ impl PeriodLayout {
 
 /// One person's state, as seen by [`PersonPeriods::for_each`].
 pub(crate) struct PersonView<'a> {
-    /// The person's id.
-    pub(crate) id: i64,
     /// Earliest [`FIRST`] time, or [`NO_FIRST`].
     pub(crate) first: i64,
     /// Whether a [`BEFORE`] row was seen.
@@ -337,11 +336,10 @@ impl PersonPeriods {
             by_key.entry(chunk[0]).or_default().push(&chunk[1..]);
         }
         let mut combined = vec![0u64; o.stride];
-        for (&key, parts) in &by_key {
+        for parts in by_key.values() {
             let Some((head, rest)) = parts.split_first() else {
                 continue;
             };
-            let first_id = (key as i64) << CHUNK_BITS;
             for (i, person) in head.chunks_exact(o.stride).enumerate() {
                 let person = if rest.is_empty() {
                     person
@@ -358,7 +356,6 @@ impl PersonPeriods {
                 };
                 let (first, before) = view(person);
                 f(PersonView {
-                    id: first_id + i as i64,
                     first,
                     before,
                     a: o.a.map_or(&[][..], |at| &person[at..at + words]),
@@ -370,8 +367,7 @@ impl PersonPeriods {
 
     /// The state field: `List<BinaryView>`, one value per chunk.
     pub(crate) fn state_field(name: String) -> FieldRef {
-        let chunk = Arc::new(Field::new_list_field(DataType::BinaryView, true));
-        Arc::new(Field::new(name, DataType::List(chunk), true))
+        buffers_field(name)
     }
 
     /// Hands the state over without copying it: every chunk (this state's own ones become read
@@ -382,67 +378,22 @@ impl PersonPeriods {
         for chunk in std::mem::take(&mut self.chunks) {
             self.handed.push(Buffer::from_vec(chunk.into_vec()));
         }
-        let mut views = Vec::with_capacity(self.handed.len());
-        for (index, chunk) in self.handed.iter().enumerate() {
-            let length = u32::try_from(chunk.len()).map_err(|_| {
-                internal_datafusion_err!("a per-person chunk of {} bytes", chunk.len())
-            })?;
-            let view = ByteView::new(length, &chunk[..4]).with_buffer_index(index as u32);
-            views.push(view.as_u128());
-        }
-        let chunks =
-            BinaryViewArray::try_new(ScalarBuffer::from(views), self.handed.clone(), None)?;
-        let field = Arc::new(Field::new_list_field(DataType::BinaryView, true));
-        let offsets = OffsetBuffer::from_lengths([chunks.len()]);
-        Ok(ScalarValue::List(Arc::new(ListArray::new(
-            field,
-            offsets,
-            Arc::new(chunks),
-            None,
-        ))))
+        buffers_value(self.handed.clone())
     }
 
     /// Takes the chunks of states written by [`PersonPeriods::state`], to be read in place.
     pub(crate) fn merge(&mut self, states: &ArrayRef) -> Result<()> {
-        let states = as_list_array(states)?;
-        for state in 0..states.len() {
-            if states.is_valid(state) {
-                let value = states.value(state);
-                self.take_chunks(as_binary_view_array(&value)?)?;
-            }
-        }
-        Ok(())
-    }
-
-    fn take_chunks(&mut self, chunks: &BinaryViewArray) -> Result<()> {
         let bytes = 8 * chunk_words(self.offsets.stride);
-        for (i, &view) in chunks.views().iter().enumerate() {
-            if chunks.is_null(i) {
-                continue;
-            }
-            let view = ByteView::from(view);
-            if view.length as usize != bytes {
+        for chunk in taken_buffers(states, align_of::<u64>())?
+            .into_iter()
+            .flatten()
+        {
+            if chunk.len() != bytes {
                 return Err(internal_datafusion_err!(
                     "per-person chunk of {} bytes, expected {bytes}",
-                    view.length
+                    chunk.len()
                 ));
             }
-            let buffer = chunks
-                .data_buffers()
-                .get(view.buffer_index as usize)
-                .filter(|b| b.len() >= view.offset as usize + bytes)
-                .ok_or_else(|| internal_datafusion_err!("per-person chunk outside its buffers"))?
-                .slice_with_length(view.offset as usize, bytes);
-            // Read in place when aligned for words (always, from this process); copied if not.
-            let chunk = if buffer.as_ptr().align_offset(align_of::<u64>()) == 0 {
-                buffer
-            } else {
-                let words: Vec<u64> = buffer
-                    .chunks_exact(8)
-                    .map(|w| u64::from_le_bytes(w.try_into().unwrap_or([0; 8])))
-                    .collect();
-                Buffer::from_vec(words)
-            };
             self.handed.push(chunk);
         }
         Ok(())
@@ -594,34 +545,6 @@ mod tests {
         other_layout.kept.a = false;
         let mut other = PersonPeriods::new(other_layout);
         assert!(other.merge(&state).is_err());
-    }
-
-    #[test]
-    fn a_chunk_off_word_alignment_is_copied_and_reads_the_same() {
-        let mut part = whole_of(&[(3, 15, MARK_A | FIRST)]);
-        let state = handed_over(&mut part);
-        let chunks = as_list_array(&state).unwrap().value(0);
-        let chunks = as_binary_view_array(&chunks).unwrap();
-        // The same bytes one byte into a buffer.
-        let mut shifted = vec![0u8];
-        shifted.extend_from_slice(chunks.value(0));
-        let length = chunks.value(0).len() as u32;
-        let view = ByteView::new(length, &chunks.value(0)[..4]).with_offset(1);
-        let chunks = BinaryViewArray::try_new(
-            ScalarBuffer::from(vec![view.as_u128()]),
-            vec![Buffer::from_vec(shifted)],
-            None,
-        )
-        .unwrap();
-        let state: ArrayRef = Arc::new(ListArray::new(
-            Arc::new(Field::new_list_field(DataType::BinaryView, true)),
-            OffsetBuffer::from_lengths([1]),
-            Arc::new(chunks),
-            None,
-        ));
-        let mut merged = PersonPeriods::new(layout());
-        merged.merge(&state).unwrap();
-        assert_eq!(people(&merged), [(15, false, vec![1], vec![])]);
     }
 
     #[test]

@@ -5,10 +5,10 @@ use std::hash::{Hash, Hasher};
 use std::ops::Deref;
 use std::sync::Arc;
 
-/// A value shared by a query's user-defined functions (the identity merge map, rolling
-/// retention's start groups). A function's parameters must be comparable and hashable, and
-/// formatting them must stay cheap, so the value is compared and hashed by its address and
-/// formatted as that address: two queries never share one.
+/// A value shared by a query's user-defined functions (the identity merge map). A function's
+/// parameters must be comparable and hashable, and formatting them must stay cheap, so the
+/// value is compared and hashed by its address and formatted as that address: two queries
+/// never share one.
 pub(crate) struct Shared<T>(pub(crate) Arc<T>);
 
 impl<T> Deref for Shared<T> {

@@ -6,8 +6,8 @@
 //! before the end, since a person is new at their first event ever), with `event_date` pruning
 //! → per row the person, the time and the start/return flags → one aggregate without
 //! `GROUP BY`: `sluice_retention` (`persons.rs`, per-person period bitmaps) for calendar
-//! periods, `sluice_retention_rolling` (`rolling.rs`, rows sorted by person) for rolling
-//! windows → the table, and the overall row weighted over the cohorts that have completed each
+//! periods, `sluice_retention_rolling` (`rolling.rs`, per-person hours with a start or a
+//! return) for rolling windows → the table, and the overall row weighted over the cohorts that have completed each
 //! column. With two return events this runs once per return event (two scans), each giving its
 //! own table.
 
@@ -34,7 +34,7 @@ use crate::spec::{PointIndex, RetentionQuery, ReturnPeriods, SeriesEvent, StartE
 use crate::whole_table::{aggregate_list, event_matches};
 use persons::{RETURN, RetentionParams, RetentionUdaf, START, START_UNMET};
 pub(crate) use persons::{list_scalar, list_type};
-use rolling::{RollingParams, RollingScans};
+use rolling::RollingUdaf;
 
 /// Runs `query` over `table` (`None`: no data yet, every count is zero): one scan and one
 /// table per return event.
@@ -191,7 +191,7 @@ async fn counts(
             if let Some(types) = read_types(&query.start, ret) {
                 filter = filter.and(types);
             }
-            let flags = calendar_flags(start_matches, unmet, return_matches)?;
+            let flags = row_flags(start_matches, unmet, return_matches)?;
             let udaf = RetentionUdaf::new(RetentionParams {
                 layout: PeriodLayout {
                     points,
@@ -213,32 +213,33 @@ async fn counts(
             Ok(as_uint64_array(&values)?.values().to_vec())
         }
         ReturnPeriods::Rolling(windows) => {
-            let start_span = match &query.start {
-                // New users: their first counted event ever, if it is before the range's end.
-                StartEvent::New => column("event_time").lt(timestamp(query.cohort_end_ms)),
-                StartEvent::Event(_) => time_span(from, query.cohort_end_ms - 1),
-            };
-            let scans = RollingScans {
-                person,
-                ts,
-                starts: in_project(start_span.and(start_matches)),
-                start_unmet: unmet,
-                returns: in_project(time_span(from, windows.horizon_ms - 1).and(return_matches)),
-            };
-            let params = RollingParams {
-                cohorts: points,
-                windows: *windows,
+            let mut filter = in_project(match &query.start {
+                // New users: every counted event before the last window's end, from the
+                // beginning of time.
+                StartEvent::New => column("event_time").lt(timestamp(windows.horizon_ms)),
+                StartEvent::Event(_) => time_span(from, windows.horizon_ms - 1),
+            });
+            if let Some(types) = read_types(&query.start, ret) {
+                filter = filter.and(types);
+            }
+            let flags = row_flags(start_matches, unmet, return_matches)?;
+            let udaf = RollingUdaf::new(
+                points,
+                query.cohort_end_ms,
+                *windows,
+                &query.columns,
                 new_users,
-                columns,
-            };
-            rolling::counts(ctx, table, scans, params).await
+            )?;
+            let arguments = vec![person, ts, flags];
+            let values = aggregate_list(ctx, table, filter, udaf.into_udaf(), arguments).await?;
+            Ok(as_uint64_array(&values)?.values().to_vec())
         }
     }
 }
 
-/// Calendar retention reads start and return rows in one scan: per row, [`START`] (with
+/// Both modes read start and return rows in one scan: per row, [`START`] (with
 /// [`START_UNMET`]) and [`RETURN`].
-fn calendar_flags(start_matches: Expr, start_unmet: Expr, return_matches: Expr) -> Result<Expr> {
+fn row_flags(start_matches: Expr, start_unmet: Expr, return_matches: Expr) -> Result<Expr> {
     let start = when(start_matches, lit(START) | start_unmet).otherwise(lit(0i64))?;
     let ret = when(return_matches, lit(RETURN)).otherwise(lit(0i64))?;
     Ok(start | ret)

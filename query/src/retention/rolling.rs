@@ -1,81 +1,188 @@
-//! Retention in rolling windows: two scans, so that memory follows persons and their start
-//! events, never the return events read.
+//! Retention in rolling windows, in one scan whose memory follows persons and the days they
+//! were active, never the events read.
 //!
-//! 1. **Starts** (`starts.rs`): the start events of the date range (for "new user" retention,
-//!    every counted event before its end, of which each person's first is kept) become each
-//!    person's start groups: per cohort, the first and last hour of starts less than a window
-//!    apart (`windows.rs`). Sorted by person, they are the cohorts' members.
-//! 2. **Returns** (`returns.rs`): the return events from the range's start to the last window
-//!    followed each set, per start group of their person, the bits of the windows they fall in.
-//!    The bits of a person's groups in one cohort, united, answer the columns.
+//! `sluice_retention_rolling(person, ts, flags)` is used without `GROUP BY` over the rows that
+//! can start or return (flags as the calendar aggregate's: start, unmet, return) and returns the
+//! same `List<UInt64>` as the calendar aggregate: per cohort its persons then its returned count
+//! per column, then the distinct persons.
 //!
-//! A "new user" query keeps one group per person; a specific start event one per person,
-//! cohort and window span with such a start. Each partition of the return scan holds one set
-//! of window bits per group (one word up to 62 periods).
+//! 1. **Scan** (`person_hours.rs`): per person and 24-hour block of the date range and of the
+//!    windows followed, one word of the hours with a start and the hours with a return; for
+//!    "new user" retention, also the person's first counted event ever. Partitions hand their
+//!    words over without copying them.
+//! 2. **Count** (`cohort_table.rs`): per person, their words sorted by block give the start
+//!    groups of each cohort (starts less than a window apart, `windows.rs`) and the return
+//!    hours; the windows of each group holding a return, united per cohort, answer the columns.
+//!    Chunks of persons are counted in parallel, one thread per core.
+//!
+//! Windows are counted in whole hours of the local clock (as Amplitude's are), so an hour's
+//! bit says all a window needs of the events in it.
 
-mod returns;
-mod starts;
+mod cohort_table;
+mod person_hours;
 
 use std::sync::Arc;
 
-use datafusion::datasource::listing::ListingTable;
-use datafusion::execution::context::SessionContext;
-use datafusion::logical_expr::Expr;
+use datafusion::arrow::array::ArrayRef;
+use datafusion::arrow::datatypes::{DataType, FieldRef};
+use datafusion::common::{Result, ScalarValue, internal_datafusion_err};
+use datafusion::logical_expr::function::{AccumulatorArgs, StateFieldsArgs};
+use datafusion::logical_expr::{
+    Accumulator, AggregateUDF, AggregateUDFImpl, Signature, Volatility,
+};
 
-use crate::error::Result;
+use crate::handover::buffers_field;
+use crate::retention::persons::{list_scalar, list_type};
 use crate::spec::{PointIndex, RollingWindows};
-use crate::whole_table::aggregate_list;
-use returns::{ReturnParams, ReturnsUdaf};
-use starts::{StartParams, Starts, StartsUdaf};
+use cohort_table::{CohortTable, CountParams};
+use person_hours::{HourLayout, PersonHours};
 
-/// The two scans of a rolling retention query: which rows each reads and what it passes on.
-pub(crate) struct RollingScans {
-    /// The person of a row.
-    pub(crate) person: Expr,
-    /// The event time in Unix ms (`Int64`).
-    pub(crate) ts: Expr,
-    /// Rows that can start (for "new user" retention, every counted event before the range's
-    /// end).
-    pub(crate) starts: Expr,
-    /// Per start row, 1 when it does not meet the start event's conditions ("new user"
-    /// retention, where a first event that does not meet them opens no cohort), else 0.
-    pub(crate) start_unmet: Expr,
-    /// Return rows from the range's start to the last window followed.
-    pub(crate) returns: Expr,
+/// The rolling retention aggregate.
+#[derive(Debug, PartialEq, Eq, Hash)]
+pub(crate) struct RollingUdaf {
+    params: Arc<CountParams>,
+    signature: Signature,
 }
 
-/// The fixed parameters of one rolling retention query.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub(crate) struct RollingParams {
-    /// The cohort periods (calendar periods of the date range).
-    pub(crate) cohorts: Arc<PointIndex>,
-    /// The windows and how far returns are read.
-    pub(crate) windows: RollingWindows,
-    /// Cohorts open on the person's first start event ever ("new user"), not on every one.
-    pub(crate) new_users: bool,
-    /// Each column's windows after the start's, `[from, to)`; `None`: every later one.
-    pub(crate) columns: Arc<Vec<(u32, Option<u32>)>>,
+impl RollingUdaf {
+    /// The aggregate of cohorts `cohorts` (their boundaries; the last is the date range's end),
+    /// starts before `cohort_end_ms`, windows `windows` and columns `columns` (`[from, to)` in
+    /// windows; `None`: every later one); `new_users`: cohorts open on each person's first
+    /// counted event ever.
+    pub(crate) fn new(
+        cohorts: Arc<PointIndex>,
+        cohort_end_ms: i64,
+        windows: RollingWindows,
+        columns: &[(u32, Option<u32>)],
+        new_users: bool,
+    ) -> crate::error::Result<Self> {
+        let from = cohorts.starts().first().copied().unwrap_or(cohort_end_ms);
+        let layout = HourLayout::new(windows, from, cohort_end_ms, new_users)?;
+        Ok(RollingUdaf {
+            params: Arc::new(CountParams::new(
+                layout,
+                cohorts,
+                windows.window_hours,
+                columns,
+            )),
+            signature: Signature::exact(
+                vec![DataType::Int64, DataType::Int64, DataType::Int64],
+                Volatility::Immutable,
+            ),
+        })
+    }
+
+    pub(crate) fn into_udaf(self) -> AggregateUDF {
+        AggregateUDF::new_from_impl(self)
+    }
 }
 
-/// Per cohort its persons and returned counts, then the distinct persons (as
-/// `retention::counts`).
-pub(crate) async fn counts(
-    ctx: &SessionContext,
-    table: Arc<ListingTable>,
-    scans: RollingScans,
-    params: RollingParams,
-) -> Result<Vec<u64>> {
-    let udaf = StartsUdaf::new(StartParams::new(&params)).into_udaf();
-    let arguments = vec![scans.person.clone(), scans.ts.clone(), scans.start_unmet];
-    let groups = aggregate_list(ctx, Arc::clone(&table), scans.starts, udaf, arguments).await?;
-    let starts = Starts::decode(&groups)?;
-    let return_params = ReturnParams::new(&params, starts);
-    let udaf = ReturnsUdaf::new(return_params).into_udaf();
-    let arguments = vec![scans.person, scans.ts];
-    let counts = aggregate_list(ctx, table, scans.returns, udaf, arguments).await?;
-    Ok(datafusion::common::cast::as_uint64_array(&counts)?
-        .values()
-        .to_vec())
+impl AggregateUDFImpl for RollingUdaf {
+    fn name(&self) -> &str {
+        "sluice_retention_rolling"
+    }
+
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+
+    fn return_type(&self, _arg_types: &[DataType]) -> Result<DataType> {
+        Ok(list_type())
+    }
+
+    fn accumulator(&self, _args: AccumulatorArgs<'_>) -> Result<Box<dyn Accumulator>> {
+        Ok(Box::new(RollingState::new(Arc::clone(&self.params))))
+    }
+
+    fn state_fields(&self, args: StateFieldsArgs<'_>) -> Result<Vec<FieldRef>> {
+        Ok(vec![buffers_field(format!("{}[hours]", args.name))])
+    }
+}
+
+/// One partition's (or the final phase's) persons.
+#[derive(Debug)]
+struct RollingState {
+    params: Arc<CountParams>,
+    hours: PersonHours,
+}
+
+impl RollingState {
+    fn new(params: Arc<CountParams>) -> Self {
+        RollingState {
+            hours: PersonHours::new(params.layout.clone()),
+            params,
+        }
+    }
+
+    /// Per cohort its persons and returned per column, then the distinct persons: the chunks
+    /// of persons dealt in turn to one thread per core (this one and others).
+    fn counts(&mut self) -> Result<Vec<u64>> {
+        let params = &*self.params;
+        let parts = self.hours.parts();
+        let threads = std::thread::available_parallelism()
+            .map_or(1, usize::from)
+            .min(parts.len())
+            .max(1);
+        let count = |first: usize| {
+            let mut table = CohortTable::new(params);
+            for part in parts.iter().skip(first).step_by(threads) {
+                part.for_each(|_, first, words| table.add(first, words));
+            }
+            table
+        };
+        std::thread::scope(|scope| {
+            let workers: Vec<_> = (1..threads)
+                .map(|first| {
+                    std::thread::Builder::new()
+                        .name("sluice-retention".into())
+                        .spawn_scoped(scope, move || count(first))
+                        .map_err(|_| first)
+                })
+                .collect();
+            let mut table = count(0);
+            for worker in workers {
+                match worker {
+                    Ok(worker) => {
+                        let part = worker.join().map_err(|_| {
+                            internal_datafusion_err!("a retention worker thread panicked")
+                        })?;
+                        table.add_table(&part);
+                    }
+                    // No thread to be had: these chunks are counted here instead.
+                    Err(first) => table.add_table(&count(first)),
+                }
+            }
+            Ok(table.counts())
+        })
+    }
+}
+
+impl Accumulator for RollingState {
+    fn update_batch(&mut self, values: &[ArrayRef]) -> Result<()> {
+        self.hours.update(values)
+    }
+
+    fn merge_batch(&mut self, states: &[ArrayRef]) -> Result<()> {
+        let [hours] = states else {
+            return Err(internal_datafusion_err!(
+                "rolling retention state expects 1 column, got {}",
+                states.len()
+            ));
+        };
+        self.hours.merge(hours)
+    }
+
+    fn state(&mut self) -> Result<Vec<ScalarValue>> {
+        Ok(vec![self.hours.state()?])
+    }
+
+    fn evaluate(&mut self) -> Result<ScalarValue> {
+        Ok(list_scalar(self.counts()?))
+    }
+
+    fn size(&self) -> usize {
+        size_of_val(self) + self.hours.size()
+    }
 }
 
 #[cfg(test)]

@@ -6,10 +6,10 @@
 //!
 //! Starts less than `w` hours apart have overlapping windows, so the union of window N over a
 //! group of such starts is one span: `[lo + N·w, hi + (N+1)·w)` for the group's first hour `lo`
-//! and last hour `hi`. A cohort's starts are therefore kept as groups of at most `w` hours
-//! ([`StartGroup`]): two hours per group, whatever the number of starts, and one return is
-//! checked against a group in constant time. The union over window N over a bracket of windows
-//! `[a, b)` is the union of those spans, so a bracket is answered from the per-window bits.
+//! and last hour `hi`. A cohort's starts are therefore taken as groups of at most `w` hours
+//! ([`StartGroup`]): two hours per group, whatever the number of starts, and each window of a
+//! group is one binary search over the person's return hours. A bracket of windows `[a, b)` is
+//! the union of its windows, so it is answered from the per-window bits.
 
 /// Starts of one person in one cohort, less than a window apart: their first and last hour.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -67,40 +67,30 @@ impl WindowBits {
         self.column_masks.len() / self.words
     }
 
-    /// Sets in `bits` (one group's words) the windows of `group` that hold a return at hour
-    /// `hour`: at most two, as the group spans less than a window. Returns `false` when the
-    /// return is past every tracked window of the group and that bit was already set: it then
-    /// is for every earlier group of the person too (a return past a group is past the earlier
-    /// ones, and returns are added to a person's groups latest first), so the caller stops.
-    #[inline]
-    pub(crate) fn add_return(&self, group: StartGroup, hour: i64, bits: &mut [u64]) -> bool {
-        let since_first = hour - group.lo;
-        if since_first < 0 {
-            return true;
-        }
+    /// Sets in `bits` (one group's words) the windows of `group` that hold one of `returns`
+    /// (hours, ascending): window N below the tracked count when a return is in
+    /// `[lo + N·w, hi + (N+1)·w)`, bit `tracked` (every later window) when one is at or after
+    /// `lo + tracked·w`. One binary search per window, over the returns not yet passed.
+    pub(crate) fn set_windows(&self, group: StartGroup, returns: &[i64], bits: &mut [u64]) {
         let w = self.window_hours;
-        let tracked = i64::from(self.tracked);
-        if hour - group.hi >= tracked * w {
-            let (word, mask) = (self.tracked as usize / 64, 1 << (self.tracked % 64));
-            let seen = bits[word] & mask != 0;
-            bits[word] |= mask;
-            return !seen;
+        let mut rest = &returns[returns.partition_point(|&r| r < group.lo)..];
+        for window in 0..i64::from(self.tracked) {
+            rest = &rest[rest.partition_point(|&r| r < group.lo + window * w)..];
+            let Some(&next) = rest.first() else {
+                return;
+            };
+            if next < group.hi + (window + 1) * w {
+                let bit = window as usize;
+                bits[bit / 64] |= 1 << (bit % 64);
+            }
         }
-        // One division (a 32-bit one where the hours allow): the group spans less than a
-        // window, so its last start's window is the first start's or the one before.
-        let last = match (u32::try_from(since_first), u32::try_from(w)) {
-            (Ok(hours), Ok(w)) => i64::from(hours / w),
-            _ => since_first / w,
-        };
-        let first = match hour - group.hi >= last * w {
-            true => last,
-            false => (last - 1).max(0),
-        };
-        for window in first..=last {
-            let bit = window.min(tracked) as usize;
+        if rest
+            .last()
+            .is_some_and(|&last| last >= group.lo + i64::from(self.tracked) * w)
+        {
+            let bit = self.tracked as usize;
             bits[bit / 64] |= 1 << (bit % 64);
         }
-        true
     }
 
     /// Whether window bits `bits` (a cohort's groups united) answer column `column`.
@@ -130,9 +120,9 @@ mod tests {
     /// The columns answered by `returns` against `group`.
     fn answers(bits: &WindowBits, group: StartGroup, returns: &[i64]) -> Vec<bool> {
         let mut words = vec![0; bits.words()];
-        for &hour in returns {
-            bits.add_return(group, hour, &mut words);
-        }
+        let mut returns = returns.to_vec();
+        returns.sort_unstable();
+        bits.set_windows(group, &returns, &mut words);
         (0..bits.columns())
             .map(|j| bits.returned(&words, j))
             .collect()
