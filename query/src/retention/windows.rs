@@ -8,7 +8,7 @@
 //! group of such starts is one span: `[lo + N·w, hi + (N+1)·w)` for the group's first hour `lo`
 //! and last hour `hi`. A cohort's starts are therefore taken as groups of at most `w` hours
 //! ([`StartGroup`]): two hours per group, whatever the number of starts, and each window of a
-//! group is one binary search over the person's return hours. A bracket of windows `[a, b)` is
+//! group is a test of a word or two of the person's return hours ([`ReturnHours`]). A bracket of windows `[a, b)` is
 //! the union of its windows, so it is answered from the per-window bits.
 
 /// Starts of one person in one cohort, less than a window apart: their first and last hour.
@@ -67,27 +67,21 @@ impl WindowBits {
         self.column_masks.len() / self.words
     }
 
-    /// Sets in `bits` (one group's words) the windows of `group` that hold one of `returns`
-    /// (hours, ascending): window N below the tracked count when a return is in
-    /// `[lo + N·w, hi + (N+1)·w)`, bit `tracked` (every later window) when one is at or after
-    /// `lo + tracked·w`. One binary search per window, over the returns not yet passed.
-    pub(crate) fn set_windows(&self, group: StartGroup, returns: &[i64], bits: &mut [u64]) {
+    /// Sets in `bits` (one group's words) the windows of `group` that hold one of `returns`:
+    /// window N below the tracked count when a return is in `[lo + N·w, hi + (N+1)·w)`, bit
+    /// `tracked` (every later window) when one is at or after `lo + tracked·w`.
+    pub(crate) fn set_windows(&self, group: StartGroup, returns: &ReturnHours, bits: &mut [u64]) {
         let w = self.window_hours;
-        let mut rest = &returns[returns.partition_point(|&r| r < group.lo)..];
+        if !returns.any(group.lo, i64::MAX) {
+            return;
+        }
         for window in 0..i64::from(self.tracked) {
-            rest = &rest[rest.partition_point(|&r| r < group.lo + window * w)..];
-            let Some(&next) = rest.first() else {
-                return;
-            };
-            if next < group.hi + (window + 1) * w {
+            if returns.any(group.lo + window * w, group.hi + (window + 1) * w) {
                 let bit = window as usize;
                 bits[bit / 64] |= 1 << (bit % 64);
             }
         }
-        if rest
-            .last()
-            .is_some_and(|&last| last >= group.lo + i64::from(self.tracked) * w)
-        {
+        if returns.any(group.lo + i64::from(self.tracked) * w, i64::MAX) {
             let bit = self.tracked as usize;
             bits[bit / 64] |= 1 << (bit % 64);
         }
@@ -97,6 +91,59 @@ impl WindowBits {
     pub(crate) fn returned(&self, bits: &[u64], column: usize) -> bool {
         let mask = &self.column_masks[column * self.words..(column + 1) * self.words];
         bits.iter().zip(mask).any(|(b, m)| b & m != 0)
+    }
+}
+
+/// A person's return hours, as bits from an origin hour: whether one falls in a window is a
+/// test of a word or two.
+#[derive(Debug, Default)]
+pub(crate) struct ReturnHours {
+    origin: i64,
+    words: Vec<u64>,
+}
+
+impl ReturnHours {
+    /// Clears the hours, to be set from hour `origin` to hour `end` (exclusive).
+    pub(crate) fn reset(&mut self, origin: i64, end: i64) {
+        self.origin = origin;
+        let hours = usize::try_from(end - origin).unwrap_or(0);
+        self.words.clear();
+        // One spare word: hours set near a word's end spill into the next.
+        self.words.resize(hours.div_ceil(64) + 1, 0);
+    }
+
+    /// Sets hours `first + h` for each bit h of `bits` (`first` at or after the origin, before
+    /// the end given to [`ReturnHours::reset`]).
+    pub(crate) fn set(&mut self, first: i64, bits: u32) {
+        let at = (first - self.origin) as usize;
+        let (word, bit) = (at / 64, at % 64);
+        let bits = u64::from(bits);
+        self.words[word] |= bits << bit;
+        if bit > 0 {
+            self.words[word + 1] |= bits >> (64 - bit);
+        }
+    }
+
+    /// Whether an hour in `[from, to)` is set.
+    #[inline]
+    pub(crate) fn any(&self, from: i64, to: i64) -> bool {
+        let held = 64 * self.words.len() as i64;
+        let from = from.saturating_sub(self.origin).max(0);
+        let to = to.saturating_sub(self.origin).min(held);
+        if from >= to {
+            return false;
+        }
+        let (from, to) = (from as usize, to as usize);
+        let (first, last) = (from / 64, (to - 1) / 64);
+        let head = u64::MAX << (from % 64);
+        let tail = u64::MAX >> (63 - (to - 1) % 64);
+        if first == last {
+            return self.words[first] & head & tail != 0;
+        }
+        // A day's windows span at most two words; longer ones test the words between.
+        self.words[first] & head != 0
+            || self.words[last] & tail != 0
+            || self.words[first + 1..last].iter().any(|&w| w != 0)
     }
 }
 
@@ -120,9 +167,12 @@ mod tests {
     /// The columns answered by `returns` against `group`.
     fn answers(bits: &WindowBits, group: StartGroup, returns: &[i64]) -> Vec<bool> {
         let mut words = vec![0; bits.words()];
-        let mut returns = returns.to_vec();
-        returns.sort_unstable();
-        bits.set_windows(group, &returns, &mut words);
+        let mut hours = ReturnHours::default();
+        hours.reset(0, 10_000);
+        for &hour in returns {
+            hours.set(hour, 1);
+        }
+        bits.set_windows(group, &hours, &mut words);
         (0..bits.columns())
             .map(|j| bits.returned(&words, j))
             .collect()
@@ -170,6 +220,21 @@ mod tests {
         let answered = answers(&bits, group(0, 0), &[99 * 24 + 3]);
         let hit: Vec<usize> = (0..answered.len()).filter(|&j| answered[j]).collect();
         assert_eq!(hit, [99]);
+    }
+
+    #[test]
+    fn return_hours_answer_ranges_across_words() {
+        let mut hours = ReturnHours::default();
+        hours.reset(48, 248);
+        // Hours 110 and 112: the second spills into the next word.
+        hours.set(110, 0b101);
+        assert!(hours.any(110, 111));
+        assert!(!hours.any(111, 112));
+        assert!(hours.any(112, 113));
+        assert!(hours.any(111, 200));
+        assert!(!hours.any(0, 110));
+        assert!(!hours.any(113, i64::MAX));
+        assert!(hours.any(i64::MIN, i64::MAX));
     }
 
     #[test]

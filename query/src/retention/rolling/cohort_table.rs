@@ -15,24 +15,24 @@
 
 use std::sync::Arc;
 
-use super::person_hours::{Block, HourLayout};
+use super::person_hours::{BLOCK_HOURS, Block, HourLayout};
 use crate::person_periods::first_keyed;
-use crate::retention::windows::{StartGroup, WindowBits, span_of};
+use crate::retention::windows::{ReturnHours, StartGroup, WindowBits, span_of};
 use crate::spec::PointIndex;
 
 /// An hour outside every cohort in [`CountParams::hour_cohorts`].
-const NO_COHORT: u32 = u32::MAX;
+const NO_COHORT: (u32, u32) = (u32::MAX, 0);
 
 /// What counting a person needs: the layout of their words, the cohorts, and the windows.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub(crate) struct CountParams {
     pub(crate) layout: HourLayout,
     cohorts: Arc<PointIndex>,
-    /// The cohort of each hour from the date range's first to its end, or [`NO_COHORT`].
-    hour_cohorts: Vec<u32>,
+    /// The cohort of each hour from the date range's first to its end and the hour's span in
+    /// it, or [`NO_COHORT`].
+    hour_cohorts: Vec<(u32, u32)>,
     /// Each cohort's first hour, where its spans begin.
     first_hours: Vec<i64>,
-    window_hours: i64,
     bits: WindowBits,
 }
 
@@ -60,7 +60,10 @@ impl CountParams {
                 cohorts
                     .point_of(at)
                     .filter(|&c| c < count)
-                    .map_or(NO_COHORT, |c| c as u32)
+                    .map_or(NO_COHORT, |c| {
+                        let span = span_of(window_hours, first_hours[c], hour);
+                        (c as u32, span as u32)
+                    })
             })
             .collect();
         CountParams {
@@ -68,7 +71,6 @@ impl CountParams {
             cohorts,
             hour_cohorts,
             first_hours,
-            window_hours,
             bits: WindowBits::new(window_hours, columns),
         }
     }
@@ -88,7 +90,7 @@ impl CountParams {
 #[derive(Debug, Clone, Copy)]
 struct Group {
     cohort: usize,
-    span: i64,
+    span: u32,
     hours: StartGroup,
 }
 
@@ -101,7 +103,7 @@ pub(crate) struct CohortTable<'a> {
     /// Persons in any cohort.
     distinct: u64,
     // Per person, kept to reuse their allocations:
-    returns: Vec<i64>,
+    returns: ReturnHours,
     groups: Vec<Group>,
     united: Vec<u64>,
 }
@@ -112,7 +114,7 @@ impl<'a> CohortTable<'a> {
             params,
             cells: vec![0; params.cohort_count() * params.width()],
             distinct: 0,
-            returns: Vec::new(),
+            returns: ReturnHours::default(),
             groups: Vec::new(),
             united: vec![0; params.bits.words()],
         }
@@ -145,10 +147,15 @@ impl<'a> CohortTable<'a> {
         if self.groups.is_empty() {
             return;
         }
-        self.returns.clear();
+        // Words are sorted by block: the first and last bound the hours.
+        let [from, to] = [words.first(), words.last()].map(|w| w.map(|&w| Block::of(w).number));
+        self.returns.reset(
+            from.unwrap_or(0) * BLOCK_HOURS,
+            to.map_or(0, |to| (to + 1) * BLOCK_HOURS),
+        );
         for &word in words {
             let block = Block::of(word);
-            self.returns.extend(block.hours(block.returns));
+            self.returns.set(block.number * BLOCK_HOURS, block.returns);
         }
         self.distinct += 1;
         let width = p.width();
@@ -169,7 +176,7 @@ impl<'a> CohortTable<'a> {
     /// A start at `hour` joins the last group when of its cohort and span, else opens one.
     fn add_start(&mut self, hour: i64) {
         let p = self.params;
-        let Some(&cohort) = usize::try_from(hour)
+        let Some(&(cohort, span)) = usize::try_from(hour)
             .ok()
             .and_then(|h| p.hour_cohorts.get(h))
             .filter(|&&c| c != NO_COHORT)
@@ -177,7 +184,6 @@ impl<'a> CohortTable<'a> {
             return;
         };
         let cohort = cohort as usize;
-        let span = span_of(p.window_hours, p.first_hours[cohort], hour);
         match self.groups.last_mut() {
             Some(last) if last.cohort == cohort && last.span == span => last.hours.hi = hour,
             _ => self.groups.push(Group {

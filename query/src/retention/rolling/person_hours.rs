@@ -26,7 +26,7 @@ use datafusion::common::{Result, ScalarValue, internal_datafusion_err};
 
 use crate::error::QueryError;
 use crate::handover::{buffers_value, taken_buffers};
-use crate::person_periods::NO_FIRST;
+use crate::person_periods::{NO_FIRST, PREFETCH_DISTANCE, prefetch};
 use crate::retention::persons::{RETURN, START, START_UNMET};
 use crate::spec::RollingWindows;
 
@@ -298,6 +298,18 @@ pub(crate) struct PersonHours {
     last: Option<(i64, usize)>,
     /// Chunks read in place: handed over by other partitions, and this one's once handed over.
     handed: Vec<ChunkBuffers>,
+    /// The rows of the batch being applied (kept to reuse the allocation).
+    pending: Vec<Pending>,
+}
+
+/// A row of the batch being applied: its person's place, its block word (0: none) and its
+/// first-time key ([`NO_FIRST`]: none).
+#[derive(Debug, Clone, Copy)]
+struct Pending {
+    chunk: u32,
+    at: u32,
+    word: u64,
+    first: i64,
 }
 
 impl PersonHours {
@@ -308,11 +320,13 @@ impl PersonHours {
             chunks: Vec::new(),
             last: None,
             handed: Vec::new(),
+            pending: Vec::new(),
         }
     }
 
-    fn chunk(&mut self, key: i64) -> &mut Chunk {
-        let index = match self.last {
+    /// The index of chunk `key`, added if new.
+    fn chunk(&mut self, key: i64) -> usize {
+        match self.last {
             Some((last, index)) if last == key => index,
             _ => {
                 let new_users = self.layout.new_users;
@@ -324,11 +338,18 @@ impl PersonHours {
                 self.last = Some((key, index));
                 index
             }
-        };
-        &mut self.chunks[index]
+        }
     }
 
     /// Applies rows `[person, ts, flags]` (all `Int64`; rows with a null are skipped).
+    ///
+    /// Within an event type rows come by person, but each type has its own subset of persons,
+    /// so the open words of one row are seldom in the cache. The batch is therefore applied in
+    /// two passes, as [`PersonPeriods::update`] does: the first finds each row's place and word,
+    /// the second applies them while prefetching the place of the row [`PREFETCH_DISTANCE`]
+    /// ahead, so the misses overlap instead of queueing.
+    ///
+    /// [`PersonPeriods::update`]: crate::person_periods::PersonPeriods::update
     pub(crate) fn update(&mut self, values: &[ArrayRef]) -> Result<()> {
         let [person, ts, flags] = values else {
             return Err(internal_datafusion_err!(
@@ -341,25 +362,43 @@ impl PersonHours {
             as_int64_array(ts)?,
             as_int64_array(flags)?,
         );
+        let mut pending = std::mem::take(&mut self.pending);
+        pending.clear();
         for row in 0..person.len() {
             if person.is_null(row) || ts.is_null(row) || flags.is_null(row) {
                 continue;
             }
             let (id, ts, flags) = (person.value(row), ts.value(row), flags.value(row));
-            let word = self.layout.word(ts, flags);
-            let first = self.layout.first(ts, flags);
-            if word.is_none() && first.is_none() {
+            let word = self.layout.word(ts, flags).unwrap_or(0);
+            let first = self.layout.first(ts, flags).unwrap_or(NO_FIRST);
+            if word == 0 && first == NO_FIRST {
                 continue;
             }
-            let at = (id & (CHUNK_PERSONS as i64 - 1)) as usize;
-            let chunk = self.chunk(id >> CHUNK_BITS);
-            if let Some(word) = word {
-                chunk.add(at, word);
+            pending.push(Pending {
+                chunk: self.chunk(id >> CHUNK_BITS) as u32,
+                at: (id & (CHUNK_PERSONS as i64 - 1)) as u32,
+                word,
+                first,
+            });
+        }
+        for (i, row) in pending.iter().enumerate() {
+            if let Some(ahead) = pending.get(i + PREFETCH_DISTANCE) {
+                let chunk = &self.chunks[ahead.chunk as usize];
+                prefetch(&chunk.open[OPEN * ahead.at as usize..]);
+                if let Some(first) = chunk.firsts.get(ahead.at as usize..) {
+                    prefetch(first);
+                }
             }
-            if let Some(first) = first {
-                chunk.firsts[at] = chunk.firsts[at].min(first);
+            let chunk = &mut self.chunks[row.chunk as usize];
+            let at = row.at as usize;
+            if row.word != 0 {
+                chunk.add(at, row.word);
+            }
+            if row.first != NO_FIRST {
+                chunk.firsts[at] = chunk.firsts[at].min(row.first);
             }
         }
+        self.pending = pending;
         Ok(())
     }
 

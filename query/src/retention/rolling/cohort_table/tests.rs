@@ -42,8 +42,8 @@ fn counts(params: &CountParams, first: i64, rows: &[(i64, i64)]) -> Vec<u64> {
 fn hours_follow_the_local_clock_so_cohorts_change_on_an_hour() {
     let p = params(false);
     assert_eq!(p.hour_cohorts.len(), 48);
-    assert!(p.hour_cohorts[..24].iter().all(|&c| c == 0));
-    assert!(p.hour_cohorts[24..].iter().all(|&c| c == 1));
+    assert!(p.hour_cohorts[..24].iter().all(|&c| c == (0, 0)));
+    assert!(p.hour_cohorts[24..].iter().all(|&c| c == (1, 0)));
     assert_eq!(p.first_hours, [0, 24]);
     // A start at 23:59 local on day 0 and one at 00:00 on day 1: one in each cohort, each
     // with its own day 0 (the return at 00:10 is day 0 of both).
@@ -65,6 +65,8 @@ fn a_new_user_s_cohort_is_that_of_their_first_time() {
     let first = 2 * (PHASE + DAY + 1_200_000);
     let rows = [(PHASE + 2 * DAY + 1_200_000, RETURN)];
     assert_eq!(counts(&p, first, &rows), [0, 0, 0, 1, 0, 1, 1]);
+    // A new user with no return at all is in their cohort all the same.
+    assert_eq!(counts(&p, first, &[]), [0, 0, 0, 1, 0, 0, 1]);
     // An unmet first time (an odd key) opens no cohort; nor does one before the range.
     assert_eq!(counts(&p, first + 1, &rows), [0; 7]);
     assert_eq!(counts(&p, -2 * HOUR, &rows), [0; 7]);
