@@ -232,17 +232,7 @@ impl PersonPeriods {
     /// rows while prefetching the state of the row [`PREFETCH_DISTANCE`] ahead, so the misses
     /// overlap instead of queueing.
     pub(crate) fn update(&mut self, values: &[ArrayRef]) -> Result<()> {
-        let [person, ts, flags] = values else {
-            return Err(internal_datafusion_err!(
-                "per-person periods expect 3 columns, got {}",
-                values.len()
-            ));
-        };
-        let (person, ts, flags): (&Int64Array, &Int64Array, &Int64Array) = (
-            as_int64_array(person)?,
-            as_int64_array(ts)?,
-            as_int64_array(flags)?,
-        );
+        let [person, ts, flags] = row_columns(values, "per-person periods")?;
         let stride = self.offsets.stride;
         let mut pending = std::mem::take(&mut self.pending);
         pending.clear();
@@ -404,6 +394,21 @@ impl PersonPeriods {
         8 * (self.chunks.len() + self.handed.len()) * chunk_words(self.offsets.stride)
             + self.chunk_index.capacity() * 24
     }
+}
+
+/// The three `Int64` columns of rows `[person, ts, flags]`, as `what` takes them.
+pub(crate) fn row_columns<'a>(values: &'a [ArrayRef], what: &str) -> Result<[&'a Int64Array; 3]> {
+    let [person, ts, flags] = values else {
+        return Err(internal_datafusion_err!(
+            "{what} expects 3 columns, got {}",
+            values.len()
+        ));
+    };
+    Ok([
+        as_int64_array(person)?,
+        as_int64_array(ts)?,
+        as_int64_array(flags)?,
+    ])
 }
 
 /// Words per chunk: its key, then every person's words.

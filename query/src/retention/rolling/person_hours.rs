@@ -19,14 +19,13 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use datafusion::arrow::array::{Array, ArrayRef, Int64Array};
+use datafusion::arrow::array::{Array, ArrayRef};
 use datafusion::arrow::buffer::Buffer;
-use datafusion::common::cast::as_int64_array;
 use datafusion::common::{Result, ScalarValue, internal_datafusion_err};
 
 use crate::error::QueryError;
 use crate::handover::{buffers_value, taken_buffers};
-use crate::person_periods::{NO_FIRST, PREFETCH_DISTANCE, prefetch};
+use crate::person_periods::{NO_FIRST, PREFETCH_DISTANCE, prefetch, row_columns};
 use crate::retention::persons::{RETURN, START, START_UNMET};
 use crate::spec::RollingWindows;
 
@@ -351,17 +350,7 @@ impl PersonHours {
     ///
     /// [`PersonPeriods::update`]: crate::person_periods::PersonPeriods::update
     pub(crate) fn update(&mut self, values: &[ArrayRef]) -> Result<()> {
-        let [person, ts, flags] = values else {
-            return Err(internal_datafusion_err!(
-                "rolling retention expects 3 columns, got {}",
-                values.len()
-            ));
-        };
-        let (person, ts, flags): (&Int64Array, &Int64Array, &Int64Array) = (
-            as_int64_array(person)?,
-            as_int64_array(ts)?,
-            as_int64_array(flags)?,
-        );
+        let [person, ts, flags] = row_columns(values, "rolling retention")?;
         let mut pending = std::mem::take(&mut self.pending);
         pending.clear();
         for row in 0..person.len() {
