@@ -159,7 +159,8 @@ pub(crate) struct CompactionArgs {
     /// Seconds between compaction rounds; 0 turns background compaction off.
     #[arg(long, env = "SLUICE_COMPACT_INTERVAL_SECS", default_value_t = 60)]
     pub(crate) compact_interval_secs: u64,
-    /// A date partition is compacted once it holds this many small files.
+    /// A date partition, or the identity dataset, is compacted once it holds this many small
+    /// files.
     #[arg(long, env = "SLUICE_COMPACT_MIN_FILES", default_value_t = 8)]
     pub(crate) compact_min_files: usize,
 }
@@ -214,7 +215,8 @@ pub(crate) struct CompactArgs {
     /// Tracking plan whose layout (typed property columns) the compacted files get.
     #[arg(long, env = "SLUICE_TRACKING_PLAN")]
     pub(crate) tracking_plan: Option<PathBuf>,
-    /// A date partition is compacted once it holds this many small files.
+    /// A date partition, or the identity dataset, is compacted once it holds this many small
+    /// files.
     #[arg(long, default_value_t = 2)]
     pub(crate) min_files: usize,
 }

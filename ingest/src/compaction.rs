@@ -15,6 +15,11 @@
 //! Only `part-*` and `compact-*` files are compacted, and never a file of a batch whose intent is
 //! still on disk (not committed yet: the loader may rewrite it on restart). Compactors take an
 //! exclusive lock, so one runs at a time per data directory.
+//!
+//! The identity dataset (`identity/`, person merges) is compacted the same way: a live server
+//! writes one small file per batch with a login, and every query's person map reads them all
+//! when its cache is cold. Its rows are kept as they are (a merge read twice is the same merge),
+//! swapped in under the same epoch, so a query that lists the files mid-swap runs again.
 
 use std::collections::BTreeSet;
 use std::fs::{self, File, TryLockError};
@@ -23,15 +28,17 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use arrow::array::RecordBatch;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use serde::{Deserialize, Serialize};
+use sluice_schema::layout::identity::{IDENTITY_DIR, identity_schema};
 use sluice_schema::layout::{COMPACTION_EPOCH_FILE, EVENTS_DIR};
 use sluice_schema::{Event, StorageLayout};
 
 use crate::durable::{sync_dir, write_atomically};
 use crate::error::LoaderError;
 use crate::loader::intent::in_flight_file_names;
-use crate::loader::parquet_files::{ReadFileError, read_file, write_file};
+use crate::loader::parquet_files::{ReadFileError, read_file, write_file, write_identity_batches};
 
 /// Folder of compaction outputs before they are swapped in, the manifest and the lock.
 const WORK_DIR: &str = ".compaction";
@@ -112,14 +119,23 @@ pub struct CompactionReport {
 
 #[derive(Debug, Serialize, Deserialize)]
 struct Manifest {
-    /// The partition folder, relative to `events/` (e.g. `event_date=2026-01-10`).
+    /// The dataset folder: `events` (manifests written before identity compaction have none),
+    /// or `identity`.
+    #[serde(default = "events_dataset")]
+    dataset: String,
+    /// The partition folder, relative to the dataset's (e.g. `event_date=2026-01-10`; empty for
+    /// the identity dataset, which has no partitions).
     partition: String,
     output: String,
     inputs: Vec<String>,
 }
 
-/// Compacts every date partition of `events/` that has enough small files; finishes an
-/// interrupted swap first.
+fn events_dataset() -> String {
+    EVENTS_DIR.to_owned()
+}
+
+/// Compacts every date partition of `events/` that has enough small files, then the identity
+/// dataset; finishes an interrupted swap first.
 pub fn compact(
     dataset_dir: &Path,
     options: &CompactionOptions,
@@ -148,6 +164,7 @@ pub fn compact(
     for partition in partitions {
         compact_partition(dataset_dir, &partition, options, &mut report)?;
     }
+    compact_identity(dataset_dir, options, &mut report)?;
     Ok(report)
 }
 
@@ -159,6 +176,28 @@ fn lock(work: &Path) -> Result<Option<File>, CompactionError> {
         Err(TryLockError::WouldBlock) => Ok(None),
         Err(TryLockError::Error(e)) => Err(io(&path, e)),
     }
+}
+
+/// The small files of `dir` that may be compacted, in name order, with their row counts.
+fn compactable_files(
+    dataset_dir: &Path,
+    dir: &Path,
+    options: &CompactionOptions,
+) -> Result<Vec<(String, usize)>, CompactionError> {
+    // List first, then read the intents: a listed file of an uncommitted batch had its intent
+    // written before the file, so the intent is seen (see the module docs).
+    let mut listed = Vec::new();
+    for entry in fs::read_dir(dir).map_err(|e| io(dir, e))?.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let compactable = (name.starts_with("part-") || name.starts_with("compact-"))
+            && name.ends_with(".parquet");
+        if let (true, Ok(meta)) = (compactable, entry.metadata()) {
+            listed.push((name, meta.len()));
+        }
+    }
+    listed.sort();
+    let in_flight = in_flight_file_names(dataset_dir)?;
+    candidates(dir, options, &in_flight, &listed)
 }
 
 /// Small files of a partition that may be compacted, in name order, with their row counts.
@@ -195,20 +234,7 @@ fn compact_partition(
     report: &mut CompactionReport,
 ) -> Result<(), CompactionError> {
     let dir = dataset_dir.join(EVENTS_DIR).join(partition);
-    // List first, then read the intents: a listed file of an uncommitted batch had its intent
-    // written before the file, so the intent is seen (see the module docs).
-    let mut listed = Vec::new();
-    for entry in fs::read_dir(&dir).map_err(|e| io(&dir, e))?.flatten() {
-        let name = entry.file_name().to_string_lossy().into_owned();
-        let compactable = (name.starts_with("part-") || name.starts_with("compact-"))
-            && name.ends_with(".parquet");
-        if let (true, Ok(meta)) = (compactable, entry.metadata()) {
-            listed.push((name, meta.len()));
-        }
-    }
-    listed.sort();
-    let in_flight = in_flight_file_names(dataset_dir)?;
-    let files = candidates(&dir, options, &in_flight, &listed)?;
+    let files = compactable_files(dataset_dir, &dir, options)?;
     if files.len() < options.min_files {
         return Ok(());
     }
@@ -254,14 +280,12 @@ fn swap(
     let work = dataset_dir.join(WORK_DIR);
     write_file(&options.layout, dataset_dir, &work, &output, &sorted)?;
     let manifest = Manifest {
+        dataset: events_dataset(),
         partition: partition.to_owned(),
         output,
         inputs,
     };
-    let path = work.join(MANIFEST);
-    let bytes = serde_json::to_vec(&manifest).expect("manifests serialise");
-    write_atomically(&path, &bytes).map_err(|e| io(&path, e))?;
-    finish(dataset_dir, &manifest)?;
+    commit_swap(dataset_dir, &manifest)?;
     tracing::debug!(partition, inputs = ?manifest.inputs, output = %manifest.output, "compaction inputs");
     tracing::info!(
         partition,
@@ -273,11 +297,79 @@ fn swap(
     Ok(events.len())
 }
 
-/// Steps 3 and 4 of a swap (idempotent, so recovery can run them again).
+/// Compacts the identity dataset's small files into one when there are enough of them.
+fn compact_identity(
+    dataset_dir: &Path,
+    options: &CompactionOptions,
+    report: &mut CompactionReport,
+) -> Result<(), CompactionError> {
+    let dir = dataset_dir.join(IDENTITY_DIR);
+    if !dir.is_dir() {
+        return Ok(());
+    }
+    let files = compactable_files(dataset_dir, &dir, options)?;
+    if files.len() < options.min_files.max(2) {
+        return Ok(());
+    }
+    let mut batches = Vec::new();
+    let mut rows = 0;
+    for (name, _) in &files {
+        for batch in read_identity_rows(&dir.join(name))? {
+            rows += batch.num_rows();
+            batches.push(batch);
+        }
+    }
+    let output = output_name();
+    write_identity_batches(dataset_dir, &dataset_dir.join(WORK_DIR), &output, &batches)?;
+    let manifest = Manifest {
+        dataset: IDENTITY_DIR.to_owned(),
+        partition: String::new(),
+        output,
+        inputs: files.into_iter().map(|(name, _)| name).collect(),
+    };
+    commit_swap(dataset_dir, &manifest)?;
+    tracing::info!(inputs = manifest.inputs.len(), rows, output = %manifest.output, "compacted identity files");
+    report.files_in += manifest.inputs.len();
+    report.files_out += 1;
+    Ok(())
+}
+
+/// The rows of identity file `path`, checked against the identity schema.
+fn read_identity_rows(path: &Path) -> Result<Vec<RecordBatch>, CompactionError> {
+    let unreadable = |message: String| CompactionError::Unreadable {
+        path: path.to_path_buf(),
+        message,
+    };
+    let file = File::open(path).map_err(|e| io(path, e))?;
+    let reader = ParquetRecordBatchReaderBuilder::try_new(file)
+        .and_then(|builder| builder.build())
+        .map_err(|e| unreadable(e.to_string()))?;
+    let schema = identity_schema();
+    reader
+        .map(|batch| {
+            let batch = batch.map_err(|e| unreadable(e.to_string()))?;
+            RecordBatch::try_new(schema.clone(), batch.columns().to_vec())
+                .map_err(|e| unreadable(format!("not an identity file: {e}")))
+        })
+        .collect()
+}
+
+/// Steps 2 to 4 of a swap whose output is staged: the manifest, then [`finish`].
+fn commit_swap(dataset_dir: &Path, manifest: &Manifest) -> Result<(), CompactionError> {
+    let path = dataset_dir.join(WORK_DIR).join(MANIFEST);
+    let bytes = serde_json::to_vec(manifest).expect("manifests serialise");
+    write_atomically(&path, &bytes).map_err(|e| io(&path, e))?;
+    finish(dataset_dir, manifest)
+}
+
+/// Steps 3 and 4 of a swap (idempotent, so recovery can run them again). The epoch is the
+/// events dataset's for both datasets: queries read it around every run.
 fn finish(dataset_dir: &Path, manifest: &Manifest) -> Result<(), CompactionError> {
     let work = dataset_dir.join(WORK_DIR);
     let events_dir = dataset_dir.join(EVENTS_DIR);
-    let dir = events_dir.join(&manifest.partition);
+    let dir = dataset_dir
+        .join(&manifest.dataset)
+        .join(&manifest.partition);
     set_epoch_odd(&events_dir, true)?;
     let staged = work.join(&manifest.output);
     if staged.exists() {
@@ -313,6 +405,9 @@ fn recover(dataset_dir: &Path) -> Result<(), CompactionError> {
         Err(e) => return Err(io(&path, e)),
     };
     if let Some(manifest) = &manifest {
+        if manifest.dataset != EVENTS_DIR && manifest.dataset != IDENTITY_DIR {
+            return Err(CompactionError::CorruptManifest(path));
+        }
         tracing::info!(partition = %manifest.partition, output = %manifest.output, "finishing an interrupted compaction");
         finish(dataset_dir, manifest)?;
     }

@@ -326,3 +326,97 @@ async fn anonymous_web_visits_and_app_purchases_of_one_user_are_one_person() {
     assert_eq!(lines, ["cohort,persons,0,1", "2026-01-10,3,2,0"]);
     server.stop();
 }
+
+/// The identity files (`identity/*.parquet`) of `data_dir`, by name.
+fn identity_files(data_dir: &std::path::Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(data_dir.join("identity"))
+        .map(|entries| {
+            entries
+                .flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .filter(|n| n.ends_with(".parquet") && !n.starts_with('.'))
+                .collect()
+        })
+        .unwrap_or_default();
+    names.sort();
+    names
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn identity_files_of_many_batches_are_compacted_and_every_merge_still_counts() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(
+        dir.path(),
+        &[
+            "--api-key",
+            KEY,
+            "--compact-interval-secs",
+            "1",
+            "--compact-min-files",
+            "3",
+        ],
+    );
+    let http = reqwest::Client::new();
+    let t = JAN_10 + 9 * 60 * MINUTE;
+    let mut spec = funnel_spec();
+    spec.as_object_mut().unwrap().remove("breakdown");
+    let funnel = async |http: &reqwest::Client| {
+        let response = http
+            .post(format!("{}/api/v1/query", server.base_url))
+            .json(&spec)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200);
+        persons(&response.json::<Value>().await.unwrap()["overall"])
+    };
+    // Three batches, each a device that browses anonymously and then logs in: one identity
+    // file each. Without the merges the anonymous category views would be persons of their own.
+    for k in 0..3u64 {
+        let (device, user) = (format!("laptop-{k}"), format!("buyer-{k}"));
+        let at = t + k as i64 * MINUTE;
+        let events = vec![
+            browser_event(None, &device, VIEWED_CATEGORY, at, "design"),
+            browser_event(Some(&user), &device, VIEWED_SERVICE, at + MINUTE, "design"),
+            ios_event(&user, PURCHASED, at + 2 * MINUTE, "design"),
+        ];
+        let body = json!({"api_key": KEY, "events": events});
+        let response = http
+            .post(format!("{}/2/httpapi", server.base_url))
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200);
+        let converted = vec![k + 1; 3];
+        eventually(Duration::from_secs(20), "the batch's merge", async || {
+            (funnel(&http).await == converted).then_some(())
+        })
+        .await;
+    }
+    // The compactor turns the three identity files into one.
+    let files = eventually(Duration::from_secs(20), "identity compaction", async || {
+        let files = identity_files(dir.path());
+        (files.len() == 1 && files[0].starts_with("compact-")).then_some(files)
+    })
+    .await;
+    assert_eq!(files.len(), 1);
+    assert_eq!(funnel(&http).await, [3, 3, 3]);
+    server.stop();
+    // A fresh process reads the one compacted file: the same persons.
+    let spec_file = dir.path().join("funnel.json");
+    std::fs::write(&spec_file, spec.to_string()).unwrap();
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_sluice"))
+        .args(["query", "--json", "--data-dir"])
+        .arg(dir.path())
+        .arg(&spec_file)
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let result: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(persons(&result["overall"]), [3, 3, 3]);
+}

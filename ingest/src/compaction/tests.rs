@@ -1,6 +1,9 @@
 use std::collections::BTreeMap;
 use std::sync::atomic::AtomicUsize;
 
+use arrow::array::{ArrayRef, Int64Array, StringArray};
+use arrow::datatypes::DataType;
+
 use super::*;
 use crate::loader::Intent;
 use crate::log::Positions;
@@ -179,6 +182,7 @@ fn a_swap_interrupted_after_its_manifest_is_finished_by_the_next_run() {
     )
     .unwrap();
     let manifest = Manifest {
+        dataset: EVENTS_DIR.into(),
         partition: PARTITION.into(),
         output: "compact-1.parquet".into(),
         inputs,
@@ -243,4 +247,128 @@ fn readers_never_see_an_event_twice_or_not_at_all_while_compaction_runs() {
     let last = consistent_read(&data);
     assert_eq!(last.len(), 200 + 6 * 40);
     assert_eq!(parquet_files(&partition).len(), 1);
+}
+
+/// The name of the batch file `f` (events `10·f` to `10·f + 10` of partition 0).
+fn batch_name(f: usize) -> String {
+    format!("part-p0-{:020}-{:020}.parquet", 10 * f, 10 * f + 10)
+}
+
+/// Writes `files` identity files, file f merging persons `100 + 10·f + k` (k < 3) into f.
+fn write_identity_files(data: &Path, files: usize) {
+    for f in 0..files {
+        let persons: Vec<i64> = (0..3).map(|k| 100 + 10 * f as i64 + k).collect();
+        let text = |value: &str| Arc::new(StringArray::from(vec![value; 3])) as ArrayRef;
+        let columns = vec![
+            text("merge"),
+            text("p"),
+            Arc::new(StringArray::new_null(3)) as ArrayRef,
+            Arc::new(Int64Array::from(persons)),
+            Arc::new(Int64Array::from(vec![f as i64; 3])),
+            Arc::new(Int64Array::from(vec![JAN1; 3])),
+        ];
+        let batch = RecordBatch::try_new(identity_schema(), columns).unwrap();
+        let dir = data.join(IDENTITY_DIR);
+        write_identity_batches(data, &dir, &batch_name(f), &[batch]).unwrap();
+    }
+}
+
+/// Every merge `(person, into)` in the identity files, with how many times it is stored.
+fn stored_merges(data: &Path) -> BTreeMap<(i64, i64), usize> {
+    let dir = data.join(IDENTITY_DIR);
+    let mut merges = BTreeMap::new();
+    for name in parquet_files(&dir) {
+        for batch in read_identity_rows(&dir.join(name)).unwrap() {
+            let column = |name: &str| {
+                let column = batch.column_by_name(name).unwrap();
+                assert_eq!(column.data_type(), &DataType::Int64);
+                column
+                    .as_any()
+                    .downcast_ref::<Int64Array>()
+                    .unwrap()
+                    .clone()
+            };
+            let (persons, into) = (column("person_id"), column("merged_into"));
+            for (person, into) in persons.values().iter().zip(into.values()) {
+                *merges.entry((*person, *into)).or_insert(0) += 1;
+            }
+        }
+    }
+    merges
+}
+
+#[test]
+fn identity_files_become_one_with_every_merge_once_but_an_uncommitted_batch_s() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path();
+    write_loader_files(data, 1, 5);
+    write_identity_files(data, 5);
+    let before = stored_merges(data);
+    assert_eq!(before.len(), 15);
+    // The batch of the fourth file is not committed: its intent is still on disk.
+    let intent = Intent {
+        start: Positions::from([(0, 30)]),
+        end: Positions::from([(0, 40)]),
+    };
+    crate::loader::intent::record(data, &intent).unwrap();
+    let report = compact(data, &options(4)).unwrap();
+    assert_eq!((report.files_in, report.files_out), (4, 1));
+    let files = parquet_files(&data.join(IDENTITY_DIR));
+    assert_eq!(files.len(), 2, "{files:?}");
+    assert!(files.contains(&batch_name(3)), "{files:?}");
+    assert!(files.iter().any(|f| f.starts_with("compact-")), "{files:?}");
+    assert_eq!(stored_merges(data), before);
+    assert_eq!(read_epoch(&data.join(EVENTS_DIR)).unwrap(), 2);
+    // Too few files left to compact again.
+    assert_eq!(compact(data, &options(4)).unwrap().files_in, 0);
+}
+
+#[test]
+fn an_identity_swap_interrupted_after_its_manifest_is_finished_by_the_next_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path();
+    write_loader_files(data, 1, 5);
+    write_identity_files(data, 3);
+    let before = stored_merges(data);
+    let identity = data.join(IDENTITY_DIR);
+    let inputs = parquet_files(&identity)[..2].to_vec();
+    let mut batches = Vec::new();
+    for name in &inputs {
+        batches.extend(read_identity_rows(&identity.join(name)).unwrap());
+    }
+    let work = data.join(WORK_DIR);
+    write_identity_batches(data, &work, "compact-1.parquet", &batches).unwrap();
+    let manifest = Manifest {
+        dataset: IDENTITY_DIR.into(),
+        partition: String::new(),
+        output: "compact-1.parquet".into(),
+        inputs,
+    };
+    fs::write(work.join(MANIFEST), serde_json::to_vec(&manifest).unwrap()).unwrap();
+    set_epoch_odd(&data.join(EVENTS_DIR), true).unwrap();
+
+    compact(data, &options(100)).unwrap();
+    assert!(!work.join(MANIFEST).exists());
+    assert_eq!(read_epoch(&data.join(EVENTS_DIR)).unwrap() % 2, 0);
+    assert_eq!(parquet_files(&identity).len(), 2);
+    assert_eq!(stored_merges(data), before);
+}
+
+#[test]
+fn a_manifest_of_an_older_version_is_of_the_events_dataset_and_an_unknown_dataset_is_refused() {
+    let old: Manifest =
+        serde_json::from_str(r#"{"partition":"event_date=2025-01-01","output":"o","inputs":[]}"#)
+            .unwrap();
+    assert_eq!(old.dataset, EVENTS_DIR);
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path();
+    write_loader_files(data, 1, 5);
+    let work = data.join(WORK_DIR);
+    fs::create_dir_all(&work).unwrap();
+    let escaping = r#"{"dataset":"..","partition":"","output":"o","inputs":["x"]}"#;
+    fs::write(work.join(MANIFEST), escaping).unwrap();
+    assert!(matches!(
+        compact(data, &options(1)),
+        Err(CompactionError::CorruptManifest(_))
+    ));
 }

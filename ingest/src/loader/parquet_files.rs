@@ -147,6 +147,21 @@ pub(crate) fn write_identity_file(
     file.commit()
 }
 
+/// Writes `batches` (of identity rows) as `dir/name`, atomically: the compactor's output of
+/// several identity files.
+pub(crate) fn write_identity_batches(
+    dataset_dir: &Path,
+    dir: &Path,
+    name: &str,
+    batches: &[RecordBatch],
+) -> Result<(), LoaderError> {
+    let mut file = StagedFile::create(identity_schema(), dataset_dir, dir.to_owned(), name)?;
+    for batch in batches {
+        file.writer.write(batch)?;
+    }
+    file.commit()
+}
+
 /// The rows of the identity dataset for `learnt`.
 fn identity_batch(learnt: &[Learnt]) -> Result<RecordBatch, LoaderError> {
     let n = learnt.len();
