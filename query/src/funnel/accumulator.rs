@@ -26,7 +26,7 @@ use super::path::{FunnelParams, StepEvent, person_funnel};
 use super::runs::{PersonWalk, Run, person_splits};
 use super::state::{Collected, NONE, Ranking};
 use super::times::{TimesTally, step_times};
-use super::totals::attempts;
+use super::totals::for_each_attempt;
 use super::udaf::{LEVELS_FIELD, TIMES_FIELD, level_fields, result_fields};
 use crate::spec::{ConversionTimes, PointIndex};
 
@@ -240,14 +240,18 @@ impl Counter<'_> {
     fn count_person(&self, events: &mut [StepEvent], counted: &mut Counted, times: &mut Vec<i64>) {
         let (params, ranking) = (self.params, self.ranking);
         if params.totals {
-            for (entry, level) in attempts(events, params) {
+            for_each_attempt(events, params, |entry, times| {
                 let values = pair_of(entry.breakdown, ranking);
                 let point = entry_point(self.points, entry.ts);
+                let level = times.len() as u8;
                 *counted
                     .counts
                     .entry((values, false, point, level))
                     .or_insert(0) += 1;
-            }
+                if let Some(tally) = counted.tally.as_mut() {
+                    tally.add(times);
+                }
+            });
             return;
         }
         let outcome = person_funnel(events, params);

@@ -8,23 +8,30 @@
 //! by an earlier attempt. Its level is the number of steps it reached. So "search ×4 → add to
 //! cart" is four attempts, one of which converts: the one add to cart serves the first search.
 //!
+//! With time to convert, each attempt's times are those of its path's events.
+//!
 //! # Cost
 //! Per attempt and step, a binary search in the step's event list and a walk over events already
 //! taken: `O(attempts × steps × (log n + taken))` for a person.
 
 use super::path::{FunnelParams, StepEvent, positions_by_step};
 
-/// Each attempt of a person: its entry and the level it reached (≥ 1), in entry order.
-/// `events` are sorted.
-pub(crate) fn attempts(events: &[StepEvent], params: &FunnelParams) -> Vec<(StepEvent, u8)> {
+/// Calls `f(entry, times)` for each attempt of a person, in entry order: its step-1 event and
+/// the time each step it reached was reached (its level is `times.len()`, at least 1). `events`
+/// are sorted.
+pub(crate) fn for_each_attempt(
+    events: &[StepEvent],
+    params: &FunnelParams,
+    mut f: impl FnMut(StepEvent, &[i64]),
+) {
     let steps = usize::from(params.steps.min(32));
     let by_step = positions_by_step(events, steps);
     let Some(entries) = by_step.first() else {
-        return Vec::new();
+        return;
     };
     let mut taken = vec![false; events.len()];
-    let mut found = Vec::new();
     let mut path: Vec<u32> = Vec::with_capacity(steps);
+    let mut times: Vec<i64> = Vec::with_capacity(steps);
     let first = entries.partition_point(|&p| events[p as usize].ts < params.entry_from_ms);
     for &entry in &entries[first..] {
         let entry_event = events[entry as usize];
@@ -50,9 +57,10 @@ pub(crate) fn attempts(events: &[StepEvent], params: &FunnelParams) -> Vec<(Step
         for &p in &path[1..] {
             taken[p as usize] = true;
         }
-        found.push((entry_event, path.len() as u8));
+        times.clear();
+        times.extend(path.iter().map(|&p| events[p as usize].ts));
+        f(entry_event, &times);
     }
-    found
 }
 
 #[cfg(test)]
@@ -90,10 +98,23 @@ mod tests {
     }
 
     fn levels(rows: &[(i64, u64)], steps: u8) -> Vec<u8> {
-        attempts(&events(rows), &params(steps))
-            .into_iter()
-            .map(|(_, level)| level)
-            .collect()
+        let mut levels = Vec::new();
+        for_each_attempt(&events(rows), &params(steps), |_, times| {
+            levels.push(times.len() as u8);
+        });
+        levels
+    }
+
+    #[test]
+    fn each_attempt_reports_when_it_reached_each_step() {
+        // search at 1 and 2, cart at 5, checkout at 7 and 9: the first attempt takes cart 5
+        // and checkout 7; the second finds no cart left.
+        let mut times = Vec::new();
+        let rows = events(&[(1, 1), (2, 1), (5, 2), (7, 4), (9, 4)]);
+        for_each_attempt(&rows, &params(3), |entry, reached| {
+            times.push((entry.ts, reached.to_vec()));
+        });
+        assert_eq!(times, [(1, vec![1, 5, 7]), (2, vec![2])]);
     }
 
     #[test]

@@ -1039,8 +1039,6 @@ impl FunnelSpec {
                     "exclusions",
                     "an attempt's path is the greedy one, which exclusions do not define",
                 ))
-            } else if self.time_to_convert.is_some() {
-                Some(("time_to_convert", "time to convert measures persons"))
             } else if self.group_by.iter().any(|g| g.step.is_some_and(|s| s > 1)) {
                 Some((
                     "group_by step other than 1",

@@ -83,7 +83,6 @@ fn totals_refuse_what_they_do_not_define() {
     for (extra, second) in [
         (json!({"order": "any"}), "order"),
         (json!({"strict": ["strict_increase"]}), "strict"),
-        (json!({"time_to_convert": {}}), "time_to_convert"),
         (json!({"exclusions": [{"event_type": "X"}]}), "exclusions"),
         (
             json!({"group_by": [{"kind": "event", "property": "category", "step": 2}]}),
@@ -228,4 +227,33 @@ proptest! {
             hours.iter().map(|(hour, mine)| (hour.clone(), reached(mine))).collect();
         prop_assert_eq!(got, want);
     }
+}
+
+#[test]
+fn time_to_convert_with_totals_measures_every_attempt() {
+    let t = utc(2025, 1, 10, 9, 0, 0);
+    let events = vec![
+        // u1: two attempts; the first takes the cart at 4 minutes, the second the one at 10.
+        ev(t, "Search", "u1"),
+        ev(t + MINUTE, "Search", "u1"),
+        ev(t + 4 * MINUTE, "Cart", "u1"),
+        ev(t + 10 * MINUTE, "Cart", "u1"),
+        // u2: one attempt of 2 minutes; u3: an attempt that does not convert.
+        ev(t, "Search", "u2"),
+        ev(t + 2 * MINUTE, "Cart", "u2"),
+        ev(t, "Search", "u3"),
+    ];
+    let result = funnel(
+        &events,
+        &["Search", "Cart"],
+        json!({"time_to_convert": {"buckets_ms": [0, 180_000, 600_000]}}),
+    );
+    assert_eq!(overall(&result), [4, 3]);
+    let times = result.time_to_convert.expect("time to convert");
+    // Attempts of 4, 9 and 2 minutes.
+    assert_eq!(times.persons, 3);
+    assert_eq!(times.median_ms, Some(4.0 * MINUTE as f64));
+    assert_eq!(times.average_ms, Some(5.0 * MINUTE as f64));
+    let counts: Vec<u64> = times.histogram.iter().map(|b| b.persons).collect();
+    assert_eq!(counts, [1, 2, 0]);
 }
