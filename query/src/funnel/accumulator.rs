@@ -238,17 +238,19 @@ impl Counter<'_> {
 
     /// Counts one (person, held values) group's `events`, sorted.
     fn count_person(&self, events: &mut [StepEvent], counted: &mut Counted, times: &mut Vec<i64>) {
-        let (params, ranking) = (self.params, self.ranking);
+        let params = self.params;
         if params.totals {
-            for_each_attempt(events, params, |entry, times| {
-                let values = pair_of(entry.breakdown, ranking);
-                let point = entry_point(self.points, entry.ts);
-                let level = times.len() as u8;
+            for_each_attempt(events, params, |path| {
+                let (values, did_not_reach) = self.group_values(|step| path.get(step).copied());
+                let point = entry_point(self.points, path[0].ts);
+                let level = path.len() as u8;
                 *counted
                     .counts
-                    .entry((values, false, point, level))
+                    .entry((values, did_not_reach, point, level))
                     .or_insert(0) += 1;
                 if let Some(tally) = counted.tally.as_mut() {
+                    times.clear();
+                    times.extend(path.iter().map(|e| e.ts));
                     tally.add(times);
                 }
             });
@@ -258,22 +260,11 @@ impl Counter<'_> {
         let Some(entry) = outcome.entry.filter(|_| outcome.level > 0) else {
             return;
         };
-        let mut values = [NONE; 2];
-        let mut did_not_reach = false;
-        for (slot, step) in self.groups.0.iter().enumerate() {
-            let Some(step) = step.map(usize::from) else {
-                continue;
-            };
-            let event = match step {
-                0 => Some(entry),
-                _ if usize::from(outcome.level) <= step => None,
-                _ => counted_step_event(events, entry, step, params.window_ms),
-            };
-            match event {
-                Some(event) => values[slot] = pair_of(event.breakdown, ranking)[slot],
-                None => did_not_reach = true,
-            }
-        }
+        let (values, did_not_reach) = self.group_values(|step| match step {
+            0 => Some(entry),
+            _ if usize::from(outcome.level) <= step => None,
+            _ => counted_step_event(events, entry, step, params.window_ms),
+        });
         let point = entry_point(self.points, entry.ts);
         *counted
             .counts
@@ -283,6 +274,23 @@ impl Counter<'_> {
             step_times(events, params, entry, usize::from(outcome.level), times);
             tally.add(times);
         }
+    }
+
+    /// The group-by values of a counted path, `step_event(k)` giving the event of its
+    /// zero-based step `k` (`None`: not reached), and whether a grouped step was not reached.
+    fn group_values(&self, step_event: impl Fn(usize) -> Option<StepEvent>) -> ([u32; 2], bool) {
+        let mut values = [NONE; 2];
+        let mut did_not_reach = false;
+        for (slot, step) in self.groups.0.iter().enumerate() {
+            let Some(step) = step.map(usize::from) else {
+                continue;
+            };
+            match step_event(step) {
+                Some(event) => values[slot] = pair_of(event.breakdown, self.ranking)[slot],
+                None => did_not_reach = true,
+            }
+        }
+        (values, did_not_reach)
     }
 }
 

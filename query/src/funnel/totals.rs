@@ -8,7 +8,8 @@
 //! by an earlier attempt. Its level is the number of steps it reached. So "search ×4 → add to
 //! cart" is four attempts, one of which converts: the one add to cart serves the first search.
 //!
-//! With time to convert, each attempt's times are those of its path's events.
+//! A later step's group-by value and, with time to convert, each step's time are those of the
+//! attempt's path's events.
 //!
 //! # Cost
 //! Per attempt and step, a binary search in the step's event list and a walk over events already
@@ -16,13 +17,12 @@
 
 use super::path::{FunnelParams, StepEvent, positions_by_step};
 
-/// Calls `f(entry, times)` for each attempt of a person, in entry order: its step-1 event and
-/// the time each step it reached was reached (its level is `times.len()`, at least 1). `events`
-/// are sorted.
+/// Calls `f(path)` for each attempt of a person, in entry order: the events of the steps it
+/// reached, its step-1 event first (its level is `path.len()`, at least 1). `events` are sorted.
 pub(crate) fn for_each_attempt(
     events: &[StepEvent],
     params: &FunnelParams,
-    mut f: impl FnMut(StepEvent, &[i64]),
+    mut f: impl FnMut(&[StepEvent]),
 ) {
     let steps = usize::from(params.steps.min(32));
     let by_step = positions_by_step(events, steps);
@@ -31,7 +31,7 @@ pub(crate) fn for_each_attempt(
     };
     let mut taken = vec![false; events.len()];
     let mut path: Vec<u32> = Vec::with_capacity(steps);
-    let mut times: Vec<i64> = Vec::with_capacity(steps);
+    let mut reached: Vec<StepEvent> = Vec::with_capacity(steps);
     let first = entries.partition_point(|&p| events[p as usize].ts < params.entry_from_ms);
     for &entry in &entries[first..] {
         let entry_event = events[entry as usize];
@@ -57,9 +57,9 @@ pub(crate) fn for_each_attempt(
         for &p in &path[1..] {
             taken[p as usize] = true;
         }
-        times.clear();
-        times.extend(path.iter().map(|&p| events[p as usize].ts));
-        f(entry_event, &times);
+        reached.clear();
+        reached.extend(path.iter().map(|&p| events[p as usize]));
+        f(&reached);
     }
 }
 
@@ -99,8 +99,8 @@ mod tests {
 
     fn levels(rows: &[(i64, u64)], steps: u8) -> Vec<u8> {
         let mut levels = Vec::new();
-        for_each_attempt(&events(rows), &params(steps), |_, times| {
-            levels.push(times.len() as u8);
+        for_each_attempt(&events(rows), &params(steps), |path| {
+            levels.push(path.len() as u8);
         });
         levels
     }
@@ -111,8 +111,8 @@ mod tests {
         // and checkout 7; the second finds no cart left.
         let mut times = Vec::new();
         let rows = events(&[(1, 1), (2, 1), (5, 2), (7, 4), (9, 4)]);
-        for_each_attempt(&rows, &params(3), |entry, reached| {
-            times.push((entry.ts, reached.to_vec()));
+        for_each_attempt(&rows, &params(3), |path| {
+            times.push((path[0].ts, path.iter().map(|e| e.ts).collect::<Vec<_>>()));
         });
         assert_eq!(times, [(1, vec![1, 5, 7]), (2, vec![2])]);
     }

@@ -1039,11 +1039,6 @@ impl FunnelSpec {
                     "exclusions",
                     "an attempt's path is the greedy one, which exclusions do not define",
                 ))
-            } else if self.group_by.iter().any(|g| g.step.is_some_and(|s| s > 1)) {
-                Some((
-                    "group_by step other than 1",
-                    "attempts are grouped by their step-1 event",
-                ))
             } else {
                 None
             };

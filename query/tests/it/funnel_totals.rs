@@ -84,10 +84,6 @@ fn totals_refuse_what_they_do_not_define() {
         (json!({"order": "any"}), "order"),
         (json!({"strict": ["strict_increase"]}), "strict"),
         (json!({"exclusions": [{"event_type": "X"}]}), "exclusions"),
-        (
-            json!({"group_by": [{"kind": "event", "property": "category", "step": 2}]}),
-            "group_by step other than 1",
-        ),
     ] {
         let mut fields = json!({"counting": "totals"});
         if let (Some(fields), serde_json::Value::Object(extra)) = (fields.as_object_mut(), extra) {
@@ -256,4 +252,41 @@ fn time_to_convert_with_totals_measures_every_attempt() {
     assert_eq!(times.average_ms, Some(5.0 * MINUTE as f64));
     let counts: Vec<u64> = times.histogram.iter().map(|b| b.persons).collect();
     assert_eq!(counts, [1, 2, 0]);
+}
+
+#[test]
+fn a_later_step_group_by_buckets_each_attempt_by_its_own_path() {
+    let t = utc(2025, 1, 10, 9, 0, 0);
+    let events = vec![
+        // u1: the first attempt takes the design cart, the second the video one.
+        ev(t, "Search", "u1"),
+        ev(t + MINUTE, "Search", "u1"),
+        ev(t + 4 * MINUTE, "Cart", "u1").category("Design"),
+        ev(t + 10 * MINUTE, "Cart", "u1").category("Video"),
+        // u2: one attempt with a design cart, a later one with no cart after it.
+        ev(t, "Search", "u2"),
+        ev(t + 2 * MINUTE, "Cart", "u2").category("Design"),
+        ev(t + 20 * MINUTE, "Search", "u2"),
+    ];
+    let extra = json!({"group_by": [{"kind": "event", "property": "category", "step": 2}]});
+    let result = funnel(&events, &["Search", "Cart"], extra);
+    assert_eq!(overall(&result), [4, 3]);
+    let rows: Vec<(Option<String>, bool, Vec<u64>)> = result
+        .by_breakdown
+        .iter()
+        .map(|row| {
+            let value = row.values.first().cloned().unwrap_or(row.value.clone());
+            let attempts = row.steps.iter().map(|s| s.persons).collect();
+            (value, row.did_not_reach, attempts)
+        })
+        .collect();
+    assert_eq!(
+        rows,
+        // By attempts entered, most first.
+        [
+            (Some("Design".to_owned()), false, vec![2, 2]),
+            (None, true, vec![1, 0]),
+            (Some("Video".to_owned()), false, vec![1, 1]),
+        ]
+    );
 }
