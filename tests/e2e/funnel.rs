@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use crate::support::{Server, eventually};
+use crate::support::{Server, eventually, query_cli};
 
 const KEY: &str = "funnel-e2e-key";
 const MINUTE: i64 = 60_000;
@@ -298,30 +298,12 @@ async fn anonymous_web_visits_and_app_purchases_of_one_user_are_one_person() {
         "boundaries": "calendar", "periods": 1,
     });
     std::fs::write(&spec_file, retention.to_string()).unwrap();
-    let output = std::process::Command::new(env!("CARGO_BIN_EXE_sluice"))
-        .args(["query", "--json", "--data-dir"])
-        .arg(dir.path())
-        .arg(&spec_file)
-        .output()
-        .unwrap();
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let table: Value = serde_json::from_slice(&output.stdout).unwrap();
+    let table: Value = serde_json::from_str(&query_cli(dir.path(), &spec_file, "--json")).unwrap();
     // buyer purchased on day 0, and bob (the anonymous purchase on the shared device).
     assert_eq!(table["cohorts"][0]["persons"], 3);
     assert_eq!(table["cohorts"][0]["returned"], json!([2, 0]));
     // The same as CSV, for a spreadsheet.
-    let output = std::process::Command::new(env!("CARGO_BIN_EXE_sluice"))
-        .args(["query", "--csv", "--data-dir"])
-        .arg(dir.path())
-        .arg(&spec_file)
-        .output()
-        .unwrap();
-    assert!(output.status.success());
-    let csv = String::from_utf8(output.stdout).unwrap();
+    let csv = query_cli(dir.path(), &spec_file, "--csv");
     let lines: Vec<&str> = csv.lines().take(2).collect();
     assert_eq!(lines, ["cohort,persons,0,1", "2026-01-10,3,2,0"]);
     server.stop();
@@ -406,17 +388,6 @@ async fn identity_files_of_many_batches_are_compacted_and_every_merge_still_coun
     // A fresh process reads the one compacted file: the same persons.
     let spec_file = dir.path().join("funnel.json");
     std::fs::write(&spec_file, spec.to_string()).unwrap();
-    let output = std::process::Command::new(env!("CARGO_BIN_EXE_sluice"))
-        .args(["query", "--json", "--data-dir"])
-        .arg(dir.path())
-        .arg(&spec_file)
-        .output()
-        .unwrap();
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let result: Value = serde_json::from_slice(&output.stdout).unwrap();
+    let result: Value = serde_json::from_str(&query_cli(dir.path(), &spec_file, "--json")).unwrap();
     assert_eq!(persons(&result["overall"]), [3, 3, 3]);
 }

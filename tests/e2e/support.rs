@@ -67,6 +67,23 @@ impl Drop for Server {
     }
 }
 
+/// Runs `sluice query FORMAT --data-dir DATA_DIR SPEC_FILE` (`--json`, `--csv` or `--table`)
+/// and returns what it printed; a failure panics with its error output.
+pub(crate) fn query_cli(data_dir: &Path, spec_file: &Path, format: &str) -> String {
+    let output = Command::new(env!("CARGO_BIN_EXE_sluice"))
+        .args(["query", format, "--data-dir"])
+        .arg(data_dir)
+        .arg(spec_file)
+        .output()
+        .expect("running sluice query");
+    assert!(
+        output.status.success(),
+        "sluice query failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout).expect("sluice query prints UTF-8")
+}
+
 /// Every `insert_id` stored in the Parquet dataset, with how many times it is stored. Reads the
 /// way the query engine does: again unless the compaction counter was the same even number before
 /// and after (ARCHITECTURE.md, compaction).
