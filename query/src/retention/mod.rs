@@ -179,19 +179,11 @@ async fn counts(
     let person = persons.person_expr(&schema);
     let ts = cast(column("event_time"), DataType::Int64);
     let new_users = matches!(query.start, StartEvent::New);
-    let columns = Arc::new(query.columns.clone());
     let points = Arc::new(PointIndex::new(starts.clone()));
-    match &query.return_periods {
+    // Rows are read up to the end of the last period (calendar) or window (rolling) a return
+    // is counted in.
+    let (read_end, udaf) = match &query.return_periods {
         ReturnPeriods::Calendar => {
-            let mut filter = in_project(match &query.start {
-                // New users: every counted event up to the end, from the beginning of time.
-                StartEvent::New => column("event_time").lt(timestamp(end)),
-                StartEvent::Event(_) => time_span(from, end - 1),
-            });
-            if let Some(types) = read_types(&query.start, ret) {
-                filter = filter.and(types);
-            }
-            let flags = row_flags(start_matches, unmet, return_matches)?;
             let udaf = RetentionUdaf::new(RetentionParams {
                 layout: PeriodLayout {
                     points,
@@ -206,23 +198,11 @@ async fn counts(
                     },
                 },
                 new_users,
-                columns,
+                columns: Arc::new(query.columns.clone()),
             });
-            let arguments = vec![person, ts, flags];
-            let values = aggregate_list(ctx, table, filter, udaf.into_udaf(), arguments).await?;
-            Ok(as_uint64_array(&values)?.values().to_vec())
+            (end, udaf.into_udaf())
         }
         ReturnPeriods::Rolling(windows) => {
-            let mut filter = in_project(match &query.start {
-                // New users: every counted event before the last window's end, from the
-                // beginning of time.
-                StartEvent::New => column("event_time").lt(timestamp(windows.horizon_ms)),
-                StartEvent::Event(_) => time_span(from, windows.horizon_ms - 1),
-            });
-            if let Some(types) = read_types(&query.start, ret) {
-                filter = filter.and(types);
-            }
-            let flags = row_flags(start_matches, unmet, return_matches)?;
             let udaf = RollingUdaf::new(
                 points,
                 query.cohort_end_ms,
@@ -230,11 +210,20 @@ async fn counts(
                 &query.columns,
                 new_users,
             )?;
-            let arguments = vec![person, ts, flags];
-            let values = aggregate_list(ctx, table, filter, udaf.into_udaf(), arguments).await?;
-            Ok(as_uint64_array(&values)?.values().to_vec())
+            (windows.horizon_ms, udaf.into_udaf())
         }
+    };
+    let mut filter = in_project(match &query.start {
+        // New users: every counted event before that end, from the beginning of time.
+        StartEvent::New => column("event_time").lt(timestamp(read_end)),
+        StartEvent::Event(_) => time_span(from, read_end - 1),
+    });
+    if let Some(types) = read_types(&query.start, ret) {
+        filter = filter.and(types);
     }
+    let flags = row_flags(start_matches, unmet, return_matches)?;
+    let values = aggregate_list(ctx, table, filter, udaf, vec![person, ts, flags]).await?;
+    Ok(as_uint64_array(&values)?.values().to_vec())
 }
 
 /// Both modes read start and return rows in one scan: per row, [`START`] (with
