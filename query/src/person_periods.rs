@@ -143,14 +143,13 @@ pub(crate) struct PersonPeriods {
     layout: PeriodLayout,
     /// The layout's offsets, computed once.
     offsets: Offsets,
-    /// The chunks this state writes, by key.
-    chunk_index: HashMap<i64, usize>,
+    /// Where each chunk sits in `chunks`.
+    chunk_index: ChunkIndex,
     /// Per chunk, its key then `CHUNK_PERSONS × stride` words.
     chunks: Vec<Box<[u64]>>,
     /// Chunks read in place, laid out as `chunks`: handed over by other states, and this
     /// state's own once it has handed them over.
     handed: Vec<Buffer>,
-    last: Option<(i64, usize)>,
     /// The rows of the batch being applied (kept to reuse its allocation).
     pending: Vec<Pending>,
 }
@@ -189,10 +188,9 @@ impl PersonPeriods {
         PersonPeriods {
             offsets: layout.offsets(),
             layout,
-            chunk_index: HashMap::new(),
+            chunk_index: ChunkIndex::default(),
             chunks: Vec::new(),
             handed: Vec::new(),
-            last: None,
             pending: Vec::new(),
         }
     }
@@ -203,13 +201,9 @@ impl PersonPeriods {
     }
 
     fn chunk(&mut self, key: i64) -> usize {
-        if let Some((last, index)) = self.last
-            && last == key
-        {
-            return index;
-        }
         let (stride, first) = (self.offsets.stride, self.offsets.first);
-        let index = *self.chunk_index.entry(key).or_insert_with(|| {
+        let chunks = &mut self.chunks;
+        self.chunk_index.place(key, || {
             let mut words = vec![0u64; chunk_words(stride)].into_boxed_slice();
             words[0] = key as u64;
             if let Some(first) = first {
@@ -217,11 +211,9 @@ impl PersonPeriods {
                     person[first] = NO_FIRST as u64;
                 }
             }
-            self.chunks.push(words);
-            self.chunks.len() - 1
-        });
-        self.last = Some((key, index));
-        index
+            chunks.push(words);
+            chunks.len() - 1
+        })
     }
 
     /// Applies rows `[person, ts, flags]` (all `Int64`; rows with a null are skipped).
@@ -364,7 +356,6 @@ impl PersonPeriods {
     /// in place, so the state still reads whole afterwards) as one value of a `List<BinaryView>`.
     pub(crate) fn state(&mut self) -> Result<ScalarValue> {
         self.chunk_index.clear();
-        self.last = None;
         for chunk in std::mem::take(&mut self.chunks) {
             self.handed.push(Buffer::from_vec(chunk.into_vec()));
         }
@@ -392,7 +383,7 @@ impl PersonPeriods {
     /// Approximate heap bytes held.
     pub(crate) fn size(&self) -> usize {
         8 * (self.chunks.len() + self.handed.len()) * chunk_words(self.offsets.stride)
-            + self.chunk_index.capacity() * 24
+            + self.chunk_index.size()
     }
 }
 
@@ -409,6 +400,39 @@ pub(crate) fn row_columns<'a>(values: &'a [ArrayRef], what: &str) -> Result<[&'a
         as_int64_array(ts)?,
         as_int64_array(flags)?,
     ])
+}
+
+/// Where each chunk of persons (by key: id / 65 536) sits among a state's chunks, with the one
+/// found last remembered (rows of one person, and of its neighbours, come together).
+#[derive(Debug, Default)]
+pub(crate) struct ChunkIndex {
+    places: HashMap<i64, usize>,
+    last: Option<(i64, usize)>,
+}
+
+impl ChunkIndex {
+    /// The place of chunk `key`; when it has none yet, `add` makes the chunk and gives its place.
+    pub(crate) fn place(&mut self, key: i64, add: impl FnOnce() -> usize) -> usize {
+        if let Some((last, place)) = self.last
+            && last == key
+        {
+            return place;
+        }
+        let place = *self.places.entry(key).or_insert_with(add);
+        self.last = Some((key, place));
+        place
+    }
+
+    /// Forgets every chunk (they were handed over).
+    pub(crate) fn clear(&mut self) {
+        self.places.clear();
+        self.last = None;
+    }
+
+    /// Approximate heap bytes held.
+    pub(crate) fn size(&self) -> usize {
+        self.places.capacity() * 24
+    }
 }
 
 /// Words per chunk: its key, then every person's words.

@@ -17,7 +17,7 @@
 //! chunk (its key, the open words, the first times, the closed words and their persons), read in
 //! place by the final phase.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
 use datafusion::arrow::array::{Array, ArrayRef};
 use datafusion::arrow::buffer::Buffer;
@@ -25,7 +25,7 @@ use datafusion::common::{Result, ScalarValue, internal_datafusion_err};
 
 use crate::error::QueryError;
 use crate::handover::{buffers_value, taken_buffers};
-use crate::person_periods::{NO_FIRST, PREFETCH_DISTANCE, prefetch, row_columns};
+use crate::person_periods::{ChunkIndex, NO_FIRST, PREFETCH_DISTANCE, prefetch, row_columns};
 use crate::retention::persons::{RETURN, START, START_UNMET};
 use crate::spec::RollingWindows;
 
@@ -49,6 +49,18 @@ const OPEN: usize = 2;
 /// A block word's block number (+ 1; 0 for an empty word).
 fn block_key(word: u64) -> u64 {
     word >> BLOCK_SHIFT
+}
+
+/// Sorts a person's block words by block and unites those of one block into one.
+pub(crate) fn sort_and_unite(words: &mut Vec<u64>) {
+    words.sort_unstable();
+    words.dedup_by(|word, kept| {
+        let same = block_key(*word) == block_key(*kept);
+        if same {
+            *kept |= *word;
+        }
+        same
+    });
 }
 
 /// One block of a person, decoded.
@@ -291,10 +303,8 @@ impl ChunkBuffers {
 #[derive(Debug)]
 pub(crate) struct PersonHours {
     layout: HourLayout,
-    chunk_index: HashMap<i64, usize>,
+    chunk_index: ChunkIndex,
     chunks: Vec<Chunk>,
-    /// The chunk found last (rows of one person, and of its neighbours, come together).
-    last: Option<(i64, usize)>,
     /// Chunks read in place: handed over by other partitions, and this one's once handed over.
     handed: Vec<ChunkBuffers>,
     /// The rows of the batch being applied (kept to reuse the allocation).
@@ -315,9 +325,8 @@ impl PersonHours {
     pub(crate) fn new(layout: HourLayout) -> Self {
         PersonHours {
             layout,
-            chunk_index: HashMap::new(),
+            chunk_index: ChunkIndex::default(),
             chunks: Vec::new(),
-            last: None,
             handed: Vec::new(),
             pending: Vec::new(),
         }
@@ -325,19 +334,12 @@ impl PersonHours {
 
     /// The index of chunk `key`, added if new.
     fn chunk(&mut self, key: i64) -> usize {
-        match self.last {
-            Some((last, index)) if last == key => index,
-            _ => {
-                let new_users = self.layout.new_users;
-                let chunks = &mut self.chunks;
-                let index = *self.chunk_index.entry(key).or_insert_with(|| {
-                    chunks.push(Chunk::new(key, new_users));
-                    chunks.len() - 1
-                });
-                self.last = Some((key, index));
-                index
-            }
-        }
+        let new_users = self.layout.new_users;
+        let chunks = &mut self.chunks;
+        self.chunk_index.place(key, || {
+            chunks.push(Chunk::new(key, new_users));
+            chunks.len() - 1
+        })
     }
 
     /// Applies rows `[person, ts, flags]` (all `Int64`; rows with a null are skipped).
@@ -394,7 +396,6 @@ impl PersonHours {
     /// This partition's chunks become read in place, so the state reads whole afterwards.
     fn hand_over_own(&mut self) {
         self.chunk_index.clear();
-        self.last = None;
         for chunk in std::mem::take(&mut self.chunks) {
             self.handed.push(chunk.into_buffers());
         }
@@ -446,8 +447,7 @@ impl PersonHours {
                     + 2 * c.persons.capacity()
             })
             .sum();
-        own + self.handed.iter().map(ChunkBuffers::size).sum::<usize>()
-            + self.chunk_index.capacity() * 24
+        own + self.handed.iter().map(ChunkBuffers::size).sum::<usize>() + self.chunk_index.size()
     }
 }
 
@@ -502,14 +502,7 @@ impl KeyParts<'_> {
             if words.is_empty() && first == NO_FIRST {
                 continue;
             }
-            words.sort_unstable();
-            words.dedup_by(|word, kept| {
-                let same = block_key(*word) == block_key(*kept);
-                if same {
-                    *kept |= *word;
-                }
-                same
-            });
+            sort_and_unite(&mut words);
             f((self.key << CHUNK_BITS) + at as i64, first, &words);
         }
     }

@@ -1,5 +1,6 @@
 use super::*;
 use crate::retention::persons::{RETURN, START};
+use crate::retention::rolling::person_hours::sort_and_unite;
 use crate::spec::RollingWindows;
 
 const HOUR: i64 = 3_600_000;
@@ -25,14 +26,7 @@ fn counts(params: &CountParams, first: i64, rows: &[(i64, i64)]) -> Vec<u64> {
         .iter()
         .filter_map(|&(ts, flags)| params.layout.word(ts, flags))
         .collect();
-    words.sort_unstable();
-    words.dedup_by(|w, kept| {
-        let same = *w >> 48 == *kept >> 48;
-        if same {
-            *kept |= *w;
-        }
-        same
-    });
+    sort_and_unite(&mut words);
     let mut table = CohortTable::new(params);
     table.add(first, &words);
     table.counts()
