@@ -129,8 +129,8 @@ pub struct FunnelSpec {
     pub order: FunnelOrder,
     /// What the counts count: `uniques` (persons, each by their earliest longest path; the
     /// default) or `totals` (every attempt: each step-1 event in the date range starts a path,
-    /// and a later step's event serves one path at most). `totals` only in "this" order without
-    /// exclusions, strict modes, time to convert or a later-step group-by.
+    /// and a later step's event serves one path at most). `totals` works in every order, with
+    /// exclusions, time to convert and a later-step group-by; not with strict modes.
     #[serde(default, skip_serializing_if = "FunnelCounting::is_default")]
     pub counting: FunnelCounting,
     /// Conversion over time: when given, the result also has the funnel of the persons whose

@@ -249,8 +249,13 @@ impl Counter<'_> {
                     .entry((values, did_not_reach, point, level))
                     .or_insert(0) += 1;
                 if let Some(tally) = counted.tally.as_mut() {
+                    // A step is reached when it and every step before it happened (in any
+                    // order, the latest of their times).
                     times.clear();
-                    times.extend(path.iter().map(|e| e.ts));
+                    times.extend(path.iter().scan(i64::MIN, |reached, e| {
+                        *reached = (*reached).max(e.ts);
+                        Some(*reached)
+                    }));
                     tally.add(times);
                 }
             });

@@ -72,14 +72,49 @@ pub(crate) fn exclusion_times(
     times.extend(scratch.first_reach.iter().map_while(|&t| t).take(level));
 }
 
+/// Per gap `k` (step `k + 1` to step `k + 2`), the sorted times of one person's events that
+/// break it: its exclusions, or every event in exact order.
+pub(crate) struct Barriers(Vec<Vec<i64>>);
+
+impl Barriers {
+    /// The barriers of the first `steps` steps' gaps among `events` (sorted by time).
+    pub(crate) fn new(events: &[StepEvent], params: &FunnelParams, steps: usize) -> Self {
+        Barriers(
+            (0..steps.saturating_sub(1))
+                .map(|gap| {
+                    let bits = params.exclusion_gaps[gap];
+                    events
+                        .iter()
+                        .filter(|e| bits != 0 && e.mask & bits != 0)
+                        .map(|e| e.ts)
+                        .collect()
+                })
+                .collect(),
+        )
+    }
+
+    /// The latest time a step may have to follow a step at `previous` across gap `gap`: the
+    /// first barrier after `previous` (a step in the barrier's own millisecond is not broken by
+    /// it), `i64::MAX` when there is none.
+    pub(crate) fn limit(&self, gap: usize, previous: i64) -> i64 {
+        let barriers = &self.0[gap];
+        let next = barriers.partition_point(|&x| x <= previous);
+        barriers.get(next).copied().unwrap_or(i64::MAX)
+    }
+
+    /// True when a step at `ts` may follow a step at `previous` across gap `gap`: no event
+    /// breaking the gap lies strictly between them.
+    fn crosses(&self, gap: usize, previous: i64, ts: i64) -> bool {
+        ts <= self.limit(gap, previous)
+    }
+}
+
 /// One person's events grouped by millisecond, and the exclusion times of each gap.
 struct Walk<'a> {
     events: &'a [StepEvent],
     /// `(start, end)` of each run of events sharing a millisecond, in time order.
     groups: Vec<(usize, usize)>,
-    /// Per gap `k` (step `k` to step `k + 1`, zero-based), the sorted times of the events that
-    /// break it.
-    barriers: Vec<Vec<i64>>,
+    barriers: Barriers,
     steps: usize,
     window_ms: i64,
 }
@@ -132,31 +167,13 @@ impl<'a> Walk<'a> {
         if start < events.len() {
             groups.push((start, events.len()));
         }
-        let barriers = (0..steps.saturating_sub(1))
-            .map(|gap| {
-                let bits = params.exclusion_gaps[gap];
-                events
-                    .iter()
-                    .filter(|e| bits != 0 && e.mask & bits != 0)
-                    .map(|e| e.ts)
-                    .collect()
-            })
-            .collect();
         Walk {
             events,
             groups,
-            barriers,
+            barriers: Barriers::new(events, params, steps),
             steps,
             window_ms: params.window_ms,
         }
-    }
-
-    /// True when a step at `ts` may follow a step at `previous` across gap `gap`: no event
-    /// breaking the gap lies strictly between them.
-    fn crosses(&self, gap: usize, previous: i64, ts: i64) -> bool {
-        let barriers = &self.barriers[gap];
-        let next = barriers.partition_point(|&x| x <= previous);
-        barriers.get(next).is_none_or(|&x| x >= ts)
     }
 
     /// The most steps a path from the entry at `entry` reaches.
@@ -183,7 +200,7 @@ impl<'a> Walk<'a> {
             scratch.starts.clear();
             for step in 1..self.steps {
                 if let Some(previous) = scratch.reach[step - 1]
-                    && self.crosses(step - 1, previous, ts)
+                    && self.barriers.crosses(step - 1, previous, ts)
                 {
                     scratch.starts.push(step);
                 }

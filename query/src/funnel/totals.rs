@@ -1,24 +1,41 @@
 //! Funnel event totals (`counting: totals`, Amplitude's "Count by: event totals"): every attempt
 //! is counted, not each person's best one.
 //!
+//! # Semantics
 //! Each step-1 event in the entry range starts an attempt, in time order (the order of
-//! [`StepEvent`]s). An attempt takes, for each later step in turn, the earliest event (in that
-//! order) that matches the step, is at or after the previous step's time, no later than the
-//! entry plus the window, is not already on the attempt's path and was not taken for a later step
-//! by an earlier attempt. Its level is the number of steps it reached. So "search ×4 → add to
-//! cart" is four attempts, one of which converts: the one add to cart serves the first search.
+//! [`StepEvent`]s). An attempt takes one event for each step it reaches: the entry for step 1,
+//! then events that are *free* — not taken for a step after the first by an earlier attempt —
+//! inside `[entry, entry + window]`, each used once. Of the ways to take them it keeps one that
+//! reaches the most steps and, among those, the earliest: step 2's event as early as possible,
+//! then step 3's, and so on. Its events are then taken. So "search ×4 → add to cart" is four
+//! attempts, one of which converts: the one add to cart serves the first search.
+//!
+//! Per order mode, what a way of taking events must satisfy:
+//! - **this**: each step at or after the previous one; an exclusion event (or, in exact order,
+//!   any event) strictly between two consecutive steps of a gap it covers breaks it, as for
+//!   persons (`exclusion.rs`);
+//! - **any**: every step at or after the entry, in any order among themselves.
 //!
 //! A later step's group-by value and, with time to convert, each step's time are those of the
-//! attempt's path's events.
+//! attempt's own events; step `k` is reached when all of steps `1..=k` have happened (the
+//! latest of their times, which in "this" order is step `k`'s own).
 //!
 //! # Cost
-//! Per attempt and step, a binary search in the step's event list and a walk over events already
-//! taken: `O(attempts × steps × (log n + taken))` for a person.
+//! Without exclusions and competing steps, taking the earliest free event for each step in turn
+//! is that path (as for persons, `path.rs`): per attempt and step, a binary search and a walk over
+//! taken events. Otherwise `search.rs` and `any_order.rs` search, bounded per attempt by the
+//! events of its window.
 
-use super::path::{FunnelParams, StepEvent, positions_by_step};
+mod any_order;
+mod search;
+
+use super::exclusion::Barriers;
+use super::path::{FunnelParams, StepEvent, needs_matching, positions_by_step};
+use crate::spec::FunnelOrder;
 
 /// Calls `f(path)` for each attempt of a person, in entry order: the events of the steps it
-/// reached, its step-1 event first (its level is `path.len()`, at least 1). `events` are sorted.
+/// reached, in step order, its step-1 event first (its level is `path.len()`, at least 1).
+/// `events` are sorted.
 pub(crate) fn for_each_attempt(
     events: &[StepEvent],
     params: &FunnelParams,
@@ -29,30 +46,33 @@ pub(crate) fn for_each_attempt(
     let Some(entries) = by_step.first() else {
         return;
     };
+    let way = if params.order == FunnelOrder::Any {
+        Way::AnyOrder
+    } else if needs_matching(events, params) {
+        Way::Search(Barriers::new(events, params, steps))
+    } else {
+        Way::Earliest
+    };
     let mut taken = vec![false; events.len()];
     let mut path: Vec<u32> = Vec::with_capacity(steps);
     let mut reached: Vec<StepEvent> = Vec::with_capacity(steps);
     let first = entries.partition_point(|&p| events[p as usize].ts < params.entry_from_ms);
     for &entry in &entries[first..] {
-        let entry_event = events[entry as usize];
-        if entry_event.ts > params.entry_to_ms {
+        let entry_ts = events[entry as usize].ts;
+        if entry_ts > params.entry_to_ms {
             break;
         }
-        let deadline = entry_event.ts.saturating_add(params.window_ms);
-        path.clear();
-        path.push(entry);
-        let mut previous_ts = entry_event.ts;
-        for candidates in &by_step[1..] {
-            let from = candidates.partition_point(|&p| events[p as usize].ts < previous_ts);
-            let next = candidates[from..]
-                .iter()
-                .take_while(|&&p| events[p as usize].ts <= deadline)
-                .find(|&&p| !taken[p as usize] && !path.contains(&p));
-            let Some(&next) = next else {
-                break;
-            };
-            path.push(next);
-            previous_ts = events[next as usize].ts;
+        let attempt = Attempt {
+            events,
+            by_step: &by_step,
+            taken: &taken,
+            entry,
+            deadline: entry_ts.saturating_add(params.window_ms),
+        };
+        match &way {
+            Way::Earliest => attempt.earliest_path(&mut path),
+            Way::Search(barriers) => search::longest_path(&attempt, barriers, &mut path),
+            Way::AnyOrder => any_order::longest_path(&attempt, &mut path),
         }
         for &p in &path[1..] {
             taken[p as usize] = true;
@@ -60,6 +80,60 @@ pub(crate) fn for_each_attempt(
         reached.clear();
         reached.extend(path.iter().map(|&p| events[p as usize]));
         f(&reached);
+    }
+}
+
+/// How a person's attempts choose their events.
+enum Way {
+    /// The earliest free event for each step in turn.
+    Earliest,
+    /// A search for the longest, earliest path across the barriers.
+    Search(Barriers),
+    /// Unordered steps: a matching of steps to the window's events.
+    AnyOrder,
+}
+
+/// One attempt's inputs: the person's sorted events, their positions per step, which are taken,
+/// the entry's position and the window's last instant.
+struct Attempt<'a> {
+    events: &'a [StepEvent],
+    by_step: &'a [Vec<u32>],
+    taken: &'a [bool],
+    entry: u32,
+    deadline: i64,
+}
+
+impl Attempt<'_> {
+    fn ts(&self, position: u32) -> i64 {
+        self.events[position as usize].ts
+    }
+
+    /// The free events matching zero-based `step` from time `from` to `to` (inclusive), in
+    /// order; the entry is never one.
+    fn free(&self, step: usize, from: i64, to: i64) -> impl Iterator<Item = u32> + '_ {
+        let list = &self.by_step[step];
+        let start = list.partition_point(|&p| self.ts(p) < from);
+        list[start..]
+            .iter()
+            .copied()
+            .take_while(move |&p| self.ts(p) <= to)
+            .filter(move |&p| !self.taken[p as usize] && p != self.entry)
+    }
+
+    /// The earliest free event for each step in turn, at or after the previous step's.
+    fn earliest_path(&self, path: &mut Vec<u32>) {
+        path.clear();
+        path.push(self.entry);
+        for step in 1..self.by_step.len() {
+            let previous = self.ts(path[path.len() - 1]);
+            let next = self
+                .free(step, previous, self.deadline)
+                .find(|p| !path.contains(p));
+            let Some(next) = next else {
+                break;
+            };
+            path.push(next);
+        }
     }
 }
 

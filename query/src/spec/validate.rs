@@ -1026,25 +1026,13 @@ impl FunnelSpec {
         let incompatible =
             |first, second, why| Err(SpecError::IncompatibleFunnelOptions { first, second, why });
         let exclusions = !self.exclusions.is_empty();
-        if self.counting == FunnelCounting::Totals {
-            let refused = if !self.strict.is_empty() {
-                Some(("strict", "ClickHouse's scan counts one level per person"))
-            } else if self.order != FunnelOrder::This {
-                Some((
-                    "order",
-                    "attempts are defined for \"this\" order: each takes the earliest unused events in turn",
-                ))
-            } else if exclusions {
-                Some((
-                    "exclusions",
-                    "an attempt's path is the greedy one, which exclusions do not define",
-                ))
-            } else {
-                None
-            };
-            if let Some((second, why)) = refused {
-                return incompatible("counting \"totals\"", second, why);
-            }
+        let totals = self.counting == FunnelCounting::Totals;
+        if totals && !self.strict.is_empty() {
+            return incompatible(
+                "counting \"totals\"",
+                "strict",
+                "ClickHouse's scan counts one level per person",
+            );
         }
         if self.time_to_convert.is_some() && !self.strict.is_empty() {
             return incompatible(
@@ -1053,10 +1041,11 @@ impl FunnelSpec {
                 "ClickHouse's strict scan keeps no step times",
             );
         }
-        // A later step's value is read from the one counted path the greedy earliest path gives;
-        // the other modes count a level without naming one path's events.
+        // A later step's value is read from the one counted path: the greedy earliest path of a
+        // person, or an attempt's own events; the other person modes count a level without
+        // naming one path's events.
         let later_step = self.group_by.iter().any(|g| g.step.is_some_and(|s| s > 1));
-        if later_step {
+        if later_step && !totals {
             let refused = if !self.strict.is_empty() {
                 Some((
                     "strict",
