@@ -296,7 +296,7 @@ proptest! {
     #[test]
     fn totals_match_the_reference(
         events in prop::collection::vec(event_strategy(), 0..40),
-        steps in prop::collection::vec(prop::sample::select(vec!["A", "B", "C", "Bx"]), 2..=3),
+        steps in prop::collection::vec(prop::sample::select(vec!["A", "B", "C", "Bx"]), 2..=4),
         window_minutes in prop::sample::select(vec![10u64, 25, 60]),
         breakdown in any::<bool>(),
         mode in mode_strategy(),

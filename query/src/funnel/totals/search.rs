@@ -6,16 +6,18 @@
 //! A depth-first search over paths in order — step 2's candidates earliest first, then step
 //! 3's — keeps the first path that is longer than every earlier one: the longest, earliest path.
 //! A candidate is skipped when an upper bound on what it can reach is no more than the best
-//! path so far. The bound is the longest path through the candidate when only its own event is
-//! kept off the rest (the events the path used before, which can share its millisecond, are
-//! ignored); it is memoized per (step, event) for the attempt, and exact unless several events of
-//! one millisecond compete, so the search follows the answer with little backtracking.
+//! path so far. The bound of an event for a step is the most steps a path through it reaches
+//! when distinctness is only asked of consecutive steps' events (so it never falls short, and is
+//! exact unless several events of one millisecond compete): computed for every event of the
+//! attempt's window, from the last step back, each step's bounds as a sliding-window maximum of
+//! the next step's over the candidates that may follow (from the event's time to the gap's next
+//! barrier or the window's end, both of which move back with the event).
 //!
 //! # Cost
-//! Per attempt, the bound at most once per (step, event) of its window, each a walk over the next
-//! step's candidates up to the first barrier: `O(steps × window events²)` at worst.
+//! Per attempt, `O(steps × window events)` for the bounds; the search then mostly walks down
+//! the answer, backtracking only where the bound is not exact.
 
-use std::collections::HashMap;
+use std::collections::VecDeque;
 
 use super::Attempt;
 use crate::funnel::exclusion::Barriers;
@@ -23,12 +25,7 @@ use crate::funnel::exclusion::Barriers;
 /// Writes the attempt's longest, earliest path across `barriers` into `path` (positions, step
 /// order, the entry first).
 pub(super) fn longest_path(attempt: &Attempt<'_>, barriers: &Barriers, path: &mut Vec<u32>) {
-    let mut search = Search {
-        attempt,
-        barriers,
-        bounds: HashMap::new(),
-        best: vec![attempt.entry],
-    };
+    let mut search = Search::new(attempt, barriers);
     path.clear();
     path.push(attempt.entry);
     search.extend(path);
@@ -38,49 +35,106 @@ pub(super) fn longest_path(attempt: &Attempt<'_>, barriers: &Barriers, path: &mu
 struct Search<'a> {
     attempt: &'a Attempt<'a>,
     barriers: &'a Barriers,
-    /// Per (zero-based step, position): the bound on the level of a path taking that event for
-    /// that step.
-    bounds: HashMap<(usize, u32), usize>,
+    /// Per step, the range of its event list inside the window (`[entry, deadline]`).
+    window: Vec<std::ops::Range<usize>>,
+    /// Per step, for each event of its window range, the bound on the level of a path taking
+    /// it for that step (0 for a taken event).
+    bounds: Vec<Vec<usize>>,
     /// The longest, earliest path found so far.
     best: Vec<u32>,
 }
 
-impl Search<'_> {
+impl<'a> Search<'a> {
+    fn new(attempt: &'a Attempt<'a>, barriers: &'a Barriers) -> Self {
+        let t0 = attempt.ts(attempt.entry);
+        let window: Vec<_> = attempt
+            .by_step
+            .iter()
+            .map(|list| {
+                let start = list.partition_point(|&p| attempt.ts(p) < t0);
+                let end = list.partition_point(|&p| attempt.ts(p) <= attempt.deadline);
+                start..end.max(start)
+            })
+            .collect();
+        let mut search = Search {
+            attempt,
+            barriers,
+            window,
+            bounds: Vec::new(),
+            best: vec![attempt.entry],
+        };
+        search.bounds = search.compute_bounds();
+        search
+    }
+
     fn steps(&self) -> usize {
         self.attempt.by_step.len()
     }
 
-    /// The free events that may follow `previous` (taken for step `step - 1`) as step `step`:
-    /// at or after it, before the window ends and no later than the gap's next barrier.
-    fn candidates(&self, step: usize, previous: u32) -> Vec<u32> {
-        let from = self.attempt.ts(previous);
-        let to = self
-            .attempt
-            .deadline
-            .min(self.barriers.limit(step - 1, from));
-        self.attempt
-            .free(step, from, to)
-            .filter(|&p| p != previous)
-            .collect()
+    /// The step's events inside the window.
+    fn events_of(&self, step: usize) -> &'a [u32] {
+        &self.attempt.by_step[step][self.window[step].clone()]
     }
 
-    /// The bound on the level of a path taking `at` for `step`.
-    fn bound(&mut self, step: usize, at: u32) -> usize {
-        if step + 1 == self.steps() {
-            return self.steps();
+    fn is_free(&self, position: u32) -> bool {
+        !self.attempt.taken[position as usize] && position != self.attempt.entry
+    }
+
+    /// The last time a step may have to follow a step at `previous` as step `step`.
+    fn limit(&self, step: usize, previous: i64) -> i64 {
+        self.attempt
+            .deadline
+            .min(self.barriers.limit(step - 1, previous))
+    }
+
+    /// Every step's bounds, from the last step back (step 1's are not needed).
+    fn compute_bounds(&self) -> Vec<Vec<usize>> {
+        let steps = self.steps();
+        let mut bounds = vec![Vec::new(); steps];
+        if steps < 2 {
+            return bounds;
         }
-        if let Some(&bound) = self.bounds.get(&(step, at)) {
-            return bound;
-        }
-        let mut bound = step + 1;
-        for next in self.candidates(step + 1, at) {
-            bound = bound.max(self.bound(step + 1, next));
-            if bound == self.steps() {
-                break;
+        bounds[steps - 1] = self
+            .events_of(steps - 1)
+            .iter()
+            .map(|&p| if self.is_free(p) { steps } else { 0 })
+            .collect();
+        for step in (1..steps - 1).rev() {
+            let mine = self.events_of(step);
+            let next = self.events_of(step + 1);
+            let next_bounds = &bounds[step + 1];
+            let mut own = vec![0; mine.len()];
+            // Going back in time, the next step's events at or after this event's time enter
+            // the window; those past its limit leave it. `window` holds indices into `next`
+            // with decreasing bounds from back (earliest entered) to front.
+            let mut window: VecDeque<usize> = VecDeque::new();
+            let mut entered = next.len();
+            for (i, &p) in mine.iter().enumerate().rev() {
+                if !self.is_free(p) {
+                    continue;
+                }
+                let ts = self.attempt.ts(p);
+                while entered > 0 && self.attempt.ts(next[entered - 1]) >= ts {
+                    entered -= 1;
+                    let value = next_bounds[entered];
+                    while window.back().is_some_and(|&j| next_bounds[j] <= value) {
+                        window.pop_back();
+                    }
+                    window.push_back(entered);
+                }
+                let limit = self.limit(step + 1, ts);
+                while window
+                    .front()
+                    .is_some_and(|&j| self.attempt.ts(next[j]) > limit)
+                {
+                    window.pop_front();
+                }
+                let reach = window.front().map_or(0, |&j| next_bounds[j]);
+                own[i] = reach.max(step + 1);
             }
+            bounds[step] = own;
         }
-        self.bounds.insert((step, at), bound);
-        bound
+        bounds
     }
 
     /// Searches the paths extending `path` (at least the entry), in order.
@@ -92,8 +146,16 @@ impl Search<'_> {
         if self.best.len() == self.steps() || step == self.steps() {
             return;
         }
-        for next in self.candidates(step, path[step - 1]) {
-            if path.contains(&next) || self.bound(step, next) <= self.best.len() {
+        let from = self.attempt.ts(path[step - 1]);
+        let to = self.limit(step, from);
+        let mine = self.events_of(step);
+        let start = mine.partition_point(|&p| self.attempt.ts(p) < from);
+        for i in start..mine.len() {
+            let next = mine[i];
+            if self.attempt.ts(next) > to {
+                break;
+            }
+            if self.bounds[step][i] <= self.best.len() || path.contains(&next) {
                 continue;
             }
             path.push(next);
