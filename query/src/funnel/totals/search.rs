@@ -150,8 +150,7 @@ impl<'a> Search<'a> {
         let to = self.limit(step, from);
         let mine = self.events_of(step);
         let start = mine.partition_point(|&p| self.attempt.ts(p) < from);
-        for i in start..mine.len() {
-            let next = mine[i];
+        for (i, &next) in mine.iter().enumerate().skip(start) {
             if self.attempt.ts(next) > to {
                 break;
             }
