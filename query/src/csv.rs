@@ -3,8 +3,8 @@
 //! Compared segments get a leading `segment` column.
 
 use crate::result::{
-    EventsResult, FunnelResult, LifecycleResult, PathsResult, QueryResult, RetentionResult,
-    SegmentationResult, SegmentsResult, StickinessResult,
+    CohortResult, EventsResult, FunnelResult, LifecycleResult, PathsResult, QueryResult,
+    RetentionResult, SegmentationResult, SegmentsResult, StickinessResult,
 };
 
 /// A header and its rows.
@@ -53,6 +53,7 @@ fn table(result: &QueryResult) -> Table {
         QueryResult::Lifecycle(r) => lifecycle(r),
         QueryResult::Stickiness(r) => stickiness(r),
         QueryResult::Paths(r) => paths(r),
+        QueryResult::Cohort(r) => cohort(r),
         QueryResult::Segments(compared) => {
             let mut joined = labelled(
                 "segment",
@@ -321,6 +322,19 @@ fn paths(r: &PathsResult) -> Table {
             path.persons.to_string(),
             share.to_string(),
             path.events.join(" → "),
+        ]);
+    }
+    t
+}
+
+/// One row per listed member (the size is the number of members, listed or not).
+fn cohort(r: &CohortResult) -> Table {
+    let mut t = Table::new(&["person_id", "user_id", "device_id"]);
+    for member in &r.members {
+        t.rows.push(vec![
+            member.person_id.to_string(),
+            member.user_id.clone().unwrap_or_default(),
+            member.device_id.clone().unwrap_or_default(),
         ]);
     }
     t

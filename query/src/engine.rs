@@ -17,7 +17,7 @@ use crate::grouping::GroupBy;
 use crate::person_cache::PersonCache;
 use crate::plan::{Grouping, Inputs, Planned, check_segments};
 use crate::spec::{Dataset, EventsQuery, QuerySpec};
-use crate::{events, table};
+use crate::{cohort, events, table};
 
 /// How often a query is tried when files vanish under it.
 const MAX_ATTEMPTS: u32 = 3;
@@ -89,6 +89,12 @@ impl QueryEngine {
         let plan = match Planned::from_spec(spec)? {
             Planned::Persons(plan) => plan,
             Planned::Events(query) => return self.list_events(&query).await,
+            Planned::Cohort(query) => {
+                let inputs = self.person_inputs().await?;
+                let table = inputs.table.clone();
+                let result = cohort::run::run(&inputs.ctx, table, &inputs.persons, &query).await?;
+                return Ok(QueryResult::Cohort(result));
+            }
         };
         let group_by = GroupBy::check(spec)?;
         let plans = plan.clone().per_segment(&check_segments(spec)?);

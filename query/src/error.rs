@@ -163,6 +163,14 @@ pub enum SpecError {
         /// The limit.
         max: usize,
     },
+    /// A cohort definition's condition at `at` cannot be used.
+    #[error("{at}: {problem}")]
+    Cohort {
+        /// Where in the spec (`definition.all[1].performed.count`).
+        at: String,
+        /// What is wrong and how to fix it.
+        problem: String,
+    },
     /// Two funnel options that cannot be combined.
     #[error("{first} cannot be combined with {second}: {why}")]
     IncompatibleFunnelOptions {

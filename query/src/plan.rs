@@ -15,6 +15,7 @@ use datafusion::execution::context::SessionContext;
 use datafusion::arrow::datatypes::Schema;
 use datafusion::logical_expr::{Expr, lit};
 
+use crate::cohort::CohortQuery;
 use crate::error::{QueryError, Result, SpecError};
 use crate::filter::Conditions;
 use crate::grouping::{GroupBy, RankedGroups};
@@ -44,6 +45,7 @@ pub(crate) enum Plan {
 pub(crate) enum Planned {
     Persons(Plan),
     Events(EventsQuery),
+    Cohort(CohortQuery),
 }
 
 /// The plans of one query: one unnamed plan, or one per named segment.
@@ -159,6 +161,7 @@ impl Planned {
             QuerySpec::Stickiness(s) => Plan::Stickiness(s.validate()?),
             QuerySpec::Paths(s) => Plan::Paths(s.validate()?),
             QuerySpec::Events(s) => return Ok(Planned::Events(s.validate()?)),
+            QuerySpec::Cohort(s) => return Ok(Planned::Cohort(s.validate()?)),
         }))
     }
 }
@@ -337,7 +340,7 @@ pub(crate) fn check_segments(
         QuerySpec::Lifecycle(s) => &s.segments,
         QuerySpec::Stickiness(s) => &s.segments,
         QuerySpec::Paths(s) => &s.segments,
-        QuerySpec::Events(_) => &[],
+        QuerySpec::Events(_) | QuerySpec::Cohort(_) => &[],
     };
     if segments.len() > MAX_SEGMENTS {
         return Err(SpecError::SegmentCount {

@@ -3,9 +3,9 @@
 use std::fmt::Write as _;
 
 use crate::result::{
-    EventsResult, FunnelPoint, FunnelResult, FunnelRow, GroupsResult, LifecycleResult, PathsResult,
-    QueryResult, RetentionCohort, RetentionOverall, RetentionResult, SegmentationResult,
-    SegmentsResult, StickinessResult, TimeToConvert,
+    CohortResult, EventsResult, FunnelPoint, FunnelResult, FunnelRow, GroupsResult,
+    LifecycleResult, PathsResult, QueryResult, RetentionCohort, RetentionOverall, RetentionResult,
+    SegmentationResult, SegmentsResult, StickinessResult, TimeToConvert,
 };
 use crate::spec::{BreakdownKind, Dataset, FunnelCounting};
 
@@ -19,6 +19,7 @@ pub fn render_table(result: &QueryResult) -> String {
         QueryResult::Lifecycle(lifecycle) => render_lifecycle(lifecycle),
         QueryResult::Stickiness(stickiness) => render_stickiness(stickiness),
         QueryResult::Paths(paths) => render_paths(paths),
+        QueryResult::Cohort(cohort) => render_cohort(cohort),
         QueryResult::Segments(compared) => render_segments(compared),
         QueryResult::Groups(grouped) => render_groups(grouped),
     }
@@ -114,6 +115,43 @@ fn render_stickiness(result: &StickinessResult) -> String {
         lines.push(line);
     }
     aligned(&lines)
+}
+
+/// The size, then one line per listed member.
+fn render_cohort(result: &CohortResult) -> String {
+    let share = match result.persons {
+        0 => 0.0,
+        all => 100.0 * result.size as f64 / all as f64,
+    };
+    let mut out = format!(
+        "Cohort: {} of {} persons ({share:.1}%)\n",
+        result.size, result.persons
+    );
+    if result.members.is_empty() {
+        return out;
+    }
+    let mut lines = vec![vec![
+        "person_id".to_owned(),
+        "user_id".to_owned(),
+        "device_id".to_owned(),
+    ]];
+    let or_none = |id: &Option<String>| id.clone().unwrap_or_else(|| "(none)".to_owned());
+    lines.extend(result.members.iter().map(|m| {
+        vec![
+            m.person_id.to_string(),
+            or_none(&m.user_id),
+            or_none(&m.device_id),
+        ]
+    }));
+    out.push_str(&aligned(&lines));
+    if (result.members.len() as u64) < result.size {
+        let _ = writeln!(
+            out,
+            "… {} more (raise \"limit\" to list them)",
+            result.size - result.members.len() as u64
+        );
+    }
+    out
 }
 
 /// One line per period: the active states, dormant (negative, as charted), pulse.

@@ -25,6 +25,8 @@ pub enum QueryResult {
     Stickiness(StickinessResult),
     /// Result of a paths analysis.
     Paths(PathsResult),
+    /// The members of a cohort.
+    Cohort(CohortResult),
     /// The same analysis once per segment of the spec, side by side.
     Segments(SegmentsResult),
     /// The analysis overall and once per group of group-by values (every analysis but the
@@ -152,6 +154,32 @@ pub struct PathLink {
     pub target: String,
     /// Persons going that way.
     pub persons: u64,
+}
+
+/// A cohort: how many persons belong, and the first of them with their ids.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CohortResult {
+    /// Persons who belong.
+    pub size: u64,
+    /// Persons considered: those with a counted event of the project up to the end of `as_of`
+    /// (what `not` and `did_not_perform` are taken within).
+    pub persons: u64,
+    /// Members, users first by user id, then anonymous persons by device id; at most the
+    /// spec's `limit`.
+    pub members: Vec<CohortMember>,
+}
+
+/// One member of a cohort.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CohortMember {
+    /// The person's id (stable: merges map later ids to the first).
+    pub person_id: i64,
+    /// The person's user id; null for a person never identified.
+    pub user_id: Option<String>,
+    /// One of the person's device ids (the greatest), for matching persons without a user id.
+    pub device_id: Option<String>,
 }
 
 /// Stickiness: one entry per week or month.

@@ -27,11 +27,12 @@ use serde::{Deserialize, Serialize};
 use crate::error::{QueryError, SpecError};
 
 pub use filter::{FilterOp, FilterValue, PropertyFilter, Segment};
-pub(crate) use intervals::PointIndex;
+pub(crate) use intervals::{PointIndex, buckets};
 pub(crate) use validate::{
     ConversionTimes, EventsQuery, FunnelQuery, LIFECYCLE_LEAD, LifecycleQuery, PathsQuery,
     PropertyRef, RetentionQuery, ReturnPeriods, RollingWindows, SegmentationQuery, SeriesEvent,
-    SeriesQuery, StartEvent, StickinessQuery, group_by_property, property_ref,
+    SeriesQuery, StartEvent, StickinessQuery, group_by_property, parse_time_zone, property_ref,
+    series_event, start_of_day, today_in,
 };
 pub use view::View;
 
@@ -62,6 +63,9 @@ pub enum QuerySpec {
     /// Paths (Amplitude's "Journeys"): the most common sequences of events right after or right
     /// before an event, and the flows between them for a Sankey view.
     Paths(PathsSpec),
+    /// A behavioural cohort (Amplitude's cohort definition): the persons meeting conditions on
+    /// what they did, counted and listed with their ids.
+    Cohort(crate::cohort::spec::CohortSpec),
 }
 
 impl QuerySpec {
@@ -257,7 +261,7 @@ pub enum StrictMode {
     StrictIncrease,
 }
 
-fn default_time_zone() -> String {
+pub(crate) fn default_time_zone() -> String {
     "UTC".to_owned()
 }
 

@@ -143,7 +143,7 @@ pub(crate) enum PropertyRef {
     Field(String),
 }
 
-fn today_in(tz: Tz) -> NaiveDate {
+pub(crate) fn today_in(tz: Tz) -> NaiveDate {
     chrono::Utc::now().with_timezone(&tz).date_naive()
 }
 
@@ -856,7 +856,10 @@ fn validate_conversion_times(
 }
 
 /// The event a spec field names: a type or `_all` (`_new` only opens retention cohorts).
-fn series_event(event: &EventRef, field: &'static str) -> Result<SeriesEvent, SpecError> {
+pub(crate) fn series_event(
+    event: &EventRef,
+    field: &'static str,
+) -> Result<SeriesEvent, SpecError> {
     match event.event_type.as_str() {
         "" => Err(SpecError::EmptyEvent { field }),
         NEW_USER => Err(SpecError::NewUserNotAllowed { field }),
@@ -871,7 +874,7 @@ pub(crate) const MAX_BRACKETS: usize = 100;
 /// Most points in one series: a year of days, or 7 days of hours with room to spare.
 pub(crate) const MAX_POINTS: usize = 1_000;
 
-fn parse_time_zone(time_zone: &str) -> Result<Tz, SpecError> {
+pub(crate) fn parse_time_zone(time_zone: &str) -> Result<Tz, SpecError> {
     time_zone
         .parse()
         .map_err(|_| SpecError::UnknownTimeZone(time_zone.to_owned()))

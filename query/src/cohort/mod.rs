@@ -1,0 +1,15 @@
+//! Behavioural cohorts (amplitude.md §4.6): which persons meet a definition of conditions on
+//! what they did — performed an event (a count, a property sum, distinct property values,
+//! distinct days, the n-th time), did not perform it, a user property most recently or at any
+//! time, a static list of user ids — combined with `all` / `any` / `not`.
+//!
+//! `spec.rs` is the JSON; `validate.rs` checks it into a tree over per-person tests; `run.rs`
+//! answers every test from one grouped scan and walks the tree per person.
+
+mod day;
+pub(crate) mod run;
+pub mod spec;
+mod validate;
+
+pub(crate) use validate::CohortQuery;
+pub use validate::MAX_COHORT_LIMIT;

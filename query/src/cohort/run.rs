@@ -1,0 +1,299 @@
+//! Running a cohort: one scan of the project's counted events up to the end of `as_of`, grouped
+//! by person, with one or two columns per test (counts, sums and distinct counts over `CASE`
+//! expressions, so every test reads the same rows once); then each person's row answers the
+//! tests and the tree.
+//!
+//! The grouping is DataFusion's hash aggregate on the dense person id (an `Int64`), which is
+//! what every test needs: a count or a distinct count per person, not a path through events.
+
+use std::sync::Arc;
+
+use datafusion::arrow::array::{Array, ArrayRef, AsArray, RecordBatch};
+use datafusion::arrow::compute::cast;
+use datafusion::arrow::datatypes::{DataType, Float64Type, Int64Type, Schema};
+use datafusion::datasource::TableProvider as _;
+use datafusion::datasource::listing::ListingTable;
+use datafusion::execution::context::SessionContext;
+use datafusion::functions_aggregate::expr_fn::{count, count_distinct, max, sum};
+use datafusion::logical_expr::{Expr, ScalarUDF, lit, try_cast, when};
+
+use super::day::DayOf;
+use super::validate::{CohortQuery, Matching, Measure, Node, Test};
+use crate::cohort::spec::PropertyMode;
+use crate::error::{QueryError, Result};
+use crate::identity::PersonMap;
+use crate::property::{column, resolve, time_span, timestamp};
+use crate::result::{CohortMember, CohortResult};
+use crate::whole_table::{counted_event, event_matches};
+
+/// Runs `query` over `table` (`None`: no data yet, nobody belongs).
+pub(crate) async fn run(
+    ctx: &SessionContext,
+    table: Option<Arc<ListingTable>>,
+    persons: &Arc<PersonMap>,
+    query: &CohortQuery,
+) -> Result<CohortResult> {
+    let Some(table) = table else {
+        return Ok(CohortResult::default());
+    };
+    let schema = table.schema();
+    let columns = Columns::new(query, &schema);
+    let mut filter = counted_event().and(column("event_time").lt_eq(timestamp(query.end_ms)));
+    if let Some(project) = &query.project {
+        filter = filter.and(column("project").eq(lit(project.clone())));
+    }
+    let mut aggregates = vec![
+        max(column("user_id")).alias("user_id"),
+        max(column("device_id")).alias("device_id"),
+    ];
+    aggregates.extend(columns.exprs);
+    let batches = ctx
+        .read_table(table)?
+        .filter(filter)?
+        .aggregate(
+            vec![persons.person_expr(&schema).alias("person")],
+            aggregates,
+        )?
+        .collect()
+        .await?;
+    let mut result = CohortResult::default();
+    let mut members = Vec::new();
+    for batch in &batches {
+        let rows = Rows::read(batch, &columns.kinds)?;
+        for row in 0..batch.num_rows() {
+            let Some(person) = rows.person(row) else {
+                continue;
+            };
+            result.persons += 1;
+            let tests = |test: usize| rows.test(row, test, &query.tests[test]);
+            if holds(&query.tree, &tests) {
+                members.push(CohortMember {
+                    person_id: person,
+                    user_id: rows.text(0, row),
+                    device_id: rows.text(1, row),
+                });
+            }
+        }
+    }
+    result.size = members.len() as u64;
+    // Users first by id, then anonymous persons by device: the same listing on every run.
+    members.sort_by(|a, b| {
+        (a.user_id.is_none(), &a.user_id, &a.device_id, a.person_id).cmp(&(
+            b.user_id.is_none(),
+            &b.user_id,
+            &b.device_id,
+            b.person_id,
+        ))
+    });
+    members.truncate(query.limit);
+    result.members = members;
+    Ok(result)
+}
+
+/// Whether the tree holds, given each test's answer.
+fn holds(node: &Node, test: &impl Fn(usize) -> bool) -> bool {
+    match node {
+        Node::All(items) => items.iter().all(|n| holds(n, test)),
+        Node::Any(items) => items.iter().any(|n| holds(n, test)),
+        Node::Not(inner) => !holds(inner, test),
+        Node::Test(i) => test(*i),
+    }
+}
+
+/// How each test's columns are read: the first column's index, after the person and the two
+/// ids.
+#[derive(Debug, Clone, Copy)]
+enum Kind {
+    /// One count or distinct count (`Int64`).
+    Count(usize),
+    /// One sum (`Float64`, null for none).
+    Sum(usize),
+    /// Two counts: before the span, through its end.
+    NthTime(usize),
+    /// Two times: the last event's and the last holding event's.
+    LastTimes(usize),
+    /// The user id (column 0).
+    UserId,
+}
+
+/// The aggregate expressions of every test, and how to read them back.
+struct Columns {
+    exprs: Vec<Expr>,
+    kinds: Vec<Kind>,
+}
+
+impl Columns {
+    fn new(query: &CohortQuery, schema: &Schema) -> Self {
+        let mut columns = Columns {
+            exprs: Vec::new(),
+            kinds: Vec::new(),
+        };
+        for test in &query.tests {
+            let kind = columns.add(test, schema);
+            columns.kinds.push(kind);
+        }
+        columns
+    }
+
+    /// The index the next column will have among the aggregate's values (after the two ids).
+    fn next(&self) -> usize {
+        self.exprs.len() + 2
+    }
+
+    fn push(&mut self, expr: Expr) {
+        let name = format!("c{}", self.exprs.len());
+        self.exprs.push(expr.alias(name));
+    }
+
+    fn add(&mut self, test: &Test, schema: &Schema) -> Kind {
+        let first = self.next();
+        let time = || datafusion::logical_expr::cast(column("event_time"), DataType::Int64);
+        match test {
+            Test::Events {
+                event,
+                span,
+                measure,
+            } => {
+                let rows = matches(event, schema).and(time_span(span.0, span.1));
+                match measure {
+                    Measure::Count(..) => {
+                        self.push(count(when(rows, lit(1i64)).end().expect("case")));
+                        Kind::Count(first)
+                    }
+                    Measure::Sum(property, ..) => {
+                        let value = try_cast(resolve(property, schema), DataType::Float64);
+                        self.push(sum(when(rows, value).end().expect("case")));
+                        Kind::Sum(first)
+                    }
+                    Measure::DistinctValues(property, ..) => {
+                        let value = resolve(property, schema);
+                        self.push(count_distinct(when(rows, value).end().expect("case")));
+                        Kind::Count(first)
+                    }
+                    Measure::DistinctDays(_, _, days) => {
+                        let day = ScalarUDF::new_from_impl(DayOf::new(days.clone()));
+                        let value = day.call(vec![time()]);
+                        self.push(count_distinct(when(rows, value).end().expect("case")));
+                        Kind::Count(first)
+                    }
+                }
+            }
+            Test::NthTime { event, span, .. } => {
+                let rows = matches(event, schema);
+                let before = rows.clone().and(column("event_time").lt(timestamp(span.0)));
+                let through = rows.and(column("event_time").lt_eq(timestamp(span.1)));
+                self.push(count(when(before, lit(1i64)).end().expect("case")));
+                self.push(count(when(through, lit(1i64)).end().expect("case")));
+                Kind::NthTime(first)
+            }
+            Test::UserProperty {
+                condition, span, ..
+            } => {
+                let in_span = time_span(span.0, span.1);
+                let holding = condition.and(in_span.clone(), schema);
+                self.push(max(when(in_span, time()).end().expect("case")));
+                self.push(max(when(holding, time()).end().expect("case")));
+                Kind::LastTimes(first)
+            }
+            Test::UserIds(_) => Kind::UserId,
+        }
+    }
+}
+
+/// The rows a test's event selects (any time).
+fn matches(event: &Matching, schema: &Schema) -> Expr {
+    event.conditions.and(event_matches(&event.event), schema)
+}
+
+/// One batch of the grouped scan, its columns cast to the types read.
+struct Rows {
+    person: ArrayRef,
+    /// The user id, the device id, then every test column, in order.
+    values: Vec<ArrayRef>,
+    kinds: Vec<Kind>,
+}
+
+impl Rows {
+    fn read(batch: &RecordBatch, kinds: &[Kind]) -> Result<Self> {
+        let as_type = |i: usize, ty: &DataType| -> Result<ArrayRef> {
+            cast(batch.column(i), ty).map_err(|e| QueryError::Internal(e.to_string()))
+        };
+        let mut values = vec![as_type(1, &DataType::Utf8)?, as_type(2, &DataType::Utf8)?];
+        for i in 3..batch.num_columns() {
+            let ty = match batch.column(i).data_type() {
+                DataType::Float64 => DataType::Float64,
+                _ => DataType::Int64,
+            };
+            values.push(as_type(i, &ty)?);
+        }
+        if batch.num_columns() < 3 {
+            return Err(QueryError::Internal(
+                "cohort scan lost its columns".to_owned(),
+            ));
+        }
+        Ok(Rows {
+            person: as_type(0, &DataType::Int64)?,
+            values,
+            kinds: kinds.to_vec(),
+        })
+    }
+
+    fn person(&self, row: usize) -> Option<i64> {
+        let person = self.person.as_primitive::<Int64Type>();
+        person.is_valid(row).then(|| person.value(row))
+    }
+
+    fn text(&self, column: usize, row: usize) -> Option<String> {
+        let text = self.values[column].as_string::<i32>();
+        text.is_valid(row).then(|| text.value(row).to_owned())
+    }
+
+    fn int(&self, column: usize, row: usize) -> Option<i64> {
+        let ints = self.values[column].as_primitive::<Int64Type>();
+        ints.is_valid(row).then(|| ints.value(row))
+    }
+
+    fn float(&self, column: usize, row: usize) -> Option<f64> {
+        let floats = self.values[column].as_primitive::<Float64Type>();
+        floats.is_valid(row).then(|| floats.value(row))
+    }
+
+    /// Test `index`'s answer for the person on `row`.
+    fn test(&self, row: usize, index: usize, test: &Test) -> bool {
+        match (self.kinds[index], test) {
+            (Kind::Count(c), Test::Events { measure, .. }) => {
+                let value = self.int(c, row).unwrap_or(0) as f64;
+                let (op, bound) = match measure {
+                    Measure::Count(op, n)
+                    | Measure::DistinctValues(_, op, n)
+                    | Measure::DistinctDays(op, n, _) => (*op, n.get()),
+                    Measure::Sum(_, op, n) => (*op, n.get()),
+                };
+                op.holds(value, bound)
+            }
+            (Kind::Sum(c), Test::Events { measure, .. }) => {
+                // A person with none of the events never qualifies by a sum.
+                let (Some(value), Measure::Sum(_, op, n)) = (self.float(c, row), measure) else {
+                    return false;
+                };
+                op.holds(value, n.get())
+            }
+            (Kind::NthTime(c), Test::NthTime { n, .. }) => {
+                let before = self.int(c, row).unwrap_or(0);
+                let through = self.int(c + 1, row).unwrap_or(0);
+                before < i64::from(*n) && i64::from(*n) <= through
+            }
+            (Kind::LastTimes(c), Test::UserProperty { mode, .. }) => {
+                let (last, last_holding) = (self.int(c, row), self.int(c + 1, row));
+                match mode {
+                    PropertyMode::AnyTime => last_holding.is_some(),
+                    PropertyMode::MostRecent => last_holding.is_some() && last_holding == last,
+                }
+            }
+            (Kind::UserId, Test::UserIds(ids)) => {
+                self.text(0, row).is_some_and(|id| ids.contains(&id))
+            }
+            _ => false,
+        }
+    }
+}

@@ -1,0 +1,377 @@
+//! Checking a cohort spec and turning it into the typed [`CohortQuery`]: a tree of conditions
+//! over per-person tests, each test one or two columns of the one grouped scan (`run.rs`).
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use chrono::{Days, NaiveDate};
+use chrono_tz::Tz;
+
+use super::spec::{
+    CohortCondition, CohortSpec, CompareOp, Comparison, During, Performed, PropertyComparison,
+    PropertyMode,
+};
+use crate::error::SpecError;
+use crate::filter::Conditions;
+use crate::spec::{
+    BreakdownKind, DateRange, FilterValue, Interval, PointIndex, PropertyFilter, PropertyRef,
+    SPEC_VERSION, SeriesEvent, buckets, parse_time_zone, property_ref, series_event, start_of_day,
+    today_in,
+};
+
+/// Most members listed (the count is always whole).
+pub const MAX_COHORT_LIMIT: usize = 100_000;
+/// Members listed when the spec does not say.
+const DEFAULT_LIMIT: usize = 100;
+/// Most conditions in one definition, counting every node.
+const MAX_CONDITIONS: usize = 100;
+/// Most distinct days a "distinct days" condition may span (a year, as other ranges).
+const MAX_DAYS: usize = 366;
+
+/// A validated cohort. Times are Unix ms, bounds inclusive.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct CohortQuery {
+    pub(crate) project: Option<String>,
+    /// The last instant read: the end of `as_of`.
+    pub(crate) end_ms: i64,
+    pub(crate) limit: usize,
+    /// The per-person tests the tree reads, each by index.
+    pub(crate) tests: Vec<Test>,
+    pub(crate) tree: Node,
+}
+
+/// The definition as a tree over tests.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Node {
+    All(Vec<Node>),
+    Any(Vec<Node>),
+    Not(Box<Node>),
+    Test(usize),
+}
+
+/// One per-person test.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Test {
+    /// A measure of the events matching `event` in `span`, compared.
+    Events {
+        event: Matching,
+        span: (i64, i64),
+        measure: Measure,
+    },
+    /// The person's `n`-th matching event ever fell in `span`.
+    NthTime {
+        event: Matching,
+        span: (i64, i64),
+        n: u32,
+    },
+    /// A user property condition on the person's events in `span`.
+    UserProperty {
+        condition: Conditions,
+        mode: PropertyMode,
+        span: (i64, i64),
+    },
+    /// The person's user id is one of these.
+    UserIds(Arc<HashSet<String>>),
+}
+
+/// Which events a test reads: a type or any counted event, with conditions.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Matching {
+    pub(crate) event: SeriesEvent,
+    pub(crate) conditions: Conditions,
+}
+
+/// What is measured over a test's events and how it is compared.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Measure {
+    Count(CompareOp, Number),
+    Sum(PropertyRef, CompareOp, Number),
+    DistinctValues(PropertyRef, CompareOp, Number),
+    /// Distinct days, the days of the span given by their starts.
+    DistinctDays(CompareOp, Number, Arc<PointIndex>),
+}
+
+/// A compared number, kept as its bits so queries stay `Eq`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Number(u64);
+
+impl Number {
+    pub(crate) fn get(self) -> f64 {
+        f64::from_bits(self.0)
+    }
+}
+
+impl CohortSpec {
+    /// Checks every value and builds the typed query; the first problem found is returned.
+    pub(crate) fn validate(&self) -> Result<CohortQuery, SpecError> {
+        if self.version != SPEC_VERSION {
+            return Err(SpecError::UnsupportedVersion {
+                found: self.version,
+                supported: SPEC_VERSION,
+            });
+        }
+        if self.project.as_deref() == Some("") {
+            return Err(SpecError::EmptyProject);
+        }
+        let tz = parse_time_zone(&self.time_zone)?;
+        let as_of = match &self.as_of {
+            Some(day) => parse_day("as_of", day)?,
+            None => today_in(tz),
+        };
+        let limit = self.limit.unwrap_or(DEFAULT_LIMIT);
+        if limit > MAX_COHORT_LIMIT {
+            return Err(SpecError::LimitTooLarge {
+                found: limit,
+                max: MAX_COHORT_LIMIT,
+            });
+        }
+        let mut checker = Checker {
+            tz,
+            as_of,
+            tests: Vec::new(),
+            nodes: 0,
+        };
+        let tree = checker.node(&self.definition, "definition")?;
+        Ok(CohortQuery {
+            project: self.project.clone(),
+            end_ms: day_end(as_of, tz),
+            limit,
+            tests: checker.tests,
+            tree,
+        })
+    }
+}
+
+/// The last millisecond of `day` in `tz`.
+fn day_end(day: NaiveDate, tz: Tz) -> i64 {
+    day.checked_add_days(Days::new(1))
+        .map_or(i64::MAX, |next| start_of_day(next, tz) - 1)
+}
+
+struct Checker {
+    tz: Tz,
+    as_of: NaiveDate,
+    tests: Vec<Test>,
+    nodes: usize,
+}
+
+fn problem(at: &str, message: impl Into<String>) -> SpecError {
+    SpecError::Cohort {
+        at: at.to_owned(),
+        problem: message.into(),
+    }
+}
+
+impl Checker {
+    fn node(&mut self, condition: &CohortCondition, at: &str) -> Result<Node, SpecError> {
+        self.nodes += 1;
+        if self.nodes > MAX_CONDITIONS {
+            return Err(problem(
+                at,
+                format!("a definition has at most {MAX_CONDITIONS} conditions"),
+            ));
+        }
+        let list = |checker: &mut Checker, items: &[CohortCondition], name: &str| {
+            if items.is_empty() {
+                return Err(problem(
+                    at,
+                    format!("\"{name}\" needs at least one condition"),
+                ));
+            }
+            items
+                .iter()
+                .enumerate()
+                .map(|(i, item)| checker.node(item, &format!("{at}.{name}[{i}]")))
+                .collect::<Result<Vec<_>, _>>()
+        };
+        Ok(match condition {
+            CohortCondition::All(items) => Node::All(list(self, items, "all")?),
+            CohortCondition::Any(items) => Node::Any(list(self, items, "any")?),
+            CohortCondition::Not(inner) => {
+                Node::Not(Box::new(self.node(inner, &format!("{at}.not"))?))
+            }
+            CohortCondition::Performed(performed) => {
+                let at = format!("{at}.performed");
+                let test = self.performed(performed, &at)?;
+                self.test(test)
+            }
+            CohortCondition::DidNotPerform(did_not) => {
+                let at = format!("{at}.did_not_perform");
+                let test = Test::Events {
+                    event: matching(&did_not.event, &at)?,
+                    span: self.span(&did_not.during, &format!("{at}.during"))?,
+                    measure: Measure::Count(CompareOp::GreaterOrEqual, number(1.0)),
+                };
+                Node::Not(Box::new(self.test(test)))
+            }
+            CohortCondition::UserProperty(condition) => {
+                let at = format!("{at}.user_property");
+                let filter = PropertyFilter {
+                    kind: BreakdownKind::User,
+                    property: condition.property.clone(),
+                    op: condition.op,
+                    values: condition.values.clone(),
+                };
+                let test = Test::UserProperty {
+                    condition: Conditions::validate(std::slice::from_ref(&filter), &at)?,
+                    mode: condition.mode,
+                    span: self.span(&condition.during, &format!("{at}.during"))?,
+                };
+                self.test(test)
+            }
+            CohortCondition::UserIds(ids) => {
+                if ids.is_empty() || ids.iter().any(String::is_empty) {
+                    return Err(problem(
+                        &format!("{at}.user_ids"),
+                        "list one or more user ids, none empty",
+                    ));
+                }
+                self.test(Test::UserIds(Arc::new(ids.iter().cloned().collect())))
+            }
+        })
+    }
+
+    fn test(&mut self, test: Test) -> Node {
+        self.tests.push(test);
+        Node::Test(self.tests.len() - 1)
+    }
+
+    fn performed(&self, performed: &Performed, at: &str) -> Result<Test, SpecError> {
+        let event = matching(&performed.event, at)?;
+        let span = self.span(&performed.during, &format!("{at}.during"))?;
+        let measures = [
+            performed.count.is_some(),
+            performed.sum.is_some(),
+            performed.distinct_values.is_some(),
+            performed.distinct_days.is_some(),
+            performed.nth_time.is_some(),
+        ];
+        if measures.iter().filter(|&&m| m).count() > 1 {
+            return Err(problem(
+                at,
+                "give at most one of count, sum, distinct_values, distinct_days and nth_time",
+            ));
+        }
+        if let Some(n) = performed.nth_time {
+            if !(1..=5).contains(&n) {
+                return Err(problem(
+                    &format!("{at}.nth_time"),
+                    "must be 1 to 5 (Amplitude's historical count)",
+                ));
+            }
+            return Ok(Test::NthTime { event, span, n });
+        }
+        let measure = if let Some(count) = &performed.count {
+            let (op, value) = counted(count, &format!("{at}.count"))?;
+            if value < 1.0 || (op == CompareOp::Less && value <= 1.0) {
+                return Err(problem(
+                    &format!("{at}.count"),
+                    "a count of 0 (or below 1) matches persons who did not do the event: use \
+                     \"did_not_perform\"",
+                ));
+            }
+            Measure::Count(op, number(value))
+        } else if let Some(sum) = &performed.sum {
+            let (property, op, value) = property_measure(sum, &format!("{at}.sum"))?;
+            Measure::Sum(property, op, number(value))
+        } else if let Some(distinct) = &performed.distinct_values {
+            let at = format!("{at}.distinct_values");
+            let (property, op, value) = property_measure(distinct, &at)?;
+            Measure::DistinctValues(property, op, number(value))
+        } else if let Some(days) = &performed.distinct_days {
+            let at_days = format!("{at}.distinct_days");
+            let (op, value) = counted(days, &at_days)?;
+            let (from, to) = self.days(&performed.during, &format!("{at}.during"))?;
+            let days = buckets(from, to, self.tz, Interval::Day, Default::default());
+            if days.len() > MAX_DAYS {
+                return Err(problem(
+                    &at_days,
+                    format!("counts days over at most {MAX_DAYS} days"),
+                ));
+            }
+            Measure::DistinctDays(op, number(value), Arc::new(PointIndex::new(days.starts)))
+        } else {
+            Measure::Count(CompareOp::GreaterOrEqual, number(1.0))
+        };
+        Ok(Test::Events {
+            event,
+            span,
+            measure,
+        })
+    }
+
+    /// The first and last day of `during`.
+    fn days(&self, during: &During, at: &str) -> Result<(NaiveDate, NaiveDate), SpecError> {
+        let range = match (&during.since, &during.from, &during.to, during.last_days) {
+            (Some(since), None, None, None) => {
+                let from = parse_day(&format!("{at}.since"), since)?;
+                if from > self.as_of {
+                    return Err(problem(at, "since: the day is after as_of"));
+                }
+                return Ok((from, self.as_of));
+            }
+            (None, from, to, last_days) => DateRange {
+                from: from.clone(),
+                to: to.clone(),
+                last_days,
+            },
+            _ => {
+                return Err(problem(
+                    at,
+                    "give \"from\" and \"to\", \"last_days\" or \"since\", one form only",
+                ));
+            }
+        };
+        range.days(self.as_of)
+    }
+
+    /// The first and last instant of `during`.
+    fn span(&self, during: &During, at: &str) -> Result<(i64, i64), SpecError> {
+        let (from, to) = self.days(during, at)?;
+        Ok((start_of_day(from, self.tz), day_end(to, self.tz)))
+    }
+}
+
+fn matching(event: &crate::spec::EventRef, at: &str) -> Result<Matching, SpecError> {
+    Ok(Matching {
+        event: series_event(event, "event")?,
+        conditions: Conditions::validate(&event.conditions, &format!("{at}.event.where"))?,
+    })
+}
+
+fn parse_day(at: &str, value: &str) -> Result<NaiveDate, SpecError> {
+    NaiveDate::parse_from_str(value, "%Y-%m-%d")
+        .map_err(|_| problem(at, format!("{value:?} is not a date in YYYY-MM-DD form")))
+}
+
+fn number(value: f64) -> Number {
+    Number(value.to_bits())
+}
+
+fn value_of(value: &FilterValue, at: &str) -> Result<f64, SpecError> {
+    match value {
+        FilterValue::Number(n) => n
+            .as_f64()
+            .filter(|v| v.is_finite())
+            .ok_or_else(|| problem(at, "value: not a finite number")),
+        _ => Err(problem(at, "value: must be a number")),
+    }
+}
+
+/// A count's operator and whole-number value.
+fn counted(comparison: &Comparison, at: &str) -> Result<(CompareOp, f64), SpecError> {
+    let value = value_of(&comparison.value, at)?;
+    if value < 0.0 || value.fract() != 0.0 {
+        return Err(problem(at, "value: must be a whole number, 0 or more"));
+    }
+    Ok((comparison.op, value))
+}
+
+fn property_measure(
+    measure: &PropertyComparison,
+    at: &str,
+) -> Result<(PropertyRef, CompareOp, f64), SpecError> {
+    let property = property_ref(BreakdownKind::Event, &measure.property)
+        .map_err(|e| problem(at, format!("property: {e}")))?;
+    Ok((property, measure.op, value_of(&measure.value, at)?))
+}
