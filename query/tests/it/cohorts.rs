@@ -1,0 +1,577 @@
+//! Cohorts (`"analysis": "cohort"`): a plain reference written from the documented definitions
+//! (per person, over the events in memory) is compared with the engine on random events and
+//! random definitions — every condition type, nested `all` / `any` / `not`, each range form, two
+//! time zones (New York's clock change on 2025-03-09 gives a 23-hour day), events after `as_of`
+//! and ties at one millisecond — plus hand-computed cases for every condition.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use chrono::{Days, NaiveDate, TimeZone};
+use chrono_tz::Tz;
+use proptest::prelude::*;
+use serde_json::{Value, json};
+use sluice_query::result::{CohortResult, QueryResult};
+use sluice_query::{QueryError, QuerySpec};
+
+use crate::support::{TestEvent, ev, run_any, utc, write_dataset};
+
+const HOUR: i64 = 3_600_000;
+const AS_OF: &str = "2025-03-10";
+
+fn cohort(
+    events: &[TestEvent],
+    definition: Value,
+    time_zone: &str,
+) -> Result<CohortResult, QueryError> {
+    let dir = tempfile::tempdir().expect("tempdir");
+    write_dataset(dir.path(), events, 2);
+    let spec = json!({"version": 1, "analysis": "cohort", "project": "p1",
+                      "time_zone": time_zone, "as_of": AS_OF, "limit": 1000,
+                      "definition": definition});
+    let spec = QuerySpec::from_json(&spec.to_string()).expect("valid spec JSON");
+    match run_any(dir.path(), &spec)? {
+        QueryResult::Cohort(result) => Ok(result),
+        other => panic!("not a cohort result: {other:?}"),
+    }
+}
+
+fn members(result: &CohortResult) -> BTreeSet<String> {
+    result
+        .members
+        .iter()
+        .map(|m| m.user_id.clone().expect("users"))
+        .collect()
+}
+
+// ---- The reference ----
+
+/// A random condition, evaluated by the reference and written as JSON for the engine.
+#[derive(Debug, Clone)]
+enum Def {
+    All(Vec<Def>),
+    Any(Vec<Def>),
+    Not(Box<Def>),
+    Leaf(Leaf, Span),
+}
+
+#[derive(Debug, Clone)]
+enum Leaf {
+    Count(Ev, Op, u32),
+    Sum(Ev, Op, u32),
+    DistinctCategories(Ev, Op, u32),
+    DistinctDays(Ev, Op, u32),
+    Nth(Ev, u32),
+    DidNot(Ev),
+    Plan(&'static str, bool),
+    UserIds(Vec<String>),
+}
+
+/// An event picked: a type or `_all`, optionally only of category `x`.
+#[derive(Debug, Clone)]
+struct Ev {
+    event_type: &'static str,
+    only_x: bool,
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Op {
+    Equal,
+    Greater,
+    GreaterOrEqual,
+    Less,
+    LessOrEqual,
+}
+
+/// Days as offsets from 2025-03-01 (`as_of` is offset 9).
+#[derive(Debug, Clone, Copy)]
+enum Span {
+    Between(u64, u64),
+    Last(u64),
+    Since(u64),
+}
+
+fn day(offset: u64) -> NaiveDate {
+    NaiveDate::from_ymd_opt(2025, 3, 1).expect("date") + Days::new(offset)
+}
+
+impl Op {
+    fn name(self) -> &'static str {
+        match self {
+            Op::Equal => "equal",
+            Op::Greater => "greater",
+            Op::GreaterOrEqual => "greater_or_equal",
+            Op::Less => "less",
+            Op::LessOrEqual => "less_or_equal",
+        }
+    }
+
+    fn holds(self, left: f64, right: f64) -> bool {
+        match self {
+            Op::Equal => left == right,
+            Op::Greater => left > right,
+            Op::GreaterOrEqual => left >= right,
+            Op::Less => left < right,
+            Op::LessOrEqual => left <= right,
+        }
+    }
+}
+
+impl Span {
+    fn json(self) -> Value {
+        match self {
+            Span::Between(a, b) => {
+                json!({"from": day(a).to_string(), "to": day(b).to_string()})
+            }
+            Span::Last(n) => json!({"last_days": n}),
+            Span::Since(a) => json!({"since": day(a).to_string()}),
+        }
+    }
+
+    /// The first and last day.
+    fn days(self) -> (NaiveDate, NaiveDate) {
+        match self {
+            Span::Between(a, b) => (day(a), day(b)),
+            Span::Last(n) => (day(9 + 1 - n), day(9)),
+            Span::Since(a) => (day(a), day(9)),
+        }
+    }
+}
+
+impl Ev {
+    fn json(&self) -> Value {
+        let mut event = json!({"event_type": self.event_type});
+        if self.only_x {
+            event["where"] = json!([{"kind": "event", "property": "category", "op": "is",
+                                     "values": ["x"]}]);
+        }
+        event
+    }
+
+    fn matches(&self, e: &TestEvent) -> bool {
+        (self.event_type == "_all" || e.event_type == self.event_type)
+            && (!self.only_x || e.category.as_deref() == Some("x"))
+    }
+}
+
+impl Def {
+    fn json(&self) -> Value {
+        match self {
+            Def::All(items) => json!({"all": items.iter().map(Def::json).collect::<Vec<_>>()}),
+            Def::Any(items) => json!({"any": items.iter().map(Def::json).collect::<Vec<_>>()}),
+            Def::Not(inner) => json!({"not": inner.json()}),
+            Def::Leaf(leaf, span) => {
+                let during = span.json();
+                let performed = |ev: &Ev, key: &str, measure: Value| {
+                    let mut p = json!({"event": ev.json(), "during": during});
+                    if !key.is_empty() {
+                        p[key] = measure;
+                    }
+                    json!({"performed": p})
+                };
+                match leaf {
+                    Leaf::Count(ev, op, n) => {
+                        performed(ev, "count", json!({"op": op.name(), "value": n}))
+                    }
+                    Leaf::Sum(ev, op, n) => performed(
+                        ev,
+                        "sum",
+                        json!({"property": "amount", "op": op.name(), "value": n}),
+                    ),
+                    Leaf::DistinctCategories(ev, op, n) => performed(
+                        ev,
+                        "distinct_values",
+                        json!({"property": "category", "op": op.name(), "value": n}),
+                    ),
+                    Leaf::DistinctDays(ev, op, n) => {
+                        performed(ev, "distinct_days", json!({"op": op.name(), "value": n}))
+                    }
+                    Leaf::Nth(ev, n) => performed(ev, "nth_time", json!(n)),
+                    Leaf::DidNot(ev) => {
+                        json!({"did_not_perform": {"event": ev.json(), "during": during}})
+                    }
+                    Leaf::Plan(plan, any_time) => json!({"user_property": {
+                        "property": "plan", "op": "is", "values": [plan],
+                        "mode": if *any_time { "any_time" } else { "most_recent" },
+                        "during": during}}),
+                    Leaf::UserIds(ids) => json!({"user_ids": ids}),
+                }
+            }
+        }
+    }
+}
+
+/// The reference: one person's events (all counted, of project `p1`, up to the end of `as_of`).
+struct Person<'a> {
+    events: Vec<&'a TestEvent>,
+    tz: Tz,
+}
+
+fn start_of(date: NaiveDate, tz: Tz) -> i64 {
+    tz.from_local_datetime(&date.and_hms_opt(0, 0, 0).expect("midnight"))
+        .earliest()
+        .expect("a midnight")
+        .timestamp_millis()
+}
+
+impl Person<'_> {
+    fn span_ms(&self, span: Span) -> (i64, i64) {
+        let (from, to) = span.days();
+        (
+            start_of(from, self.tz),
+            start_of(to + Days::new(1), self.tz) - 1,
+        )
+    }
+
+    fn in_span(&self, ev: &Ev, span: Span) -> Vec<&TestEvent> {
+        let (from, to) = self.span_ms(span);
+        self.events
+            .iter()
+            .copied()
+            .filter(|e| ev.matches(e) && e.ts >= from && e.ts <= to)
+            .collect()
+    }
+
+    fn holds(&self, def: &Def) -> bool {
+        match def {
+            Def::All(items) => items.iter().all(|d| self.holds(d)),
+            Def::Any(items) => items.iter().any(|d| self.holds(d)),
+            Def::Not(inner) => !self.holds(inner),
+            Def::Leaf(leaf, span) => self.leaf(leaf, *span),
+        }
+    }
+
+    fn leaf(&self, leaf: &Leaf, span: Span) -> bool {
+        match leaf {
+            Leaf::Count(ev, op, n) => op.holds(self.in_span(ev, span).len() as f64, f64::from(*n)),
+            Leaf::Sum(ev, op, n) => {
+                let amounts: Vec<f64> = self
+                    .in_span(ev, span)
+                    .iter()
+                    .filter_map(|e| e.amount)
+                    .collect();
+                !amounts.is_empty() && op.holds(amounts.iter().sum(), f64::from(*n))
+            }
+            Leaf::DistinctCategories(ev, op, n) => {
+                let values: BTreeSet<&str> = self
+                    .in_span(ev, span)
+                    .iter()
+                    .filter_map(|e| e.category.as_deref())
+                    .collect();
+                op.holds(values.len() as f64, f64::from(*n))
+            }
+            Leaf::DistinctDays(ev, op, n) => {
+                let days: BTreeSet<NaiveDate> = self
+                    .in_span(ev, span)
+                    .iter()
+                    .map(|e| {
+                        let t = self.tz.timestamp_millis_opt(e.ts).single().expect("time");
+                        t.date_naive()
+                    })
+                    .collect();
+                op.holds(days.len() as f64, f64::from(*n))
+            }
+            Leaf::Nth(ev, n) => {
+                let (from, to) = self.span_ms(span);
+                let mut times: Vec<i64> = self
+                    .events
+                    .iter()
+                    .filter(|e| ev.matches(e))
+                    .map(|e| e.ts)
+                    .collect();
+                times.sort_unstable();
+                times
+                    .get(*n as usize - 1)
+                    .is_some_and(|&t| t >= from && t <= to)
+            }
+            Leaf::DidNot(ev) => self.in_span(ev, span).is_empty(),
+            Leaf::Plan(plan, any_time) => {
+                let all = Ev {
+                    event_type: "_all",
+                    only_x: false,
+                };
+                let seen = self.in_span(&all, span);
+                let has = |e: &&TestEvent| e.plan.as_deref() == Some(*plan);
+                if *any_time {
+                    seen.iter().any(has)
+                } else {
+                    let last = seen.iter().map(|e| e.ts).max();
+                    seen.iter().any(|e| Some(e.ts) == last && has(e))
+                }
+            }
+            Leaf::UserIds(ids) => {
+                let user = self.events.iter().filter_map(|e| e.user_id.clone()).max();
+                user.is_some_and(|u| ids.contains(&u))
+            }
+        }
+    }
+}
+
+/// The members' user ids and the number of persons considered, by the reference.
+fn reference(events: &[TestEvent], def: &Def, tz: Tz) -> (BTreeSet<String>, u64) {
+    let end = start_of(day(10), tz) - 1;
+    let mut persons: BTreeMap<&str, Vec<&TestEvent>> = BTreeMap::new();
+    for e in events.iter().filter(|e| e.ts <= end) {
+        persons.entry(e.person()).or_default().push(e);
+    }
+    let considered = persons.len() as u64;
+    let members = persons
+        .into_iter()
+        .filter(|(_, mine)| {
+            Person {
+                events: mine.clone(),
+                tz,
+            }
+            .holds(def)
+        })
+        .map(|(person, _)| person.to_owned())
+        .collect();
+    (members, considered)
+}
+
+// ---- Strategies ----
+
+fn ev_strategy() -> impl Strategy<Value = Ev> {
+    (prop::sample::select(vec!["A", "B", "_all"]), any::<bool>())
+        .prop_map(|(event_type, only_x)| Ev { event_type, only_x })
+}
+
+fn op_strategy() -> impl Strategy<Value = Op> {
+    prop::sample::select(vec![
+        Op::Equal,
+        Op::Greater,
+        Op::GreaterOrEqual,
+        Op::Less,
+        Op::LessOrEqual,
+    ])
+}
+
+fn span_strategy() -> impl Strategy<Value = Span> {
+    prop_oneof![
+        (0..10u64, 0..10u64).prop_map(|(a, b)| Span::Between(a.min(b), a.max(b))),
+        (1..=10u64).prop_map(Span::Last),
+        (0..10u64).prop_map(Span::Since),
+    ]
+}
+
+fn leaf_strategy() -> impl Strategy<Value = Def> {
+    let leaf = prop_oneof![
+        (ev_strategy(), op_strategy(), 1..4u32).prop_map(|(ev, op, n)| {
+            // A count below 1 is refused (did_not_perform says it).
+            let n = if matches!(op, Op::Less) { n.max(2) } else { n };
+            Leaf::Count(ev, op, n)
+        }),
+        (ev_strategy(), op_strategy(), 0..60u32).prop_map(|(ev, op, n)| Leaf::Sum(ev, op, n)),
+        (ev_strategy(), op_strategy(), 0..3u32)
+            .prop_map(|(ev, op, n)| Leaf::DistinctCategories(ev, op, n)),
+        (ev_strategy(), op_strategy(), 0..4u32)
+            .prop_map(|(ev, op, n)| Leaf::DistinctDays(ev, op, n)),
+        (ev_strategy(), 1..=5u32).prop_map(|(ev, n)| Leaf::Nth(ev, n)),
+        ev_strategy().prop_map(Leaf::DidNot),
+        (prop::sample::select(vec!["free", "pro"]), any::<bool>())
+            .prop_map(|(plan, any_time)| Leaf::Plan(plan, any_time)),
+        prop::collection::vec(
+            prop::sample::select(vec!["u0", "u1", "u2", "u3", "u9"]),
+            1..3
+        )
+        .prop_map(|ids| Leaf::UserIds(ids.into_iter().map(str::to_owned).collect())),
+    ];
+    (leaf, span_strategy()).prop_map(|(leaf, span)| Def::Leaf(leaf, span))
+}
+
+fn def_strategy() -> impl Strategy<Value = Def> {
+    leaf_strategy().prop_recursive(2, 8, 3, |inner| {
+        prop_oneof![
+            prop::collection::vec(inner.clone(), 1..3).prop_map(Def::All),
+            prop::collection::vec(inner.clone(), 1..3).prop_map(Def::Any),
+            inner.prop_map(|d| Def::Not(Box::new(d))),
+        ]
+    })
+}
+
+fn event_strategy() -> impl Strategy<Value = TestEvent> {
+    (
+        0..5u8,
+        0..270i64,
+        prop::sample::select(vec!["A", "B", "C"]),
+        prop::option::of(prop::sample::select(vec!["x", "y"])),
+        prop::option::of(prop::sample::select(vec!["free", "pro"])),
+        prop::option::of(0..30u32),
+    )
+        .prop_map(|(user, hour, kind, category, plan, amount)| {
+            // Hourly slots from 2025-02-28 12:00 UTC, past the end of as_of in both zones.
+            let mut e = ev(
+                utc(2025, 2, 28, 12, 0, 0) + hour * HOUR,
+                kind,
+                &format!("u{user}"),
+            );
+            e.category = category.map(str::to_owned);
+            e.plan = plan.map(str::to_owned);
+            e.amount = amount.map(f64::from);
+            e
+        })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(150))]
+
+    #[test]
+    fn cohorts_match_the_reference(
+        events in prop::collection::vec(event_strategy(), 0..60),
+        def in def_strategy(),
+        new_york in any::<bool>(),
+    ) {
+        let zone = if new_york { "America/New_York" } else { "Asia/Seoul" };
+        let tz: Tz = zone.parse().expect("zone");
+        let result = cohort(&events, def.json(), zone).expect("runs");
+        let (want, considered) = reference(&events, &def, tz);
+        prop_assert_eq!(members(&result), want.clone());
+        prop_assert_eq!(result.size, want.len() as u64);
+        prop_assert_eq!(result.persons, considered);
+    }
+}
+
+// ---- Hand-computed cases ----
+
+/// Events of u1..u3 around 2025-03-08..10 (UTC; the cohort is computed in UTC here).
+fn shop() -> Vec<TestEvent> {
+    let d8 = utc(2025, 3, 8, 10, 0, 0);
+    let d9 = utc(2025, 3, 9, 10, 0, 0);
+    let d10 = utc(2025, 3, 10, 10, 0, 0);
+    vec![
+        // u1: three views on two days (categories x, y), one purchase of 40, plan pro → free.
+        ev(d8, "View", "u1").category("x").plan("pro"),
+        ev(d9, "View", "u1").category("y").plan("pro"),
+        ev(d9 + HOUR, "View", "u1").category("x").plan("pro"),
+        ev(d10, "Purchase", "u1").amount(40.0).plan("free"),
+        // u2: one view, two purchases of 15 and 30, plan pro throughout.
+        ev(d10, "View", "u2").category("x").plan("pro"),
+        ev(d8, "Purchase", "u2").amount(15.0).plan("pro"),
+        ev(d9, "Purchase", "u2").amount(30.0).plan("pro"),
+        // u3: views only; a view after as_of does not count.
+        ev(d8, "View", "u3").category("y"),
+        ev(utc(2025, 3, 11, 1, 0, 0), "View", "u3").category("x"),
+    ]
+}
+
+fn shop_members(definition: Value) -> Vec<&'static str> {
+    let result = cohort(&shop(), definition, "UTC").expect("runs");
+    let found = members(&result);
+    ["u1", "u2", "u3"]
+        .into_iter()
+        .filter(|u| found.contains(*u))
+        .collect()
+}
+
+fn performed(event: &str, extra: Value) -> Value {
+    let mut p = json!({"event": {"event_type": event}, "during": {"last_days": 3}});
+    if let (Some(p), Value::Object(extra)) = (p.as_object_mut(), extra) {
+        p.extend(extra);
+    }
+    json!({"performed": p})
+}
+
+#[test]
+fn each_condition_by_hand() {
+    let count = |op: &str, n: u32| json!({"count": {"op": op, "value": n}});
+    assert_eq!(
+        shop_members(performed("View", json!({}))),
+        ["u1", "u2", "u3"]
+    );
+    assert_eq!(
+        shop_members(performed("View", count("greater_or_equal", 2))),
+        ["u1"]
+    );
+    assert_eq!(
+        shop_members(performed("View", count("equal", 1))),
+        ["u2", "u3"]
+    );
+    assert_eq!(
+        shop_members(performed("View", count("less", 3))),
+        ["u2", "u3"]
+    );
+    // Sums: u1 40, u2 45; u3 has no purchase, so no sum.
+    let sum = |op: &str, n: u32| json!({"sum": {"property": "amount", "op": op, "value": n}});
+    assert_eq!(
+        shop_members(performed("Purchase", sum("greater", 42))),
+        ["u2"]
+    );
+    assert_eq!(
+        shop_members(performed("Purchase", sum("less_or_equal", 45))),
+        ["u1", "u2"]
+    );
+    // Distinct categories viewed: u1 2, u2 1, u3 1 (its x view is after as_of).
+    let distinct = json!({"distinct_values": {"property": "category", "op": "greater_or_equal",
+                                              "value": 2}});
+    assert_eq!(shop_members(performed("View", distinct)), ["u1"]);
+    // Distinct days: u1 and u2 were active on 3 days, u3 on 1; u1 viewed on 2 days, u2
+    // purchased on 2.
+    let days = |n: u32| json!({"distinct_days": {"op": "equal", "value": n}});
+    assert_eq!(shop_members(performed("_all", days(3))), ["u1", "u2"]);
+    assert_eq!(shop_members(performed("View", days(2))), ["u1"]);
+    assert_eq!(shop_members(performed("Purchase", days(2))), ["u2"]);
+    // The second view ever on 2025-03-09 or later: u1 (its second view is on the 9th).
+    let second = json!({"performed": {"event": {"event_type": "View"},
+                                      "during": {"since": "2025-03-09"}, "nth_time": 2}});
+    assert_eq!(shop_members(second), ["u1"]);
+    // Did not purchase in the last 3 days: u3.
+    let did_not = json!({"did_not_perform": {"event": {"event_type": "Purchase"},
+                                             "during": {"last_days": 3}}});
+    assert_eq!(shop_members(did_not), ["u3"]);
+    // Plan: most recently pro (u1's last event says free), or pro at any time.
+    let plan = |mode: &str| {
+        json!({"user_property": {"property": "plan", "op": "is", "values": ["pro"],
+                                 "mode": mode, "during": {"from": "2025-03-08", "to": "2025-03-10"}}})
+    };
+    assert_eq!(shop_members(plan("most_recent")), ["u2"]);
+    assert_eq!(shop_members(plan("any_time")), ["u1", "u2"]);
+    assert_eq!(shop_members(json!({"user_ids": ["u3", "u7"]})), ["u3"]);
+}
+
+#[test]
+fn conditions_combine_with_all_any_and_not() {
+    // "Reached the service page but did not purchase": viewed, and not purchased.
+    let viewed = performed("View", json!({}));
+    let purchased = performed("Purchase", json!({}));
+    assert_eq!(
+        shop_members(json!({"all": [viewed.clone(), {"not": purchased.clone()}]})),
+        ["u3"]
+    );
+    assert_eq!(
+        shop_members(json!({"any": [{"user_ids": ["u3"]}, purchased]})),
+        ["u1", "u2", "u3"]
+    );
+    assert_eq!(shop_members(json!({"not": viewed})), Vec::<&str>::new());
+    let result = cohort(&shop(), json!({"user_ids": ["u1"]}), "UTC").expect("runs");
+    assert_eq!((result.size, result.persons), (1, 3));
+}
+
+#[test]
+fn bad_definitions_are_spec_errors_naming_the_place() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let error = |definition: Value| {
+        let spec = json!({"version": 1, "analysis": "cohort", "as_of": AS_OF,
+                          "definition": definition});
+        let spec = QuerySpec::from_json(&spec.to_string()).expect("valid JSON");
+        run_any(dir.path(), &spec).expect_err("refused").to_string()
+    };
+    let zero =
+        error(json!({"all": [performed("View", json!({"count": {"op": "equal", "value": 0}}))]}));
+    assert!(
+        zero.contains("definition.all[0].performed.count") && zero.contains("did_not_perform"),
+        "{zero}"
+    );
+    let two = error(performed(
+        "View",
+        json!({"count": {"op": "equal", "value": 1}, "nth_time": 2}),
+    ));
+    assert!(two.contains("at most one of"), "{two}");
+    let range = error(json!({"performed": {"event": {"event_type": "View"},
+                                           "during": {"last_days": 3, "since": "2025-01-01"}}}));
+    assert!(
+        range.contains("during") && range.contains("one form only"),
+        "{range}"
+    );
+    let nth = error(performed("View", json!({"nth_time": 6})));
+    assert!(nth.contains("nth_time") && nth.contains("1 to 5"), "{nth}");
+    assert!(error(json!({"any": []})).contains("at least one condition"));
+}
