@@ -299,6 +299,7 @@ fn every_documented_example_is_a_valid_spec_that_runs() {
     assert_eq!(
         analyses,
         [
+            "cohort",
             "events",
             "funnel",
             "lifecycle",
