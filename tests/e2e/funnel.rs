@@ -8,17 +8,17 @@ use serde_json::{Value, json};
 use crate::support::{Server, eventually, query_cli};
 
 const KEY: &str = "funnel-e2e-key";
-const MINUTE: i64 = 60_000;
+pub(crate) const MINUTE: i64 = 60_000;
 const DAY: i64 = 86_400_000;
 /// 2026-01-10T00:00:00Z, the first day of the query's date range.
-const JAN_10: i64 = 1_768_003_200_000;
+pub(crate) const JAN_10: i64 = 1_768_003_200_000;
 
 const VIEWED_CATEGORY: &str = "Category Viewed";
-const VIEWED_SERVICE: &str = "Service Viewed";
-const PURCHASED: &str = "Purchase Completed";
+pub(crate) const VIEWED_SERVICE: &str = "Service Viewed";
+pub(crate) const PURCHASED: &str = "Purchase Completed";
 
 /// One event as the Amplitude Browser SDK 2 (`@amplitude/analytics-browser`) puts it on the wire.
-fn browser_event(
+pub(crate) fn browser_event(
     user: Option<&str>,
     device: &str,
     event_type: &str,
@@ -49,7 +49,7 @@ fn browser_event(
 }
 
 /// One event as the Amplitude iOS SDK (`Amplitude-Swift`) sends it.
-fn ios_event(user: &str, event_type: &str, time: i64, category: &str) -> Value {
+pub(crate) fn ios_event(user: &str, event_type: &str, time: i64, category: &str) -> Value {
     json!({
         "user_id": user,
         "device_id": format!("IDFV-{user}"),

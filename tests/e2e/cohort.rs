@@ -1,0 +1,106 @@
+//! A cohort through the real binary: SDK events posted to the collector, then "viewed a
+//! service and did not buy" from `POST /api/v1/query` and as CSV from `sluice query`, with a
+//! web visitor who logged in counted as the user they became.
+
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+use crate::funnel::{JAN_10, MINUTE, PURCHASED, VIEWED_SERVICE, browser_event, ios_event};
+use crate::support::{Server, eventually, query_cli};
+
+const KEY: &str = "cohort-e2e-key";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn viewed_but_did_not_buy_lists_users_and_anonymous_visitors() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path(), &["--api-key", KEY, "--time-zone", "UTC"]);
+    let http = reqwest::Client::new();
+    let t = JAN_10 + 9 * 60 * MINUTE;
+    let events = vec![
+        // An anonymous web visit, then a login as "buyer", who buys in the app: one person,
+        // who bought.
+        browser_event(None, "web-1", VIEWED_SERVICE, t, "design"),
+        browser_event(Some("buyer"), "web-1", VIEWED_SERVICE, t + MINUTE, "design"),
+        ios_event("buyer", PURCHASED, t + 10 * MINUTE, "design"),
+        // alice looks twice and leaves; a visitor who never logs in looks once.
+        browser_event(Some("alice"), "web-2", VIEWED_SERVICE, t, "video"),
+        browser_event(Some("alice"), "web-2", VIEWED_SERVICE, t + MINUTE, "video"),
+        browser_event(None, "web-9", VIEWED_SERVICE, t + 2 * MINUTE, "video"),
+        // bob only buys.
+        ios_event("bob", PURCHASED, t, "video"),
+    ];
+    let body = json!({"api_key": KEY, "events": events, "options": {"min_id_length": 2}});
+    let response = http
+        .post(format!("{}/2/httpapi", server.base_url))
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+
+    let during = json!({"from": "2026-01-10", "to": "2026-01-10"});
+    let spec = json!({
+        "version": 1, "analysis": "cohort", "time_zone": "UTC", "as_of": "2026-01-10",
+        "definition": {"all": [
+            {"performed": {"event": {"event_type": VIEWED_SERVICE}, "during": during}},
+            {"did_not_perform": {"event": {"event_type": PURCHASED}, "during": during}},
+        ]},
+    });
+    let result = eventually(Duration::from_secs(20), "the cohort", async || {
+        let response = http
+            .post(format!("{}/api/v1/query", server.base_url))
+            .json(&spec)
+            .send()
+            .await
+            .unwrap();
+        let status = response.status();
+        let result: Value = response.json().await.unwrap();
+        assert_eq!(status, 200, "{result}");
+        (result["persons"] == 4).then_some(result)
+    })
+    .await;
+    assert_eq!(result["analysis"], "cohort");
+    assert_eq!(result["size"], 2);
+    let members: Vec<(Value, Value)> = result["members"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| (m["user_id"].clone(), m["device_id"].clone()))
+        .collect();
+    assert_eq!(
+        members,
+        [
+            (json!("alice"), json!("web-2")),
+            (Value::Null, json!("web-9"))
+        ]
+    );
+
+    // A definition the engine refuses is a 400 naming the place.
+    let mut bad = spec.clone();
+    bad["definition"]["all"][0]["performed"]["count"] = json!({"op": "equal", "value": 0});
+    let response = http
+        .post(format!("{}/api/v1/query", server.base_url))
+        .json(&bad)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 400);
+    let error: Value = response.json().await.unwrap();
+    let message = error["error"].as_str().unwrap();
+    assert!(
+        message.contains("definition.all[0].performed.count"),
+        "{message}"
+    );
+
+    // The same cohort as CSV from the command line, for the campaign tool's import.
+    let spec_file = dir.path().join("cohort.json");
+    std::fs::write(&spec_file, spec.to_string()).unwrap();
+    let csv = query_cli(dir.path(), &spec_file, "--csv");
+    let lines: Vec<&str> = csv.lines().collect();
+    assert_eq!(lines[0], "person_id,user_id,device_id");
+    assert_eq!(lines.len(), 3, "{csv}");
+    assert!(lines[1].ends_with(",alice,web-2"), "{csv}");
+    assert!(lines[2].ends_with(",,web-9"), "{csv}");
+    server.stop();
+}
