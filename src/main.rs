@@ -1,6 +1,7 @@
 //! `sluice`: the one binary. It parses flags and wires the library crates together; all logic
 //! lives in `schema`, `ingest`, `query` and `dashboards`.
 
+mod cohort;
 mod demo;
 mod kafka;
 mod quarantine;
@@ -39,6 +40,12 @@ enum Command {
     Demo(demo::DemoArgs),
     /// Run a JSON query spec against a data directory and print the answer.
     Query(QueryArgs),
+    /// Save cohorts by name, compute them (each computation stored with who entered and
+    /// exited) and read them back.
+    Cohort {
+        #[command(subcommand)]
+        command: cohort::CohortCommand,
+    },
     /// List or replay the events the tracking plan rejected.
     Quarantine {
         #[command(subcommand)]
@@ -102,6 +109,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Compact(args) => kafka::compact(&args)?,
         Command::Demo(args) => runtime()?.block_on(demo::run(args))?,
         Command::Query(args) => runtime()?.block_on(query(args))?,
+        Command::Cohort { command } => runtime()?.block_on(cohort::run(command))?,
         Command::Quarantine { command } => runtime()?.block_on(quarantine::run(command))?,
         Command::Taxonomy {
             command: TaxonomyCommand::Check { file },

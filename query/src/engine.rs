@@ -9,8 +9,11 @@ use std::sync::Arc;
 use datafusion::execution::context::SessionContext;
 use datafusion::prelude::SessionConfig;
 
+use crate::cohort::spec::CohortSpec;
+use crate::cohort::store::{CohortRun, CohortStore, SavedCohort};
 use crate::error::QueryError;
-use crate::result::QueryResult;
+use crate::result::{CohortResult, QueryResult};
+use crate::spec::SPEC_VERSION;
 use sluice_schema::layout::{COMPACTION_EPOCH_FILE, EVENTS_DIR, QUARANTINE_DIR};
 
 use crate::grouping::GroupBy;
@@ -109,6 +112,46 @@ impl QueryEngine {
         plans.run(&inputs, grouping.as_ref()).await
     }
 
+    /// The saved cohorts of this data directory.
+    pub fn cohorts(&self) -> CohortStore {
+        CohortStore::new(&self.data_dir)
+    }
+
+    /// Checks `cohort`'s definition as a cohort spec would be, then saves it (replacing the
+    /// definition saved under its name; the history stays).
+    pub fn save_cohort(&self, cohort: &SavedCohort) -> Result<(), QueryError> {
+        spec_of(cohort, None, None).validate()?;
+        Ok(self.cohorts().save(cohort)?)
+    }
+
+    /// Computes the saved cohort `name` on `as_of` (`YYYY-MM-DD`; today in its time zone when
+    /// absent), stores its members with who entered and exited since the computation before,
+    /// and returns the computation and the result listing `limit` members.
+    pub async fn compute_cohort(
+        &self,
+        name: &str,
+        as_of: Option<String>,
+        limit: Option<usize>,
+    ) -> Result<(CohortRun, CohortResult), QueryError> {
+        let store = self.cohorts();
+        let saved = store.get(name)?;
+        let spec = spec_of(&saved, as_of, limit);
+        let day = spec.validate()?.as_of.to_string();
+        let result = match self.run(&QuerySpec::Cohort(spec)).await? {
+            QueryResult::Cohort(result) => result,
+            _ => {
+                return Err(QueryError::Internal(
+                    "a cohort spec gave another result".into(),
+                ));
+            }
+        };
+        let computed_ms = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
+        let run = store.record(name, computed_ms, &day, &result.all_members)?;
+        Ok((run, result))
+    }
+
     async fn list_events(&self, query: &EventsQuery) -> Result<QueryResult, QueryError> {
         let ctx = session();
         let folder = match query.dataset {
@@ -129,6 +172,18 @@ impl QueryEngine {
             table,
             persons,
         })
+    }
+}
+
+/// The cohort spec that computes `saved` on `as_of`.
+fn spec_of(saved: &SavedCohort, as_of: Option<String>, limit: Option<usize>) -> CohortSpec {
+    CohortSpec {
+        version: SPEC_VERSION,
+        project: saved.project.clone(),
+        time_zone: saved.time_zone.clone(),
+        as_of,
+        definition: saved.definition.clone(),
+        limit,
     }
 }
 

@@ -25,6 +25,9 @@ pub enum QueryError {
         /// The underlying error.
         source: std::io::Error,
     },
+    /// Reading or writing saved cohorts failed, or no cohort has the name asked for.
+    #[error(transparent)]
+    Cohort(#[from] crate::cohort::store::StoreError),
     /// The engine produced something it should not have: a bug on our side.
     #[error("internal error: {0}")]
     Internal(String),
@@ -34,7 +37,11 @@ impl QueryError {
     /// True when the caller caused the error (an invalid spec: HTTP 400); false when the engine or
     /// the stored data did (HTTP 500).
     pub fn is_user_error(&self) -> bool {
-        matches!(self, QueryError::InvalidSpec(_))
+        match self {
+            QueryError::InvalidSpec(_) => true,
+            QueryError::Cohort(e) => e.is_user_error(),
+            _ => false,
+        }
     }
 
     /// True when a file the query had listed was gone when it was read: files are replaced

@@ -157,9 +157,12 @@ pub struct PathLink {
 }
 
 /// A cohort: how many persons belong, and the first of them with their ids.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CohortResult {
+    /// Every member's person id, for storing a computation (not part of the answer).
+    #[serde(skip)]
+    pub(crate) all_members: roaring::RoaringTreemap,
     /// Persons who belong.
     pub size: u64,
     /// Persons considered: those with a counted event of the project up to the end of `as_of`

@@ -4,11 +4,13 @@
 //! time, a static list of user ids — combined with `all` / `any` / `not`.
 //!
 //! `spec.rs` is the JSON; `validate.rs` checks it into a tree over per-person tests; `run.rs`
-//! answers every test from one grouped scan and walks the tree per person.
+//! answers every test from one grouped scan and walks the tree per person; `store.rs` keeps
+//! saved cohorts and each computation's members, with who entered and exited.
 
 mod day;
 pub(crate) mod run;
 pub mod spec;
+pub mod store;
 mod validate;
 
 pub(crate) use validate::CohortQuery;

@@ -76,6 +76,7 @@ pub(crate) async fn run(
         }
     }
     result.size = members.len() as u64;
+    result.all_members = members.iter().map(|m| m.person_id as u64).collect();
     // Users first by id, then anonymous persons by device: the same listing on every run.
     members.sort_by(|a, b| {
         (a.user_id.is_none(), &a.user_id, &a.device_id, a.person_id).cmp(&(

@@ -32,6 +32,8 @@ const MAX_DAYS: usize = 366;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct CohortQuery {
     pub(crate) project: Option<String>,
+    /// The day computed on.
+    pub(crate) as_of: NaiveDate,
     /// The last instant read: the end of `as_of`.
     pub(crate) end_ms: i64,
     pub(crate) limit: usize,
@@ -134,6 +136,7 @@ impl CohortSpec {
         let tree = checker.node(&self.definition, "definition")?;
         Ok(CohortQuery {
             project: self.project.clone(),
+            as_of,
             end_ms: day_end(as_of, tz),
             limit,
             tests: checker.tests,

@@ -1,0 +1,345 @@
+//! Saved cohorts and their computations, under `<data>/cohorts/<name>/`:
+//!
+//! - `cohort.json`: the saved cohort — name, description, owner, the definition (a cohort spec
+//!   without `as_of` and `limit`, which belong to one computation);
+//! - `runs/<computed_ms>.roaring`: each computation's members, a compressed bitmap of person
+//!   ids (`RoaringTreemap`, ids as `u64`);
+//! - `history.jsonl`: one line per computation — when, on which day, the size, how many
+//!   entered and how many exited since the one before.
+//!
+//! A computation writes its members file (temporary file, fsync, rename, fsync of the folder),
+//! then appends its history line and fsyncs that. The history is what counts: a members file
+//! without its line (a crash between the two) is ignored and overwritten by no one, since every
+//! computation has its own millisecond name. So a crash never leaves a history line without its
+//! members.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+
+use roaring::RoaringTreemap;
+use serde::{Deserialize, Serialize};
+
+use super::spec::CohortCondition;
+
+/// The folder of a data directory that holds saved cohorts.
+pub const COHORTS_DIR: &str = "cohorts";
+const DEFINITION_FILE: &str = "cohort.json";
+const HISTORY_FILE: &str = "history.jsonl";
+const RUNS_DIR: &str = "runs";
+/// Longest cohort name.
+const MAX_NAME: usize = 64;
+
+/// A cohort saved by name.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SavedCohort {
+    /// Its name: 1 to 64 of `a-z`, `0-9`, `-` and `_` (it names a folder and a URL part).
+    pub name: String,
+    /// What it is for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// Who looks after it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owner: Option<String>,
+    /// Only events of this project count; all projects when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub project: Option<String>,
+    /// IANA time zone of its days, "UTC" when absent.
+    #[serde(default = "crate::spec::default_time_zone")]
+    pub time_zone: String,
+    /// Who belongs (the conditions of a cohort spec).
+    pub definition: CohortCondition,
+}
+
+/// One computation of a saved cohort.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CohortRun {
+    /// When it was computed, Unix ms (also its members file's name).
+    pub computed_ms: i64,
+    /// The day it was computed on (`as_of`).
+    pub as_of: String,
+    /// Members.
+    pub size: u64,
+    /// Members who were not members in the computation before (all of them in the first).
+    pub entered: u64,
+    /// Members of the computation before who are members no more.
+    pub exited: u64,
+}
+
+/// What can go wrong with saved cohorts.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The name cannot name a cohort.
+    #[error("cohort name {0:?}: use 1 to {MAX_NAME} lower-case letters, digits, '-' and '_'")]
+    InvalidName(String),
+    /// No cohort has that name.
+    #[error("no saved cohort is named {0:?}")]
+    NotFound(String),
+    /// Reading or writing a file failed.
+    #[error("{}: {source}", path.display())]
+    Io {
+        /// The file or folder.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// A stored file is not what this version writes.
+    #[error("{}: {reason}", path.display())]
+    Corrupt {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        reason: String,
+    },
+}
+
+impl StoreError {
+    /// True when the caller asked for something wrong (a bad or unknown name), not a failure of
+    /// the store.
+    pub fn is_user_error(&self) -> bool {
+        matches!(self, StoreError::InvalidName(_) | StoreError::NotFound(_))
+    }
+}
+
+fn io(path: &Path) -> impl FnOnce(std::io::Error) -> StoreError + '_ {
+    move |source| StoreError::Io {
+        path: path.to_owned(),
+        source,
+    }
+}
+
+/// The saved cohorts of one data directory.
+#[derive(Debug, Clone)]
+pub struct CohortStore {
+    dir: PathBuf,
+}
+
+impl CohortStore {
+    /// The store of `data_dir` (its `cohorts/` folder is made when a cohort is saved).
+    pub fn new(data_dir: &Path) -> Self {
+        CohortStore {
+            dir: data_dir.join(COHORTS_DIR),
+        }
+    }
+
+    fn folder(&self, name: &str) -> Result<PathBuf, StoreError> {
+        let valid = !name.is_empty()
+            && name.len() <= MAX_NAME
+            && name
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_');
+        if !valid {
+            return Err(StoreError::InvalidName(name.to_owned()));
+        }
+        Ok(self.dir.join(name))
+    }
+
+    /// Saves `cohort` under its name, replacing the definition saved before (its history stays:
+    /// the next computation is compared with the last one).
+    pub fn save(&self, cohort: &SavedCohort) -> Result<(), StoreError> {
+        let folder = self.folder(&cohort.name)?;
+        fs::create_dir_all(folder.join(RUNS_DIR)).map_err(io(&folder))?;
+        let text = serde_json::to_vec_pretty(cohort).map_err(|e| StoreError::Corrupt {
+            path: folder.clone(),
+            reason: e.to_string(),
+        })?;
+        write_atomically(&folder.join(DEFINITION_FILE), &text)
+    }
+
+    /// The cohort saved as `name`.
+    pub fn get(&self, name: &str) -> Result<SavedCohort, StoreError> {
+        let path = self.folder(name)?.join(DEFINITION_FILE);
+        let text = match fs::read(&path) {
+            Ok(text) => text,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(StoreError::NotFound(name.to_owned()));
+            }
+            Err(e) => return Err(io(&path)(e)),
+        };
+        serde_json::from_slice(&text).map_err(|e| StoreError::Corrupt {
+            path,
+            reason: e.to_string(),
+        })
+    }
+
+    /// The names of every saved cohort, sorted.
+    pub fn names(&self) -> Result<Vec<String>, StoreError> {
+        let entries = match fs::read_dir(&self.dir) {
+            Ok(entries) => entries,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => return Err(io(&self.dir)(e)),
+        };
+        let mut names = Vec::new();
+        for entry in entries {
+            let entry = entry.map_err(io(&self.dir))?;
+            if entry.path().join(DEFINITION_FILE).is_file()
+                && let Some(name) = entry.file_name().to_str()
+            {
+                names.push(name.to_owned());
+            }
+        }
+        names.sort();
+        Ok(names)
+    }
+
+    /// Removes the cohort `name`, its history and its members.
+    pub fn delete(&self, name: &str) -> Result<(), StoreError> {
+        let folder = self.folder(name)?;
+        match fs::remove_dir_all(&folder) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                Err(StoreError::NotFound(name.to_owned()))
+            }
+            Err(e) => Err(io(&folder)(e)),
+        }
+    }
+
+    /// Every computation of `name`, oldest first.
+    pub fn history(&self, name: &str) -> Result<Vec<CohortRun>, StoreError> {
+        let folder = self.folder(name)?;
+        if !folder.join(DEFINITION_FILE).is_file() {
+            return Err(StoreError::NotFound(name.to_owned()));
+        }
+        let path = folder.join(HISTORY_FILE);
+        let file = match File::open(&path) {
+            Ok(file) => file,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => return Err(io(&path)(e)),
+        };
+        let mut runs = Vec::new();
+        for line in BufReader::new(file).lines() {
+            let line = line.map_err(io(&path))?;
+            if line.trim().is_empty() {
+                continue;
+            }
+            // A line cut short by a crash mid-append is the last one: it never was a
+            // computation (its members were written first, but the line did not finish).
+            match serde_json::from_str(&line) {
+                Ok(run) => runs.push(run),
+                Err(_) => break,
+            }
+        }
+        Ok(runs)
+    }
+
+    /// The members of the computation `run` of `name`.
+    pub fn members(&self, name: &str, run: &CohortRun) -> Result<RoaringTreemap, StoreError> {
+        let path = self.run_path(name, run.computed_ms)?;
+        let file = File::open(&path).map_err(io(&path))?;
+        RoaringTreemap::deserialize_from(BufReader::new(file)).map_err(|e| StoreError::Corrupt {
+            path,
+            reason: e.to_string(),
+        })
+    }
+
+    /// The latest computation of `name` and its members, if it was ever computed.
+    pub fn latest(&self, name: &str) -> Result<Option<(CohortRun, RoaringTreemap)>, StoreError> {
+        match self.history(name)?.pop() {
+            Some(run) => {
+                let members = self.members(name, &run)?;
+                Ok(Some((run, members)))
+            }
+            None => Ok(None),
+        }
+    }
+
+    fn run_path(&self, name: &str, computed_ms: i64) -> Result<PathBuf, StoreError> {
+        Ok(self
+            .folder(name)?
+            .join(RUNS_DIR)
+            .join(format!("{computed_ms}.roaring")))
+    }
+
+    /// Records a computation of `name`: its members, compared with the latest one before.
+    pub fn record(
+        &self,
+        name: &str,
+        computed_ms: i64,
+        as_of: &str,
+        members: &RoaringTreemap,
+    ) -> Result<CohortRun, StoreError> {
+        let previous = self.latest(name)?;
+        if let Some((before, _)) = &previous
+            && before.computed_ms >= computed_ms
+        {
+            return Err(StoreError::Corrupt {
+                path: self.folder(name)?.join(HISTORY_FILE),
+                reason: format!(
+                    "a computation at {computed_ms} ms is not after the last one ({} ms)",
+                    before.computed_ms
+                ),
+            });
+        }
+        let (entered, exited) = match &previous {
+            Some((_, before)) => ((members - before).len(), (before - members).len()),
+            None => (members.len(), 0),
+        };
+        let run = CohortRun {
+            computed_ms,
+            as_of: as_of.to_owned(),
+            size: members.len(),
+            entered,
+            exited,
+        };
+        let path = self.run_path(name, computed_ms)?;
+        let mut bytes = Vec::with_capacity(members.serialized_size());
+        members.serialize_into(&mut bytes).map_err(io(&path))?;
+        write_atomically(&path, &bytes)?;
+        let history = self.folder(name)?.join(HISTORY_FILE);
+        let mut line = serde_json::to_vec(&run).map_err(|e| StoreError::Corrupt {
+            path: history.clone(),
+            reason: e.to_string(),
+        })?;
+        line.push(b'\n');
+        cut_partial_line(&history)?;
+        let mut file = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&history)
+            .map_err(io(&history))?;
+        file.write_all(&line).map_err(io(&history))?;
+        file.sync_all().map_err(io(&history))?;
+        Ok(run)
+    }
+}
+
+/// Cuts a line a crash left unfinished at the end of the history, so the next line starts on
+/// its own.
+fn cut_partial_line(path: &Path) -> Result<(), StoreError> {
+    let bytes = match fs::read(path) {
+        Ok(bytes) => bytes,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(io(path)(e)),
+    };
+    if bytes.is_empty() || bytes.ends_with(b"\n") {
+        return Ok(());
+    }
+    let keep = bytes.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+    let file = OpenOptions::new()
+        .write(true)
+        .open(path)
+        .map_err(io(path))?;
+    file.set_len(keep as u64).map_err(io(path))?;
+    file.sync_all().map_err(io(path))
+}
+
+/// Writes `bytes` to `path` so that readers see the old file or the whole new one, and it
+/// survives a crash once this returns.
+fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), StoreError> {
+    let temporary = path.with_extension("tmp");
+    let mut file = File::create(&temporary).map_err(io(&temporary))?;
+    file.write_all(bytes).map_err(io(&temporary))?;
+    file.sync_all().map_err(io(&temporary))?;
+    fs::rename(&temporary, path).map_err(io(path))?;
+    if let Some(folder) = path.parent() {
+        File::open(folder)
+            .and_then(|f| f.sync_all())
+            .map_err(io(folder))?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests;
