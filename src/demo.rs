@@ -103,7 +103,8 @@ pub(crate) async fn run(args: DemoArgs) -> anyhow::Result<()> {
         "collector API key: {DEMO_API_KEY}; try: sluice query --data-dir {} docs/examples/funnel.json",
         args.data_dir.display()
     );
-    server::serve_http(pipeline, &args.listen).await
+    let refresh = std::time::Duration::from_secs(server::DEFAULT_COHORT_REFRESH_SECS);
+    server::serve_http(pipeline, &args.listen, refresh).await
 }
 
 /// Sends every generated batch through the collector; returns the number of events accepted.

@@ -69,7 +69,14 @@ pub(crate) struct ServeArgs {
     /// each collector its own when several share a data directory).
     #[arg(long, env = "SLUICE_SPOOL_DIR")]
     pub(crate) spool_dir: Option<PathBuf>,
+    /// How often every saved cohort is computed again and its members stored (seconds; 0:
+    /// only when asked through the API or `sluice cohort compute`).
+    #[arg(long, env = "SLUICE_COHORT_REFRESH_SECS", default_value_t = DEFAULT_COHORT_REFRESH_SECS)]
+    pub(crate) cohort_refresh_secs: u64,
 }
+
+/// Saved cohorts are computed hourly by default (Amplitude's scheduled cadence).
+pub(crate) const DEFAULT_COHORT_REFRESH_SECS: u64 = 3600;
 
 /// The running embedded pipeline.
 pub(crate) struct Pipeline {
@@ -269,12 +276,19 @@ pub(crate) async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         }
         None => start_pipeline(settings, Some(&args.compaction))?,
     };
-    serve_http(pipeline, &args.listen).await
+    let refresh = Duration::from_secs(args.cohort_refresh_secs);
+    serve_http(pipeline, &args.listen, refresh).await
 }
 
 /// Serves the collector and the query API until SIGINT/SIGTERM, then drains and stops the loader.
-pub(crate) async fn serve_http(pipeline: Pipeline, listen: &str) -> anyhow::Result<()> {
+pub(crate) async fn serve_http(
+    pipeline: Pipeline,
+    listen: &str,
+    cohort_refresh: Duration,
+) -> anyhow::Result<()> {
     let engine = Arc::new(sluice_query::QueryEngine::new(pipeline.data_dir.clone()));
+    let refresher = (!cohort_refresh.is_zero())
+        .then(|| tokio::spawn(refresh_cohorts(Arc::clone(&engine), cohort_refresh)));
     let app = sluice_ingest::collector::router(Arc::clone(&pipeline.collector))
         .merge(sluice_dashboards::api_router(engine));
     let listener = tokio::net::TcpListener::bind(listen)
@@ -291,6 +305,9 @@ pub(crate) async fn serve_http(pipeline: Pipeline, listen: &str) -> anyhow::Resu
     .with_graceful_shutdown(shutdown_signal())
     .await
     .context("serving HTTP")?;
+    if let Some(refresher) = refresher {
+        refresher.abort();
+    }
     if let Some(loader) = pipeline.loader {
         tracing::info!("draining the loader");
         tokio::task::spawn_blocking(move || loader.shutdown()).await?;
@@ -299,6 +316,32 @@ pub(crate) async fn serve_http(pipeline: Pipeline, listen: &str) -> anyhow::Resu
         tokio::task::spawn_blocking(move || compactor.stop()).await?;
     }
     Ok(())
+}
+
+/// Computes every saved cohort once per `period`, from one period after the start; a cohort
+/// that fails is logged and tried again next time.
+async fn refresh_cohorts(engine: Arc<sluice_query::QueryEngine>, period: Duration) {
+    let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticks.tick().await;
+        let names = match engine.cohorts().names() {
+            Ok(names) => names,
+            Err(e) => {
+                tracing::error!(error = %e, "listing saved cohorts");
+                continue;
+            }
+        };
+        for name in names {
+            match engine.compute_cohort(&name, None, Some(0)).await {
+                Ok((run, _)) => tracing::info!(
+                    cohort = %name, size = run.size, entered = run.entered, exited = run.exited,
+                    "cohort computed"
+                ),
+                Err(e) => tracing::error!(cohort = %name, error = %e, "computing a cohort"),
+            }
+        }
+    }
 }
 
 pub(crate) async fn shutdown_signal() {

@@ -1,21 +1,31 @@
-//! `POST /api/v1/query`: a JSON query spec in, a JSON result out. Errors are JSON too, with the
-//! status saying whose fault they are: 400 for a spec the caller must fix, 500 for our failures.
+//! `POST /api/v1/query`: a JSON query spec in, a JSON result out; and saved cohorts under
+//! `/api/v1/cohorts`. Errors are JSON too, with the status saying whose fault they are: 400 for a
+//! spec the caller must fix, 404 for a cohort that does not exist, 500 for our failures.
 
 use std::sync::Arc;
 
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::State;
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::post;
+use axum::routing::{get, post};
+use serde::Deserialize;
 use serde_json::json;
-use sluice_query::{QueryEngine, QuerySpec};
+use sluice_query::cohort::spec::CohortCondition;
+use sluice_query::cohort::store::{SavedCohort, StoreError};
+use sluice_query::{QueryEngine, QueryError, QuerySpec};
 
 /// The query API routes, answering from `engine`.
 pub fn api_router(engine: Arc<QueryEngine>) -> Router {
     Router::new()
         .route("/api/v1/query", post(query))
+        .route("/api/v1/cohorts", get(list_cohorts))
+        .route(
+            "/api/v1/cohorts/{name}",
+            get(show_cohort).put(save_cohort).delete(delete_cohort),
+        )
+        .route("/api/v1/cohorts/{name}/compute", post(compute_cohort))
         .with_state(engine)
 }
 
@@ -26,11 +36,132 @@ async fn query(State(engine): State<Arc<QueryEngine>>, body: Bytes) -> Response 
     };
     match engine.run(&spec).await {
         Ok(result) => (StatusCode::OK, axum::Json(result)).into_response(),
-        Err(e) if e.is_user_error() => error(StatusCode::BAD_REQUEST, e.to_string()),
-        Err(e) => {
-            tracing::error!(error = %e, "query failed");
+        Err(e) => failure(e),
+    }
+}
+
+/// A failed request: 404 for an unknown cohort, 400 for the caller's mistakes, 500 for ours.
+fn failure(e: QueryError) -> Response {
+    match &e {
+        QueryError::Cohort(StoreError::NotFound(_)) => error(StatusCode::NOT_FOUND, e.to_string()),
+        _ if e.is_user_error() => error(StatusCode::BAD_REQUEST, e.to_string()),
+        _ => {
+            tracing::error!(error = %e, "request failed");
             error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string())
         }
+    }
+}
+
+/// `GET /api/v1/cohorts`: every saved cohort with its latest computation (null if never).
+async fn list_cohorts(State(engine): State<Arc<QueryEngine>>) -> Response {
+    let store = engine.cohorts();
+    let listing = (|| {
+        let mut cohorts = Vec::new();
+        for name in store.names()? {
+            let cohort = store.get(&name)?;
+            let latest = store.history(&name)?.pop();
+            cohorts.push(json!({"cohort": cohort, "latest": latest}));
+        }
+        Ok::<_, StoreError>(cohorts)
+    })();
+    match listing {
+        Ok(cohorts) => axum::Json(json!({"cohorts": cohorts})).into_response(),
+        Err(e) => failure(e.into()),
+    }
+}
+
+/// `GET /api/v1/cohorts/{name}`: the definition and every computation, oldest first.
+async fn show_cohort(State(engine): State<Arc<QueryEngine>>, Path(name): Path<String>) -> Response {
+    let store = engine.cohorts();
+    match store
+        .get(&name)
+        .and_then(|c| Ok((c, store.history(&name)?)))
+    {
+        Ok((cohort, history)) => {
+            axum::Json(json!({"cohort": cohort, "history": history})).into_response()
+        }
+        Err(e) => failure(e.into()),
+    }
+}
+
+/// The body of `PUT /api/v1/cohorts/{name}` (the name comes from the path).
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CohortBody {
+    #[serde(default)]
+    description: Option<String>,
+    #[serde(default)]
+    owner: Option<String>,
+    #[serde(default)]
+    project: Option<String>,
+    #[serde(default)]
+    time_zone: Option<String>,
+    definition: CohortCondition,
+}
+
+/// `PUT /api/v1/cohorts/{name}`: saves the definition (checked first), 200 with the cohort.
+async fn save_cohort(
+    State(engine): State<Arc<QueryEngine>>,
+    Path(name): Path<String>,
+    body: Bytes,
+) -> Response {
+    let body: CohortBody = match serde_json::from_slice(&body) {
+        Ok(body) => body,
+        Err(e) => return error(StatusCode::BAD_REQUEST, format!("invalid cohort: {e}")),
+    };
+    let cohort = SavedCohort {
+        name,
+        description: body.description,
+        owner: body.owner,
+        project: body.project,
+        time_zone: body.time_zone.unwrap_or_else(|| "UTC".to_owned()),
+        definition: body.definition,
+    };
+    match engine.save_cohort(&cohort) {
+        Ok(()) => axum::Json(json!({"cohort": cohort})).into_response(),
+        Err(e) => failure(e),
+    }
+}
+
+/// `DELETE /api/v1/cohorts/{name}`: 204, or 404.
+async fn delete_cohort(
+    State(engine): State<Arc<QueryEngine>>,
+    Path(name): Path<String>,
+) -> Response {
+    match engine.cohorts().delete(&name) {
+        Ok(()) => StatusCode::NO_CONTENT.into_response(),
+        Err(e) => failure(e.into()),
+    }
+}
+
+/// The optional body of `POST /api/v1/cohorts/{name}/compute`.
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct ComputeBody {
+    #[serde(default)]
+    as_of: Option<String>,
+    #[serde(default)]
+    limit: Option<usize>,
+}
+
+/// `POST /api/v1/cohorts/{name}/compute`: computes and stores the cohort now; answers the
+/// computation (size, entered, exited) and the result with its first members.
+async fn compute_cohort(
+    State(engine): State<Arc<QueryEngine>>,
+    Path(name): Path<String>,
+    body: Bytes,
+) -> Response {
+    let body: ComputeBody = if body.is_empty() {
+        ComputeBody::default()
+    } else {
+        match serde_json::from_slice(&body) {
+            Ok(body) => body,
+            Err(e) => return error(StatusCode::BAD_REQUEST, format!("invalid request: {e}")),
+        }
+    };
+    match engine.compute_cohort(&name, body.as_of, body.limit).await {
+        Ok((run, result)) => axum::Json(json!({"run": run, "result": result})).into_response(),
+        Err(e) => failure(e),
     }
 }
 

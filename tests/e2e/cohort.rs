@@ -104,3 +104,128 @@ async fn viewed_but_did_not_buy_lists_users_and_anonymous_visitors() {
     assert!(lines[2].ends_with(",,web-9"), "{csv}");
     server.stop();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn saved_cohorts_are_recomputed_on_schedule_with_who_entered_and_exited() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(
+        dir.path(),
+        &[
+            "--api-key",
+            KEY,
+            "--time-zone",
+            "UTC",
+            "--cohort-refresh-secs",
+            "1",
+        ],
+    );
+    let http = reqwest::Client::new();
+    let base = server.base_url.clone();
+    let t = JAN_10 + 9 * 60 * MINUTE;
+    let send = async |events: Vec<Value>| {
+        let body = json!({"api_key": KEY, "events": events, "options": {"min_id_length": 2}});
+        let response = http
+            .post(format!("{base}/2/httpapi"))
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200);
+    };
+    send(vec![
+        browser_event(Some("alice"), "web-2", VIEWED_SERVICE, t, "video"),
+        browser_event(Some("bob"), "web-3", VIEWED_SERVICE, t, "design"),
+        ios_event("bob", PURCHASED, t + MINUTE, "design"),
+    ])
+    .await;
+
+    let during = json!({"from": "2026-01-10", "to": "2026-01-10"});
+    let cohort = json!({
+        "description": "viewed a service on Jan 10 and did not buy",
+        "owner": "crm",
+        "definition": {"all": [
+            {"performed": {"event": {"event_type": VIEWED_SERVICE}, "during": during}},
+            {"did_not_perform": {"event": {"event_type": PURCHASED}, "during": during}},
+        ]},
+    });
+    let url = format!("{base}/api/v1/cohorts/viewed-no-buy");
+    let response = http.put(&url).json(&cohort).send().await.unwrap();
+    assert_eq!(response.status(), 200);
+
+    // Wrong names and definitions are refused before anything is saved; unknown names are 404.
+    let response = http
+        .put(format!("{base}/api/v1/cohorts/Bad%20Name"))
+        .json(&cohort)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 400);
+    let mut bad = cohort.clone();
+    bad["definition"]["all"][0]["performed"]["nth_time"] = json!(9);
+    let response = http.put(&url).json(&bad).send().await.unwrap();
+    assert_eq!(response.status(), 400);
+    let response = http
+        .get(format!("{base}/api/v1/cohorts/nobody"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 404);
+
+    // The schedule computes it: alice is in.
+    let latest = async || -> Value {
+        let response = http.get(&url).send().await.unwrap();
+        assert_eq!(response.status(), 200);
+        let body: Value = response.json().await.unwrap();
+        body["history"]
+            .as_array()
+            .unwrap()
+            .last()
+            .cloned()
+            .unwrap_or(Value::Null)
+    };
+    eventually(
+        Duration::from_secs(30),
+        "the first computation",
+        async || {
+            let run = latest().await;
+            (run["size"] == 1).then_some(())
+        },
+    )
+    .await;
+
+    // alice buys; the next computations see her exit.
+    send(vec![ios_event("alice", PURCHASED, t + 5 * MINUTE, "video")]).await;
+    let run = eventually(Duration::from_secs(30), "alice's exit", async || {
+        let run = latest().await;
+        (run["size"] == 0 && run["exited"] == 1).then_some(run)
+    })
+    .await;
+    assert_eq!(run["entered"], 0);
+
+    // Asked for directly, with its members.
+    let response = http
+        .post(format!("{url}/compute"))
+        .json(&json!({"limit": 5}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let computed: Value = response.json().await.unwrap();
+    assert_eq!(computed["run"]["size"], 0);
+    assert_eq!(computed["result"]["persons"], 2);
+    let listing: Value = http
+        .get(format!("{base}/api/v1/cohorts"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(listing["cohorts"][0]["cohort"]["name"], "viewed-no-buy");
+    assert_eq!(listing["cohorts"][0]["cohort"]["owner"], "crm");
+
+    let response = http.delete(&url).send().await.unwrap();
+    assert_eq!(response.status(), 204);
+    assert_eq!(http.get(&url).send().await.unwrap().status(), 404);
+    server.stop();
+}
