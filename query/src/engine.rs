@@ -16,9 +16,13 @@ use crate::result::{CohortResult, QueryResult};
 use crate::spec::SPEC_VERSION;
 use sluice_schema::layout::{COMPACTION_EPOCH_FILE, EVENTS_DIR, QUARANTINE_DIR};
 
+use crate::cohort::filter::{self, CohortCell};
+use crate::cohort::store::StoreError;
+use crate::error::SpecError;
 use crate::grouping::GroupBy;
+use crate::identity::PersonMap;
 use crate::person_cache::PersonCache;
-use crate::plan::{Grouping, Inputs, Planned, check_segments};
+use crate::plan::{CheckedSegment, Grouping, Inputs, Planned, check_segments};
 use crate::spec::{Dataset, EventsQuery, QuerySpec};
 use crate::{cohort, events, table};
 
@@ -88,20 +92,29 @@ impl QueryEngine {
     }
 
     async fn run_once(&self, spec: &QuerySpec) -> Result<QueryResult, QueryError> {
-        // The spec is validated before anything is read, so a bad spec costs no I/O.
-        let plan = match Planned::from_spec(spec)? {
+        // The spec is validated before anything is read, so a bad spec costs no I/O. Saved
+        // cohorts its conditions name are read after validation, into the cells it made.
+        let (validated, cohorts) = filter::collecting(|| validate(spec));
+        let (planned, checks) = validated?;
+        let plan = match planned {
             Planned::Persons(plan) => plan,
             Planned::Events(query) => return self.list_events(&query).await,
             Planned::Cohort(query) => {
                 let inputs = self.person_inputs().await?;
+                self.load_cohorts(&cohorts, &inputs.persons)?;
                 let table = inputs.table.clone();
                 let result = cohort::run::run(&inputs.ctx, table, &inputs.persons, &query).await?;
                 return Ok(QueryResult::Cohort(result));
             }
         };
-        let group_by = GroupBy::check(spec)?;
-        let plans = plan.clone().per_segment(&check_segments(spec)?);
+        let Some((group_by, segments)) = checks else {
+            return Err(QueryError::Internal(
+                "an analysis was not checked".to_owned(),
+            ));
+        };
+        let plans = plan.clone().per_segment(&segments);
         let inputs = self.person_inputs().await?;
+        self.load_cohorts(&cohorts, &inputs.persons)?;
         let grouping = match group_by {
             Some(group_by) => Some(Grouping {
                 ranked: group_by.rank(&inputs, &plan).await?,
@@ -110,6 +123,37 @@ impl QueryEngine {
             None => None,
         };
         plans.run(&inputs, grouping.as_ref()).await
+    }
+
+    /// Gives each cohort condition its cohort's latest members; a cohort that does not exist or
+    /// was never computed is the spec's fault.
+    fn load_cohorts(
+        &self,
+        cells: &[Arc<CohortCell>],
+        persons: &Arc<PersonMap>,
+    ) -> Result<(), QueryError> {
+        let store = self.cohorts();
+        for cell in cells {
+            let problem = match store.latest(&cell.name) {
+                Ok(Some((_, members))) => {
+                    cell.fill(members, Arc::clone(persons));
+                    continue;
+                }
+                Ok(None) => format!(
+                    "cohort {:?} has never been computed: compute it first (POST \
+                     /api/v1/cohorts/{}/compute or sluice cohort compute)",
+                    cell.name, cell.name
+                ),
+                Err(StoreError::NotFound(_)) => format!("no saved cohort is named {:?}", cell.name),
+                Err(e) => return Err(e.into()),
+            };
+            return Err(SpecError::Cohort {
+                at: "where".to_owned(),
+                problem,
+            }
+            .into());
+        }
+        Ok(())
     }
 
     /// The saved cohorts of this data directory.
@@ -185,6 +229,19 @@ fn spec_of(saved: &SavedCohort, as_of: Option<String>, limit: Option<usize>) -> 
         definition: saved.definition.clone(),
         limit,
     }
+}
+
+/// The checks a spec passes before anything is read: the plan, and for a per-person analysis
+/// its group-by and segments.
+type Checked = (Planned, Option<(Option<GroupBy>, Vec<CheckedSegment>)>);
+
+fn validate(spec: &QuerySpec) -> Result<Checked, SpecError> {
+    let planned = Planned::from_spec(spec)?;
+    let checks = match planned {
+        Planned::Persons(_) => Some((GroupBy::check(spec)?, check_segments(spec)?)),
+        _ => None,
+    };
+    Ok((planned, checks))
 }
 
 fn session() -> SessionContext {

@@ -529,6 +529,17 @@ pub enum FilterProblem {
         /// The value given.
         value: String,
     },
+    /// A cohort where a property is needed (a breakdown or group-by).
+    #[error(
+        "cohort {0:?}: a cohort is not a property to group by; compare cohorts side by side with \
+         segments ({{\"where\": [{{\"kind\": \"cohort\", \"property\": {0:?}, \"op\": \"is\"}}]}})"
+    )]
+    CohortIsNotAProperty(String),
+    /// A cohort condition with another operator than `is` / `is_not`, or with values.
+    #[error(
+        "a cohort condition is \"op\": \"is\" (members) or \"is_not\" (everyone else), without values"
+    )]
+    CohortCondition,
     /// Too many conditions in one list.
     #[error("at most {max} conditions, got {found}")]
     TooManyConditions {

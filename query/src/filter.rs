@@ -10,10 +10,16 @@ use datafusion::arrow::datatypes::{DataType, Schema};
 use datafusion::functions::expr_fn::{lower, strpos};
 use datafusion::logical_expr::{Case, Expr, lit, try_cast};
 
+use std::sync::Arc;
+
+use crate::cohort::filter::{CohortCell, in_cohort};
 use crate::error::{FilterProblem, SpecError};
+use crate::identity::PERSON_COLUMN;
 use crate::property::resolve;
 use crate::spec::filter::{MAX_CONDITIONS, MAX_FILTER_VALUES};
-use crate::spec::{FilterOp, FilterValue, PropertyFilter, PropertyRef, property_ref};
+use crate::spec::{
+    BreakdownKind, FilterOp, FilterValue, PropertyFilter, PropertyRef, property_ref,
+};
 
 /// Conditions that must all hold (empty: every event passes).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
@@ -71,6 +77,8 @@ enum Test {
     Compare { op: FilterOp, number: Number },
     /// Present (`true`) or absent.
     Present(bool),
+    /// The event's person is a member of a saved cohort (`negate`: is not).
+    Cohort { cell: Arc<CohortCell>, negate: bool },
 }
 
 impl Conditions {
@@ -134,6 +142,9 @@ impl Conditions {
 
 impl Condition {
     fn validate(filter: &PropertyFilter) -> Result<Self, FilterProblem> {
+        if filter.kind == BreakdownKind::Cohort {
+            return Self::cohort(filter);
+        }
         let property = property_ref(filter.kind, &filter.property)?;
         let op = filter.op;
         let values = &filter.values;
@@ -200,10 +211,30 @@ impl Condition {
         Ok(Condition { property, test })
     }
 
+    /// Membership of the saved cohort `filter.property`.
+    fn cohort(filter: &PropertyFilter) -> Result<Self, FilterProblem> {
+        if filter.property.is_empty() {
+            return Err(FilterProblem::EmptyProperty);
+        }
+        let negate = match filter.op {
+            FilterOp::Is if filter.values.is_empty() => false,
+            FilterOp::IsNot if filter.values.is_empty() => true,
+            _ => return Err(FilterProblem::CohortCondition),
+        };
+        Ok(Condition {
+            property: PropertyRef::Field(PERSON_COLUMN.to_owned()),
+            test: Test::Cohort {
+                cell: CohortCell::new(&filter.property),
+                negate,
+            },
+        })
+    }
+
     fn expr(&self, schema: &Schema) -> Expr {
         let value = resolve(&self.property, schema);
         let as_number = || try_cast(value.clone(), DataType::Float64);
         match &self.test {
+            Test::Cohort { cell, negate } => in_cohort(cell, *negate, schema),
             Test::Present(true) => value.is_not_null(),
             Test::Present(false) => value.is_null(),
             Test::OneOf {

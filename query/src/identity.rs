@@ -98,18 +98,26 @@ impl PersonMap {
     /// instead (no identity resolution; rows of such files in a dataset that also has newer
     /// files have a null `person_id` and are not counted).
     pub(crate) fn person_expr(self: &Arc<Self>, schema: &Schema) -> Expr {
-        if schema.field_with_name(PERSON_COLUMN).is_err() {
-            let key = coalesce(vec![column("user_id"), column("device_id")]);
-            return ScalarUDF::new_from_impl(HashPersonKey::new()).call(vec![key]);
-        }
-        if self.canonical.is_empty() {
-            return column(PERSON_COLUMN);
+        if schema.field_with_name(PERSON_COLUMN).is_err() || self.canonical.is_empty() {
+            return Self::stored_person_expr(schema);
         }
         ScalarUDF::new_from_impl(ResolvePerson {
             map: Shared(Arc::clone(self)),
             signature: Signature::exact(vec![DataType::Int64], Volatility::Immutable),
         })
         .call(vec![column(PERSON_COLUMN)])
+    }
+}
+
+impl PersonMap {
+    /// The person as stored, before merges: `person_id`, or for data written before persons
+    /// existed the hash of `coalesce(user_id, device_id)` (see [`PersonMap::person_expr`]).
+    pub(crate) fn stored_person_expr(schema: &Schema) -> Expr {
+        if schema.field_with_name(PERSON_COLUMN).is_err() {
+            let key = coalesce(vec![column("user_id"), column("device_id")]);
+            return ScalarUDF::new_from_impl(HashPersonKey::new()).call(vec![key]);
+        }
+        column(PERSON_COLUMN)
     }
 }
 

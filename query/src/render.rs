@@ -376,6 +376,7 @@ fn render_funnel(funnel: &FunnelResult) -> String {
                         BreakdownKind::Event => "event property",
                         BreakdownKind::User => "user property",
                         BreakdownKind::Field => "field",
+                        BreakdownKind::Cohort => "cohort",
                     };
                     let step = match group.step {
                         Some(step) if step > 1 => format!(" (step {step})"),

@@ -412,6 +412,9 @@ pub enum BreakdownKind {
     User,
     /// A top-level event field such as `platform` or `country`.
     Field,
+    /// Membership of a saved cohort, by its latest computation: `property` is the cohort's
+    /// name, `op` `is` (members) or `is_not` (everyone else). In conditions and segments only.
+    Cohort,
 }
 
 /// Most events an [`EventsSpec`] may list.

@@ -8,6 +8,7 @@
 //! saved cohorts and each computation's members, with who entered and exited.
 
 mod day;
+pub(crate) mod filter;
 pub(crate) mod run;
 pub mod spec;
 pub mod store;

@@ -115,6 +115,8 @@ enum Kind {
     LastTimes(usize),
     /// The user id (column 0).
     UserId,
+    /// The person itself.
+    Person,
 }
 
 /// The aggregate expressions of every test, and how to read them back.
@@ -197,6 +199,7 @@ impl Columns {
                 Kind::LastTimes(first)
             }
             Test::UserIds(_) => Kind::UserId,
+            Test::InCohort(_) => Kind::Person,
         }
     }
 }
@@ -291,6 +294,10 @@ impl Rows {
                     PropertyMode::MostRecent => last_holding.is_some() && last_holding == last,
                 }
             }
+            (Kind::Person, Test::InCohort(cell)) => self
+                .person(row)
+                .and_then(|person| cell.has_person(person))
+                .unwrap_or(false),
             (Kind::UserId, Test::UserIds(ids)) => {
                 self.text(0, row).is_some_and(|id| ids.contains(&id))
             }

@@ -59,6 +59,9 @@ pub enum CohortCondition {
     UserProperty(UserPropertyCondition),
     /// A static list: the persons with one of these user ids (an uploaded CSV of ids).
     UserIds(Vec<String>),
+    /// A member of another saved cohort, by its latest computation (Amplitude's "in cohort";
+    /// "not part of" is `not` of this).
+    InCohort(String),
 }
 
 /// "Performed event": the event, the range, and at most one measure (at least once when none).

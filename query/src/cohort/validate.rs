@@ -7,6 +7,7 @@ use std::sync::Arc;
 use chrono::{Days, NaiveDate};
 use chrono_tz::Tz;
 
+use super::filter::CohortCell;
 use super::spec::{
     CohortCondition, CohortSpec, CompareOp, Comparison, During, Performed, PropertyComparison,
     PropertyMode,
@@ -74,6 +75,8 @@ pub(crate) enum Test {
     },
     /// The person's user id is one of these.
     UserIds(Arc<HashSet<String>>),
+    /// The person is a member of a saved cohort.
+    InCohort(Arc<CohortCell>),
 }
 
 /// Which events a test reads: a type or any counted event, with conditions.
@@ -230,6 +233,12 @@ impl Checker {
                     ));
                 }
                 self.test(Test::UserIds(Arc::new(ids.iter().cloned().collect())))
+            }
+            CohortCondition::InCohort(name) => {
+                if name.is_empty() {
+                    return Err(problem(&format!("{at}.in_cohort"), "name a saved cohort"));
+                }
+                self.test(Test::InCohort(CohortCell::new(name)))
             }
         })
     }

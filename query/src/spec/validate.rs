@@ -1188,6 +1188,10 @@ pub(crate) fn group_by_property(
 ) -> Result<PropertyRef, SpecError> {
     property_ref(kind, name).map_err(|problem| match problem {
         FilterProblem::UnknownField(name) => SpecError::UnknownGroupByField { index, name },
+        FilterProblem::CohortIsNotAProperty(name) => SpecError::Filter {
+            at: format!("group_by[{index}]"),
+            problem: FilterProblem::CohortIsNotAProperty(name),
+        },
         _ => SpecError::EmptyGroupByProperty { index },
     })
 }
@@ -1210,6 +1214,7 @@ pub(crate) fn property_ref(kind: BreakdownKind, name: &str) -> Result<PropertyRe
             }
             PropertyRef::Field(name)
         }
+        BreakdownKind::Cohort => return Err(FilterProblem::CohortIsNotAProperty(name)),
     })
 }
 

@@ -575,3 +575,130 @@ fn bad_definitions_are_spec_errors_naming_the_place() {
     assert!(nth.contains("nth_time") && nth.contains("1 to 5"), "{nth}");
     assert!(error(json!({"any": []})).contains("at least one condition"));
 }
+
+// ---- Saved cohorts as conditions ----
+
+fn engine_with(events: &[TestEvent]) -> (tempfile::TempDir, sluice_query::QueryEngine) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    write_dataset(dir.path(), events, 2);
+    let engine = sluice_query::QueryEngine::new(dir.path());
+    (dir, engine)
+}
+
+fn block_on<T>(future: impl std::future::Future<Output = T>) -> T {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime")
+        .block_on(future)
+}
+
+fn save(engine: &sluice_query::QueryEngine, name: &str, definition: Value) {
+    let cohort = sluice_query::cohort::store::SavedCohort {
+        name: name.to_owned(),
+        description: None,
+        owner: None,
+        project: Some("p1".to_owned()),
+        time_zone: "UTC".to_owned(),
+        definition: serde_json::from_value(definition).expect("a definition"),
+    };
+    engine.save_cohort(&cohort).expect("saved");
+}
+
+fn daily_uniques(engine: &sluice_query::QueryEngine, extra: Value) -> Result<Value, QueryError> {
+    let mut spec = json!({"version": 1, "analysis": "segmentation", "project": "p1",
+                          "date_range": {"from": "2025-03-08", "to": "2025-03-10"},
+                          "events": [{"event_type": "_all"}]});
+    if let (Some(spec), Value::Object(extra)) = (spec.as_object_mut(), extra) {
+        spec.extend(extra);
+    }
+    let spec = QuerySpec::from_json(&spec.to_string()).expect("spec");
+    let result = block_on(engine.run(&spec))?;
+    Ok(serde_json::to_value(result).expect("json"))
+}
+
+#[test]
+fn a_saved_cohort_filters_and_segments_every_analysis_by_its_latest_members() {
+    let (_dir, engine) = engine_with(&shop());
+    // Buyers in the last 3 days: u1 and u2.
+    save(&engine, "buyers", performed("Purchase", json!({})));
+    let not_computed = daily_uniques(
+        &engine,
+        json!({"segments": [{"where": [{"kind": "cohort", "property": "buyers", "op": "is"}]}]}),
+    )
+    .expect_err("never computed")
+    .to_string();
+    assert!(
+        not_computed.contains("never been computed"),
+        "{not_computed}"
+    );
+    let (run, _) =
+        block_on(engine.compute_cohort("buyers", Some(AS_OF.to_owned()), None)).expect("computed");
+    assert_eq!(run.size, 2);
+
+    // Daily active persons: u1 u2 u3 on the 8th; u1 u2 on the 9th and the 10th.
+    let everyone = daily_uniques(&engine, json!({})).expect("runs");
+    assert_eq!(everyone["series"][0]["values"], json!([3, 2, 2]));
+    let segments = json!({"segments": [
+        {"name": "buyers", "where": [{"kind": "cohort", "property": "buyers", "op": "is"}]},
+        {"name": "others", "where": [{"kind": "cohort", "property": "buyers", "op": "is_not"}]},
+    ]});
+    let split = daily_uniques(&engine, segments).expect("runs");
+    let values = |i: usize| split["segments"][i]["result"]["series"][0]["values"].clone();
+    assert_eq!(values(0), json!([2, 2, 2]));
+    assert_eq!(values(1), json!([1, 0, 0]));
+
+    // As a condition on a funnel step: views by buyers only.
+    let funnel = json!({"version": 1, "analysis": "funnel", "project": "p1",
+        "date_range": {"from": "2025-03-08", "to": "2025-03-10"},
+        "steps": [{"event_type": "View", "where": [
+            {"kind": "cohort", "property": "buyers", "op": "is"}]}, {"event_type": "Purchase"}],
+        "conversion_window": {"value": 3, "unit": "day"}});
+    let spec = QuerySpec::from_json(&funnel.to_string()).expect("spec");
+    let result = match block_on(engine.run(&spec)).expect("runs") {
+        QueryResult::Funnel(f) => f,
+        other => panic!("{other:?}"),
+    };
+    // u1 views then buys; u2's view (the 10th) comes after its purchases.
+    assert_eq!(crate::support::overall(&result), [2, 1]);
+
+    // In another cohort's definition: buyers who viewed, and everyone who is not a buyer.
+    let nested = |definition: Value| -> Vec<String> {
+        let spec = json!({"version": 1, "analysis": "cohort", "project": "p1", "as_of": AS_OF,
+                          "definition": definition});
+        let spec = QuerySpec::from_json(&spec.to_string()).expect("spec");
+        match block_on(engine.run(&spec)).expect("runs") {
+            QueryResult::Cohort(c) => c.members.iter().filter_map(|m| m.user_id.clone()).collect(),
+            other => panic!("{other:?}"),
+        }
+    };
+    let viewed = performed("View", json!({}));
+    assert_eq!(
+        nested(json!({"all": [{"in_cohort": "buyers"}, viewed]})),
+        ["u1", "u2"]
+    );
+    assert_eq!(nested(json!({"not": {"in_cohort": "buyers"}})), ["u3"]);
+
+    // A cohort is not a property to group by; an unknown cohort is a spec error.
+    let grouped = daily_uniques(
+        &engine,
+        json!({"group_by": [{"kind": "cohort", "property": "buyers"}]}),
+    )
+    .expect_err("refused")
+    .to_string();
+    assert!(grouped.contains("segments"), "{grouped}");
+    let unknown = daily_uniques(
+        &engine,
+        json!({"segments": [{"where": [{"kind": "cohort", "property": "nobody", "op": "is"}]}]}),
+    )
+    .expect_err("refused");
+    assert!(unknown.is_user_error());
+    assert!(unknown.to_string().contains("no saved cohort"), "{unknown}");
+    let with_values = daily_uniques(
+        &engine,
+        json!({"segments": [{"where": [
+            {"kind": "cohort", "property": "buyers", "op": "is", "values": ["x"]}]}]}),
+    )
+    .expect_err("refused");
+    assert!(with_values.to_string().contains("is_not"), "{with_values}");
+}
