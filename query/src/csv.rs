@@ -6,6 +6,7 @@ use crate::result::{
     CohortResult, EventsResult, FunnelResult, LifecycleResult, PathsResult, QueryResult,
     RetentionResult, SegmentationResult, SegmentsResult, StickinessResult,
 };
+use crate::rfm::RfmResult;
 
 /// A header and its rows.
 struct Table {
@@ -54,6 +55,7 @@ fn table(result: &QueryResult) -> Table {
         QueryResult::Stickiness(r) => stickiness(r),
         QueryResult::Paths(r) => paths(r),
         QueryResult::Cohort(r) => cohort(r),
+        QueryResult::Rfm(r) => rfm(r),
         QueryResult::Segments(compared) => {
             let mut joined = labelled(
                 "segment",
@@ -322,6 +324,32 @@ fn paths(r: &PathsResult) -> Table {
             path.persons.to_string(),
             share.to_string(),
             path.events.join(" → "),
+        ]);
+    }
+    t
+}
+
+/// One row per segment.
+fn rfm(r: &RfmResult) -> Table {
+    let mut t = Table::new(&[
+        "segment",
+        "buyers",
+        "share",
+        "recency_days",
+        "frequency",
+        "monetary",
+        "revenue",
+    ]);
+    let or_empty = |v: Option<f64>| v.map_or_else(String::new, |v| v.to_string());
+    for row in &r.segments {
+        t.rows.push(vec![
+            row.segment.as_str().to_owned(),
+            row.persons.to_string(),
+            row.share.to_string(),
+            or_empty(row.recency_days),
+            or_empty(row.frequency),
+            or_empty(row.monetary),
+            row.revenue.to_string(),
         ]);
     }
     t

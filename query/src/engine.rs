@@ -24,7 +24,7 @@ use crate::identity::PersonMap;
 use crate::person_cache::PersonCache;
 use crate::plan::{CheckedSegment, Grouping, Inputs, Planned, check_segments};
 use crate::spec::{Dataset, EventsQuery, QuerySpec};
-use crate::{cohort, events, table};
+use crate::{cohort, events, rfm, table};
 
 /// How often a query is tried when files vanish under it.
 const MAX_ATTEMPTS: u32 = 3;
@@ -105,6 +105,13 @@ impl QueryEngine {
                 let table = inputs.table.clone();
                 let result = cohort::run::run(&inputs.ctx, table, &inputs.persons, &query).await?;
                 return Ok(QueryResult::Cohort(result));
+            }
+            Planned::Rfm(query) => {
+                let inputs = self.person_inputs().await?;
+                self.load_cohorts(&cohorts, &inputs.persons)?;
+                let table = inputs.table.clone();
+                let result = rfm::run(&inputs.ctx, table, &inputs.persons, &query).await?;
+                return Ok(QueryResult::Rfm(result));
             }
         };
         let Some((group_by, segments)) = checks else {

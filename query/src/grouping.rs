@@ -62,7 +62,10 @@ impl GroupBy {
             QuerySpec::Lifecycle(s) => (&s.group_by, s.group_limit),
             QuerySpec::Stickiness(s) => (&s.group_by, s.group_limit),
             QuerySpec::Paths(s) => (&s.group_by, s.group_limit),
-            QuerySpec::Funnel(_) | QuerySpec::Events(_) | QuerySpec::Cohort(_) => return Ok(None),
+            QuerySpec::Funnel(_)
+            | QuerySpec::Events(_)
+            | QuerySpec::Cohort(_)
+            | QuerySpec::Rfm(_) => return Ok(None),
         };
         let limit = match limit {
             None => DEFAULT_GROUP_LIMIT,

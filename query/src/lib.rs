@@ -31,6 +31,7 @@ mod property;
 mod render;
 pub mod result;
 mod retention;
+pub mod rfm;
 mod segmentation;
 mod shared;
 pub mod spec;

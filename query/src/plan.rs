@@ -22,6 +22,7 @@ use crate::grouping::{GroupBy, RankedGroups};
 use crate::identity::PersonMap;
 use crate::property::{column, time_span};
 use crate::result::{GroupResult, GroupsResult, QueryResult, SegmentResult, SegmentsResult};
+use crate::rfm::RfmQuery;
 use crate::spec::filter::MAX_SEGMENTS;
 use crate::spec::{
     EventsQuery, FunnelQuery, Interval, LIFECYCLE_LEAD, LifecycleQuery, PathsQuery, QuerySpec,
@@ -46,6 +47,7 @@ pub(crate) enum Planned {
     Persons(Plan),
     Events(EventsQuery),
     Cohort(CohortQuery),
+    Rfm(RfmQuery),
 }
 
 /// The plans of one query: one unnamed plan, or one per named segment.
@@ -162,6 +164,7 @@ impl Planned {
             QuerySpec::Paths(s) => Plan::Paths(s.validate()?),
             QuerySpec::Events(s) => return Ok(Planned::Events(s.validate()?)),
             QuerySpec::Cohort(s) => return Ok(Planned::Cohort(s.validate()?)),
+            QuerySpec::Rfm(s) => return Ok(Planned::Rfm(s.validate()?)),
         }))
     }
 }
@@ -340,7 +343,7 @@ pub(crate) fn check_segments(
         QuerySpec::Lifecycle(s) => &s.segments,
         QuerySpec::Stickiness(s) => &s.segments,
         QuerySpec::Paths(s) => &s.segments,
-        QuerySpec::Events(_) | QuerySpec::Cohort(_) => &[],
+        QuerySpec::Events(_) | QuerySpec::Cohort(_) | QuerySpec::Rfm(_) => &[],
     };
     if segments.len() > MAX_SEGMENTS {
         return Err(SpecError::SegmentCount {

@@ -7,6 +7,7 @@ use crate::result::{
     LifecycleResult, PathsResult, QueryResult, RetentionCohort, RetentionOverall, RetentionResult,
     SegmentationResult, SegmentsResult, StickinessResult, TimeToConvert,
 };
+use crate::rfm::RfmResult;
 use crate::spec::{BreakdownKind, Dataset, FunnelCounting};
 
 /// Renders a result as an aligned text table, ending with a newline.
@@ -20,6 +21,7 @@ pub fn render_table(result: &QueryResult) -> String {
         QueryResult::Stickiness(stickiness) => render_stickiness(stickiness),
         QueryResult::Paths(paths) => render_paths(paths),
         QueryResult::Cohort(cohort) => render_cohort(cohort),
+        QueryResult::Rfm(rfm) => render_rfm(rfm),
         QueryResult::Segments(compared) => render_segments(compared),
         QueryResult::Groups(grouped) => render_groups(grouped),
     }
@@ -115,6 +117,50 @@ fn render_stickiness(result: &StickinessResult) -> String {
         lines.push(line);
     }
     aligned(&lines)
+}
+
+/// One line per segment, then the R × F grid.
+fn render_rfm(result: &RfmResult) -> String {
+    let mut out = format!("RFM: {} buyers\n", result.buyers);
+    let or_dash = |v: Option<f64>| v.map_or_else(|| "-".to_owned(), |v| format!("{v:.1}"));
+    let mut lines = vec![
+        [
+            "segment",
+            "buyers",
+            "share",
+            "recency (days)",
+            "purchases",
+            "revenue/buyer",
+            "revenue",
+        ]
+        .map(str::to_owned)
+        .to_vec(),
+    ];
+    for row in &result.segments {
+        lines.push(vec![
+            row.segment.as_str().to_owned(),
+            row.persons.to_string(),
+            format!("{:.1}%", 100.0 * row.share),
+            or_dash(row.recency_days),
+            or_dash(row.frequency),
+            or_dash(row.monetary),
+            format!("{:.0}", row.revenue),
+        ]);
+    }
+    out.push_str(&aligned(&lines));
+    out.push_str("\nbuyers by recency score (rows) and frequency score (columns)\n");
+    let mut grid = vec![
+        ["R \\ F", "1", "2", "3", "4", "5"]
+            .map(str::to_owned)
+            .to_vec(),
+    ];
+    for (r, row) in result.grid.iter().enumerate().rev() {
+        let mut line = vec![(r + 1).to_string()];
+        line.extend(row.iter().map(u64::to_string));
+        grid.push(line);
+    }
+    out.push_str(&aligned(&grid));
+    out
 }
 
 /// The size, then one line per listed member.

@@ -27,6 +27,8 @@ pub enum QueryResult {
     Paths(PathsResult),
     /// The members of a cohort.
     Cohort(CohortResult),
+    /// Buyers by RFM segment.
+    Rfm(crate::rfm::RfmResult),
     /// The same analysis once per segment of the spec, side by side.
     Segments(SegmentsResult),
     /// The analysis overall and once per group of group-by values (every analysis but the

@@ -66,6 +66,9 @@ pub enum QuerySpec {
     /// A behavioural cohort (Amplitude's cohort definition): the persons meeting conditions on
     /// what they did, counted and listed with their ids.
     Cohort(crate::cohort::spec::CohortSpec),
+    /// RFM (recency, frequency, monetary): every buyer scored 1–5 on each, and the named
+    /// segments (champions, loyal, at risk, hibernating, …).
+    Rfm(crate::rfm::RfmSpec),
 }
 
 impl QuerySpec {

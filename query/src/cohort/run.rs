@@ -6,6 +6,7 @@
 //! The grouping is DataFusion's hash aggregate on the dense person id (an `Int64`), which is
 //! what every test needs: a count or a distinct count per person, not a path through events.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use datafusion::arrow::array::{Array, ArrayRef, AsArray, RecordBatch};
@@ -24,6 +25,8 @@ use crate::error::{QueryError, Result};
 use crate::identity::PersonMap;
 use crate::property::{column, resolve, time_span, timestamp};
 use crate::result::{CohortMember, CohortResult};
+use crate::rfm::RfmSegment;
+use crate::rfm::score;
 use crate::whole_table::{counted_event, event_matches};
 
 /// Runs `query` over `table` (`None`: no data yet, nobody belongs).
@@ -56,11 +59,15 @@ pub(crate) async fn run(
         )?
         .collect()
         .await?;
+    let mut all_rows = batches
+        .iter()
+        .map(|batch| Rows::read(batch, &columns.kinds))
+        .collect::<Result<Vec<_>>>()?;
+    score_rfm(&mut all_rows, query);
     let mut result = CohortResult::default();
     let mut members = Vec::new();
-    for batch in &batches {
-        let rows = Rows::read(batch, &columns.kinds)?;
-        for row in 0..batch.num_rows() {
+    for rows in &all_rows {
+        for row in 0..rows.person.len() {
             let Some(person) = rows.person(row) else {
                 continue;
             };
@@ -91,6 +98,46 @@ pub(crate) async fn run(
     Ok(result)
 }
 
+/// Scores the buyers of every RFM test among all persons' rows, giving each row its segment.
+fn score_rfm(all_rows: &mut [Rows], query: &CohortQuery) {
+    for (index, test) in query.tests.iter().enumerate() {
+        let (Test::Rfm { query: rfm, .. }, Kind::Rfm(c)) = (test, all_rows_kind(all_rows, index))
+        else {
+            continue;
+        };
+        let mut buyers = Vec::new();
+        let mut measures = Vec::new();
+        for (batch, rows) in all_rows.iter().enumerate() {
+            for row in 0..rows.person.len() {
+                let (Some(last), Some(purchases)) = (rows.int(c, row), rows.int(c + 1, row)) else {
+                    continue;
+                };
+                if purchases == 0 {
+                    continue;
+                }
+                let revenue = rows.float(c + 2, row).unwrap_or(0.0);
+                buyers.push((batch, row));
+                measures.push(rfm.measures(last, purchases as u64, revenue));
+            }
+        }
+        for rows in all_rows.iter_mut() {
+            rows.rfm.insert(index, vec![None; rows.person.len()]);
+        }
+        for ((batch, row), scores) in buyers.into_iter().zip(score::score(&measures)) {
+            if let Some(segments) = all_rows[batch].rfm.get_mut(&index) {
+                segments[row] = Some(RfmSegment::of(scores));
+            }
+        }
+    }
+}
+
+/// How test `index`'s columns are read (the same in every batch).
+fn all_rows_kind(all_rows: &[Rows], index: usize) -> Kind {
+    all_rows
+        .first()
+        .map_or(Kind::UserId, |rows| rows.kinds[index])
+}
+
 /// Whether the tree holds, given each test's answer.
 fn holds(node: &Node, test: &impl Fn(usize) -> bool) -> bool {
     match node {
@@ -117,6 +164,8 @@ enum Kind {
     UserId,
     /// The person itself.
     Person,
+    /// Three columns: the last purchase's time, the purchases, the revenue.
+    Rfm(usize),
 }
 
 /// The aggregate expressions of every test, and how to read them back.
@@ -200,6 +249,13 @@ impl Columns {
             }
             Test::UserIds(_) => Kind::UserId,
             Test::InCohort(_) => Kind::Person,
+            Test::Rfm { query, .. } => {
+                let rows = query.purchases(schema);
+                self.push(max(when(rows.clone(), time()).end().expect("case")));
+                self.push(count(when(rows.clone(), lit(1i64)).end().expect("case")));
+                self.push(sum(when(rows, query.amount(schema)).end().expect("case")));
+                Kind::Rfm(first)
+            }
         }
     }
 }
@@ -215,6 +271,8 @@ struct Rows {
     /// The user id, the device id, then every test column, in order.
     values: Vec<ArrayRef>,
     kinds: Vec<Kind>,
+    /// Per RFM test (by index), each row's segment (none: not a buyer).
+    rfm: HashMap<usize, Vec<Option<RfmSegment>>>,
 }
 
 impl Rows {
@@ -239,6 +297,7 @@ impl Rows {
             person: as_type(0, &DataType::Int64)?,
             values,
             kinds: kinds.to_vec(),
+            rfm: HashMap::new(),
         })
     }
 
@@ -294,6 +353,11 @@ impl Rows {
                     PropertyMode::MostRecent => last_holding.is_some() && last_holding == last,
                 }
             }
+            (Kind::Rfm(_), Test::Rfm { segment, .. }) => self
+                .rfm
+                .get(&index)
+                .and_then(|segments| segments[row])
+                .is_some_and(|found| found == *segment),
             (Kind::Person, Test::InCohort(cell)) => self
                 .person(row)
                 .and_then(|person| cell.has_person(person))

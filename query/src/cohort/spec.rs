@@ -62,6 +62,22 @@ pub enum CohortCondition {
     /// A member of another saved cohort, by its latest computation (Amplitude's "in cohort";
     /// "not part of" is `not` of this).
     InCohort(String),
+    /// A buyer in an RFM segment, scored among the buyers of the range (`crate::rfm`).
+    Rfm(RfmCondition),
+}
+
+/// "In RFM segment": the segment, and how buyers are scored.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RfmCondition {
+    /// The segment (`champions`, `at_risk`, …).
+    pub segment: crate::rfm::RfmSegment,
+    /// The revenue event.
+    pub revenue_event: EventRef,
+    /// The event property holding each purchase's amount.
+    pub revenue_property: String,
+    /// The purchases looked at; recency is measured to the range's end.
+    pub during: During,
 }
 
 /// "Performed event": the event, the range, and at most one measure (at least once when none).

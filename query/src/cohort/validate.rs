@@ -14,6 +14,7 @@ use super::spec::{
 };
 use crate::error::SpecError;
 use crate::filter::Conditions;
+use crate::rfm::{RfmQuery, RfmSegment};
 use crate::spec::{
     BreakdownKind, DateRange, FilterValue, Interval, PointIndex, PropertyFilter, PropertyRef,
     SPEC_VERSION, SeriesEvent, buckets, parse_time_zone, property_ref, series_event, start_of_day,
@@ -77,6 +78,11 @@ pub(crate) enum Test {
     UserIds(Arc<HashSet<String>>),
     /// The person is a member of a saved cohort.
     InCohort(Arc<CohortCell>),
+    /// The person is a buyer in `segment`.
+    Rfm {
+        query: RfmQuery,
+        segment: RfmSegment,
+    },
 }
 
 /// Which events a test reads: a type or any counted event, with conditions.
@@ -131,6 +137,7 @@ impl CohortSpec {
             });
         }
         let mut checker = Checker {
+            project: self.project.clone(),
             tz,
             as_of,
             tests: Vec::new(),
@@ -155,6 +162,7 @@ fn day_end(day: NaiveDate, tz: Tz) -> i64 {
 }
 
 struct Checker {
+    project: Option<String>,
     tz: Tz,
     as_of: NaiveDate,
     tests: Vec<Test>,
@@ -233,6 +241,21 @@ impl Checker {
                     ));
                 }
                 self.test(Test::UserIds(Arc::new(ids.iter().cloned().collect())))
+            }
+            CohortCondition::Rfm(rfm) => {
+                let at = format!("{at}.rfm");
+                let span = self.span(&rfm.during, &format!("{at}.during"))?;
+                let query = RfmQuery::new(
+                    self.project.clone(),
+                    &rfm.revenue_event,
+                    &rfm.revenue_property,
+                    span,
+                    &format!("{at}.revenue_event"),
+                )?;
+                self.test(Test::Rfm {
+                    query,
+                    segment: rfm.segment,
+                })
             }
             CohortCondition::InCohort(name) => {
                 if name.is_empty() {

@@ -305,6 +305,7 @@ fn every_documented_example_is_a_valid_spec_that_runs() {
             "lifecycle",
             "paths",
             "retention",
+            "rfm",
             "segmentation",
             "stickiness"
         ]

@@ -19,6 +19,7 @@ mod paths;
 mod reference;
 mod retention;
 mod retention_rolling;
+mod rfm;
 mod segmentation;
 mod segmentation_formulas;
 mod segmentation_measures;
