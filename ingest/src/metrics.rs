@@ -22,6 +22,8 @@ pub enum Endpoint {
     Identify,
     /// `/groupidentify`.
     Groupidentify,
+    /// `POST /currents` (campaign engagement).
+    Currents,
 }
 
 /// What happened to events.
@@ -51,6 +53,7 @@ impl Endpoint {
             Endpoint::Batch => "batch",
             Endpoint::Identify => "identify",
             Endpoint::Groupidentify => "groupidentify",
+            Endpoint::Currents => "currents",
         }
     }
 }

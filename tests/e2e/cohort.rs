@@ -229,3 +229,139 @@ async fn saved_cohorts_are_recomputed_on_schedule_with_who_entered_and_exited() 
     assert_eq!(http.get(&url).send().await.unwrap().status(), 404);
     server.stop();
 }
+
+/// Campaign engagement posted as Braze Currents exports it, read back as events: a campaign
+/// funnel by variant, with a re-delivered batch stored once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn campaign_engagement_from_currents_is_a_funnel_by_variant() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path(), &["--api-key", KEY, "--time-zone", "UTC"]);
+    let http = reqwest::Client::new();
+    let base = server.base_url.clone();
+    let t = JAN_10 + 9 * 60 * MINUTE;
+    let seconds = |ms: i64| ms / 1000;
+    let click = |id: &str, user: &str, variant: &str, at: i64| {
+        json!({"event_type": "users.messages.email.Click", "id": id, "time": seconds(at),
+               "user": {"user_id": format!("braze-{user}"), "external_user_id": user,
+                        "timezone": "Asia/Seoul"},
+               "properties": {"campaign_id": "cmp_winback", "campaign_name": "Winback",
+                              "message_variation_name": variant, "url": "https://x.example/s"}})
+    };
+    let batch = json!({"events": [
+        {"event_type": "users.messages.email.Send", "id": "s-1", "time": seconds(t - 60 * MINUTE),
+         "user": {"user_id": "braze-alice", "external_user_id": "alice"},
+         "properties": {"campaign_id": "cmp_winback", "message_variation_name": "A"}},
+        click("c-1", "alice", "A", t),
+        click("c-2", "bob", "B", t),
+        click("c-3", "carol", "B", t),
+    ]});
+    let post = async |body: &Value, key: Option<&str>| {
+        let mut request = http.post(format!("{base}/currents")).json(body);
+        if let Some(key) = key {
+            request = request.bearer_auth(key);
+        }
+        request.send().await.unwrap()
+    };
+    // The key is checked even for an empty batch.
+    assert_eq!(post(&json!({"events": []}), None).await.status(), 401);
+    assert_eq!(
+        post(&json!({"events": []}), Some("wrong")).await.status(),
+        401
+    );
+    assert_eq!(post(&json!({"events": []}), Some(KEY)).await.status(), 200);
+    let bad = json!({"events": [{"event_type": "users.messages.email.Click", "time": 1,
+                                 "user": {"external_user_id": "x"}}]});
+    let response = post(&bad, Some(KEY)).await;
+    assert_eq!(response.status(), 400);
+    let error: Value = response.json().await.unwrap();
+    assert!(
+        error["error"].as_str().unwrap().contains("id is missing"),
+        "{error}"
+    );
+    // Currents delivers at least once: the same batch twice is stored once.
+    for _ in 0..2 {
+        let response = post(&batch, Some(KEY)).await;
+        assert_eq!(response.status(), 200);
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(body["events_ingested"], 4);
+    }
+    // What the clicks led to, from the app and the site.
+    let sdk = vec![
+        browser_event(Some("alice"), "web-a", VIEWED_SERVICE, t + MINUTE, "design"),
+        ios_event("alice", PURCHASED, t + 5 * MINUTE, "design"),
+        browser_event(Some("bob"), "web-b", VIEWED_SERVICE, t + MINUTE, "video"),
+    ];
+    let body = json!({"api_key": KEY, "events": sdk, "options": {"min_id_length": 2}});
+    let response = http
+        .post(format!("{base}/2/httpapi"))
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+
+    let funnel = json!({
+        "version": 1, "analysis": "funnel", "time_zone": "UTC",
+        "date_range": {"from": "2026-01-10", "to": "2026-01-10"},
+        "steps": [{"event_type": "Campaign Message Clicked", "where": [
+                      {"kind": "event", "property": "campaign_id", "op": "is",
+                       "values": ["cmp_winback"]}]},
+                  {"event_type": VIEWED_SERVICE}, {"event_type": PURCHASED}],
+        "conversion_window": {"value": 1, "unit": "day"},
+        "breakdown": {"kind": "event", "property": "variant"},
+    });
+    let result = eventually(Duration::from_secs(20), "the campaign funnel", async || {
+        let response = http
+            .post(format!("{base}/api/v1/query"))
+            .json(&funnel)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200);
+        let result: Value = response.json().await.unwrap();
+        let overall: Vec<u64> = result["overall"]["steps"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s["persons"].as_u64().unwrap())
+            .collect();
+        (overall == [3, 2, 1]).then_some(result)
+    })
+    .await;
+    let rows: Vec<(Value, Vec<u64>)> = result["by_breakdown"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|row| {
+            let steps = row["steps"].as_array().unwrap();
+            (
+                row["value"].clone(),
+                steps
+                    .iter()
+                    .map(|s| s["persons"].as_u64().unwrap())
+                    .collect(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        rows,
+        [(json!("B"), vec![2, 1, 0]), (json!("A"), vec![1, 1, 1])]
+    );
+    // Every click stored once, though its batch came twice.
+    let totals = json!({
+        "version": 1, "analysis": "segmentation", "time_zone": "UTC",
+        "date_range": {"from": "2026-01-10", "to": "2026-01-10"},
+        "events": [{"event_type": "Campaign Message Clicked", "measure": "totals"},
+                   {"event_type": "Campaign Message Sent", "measure": "totals"}],
+    });
+    let response = http
+        .post(format!("{base}/api/v1/query"))
+        .json(&totals)
+        .send()
+        .await
+        .unwrap();
+    let totals: Value = response.json().await.unwrap();
+    assert_eq!(totals["series"][0]["values"], json!([3]));
+    assert_eq!(totals["series"][1]["values"], json!([1]));
+    server.stop();
+}

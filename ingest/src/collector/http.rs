@@ -3,6 +3,8 @@
 //! - `POST /2/httpapi`, `POST /batch`: JSON uploads (any content type, so `text/plain` from
 //!   `navigator.sendBeacon` works), optionally gzip-encoded.
 //! - `POST|GET /identify`, `POST|GET /groupidentify`: form-encoded `api_key` + `identification`.
+//! - `POST /currents`: campaign engagement events from a Braze-style engine (`currents.rs`),
+//!   authorised by `Authorization: Bearer <api key>`.
 //! - `GET /healthz` (the process answers), `GET /readyz` (the event log takes appends),
 //!   `GET /metrics` (Prometheus).
 //!
@@ -44,6 +46,7 @@ pub fn router(collector: Arc<Collector>) -> Router {
         .route("/identify", get(identify_query).post(identify_form))
         .route("/groupidentify", get(group_query).post(group_form))
         .layer(cors)
+        .route("/currents", post(currents))
         // Bodies are read by `read_body` with Amplitude's limits and JSON errors instead.
         .layer(DefaultBodyLimit::disable())
         .route("/healthz", get(healthz))
@@ -107,6 +110,66 @@ async fn handle(
     respond(collector, endpoint, started, result)
 }
 
+/// `POST /currents`: checks the bearer key (even for an empty batch), turns the Currents events
+/// into Amplitude events and uploads them like any batch.
+async fn currents(State(collector): State<Arc<Collector>>, request: Request) -> Response {
+    let started = Instant::now();
+    let remote_ip = remote_ip(&request);
+    let (parts, body) = request.into_parts();
+    let key = parts
+        .headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim)
+        .filter(|key| collector.project_for(key).is_some())
+        .map(str::to_owned);
+    let response = match key {
+        None => plain_error(
+            StatusCode::UNAUTHORIZED,
+            "Authorization: Bearer <api key> with one of the collector's API keys is required",
+        ),
+        Some(key) => match read_body(&parts.headers, body, BATCH_MAX_BYTES).await {
+            Err(rejection) => rejection.into_response(),
+            Ok(bytes) => match super::currents::amplitude_events(&bytes) {
+                Err(e) => plain_error(StatusCode::BAD_REQUEST, &e.to_string()),
+                Ok(events) if events.is_empty() => super::Accepted {
+                    events_ingested: 0,
+                    payload_size_bytes: bytes.len(),
+                    server_upload_time: now_ms(),
+                }
+                .into_response(),
+                Ok(events) => {
+                    // Ids come from the campaign engine, not an SDK: Amplitude's minimum id
+                    // length (5) is not theirs to meet.
+                    let upload = json!({"api_key": key, "events": events,
+                                        "options": {"min_id_length": 1}})
+                    .to_string();
+                    let meta = RequestMeta {
+                        received_ms: now_ms(),
+                        remote_ip,
+                        payload_size: bytes.len(),
+                    };
+                    match collector.upload(upload.as_bytes(), meta).await {
+                        Ok(accepted) => accepted.into_response(),
+                        Err(rejection) => rejection.into_response(),
+                    }
+                }
+            },
+        },
+    };
+    record(&collector, Endpoint::Currents, started, &response);
+    response
+}
+
+fn plain_error(status: StatusCode, message: &str) -> Response {
+    (
+        status,
+        axum::Json(json!({"code": status.as_u16(), "error": message})),
+    )
+        .into_response()
+}
+
 /// The identify APIs' GET form: the parameters are in the query string.
 async fn handle_query(
     collector: &Collector,
@@ -136,6 +199,7 @@ async fn accept(
         Endpoint::Httpapi | Endpoint::Batch => return collector.upload(bytes, meta).await,
         Endpoint::Identify => IdentifyKind::User,
         Endpoint::Groupidentify => IdentifyKind::Group,
+        Endpoint::Currents => return Err(Rejection::InvalidJson),
     };
     collector.accept(parse_identify(kind, bytes)?, meta).await
 }
@@ -150,6 +214,12 @@ fn respond(
         Ok(accepted) => accepted.into_response(),
         Err(rejection) => rejection.into_response(),
     };
+    record(collector, endpoint, started, &response);
+    response
+}
+
+/// Counts the request and its time in the metrics.
+fn record(collector: &Collector, endpoint: Endpoint, started: Instant, response: &Response) {
     let metrics = collector.metrics();
     metrics
         .requests
@@ -162,7 +232,6 @@ fn respond(
         .request_seconds
         .get_or_create(&EndpointLabels { endpoint })
         .observe(started.elapsed().as_secs_f64());
-    response
 }
 
 fn remote_ip(request: &Request) -> Option<String> {

@@ -7,6 +7,7 @@
 //! A 200 is sent only after the log has made the events durable.
 
 mod body;
+pub mod currents;
 mod http;
 mod identify;
 mod response;
@@ -124,6 +125,11 @@ impl Collector {
     /// The metrics this collector counts into.
     pub fn metrics(&self) -> &Arc<IngestMetrics> {
         &self.metrics
+    }
+
+    /// The project of `api_key`, if it is one of this collector's keys.
+    pub fn project_for(&self, api_key: &str) -> Option<&str> {
+        self.projects.project_for(api_key)
     }
 
     /// The event log behind this collector.
