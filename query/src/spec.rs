@@ -31,8 +31,8 @@ pub(crate) use intervals::{PointIndex, buckets};
 pub(crate) use validate::{
     ConversionTimes, EventsQuery, FunnelQuery, LIFECYCLE_LEAD, LifecycleQuery, PathsQuery,
     PropertyRef, RetentionQuery, ReturnPeriods, RollingWindows, SegmentationQuery, SeriesEvent,
-    SeriesQuery, StartEvent, StickinessQuery, group_by_property, parse_time_zone, property_ref,
-    series_event, start_of_day, today_in,
+    SeriesQuery, StartEvent, StickinessQuery, check_project, check_version, group_by_property,
+    parse_time_zone, property_ref, series_event, start_of_day, today_in,
 };
 pub use view::View;
 

@@ -7,7 +7,7 @@ use std::time::Duration;
 use serde_json::{Value, json};
 
 use crate::funnel::{JAN_10, MINUTE, PURCHASED, VIEWED_SERVICE, browser_event, ios_event};
-use crate::support::{Server, eventually, query_cli};
+use crate::support::{Server, eventually, post_json, query_cli, upload};
 
 const KEY: &str = "cohort-e2e-key";
 
@@ -30,14 +30,7 @@ async fn viewed_but_did_not_buy_lists_users_and_anonymous_visitors() {
         // bob only buys.
         ios_event("bob", PURCHASED, t, "video"),
     ];
-    let body = json!({"api_key": KEY, "events": events, "options": {"min_id_length": 2}});
-    let response = http
-        .post(format!("{}/2/httpapi", server.base_url))
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 200);
+    upload(&http, &server.base_url, KEY, events).await;
 
     let during = json!({"from": "2026-01-10", "to": "2026-01-10"});
     let spec = json!({
@@ -47,15 +40,9 @@ async fn viewed_but_did_not_buy_lists_users_and_anonymous_visitors() {
             {"did_not_perform": {"event": {"event_type": PURCHASED}, "during": during}},
         ]},
     });
+    let query = format!("{}/api/v1/query", server.base_url);
     let result = eventually(Duration::from_secs(20), "the cohort", async || {
-        let response = http
-            .post(format!("{}/api/v1/query", server.base_url))
-            .json(&spec)
-            .send()
-            .await
-            .unwrap();
-        let status = response.status();
-        let result: Value = response.json().await.unwrap();
+        let (status, result) = post_json(&http, &query, &spec).await;
         assert_eq!(status, 200, "{result}");
         (result["persons"] == 4).then_some(result)
     })
@@ -79,14 +66,8 @@ async fn viewed_but_did_not_buy_lists_users_and_anonymous_visitors() {
     // A definition the engine refuses is a 400 naming the place.
     let mut bad = spec.clone();
     bad["definition"]["all"][0]["performed"]["count"] = json!({"op": "equal", "value": 0});
-    let response = http
-        .post(format!("{}/api/v1/query", server.base_url))
-        .json(&bad)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 400);
-    let error: Value = response.json().await.unwrap();
+    let (status, error) = post_json(&http, &query, &bad).await;
+    assert_eq!(status, 400);
     let message = error["error"].as_str().unwrap();
     assert!(
         message.contains("definition.all[0].performed.count"),
@@ -122,21 +103,16 @@ async fn saved_cohorts_are_recomputed_on_schedule_with_who_entered_and_exited() 
     let http = reqwest::Client::new();
     let base = server.base_url.clone();
     let t = JAN_10 + 9 * 60 * MINUTE;
-    let send = async |events: Vec<Value>| {
-        let body = json!({"api_key": KEY, "events": events, "options": {"min_id_length": 2}});
-        let response = http
-            .post(format!("{base}/2/httpapi"))
-            .json(&body)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(response.status(), 200);
-    };
-    send(vec![
-        browser_event(Some("alice"), "web-2", VIEWED_SERVICE, t, "video"),
-        browser_event(Some("bob"), "web-3", VIEWED_SERVICE, t, "design"),
-        ios_event("bob", PURCHASED, t + MINUTE, "design"),
-    ])
+    upload(
+        &http,
+        &base,
+        KEY,
+        vec![
+            browser_event(Some("alice"), "web-2", VIEWED_SERVICE, t, "video"),
+            browser_event(Some("bob"), "web-3", VIEWED_SERVICE, t, "design"),
+            ios_event("bob", PURCHASED, t + MINUTE, "design"),
+        ],
+    )
     .await;
 
     let during = json!({"from": "2026-01-10", "to": "2026-01-10"});
@@ -194,7 +170,8 @@ async fn saved_cohorts_are_recomputed_on_schedule_with_who_entered_and_exited() 
     .await;
 
     // alice buys; the next computations see her exit.
-    send(vec![ios_event("alice", PURCHASED, t + 5 * MINUTE, "video")]).await;
+    let purchase = ios_event("alice", PURCHASED, t + 5 * MINUTE, "video");
+    upload(&http, &base, KEY, vec![purchase]).await;
     let run = eventually(Duration::from_secs(30), "alice's exit", async || {
         let run = latest().await;
         (run["size"] == 0 && run["exited"] == 1).then_some(run)
@@ -203,14 +180,9 @@ async fn saved_cohorts_are_recomputed_on_schedule_with_who_entered_and_exited() 
     assert_eq!(run["entered"], 0);
 
     // Asked for directly, with its members.
-    let response = http
-        .post(format!("{url}/compute"))
-        .json(&json!({"limit": 5}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 200);
-    let computed: Value = response.json().await.unwrap();
+    let (status, computed) =
+        post_json(&http, &format!("{url}/compute"), &json!({"limit": 5})).await;
+    assert_eq!(status, 200);
     assert_eq!(computed["run"]["size"], 0);
     assert_eq!(computed["result"]["persons"], 2);
     let listing: Value = http
@@ -291,14 +263,7 @@ async fn campaign_engagement_from_currents_is_a_funnel_by_variant() {
         ios_event("alice", PURCHASED, t + 5 * MINUTE, "design"),
         browser_event(Some("bob"), "web-b", VIEWED_SERVICE, t + MINUTE, "video"),
     ];
-    let body = json!({"api_key": KEY, "events": sdk, "options": {"min_id_length": 2}});
-    let response = http
-        .post(format!("{base}/2/httpapi"))
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 200);
+    upload(&http, &base, KEY, sdk).await;
 
     let funnel = json!({
         "version": 1, "analysis": "funnel", "time_zone": "UTC",
@@ -310,15 +275,10 @@ async fn campaign_engagement_from_currents_is_a_funnel_by_variant() {
         "conversion_window": {"value": 1, "unit": "day"},
         "breakdown": {"kind": "event", "property": "variant"},
     });
+    let query = format!("{base}/api/v1/query");
     let result = eventually(Duration::from_secs(20), "the campaign funnel", async || {
-        let response = http
-            .post(format!("{base}/api/v1/query"))
-            .json(&funnel)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(response.status(), 200);
-        let result: Value = response.json().await.unwrap();
+        let (status, result) = post_json(&http, &query, &funnel).await;
+        assert_eq!(status, 200, "{result}");
         let overall: Vec<u64> = result["overall"]["steps"]
             .as_array()
             .unwrap()
@@ -354,13 +314,7 @@ async fn campaign_engagement_from_currents_is_a_funnel_by_variant() {
         "events": [{"event_type": "Campaign Message Clicked", "measure": "totals"},
                    {"event_type": "Campaign Message Sent", "measure": "totals"}],
     });
-    let response = http
-        .post(format!("{base}/api/v1/query"))
-        .json(&totals)
-        .send()
-        .await
-        .unwrap();
-    let totals: Value = response.json().await.unwrap();
+    let (_, totals) = post_json(&http, &query, &totals).await;
     assert_eq!(totals["series"][0]["values"], json!([3]));
     assert_eq!(totals["series"][1]["values"], json!([1]));
     server.stop();

@@ -180,3 +180,29 @@ pub(crate) async fn eventually<T>(
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
+
+/// Posts `body` as JSON to `url`; the status and the JSON answer (null when the body is not JSON).
+pub(crate) async fn post_json(
+    http: &reqwest::Client,
+    url: &str,
+    body: &serde_json::Value,
+) -> (reqwest::StatusCode, serde_json::Value) {
+    let response = http.post(url).json(body).send().await.unwrap();
+    let status = response.status();
+    let answer = response.json().await.unwrap_or(serde_json::Value::Null);
+    (status, answer)
+}
+
+/// Uploads SDK-shaped `events` to the collector at `base` with `key` (ids of two characters
+/// and more), and asserts the 200.
+pub(crate) async fn upload(
+    http: &reqwest::Client,
+    base: &str,
+    key: &str,
+    events: Vec<serde_json::Value>,
+) {
+    let body = serde_json::json!({"api_key": key, "events": events,
+                                  "options": {"min_id_length": 2}});
+    let (status, answer) = post_json(http, &format!("{base}/2/httpapi"), &body).await;
+    assert_eq!(status, 200, "{answer}");
+}

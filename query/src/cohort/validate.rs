@@ -17,9 +17,9 @@ use crate::filter::Conditions;
 use crate::rfm::{RfmQuery, RfmSegment};
 use crate::spec::{
     BreakdownKind, DateRange, FilterValue, Interval, PointIndex, PropertyFilter, PropertyRef,
-    SPEC_VERSION, SeriesEvent, buckets, parse_time_zone, property_ref, series_event, start_of_day,
-    today_in,
+    SeriesEvent, buckets, parse_time_zone, property_ref, series_event, start_of_day, today_in,
 };
+use crate::spec::{check_project, check_version};
 
 /// Most members listed (the count is always whole).
 pub const MAX_COHORT_LIMIT: usize = 100_000;
@@ -115,15 +115,8 @@ impl Number {
 impl CohortSpec {
     /// Checks every value and builds the typed query; the first problem found is returned.
     pub(crate) fn validate(&self) -> Result<CohortQuery, SpecError> {
-        if self.version != SPEC_VERSION {
-            return Err(SpecError::UnsupportedVersion {
-                found: self.version,
-                supported: SPEC_VERSION,
-            });
-        }
-        if self.project.as_deref() == Some("") {
-            return Err(SpecError::EmptyProject);
-        }
+        check_version(self.version)?;
+        check_project(&self.project)?;
         let tz = parse_time_zone(&self.time_zone)?;
         let as_of = match &self.as_of {
             Some(day) => parse_day("as_of", day)?,

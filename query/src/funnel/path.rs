@@ -331,5 +331,17 @@ fn path_length(
     path.len()
 }
 
+/// Events `(ts, step mask)` without group values, in the order given (tests build persons so).
+#[cfg(test)]
+pub(crate) fn step_events(rows: &[(i64, u64)]) -> Vec<StepEvent> {
+    rows.iter()
+        .map(|&(ts, mask)| StepEvent {
+            ts,
+            breakdown: 0,
+            mask,
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests;

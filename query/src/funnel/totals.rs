@@ -140,7 +140,7 @@ impl Attempt<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::funnel::path::StrictModes;
+    use crate::funnel::path::{StrictModes, step_events};
     use crate::spec::FunnelOrder;
 
     fn params(steps: u8) -> FunnelParams {
@@ -159,14 +159,7 @@ mod tests {
 
     /// Events `(ts, step mask)`, sorted.
     fn events(rows: &[(i64, u64)]) -> Vec<StepEvent> {
-        let mut events: Vec<StepEvent> = rows
-            .iter()
-            .map(|&(ts, mask)| StepEvent {
-                ts,
-                breakdown: 0,
-                mask,
-            })
-            .collect();
+        let mut events = step_events(rows);
         events.sort_unstable();
         events
     }

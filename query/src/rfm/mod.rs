@@ -24,9 +24,10 @@ use crate::filter::Conditions;
 use crate::identity::PersonMap;
 use crate::property::{column, resolve, time_span};
 use crate::spec::{
-    BreakdownKind, DateRange, EventRef, PropertyRef, SPEC_VERSION, SeriesEvent, default_time_zone,
+    BreakdownKind, DateRange, EventRef, PropertyRef, SeriesEvent, default_time_zone,
     parse_time_zone, property_ref, series_event, start_of_day, today_in,
 };
+use crate::spec::{check_project, check_version};
 use crate::whole_table::{counted_event, event_matches};
 pub use score::RfmSegment;
 use score::{Measures, Scores};
@@ -37,7 +38,7 @@ const DAY_MS: i64 = 86_400_000;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RfmSpec {
-    /// Spec version; must be [`SPEC_VERSION`].
+    /// Spec version; must be [`crate::spec::SPEC_VERSION`].
     pub version: u32,
     /// Only events of this project count; all projects when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -67,15 +68,8 @@ pub(crate) struct RfmQuery {
 impl RfmSpec {
     /// Checks every value and builds the typed query.
     pub(crate) fn validate(&self) -> std::result::Result<RfmQuery, SpecError> {
-        if self.version != SPEC_VERSION {
-            return Err(SpecError::UnsupportedVersion {
-                found: self.version,
-                supported: SPEC_VERSION,
-            });
-        }
-        if self.project.as_deref() == Some("") {
-            return Err(SpecError::EmptyProject);
-        }
+        check_version(self.version)?;
+        check_project(&self.project)?;
         let tz = parse_time_zone(&self.time_zone)?;
         let (from, to) = self.date_range.days(today_in(tz))?;
         let end = to

@@ -195,7 +195,7 @@ impl DateRange {
     }
 }
 
-fn check_version(version: u32) -> Result<(), SpecError> {
+pub(crate) fn check_version(version: u32) -> Result<(), SpecError> {
     if version != SPEC_VERSION {
         return Err(SpecError::UnsupportedVersion {
             found: version,
@@ -205,7 +205,7 @@ fn check_version(version: u32) -> Result<(), SpecError> {
     Ok(())
 }
 
-fn check_project(project: &Option<String>) -> Result<Option<String>, SpecError> {
+pub(crate) fn check_project(project: &Option<String>) -> Result<Option<String>, SpecError> {
     match project {
         Some(p) if p.is_empty() => Err(SpecError::EmptyProject),
         other => Ok(other.clone()),

@@ -1,7 +1,7 @@
 //! Hand-computed cases for the any-order funnel.
 
 use super::*;
-use crate::funnel::path::{StrictModes, person_funnel};
+use crate::funnel::path::{StrictModes, person_funnel, step_events};
 use crate::spec::FunnelOrder;
 
 /// Steps `A → B → C` in any order, window 100 ms, entries in `[0, 50]`.
@@ -20,14 +20,7 @@ fn params() -> FunnelParams {
 }
 
 fn level(rows: &[(i64, u64)]) -> u8 {
-    let mut events: Vec<StepEvent> = rows
-        .iter()
-        .map(|&(ts, mask)| StepEvent {
-            ts,
-            breakdown: 0,
-            mask,
-        })
-        .collect();
+    let mut events = step_events(rows);
     person_funnel(&mut events, &params()).level
 }
 

@@ -122,19 +122,12 @@ impl Matching {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::funnel::path::{StepEvent, positions_by_step};
+    use crate::funnel::path::{positions_by_step, step_events};
 
     /// The path for the entry at `entry` of `rows` `(ts, mask)` (sorted), window 100, with the
     /// events at `taken` taken.
     fn path(rows: &[(i64, u64)], steps: usize, entry: u32, taken: &[u32]) -> Vec<u32> {
-        let events: Vec<StepEvent> = rows
-            .iter()
-            .map(|&(ts, mask)| StepEvent {
-                ts,
-                breakdown: 0,
-                mask,
-            })
-            .collect();
+        let events = step_events(rows);
         let by_step = positions_by_step(&events, steps);
         let mut is_taken = vec![false; events.len()];
         for &p in taken {

@@ -170,20 +170,13 @@ impl<'a> Search<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::funnel::path::{FunnelParams, StepEvent, StrictModes, positions_by_step};
+    use crate::funnel::path::{FunnelParams, StrictModes, positions_by_step, step_events};
     use crate::spec::FunnelOrder;
 
     /// The path positions for the entry at position 0 of `rows` `(ts, mask)`, with `gaps`
     /// exclusion bits, nothing taken, window 100.
     fn path(rows: &[(i64, u64)], steps: u8, gaps: &[(usize, u64)]) -> Vec<u32> {
-        let events: Vec<StepEvent> = rows
-            .iter()
-            .map(|&(ts, mask)| StepEvent {
-                ts,
-                breakdown: 0,
-                mask,
-            })
-            .collect();
+        let events = step_events(rows);
         let mut exclusion_gaps = [0; 32];
         for &(gap, bits) in gaps {
             exclusion_gaps[gap] = bits;
