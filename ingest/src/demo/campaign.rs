@@ -1,8 +1,10 @@
 //! CRM campaigns and acquisition sources.
 //!
-//! Campaign messages are sent by the CRM tool, which reports `Campaign Message Sent` and
-//! `Campaign Message Opened` server-side through the HTTP API (a `user_id`, no device, no session);
-//! SMS has no open tracking. A click opens a session on the person's device that starts with
+//! Campaign messages are sent by the CRM tool, which reports `Campaign Message Sent`,
+//! `Campaign Message Delivered` (e-mail; a few bounce), `Campaign Message Opened` and
+//! `Campaign Unsubscribed` server-side (a `user_id`, no device, no session), as its engagement
+//! export would through `POST /currents`; SMS has no open tracking. A purchase the campaign is
+//! credited with is reported as `Campaign Converted`. A click opens a session on the person's device that starts with
 //! `Campaign Message Clicked`; for a few days afterwards the person buys more readily (the lift an
 //! analysis should find), and purchases in that time carry the campaign's id. Every campaign runs
 //! an A/B test of two message variants, split by person, with different click rates.
@@ -210,6 +212,20 @@ pub(crate) fn deliver(
         key(10),
     ));
     let mut engaged_at = sent;
+    if campaign.channel == Channel::Email {
+        // About 2 % of e-mails bounce.
+        if ids::unit(seed, Stream::Campaign, &key(6)) < BOUNCE_RATE {
+            return None;
+        }
+        out.push(server_event(
+            world,
+            person,
+            "Campaign Message Delivered",
+            sent + 2_000,
+            &base,
+            key(12),
+        ));
+    }
     if campaign.channel != Channel::Sms {
         if ids::unit(seed, Stream::Campaign, &key(2)) >= campaign.open_rate {
             return None;
@@ -230,6 +246,19 @@ pub(crate) fn deliver(
             key(11),
         ));
     }
+    if campaign.channel == Channel::Email
+        && ids::unit(seed, Stream::Campaign, &key(7)) < UNSUBSCRIBE_RATE
+    {
+        out.push(server_event(
+            world,
+            person,
+            "Campaign Unsubscribed",
+            engaged_at + 30_000,
+            &base,
+            key(13),
+        ));
+        return None;
+    }
     let click_rate = campaign.click_rate * if variant_b { campaign.variant_b } else { 1.0 };
     if ids::unit(seed, Stream::Campaign, &key(4)) >= click_rate {
         return None;
@@ -240,6 +269,40 @@ pub(crate) fn deliver(
         at,
         variant_b,
     })
+}
+
+/// Share of campaign e-mails that bounce (no delivery, no open).
+const BOUNCE_RATE: f64 = 0.02;
+/// Share of opened campaign e-mails whose reader unsubscribes instead of reading on.
+const UNSUBSCRIBE_RATE: f64 = 0.01;
+
+/// The CRM's report that `person`'s purchase (order `order`, at `at`) converted campaign
+/// `campaign` (an index of [`CAMPAIGNS`]), a minute after it.
+pub(crate) fn converted(
+    world: &World,
+    person: &Person,
+    campaign: u8,
+    order: u64,
+    at: i64,
+    out: &mut Vec<Value>,
+) {
+    let c = &CAMPAIGNS[usize::from(campaign)];
+    let variant_b = ids::hash(
+        world.seed,
+        Stream::Campaign,
+        &[u64::from(person.index), u64::from(campaign)],
+    ) & 1
+        == 1;
+    let mut properties = campaign_properties(c, variant_b);
+    properties.remove("channel");
+    out.push(server_event(
+        world,
+        person,
+        "Campaign Converted",
+        at + 60_000,
+        &properties,
+        [u64::from(person.index), u64::from(campaign), order, 14],
+    ));
 }
 
 /// An event reported by the CRM: `user_id` only (the collector derives a device id), no session.

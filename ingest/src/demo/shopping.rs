@@ -285,7 +285,8 @@ fn checkout(v: &mut Visit<'_>, service: u32) -> bool {
     p.insert("is_repurchase".into(), json!(v.person.orders > 0));
     let method = PAYMENT_METHODS[weighted(v.rng, PAYMENT_METHODS.iter().map(|m| m.0))].1;
     p.insert("payment_method".into(), json!(method));
-    if let Some(campaign) = v.person.lift_on(v.day) {
+    let credited = v.person.lift_on(v.day);
+    if let Some(campaign) = credited {
         p.insert(
             "campaign_id".into(),
             json!(super::campaign::CAMPAIGNS[usize::from(campaign)].id),
@@ -298,6 +299,9 @@ fn checkout(v: &mut Visit<'_>, service: u32) -> bool {
         &ids::service_id(service),
         "purchase",
     );
+    if let Some(campaign) = credited {
+        v.report_conversion(campaign, order);
+    }
     v.person.orders += 1;
     // A good first order makes a regular: they come back (and buy) more often.
     v.person.engagement = (v.person.engagement * 1.4).min(4.0);

@@ -105,7 +105,7 @@ fn every_event_has_valid_ids_and_sdk_fields() {
         let Some(device) = str_of(e, "device_id") else {
             // Only the CRM reports without a device.
             assert!(
-                event_type.starts_with("Campaign Message") && e.get("user_id").is_some(),
+                event_type.starts_with("Campaign ") && e.get("user_id").is_some(),
                 "{e}"
             );
             continue;

@@ -155,6 +155,18 @@ impl<'a> Visit<'a> {
     }
 
     /// Sends an `$identify` with the given user-property operations (`$set`, `$setOnce`, `$add`).
+    /// The CRM's report that the purchase of `order` just made converted `campaign`.
+    pub(crate) fn report_conversion(&mut self, campaign: u8, order: u32) {
+        super::campaign::converted(
+            self.world,
+            self.person,
+            campaign,
+            u64::from(order),
+            self.t,
+            self.out,
+        );
+    }
+
     pub(crate) fn identify(&mut self, operations: Map<String, Value>) {
         self.wait(0, 1);
         let mut event = self.envelope("$identify");
