@@ -29,6 +29,8 @@ const HISTORY_FILE: &str = "history.jsonl";
 const RUNS_DIR: &str = "runs";
 /// Longest cohort name.
 const MAX_NAME: usize = 64;
+/// Held while a computation is recorded.
+static RECORDING: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 /// A cohort saved by name.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -260,6 +262,9 @@ impl CohortStore {
         as_of: &str,
         members: &RoaringTreemap,
     ) -> Result<CohortRun, StoreError> {
+        // One computation is recorded at a time (the schedule and an API call may meet), so
+        // each is compared with the one truly before it.
+        let _recording = RECORDING.lock().unwrap_or_else(|e| e.into_inner());
         let previous = self.latest(name)?;
         if let Some((before, _)) = &previous
             && before.computed_ms >= computed_ms
