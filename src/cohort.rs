@@ -4,7 +4,8 @@
 use std::path::PathBuf;
 
 use anyhow::Context;
-use sluice_query::cohort::store::SavedCohort;
+use sluice_query::cohort::spec::CohortCondition;
+use sluice_query::cohort::store::{SavedCohort, ids_from_csv};
 use sluice_query::{QueryEngine, QuerySpec};
 
 #[derive(clap::Subcommand)]
@@ -15,8 +16,12 @@ pub(crate) enum CohortCommand {
         name: String,
         /// A cohort spec (docs/query-api.md, "Cohort spec"): its project, time zone and
         /// definition are saved.
+        #[arg(long, required_unless_present = "ids", conflicts_with = "ids")]
+        spec: Option<PathBuf>,
+        /// Instead of a spec, a static cohort: a file of user ids, one per line (a CSV of one
+        /// column, an optional `user_id` header).
         #[arg(long)]
-        spec: PathBuf,
+        ids: Option<PathBuf>,
         /// What the cohort is for.
         #[arg(long)]
         description: Option<String>,
@@ -67,32 +72,60 @@ pub(crate) struct DataDir {
     data_dir: PathBuf,
 }
 
+/// The saved cohort of a cohort spec file: its project, time zone and definition.
+fn saved_from_spec(
+    name: String,
+    spec: &std::path::Path,
+    description: Option<String>,
+    owner: Option<String>,
+) -> anyhow::Result<SavedCohort> {
+    let text =
+        std::fs::read_to_string(spec).with_context(|| format!("reading {}", spec.display()))?;
+    let parsed: QuerySpec = serde_json::from_str(&text)
+        .with_context(|| format!("{} is not a query spec", spec.display()))?;
+    let QuerySpec::Cohort(cohort) = parsed else {
+        anyhow::bail!(
+            "{} is not a cohort spec (its \"analysis\" must be \"cohort\")",
+            spec.display()
+        );
+    };
+    Ok(SavedCohort {
+        name,
+        description,
+        owner,
+        project: cohort.project,
+        time_zone: cohort.time_zone,
+        definition: cohort.definition,
+    })
+}
+
 pub(crate) async fn run(command: CohortCommand) -> anyhow::Result<()> {
     match command {
         CohortCommand::Save {
             name,
             spec,
+            ids,
             description,
             owner,
             data,
         } => {
-            let text = std::fs::read_to_string(&spec)
-                .with_context(|| format!("reading {}", spec.display()))?;
-            let parsed: QuerySpec = serde_json::from_str(&text)
-                .with_context(|| format!("{} is not a query spec", spec.display()))?;
-            let QuerySpec::Cohort(spec) = parsed else {
-                anyhow::bail!(
-                    "{} is not a cohort spec (its \"analysis\" must be \"cohort\")",
-                    spec.display()
-                );
-            };
-            let cohort = SavedCohort {
-                name: name.clone(),
-                description,
-                owner,
-                project: spec.project,
-                time_zone: spec.time_zone,
-                definition: spec.definition,
+            let cohort = match (spec, ids) {
+                (Some(spec), _) => saved_from_spec(name.clone(), &spec, description, owner)?,
+                (None, Some(ids)) => {
+                    let text = std::fs::read_to_string(&ids)
+                        .with_context(|| format!("reading {}", ids.display()))?;
+                    let ids = ids_from_csv(&text);
+                    anyhow::ensure!(!ids.is_empty(), "the list holds no user ids");
+                    SavedCohort {
+                        name: name.clone(),
+                        description,
+                        owner,
+                        project: None,
+                        time_zone: "UTC".to_owned(),
+                        definition: CohortCondition::UserIds(ids),
+                    }
+                }
+                (None, None) => anyhow::bail!("give --spec or --ids"),
             };
             QueryEngine::new(data.data_dir).save_cohort(&cohort)?;
             println!("saved cohort {name}");

@@ -13,7 +13,7 @@ use axum::routing::{get, post};
 use serde::Deserialize;
 use serde_json::json;
 use sluice_query::cohort::spec::CohortCondition;
-use sluice_query::cohort::store::{SavedCohort, StoreError};
+use sluice_query::cohort::store::{SavedCohort, StoreError, ids_from_csv};
 use sluice_query::{QueryEngine, QueryError, QuerySpec};
 
 /// The query API routes, answering from `engine`.
@@ -26,6 +26,10 @@ pub fn api_router(engine: Arc<QueryEngine>) -> Router {
             get(show_cohort).put(save_cohort).delete(delete_cohort),
         )
         .route("/api/v1/cohorts/{name}/compute", post(compute_cohort))
+        .route(
+            "/api/v1/cohorts/{name}/ids",
+            axum::routing::put(save_static_cohort),
+        )
         .with_state(engine)
 }
 
@@ -119,6 +123,42 @@ async fn save_cohort(
     };
     match engine.save_cohort(&cohort) {
         Ok(()) => axum::Json(json!({"cohort": cohort})).into_response(),
+        Err(e) => failure(e),
+    }
+}
+
+/// `PUT /api/v1/cohorts/{name}/ids`: a static cohort from an uploaded list of user ids (a CSV
+/// of one column, one id per line); 200 with the cohort and how many ids it holds.
+async fn save_static_cohort(
+    State(engine): State<Arc<QueryEngine>>,
+    Path(name): Path<String>,
+    body: Bytes,
+) -> Response {
+    let Ok(text) = std::str::from_utf8(&body) else {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "the list is not UTF-8 text".to_owned(),
+        );
+    };
+    let ids = ids_from_csv(text);
+    if ids.is_empty() {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "the list holds no user ids (one per line)".to_owned(),
+        );
+    }
+    let count = ids.len();
+    let cohort = SavedCohort {
+        name,
+        description: Some(format!("uploaded list of {count} user ids")),
+        owner: None,
+        project: None,
+        time_zone: "UTC".to_owned(),
+        definition: CohortCondition::UserIds(ids),
+    };
+    match engine.save_cohort(&cohort) {
+        Ok(()) => axum::Json(json!({"cohort": {"name": cohort.name, "description": cohort.description}, "ids": count}))
+            .into_response(),
         Err(e) => failure(e),
     }
 }

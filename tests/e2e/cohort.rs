@@ -196,6 +196,29 @@ async fn saved_cohorts_are_recomputed_on_schedule_with_who_entered_and_exited() 
     assert_eq!(listing["cohorts"][0]["cohort"]["name"], "viewed-no-buy");
     assert_eq!(listing["cohorts"][0]["cohort"]["owner"], "crm");
 
+    // A static cohort from an uploaded list: ids without events are not persons.
+    let vip = format!("{base}/api/v1/cohorts/vip");
+    let response = http
+        .put(format!("{vip}/ids"))
+        .body("user_id\nalice\nnobody-here\n")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let saved: Value = response.json().await.unwrap();
+    assert_eq!(saved["ids"], 2);
+    let (status, computed) = post_json(&http, &format!("{vip}/compute"), &json!({})).await;
+    assert_eq!(status, 200, "{computed}");
+    assert_eq!(computed["result"]["members"][0]["user_id"], "alice");
+    assert_eq!(computed["run"]["size"], 1);
+    let response = http
+        .put(format!("{vip}/ids"))
+        .body("\n")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 400);
+
     let response = http.delete(&url).send().await.unwrap();
     assert_eq!(response.status(), 204);
     assert_eq!(http.get(&url).send().await.unwrap().status(), 404);

@@ -54,6 +54,19 @@ pub struct SavedCohort {
     pub definition: CohortCondition,
 }
 
+/// The user ids of an uploaded list: one per line (a CSV of one column), blank lines and a
+/// `user_id` / `id` header skipped, surrounding quotes and spaces trimmed, duplicates once.
+pub fn ids_from_csv(text: &str) -> Vec<String> {
+    let mut seen = std::collections::BTreeSet::new();
+    text.lines()
+        .map(|line| line.trim().trim_matches('"').trim())
+        .enumerate()
+        .filter(|&(i, id)| !(id.is_empty() || i == 0 && matches!(id, "user_id" | "id")))
+        .filter(|&(_, id)| seen.insert(id.to_owned()))
+        .map(|(_, id)| id.to_owned())
+        .collect()
+}
+
 /// One computation of a saved cohort.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

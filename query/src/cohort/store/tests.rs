@@ -97,3 +97,11 @@ fn a_history_line_cut_by_a_crash_is_dropped_and_the_next_starts_clean() {
         [1_000, 3_000]
     );
 }
+
+#[test]
+fn an_uploaded_list_is_one_id_per_line() {
+    let text = "user_id\n u_1 \n\n\"u_2\"\r\nu_1\n";
+    assert_eq!(ids_from_csv(text), ["u_1", "u_2"]);
+    assert_eq!(ids_from_csv("x\ny"), ["x", "y"]);
+    assert!(ids_from_csv("id\n").is_empty());
+}
