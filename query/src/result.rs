@@ -170,8 +170,7 @@ pub struct CohortResult {
     /// Persons considered: those with a counted event of the project up to the end of `as_of`
     /// (what `not` and `did_not_perform` are taken within).
     pub persons: u64,
-    /// Members, users first by user id, then anonymous persons by device id; at most the
-    /// spec's `limit`.
+    /// Members in the order they were first seen (by person id); at most the spec's `limit`.
     pub members: Vec<CohortMember>,
 }
 

@@ -20,10 +20,11 @@ use datafusion::logical_expr::{Expr, ScalarUDF, lit, try_cast, when};
 
 use super::day::DayOf;
 use super::validate::{CohortQuery, Matching, Measure, Node, Test};
+use crate::cohort::filter::{CohortCell, in_cohort};
 use crate::cohort::spec::PropertyMode;
 use crate::error::{QueryError, Result};
 use crate::identity::PersonMap;
-use crate::property::{column, resolve, time_span, timestamp};
+use crate::property::{column, null_text, resolve, time_span, timestamp};
 use crate::result::{CohortMember, CohortResult};
 use crate::rfm::RfmSegment;
 use crate::rfm::score;
@@ -45,14 +46,22 @@ pub(crate) async fn run(
     if let Some(project) = &query.project {
         filter = filter.and(column("project").eq(lit(project.clone())));
     }
+    // The user id is read in the scan only for a user-id test: the listed members' ids are read
+    // afterwards, from their rows alone (the strings of every person cost more than the rest).
+    let wants_user_id = query.tests.iter().any(|t| matches!(t, Test::UserIds(_)));
+    let user_id = if wants_user_id {
+        column("user_id")
+    } else {
+        null_text()
+    };
     let mut aggregates = vec![
-        max(column("user_id")).alias("user_id"),
-        max(column("device_id")).alias("device_id"),
+        max(user_id).alias("user_id"),
+        max(null_text()).alias("device_id"),
     ];
     aggregates.extend(columns.exprs);
     let batches = ctx
-        .read_table(table)?
-        .filter(filter)?
+        .read_table(table.clone())?
+        .filter(filter.clone())?
         .aggregate(
             vec![persons.person_expr(&schema).alias("person")],
             aggregates,
@@ -74,28 +83,69 @@ pub(crate) async fn run(
             result.persons += 1;
             let tests = |test: usize| rows.test(row, test, &query.tests[test]);
             if holds(&query.tree, &tests) {
-                members.push(CohortMember {
-                    person_id: person,
-                    user_id: rows.text(0, row),
-                    device_id: rows.text(1, row),
-                });
+                members.push(person);
             }
         }
     }
     result.size = members.len() as u64;
-    result.all_members = members.iter().map(|m| m.person_id as u64).collect();
-    // Users first by id, then anonymous persons by device: the same listing on every run.
-    members.sort_by(|a, b| {
-        (a.user_id.is_none(), &a.user_id, &a.device_id, a.person_id).cmp(&(
-            b.user_id.is_none(),
-            &b.user_id,
-            &b.device_id,
-            b.person_id,
-        ))
-    });
+    result.all_members = members.iter().map(|&m| m as u64).collect();
+    // By person id (the order persons were first seen): the same listing on every run.
+    members.sort_unstable();
     members.truncate(query.limit);
-    result.members = members;
+    let ids = ids_of(ctx, table, persons, filter, &members).await?;
+    result.members = members
+        .into_iter()
+        .map(|person_id| {
+            let (user_id, device_id) = ids.get(&person_id).cloned().unwrap_or_default();
+            CohortMember {
+                person_id,
+                user_id,
+                device_id,
+            }
+        })
+        .collect();
     Ok(result)
+}
+
+/// The user id and the (greatest) device id of each of `listed`, from their rows of the scan.
+async fn ids_of(
+    ctx: &SessionContext,
+    table: Arc<ListingTable>,
+    persons: &Arc<PersonMap>,
+    filter: Expr,
+    listed: &[i64],
+) -> Result<HashMap<i64, (Option<String>, Option<String>)>> {
+    if listed.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let schema = table.schema();
+    let cell = CohortCell::new("(listed members)");
+    cell.fill(
+        listed.iter().map(|&p| p as u64).collect(),
+        Arc::clone(persons),
+    );
+    let batches = ctx
+        .read_table(table)?
+        .filter(filter.and(in_cohort(&cell, false, &schema)))?
+        .aggregate(
+            vec![persons.person_expr(&schema).alias("person")],
+            vec![
+                max(column("user_id")).alias("user_id"),
+                max(column("device_id")).alias("device_id"),
+            ],
+        )?
+        .collect()
+        .await?;
+    let mut ids = HashMap::new();
+    for batch in &batches {
+        let rows = Rows::read(batch, &[])?;
+        for row in 0..batch.num_rows() {
+            if let Some(person) = rows.person(row) {
+                ids.insert(person, (rows.text(0, row), rows.text(1, row)));
+            }
+        }
+    }
+    Ok(ids)
 }
 
 /// Scores the buyers of every RFM test among all persons' rows, giving each row its segment.
