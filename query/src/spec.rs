@@ -326,7 +326,7 @@ pub struct ConversionWindow {
 }
 
 impl ConversionWindow {
-    fn one_day() -> Self {
+    pub(crate) fn one_day() -> Self {
         ConversionWindow {
             value: 1,
             unit: WindowUnit::Day,

@@ -73,6 +73,15 @@ pub(crate) async fn run(
         .map(|batch| Rows::read(batch, &columns.kinds))
         .collect::<Result<Vec<_>>>()?;
     score_rfm(&mut all_rows, query);
+    // Funnel conditions: each funnel once, every entered person's level.
+    let mut funnels = HashMap::new();
+    for (index, test) in query.tests.iter().enumerate() {
+        if let Test::Funnel { query: funnel, .. } = test {
+            let levels =
+                crate::funnel::person_levels(ctx, Some(table.clone()), persons, funnel).await?;
+            funnels.insert(index, levels);
+        }
+    }
     let mut result = CohortResult::default();
     let mut members = Vec::new();
     for rows in &all_rows {
@@ -81,7 +90,7 @@ pub(crate) async fn run(
                 continue;
             };
             result.persons += 1;
-            let tests = |test: usize| rows.test(row, test, &query.tests[test]);
+            let tests = |test: usize| rows.test(row, test, &query.tests[test], &funnels);
             if holds(&query.tree, &tests) {
                 members.push(person);
             }
@@ -298,7 +307,7 @@ impl Columns {
                 Kind::LastTimes(first)
             }
             Test::UserIds(_) => Kind::UserId,
-            Test::InCohort(_) => Kind::Person,
+            Test::InCohort(_) | Test::Funnel { .. } => Kind::Person,
             Test::Rfm { query, .. } => {
                 let rows = query.purchases(schema);
                 self.push(max(when(rows.clone(), time()).end().expect("case")));
@@ -371,8 +380,15 @@ impl Rows {
         floats.is_valid(row).then(|| floats.value(row))
     }
 
-    /// Test `index`'s answer for the person on `row`.
-    fn test(&self, row: usize, index: usize, test: &Test) -> bool {
+    /// Test `index`'s answer for the person on `row`; `funnels` holds each funnel test's
+    /// levels by person.
+    fn test(
+        &self,
+        row: usize,
+        index: usize,
+        test: &Test,
+        funnels: &HashMap<usize, HashMap<i64, u8>>,
+    ) -> bool {
         match (self.kinds[index], test) {
             (Kind::Count(c), Test::Events { measure, .. }) => {
                 let value = self.int(c, row).unwrap_or(0) as f64;
@@ -408,6 +424,13 @@ impl Rows {
                 .get(&index)
                 .and_then(|segments| segments[row])
                 .is_some_and(|found| found == *segment),
+            (Kind::Person, Test::Funnel { levels, .. }) => {
+                let level = self
+                    .person(row)
+                    .and_then(|person| funnels.get(&index)?.get(&person).copied())
+                    .unwrap_or(0);
+                (levels.0..=levels.1).contains(&level)
+            }
             (Kind::Person, Test::InCohort(cell)) => self
                 .person(row)
                 .and_then(|person| cell.has_person(person))

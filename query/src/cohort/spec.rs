@@ -64,6 +64,35 @@ pub enum CohortCondition {
     InCohort(String),
     /// A buyer in an RFM segment, scored among the buyers of the range (`crate::rfm`).
     Rfm(RfmCondition),
+    /// Entered a funnel in the range and reached a step, or stopped right after one (Amplitude's
+    /// funnel drop-off cohorts: "reached step 2 but not step 3").
+    Funnel(FunnelCondition),
+}
+
+/// "Reached step k" / "dropped after step k" of a funnel whose step 1 happened `during`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FunnelCondition {
+    /// The steps, as in a funnel spec.
+    pub steps: Vec<crate::spec::FunnelStep>,
+    /// The conversion window; 1 day when absent.
+    #[serde(default = "crate::spec::ConversionWindow::one_day")]
+    pub conversion_window: crate::spec::ConversionWindow,
+    /// The order mode, as in a funnel spec.
+    #[serde(default)]
+    pub order: crate::spec::FunnelOrder,
+    /// Exclusion steps, as in a funnel spec.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub exclusions: Vec<crate::spec::FunnelExclusion>,
+    /// The days step 1 must happen on.
+    pub during: During,
+    /// Holds for persons whose best path reached at least this step (1-based).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reached: Option<u8>,
+    /// Holds for persons whose best path reached exactly this step and not the next (1-based,
+    /// before the last step).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dropped_after: Option<u8>,
 }
 
 /// "In RFM segment": the segment, and how buyers are scored.

@@ -9,8 +9,8 @@ use chrono_tz::Tz;
 
 use super::filter::CohortCell;
 use super::spec::{
-    CohortCondition, CohortSpec, CompareOp, Comparison, During, Performed, PropertyComparison,
-    PropertyMode,
+    CohortCondition, CohortSpec, CompareOp, Comparison, During, FunnelCondition, Performed,
+    PropertyComparison, PropertyMode,
 };
 use crate::error::SpecError;
 use crate::filter::Conditions;
@@ -19,7 +19,7 @@ use crate::spec::{
     BreakdownKind, DateRange, FilterValue, Interval, PointIndex, PropertyFilter, PropertyRef,
     SeriesEvent, buckets, parse_time_zone, property_ref, series_event, start_of_day, today_in,
 };
-use crate::spec::{check_project, check_version};
+use crate::spec::{FunnelQuery, FunnelSpec, SPEC_VERSION, check_project, check_version};
 
 /// Most members listed (the count is always whole).
 pub const MAX_COHORT_LIMIT: usize = 100_000;
@@ -82,6 +82,11 @@ pub(crate) enum Test {
     Rfm {
         query: RfmQuery,
         segment: RfmSegment,
+    },
+    /// The person's funnel level is in `levels` (inclusive).
+    Funnel {
+        query: Box<FunnelQuery>,
+        levels: (u8, u8),
     },
 }
 
@@ -250,6 +255,11 @@ impl Checker {
                     segment: rfm.segment,
                 })
             }
+            CohortCondition::Funnel(funnel) => {
+                let at = format!("{at}.funnel");
+                let test = self.funnel(funnel, &at)?;
+                self.test(test)
+            }
             CohortCondition::InCohort(name) => {
                 if name.is_empty() {
                     return Err(problem(&format!("{at}.in_cohort"), "name a saved cohort"));
@@ -325,6 +335,56 @@ impl Checker {
             event,
             span,
             measure,
+        })
+    }
+
+    /// A funnel condition: the funnel spec it makes (entries on the `during` days), checked as
+    /// any funnel spec, and the levels it keeps.
+    fn funnel(&self, funnel: &FunnelCondition, at: &str) -> Result<Test, SpecError> {
+        let (from, to) = self.days(&funnel.during, &format!("{at}.during"))?;
+        let spec = FunnelSpec {
+            version: SPEC_VERSION,
+            project: self.project.clone(),
+            segments: Vec::new(),
+            date_range: DateRange::between(&from.to_string(), &to.to_string()),
+            time_zone: self.tz.name().to_owned(),
+            steps: funnel.steps.clone(),
+            conversion_window: funnel.conversion_window,
+            breakdown: None,
+            group_by: Vec::new(),
+            group_limit: None,
+            hold_constant: Vec::new(),
+            strict: Vec::new(),
+            exclusions: funnel.exclusions.clone(),
+            order: funnel.order,
+            counting: Default::default(),
+            interval: None,
+            week_start: Default::default(),
+            time_to_convert: None,
+        };
+        let mut query = spec.validate().map_err(|e| problem(at, e.to_string()))?;
+        // As every condition: nothing after `as_of` is read.
+        query.read_to_ms = day_end(self.as_of, self.tz);
+        let steps = funnel.steps.len() as u8;
+        let levels = match (funnel.reached, funnel.dropped_after) {
+            (Some(k), None) if (1..=steps).contains(&k) => (k, steps),
+            (None, Some(k)) if (1..steps).contains(&k) => (k, k),
+            (None, None) | (Some(_), Some(_)) => {
+                return Err(problem(at, "give one of \"reached\" and \"dropped_after\""));
+            }
+            _ => {
+                return Err(problem(
+                    at,
+                    format!(
+                        "reached is a step from 1 to {steps}, dropped_after a step from 1 to {}",
+                        steps.saturating_sub(1)
+                    ),
+                ));
+            }
+        };
+        Ok(Test::Funnel {
+            query: Box::new(query),
+            levels,
         })
     }
 

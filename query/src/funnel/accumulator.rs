@@ -40,6 +40,8 @@ pub(crate) struct FunnelAccumulator {
     times: Option<ConversionTimes>,
     /// The step each group-by property is read from.
     groups: GroupSteps,
+    /// Also answer each entered person's level.
+    person_levels: bool,
     collected: Collected,
 }
 
@@ -50,8 +52,15 @@ impl FunnelAccumulator {
             points: None,
             times: None,
             groups: GroupSteps::default(),
+            person_levels: false,
             collected: Collected::default(),
         }
+    }
+
+    /// Also answers each entered person's level (the highest of their held values' paths).
+    pub(crate) fn with_person_levels(mut self, person_levels: bool) -> Self {
+        self.person_levels = person_levels;
+        self
     }
 
     /// Also tallies the time to convert.
@@ -95,9 +104,18 @@ impl Accumulator for FunnelAccumulator {
             points: self.points.as_deref(),
             times: self.times.as_ref(),
             ranking: &ranking,
+            person_levels: self.person_levels,
         };
         let counted = counter.count_in_parallel(&self.collected.runs)?;
         let levels = to_list(&counted.counts, &self.collected);
+        let person_levels = ScalarValue::new_list_nullable(
+            &counted
+                .person_levels
+                .iter()
+                .map(|&v| ScalarValue::Int64(Some(v)))
+                .collect::<Vec<_>>(),
+            &DataType::Int64,
+        );
         let times = counted.tally.map(TimesTally::into_list).unwrap_or_default();
         let times = ScalarValue::new_list_nullable(
             &times
@@ -106,7 +124,11 @@ impl Accumulator for FunnelAccumulator {
                 .collect::<Vec<_>>(),
             &DataType::Float64,
         );
-        let columns: Vec<ArrayRef> = vec![Arc::new(levels), times as ArrayRef];
+        let columns: Vec<ArrayRef> = vec![
+            Arc::new(levels),
+            times as ArrayRef,
+            person_levels as ArrayRef,
+        ];
         let fields = result_fields();
         debug_assert_eq!(fields[0].name(), LEVELS_FIELD);
         debug_assert_eq!(fields[1].name(), TIMES_FIELD);
@@ -131,6 +153,8 @@ struct Counted {
     counts: BTreeMap<CountKey, u64>,
     /// The counted paths' step times, when asked for.
     tally: Option<TimesTally>,
+    /// `person, level` of every entered person, when asked for.
+    person_levels: Vec<i64>,
 }
 
 impl Counted {
@@ -138,6 +162,7 @@ impl Counted {
         for (key, persons) in other.counts {
             *self.counts.entry(key).or_insert(0) += persons;
         }
+        self.person_levels.extend(other.person_levels);
         match (&mut self.tally, other.tally) {
             (Some(tally), Some(other)) => tally.merge(other),
             (tally @ None, other) => *tally = other,
@@ -155,6 +180,7 @@ struct Counter<'a> {
     points: Option<&'a PointIndex>,
     times: Option<&'a ConversionTimes>,
     ranking: &'a Ranking,
+    person_levels: bool,
 }
 
 impl Counter<'_> {
@@ -207,6 +233,7 @@ impl Counter<'_> {
             tally: self
                 .times
                 .map(|request| TimesTally::new(request.clone(), steps)),
+            person_levels: Vec::new(),
         };
         let mut walk = PersonWalk::new(runs, from, to);
         let mut rows = Vec::new();
@@ -227,20 +254,35 @@ impl Counter<'_> {
             if !keyed.is_sorted() {
                 keyed.sort_unstable();
             }
+            let mut level = 0;
             for group in keyed.chunk_by(|a, b| a.0 == b.0) {
                 events.clear();
                 events.extend(group.iter().map(|&(_, event)| event));
-                self.count_person(&mut events, &mut counted, &mut times);
+                level = level.max(self.count_person(&mut events, &mut counted, &mut times));
+            }
+            if self.person_levels
+                && level > 0
+                && let Some(row) = rows.first()
+            {
+                counted.person_levels.extend([row.person, i64::from(level)]);
             }
         }
         counted
     }
 
-    /// Counts one (person, held values) group's `events`, sorted.
-    fn count_person(&self, events: &mut [StepEvent], counted: &mut Counted, times: &mut Vec<i64>) {
+    /// Counts one (person, held values) group's `events`, sorted; returns the highest level
+    /// counted (0: never entered).
+    fn count_person(
+        &self,
+        events: &mut [StepEvent],
+        counted: &mut Counted,
+        times: &mut Vec<i64>,
+    ) -> u8 {
         let params = self.params;
         if params.totals {
+            let mut highest = 0;
             for_each_attempt(events, params, |path| {
+                highest = highest.max(path.len() as u8);
                 let (values, did_not_reach) = self.group_values(|step| path.get(step).copied());
                 let point = entry_point(self.points, path[0].ts);
                 let level = path.len() as u8;
@@ -259,11 +301,11 @@ impl Counter<'_> {
                     tally.add(times);
                 }
             });
-            return;
+            return highest;
         }
         let outcome = person_funnel(events, params);
         let Some(entry) = outcome.entry.filter(|_| outcome.level > 0) else {
-            return;
+            return 0;
         };
         let (values, did_not_reach) = self.group_values(|step| match step {
             0 => Some(entry),
@@ -279,6 +321,7 @@ impl Counter<'_> {
             step_times(events, params, entry, usize::from(outcome.level), times);
             tally.add(times);
         }
+        outcome.level
     }
 
     /// The group-by values of a counted path, `step_event(k)` giving the event of its

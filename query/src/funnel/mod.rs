@@ -18,14 +18,14 @@ mod times;
 mod totals;
 mod udaf;
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 
 use datafusion::arrow::array::Array;
 use datafusion::arrow::datatypes::{DataType, Schema};
 use datafusion::common::cast::{
-    as_boolean_array, as_float64_array, as_list_array, as_string_array, as_struct_array,
-    as_uint8_array, as_uint32_array, as_uint64_array,
+    as_boolean_array, as_float64_array, as_int64_array, as_list_array, as_string_array,
+    as_struct_array, as_uint8_array, as_uint32_array, as_uint64_array,
 };
 use datafusion::datasource::listing::ListingTable;
 use datafusion::execution::context::SessionContext;
@@ -44,8 +44,8 @@ use group::GroupSteps;
 use path::{FunnelParams, StrictModes};
 use times::TimesSummary;
 use udaf::{
-    FunnelUdaf, GROUP_FIELDS, LEVEL_FIELD, LEVELS_FIELD, NOT_REACHED_FIELD, PERSONS_FIELD,
-    POINT_FIELD, TIMES_FIELD,
+    FunnelUdaf, GROUP_FIELDS, LEVEL_FIELD, LEVELS_FIELD, NOT_REACHED_FIELD, PERSON_LEVELS_FIELD,
+    PERSONS_FIELD, POINT_FIELD, TIMES_FIELD,
 };
 
 /// The group-by as the spec gave it, echoed in the result: `breakdown` (the one-property form)
@@ -65,8 +65,8 @@ pub(crate) async fn run(
     labels: GroupLabels,
 ) -> Result<FunnelResult> {
     let steps = query.steps.clone();
-    let Answer { counts, times } = match table {
-        Some(table) => level_counts(ctx, table, persons, query).await?,
+    let Answer { counts, times, .. } = match table {
+        Some(table) => level_counts(ctx, table, persons, query, false).await?,
         None => Answer::default(),
     };
     let properties = query.group_by.len().min(2);
@@ -141,6 +141,24 @@ struct Answer {
     counts: Vec<LevelCount>,
     /// The time-to-convert tally, when asked for.
     times: Option<TimesSummary>,
+    /// Each entered person's level, when asked for.
+    person_levels: HashMap<i64, u8>,
+}
+
+/// Each person who entered the funnel, with the level their best path reached (held values:
+/// the best of their values). A cohort's "reached step k" and "dropped after step k" read it.
+pub(crate) async fn person_levels(
+    ctx: &SessionContext,
+    table: Option<Arc<ListingTable>>,
+    persons: &Arc<PersonMap>,
+    query: &FunnelQuery,
+) -> Result<HashMap<i64, u8>> {
+    match table {
+        Some(table) => Ok(level_counts(ctx, table, persons, query, true)
+            .await?
+            .person_levels),
+        None => Ok(HashMap::new()),
+    }
 }
 
 /// Persons whose best path reached exactly `level` steps, per group and point.
@@ -165,12 +183,14 @@ impl LevelCount {
     }
 }
 
-/// The counts for every level >= 1, and the time-to-convert tally.
+/// The counts for every level >= 1, the time-to-convert tally and, with `per_person`, each
+/// entered person's level.
 async fn level_counts(
     ctx: &SessionContext,
     table: Arc<ListingTable>,
     persons: &Arc<PersonMap>,
     query: &FunnelQuery,
+    per_person: bool,
 ) -> Result<Answer> {
     use datafusion::datasource::TableProvider as _;
     let schema = table.schema();
@@ -208,8 +228,11 @@ async fn level_counts(
         }
         group_values[slot] = when(on_step, resolve(&group.property, &schema)).end()?;
     }
-    let funnel =
-        FunnelUdaf::new(params, points, query.time_to_convert.clone(), group_steps).into_udaf();
+    let mut funnel = FunnelUdaf::new(params, points, query.time_to_convert.clone(), group_steps);
+    if per_person {
+        funnel = funnel.with_person_levels();
+    }
+    let funnel = funnel.into_udaf();
     // Held properties: events lacking a value cannot be on any path; the values travel as one
     // text, so each (person, values) pair runs its own funnel.
     let mut filter = scan_filter(query);
@@ -239,9 +262,10 @@ async fn level_counts(
         .first()
         .ok_or_else(|| QueryError::Internal("the funnel returned no answer".into()))?;
     let answer = as_struct_array(answer)?;
-    let (Some(levels), Some(times)) = (
+    let (Some(levels), Some(times), Some(pairs)) = (
         answer.column_by_name(LEVELS_FIELD),
         answer.column_by_name(TIMES_FIELD),
+        answer.column_by_name(PERSON_LEVELS_FIELD),
     ) else {
         return Err(QueryError::Internal(
             "the funnel's answer lacks a field".into(),
@@ -285,7 +309,17 @@ async fn level_counts(
             persons: persons.value(i),
         })
         .collect();
-    Ok(Answer { counts, times })
+    let pairs = as_list_array(pairs)?.value(0);
+    let pairs = as_int64_array(&pairs)?.values();
+    let person_levels = pairs
+        .chunks_exact(2)
+        .map(|pair| (pair[0], pair[1] as u8))
+        .collect();
+    Ok(Answer {
+        counts,
+        times,
+        person_levels,
+    })
 }
 
 /// Separates the values of several held properties in the text the aggregate groups by (a

@@ -9,7 +9,7 @@
 //! point, level, persons}`, the number of persons (or person-value pairs) whose best path reached
 //! exactly `level` steps and falls in that group (and, for conversion over time, whose entry lies
 //! in that point of the date range); `times` is the time-to-convert tally (`times.rs`; empty
-//! unless asked for). The query's constants (steps, window, entry range, group steps, points,
+//! unless asked for); `person_levels` each entered person's level (empty unless asked for). The query's constants (steps, window, entry range, group steps, points,
 //! times) live in the function itself, so one instance serves one query.
 
 use std::sync::Arc;
@@ -42,6 +42,9 @@ pub(crate) const PERSONS_FIELD: &str = "persons";
 pub(crate) const LEVELS_FIELD: &str = "levels";
 /// Name of the result field holding the time-to-convert tally (empty without it).
 pub(crate) const TIMES_FIELD: &str = "times";
+/// Name of the result field holding each entered person's level, as `person, level` pairs in
+/// one list (empty unless asked for: cohorts of a funnel step).
+pub(crate) const PERSON_LEVELS_FIELD: &str = "person_levels";
 
 /// The fields of the result: the level counts and the time-to-convert tally.
 pub(crate) fn result_fields() -> Fields {
@@ -54,6 +57,11 @@ pub(crate) fn result_fields() -> Fields {
         Field::new(
             TIMES_FIELD,
             DataType::List(Field::new_list_field(DataType::Float64, true).into()),
+            false,
+        ),
+        Field::new(
+            PERSON_LEVELS_FIELD,
+            DataType::List(Field::new_list_field(DataType::Int64, true).into()),
             false,
         ),
     ])
@@ -103,6 +111,8 @@ pub(crate) struct FunnelUdaf {
     times: Option<ConversionTimes>,
     /// The step each group-by property is read from.
     groups: GroupSteps,
+    /// Also answer each entered person's level.
+    person_levels: bool,
     signature: Signature,
 }
 
@@ -119,8 +129,15 @@ impl FunnelUdaf {
             points,
             times,
             groups,
+            person_levels: false,
             signature: Signature::one_of(argument_types(), Volatility::Immutable),
         }
+    }
+
+    /// Also answers each entered person's level (`PERSON_LEVELS_FIELD`).
+    pub(crate) fn with_person_levels(mut self) -> Self {
+        self.person_levels = true;
+        self
     }
 
     /// Wrapped for use in a logical plan.
@@ -147,7 +164,8 @@ impl AggregateUDFImpl for FunnelUdaf {
             FunnelAccumulator::new(self.params)
                 .with_points(self.points.clone())
                 .with_times(self.times.clone())
-                .with_groups(self.groups),
+                .with_groups(self.groups)
+                .with_person_levels(self.person_levels),
         ))
     }
 

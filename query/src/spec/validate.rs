@@ -77,6 +77,9 @@ pub(crate) struct FunnelQuery {
     pub(crate) over_time: Option<Buckets>,
     /// Time to convert, when asked for.
     pub(crate) time_to_convert: Option<ConversionTimes>,
+    /// No event after this instant is read (a cohort computed on a past day); `i64::MAX` for a
+    /// funnel spec.
+    pub(crate) read_to_ms: i64,
 }
 
 /// A validated time-to-convert request.
@@ -128,7 +131,7 @@ impl FunnelQuery {
     /// Last instant an event can matter: a path entered at the very end of the range may finish
     /// one window later.
     pub(crate) fn scan_to_ms(&self) -> i64 {
-        self.entry_to_ms + self.window_ms
+        (self.entry_to_ms + self.window_ms).min(self.read_to_ms)
     }
 }
 
@@ -951,6 +954,7 @@ impl FunnelSpec {
             hold_constant,
             strict_deduplication: self.strict.contains(&StrictMode::StrictDeduplication),
             strict_increase: self.strict.contains(&StrictMode::StrictIncrease),
+            read_to_ms: i64::MAX,
         })
     }
 

@@ -64,6 +64,9 @@ enum Leaf {
     DidNot(Ev),
     Plan(&'static str, bool),
     UserIds(Vec<String>),
+    /// A 2- or 3-step funnel (30-minute window) entered in the span: reached step `k`
+    /// (`dropped`: exactly `k`).
+    Funnel(Vec<&'static str>, u8, bool),
 }
 
 /// An event picked: a type or `_all`, optionally only of category `x`.
@@ -194,6 +197,14 @@ impl Def {
                         "mode": if *any_time { "any_time" } else { "most_recent" },
                         "during": during}}),
                     Leaf::UserIds(ids) => json!({"user_ids": ids}),
+                    Leaf::Funnel(steps, k, dropped) => {
+                        let steps: Vec<Value> =
+                            steps.iter().map(|s| json!({"event_type": s})).collect();
+                        let mut f = json!({"steps": steps, "during": during,
+                            "conversion_window": {"value": 30, "unit": "minute"}});
+                        f[if *dropped { "dropped_after" } else { "reached" }] = json!(k);
+                        json!({"funnel": f})
+                    }
                 }
             }
         }
@@ -302,6 +313,26 @@ impl Person<'_> {
                 let user = self.events.iter().filter_map(|e| e.user_id.clone()).max();
                 user.is_some_and(|u| ids.contains(&u))
             }
+            Leaf::Funnel(steps, k, dropped) => {
+                let (from, to) = self.span_ms(span);
+                let funnel = crate::reference::RefFunnel {
+                    steps: steps.iter().map(|s| (*s).to_owned()).collect(),
+                    window_ms: 30 * 60_000,
+                    entry_from_ms: from,
+                    entry_to_ms: to,
+                    project: None,
+                    held: Vec::new(),
+                    exclusions: Vec::new(),
+                    order: crate::reference::RefOrder::This,
+                    groups: Vec::new(),
+                    step_categories: vec![None; steps.len()],
+                    strict: None,
+                    segment: None,
+                };
+                let level = crate::reference::person_level(&self.events, &funnel);
+                let k = usize::from(*k);
+                if *dropped { level == k } else { level >= k }
+            }
         }
     }
 }
@@ -374,6 +405,17 @@ fn leaf_strategy() -> impl Strategy<Value = Def> {
             1..3
         )
         .prop_map(|ids| Leaf::UserIds(ids.into_iter().map(str::to_owned).collect())),
+        (
+            prop::collection::vec(prop::sample::select(vec!["A", "B", "C"]), 2..=3),
+            1..=3u8,
+            any::<bool>()
+        )
+            .prop_map(|(steps, k, dropped)| {
+                let n = steps.len() as u8;
+                // Only what the spec accepts: reached 1..=n, dropped after 1..n.
+                let k = if dropped { k.min(n - 1) } else { k.min(n) };
+                Leaf::Funnel(steps, k, dropped)
+            }),
     ];
     (leaf, span_strategy()).prop_map(|(leaf, span)| Def::Leaf(leaf, span))
 }
@@ -701,4 +743,44 @@ fn a_saved_cohort_filters_and_segments_every_analysis_by_its_latest_members() {
     )
     .expect_err("refused");
     assert!(with_values.to_string().contains("is_not"), "{with_values}");
+}
+
+#[test]
+fn funnel_conditions_keep_who_reached_or_dropped_after_a_step_by_as_of() {
+    let d10 = utc(2025, 3, 10, 9, 0, 0);
+    let events = vec![
+        // u1: view → cart → purchase; u2: view → cart; u3: view only.
+        ev(d10, "View", "u1"),
+        ev(d10 + HOUR, "Cart", "u1"),
+        ev(d10 + 2 * HOUR, "Purchase", "u1"),
+        ev(d10, "View", "u2"),
+        ev(d10 + HOUR, "Cart", "u2"),
+        ev(d10, "View", "u3"),
+        // u4 views late on as_of and puts in the cart after it: not read.
+        ev(utc(2025, 3, 10, 23, 0, 0), "View", "u4"),
+        ev(utc(2025, 3, 11, 0, 30, 0), "Cart", "u4"),
+    ];
+    let funnel = |key: &str, k: u32| {
+        json!({"funnel": {
+            "steps": [{"event_type": "View"}, {"event_type": "Cart"}, {"event_type": "Purchase"}],
+            "conversion_window": {"value": 1, "unit": "day"},
+            "during": {"last_days": 7}, key: k}})
+    };
+    let members = |definition: Value| -> Vec<String> {
+        members(&cohort(&events, definition, "UTC").expect("runs"))
+            .into_iter()
+            .collect()
+    };
+    // "Reached step 2 but not step 3": dropped after the cart.
+    assert_eq!(members(funnel("dropped_after", 2)), ["u2"]);
+    assert_eq!(members(funnel("dropped_after", 1)), ["u3", "u4"]);
+    assert_eq!(members(funnel("reached", 2)), ["u1", "u2"]);
+    assert_eq!(members(funnel("reached", 3)), ["u1"]);
+    let error = cohort(&events, funnel("dropped_after", 3), "UTC")
+        .expect_err("refused")
+        .to_string();
+    assert!(
+        error.contains("dropped_after a step from 1 to 2"),
+        "{error}"
+    );
 }

@@ -259,6 +259,11 @@ pub(crate) fn reference(events: &[TestEvent], funnel: &RefFunnel) -> RefCounts {
 
 /// The person's level and counted entry (an index into `events`), `None` when they never
 /// entered.
+/// The level of the person whose events are `events` (0: never entered).
+pub(crate) fn person_level(events: &[&TestEvent], funnel: &RefFunnel) -> usize {
+    person(events, funnel).map_or(0, |(level, _)| level)
+}
+
 fn person(events: &[&TestEvent], funnel: &RefFunnel) -> Option<(usize, usize)> {
     let mut best: Option<(usize, i64, Vec<Option<String>>, usize)> = None;
     for (i, entry) in events.iter().enumerate() {

@@ -77,7 +77,7 @@ fn decode(result: ScalarValue) -> Vec<(Option<String>, u8, u64)> {
     let ScalarValue::Struct(answer) = result else {
         panic!("not a struct: {result:?}");
     };
-    assert_eq!(answer.column_names(), ["levels", "times"]);
+    assert_eq!(answer.column_names(), ["levels", "times", "person_levels"]);
     let list: &ListArray = as_list_array(answer.column(0).as_ref()).expect("list");
     let entries = list.value(0);
     let entries = as_struct_array(&entries).expect("struct");
@@ -105,6 +105,32 @@ fn rows_fed_directly() {
     let mut acc = accumulator();
     acc.update_batch(&arguments(&rows())).unwrap();
     assert_eq!(decode(acc.evaluate().unwrap()), expected());
+}
+
+#[test]
+fn each_entered_persons_level_when_asked_and_nothing_otherwise() {
+    let person_levels = |mut acc: FunnelAccumulator| -> Vec<i64> {
+        let ScalarValue::Struct(answer) = acc.evaluate().unwrap() else {
+            panic!("not a struct");
+        };
+        let list = as_list_array(answer.column(2).as_ref()).expect("list");
+        let values = list.value(0);
+        let ints = values.as_any().downcast_ref::<Int64Array>().expect("Int64");
+        let mut pairs: Vec<i64> = ints.values().to_vec();
+        // Pairs come per thread's person range: sort them by person.
+        let mut chunks: Vec<[i64; 2]> = pairs.chunks_exact(2).map(|c| [c[0], c[1]]).collect();
+        chunks.sort_unstable();
+        pairs = chunks.concat();
+        pairs
+    };
+    let mut asked = accumulator().with_person_levels(true);
+    asked.update_batch(&arguments(&rows())).unwrap();
+    // Person 0 level 3, person 1 level 1, person 2 never entered, person 3 the best of its
+    // held values (2).
+    assert_eq!(person_levels(asked), [0, 3, 1, 1, 3, 2]);
+    let mut not_asked = accumulator();
+    not_asked.update_batch(&arguments(&rows())).unwrap();
+    assert!(person_levels(not_asked).is_empty());
 }
 
 #[test]
