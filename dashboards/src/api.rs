@@ -30,6 +30,10 @@ pub fn api_router(engine: Arc<QueryEngine>) -> Router {
             "/api/v1/cohorts/{name}/ids",
             axum::routing::put(save_static_cohort),
         )
+        .route(
+            "/api/v1/cohorts/{name}/from-funnel",
+            post(cohort_from_funnel),
+        )
         .with_state(engine)
 }
 
@@ -159,6 +163,53 @@ async fn save_static_cohort(
     match engine.save_cohort(&cohort) {
         Ok(()) => axum::Json(json!({"cohort": {"name": cohort.name, "description": cohort.description}, "ids": count}))
             .into_response(),
+        Err(e) => failure(e),
+    }
+}
+
+/// The body of `POST /api/v1/cohorts/{name}/from-funnel`: the chart's funnel spec and its bar.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FromFunnelBody {
+    /// The funnel spec the chart ran (`"analysis": "funnel"`).
+    funnel: QuerySpec,
+    /// The bar: a step, 1-based.
+    step: u8,
+    /// The bar's drop-off (reached the step before, not this one) instead of its converted
+    /// persons.
+    #[serde(default)]
+    dropped: bool,
+    #[serde(default)]
+    description: Option<String>,
+}
+
+/// `POST /api/v1/cohorts/{name}/from-funnel`: "create cohort from this chart point" — saves the
+/// persons of a funnel bar (converted, or dropped off) as a cohort, computes it, and answers the
+/// cohort, the computation and its first members.
+async fn cohort_from_funnel(
+    State(engine): State<Arc<QueryEngine>>,
+    Path(name): Path<String>,
+    body: Bytes,
+) -> Response {
+    let body: FromFunnelBody = match serde_json::from_slice(&body) {
+        Ok(body) => body,
+        Err(e) => return error(StatusCode::BAD_REQUEST, format!("invalid request: {e}")),
+    };
+    let QuerySpec::Funnel(funnel) = &body.funnel else {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "funnel: give the chart's funnel spec (\"analysis\": \"funnel\")".to_owned(),
+        );
+    };
+    let saved =
+        match engine.cohort_from_funnel(&name, funnel, body.step, body.dropped, body.description) {
+            Ok(saved) => saved,
+            Err(e) => return failure(e),
+        };
+    match engine.compute_cohort(&name, None, Some(100)).await {
+        Ok((run, result)) => {
+            axum::Json(json!({"cohort": saved, "run": run, "result": result})).into_response()
+        }
         Err(e) => failure(e),
     }
 }

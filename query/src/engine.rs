@@ -9,11 +9,11 @@ use std::sync::Arc;
 use datafusion::execution::context::SessionContext;
 use datafusion::prelude::SessionConfig;
 
-use crate::cohort::spec::CohortSpec;
+use crate::cohort::spec::{CohortCondition, CohortSpec, During, FunnelCondition};
 use crate::cohort::store::{CohortRun, CohortStore, SavedCohort};
 use crate::error::QueryError;
 use crate::result::{CohortResult, QueryResult};
-use crate::spec::SPEC_VERSION;
+use crate::spec::{FunnelCounting, FunnelSpec, SPEC_VERSION};
 use sluice_schema::layout::{COMPACTION_EPOCH_FILE, EVENTS_DIR, QUARANTINE_DIR};
 
 use crate::cohort::filter::{self, CohortCell};
@@ -173,6 +173,77 @@ impl QueryEngine {
     pub fn save_cohort(&self, cohort: &SavedCohort) -> Result<(), QueryError> {
         spec_of(cohort, None, None).validate()?;
         Ok(self.cohorts().save(cohort)?)
+    }
+
+    /// "Create cohort from this chart point" for a funnel bar: saves, as `name`, the persons of
+    /// `funnel` who reached step `step` (1-based; `dropped`: who reached the step before it and
+    /// not this one, the bar's drop-off), as a funnel condition over the same steps, window,
+    /// order, exclusions and days — so it stays dynamic, recomputed like any saved cohort.
+    /// Breakdowns, segments, held properties, strict modes and totals do not name one set of
+    /// persons per bar here and are refused.
+    pub fn cohort_from_funnel(
+        &self,
+        name: &str,
+        funnel: &FunnelSpec,
+        step: u8,
+        dropped: bool,
+        description: Option<String>,
+    ) -> Result<SavedCohort, QueryError> {
+        let refused = |what: &str| {
+            Err(QueryError::from(SpecError::Cohort {
+                at: "funnel".to_owned(),
+                problem: format!(
+                    "a cohort from a funnel bar takes the funnel without {what}; give the plain funnel"
+                ),
+            }))
+        };
+        if funnel.breakdown.is_some() || !funnel.group_by.is_empty() {
+            return refused("a breakdown or group-by");
+        }
+        if !funnel.segments.is_empty() {
+            return refused("segments (give the segment's funnel on its own)");
+        }
+        if !funnel.hold_constant.is_empty() || !funnel.strict.is_empty() {
+            return refused("held properties or strict modes");
+        }
+        if funnel.counting != FunnelCounting::Uniques {
+            return refused("event totals (a cohort holds persons)");
+        }
+        let (reached, dropped_after) = match (dropped, step) {
+            (false, _) => (Some(step), None),
+            (true, 2..) => (None, Some(step - 1)),
+            (true, _) => {
+                return Err(SpecError::Cohort {
+                    at: "step".to_owned(),
+                    problem: "the first step has no drop-off: nobody is before it".to_owned(),
+                }
+                .into());
+            }
+        };
+        let during = During {
+            from: funnel.date_range.from.clone(),
+            to: funnel.date_range.to.clone(),
+            last_days: funnel.date_range.last_days,
+            since: None,
+        };
+        let cohort = SavedCohort {
+            name: name.to_owned(),
+            description,
+            owner: None,
+            project: funnel.project.clone(),
+            time_zone: funnel.time_zone.clone(),
+            definition: CohortCondition::Funnel(FunnelCondition {
+                steps: funnel.steps.clone(),
+                conversion_window: funnel.conversion_window,
+                order: funnel.order,
+                exclusions: funnel.exclusions.clone(),
+                during,
+                reached,
+                dropped_after,
+            }),
+        };
+        self.save_cohort(&cohort)?;
+        Ok(cohort)
     }
 
     /// Computes the saved cohort `name` on `as_of` (`YYYY-MM-DD`; today in its time zone when

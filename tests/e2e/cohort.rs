@@ -74,6 +74,30 @@ async fn viewed_but_did_not_buy_lists_users_and_anonymous_visitors() {
         "{message}"
     );
 
+    // "Create cohort from this chart point": the drop-off bar of a view → purchase funnel is
+    // the same two persons; its converted bar is the buyer.
+    let funnel = json!({
+        "version": 1, "analysis": "funnel", "time_zone": "UTC",
+        "date_range": {"from": "2026-01-10", "to": "2026-01-10"},
+        "steps": [{"event_type": VIEWED_SERVICE}, {"event_type": PURCHASED}],
+        "conversion_window": {"value": 1, "unit": "day"},
+    });
+    let from_funnel = |name: &str| format!("{}/api/v1/cohorts/{name}/from-funnel", server.base_url);
+    let body = json!({"funnel": funnel, "step": 2, "dropped": true});
+    let (status, made) = post_json(&http, &from_funnel("viewed-no-purchase"), &body).await;
+    assert_eq!(status, 200, "{made}");
+    assert_eq!(made["run"]["size"], 2);
+    assert_eq!(made["cohort"]["definition"]["funnel"]["dropped_after"], 1);
+    let body = json!({"funnel": funnel, "step": 2});
+    let (status, made) = post_json(&http, &from_funnel("purchasers"), &body).await;
+    assert_eq!(status, 200, "{made}");
+    assert_eq!(made["result"]["members"][0]["user_id"], "buyer");
+    let mut grouped = funnel.clone();
+    grouped["breakdown"] = json!({"kind": "event", "property": "category"});
+    let body = json!({"funnel": grouped, "step": 2});
+    let (status, refused) = post_json(&http, &from_funnel("by-category"), &body).await;
+    assert_eq!(status, 400, "{refused}");
+
     // The same cohort as CSV from the command line, for the campaign tool's import.
     let spec_file = dir.path().join("cohort.json");
     std::fs::write(&spec_file, spec.to_string()).unwrap();
