@@ -308,6 +308,11 @@ impl Columns {
             }
             Test::UserIds(_) => Kind::UserId,
             Test::InCohort(_) | Test::Funnel { .. } => Kind::Person,
+            Test::WasNew { .. } => {
+                // Every counted event up to `as_of` is in the scan: its earliest is the first.
+                self.push(datafusion::functions_aggregate::expr_fn::min(time()));
+                Kind::Count(first)
+            }
             Test::Rfm { query, .. } => {
                 let rows = query.purchases(schema);
                 self.push(max(when(rows.clone(), time()).end().expect("case")));
@@ -390,6 +395,9 @@ impl Rows {
         funnels: &HashMap<usize, HashMap<i64, u8>>,
     ) -> bool {
         match (self.kinds[index], test) {
+            (Kind::Count(c), Test::WasNew { span }) => self
+                .int(c, row)
+                .is_some_and(|first| (span.0..=span.1).contains(&first)),
             (Kind::Count(c), Test::Events { measure, .. }) => {
                 let value = self.int(c, row).unwrap_or(0) as f64;
                 let (op, bound) = match measure {

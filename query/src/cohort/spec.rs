@@ -67,6 +67,16 @@ pub enum CohortCondition {
     /// Entered a funnel in the range and reached a step, or stopped right after one (Amplitude's
     /// funnel drop-off cohorts: "reached step 2 but not step 3").
     Funnel(FunnelCondition),
+    /// The person's first counted event ever fell in the range (Amplitude's "had been new").
+    WasNew(WasNew),
+}
+
+/// "Had been new": the days the person's first event must fall on.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WasNew {
+    /// The days.
+    pub during: During,
 }
 
 /// "Reached step k" / "dropped after step k" of a funnel whose step 1 happened `during`.

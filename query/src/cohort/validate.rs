@@ -83,6 +83,8 @@ pub(crate) enum Test {
         query: RfmQuery,
         segment: RfmSegment,
     },
+    /// The person's first counted event is in `span`.
+    WasNew { span: (i64, i64) },
     /// The person's funnel level is in `levels` (inclusive).
     Funnel {
         query: Box<FunnelQuery>,
@@ -254,6 +256,10 @@ impl Checker {
                     query,
                     segment: rfm.segment,
                 })
+            }
+            CohortCondition::WasNew(new) => {
+                let span = self.span(&new.during, &format!("{at}.was_new.during"))?;
+                self.test(Test::WasNew { span })
             }
             CohortCondition::Funnel(funnel) => {
                 let at = format!("{at}.funnel");

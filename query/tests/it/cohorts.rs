@@ -67,6 +67,8 @@ enum Leaf {
     /// A 2- or 3-step funnel (30-minute window) entered in the span: reached step `k`
     /// (`dropped`: exactly `k`).
     Funnel(Vec<&'static str>, u8, bool),
+    /// The person's first event is in the span.
+    WasNew,
 }
 
 /// An event picked: a type or `_all`, optionally only of category `x`.
@@ -197,6 +199,7 @@ impl Def {
                         "mode": if *any_time { "any_time" } else { "most_recent" },
                         "during": during}}),
                     Leaf::UserIds(ids) => json!({"user_ids": ids}),
+                    Leaf::WasNew => json!({"was_new": {"during": during}}),
                     Leaf::Funnel(steps, k, dropped) => {
                         let steps: Vec<Value> =
                             steps.iter().map(|s| json!({"event_type": s})).collect();
@@ -313,6 +316,14 @@ impl Person<'_> {
                 let user = self.events.iter().filter_map(|e| e.user_id.clone()).max();
                 user.is_some_and(|u| ids.contains(&u))
             }
+            Leaf::WasNew => {
+                let (from, to) = self.span_ms(span);
+                self.events
+                    .iter()
+                    .map(|e| e.ts)
+                    .min()
+                    .is_some_and(|first| (from..=to).contains(&first))
+            }
             Leaf::Funnel(steps, k, dropped) => {
                 let (from, to) = self.span_ms(span);
                 let funnel = crate::reference::RefFunnel {
@@ -416,6 +427,7 @@ fn leaf_strategy() -> impl Strategy<Value = Def> {
                 let k = if dropped { k.min(n - 1) } else { k.min(n) };
                 Leaf::Funnel(steps, k, dropped)
             }),
+        Just(Leaf::WasNew),
     ];
     (leaf, span_strategy()).prop_map(|(leaf, span)| Def::Leaf(leaf, span))
 }
@@ -567,6 +579,16 @@ fn each_condition_by_hand() {
     assert_eq!(shop_members(plan("most_recent")), ["u2"]);
     assert_eq!(shop_members(plan("any_time")), ["u1", "u2"]);
     assert_eq!(shop_members(json!({"user_ids": ["u3", "u7"]})), ["u3"]);
+    // Everyone's first event is on the 8th.
+    let new_on = |from: &str, to: &str| json!({"was_new": {"during": {"from": from, "to": to}}});
+    assert_eq!(
+        shop_members(new_on("2025-03-08", "2025-03-08")),
+        ["u1", "u2", "u3"]
+    );
+    assert_eq!(
+        shop_members(new_on("2025-03-09", "2025-03-10")),
+        Vec::<&str>::new()
+    );
 }
 
 #[test]
