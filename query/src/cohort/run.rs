@@ -308,6 +308,22 @@ impl Columns {
             }
             Test::UserIds(_) => Kind::UserId,
             Test::InCohort(_) | Test::Funnel { .. } => Kind::Person,
+            Test::Then {
+                first: earlier,
+                then,
+                span,
+            } => {
+                // The earliest `first` and the latest `then`: one comes after the other iff
+                // these two do.
+                let in_span = || time_span(span.0, span.1);
+                let firsts = matches(earlier, schema).and(in_span());
+                let thens = matches(then, schema).and(in_span());
+                self.push(datafusion::functions_aggregate::expr_fn::min(
+                    when(firsts, time()).end().expect("case"),
+                ));
+                self.push(max(when(thens, time()).end().expect("case")));
+                Kind::LastTimes(first)
+            }
             Test::WasNew { .. } => {
                 // Every counted event up to `as_of` is in the scan: its earliest is the first.
                 self.push(datafusion::functions_aggregate::expr_fn::min(time()));
@@ -419,6 +435,12 @@ impl Rows {
                 let before = self.int(c, row).unwrap_or(0);
                 let through = self.int(c + 1, row).unwrap_or(0);
                 before < i64::from(*n) && i64::from(*n) <= through
+            }
+            (Kind::LastTimes(c), Test::Then { .. }) => {
+                match (self.int(c, row), self.int(c + 1, row)) {
+                    (Some(first), Some(then)) => first < then,
+                    _ => false,
+                }
             }
             (Kind::LastTimes(c), Test::UserProperty { mode, .. }) => {
                 let (last, last_holding) = (self.int(c, row), self.int(c + 1, row));

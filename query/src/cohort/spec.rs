@@ -69,6 +69,21 @@ pub enum CohortCondition {
     Funnel(FunnelCondition),
     /// The person's first counted event ever fell in the range (Amplitude's "had been new").
     WasNew(WasNew),
+    /// Did one event, then later another, in the range (Amplitude's "…then").
+    Then(Then),
+}
+
+/// "Performed `first` … then `then`": an event of `first`, and an event of `then` strictly
+/// after it, both in the range.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Then {
+    /// The earlier event.
+    pub first: EventRef,
+    /// The later event.
+    pub then: EventRef,
+    /// When both happened.
+    pub during: During,
 }
 
 /// "Had been new": the days the person's first event must fall on.

@@ -85,6 +85,12 @@ pub(crate) enum Test {
     },
     /// The person's first counted event is in `span`.
     WasNew { span: (i64, i64) },
+    /// An event of `first`, then one of `then` strictly later, both in `span`.
+    Then {
+        first: Matching,
+        then: Matching,
+        span: (i64, i64),
+    },
     /// The person's funnel level is in `levels` (inclusive).
     Funnel {
         query: Box<FunnelQuery>,
@@ -255,6 +261,14 @@ impl Checker {
                 self.test(Test::Rfm {
                     query,
                     segment: rfm.segment,
+                })
+            }
+            CohortCondition::Then(then) => {
+                let at = format!("{at}.then");
+                self.test(Test::Then {
+                    first: matching(&then.first, &format!("{at}.first"))?,
+                    then: matching(&then.then, &format!("{at}.then"))?,
+                    span: self.span(&then.during, &format!("{at}.during"))?,
                 })
             }
             CohortCondition::WasNew(new) => {

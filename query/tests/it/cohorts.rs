@@ -69,6 +69,8 @@ enum Leaf {
     Funnel(Vec<&'static str>, u8, bool),
     /// The person's first event is in the span.
     WasNew,
+    /// An event of the first, then one of the second strictly later, both in the span.
+    Then(Ev, Ev),
 }
 
 /// An event picked: a type or `_all`, optionally only of category `x`.
@@ -200,6 +202,8 @@ impl Def {
                         "during": during}}),
                     Leaf::UserIds(ids) => json!({"user_ids": ids}),
                     Leaf::WasNew => json!({"was_new": {"during": during}}),
+                    Leaf::Then(a, b) => json!({"then": {"first": a.json(), "then": b.json(),
+                                                        "during": during}}),
                     Leaf::Funnel(steps, k, dropped) => {
                         let steps: Vec<Value> =
                             steps.iter().map(|s| json!({"event_type": s})).collect();
@@ -316,6 +320,11 @@ impl Person<'_> {
                 let user = self.events.iter().filter_map(|e| e.user_id.clone()).max();
                 user.is_some_and(|u| ids.contains(&u))
             }
+            Leaf::Then(a, b) => {
+                let firsts = self.in_span(a, span);
+                let thens = self.in_span(b, span);
+                firsts.iter().any(|x| thens.iter().any(|y| y.ts > x.ts))
+            }
             Leaf::WasNew => {
                 let (from, to) = self.span_ms(span);
                 self.events
@@ -428,6 +437,7 @@ fn leaf_strategy() -> impl Strategy<Value = Def> {
                 Leaf::Funnel(steps, k, dropped)
             }),
         Just(Leaf::WasNew),
+        (ev_strategy(), ev_strategy()).prop_map(|(a, b)| Leaf::Then(a, b)),
     ];
     (leaf, span_strategy()).prop_map(|(leaf, span)| Def::Leaf(leaf, span))
 }
@@ -589,6 +599,10 @@ fn each_condition_by_hand() {
         shop_members(new_on("2025-03-09", "2025-03-10")),
         Vec::<&str>::new()
     );
+    // Viewed, then purchased later: u1 (u2 bought before its view).
+    let then = json!({"then": {"first": {"event_type": "View"}, "then": {"event_type": "Purchase"},
+                               "during": {"last_days": 3}}});
+    assert_eq!(shop_members(then), ["u1"]);
 }
 
 #[test]
