@@ -225,6 +225,8 @@ enum Kind {
     Person,
     /// Three columns: the last purchase's time, the purchases, the revenue.
     Rfm(usize),
+    /// Two counts compared with each other.
+    Pair(usize),
 }
 
 /// The aggregate expressions of every test, and how to read them back.
@@ -323,6 +325,18 @@ impl Columns {
                 ));
                 self.push(max(when(thens, time()).end().expect("case")));
                 Kind::LastTimes(first)
+            }
+            Test::RelativeCount {
+                event,
+                compared_to,
+                span,
+                ..
+            } => {
+                for side in [event, compared_to] {
+                    let rows = matches(side, schema).and(time_span(span.0, span.1));
+                    self.push(count(when(rows, lit(1i64)).end().expect("case")));
+                }
+                Kind::Pair(first)
             }
             Test::WasNew { .. } => {
                 // Every counted event up to `as_of` is in the scan: its earliest is the first.
@@ -435,6 +449,10 @@ impl Rows {
                 let before = self.int(c, row).unwrap_or(0);
                 let through = self.int(c + 1, row).unwrap_or(0);
                 before < i64::from(*n) && i64::from(*n) <= through
+            }
+            (Kind::Pair(c), Test::RelativeCount { op, .. }) => {
+                let (left, right) = (self.int(c, row).unwrap_or(0), self.int(c + 1, row));
+                op.holds(left as f64, right.unwrap_or(0) as f64)
             }
             (Kind::LastTimes(c), Test::Then { .. }) => {
                 match (self.int(c, row), self.int(c + 1, row)) {

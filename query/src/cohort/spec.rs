@@ -71,6 +71,23 @@ pub enum CohortCondition {
     WasNew(WasNew),
     /// Did one event, then later another, in the range (Amplitude's "…then").
     Then(Then),
+    /// Did one event more (or fewer, or as many) times than another in the range (Amplitude's
+    /// "relative count").
+    RelativeCount(RelativeCount),
+}
+
+/// "Relative count": how often `event` happened compared with `compared_to`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RelativeCount {
+    /// The event counted.
+    pub event: EventRef,
+    /// How its count compares with the other's.
+    pub op: CompareOp,
+    /// The event it is compared with.
+    pub compared_to: EventRef,
+    /// When both are counted.
+    pub during: During,
 }
 
 /// "Performed `first` … then `then`": an event of `first`, and an event of `then` strictly

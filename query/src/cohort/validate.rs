@@ -83,6 +83,13 @@ pub(crate) enum Test {
         query: RfmQuery,
         segment: RfmSegment,
     },
+    /// `count(event) op count(compared_to)` over `span`.
+    RelativeCount {
+        event: Matching,
+        op: CompareOp,
+        compared_to: Matching,
+        span: (i64, i64),
+    },
     /// The person's first counted event is in `span`.
     WasNew { span: (i64, i64) },
     /// An event of `first`, then one of `then` strictly later, both in `span`.
@@ -261,6 +268,15 @@ impl Checker {
                 self.test(Test::Rfm {
                     query,
                     segment: rfm.segment,
+                })
+            }
+            CohortCondition::RelativeCount(relative) => {
+                let at = format!("{at}.relative_count");
+                self.test(Test::RelativeCount {
+                    event: matching(&relative.event, &format!("{at}.event"))?,
+                    op: relative.op,
+                    compared_to: matching(&relative.compared_to, &format!("{at}.compared_to"))?,
+                    span: self.span(&relative.during, &format!("{at}.during"))?,
                 })
             }
             CohortCondition::Then(then) => {

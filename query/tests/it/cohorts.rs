@@ -71,6 +71,8 @@ enum Leaf {
     WasNew,
     /// An event of the first, then one of the second strictly later, both in the span.
     Then(Ev, Ev),
+    /// The first's count compared with the second's, in the span.
+    Relative(Ev, Op, Ev),
 }
 
 /// An event picked: a type or `_all`, optionally only of category `x`.
@@ -204,6 +206,9 @@ impl Def {
                     Leaf::WasNew => json!({"was_new": {"during": during}}),
                     Leaf::Then(a, b) => json!({"then": {"first": a.json(), "then": b.json(),
                                                         "during": during}}),
+                    Leaf::Relative(a, op, b) => json!({"relative_count": {
+                        "event": a.json(), "op": op.name(), "compared_to": b.json(),
+                        "during": during}}),
                     Leaf::Funnel(steps, k, dropped) => {
                         let steps: Vec<Value> =
                             steps.iter().map(|s| json!({"event_type": s})).collect();
@@ -320,6 +325,10 @@ impl Person<'_> {
                 let user = self.events.iter().filter_map(|e| e.user_id.clone()).max();
                 user.is_some_and(|u| ids.contains(&u))
             }
+            Leaf::Relative(a, op, b) => op.holds(
+                self.in_span(a, span).len() as f64,
+                self.in_span(b, span).len() as f64,
+            ),
             Leaf::Then(a, b) => {
                 let firsts = self.in_span(a, span);
                 let thens = self.in_span(b, span);
@@ -438,6 +447,8 @@ fn leaf_strategy() -> impl Strategy<Value = Def> {
             }),
         Just(Leaf::WasNew),
         (ev_strategy(), ev_strategy()).prop_map(|(a, b)| Leaf::Then(a, b)),
+        (ev_strategy(), op_strategy(), ev_strategy())
+            .prop_map(|(a, op, b)| Leaf::Relative(a, op, b)),
     ];
     (leaf, span_strategy()).prop_map(|(leaf, span)| Def::Leaf(leaf, span))
 }
@@ -603,6 +614,14 @@ fn each_condition_by_hand() {
     let then = json!({"then": {"first": {"event_type": "View"}, "then": {"event_type": "Purchase"},
                                "during": {"last_days": 3}}});
     assert_eq!(shop_members(then), ["u1"]);
+    // More views than purchases: u1 (3 to 1) and u3 (1 to 0); u2 viewed once, bought twice.
+    let relative = |op: &str| {
+        json!({"relative_count": {"event": {"event_type": "View"}, "op": op,
+                                  "compared_to": {"event_type": "Purchase"},
+                                  "during": {"last_days": 3}}})
+    };
+    assert_eq!(shop_members(relative("greater")), ["u1", "u3"]);
+    assert_eq!(shop_members(relative("less")), ["u2"]);
 }
 
 #[test]
