@@ -100,15 +100,13 @@ impl QueryEngine {
             Planned::Persons(plan) => plan,
             Planned::Events(query) => return self.list_events(&query).await,
             Planned::Cohort(query) => {
-                let inputs = self.person_inputs().await?;
-                self.load_cohorts(&cohorts, &inputs.persons)?;
+                let inputs = self.person_inputs(&cohorts).await?;
                 let table = inputs.table.clone();
                 let result = cohort::run::run(&inputs.ctx, table, &inputs.persons, &query).await?;
                 return Ok(QueryResult::Cohort(result));
             }
             Planned::Rfm(query) => {
-                let inputs = self.person_inputs().await?;
-                self.load_cohorts(&cohorts, &inputs.persons)?;
+                let inputs = self.person_inputs(&cohorts).await?;
                 let table = inputs.table.clone();
                 let result = rfm::run(&inputs.ctx, table, &inputs.persons, &query).await?;
                 return Ok(QueryResult::Rfm(result));
@@ -120,8 +118,7 @@ impl QueryEngine {
             ));
         };
         let plans = plan.clone().per_segment(&segments);
-        let inputs = self.person_inputs().await?;
-        self.load_cohorts(&cohorts, &inputs.persons)?;
+        let inputs = self.person_inputs(&cohorts).await?;
         let grouping = match group_by {
             Some(group_by) => Some(Grouping {
                 ranked: group_by.rank(&inputs, &plan).await?,
@@ -285,10 +282,13 @@ impl QueryEngine {
     }
 
     /// A fresh session over a fresh listing of the events, with the person map.
-    async fn person_inputs(&self) -> Result<Inputs, QueryError> {
+    /// The saved cohorts the spec's conditions name (`cohorts`) are read into their cells here,
+    /// with the person map their members are resolved by.
+    async fn person_inputs(&self, cohorts: &[Arc<CohortCell>]) -> Result<Inputs, QueryError> {
         let ctx = session();
         let table = table::events_table(&ctx, &self.data_dir).await?;
         let persons = self.persons.person_map(&ctx, &self.data_dir).await?;
+        self.load_cohorts(cohorts, &persons)?;
         Ok(Inputs {
             ctx,
             table,
