@@ -38,9 +38,9 @@ pub fn api_router(engine: Arc<QueryEngine>) -> Router {
 }
 
 async fn query(State(engine): State<Arc<QueryEngine>>, body: Bytes) -> Response {
-    let spec: QuerySpec = match serde_json::from_slice(&body) {
+    let spec: QuerySpec = match parse(&body, "invalid query spec") {
         Ok(spec) => spec,
-        Err(e) => return error(StatusCode::BAD_REQUEST, format!("invalid query spec: {e}")),
+        Err(response) => return *response,
     };
     match engine.run(&spec).await {
         Ok(result) => (StatusCode::OK, axum::Json(result)).into_response(),
@@ -113,9 +113,9 @@ async fn save_cohort(
     Path(name): Path<String>,
     body: Bytes,
 ) -> Response {
-    let body: CohortBody = match serde_json::from_slice(&body) {
+    let body: CohortBody = match parse(&body, "invalid cohort") {
         Ok(body) => body,
-        Err(e) => return error(StatusCode::BAD_REQUEST, format!("invalid cohort: {e}")),
+        Err(response) => return *response,
     };
     let cohort = SavedCohort {
         name,
@@ -191,9 +191,9 @@ async fn cohort_from_funnel(
     Path(name): Path<String>,
     body: Bytes,
 ) -> Response {
-    let body: FromFunnelBody = match serde_json::from_slice(&body) {
+    let body: FromFunnelBody = match parse(&body, "invalid request") {
         Ok(body) => body,
-        Err(e) => return error(StatusCode::BAD_REQUEST, format!("invalid request: {e}")),
+        Err(response) => return *response,
     };
     let QuerySpec::Funnel(funnel) = &body.funnel else {
         return error(
@@ -245,15 +245,21 @@ async fn compute_cohort(
     let body: ComputeBody = if body.is_empty() {
         ComputeBody::default()
     } else {
-        match serde_json::from_slice(&body) {
+        match parse(&body, "invalid request") {
             Ok(body) => body,
-            Err(e) => return error(StatusCode::BAD_REQUEST, format!("invalid request: {e}")),
+            Err(response) => return *response,
         }
     };
     match engine.compute_cohort(&name, body.as_of, body.limit).await {
         Ok((run, result)) => axum::Json(json!({"run": run, "result": result})).into_response(),
         Err(e) => failure(e),
     }
+}
+
+/// A JSON request body, or the 400 saying what is wrong with it (`what: serde's reason`).
+fn parse<T: serde::de::DeserializeOwned>(body: &[u8], what: &str) -> Result<T, Box<Response>> {
+    serde_json::from_slice(body)
+        .map_err(|e| Box::new(error(StatusCode::BAD_REQUEST, format!("{what}: {e}"))))
 }
 
 fn error(status: StatusCode, message: String) -> Response {
