@@ -6,6 +6,8 @@ use std::path::PathBuf;
 use anyhow::Context;
 use sluice_query::cohort::spec::CohortCondition;
 use sluice_query::cohort::store::{SavedCohort, ids_from_csv};
+use sluice_query::sync::config::FileFormat;
+use sluice_query::sync::{self, SyncConfig, SyncOutcome, SyncStore};
 use sluice_query::{QueryEngine, QuerySpec};
 
 #[derive(clap::Subcommand)]
@@ -58,6 +60,63 @@ pub(crate) enum CohortCommand {
         data: DataDir,
     },
     /// Delete a saved cohort, its history and its members.
+    Delete {
+        name: String,
+        #[command(flatten)]
+        data: DataDir,
+    },
+    /// Write a cohort's latest computation to a file: person_id, user_id, device_id per member.
+    Export {
+        name: String,
+        /// The file to write (replaced whole).
+        #[arg(long)]
+        out: PathBuf,
+        /// csv or parquet; from the file's extension when absent.
+        #[arg(long)]
+        format: Option<String>,
+        #[command(flatten)]
+        data: DataDir,
+    },
+    /// Syncs: keep a cohort up to date in Braze, a webhook, files or a Kafka topic
+    /// (docs/query-api.md, "Cohort syncs").
+    #[command(subcommand)]
+    Sync(SyncCommand),
+}
+
+#[derive(clap::Subcommand)]
+pub(crate) enum SyncCommand {
+    /// Save syncs from a JSON file: one sync config, or an array of them.
+    Save {
+        #[arg(long)]
+        file: PathBuf,
+        #[command(flatten)]
+        data: DataDir,
+    },
+    /// List the syncs and where each stands.
+    List {
+        #[command(flatten)]
+        data: DataDir,
+    },
+    /// Send a sync's changes now: what its cohort's latest computation changed since the last
+    /// completed sync (a failed sync resumes where it stopped).
+    Run {
+        name: String,
+        /// Compute the cohort first.
+        #[arg(long)]
+        compute: bool,
+        #[command(flatten)]
+        data: DataDir,
+    },
+    /// Print a sync's delivery log (JSON lines, newest last).
+    Log {
+        name: String,
+        /// Only the last entries.
+        #[arg(long, default_value_t = 50)]
+        limit: usize,
+        #[command(flatten)]
+        data: DataDir,
+    },
+    /// Delete a sync, its state and its log (the destination keeps what it holds).
     Delete {
         name: String,
         #[command(flatten)]
@@ -179,6 +238,105 @@ pub(crate) async fn run(command: CohortCommand) -> anyhow::Result<()> {
         CohortCommand::Delete { name, data } => {
             QueryEngine::new(data.data_dir).cohorts().delete(&name)?;
             println!("deleted cohort {name}");
+        }
+        CohortCommand::Export {
+            name,
+            out,
+            format,
+            data,
+        } => {
+            let format = file_format(format.as_deref(), &out)?;
+            let engine = QueryEngine::new(data.data_dir);
+            let members = sync::export(&engine, &name, &out, format).await?;
+            println!("wrote {members} members of {name} to {}", out.display());
+        }
+        CohortCommand::Sync(command) => run_sync(command).await?,
+    }
+    Ok(())
+}
+
+/// The format named, or the one `path`'s extension says.
+fn file_format(named: Option<&str>, path: &std::path::Path) -> anyhow::Result<FileFormat> {
+    let name = named
+        .map(str::to_owned)
+        .or_else(|| Some(path.extension()?.to_str()?.to_ascii_lowercase()))
+        .unwrap_or_default();
+    match name.as_str() {
+        "csv" => Ok(FileFormat::Csv),
+        "parquet" => Ok(FileFormat::Parquet),
+        _ => anyhow::bail!("give --format csv or --format parquet (or a .csv / .parquet file)"),
+    }
+}
+
+/// The sync configs of a file: one config, or an array of them.
+pub(crate) fn configs_from_file(path: &std::path::Path) -> anyhow::Result<Vec<SyncConfig>> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    let value: serde_json::Value =
+        serde_json::from_str(&text).with_context(|| format!("{} is not JSON", path.display()))?;
+    let configs = match value {
+        serde_json::Value::Array(_) => serde_json::from_value(value),
+        _ => serde_json::from_value(value).map(|one| vec![one]),
+    };
+    configs.with_context(|| {
+        format!(
+            "{} is not a sync config or an array of them",
+            path.display()
+        )
+    })
+}
+
+async fn run_sync(command: SyncCommand) -> anyhow::Result<()> {
+    match command {
+        SyncCommand::Save { file, data } => {
+            let store = SyncStore::new(&data.data_dir);
+            for config in configs_from_file(&file)? {
+                store
+                    .save(&config)
+                    .with_context(|| format!("sync {}", config.name))?;
+                println!("saved sync {}", config.name);
+            }
+        }
+        SyncCommand::List { data } => {
+            let store = SyncStore::new(&data.data_dir);
+            for name in store.names()? {
+                let config = store.get(&name)?;
+                let state = store.state(&name)?;
+                let every = config
+                    .every_secs
+                    .map_or_else(|| "manual".to_owned(), |s| format!("every {s} s"));
+                let held = state
+                    .synced_run_ms
+                    .map_or_else(|| "never synced".to_owned(), |ms| format!("holds {ms}"));
+                println!("{name}\t{}\t{every}\t{held}", config.cohort);
+            }
+        }
+        SyncCommand::Run {
+            name,
+            compute,
+            data,
+        } => {
+            let engine = QueryEngine::new(data.data_dir);
+            if compute {
+                let cohort = SyncStore::new(engine.data_dir()).get(&name)?.cohort;
+                engine.compute_cohort(&cohort, None, Some(0)).await?;
+            }
+            let report = sync::run(&engine, &name).await?;
+            println!("{}", serde_json::to_string_pretty(&report)?);
+            anyhow::ensure!(
+                report.outcome != SyncOutcome::Failed,
+                "sync {name} failed: {}",
+                report.detail.unwrap_or_default()
+            );
+        }
+        SyncCommand::Log { name, limit, data } => {
+            for entry in SyncStore::new(&data.data_dir).delivery_log(&name, Some(limit))? {
+                println!("{}", serde_json::to_string(&entry)?);
+            }
+        }
+        SyncCommand::Delete { name, data } => {
+            SyncStore::new(&data.data_dir).delete(&name)?;
+            println!("deleted sync {name}");
         }
     }
     Ok(())

@@ -73,6 +73,10 @@ pub(crate) struct ServeArgs {
     /// only when asked through the API or `sluice cohort compute`).
     #[arg(long, env = "SLUICE_COHORT_REFRESH_SECS", default_value_t = DEFAULT_COHORT_REFRESH_SECS)]
     pub(crate) cohort_refresh_secs: u64,
+    /// A JSON file of cohort syncs (one config or an array; docs/query-api.md, "Cohort
+    /// syncs"), saved at start; those with `every_secs` then run on their schedule.
+    #[arg(long, env = "SLUICE_SYNCS")]
+    pub(crate) syncs: Option<PathBuf>,
 }
 
 /// Saved cohorts are computed hourly by default (Amplitude's scheduled cadence).
@@ -276,6 +280,14 @@ pub(crate) async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         }
         None => start_pipeline(settings, Some(&args.compaction))?,
     };
+    if let Some(file) = &args.syncs {
+        let store = sluice_query::sync::SyncStore::new(&args.data_dir);
+        for config in crate::cohort::configs_from_file(file)? {
+            store
+                .save(&config)
+                .with_context(|| format!("{}: sync {}", file.display(), config.name))?;
+        }
+    }
     let refresh = Duration::from_secs(args.cohort_refresh_secs);
     serve_http(pipeline, &args.listen, refresh).await
 }
@@ -289,6 +301,7 @@ pub(crate) async fn serve_http(
     let engine = Arc::new(sluice_query::QueryEngine::new(pipeline.data_dir.clone()));
     let refresher = (!cohort_refresh.is_zero())
         .then(|| tokio::spawn(refresh_cohorts(Arc::clone(&engine), cohort_refresh)));
+    let syncer = tokio::spawn(run_scheduled_syncs(Arc::clone(&engine)));
     let app = sluice_ingest::collector::router(Arc::clone(&pipeline.collector))
         .merge(sluice_dashboards::api_router(engine));
     let listener = tokio::net::TcpListener::bind(listen)
@@ -308,6 +321,7 @@ pub(crate) async fn serve_http(
     if let Some(refresher) = refresher {
         refresher.abort();
     }
+    syncer.abort();
     if let Some(loader) = pipeline.loader {
         tracing::info!("draining the loader");
         tokio::task::spawn_blocking(move || loader.shutdown()).await?;
@@ -340,6 +354,34 @@ async fn refresh_cohorts(engine: Arc<sluice_query::QueryEngine>, period: Duratio
                 ),
                 Err(e) => tracing::error!(cohort = %name, error = %e, "computing a cohort"),
             }
+        }
+    }
+}
+
+/// How often the schedule of cohort syncs is looked at.
+const SYNC_SCHEDULE_CHECK: Duration = Duration::from_secs(15);
+
+/// Runs the scheduled cohort syncs that are due, every [`SYNC_SCHEDULE_CHECK`]; a sync that
+/// fails is logged (and in its delivery log) and tried again after its period.
+async fn run_scheduled_syncs(engine: Arc<sluice_query::QueryEngine>) {
+    let mut ticks = tokio::time::interval(SYNC_SCHEDULE_CHECK);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticks.tick().await;
+        let now = chrono::Utc::now().timestamp_millis();
+        match sluice_query::sync::run_due(&engine, now).await {
+            Ok(ran) => {
+                for (name, outcome) in ran {
+                    match outcome {
+                        Ok(report) => tracing::info!(
+                            sync = %name, outcome = ?report.outcome, entered = report.entered,
+                            exited = report.exited, sent = report.sent, "cohort synced"
+                        ),
+                        Err(e) => tracing::error!(sync = %name, error = %e, "cohort sync"),
+                    }
+                }
+            }
+            Err(e) => tracing::error!(error = %e, "reading the cohort syncs"),
         }
     }
 }

@@ -34,7 +34,8 @@ pub fn api_router(engine: Arc<QueryEngine>) -> Router {
             "/api/v1/cohorts/{name}/from-funnel",
             post(cohort_from_funnel),
         )
-        .with_state(engine)
+        .with_state(Arc::clone(&engine))
+        .merge(crate::syncs::router(engine))
 }
 
 async fn query(State(engine): State<Arc<QueryEngine>>, body: Bytes) -> Response {
@@ -257,12 +258,15 @@ async fn compute_cohort(
 }
 
 /// A JSON request body, or the 400 saying what is wrong with it (`what: serde's reason`).
-fn parse<T: serde::de::DeserializeOwned>(body: &[u8], what: &str) -> Result<T, Box<Response>> {
+pub(crate) fn parse<T: serde::de::DeserializeOwned>(
+    body: &[u8],
+    what: &str,
+) -> Result<T, Box<Response>> {
     serde_json::from_slice(body)
         .map_err(|e| Box::new(error(StatusCode::BAD_REQUEST, format!("{what}: {e}"))))
 }
 
-fn error(status: StatusCode, message: String) -> Response {
+pub(crate) fn error(status: StatusCode, message: String) -> Response {
     (
         status,
         axum::Json(json!({"code": status.as_u16(), "error": message})),

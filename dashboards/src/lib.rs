@@ -4,5 +4,6 @@
 //! Invariant: this crate depends on `query` only, never on `ingest`; the two meet through Parquet.
 
 mod api;
+mod syncs;
 
 pub use api::api_router;

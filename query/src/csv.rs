@@ -37,7 +37,7 @@ pub fn render_csv(result: &QueryResult) -> String {
 }
 
 /// One field, quoted when it holds a comma, a quote or a line break.
-fn field(text: &str) -> String {
+pub(crate) fn field(text: &str) -> String {
     if text.contains([',', '"', '\n', '\r']) {
         format!("\"{}\"", text.replace('"', "\"\""))
     } else {

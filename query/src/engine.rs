@@ -3,6 +3,7 @@
 //! Each query gets a fresh DataFusion session (two partitions, matching the machine) and a fresh
 //! listing of the event files, so Parquet files written since the last query are always seen.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -23,8 +24,12 @@ use crate::grouping::GroupBy;
 use crate::identity::PersonMap;
 use crate::person_cache::PersonCache;
 use crate::plan::{CheckedSegment, Grouping, Inputs, Planned, check_segments};
+use crate::property::column;
 use crate::spec::{Dataset, EventsQuery, QuerySpec};
+use crate::sync::store::PersonIds;
+use crate::whole_table::counted_event;
 use crate::{cohort, events, rfm, table};
+use datafusion::prelude::lit;
 
 /// How often a query is tried when files vanish under it.
 const MAX_ATTEMPTS: u32 = 3;
@@ -269,6 +274,29 @@ impl QueryEngine {
             .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
         let run = store.record(name, computed_ms, &day, &result.all_members)?;
         Ok((run, result))
+    }
+
+    /// The user id and (greatest) device id of each of `persons`, from their events of
+    /// `project` (all projects when none); a person with no event there is left out.
+    pub(crate) async fn person_ids(
+        &self,
+        project: Option<&str>,
+        persons: &[u64],
+    ) -> Result<BTreeMap<u64, PersonIds>, QueryError> {
+        let inputs = self.person_inputs(&[]).await?;
+        let Some(table) = inputs.table else {
+            return Ok(BTreeMap::new());
+        };
+        let mut filter = counted_event();
+        if let Some(project) = project {
+            filter = filter.and(column("project").eq(lit(project.to_owned())));
+        }
+        let listed: Vec<i64> = persons.iter().map(|&p| p as i64).collect();
+        let ids = cohort::run::ids_of(&inputs.ctx, table, &inputs.persons, filter, &listed).await?;
+        Ok(ids
+            .into_iter()
+            .map(|(person, (user_id, device_id))| (person as u64, PersonIds { user_id, device_id }))
+            .collect())
     }
 
     async fn list_events(&self, query: &EventsQuery) -> Result<QueryResult, QueryError> {

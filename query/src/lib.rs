@@ -12,6 +12,7 @@
 
 pub mod cohort;
 mod csv;
+mod durable_file;
 mod engine;
 mod error;
 mod events;
@@ -36,6 +37,7 @@ mod segmentation;
 mod shared;
 pub mod spec;
 mod stickiness;
+pub mod sync;
 mod table;
 mod whole_table;
 

@@ -739,3 +739,183 @@ async fn copies_to_side_topics(outage: bool) {
     );
     drop(server);
 }
+
+/// Every record of `topic` (JSON), read from the start until `expected` came and 2 s passed
+/// with nothing more.
+fn records_in_topic(broker: &str, topic: &str, group: &str, expected: usize) -> Vec<Value> {
+    use rdkafka::consumer::{BaseConsumer, Consumer};
+    use rdkafka::message::Message;
+    let consumer: BaseConsumer = rdkafka::ClientConfig::new()
+        .set("bootstrap.servers", broker)
+        .set("group.id", group)
+        .set("auto.offset.reset", "earliest")
+        .create()
+        .unwrap();
+    consumer.subscribe(&[topic]).unwrap();
+    let mut records = Vec::new();
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while records.len() < expected && std::time::Instant::now() < deadline {
+        if let Some(Ok(message)) = consumer.poll(Duration::from_millis(200)) {
+            let key = String::from_utf8(message.key().unwrap().to_vec()).unwrap();
+            let mut record: Value = serde_json::from_slice(message.payload().unwrap()).unwrap();
+            record["key"] = json!(key);
+            records.push(record);
+        }
+    }
+    let settle = std::time::Instant::now() + Duration::from_secs(2);
+    while std::time::Instant::now() < settle {
+        if let Some(Ok(message)) = consumer.poll(Duration::from_millis(200)) {
+            records.push(json!({"unexpected": message.offset()}));
+        }
+    }
+    records
+}
+
+/// A cohort synced to a Kafka topic of membership changes on the real broker, through the
+/// API of the real binary: first everyone entering, then after a change only who entered and
+/// who left; the delivery log over HTTP says so.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cohort_sync_writes_membership_changes_to_a_kafka_topic() {
+    let dir = tempfile::tempdir().unwrap();
+    let broker = Broker::in_memory(dir.path());
+    let data = dir.path().join("data");
+    let server = Server::start(&data, &["--api-key", KEY, "--time-zone", "UTC"]);
+    let http = reqwest::Client::new();
+    let base = &server.base_url;
+    let t = 1_768_003_200_000_i64;
+    let users: Vec<String> = (0..4).map(|i| format!("member-{i}")).collect();
+    let events: Vec<Value> = users
+        .iter()
+        .enumerate()
+        .map(|(i, user)| {
+            json!({"event_type": "Service Viewed", "user_id": user, "device_id": format!("dev-{i}"),
+                   "time": t + i as i64, "insert_id": format!("sync-{i}")})
+        })
+        .collect();
+    post(&http, base, &events).await;
+
+    let save_and_compute = async |members: &[String]| {
+        let cohort = json!({"definition": {"user_ids": members}});
+        let saved = http
+            .put(format!("{base}/api/v1/cohorts/members"))
+            .json(&cohort)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(saved.status(), 200);
+        // Computations are named by their millisecond: keep them apart.
+        tokio::time::sleep(Duration::from_millis(5)).await;
+        let (status, run) = crate::support::post_json(
+            &http,
+            &format!("{base}/api/v1/cohorts/members/compute"),
+            &json!({"as_of": "2026-01-10"}),
+        )
+        .await;
+        assert_eq!(status, 200, "{run}");
+    };
+    // The events must be stored before the cohort sees them.
+    crate::support::eventually(Duration::from_secs(20), "stored events", async || {
+        save_and_compute(&users[..3]).await;
+        let (_, shown) = get_json(&http, &format!("{base}/api/v1/cohorts/members")).await;
+        (shown["history"].as_array()?.last()?["size"] == 3).then_some(())
+    })
+    .await;
+
+    let sync = json!({"cohort": "members", "destination": {"kind": "kafka",
+        "brokers": broker.address(), "topic": "cohort-changes"}});
+    let saved = http
+        .put(format!("{base}/api/v1/syncs/to-kafka"))
+        .json(&sync)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(saved.status(), 200, "{}", saved.text().await.unwrap());
+    let (status, report) = crate::support::post_json(
+        &http,
+        &format!("{base}/api/v1/syncs/to-kafka/run"),
+        &json!({}),
+    )
+    .await;
+    assert_eq!(status, 200, "{report}");
+    assert_eq!(
+        (report["outcome"].clone(), report["entered"].clone()),
+        (json!("completed"), json!(3))
+    );
+
+    save_and_compute(&users[1..]).await;
+    let (status, report) = crate::support::post_json(
+        &http,
+        &format!("{base}/api/v1/syncs/to-kafka/run"),
+        &json!({}),
+    )
+    .await;
+    assert_eq!(status, 200, "{report}");
+    assert_eq!(
+        (report["entered"].clone(), report["exited"].clone()),
+        (json!(1), json!(1))
+    );
+
+    let records = tokio::task::spawn_blocking({
+        let address = broker.address();
+        move || records_in_topic(&address, "cohort-changes", "e2e-cohort-sync", 5)
+    })
+    .await
+    .unwrap();
+    let mut changes: Vec<(String, bool, String)> = records
+        .iter()
+        .map(|r| {
+            assert_eq!(r["cohort_name"], json!("members"), "{r}");
+            assert_eq!(r["key"], r["user_id"], "{r}");
+            (
+                r["user_id"].as_str().unwrap().to_owned(),
+                r["in_cohort"].as_bool().unwrap(),
+                r["message_id"]
+                    .as_str()
+                    .unwrap()
+                    .split("::")
+                    .nth(2)
+                    .unwrap()
+                    .to_owned(),
+            )
+        })
+        .collect();
+    changes.sort();
+    let change = |i: usize, in_cohort: bool| {
+        let side = if in_cohort { "enter" } else { "exit" };
+        (users[i].clone(), in_cohort, side.to_owned())
+    };
+    assert_eq!(
+        changes,
+        vec![
+            change(0, false),
+            change(0, true),
+            change(1, true),
+            change(2, true),
+            change(3, true),
+        ]
+    );
+
+    let (status, log) = get_json(&http, &format!("{base}/api/v1/syncs/to-kafka/log")).await;
+    assert_eq!(status, 200);
+    let completed = log["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["kind"] == "sync" && e["completed"] == true)
+        .count();
+    assert_eq!(completed, 2, "{log}");
+    // The config comes back as saved, and an unknown sync is a 404.
+    let (_, shown) = get_json(&http, &format!("{base}/api/v1/syncs/to-kafka")).await;
+    assert_eq!(
+        shown["sync"]["destination"]["topic"],
+        json!("cohort-changes")
+    );
+    let (status, _) = get_json(&http, &format!("{base}/api/v1/syncs/nope")).await;
+    assert_eq!(status, 404);
+}
+
+async fn get_json(http: &reqwest::Client, url: &str) -> (u16, Value) {
+    let response = http.get(url).send().await.unwrap();
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap_or(Value::Null))
+}

@@ -117,7 +117,7 @@ pub(crate) async fn run(
 }
 
 /// The user id and the (greatest) device id of each of `listed`, from their rows of the scan.
-async fn ids_of(
+pub(crate) async fn ids_of(
     ctx: &SessionContext,
     table: Arc<ListingTable>,
     persons: &Arc<PersonMap>,

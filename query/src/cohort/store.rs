@@ -13,14 +13,15 @@
 //! computation has its own millisecond name. So a crash never leaves a history line without its
 //! members.
 
-use std::fs::{self, File, OpenOptions};
-use std::io::{BufRead, BufReader, Write};
+use std::fs::{self, File};
+use std::io::BufReader;
 use std::path::{Path, PathBuf};
 
 use roaring::RoaringTreemap;
 use serde::{Deserialize, Serialize};
 
 use super::spec::CohortCondition;
+use crate::durable_file::{append_line, read_lines, write_atomically};
 
 /// The folder of a data directory that holds saved cohorts.
 pub const COHORTS_DIR: &str = "cohorts";
@@ -52,6 +53,20 @@ pub struct SavedCohort {
     pub time_zone: String,
     /// Who belongs (the conditions of a cohort spec).
     pub definition: CohortCondition,
+}
+
+/// Checks that `name` can name a cohort (or a sync): 1 to 64 of `a-z`, `0-9`, `-` and `_`.
+pub fn check_name(name: &str) -> Result<(), StoreError> {
+    let valid = !name.is_empty()
+        && name.len() <= MAX_NAME
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_');
+    if valid {
+        Ok(())
+    } else {
+        Err(StoreError::InvalidName(name.to_owned()))
+    }
 }
 
 /// The user ids of an uploaded list: one per line (a CSV of one column), blank lines and a
@@ -140,14 +155,7 @@ impl CohortStore {
     }
 
     fn folder(&self, name: &str) -> Result<PathBuf, StoreError> {
-        let valid = !name.is_empty()
-            && name.len() <= MAX_NAME
-            && name
-                .bytes()
-                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_');
-        if !valid {
-            return Err(StoreError::InvalidName(name.to_owned()));
-        }
+        check_name(name)?;
         Ok(self.dir.join(name))
     }
 
@@ -160,7 +168,8 @@ impl CohortStore {
             path: folder.clone(),
             reason: e.to_string(),
         })?;
-        write_atomically(&folder.join(DEFINITION_FILE), &text)
+        let path = folder.join(DEFINITION_FILE);
+        write_atomically(&path, &text).map_err(io(&path))
     }
 
     /// The cohort saved as `name`.
@@ -218,25 +227,7 @@ impl CohortStore {
             return Err(StoreError::NotFound(name.to_owned()));
         }
         let path = folder.join(HISTORY_FILE);
-        let file = match File::open(&path) {
-            Ok(file) => file,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-            Err(e) => return Err(io(&path)(e)),
-        };
-        let mut runs = Vec::new();
-        for line in BufReader::new(file).lines() {
-            let line = line.map_err(io(&path))?;
-            if line.trim().is_empty() {
-                continue;
-            }
-            // A line cut short by a crash mid-append is the last one: it never was a
-            // computation (its members were written first, but the line did not finish).
-            match serde_json::from_str(&line) {
-                Ok(run) => runs.push(run),
-                Err(_) => break,
-            }
-        }
-        Ok(runs)
+        read_lines(&path).map_err(io(&path))
     }
 
     /// The members of the computation `run` of `name`.
@@ -304,59 +295,15 @@ impl CohortStore {
         let path = self.run_path(name, computed_ms)?;
         let mut bytes = Vec::with_capacity(members.serialized_size());
         members.serialize_into(&mut bytes).map_err(io(&path))?;
-        write_atomically(&path, &bytes)?;
+        write_atomically(&path, &bytes).map_err(io(&path))?;
         let history = self.folder(name)?.join(HISTORY_FILE);
-        let mut line = serde_json::to_vec(&run).map_err(|e| StoreError::Corrupt {
+        let line = serde_json::to_vec(&run).map_err(|e| StoreError::Corrupt {
             path: history.clone(),
             reason: e.to_string(),
         })?;
-        line.push(b'\n');
-        cut_partial_line(&history)?;
-        let mut file = OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&history)
-            .map_err(io(&history))?;
-        file.write_all(&line).map_err(io(&history))?;
-        file.sync_all().map_err(io(&history))?;
+        append_line(&history, &line).map_err(io(&history))?;
         Ok(run)
     }
-}
-
-/// Cuts a line a crash left unfinished at the end of the history, so the next line starts on
-/// its own.
-fn cut_partial_line(path: &Path) -> Result<(), StoreError> {
-    let bytes = match fs::read(path) {
-        Ok(bytes) => bytes,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
-        Err(e) => return Err(io(path)(e)),
-    };
-    if bytes.is_empty() || bytes.ends_with(b"\n") {
-        return Ok(());
-    }
-    let keep = bytes.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
-    let file = OpenOptions::new()
-        .write(true)
-        .open(path)
-        .map_err(io(path))?;
-    file.set_len(keep as u64).map_err(io(path))?;
-    file.sync_all().map_err(io(path))
-}
-
-/// Writes `bytes` to `path` so that readers see the old file or the whole new one, and it
-/// survives a crash once this returns.
-fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), StoreError> {
-    let temporary = path.with_extension("tmp");
-    let mut file = File::create(&temporary).map_err(io(&temporary))?;
-    file.write_all(bytes).map_err(io(&temporary))?;
-    file.sync_all().map_err(io(&temporary))?;
-    fs::rename(&temporary, path).map_err(io(path))?;
-    if let Some(folder) = path.parent() {
-        File::open(folder)
-            .and_then(|f| f.sync_all())
-            .map_err(io(folder))?;
-    }
-    Ok(())
 }
 
 #[cfg(test)]

@@ -1,5 +1,7 @@
 use super::*;
 use crate::cohort::spec::CohortCondition;
+use std::fs::OpenOptions;
+use std::io::Write;
 
 fn cohort(name: &str) -> SavedCohort {
     SavedCohort {
