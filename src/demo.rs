@@ -11,18 +11,21 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use sluice_ingest::collector::RequestMeta;
-use sluice_ingest::demo::{DEMO_API_KEY, DemoConfig};
+use sluice_ingest::demo::{DEMO_API_KEY, DemoBatch, DemoConfig, Simulation};
 use sluice_ingest::{Collector, CollectorConfig, Projects};
 use sluice_schema::TrackingPlan;
 use sluice_schema::amplitude::{DEFAULT_MIN_ID_LENGTH, UploadRequest};
 use tokio::task::JoinSet;
 
+use crate::scenario;
 use crate::server::{self, PipelineSettings};
 
 /// The tracking plan of the demo marketplace.
 const MARKETPLACE_PLAN: &str = include_str!("../schema/plans/marketplace.toml");
 /// Written once the demo data set is complete, with its event count.
 const COMPLETE_MARKER: &str = "demo-complete";
+/// The seed scenario's rescue campaign is sent this many days before the demo data ends.
+const RESCUE_DAYS_BEFORE_END: i32 = 3;
 /// Upload batches in flight at once while generating (they share fsyncs).
 const IN_FLIGHT: usize = 8;
 
@@ -85,13 +88,33 @@ pub(crate) async fn run(args: DemoArgs) -> anyhow::Result<()> {
         };
         let progress = &embedded_loader(&pipeline)?.progress;
         let loaded_before = progress.events_loaded.load(Ordering::Relaxed);
-        let accepted = generate(&pipeline.collector, &config).await?;
+        let mut simulation = Simulation::new(&config);
+        // The seed scenario needs a week of history before the rescue campaign's day.
+        let rescue_day = simulation.days() - RESCUE_DAYS_BEFORE_END;
+        let scenario = rescue_day >= 7;
+        let until = if scenario {
+            rescue_day
+        } else {
+            simulation.days()
+        };
+        let mut accepted = send(&pipeline.collector, simulation.batches_before(until)).await?;
+        if scenario {
+            wait_until_loaded(&progress.events_loaded, loaded_before + accepted).await;
+            let as_of = simulation.date(rescue_day - 1);
+            let users = scenario::sync_dropoffs(&args.data_dir, as_of).await?;
+            simulation.send_rescue_to(users);
+            let all = simulation.days();
+            accepted += send(&pipeline.collector, simulation.batches_before(all)).await?;
+        }
         wait_until_loaded(&progress.events_loaded, loaded_before + accepted).await;
         std::fs::write(&marker, accepted.to_string()).context("writing the demo marker")?;
         eprintln!(
             "demo data ready: {accepted} events in {}",
             args.data_dir.display()
         );
+        if scenario {
+            scenario::report(&args.data_dir).await?;
+        }
     }
     if args.no_serve {
         if let Some(loader) = pipeline.loader {
@@ -107,13 +130,16 @@ pub(crate) async fn run(args: DemoArgs) -> anyhow::Result<()> {
     server::serve_http(pipeline, &args.listen, refresh).await
 }
 
-/// Sends every generated batch through the collector; returns the number of events accepted.
-async fn generate(collector: &Arc<Collector>, config: &DemoConfig) -> anyhow::Result<u64> {
+/// Sends every batch through the collector; returns the number of events accepted.
+async fn send(
+    collector: &Arc<Collector>,
+    batches: impl Iterator<Item = DemoBatch>,
+) -> anyhow::Result<u64> {
     let started = Instant::now();
     let mut in_flight = JoinSet::new();
     let mut accepted = 0u64;
     let mut next_report = 100_000;
-    for batch in sluice_ingest::demo::generate(config) {
+    for batch in batches {
         if in_flight.len() >= IN_FLIGHT {
             accepted += joined(in_flight.join_next().await)?;
         }

@@ -5,6 +5,7 @@ mod cohort;
 mod demo;
 mod kafka;
 mod quarantine;
+mod scenario;
 mod server;
 
 use std::path::PathBuf;

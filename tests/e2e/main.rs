@@ -3,6 +3,7 @@
 
 mod cohort;
 mod crash;
+mod demo;
 mod funnel;
 mod kafka;
 mod quarantine;

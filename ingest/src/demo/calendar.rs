@@ -63,6 +63,12 @@ impl Calendar {
         self.days
     }
 
+    /// The date of day `day`.
+    pub(crate) fn date(&self, day: i32) -> NaiveDate {
+        let offset = chrono::Days::new(u64::try_from(day).unwrap_or(0));
+        self.first_day + offset
+    }
+
     /// The first millisecond of day `day`.
     pub(crate) fn day_start(&self, day: i32) -> i64 {
         self.start_ms + i64::from(day) * DAY_MS

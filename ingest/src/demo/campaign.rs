@@ -8,6 +8,12 @@
 //! `Campaign Message Clicked`; for a few days afterwards the person buys more readily (the lift an
 //! analysis should find), and purchases in that time carry the campaign's id. Every campaign runs
 //! an A/B test of two message variants, split by person, with different click rates.
+//!
+//! The last campaign, the drop-off rescue, is the seed scenario's: its audience is not a rule
+//! but the members of a cohort synced to the campaign engine ([`SyncedAudience`], set by
+//! `sluice demo` mid-simulation from the cohort sync's files), and the engine reports its
+//! engagement the way Braze does — Currents events, translated by the collector's `/currents`
+//! code into the same `Campaign …` events.
 
 use chrono::Weekday;
 use rand::rngs::StdRng;
@@ -56,6 +62,18 @@ enum Audience {
     Fans(&'static [u8]),
     /// Everyone reachable.
     Everyone,
+    /// The members of a cohort synced to the campaign engine.
+    Synced,
+}
+
+/// The members of a cohort synced to the campaign engine (their user ids), and the day the
+/// rescue campaign is sent to them.
+#[derive(Debug, Clone, Default)]
+pub struct SyncedAudience {
+    /// The simulated day (0-based) the campaign sends on.
+    pub day: i32,
+    /// The user ids the sync delivered.
+    pub users: std::collections::HashSet<String>,
 }
 
 /// When a campaign sends.
@@ -67,6 +85,8 @@ enum Schedule {
     Weekly(Weekday),
     /// Once, at this fraction of the window.
     Once(f64),
+    /// Once, on the day a cohort was synced to the engine for it.
+    Synced,
 }
 
 /// One CRM campaign.
@@ -92,16 +112,23 @@ pub(crate) struct Campaign {
     pub(crate) lift: f64,
 }
 
-/// The campaigns, in priority order: a person gets at most one message a day.
+/// The campaigns; a person gets at most one message a day, the first of [`PRIORITY`] that
+/// targets them.
 #[rustfmt::skip]
-pub(crate) const CAMPAIGNS: [Campaign; 6] = [
+pub(crate) const CAMPAIGNS: [Campaign; 7] = [
     Campaign { id: "cmp_welcome_coupon", name: "Welcome coupon 10%", channel: Channel::Email, audience: Audience::NewSignups, schedule: Schedule::Daily, send_hour_utc: 1, open_rate: 0.45, click_rate: 0.25, variant_b: 1.3, lift: 1.6 },
     Campaign { id: "cmp_checkout_reminder", name: "Checkout reminder", channel: Channel::Push, audience: Audience::AbandonedCheckout, schedule: Schedule::Daily, send_hour_utc: 10, open_rate: 0.25, click_rate: 0.7, variant_b: 1.15, lift: 2.0 },
     Campaign { id: "cmp_design_week", name: "Design Week: up to 30% off", channel: Channel::Push, audience: Audience::Fans(&[0, 3, 7]), schedule: Schedule::Once(0.55), send_hour_utc: 3, open_rate: 0.12, click_rate: 0.45, variant_b: 1.1, lift: 1.6 },
     Campaign { id: "cmp_autumn_sale", name: "Autumn Mega Sale", channel: Channel::Sms, audience: Audience::Everyone, schedule: Schedule::Once(0.93), send_hour_utc: 3, open_rate: 0.0, click_rate: 0.05, variant_b: 1.25, lift: 1.7 },
     Campaign { id: "cmp_winback_20", name: "We miss you: 20% off", channel: Channel::Email, audience: Audience::Dormant, schedule: Schedule::Weekly(Weekday::Thu), send_hour_utc: 9, open_rate: 0.15, click_rate: 0.12, variant_b: 1.5, lift: 1.8 },
     Campaign { id: "cmp_weekly_picks", name: "Weekly picks", channel: Channel::Email, audience: Audience::RecentlyActive, schedule: Schedule::Weekly(Weekday::Tue), send_hour_utc: 2, open_rate: 0.22, click_rate: 0.10, variant_b: 1.4, lift: 1.3 },
+    Campaign { id: "cmp_dropoff_rescue", name: "Still deciding? 10% off what you viewed", channel: Channel::Email, audience: Audience::Synced, schedule: Schedule::Synced, send_hour_utc: 1, open_rate: 0.42, click_rate: 0.3, variant_b: 1.35, lift: 2.2 },
 ];
+
+/// The drop-off rescue campaign's index in [`CAMPAIGNS`].
+const RESCUE: usize = 6;
+/// The order campaigns are considered in: the rescue (sent once, to a synced cohort) first.
+const PRIORITY: [usize; 7] = [RESCUE, 0, 1, 2, 3, 4, 5];
 
 /// A click on a campaign message: it opens a session at `at`.
 #[derive(Debug, Clone, Copy)]
@@ -151,15 +178,16 @@ fn campaign_properties(c: &Campaign, variant_b: bool) -> Map<String, Value> {
 }
 
 impl Campaign {
-    fn sends_on(&self, day: i32, world: &World) -> bool {
+    fn sends_on(&self, day: i32, world: &World, synced: Option<&SyncedAudience>) -> bool {
         match self.schedule {
             Schedule::Daily => true,
             Schedule::Weekly(weekday) => world.calendar.weekday(day) == weekday,
             Schedule::Once(at) => day == (f64::from(world.calendar.days()) * at) as i32,
+            Schedule::Synced => synced.is_some_and(|s| s.day == day),
         }
     }
 
-    fn targets(&self, p: &Person, day: i32) -> bool {
+    fn targets(&self, p: &Person, day: i32, synced: Option<&SyncedAudience>) -> bool {
         if self.channel == Channel::Push && !p.has_app() {
             return false;
         }
@@ -171,6 +199,7 @@ impl Campaign {
             Audience::Dormant => (14..=60).contains(&idle),
             Audience::Fans(categories) => categories.contains(&p.favourite),
             Audience::Everyone => true,
+            Audience::Synced => synced.is_some_and(|s| s.users.contains(&ids::user_id(p.index))),
         }
     }
 }
@@ -181,15 +210,16 @@ pub(crate) fn deliver(
     world: &World,
     person: &Person,
     day: i32,
+    synced: Option<&SyncedAudience>,
     out: &mut Vec<Value>,
 ) -> Option<Click> {
     if !person.opt_in || !person.signed_up() || person.shop.is_some() {
         return None;
     }
-    let (index, campaign) = CAMPAIGNS
+    let (index, campaign) = PRIORITY
         .iter()
-        .enumerate()
-        .find(|(_, c)| c.sends_on(day, world) && c.targets(person, day))?;
+        .map(|&i| (i, &CAMPAIGNS[i]))
+        .find(|(_, c)| c.sends_on(day, world, synced) && c.targets(person, day, synced))?;
     let seed = world.seed;
     let key = |what: u64| [u64::from(person.index), index as u64, day as u64, what];
     let variant_b = ids::hash(
@@ -203,10 +233,11 @@ pub(crate) fn deliver(
     let sent =
         world.calendar.day_start(day) + campaign.send_hour_utc * 60 * MINUTE_MS + send_window;
     let latest = world.calendar.last_session_start(day);
-    out.push(server_event(
+    out.push(engine_event(
         world,
         person,
-        "Campaign Message Sent",
+        index,
+        Report::Sent,
         sent,
         &base,
         key(10),
@@ -217,10 +248,11 @@ pub(crate) fn deliver(
         if ids::unit(seed, Stream::Campaign, &key(6)) < BOUNCE_RATE {
             return None;
         }
-        out.push(server_event(
+        out.push(engine_event(
             world,
             person,
-            "Campaign Message Delivered",
+            index,
+            Report::Delivered,
             sent + 2_000,
             &base,
             key(12),
@@ -237,10 +269,11 @@ pub(crate) fn deliver(
         if engaged_at > latest {
             return None;
         }
-        out.push(server_event(
+        out.push(engine_event(
             world,
             person,
-            "Campaign Message Opened",
+            index,
+            Report::Opened,
             engaged_at,
             &base,
             key(11),
@@ -249,10 +282,11 @@ pub(crate) fn deliver(
     if campaign.channel == Channel::Email
         && ids::unit(seed, Stream::Campaign, &key(7)) < UNSUBSCRIBE_RATE
     {
-        out.push(server_event(
+        out.push(engine_event(
             world,
             person,
-            "Campaign Unsubscribed",
+            index,
+            Report::Unsubscribed,
             engaged_at + 30_000,
             &base,
             key(13),
@@ -295,14 +329,94 @@ pub(crate) fn converted(
         == 1;
     let mut properties = campaign_properties(c, variant_b);
     properties.remove("channel");
-    out.push(server_event(
+    out.push(engine_event(
         world,
         person,
-        "Campaign Converted",
+        usize::from(campaign),
+        Report::Converted,
         at + 60_000,
         &properties,
         [u64::from(person.index), u64::from(campaign), order, 14],
     ));
+}
+
+/// What the campaign engine reports.
+#[derive(Debug, Clone, Copy)]
+enum Report {
+    Sent,
+    Delivered,
+    Opened,
+    Unsubscribed,
+    Converted,
+}
+
+impl Report {
+    /// The event's name in the data.
+    fn event_type(self) -> &'static str {
+        match self {
+            Report::Sent => "Campaign Message Sent",
+            Report::Delivered => "Campaign Message Delivered",
+            Report::Opened => "Campaign Message Opened",
+            Report::Unsubscribed => "Campaign Unsubscribed",
+            Report::Converted => "Campaign Converted",
+        }
+    }
+
+    /// The Currents event type Braze exports it as.
+    fn currents_type(self, channel: Channel) -> String {
+        let channel = match channel {
+            Channel::Push => "pushnotification",
+            Channel::Email => "email",
+            Channel::Sms => "sms",
+        };
+        match self {
+            Report::Sent => format!("users.messages.{channel}.Send"),
+            Report::Delivered => format!("users.messages.{channel}.Delivery"),
+            Report::Opened => format!("users.messages.{channel}.Open"),
+            Report::Unsubscribed => format!("users.messages.{channel}.Unsubscribe"),
+            Report::Converted => "users.campaigns.Conversion".to_owned(),
+        }
+    }
+}
+
+/// An event the campaign engine reports about `campaign` (an index of [`CAMPAIGNS`]): the
+/// rescue campaign's as a Braze Currents event translated by the collector's `/currents` code
+/// (the engine it was synced to exports that way); the others' as the CRM's own events.
+fn engine_event(
+    world: &World,
+    person: &Person,
+    campaign: usize,
+    report: Report,
+    time: i64,
+    properties: &Map<String, Value>,
+    key: [u64; 4],
+) -> Value {
+    if campaign != RESCUE {
+        return server_event(world, person, report.event_type(), time, properties, key);
+    }
+    let c = &CAMPAIGNS[campaign];
+    let text = |name: &str| properties.get(name).cloned().unwrap_or(Value::Null);
+    let currents = json!({
+        "event_type": report.currents_type(c.channel),
+        "id": ids::uuid_for(world.seed, Stream::ServerInsert, &key),
+        "time": time / 1000,
+        "user": {
+            "user_id": format!("braze-{:06}", person.index),
+            "external_user_id": ids::user_id(person.index),
+            "timezone": "Asia/Seoul",
+        },
+        "properties": {
+            "campaign_id": c.id,
+            "campaign_name": c.name,
+            "message_variation_name": text("variant"),
+            "send_id": format!("{}-{}", c.id, time / 86_400_000),
+        },
+    });
+    let body = json!({ "events": [currents] }).to_string();
+    crate::collector::currents::amplitude_events(body.as_bytes())
+        .ok()
+        .and_then(|mut events| events.pop())
+        .unwrap_or(Value::Null)
 }
 
 /// An event reported by the CRM: `user_id` only (the collector derives a device id), no session.

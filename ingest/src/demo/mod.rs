@@ -79,12 +79,14 @@ pub struct DemoBatch {
     pub client_upload_time_ms: i64,
 }
 
+pub use campaign::SyncedAudience;
+
 /// Generates the demo events, in time order, at most 1000 per batch.
 ///
 /// Deterministic: the same config gives the same batches. Memory is bounded by the population
 /// and one simulated day; the data set is never held at once.
 pub fn generate(config: &DemoConfig) -> impl Iterator<Item = DemoBatch> + use<> {
-    Generator::new(config)
+    Simulation::new(config)
 }
 
 /// Facts every part of the simulation reads and none changes.
@@ -98,20 +100,25 @@ pub(crate) struct World {
     pub(crate) catalog: Catalog,
 }
 
-/// The simulation's state between batches.
-struct Generator {
+/// The simulation's state between batches: an iterator of the demo's batches that can also be
+/// taken a few days at a time ([`Simulation::batches_before`]), so that the seed scenario can
+/// look at the data so far and hand the campaign engine a synced cohort
+/// ([`Simulation::send_rescue_to`]) before the simulation goes on.
+pub struct Simulation {
     world: World,
     people: Vec<Person>,
     market: Market,
     next_day: i32,
     pending: std::vec::IntoIter<Value>,
+    synced: Option<SyncedAudience>,
 }
 
-impl Generator {
-    fn new(config: &DemoConfig) -> Generator {
+impl Simulation {
+    /// The simulation of `config`, before its first day.
+    pub fn new(config: &DemoConfig) -> Simulation {
         let calendar = Calendar::new(config.end_date, config.days);
         let (people, catalog) = population::build(config.seed, config.users, &calendar);
-        Generator {
+        Simulation {
             world: World {
                 seed: config.seed,
                 calendar,
@@ -121,15 +128,64 @@ impl Generator {
             market: Market::default(),
             next_day: 0,
             pending: Vec::new().into_iter(),
+            synced: None,
+        }
+    }
+
+    /// Days simulated in all.
+    pub fn days(&self) -> i32 {
+        self.world.calendar.days() as i32
+    }
+
+    /// The date of simulated day `day` (0-based).
+    pub fn date(&self, day: i32) -> NaiveDate {
+        self.world.calendar.date(day)
+    }
+
+    /// The batches of the days before `day` not handed out yet; the simulation stops there
+    /// until asked for more.
+    pub fn batches_before(&mut self, day: i32) -> impl Iterator<Item = DemoBatch> + '_ {
+        std::iter::from_fn(move || self.next_batch(day))
+    }
+
+    /// The campaign engine received `users` (user ids) from a cohort sync: the drop-off rescue
+    /// campaign goes to them on the next simulated day.
+    pub fn send_rescue_to(&mut self, users: std::collections::HashSet<String>) {
+        self.synced = Some(SyncedAudience {
+            day: self.next_day,
+            users,
+        });
+    }
+
+    /// The next batch of the days before `until`.
+    fn next_batch(&mut self, until: i32) -> Option<DemoBatch> {
+        loop {
+            let events: Vec<Value> = self.pending.by_ref().take(MAX_BATCH_EVENTS).collect();
+            if let Some(last) = events.last() {
+                let last_time = last.get("time").and_then(Value::as_i64).unwrap_or_default();
+                let delay =
+                    ids::hash(self.world.seed, Stream::Upload, &[last_time as u64]) % 30_000;
+                return Some(DemoBatch {
+                    events,
+                    client_upload_time_ms: last_time + 2_000 + delay as i64,
+                });
+            }
+            if self.next_day >= until.min(self.days()) {
+                return None;
+            }
+            let day = self.next_day;
+            self.next_day += 1;
+            self.pending = self.simulate_day(day).into_iter();
         }
     }
 
     /// Simulates one day for everyone who has arrived; returns its events sorted by time.
     fn simulate_day(&mut self, day: i32) -> Vec<Value> {
-        let Generator {
+        let Simulation {
             world,
             people,
             market,
+            synced,
             ..
         } = self;
         let mut out = Vec::new();
@@ -143,7 +199,7 @@ impl Generator {
             while let Some((_, task)) = tasks.next_if(|(who, _)| *who == person.index) {
                 mine.push(task);
             }
-            let click = campaign::deliver(world, person, day, &mut out);
+            let click = campaign::deliver(world, person, day, synced.as_ref(), &mut out);
             let returns = || {
                 let draw = ids::unit(
                     world.seed,
@@ -166,28 +222,12 @@ impl Generator {
     }
 }
 
-impl Iterator for Generator {
+impl Iterator for Simulation {
     type Item = DemoBatch;
 
     fn next(&mut self) -> Option<DemoBatch> {
-        loop {
-            let events: Vec<Value> = self.pending.by_ref().take(MAX_BATCH_EVENTS).collect();
-            if let Some(last) = events.last() {
-                let last_time = last.get("time").and_then(Value::as_i64).unwrap_or_default();
-                let delay =
-                    ids::hash(self.world.seed, Stream::Upload, &[last_time as u64]) % 30_000;
-                return Some(DemoBatch {
-                    events,
-                    client_upload_time_ms: last_time + 2_000 + delay as i64,
-                });
-            }
-            if self.next_day >= self.world.calendar.days() as i32 {
-                return None;
-            }
-            let day = self.next_day;
-            self.next_day += 1;
-            self.pending = self.simulate_day(day).into_iter();
-        }
+        let all = self.days();
+        self.next_batch(all)
     }
 }
 
