@@ -7,7 +7,7 @@
 use chrono::{DateTime, Days, NaiveDate};
 use datafusion::arrow::datatypes::{DataType, Schema};
 use datafusion::common::{Column, ScalarValue};
-use datafusion::logical_expr::{Expr, cast, lit};
+use datafusion::logical_expr::{Expr, cast, lit, when};
 use datafusion::prelude::coalesce;
 use sluice_schema::layout::{EVENT_PROPERTY_PREFIX, PARTITION_COLUMN, USER_PROPERTY_PREFIX};
 
@@ -34,6 +34,12 @@ pub(crate) fn resolve(property: &PropertyRef, schema: &Schema) -> Expr {
             bag_property(schema, USER_PROPERTY_PREFIX, USER_PROPERTIES, name)
         }
         PropertyRef::Field(name) => text_column(schema, name).unwrap_or_else(null_text),
+        PropertyRef::Cohort(cell) => when(
+            crate::cohort::filter::in_cohort(cell, false, schema),
+            lit(cell.name.clone()),
+        )
+        .otherwise(null_text())
+        .unwrap_or_else(|_| null_text()),
     }
 }
 

@@ -138,6 +138,7 @@ fn breakdown(property: &PropertyRef) -> Breakdown {
         PropertyRef::Event(name) => (BreakdownKind::Event, name),
         PropertyRef::User(name) => (BreakdownKind::User, name),
         PropertyRef::Field(name) => (BreakdownKind::Field, name),
+        PropertyRef::Cohort(cell) => (BreakdownKind::Cohort, &cell.name),
     };
     Breakdown {
         kind,

@@ -144,6 +144,9 @@ pub(crate) enum PropertyRef {
     User(String),
     /// A top-level column.
     Field(String),
+    /// Membership of a saved cohort (group-by only): the cohort's name for its members'
+    /// events, none for everyone else's.
+    Cohort(std::sync::Arc<crate::cohort::filter::CohortCell>),
 }
 
 pub(crate) fn today_in(tz: Tz) -> NaiveDate {
@@ -1178,6 +1181,10 @@ fn validate_exclusion(
 }
 
 fn validate_breakdown(breakdown: &Breakdown) -> Result<PropertyRef, SpecError> {
+    if breakdown.kind == BreakdownKind::Cohort {
+        return group_by_property(0, breakdown.kind, &breakdown.property)
+            .map_err(|_| SpecError::EmptyBreakdownProperty);
+    }
     property_ref(breakdown.kind, &breakdown.property).map_err(|problem| match problem {
         FilterProblem::UnknownField(name) => SpecError::UnknownField(name),
         _ => SpecError::EmptyBreakdownProperty,
@@ -1190,6 +1197,14 @@ pub(crate) fn group_by_property(
     kind: BreakdownKind,
     name: &str,
 ) -> Result<PropertyRef, SpecError> {
+    if kind == BreakdownKind::Cohort {
+        if name.is_empty() {
+            return Err(SpecError::EmptyGroupByProperty { index });
+        }
+        return Ok(PropertyRef::Cohort(crate::cohort::filter::CohortCell::new(
+            name,
+        )));
+    }
     property_ref(kind, name).map_err(|problem| match problem {
         FilterProblem::UnknownField(name) => SpecError::UnknownGroupByField { index, name },
         FilterProblem::CohortIsNotAProperty(name) => SpecError::Filter {
