@@ -222,6 +222,7 @@ impl QueryEngine {
             to: funnel.date_range.to.clone(),
             last_days: funnel.date_range.last_days,
             since: None,
+            within_days_of_first_use: None,
         };
         let cohort = SavedCohort {
             name: name.to_owned(),
