@@ -1,5 +1,6 @@
 //! Integration tests of `sluice-query`: the engine over real Parquet files.
 
+mod chart_cohorts;
 mod cohorts;
 mod differential;
 mod engine;
