@@ -12,7 +12,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde::Deserialize;
 use serde_json::json;
-use sluice_query::cohort::spec::CohortCondition;
+use sluice_query::cohort::spec::{CohortCondition, LifecycleState};
 use sluice_query::cohort::store::{SavedCohort, StoreError, ids_from_csv};
 use sluice_query::{QueryEngine, QueryError, QuerySpec};
 
@@ -33,6 +33,14 @@ pub fn api_router(engine: Arc<QueryEngine>) -> Router {
         .route(
             "/api/v1/cohorts/{name}/from-funnel",
             post(cohort_from_funnel),
+        )
+        .route(
+            "/api/v1/cohorts/{name}/from-retention",
+            post(cohort_from_retention),
+        )
+        .route(
+            "/api/v1/cohorts/{name}/from-lifecycle",
+            post(cohort_from_lifecycle),
         )
         .with_state(Arc::clone(&engine))
         .merge(crate::syncs::router(engine))
@@ -208,6 +216,109 @@ async fn cohort_from_funnel(
             Err(e) => return failure(e),
         };
     match engine.compute_cohort(&name, None, Some(100)).await {
+        Ok((run, result)) => {
+            axum::Json(json!({"cohort": saved, "run": run, "result": result})).into_response()
+        }
+        Err(e) => failure(e),
+    }
+}
+
+/// The body of `POST /api/v1/cohorts/{name}/from-retention`: the chart's retention spec and
+/// its cell.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FromRetentionBody {
+    /// The retention spec the chart ran (`"analysis": "retention"`).
+    retention: QuerySpec,
+    /// The cell's row: its cohort period, as the chart labels it (`YYYY-MM-DD`).
+    cohort: String,
+    /// The cell's column, 0-based as the chart lists them.
+    column: usize,
+    /// The row's persons who returned in that column (`true`) or who did not (`false`).
+    returned: bool,
+    #[serde(default)]
+    description: Option<String>,
+}
+
+/// `POST /api/v1/cohorts/{name}/from-retention`: "create cohort from this chart point" — saves
+/// the persons of a retention cell (returned, or not) as a cohort, computes it, and answers the
+/// cohort, the computation and its first members.
+async fn cohort_from_retention(
+    State(engine): State<Arc<QueryEngine>>,
+    Path(name): Path<String>,
+    body: Bytes,
+) -> Response {
+    let body: FromRetentionBody = match parse(&body, "invalid request") {
+        Ok(body) => body,
+        Err(response) => return *response,
+    };
+    let QuerySpec::Retention(retention) = &body.retention else {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "retention: give the chart's retention spec (\"analysis\": \"retention\")".to_owned(),
+        );
+    };
+    let saved = engine.cohort_from_retention(
+        &name,
+        retention,
+        &body.cohort,
+        body.column,
+        body.returned,
+        body.description,
+    );
+    computed(&engine, &name, saved).await
+}
+
+/// The body of `POST /api/v1/cohorts/{name}/from-lifecycle`: the chart's lifecycle spec and
+/// its bar.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FromLifecycleBody {
+    /// The lifecycle spec the chart ran (`"analysis": "lifecycle"`).
+    lifecycle: QuerySpec,
+    /// The bar's period, as the chart labels it (`YYYY-MM-DD`, the interval's first day).
+    period: String,
+    /// The bar: `new`, `current`, `resurrected` or `dormant`.
+    state: LifecycleState,
+    #[serde(default)]
+    description: Option<String>,
+}
+
+/// `POST /api/v1/cohorts/{name}/from-lifecycle`: "create cohort from this chart point" — saves
+/// the persons of a lifecycle bar as a cohort, computes it, and answers the cohort, the
+/// computation and its first members.
+async fn cohort_from_lifecycle(
+    State(engine): State<Arc<QueryEngine>>,
+    Path(name): Path<String>,
+    body: Bytes,
+) -> Response {
+    let body: FromLifecycleBody = match parse(&body, "invalid request") {
+        Ok(body) => body,
+        Err(response) => return *response,
+    };
+    let QuerySpec::Lifecycle(lifecycle) = &body.lifecycle else {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "lifecycle: give the chart's lifecycle spec (\"analysis\": \"lifecycle\")".to_owned(),
+        );
+    };
+    let saved =
+        engine.cohort_from_lifecycle(&name, lifecycle, &body.period, body.state, body.description);
+    computed(&engine, &name, saved).await
+}
+
+/// A cohort just saved from a chart point, computed now: the cohort, the computation and its
+/// first members.
+async fn computed(
+    engine: &QueryEngine,
+    name: &str,
+    saved: Result<SavedCohort, QueryError>,
+) -> Response {
+    let saved = match saved {
+        Ok(saved) => saved,
+        Err(e) => return failure(e),
+    };
+    match engine.compute_cohort(name, None, Some(100)).await {
         Ok((run, result)) => {
             axum::Json(json!({"cohort": saved, "run": run, "result": result})).into_response()
         }

@@ -10,11 +10,19 @@ use std::sync::Arc;
 use datafusion::execution::context::SessionContext;
 use datafusion::prelude::SessionConfig;
 
-use crate::cohort::spec::{CohortCondition, CohortSpec, During, FunnelCondition};
+use chrono::{NaiveDate, TimeZone};
+use chrono_tz::Tz;
+
+use crate::cohort::spec::{
+    CohortCondition, CohortSpec, During, FunnelCondition, LifecycleCondition, LifecycleState,
+    RetentionCondition,
+};
 use crate::cohort::store::{CohortRun, CohortStore, SavedCohort};
 use crate::error::QueryError;
 use crate::result::{CohortResult, QueryResult};
-use crate::spec::{FunnelCounting, FunnelSpec, SPEC_VERSION};
+use crate::spec::{
+    FunnelCounting, FunnelSpec, LifecycleSpec, RetentionMethod, RetentionSpec, SPEC_VERSION,
+};
 use sluice_schema::layout::{COMPACTION_EPOCH_FILE, EVENTS_DIR, QUARANTINE_DIR};
 
 use crate::cohort::filter::{self, CohortCell};
@@ -227,6 +235,7 @@ impl QueryEngine {
             to: funnel.date_range.to.clone(),
             last_days: funnel.date_range.last_days,
             since: None,
+            within_days_of_first_use: None,
         };
         let cohort = SavedCohort {
             name: name.to_owned(),
@@ -242,6 +251,151 @@ impl QueryEngine {
                 during,
                 reached,
                 dropped_after,
+            }),
+        };
+        self.save_cohort(&cohort)?;
+        Ok(cohort)
+    }
+
+    /// "Create cohort from this chart point" for a retention cell: saves, as `name`, the persons
+    /// of cohort row `cohort` (its period's first day, as the chart labels it) who returned in
+    /// column `column` (0-based, as the chart lists them) — or, with `returned: false`, those
+    /// of the row who did not — as a retention condition over the same start and return
+    /// events, boundaries and periods, started on the days of that row. Its size is the cell's
+    /// count. Segments, group-bys, two return events and "Return On or After" (whose last
+    /// period is the chart's horizon, not the cell's) are refused.
+    pub fn cohort_from_retention(
+        &self,
+        name: &str,
+        retention: &RetentionSpec,
+        cohort: &str,
+        column: usize,
+        returned: bool,
+        description: Option<String>,
+    ) -> Result<SavedCohort, QueryError> {
+        let refused = |what: &str| {
+            Err(QueryError::from(SpecError::Cohort {
+                at: "retention".to_owned(),
+                problem: format!("a cohort from a retention cell takes {what}"),
+            }))
+        };
+        if !retention.segments.is_empty() || !retention.group_by.is_empty() {
+            return refused(
+                "the chart without segments or group-by (give the segment's chart on its own)",
+            );
+        }
+        if retention.method == RetentionMethod::ReturnOnOrAfter {
+            return refused(
+                "\"return_on\" or bracket columns: \"Return On or After\" counts up to the \
+                 chart's horizon; give a bracket [N, end) instead",
+            );
+        }
+        let return_event = match (&retention.return_event, retention.return_events.as_slice()) {
+            (Some(event), []) | (None, [event]) => event.clone(),
+            _ => return refused("one return event (give the chart of that return event)"),
+        };
+        let query = retention.validate()?;
+        let tz = crate::spec::parse_time_zone(&retention.time_zone)?;
+        let (range_from, range_to) = retention.date_range.days(crate::spec::today_in(tz))?;
+        let labels = &query.buckets.labels[..query.cohort_periods];
+        let Some(row) = labels.iter().position(|label| label == cohort) else {
+            return Err(cell_problem(
+                "cohort",
+                format!(
+                    "{cohort:?} is not a cohort row of the chart (its rows are {} to {})",
+                    labels.first().map_or("", String::as_str),
+                    labels.last().map_or("", String::as_str)
+                ),
+            ));
+        };
+        let (from, to) = cell_days(row, &query.buckets.starts, range_from, range_to, tz);
+        let (a, b) = match query.columns.get(column) {
+            Some(&(a, Some(b))) => (a, b),
+            _ => {
+                return Err(cell_problem(
+                    "column",
+                    format!(
+                        "the chart has columns 0 to {}",
+                        query.columns.len().saturating_sub(1)
+                    ),
+                ));
+            }
+        };
+        let (period, periods) = match retention.method {
+            RetentionMethod::ReturnOn => (Some(a), None),
+            _ => (None, Some([a, b])),
+        };
+        let cohort = SavedCohort {
+            name: name.to_owned(),
+            description,
+            owner: None,
+            project: retention.project.clone(),
+            time_zone: retention.time_zone.clone(),
+            definition: CohortCondition::Retention(RetentionCondition {
+                start_event: retention.start_event.clone(),
+                return_event,
+                started_during: During {
+                    from: Some(from.to_string()),
+                    to: Some(to.to_string()),
+                    ..During::default()
+                },
+                interval: retention.interval,
+                week_start: retention.week_start,
+                boundaries: retention.boundaries,
+                period,
+                periods,
+                returned,
+            }),
+        };
+        self.save_cohort(&cohort)?;
+        Ok(cohort)
+    }
+
+    /// "Create cohort from this chart point" for a lifecycle bar: saves, as `name`, the persons
+    /// who were `state` in the chart's interval starting on `period` (as the chart labels it),
+    /// as a lifecycle condition over the same event and interval. Its size is the bar's count.
+    /// Segments and group-bys are refused.
+    pub fn cohort_from_lifecycle(
+        &self,
+        name: &str,
+        lifecycle: &LifecycleSpec,
+        period: &str,
+        state: LifecycleState,
+        description: Option<String>,
+    ) -> Result<SavedCohort, QueryError> {
+        if !lifecycle.segments.is_empty() || !lifecycle.group_by.is_empty() {
+            return Err(SpecError::Cohort {
+                at: "lifecycle".to_owned(),
+                problem: "a cohort from a lifecycle bar takes the chart without segments or \
+                          group-by (give the segment's chart on its own)"
+                    .to_owned(),
+            }
+            .into());
+        }
+        let query = lifecycle.validate()?;
+        let labels = &query.buckets.labels[crate::spec::LIFECYCLE_LEAD..];
+        if !labels.iter().any(|label| label == period) {
+            return Err(cell_problem(
+                "period",
+                format!(
+                    "{period:?} is not a period of the chart (its periods are {} to {})",
+                    labels.first().map_or("", String::as_str),
+                    labels.last().map_or("", String::as_str)
+                ),
+            ));
+        }
+        let cohort = SavedCohort {
+            name: name.to_owned(),
+            description,
+            owner: None,
+            project: lifecycle.project.clone(),
+            time_zone: lifecycle.time_zone.clone(),
+            definition: CohortCondition::Lifecycle(LifecycleCondition {
+                event: lifecycle.event.clone(),
+                state,
+                interval: lifecycle.interval,
+                week_start: lifecycle.week_start,
+                starting: period.to_owned(),
             }),
         };
         self.save_cohort(&cohort)?;
@@ -323,6 +477,36 @@ impl QueryEngine {
             persons,
         })
     }
+}
+
+/// A chart cell that is not one.
+fn cell_problem(at: &str, problem: String) -> QueryError {
+    SpecError::Cohort {
+        at: at.to_owned(),
+        problem,
+    }
+    .into()
+}
+
+/// The days of cohort row `row` (boundaries `starts`): its period's, cut by the chart's range.
+fn cell_days(
+    row: usize,
+    starts: &[i64],
+    range_from: NaiveDate,
+    range_to: NaiveDate,
+    tz: Tz,
+) -> (NaiveDate, NaiveDate) {
+    let day_of = |ms: i64| {
+        tz.timestamp_millis_opt(ms)
+            .earliest()
+            .map(|t| t.date_naive())
+    };
+    let from = day_of(starts[row]).unwrap_or(range_from).max(range_from);
+    // The period ends where the next begins: its last day is the day before.
+    let to = day_of(starts[row + 1] - 1)
+        .unwrap_or(range_to)
+        .min(range_to);
+    (from, to)
 }
 
 /// The cohort spec that computes `saved` on `as_of`.

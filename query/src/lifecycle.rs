@@ -43,14 +43,18 @@ const PER_PERIOD: usize = 6;
 
 /// A person's state in a period.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum State {
+pub(crate) enum State {
     New,
     Current,
     Resurrected,
 }
 
 /// The state of `person` in tracked period `k` (≥ 1), if they did the event in it.
-fn state(person: &PersonView<'_>, first_period: Option<usize>, k: usize) -> Option<State> {
+pub(crate) fn state(
+    person: &PersonView<'_>,
+    first_period: Option<usize>,
+    k: usize,
+) -> Option<State> {
     if !bit(person.a, k) {
         return None;
     }

@@ -27,12 +27,12 @@ use serde::{Deserialize, Serialize};
 use crate::error::{QueryError, SpecError};
 
 pub use filter::{FilterOp, FilterValue, PropertyFilter, Segment};
-pub(crate) use intervals::{PointIndex, buckets};
+pub(crate) use intervals::{PointIndex, buckets, first_day_of, last_day_after};
 pub(crate) use validate::{
-    ConversionTimes, EventsQuery, FunnelQuery, LIFECYCLE_LEAD, LifecycleQuery, PathsQuery,
-    PropertyRef, RetentionQuery, ReturnPeriods, RollingWindows, SegmentationQuery, SeriesEvent,
-    SeriesQuery, StartEvent, StickinessQuery, check_project, check_version, group_by_property,
-    parse_time_zone, property_ref, series_event, start_of_day, today_in,
+    ConversionTimes, EventsQuery, FunnelQuery, HOUR_MS, LIFECYCLE_LEAD, LifecycleQuery, MAX_POINTS,
+    PathsQuery, PropertyRef, RetentionQuery, ReturnPeriods, RollingWindows, SegmentationQuery,
+    SeriesEvent, SeriesQuery, StartEvent, StickinessQuery, check_project, check_version,
+    group_by_property, parse_time_zone, property_ref, series_event, start_of_day, today_in,
 };
 pub use view::View;
 

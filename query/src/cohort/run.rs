@@ -16,10 +16,13 @@ use datafusion::datasource::TableProvider as _;
 use datafusion::datasource::listing::ListingTable;
 use datafusion::execution::context::SessionContext;
 use datafusion::functions_aggregate::expr_fn::{count, count_distinct, max, sum};
-use datafusion::logical_expr::{Expr, ScalarUDF, lit, try_cast, when};
+use datafusion::functions_aggregate::min_max::min_udaf;
+use datafusion::logical_expr::expr::WindowFunction;
+use datafusion::logical_expr::{Expr, ExprFunctionExt, ScalarUDF, lit, try_cast, when};
 
 use super::day::DayOf;
-use super::validate::{CohortQuery, Matching, Measure, Node, Test};
+use super::first_use::{DayFunction, DayRule};
+use super::validate::{CohortQuery, DayNumbers, Matching, Measure, Node, Span, Test};
 use crate::cohort::filter::{CohortCell, in_cohort};
 use crate::cohort::spec::PropertyMode;
 use crate::error::{QueryError, Result};
@@ -59,9 +62,18 @@ pub(crate) async fn run(
         max(null_text()).alias("device_id"),
     ];
     aggregates.extend(columns.exprs);
-    let batches = ctx
-        .read_table(table.clone())?
-        .filter(filter.clone())?
+    let mut scan = ctx.read_table(table.clone())?.filter(filter.clone())?;
+    if query.tests.iter().any(Test::reads_first_use) {
+        // Each row gets its person's first counted time (the scan holds every counted event
+        // up to `as_of`, so its earliest is the first).
+        let first =
+            Expr::WindowFunction(Box::new(WindowFunction::new(min_udaf(), vec![event_ms()])))
+                .partition_by(vec![persons.person_expr(&schema)])
+                .build()?
+                .alias(FIRST_MS);
+        scan = scan.window(vec![first])?;
+    }
+    let batches = scan
         .aggregate(
             vec![persons.person_expr(&schema).alias("person")],
             aggregates,
@@ -227,6 +239,10 @@ enum Kind {
     Rfm(usize),
     /// Two counts compared with each other.
     Pair(usize),
+    /// Two times and two lists (`RetentionTest::columns`).
+    Retention(usize),
+    /// A time and four counts (`LifecycleTest::columns`).
+    Lifecycle(usize),
 }
 
 /// The aggregate expressions of every test, and how to read them back.
@@ -260,14 +276,14 @@ impl Columns {
 
     fn add(&mut self, test: &Test, schema: &Schema) -> Kind {
         let first = self.next();
-        let time = || datafusion::logical_expr::cast(column("event_time"), DataType::Int64);
+        let time = event_ms;
         match test {
             Test::Events {
                 event,
                 span,
                 measure,
             } => {
-                let rows = matches(event, schema).and(time_span(span.0, span.1));
+                let rows = matches(event, schema).and(within(span));
                 match measure {
                     Measure::Count(..) => {
                         self.push(count(when(rows, lit(1i64)).end().expect("case")));
@@ -284,7 +300,14 @@ impl Columns {
                         Kind::Count(first)
                     }
                     Measure::DistinctDays(_, _, days) => {
-                        let day = ScalarUDF::new_from_impl(DayOf::new(days.clone()));
+                        let day = match days {
+                            DayNumbers::Range(days) => {
+                                ScalarUDF::new_from_impl(DayOf::new(days.clone()))
+                            }
+                            DayNumbers::Local(tz) => {
+                                ScalarUDF::new_from_impl(DayFunction::new(DayRule::LocalDay, *tz))
+                            }
+                        };
                         let value = day.call(vec![time()]);
                         self.push(count_distinct(when(rows, value).end().expect("case")));
                         Kind::Count(first)
@@ -293,8 +316,8 @@ impl Columns {
             }
             Test::NthTime { event, span, .. } => {
                 let rows = matches(event, schema);
-                let before = rows.clone().and(column("event_time").lt(timestamp(span.0)));
-                let through = rows.and(column("event_time").lt_eq(timestamp(span.1)));
+                let before = rows.clone().and(before(span));
+                let through = rows.and(through(span));
                 self.push(count(when(before, lit(1i64)).end().expect("case")));
                 self.push(count(when(through, lit(1i64)).end().expect("case")));
                 Kind::NthTime(first)
@@ -302,7 +325,7 @@ impl Columns {
             Test::UserProperty {
                 condition, span, ..
             } => {
-                let in_span = time_span(span.0, span.1);
+                let in_span = within(span);
                 let holding = condition.and(in_span.clone(), schema);
                 self.push(max(when(in_span, time()).end().expect("case")));
                 self.push(max(when(holding, time()).end().expect("case")));
@@ -317,7 +340,7 @@ impl Columns {
             } => {
                 // The earliest `first` and the latest `then`: one comes after the other iff
                 // these two do.
-                let in_span = || time_span(span.0, span.1);
+                let in_span = || within(span);
                 let firsts = matches(earlier, schema).and(in_span());
                 let thens = matches(then, schema).and(in_span());
                 self.push(datafusion::functions_aggregate::expr_fn::min(
@@ -333,7 +356,7 @@ impl Columns {
                 ..
             } => {
                 for side in [event, compared_to] {
-                    let rows = matches(side, schema).and(time_span(span.0, span.1));
+                    let rows = matches(side, schema).and(within(span));
                     self.push(count(when(rows, lit(1i64)).end().expect("case")));
                 }
                 Kind::Pair(first)
@@ -343,6 +366,18 @@ impl Columns {
                 self.push(datafusion::functions_aggregate::expr_fn::min(time()));
                 Kind::Count(first)
             }
+            Test::Retention(test) => {
+                for column in test.columns(schema) {
+                    self.push(column);
+                }
+                Kind::Retention(first)
+            }
+            Test::Lifecycle(test) => {
+                for column in test.columns(schema) {
+                    self.push(column);
+                }
+                Kind::Lifecycle(first)
+            }
             Test::Rfm { query, .. } => {
                 let rows = query.purchases(schema);
                 self.push(max(when(rows.clone(), time()).end().expect("case")));
@@ -351,6 +386,44 @@ impl Columns {
                 Kind::Rfm(first)
             }
         }
+    }
+}
+
+/// The column holding each row's person's first counted time, when a test reads it.
+const FIRST_MS: &str = "sluice_first_ms";
+
+/// The row's time, Unix ms.
+fn event_ms() -> Expr {
+    datafusion::logical_expr::cast(column("event_time"), DataType::Int64)
+}
+
+/// The end of the person's first-use range of `days` days.
+fn first_use_end(days: u32, tz: chrono_tz::Tz) -> Expr {
+    let end = ScalarUDF::new_from_impl(DayFunction::new(DayRule::FirstUseEnd { days }, tz));
+    end.call(vec![column(FIRST_MS)])
+}
+
+/// The rows in `span`.
+fn within(span: &Span) -> Expr {
+    match *span {
+        Span::Fixed(from, to) => time_span(from, to),
+        Span::FirstUse { .. } => event_ms().gt_eq(column(FIRST_MS)).and(through(span)),
+    }
+}
+
+/// The rows before `span` begins.
+fn before(span: &Span) -> Expr {
+    match *span {
+        Span::Fixed(from, _) => column("event_time").lt(timestamp(from)),
+        Span::FirstUse { .. } => event_ms().lt(column(FIRST_MS)),
+    }
+}
+
+/// The rows up to the end of `span`.
+fn through(span: &Span) -> Expr {
+    match *span {
+        Span::Fixed(_, to) => column("event_time").lt_eq(timestamp(to)),
+        Span::FirstUse { days, tz } => event_ms().lt_eq(first_use_end(days, tz)),
     }
 }
 
@@ -378,6 +451,7 @@ impl Rows {
         for i in 3..batch.num_columns() {
             let ty = match batch.column(i).data_type() {
                 DataType::Float64 => DataType::Float64,
+                list @ DataType::List(_) => list.clone(),
                 _ => DataType::Int64,
             };
             values.push(as_type(i, &ty)?);
@@ -408,6 +482,23 @@ impl Rows {
     fn int(&self, column: usize, row: usize) -> Option<i64> {
         let ints = self.values[column].as_primitive::<Int64Type>();
         ints.is_valid(row).then(|| ints.value(row))
+    }
+
+    /// The non-null values of a list column (none for a null list).
+    fn list(&self, column: usize, row: usize) -> Vec<i64> {
+        let lists = self.values[column].as_list::<i32>();
+        if lists.is_null(row) {
+            return Vec::new();
+        }
+        let values = lists.value(row);
+        match cast(&values, &DataType::Int64) {
+            Ok(values) => values
+                .as_primitive::<Int64Type>()
+                .iter()
+                .flatten()
+                .collect(),
+            Err(_) => Vec::new(),
+        }
     }
 
     fn float(&self, column: usize, row: usize) -> Option<f64> {
@@ -466,6 +557,16 @@ impl Rows {
                     PropertyMode::AnyTime => last_holding.is_some(),
                     PropertyMode::MostRecent => last_holding.is_some() && last_holding == last,
                 }
+            }
+            (Kind::Retention(c), Test::Retention(test)) => test.holds(
+                self.int(c, row),
+                self.int(c + 1, row),
+                &self.list(c + 2, row),
+                &self.list(c + 3, row),
+            ),
+            (Kind::Lifecycle(c), Test::Lifecycle(test)) => {
+                let count = |i: usize| self.int(c + i, row).unwrap_or(0);
+                test.holds(self.int(c, row), count(1), [count(2), count(3), count(4)])
             }
             (Kind::Rfm(_), Test::Rfm { segment, .. }) => self
                 .rfm

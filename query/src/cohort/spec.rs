@@ -13,7 +13,10 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::spec::{EventRef, FilterOp, FilterValue, default_time_zone};
+use crate::spec::{
+    CalendarInterval, EventRef, FilterOp, FilterValue, RetentionBoundaries, WeekStart,
+    default_time_zone,
+};
 
 /// The `cohort` analysis: the persons meeting a definition, counted and listed.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -74,6 +77,78 @@ pub enum CohortCondition {
     /// Did one event more (or fewer, or as many) times than another in the range (Amplitude's
     /// "relative count").
     RelativeCount(RelativeCount),
+    /// Started in a range and returned (or did not) in a period after, as a retention chart
+    /// counts a cell.
+    Retention(RetentionCondition),
+    /// Was new, current, resurrected or dormant in one interval, as a lifecycle chart counts a
+    /// bar.
+    Lifecycle(LifecycleCondition),
+}
+
+/// "Returned" / "did not return": the person's cohort is the period (day, week, month) of
+/// their first start event in `started_during`; they returned when a return event falls in
+/// the periods `period` (or `periods`) after it, cut as a retention chart with these
+/// `boundaries` cuts them. Persons with no start in the range hold neither way.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RetentionCondition {
+    /// The start event: a type, `_all` or `_new` (the person's first counted event ever).
+    pub start_event: EventRef,
+    /// The return event: a type or `_all`.
+    pub return_event: EventRef,
+    /// The days the start must fall on (`from`/`to`, `last_days` or `since`).
+    pub started_during: During,
+    /// The length of a period; a day when absent.
+    #[serde(default)]
+    pub interval: CalendarInterval,
+    /// The first day of a week, for `interval: week`; Monday when absent.
+    #[serde(default)]
+    pub week_start: WeekStart,
+    /// Rolling windows from each start (the default) or calendar periods.
+    #[serde(default)]
+    pub boundaries: RetentionBoundaries,
+    /// Returned in exactly period N after the start's (N-day retention, "Return On").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub period: Option<u32>,
+    /// Returned in any period of `[from, to)` after the start's ("Return On (Custom)").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub periods: Option<[u32; 2]>,
+    /// `true`: the persons who returned; `false`: those of the cohort who did not.
+    pub returned: bool,
+}
+
+/// "Was new / current / resurrected / dormant" in the interval starting on day `in`, by the
+/// lifecycle chart's definitions for `event`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LifecycleCondition {
+    /// The event: a type or `_all`, with optional `where` conditions.
+    pub event: EventRef,
+    /// The state in the interval.
+    pub state: LifecycleState,
+    /// Day, week or month; a day when absent.
+    #[serde(default)]
+    pub interval: CalendarInterval,
+    /// The first day of a week, for `interval: week`; Monday when absent.
+    #[serde(default)]
+    pub week_start: WeekStart,
+    /// The interval's first day (`YYYY-MM-DD`): a week's first day, a month's 1st.
+    #[serde(rename = "in")]
+    pub starting: String,
+}
+
+/// A person's lifecycle state in an interval (amplitude.md §4.4).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LifecycleState {
+    /// Did the event, and was new in the interval (or did it for the first time).
+    New,
+    /// Did the event in the interval and in the one before.
+    Current,
+    /// Did the event in the interval, not in the one before, but at some time earlier.
+    Resurrected,
+    /// Did the event in the interval before, not in this one.
+    Dormant,
 }
 
 /// "Relative count": how often `event` happened compared with `compared_to`.
@@ -219,8 +294,9 @@ pub enum PropertyMode {
     AnyTime,
 }
 
-/// When: days `from`–`to`, the last `last_days` days ending with `as_of`, or every day `since`
-/// through `as_of`. Exactly one form.
+/// When: days `from`–`to`, the last `last_days` days ending with `as_of`, every day `since`
+/// through `as_of`, or per person from their first counted event through
+/// `within_days_of_first_use` days after its day. Exactly one form.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct During {
@@ -236,6 +312,11 @@ pub struct During {
     /// First day, through `as_of`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub since: Option<String>,
+    /// Per person (Amplitude's "within N days of first use"): from their first counted event
+    /// through the end of the day N days after its day (in `time_zone`; 0 is that day alone),
+    /// and not after `as_of`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub within_days_of_first_use: Option<u32>,
 }
 
 /// A number compared: `{"op": "greater_or_equal", "value": 3}`.

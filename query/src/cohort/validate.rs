@@ -8,6 +8,8 @@ use chrono::{Days, NaiveDate};
 use chrono_tz::Tz;
 
 use super::filter::CohortCell;
+use super::lifecycle::LifecycleTest;
+use super::retention::RetentionTest;
 use super::spec::{
     CohortCondition, CohortSpec, CompareOp, Comparison, During, FunnelCondition, Performed,
     PropertyComparison, PropertyMode,
@@ -59,20 +61,16 @@ pub(crate) enum Test {
     /// A measure of the events matching `event` in `span`, compared.
     Events {
         event: Matching,
-        span: (i64, i64),
+        span: Span,
         measure: Measure,
     },
     /// The person's `n`-th matching event ever fell in `span`.
-    NthTime {
-        event: Matching,
-        span: (i64, i64),
-        n: u32,
-    },
+    NthTime { event: Matching, span: Span, n: u32 },
     /// A user property condition on the person's events in `span`.
     UserProperty {
         condition: Conditions,
         mode: PropertyMode,
-        span: (i64, i64),
+        span: Span,
     },
     /// The person's user id is one of these.
     UserIds(Arc<HashSet<String>>),
@@ -88,7 +86,7 @@ pub(crate) enum Test {
         event: Matching,
         op: CompareOp,
         compared_to: Matching,
-        span: (i64, i64),
+        span: Span,
     },
     /// The person's first counted event is in `span`.
     WasNew { span: (i64, i64) },
@@ -96,13 +94,42 @@ pub(crate) enum Test {
     Then {
         first: Matching,
         then: Matching,
-        span: (i64, i64),
+        span: Span,
     },
     /// The person's funnel level is in `levels` (inclusive).
     Funnel {
         query: Box<FunnelQuery>,
         levels: (u8, u8),
     },
+    /// The person's retention cohort and whether they returned (`retention.rs`).
+    Retention(Box<RetentionTest>),
+    /// The person's lifecycle state in an interval (`lifecycle.rs`).
+    Lifecycle(Box<LifecycleTest>),
+}
+
+impl Test {
+    /// Whether the scan must give each row its person's first counted time.
+    pub(crate) fn reads_first_use(&self) -> bool {
+        let first_use = |span: &Span| matches!(span, Span::FirstUse { .. });
+        match self {
+            Test::Events { span, .. }
+            | Test::NthTime { span, .. }
+            | Test::UserProperty { span, .. }
+            | Test::RelativeCount { span, .. }
+            | Test::Then { span, .. } => first_use(span),
+            _ => false,
+        }
+    }
+}
+
+/// When a test's events happened.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Span {
+    /// Between two instants (Unix ms, inclusive).
+    Fixed(i64, i64),
+    /// From the person's first counted event through the end of the day `days` days after its
+    /// day in `tz` (the scan stops at `as_of`).
+    FirstUse { days: u32, tz: Tz },
 }
 
 /// Which events a test reads: a type or any counted event, with conditions.
@@ -118,8 +145,17 @@ pub(crate) enum Measure {
     Count(CompareOp, Number),
     Sum(PropertyRef, CompareOp, Number),
     DistinctValues(PropertyRef, CompareOp, Number),
-    /// Distinct days, the days of the span given by their starts.
-    DistinctDays(CompareOp, Number, Arc<PointIndex>),
+    /// Distinct days, numbered as `DayNumbers` says.
+    DistinctDays(CompareOp, Number, DayNumbers),
+}
+
+/// How "distinct days" numbers the days of its events.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum DayNumbers {
+    /// The days of a fixed range, given by their starts.
+    Range(Arc<PointIndex>),
+    /// Every local day of the time zone (a range per person).
+    Local(Tz),
 }
 
 /// A compared number, kept as its bits so queries stay `Eq`.
@@ -257,7 +293,7 @@ impl Checker {
             }
             CohortCondition::Rfm(rfm) => {
                 let at = format!("{at}.rfm");
-                let span = self.span(&rfm.during, &format!("{at}.during"))?;
+                let span = self.fixed_span(&rfm.during, &format!("{at}.during"))?;
                 let query = RfmQuery::new(
                     self.project.clone(),
                     &rfm.revenue_event,
@@ -288,13 +324,24 @@ impl Checker {
                 })
             }
             CohortCondition::WasNew(new) => {
-                let span = self.span(&new.during, &format!("{at}.was_new.during"))?;
+                let span = self.fixed_span(&new.during, &format!("{at}.was_new.during"))?;
                 self.test(Test::WasNew { span })
             }
             CohortCondition::Funnel(funnel) => {
                 let at = format!("{at}.funnel");
                 let test = self.funnel(funnel, &at)?;
                 self.test(test)
+            }
+            CohortCondition::Retention(retention) => {
+                let at = format!("{at}.retention");
+                let days = self.days(&retention.started_during, &format!("{at}.started_during"))?;
+                let test = RetentionTest::new(retention, days, self.tz, &at)?;
+                self.test(Test::Retention(Box::new(test)))
+            }
+            CohortCondition::Lifecycle(lifecycle) => {
+                let at = format!("{at}.lifecycle");
+                let test = LifecycleTest::new(lifecycle, self.tz, &at)?;
+                self.test(Test::Lifecycle(Box::new(test)))
             }
             CohortCondition::InCohort(name) => {
                 if name.is_empty() {
@@ -355,15 +402,22 @@ impl Checker {
         } else if let Some(days) = &performed.distinct_days {
             let at_days = format!("{at}.distinct_days");
             let (op, value) = counted(days, &at_days)?;
-            let (from, to) = self.days(&performed.during, &format!("{at}.during"))?;
-            let days = buckets(from, to, self.tz, Interval::Day, Default::default());
-            if days.len() > MAX_DAYS {
-                return Err(problem(
-                    &at_days,
-                    format!("counts days over at most {MAX_DAYS} days"),
-                ));
-            }
-            Measure::DistinctDays(op, number(value), Arc::new(PointIndex::new(days.starts)))
+            let days = match span {
+                // Per person, any day counts: the days are numbered in the time zone.
+                Span::FirstUse { tz, .. } => DayNumbers::Local(tz),
+                Span::Fixed(..) => {
+                    let (from, to) = self.days(&performed.during, &format!("{at}.during"))?;
+                    let days = buckets(from, to, self.tz, Interval::Day, Default::default());
+                    if days.len() > MAX_DAYS {
+                        return Err(problem(
+                            &at_days,
+                            format!("counts days over at most {MAX_DAYS} days"),
+                        ));
+                    }
+                    DayNumbers::Range(Arc::new(PointIndex::new(days.starts)))
+                }
+            };
+            Measure::DistinctDays(op, number(value), days)
         } else {
             Measure::Count(CompareOp::GreaterOrEqual, number(1.0))
         };
@@ -426,6 +480,13 @@ impl Checker {
 
     /// The first and last day of `during`.
     fn days(&self, during: &During, at: &str) -> Result<(NaiveDate, NaiveDate), SpecError> {
+        if during.within_days_of_first_use.is_some() {
+            return Err(problem(
+                at,
+                "within_days_of_first_use is a range per person; this condition needs the same \
+                 days for everyone: give \"from\" and \"to\", \"last_days\" or \"since\"",
+            ));
+        }
         let range = match (&during.since, &during.from, &during.to, during.last_days) {
             (Some(since), None, None, None) => {
                 let from = parse_day(&format!("{at}.since"), since)?;
@@ -449,8 +510,36 @@ impl Checker {
         range.days(self.as_of)
     }
 
-    /// The first and last instant of `during`.
-    fn span(&self, during: &During, at: &str) -> Result<(i64, i64), SpecError> {
+    /// When `during` is: fixed instants, or per person from their first use.
+    fn span(&self, during: &During, at: &str) -> Result<Span, SpecError> {
+        let Some(days) = during.within_days_of_first_use else {
+            let (from, to) = self.fixed_span(during, at)?;
+            return Ok(Span::Fixed(from, to));
+        };
+        let others = [
+            during.from.is_some(),
+            during.to.is_some(),
+            during.last_days.is_some(),
+            during.since.is_some(),
+        ];
+        if others.contains(&true) {
+            return Err(problem(
+                at,
+                "give \"from\" and \"to\", \"last_days\", \"since\" or \
+                 \"within_days_of_first_use\", one form only",
+            ));
+        }
+        if days > MAX_DAYS as u32 {
+            return Err(problem(
+                &format!("{at}.within_days_of_first_use"),
+                format!("at most {MAX_DAYS} days"),
+            ));
+        }
+        Ok(Span::FirstUse { days, tz: self.tz })
+    }
+
+    /// The first and last instant of `during`, the same for everyone.
+    fn fixed_span(&self, during: &During, at: &str) -> Result<(i64, i64), SpecError> {
         let (from, to) = self.days(during, at)?;
         Ok((start_of_day(from, self.tz), day_end(to, self.tz)))
     }

@@ -6,7 +6,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use chrono::{Days, NaiveDate, TimeZone};
+use chrono::{Datelike, Days, NaiveDate, TimeZone};
 use chrono_tz::Tz;
 use proptest::prelude::*;
 use serde_json::{Value, json};
@@ -73,6 +73,23 @@ enum Leaf {
     Then(Ev, Ev),
     /// The first's count compared with the second's, in the span.
     Relative(Ev, Op, Ev),
+    /// Started in the span, returned (or not) in periods after.
+    Retention(RetLeaf),
+    /// The state in the day or week starting on offset `in` (a Monday for weeks).
+    Lifecycle(Ev, &'static str, bool, u64),
+}
+
+/// A retention condition: start (`None`: new users, the first event meeting `new_only_x`),
+/// return event, weeks or days, calendar or rolling, periods `[a, b)`, returned or not.
+#[derive(Debug, Clone)]
+struct RetLeaf {
+    start: Option<Ev>,
+    new_only_x: bool,
+    ret: Ev,
+    week: bool,
+    calendar: bool,
+    window: (u32, u32),
+    returned: bool,
 }
 
 /// An event picked: a type or `_all`, optionally only of category `x`.
@@ -91,12 +108,15 @@ enum Op {
     LessOrEqual,
 }
 
-/// Days as offsets from 2025-03-01 (`as_of` is offset 9).
+/// Days as offsets from 2025-03-01 (`as_of` is offset 9), or per person from their first
+/// event.
 #[derive(Debug, Clone, Copy)]
 enum Span {
     Between(u64, u64),
     Last(u64),
     Since(u64),
+    /// From the person's first event through the end of the local day N days after its day.
+    FirstUse(u64),
 }
 
 fn day(offset: u64) -> NaiveDate {
@@ -133,15 +153,17 @@ impl Span {
             }
             Span::Last(n) => json!({"last_days": n}),
             Span::Since(a) => json!({"since": day(a).to_string()}),
+            Span::FirstUse(n) => json!({"within_days_of_first_use": n}),
         }
     }
 
-    /// The first and last day.
+    /// The first and last day of a fixed span.
     fn days(self) -> (NaiveDate, NaiveDate) {
         match self {
             Span::Between(a, b) => (day(a), day(b)),
             Span::Last(n) => (day(9 + 1 - n), day(9)),
             Span::Since(a) => (day(a), day(9)),
+            Span::FirstUse(_) => panic!("a range per person has no fixed days"),
         }
     }
 }
@@ -209,6 +231,32 @@ impl Def {
                     Leaf::Relative(a, op, b) => json!({"relative_count": {
                         "event": a.json(), "op": op.name(), "compared_to": b.json(),
                         "during": during}}),
+                    Leaf::Retention(r) => {
+                        let start = match &r.start {
+                            Some(ev) => ev.json(),
+                            None => Ev {
+                                event_type: "_new",
+                                only_x: r.new_only_x,
+                            }
+                            .json(),
+                        };
+                        let mut c = json!({"start_event": start, "return_event": r.ret.json(),
+                            "started_during": during,
+                            "interval": if r.week { "week" } else { "day" },
+                            "boundaries": if r.calendar { "calendar" } else { "rolling" },
+                            "returned": r.returned});
+                        let (a, b) = r.window;
+                        if b == a + 1 {
+                            c["period"] = json!(a);
+                        } else {
+                            c["periods"] = json!([a, b]);
+                        }
+                        json!({"retention": c})
+                    }
+                    Leaf::Lifecycle(ev, state, week, offset) => json!({"lifecycle": {
+                        "event": ev.json(), "state": state,
+                        "interval": if *week { "week" } else { "day" },
+                        "in": day(*offset).to_string()}}),
                     Leaf::Funnel(steps, k, dropped) => {
                         let steps: Vec<Value> =
                             steps.iter().map(|s| json!({"event_type": s})).collect();
@@ -238,6 +286,23 @@ fn start_of(date: NaiveDate, tz: Tz) -> i64 {
 
 impl Person<'_> {
     fn span_ms(&self, span: Span) -> (i64, i64) {
+        if let Span::FirstUse(n) = span {
+            // The person's events are those up to the end of as_of: the first is among them.
+            let first = self
+                .events
+                .iter()
+                .map(|e| e.ts)
+                .min()
+                .expect("a person has events");
+            let day = self
+                .tz
+                .timestamp_millis_opt(first)
+                .single()
+                .expect("time")
+                .date_naive();
+            let end = start_of(day + Days::new(n + 1), self.tz) - 1;
+            return (first, end.min(start_of(self::day(10), self.tz) - 1));
+        }
         let (from, to) = span.days();
         (
             start_of(from, self.tz),
@@ -342,6 +407,8 @@ impl Person<'_> {
                     .min()
                     .is_some_and(|first| (from..=to).contains(&first))
             }
+            Leaf::Retention(r) => self.retention(r, span),
+            Leaf::Lifecycle(ev, state, week, offset) => self.lifecycle(ev, state, *week, *offset),
             Leaf::Funnel(steps, k, dropped) => {
                 let (from, to) = self.span_ms(span);
                 let funnel = crate::reference::RefFunnel {
@@ -362,6 +429,134 @@ impl Person<'_> {
                 let k = usize::from(*k);
                 if *dropped { level == k } else { level >= k }
             }
+        }
+    }
+}
+
+/// Period boundaries from `from` on: the first period starts with `from`, the next ones on
+/// each following day (or Monday), `count` boundaries in all.
+fn period_starts(from: NaiveDate, week: bool, count: usize, tz: Tz) -> Vec<i64> {
+    let mut starts = vec![start_of(from, tz)];
+    let mut next = from + Days::new(1);
+    while starts.len() < count {
+        if !week || next.weekday() == chrono::Weekday::Mon {
+            starts.push(start_of(next, tz));
+        }
+        next = next + Days::new(1);
+    }
+    starts
+}
+
+/// The period of `ms` among `starts` (each period up to the next start).
+fn period_of(starts: &[i64], ms: i64) -> Option<usize> {
+    (0..starts.len() - 1).find(|&i| starts[i] <= ms && ms < starts[i + 1])
+}
+
+impl Person<'_> {
+    /// Retention (amplitude.md §4.3): the cohort is the period of the person's first start in
+    /// the span; calendar: a return in period cohort + N; rolling: a return N·24 (or N·168)
+    /// to (N+1)·24 hours, times rounded down to the hour, after any start of that cohort.
+    fn retention(&self, r: &RetLeaf, span: Span) -> bool {
+        let (from, to) = span.days();
+        let (from_ms, end_ms) = (
+            start_of(from, self.tz),
+            start_of(to + Days::new(1), self.tz),
+        );
+        // The cohorts: boundaries from `from` while before the span's end, then its end.
+        let mut cohorts: Vec<i64> = period_starts(from, r.week, 40, self.tz)
+            .into_iter()
+            .take_while(|&s| s < end_ms)
+            .collect();
+        cohorts.push(end_ms);
+        let first = match &r.start {
+            None => {
+                let first = self.events.iter().map(|e| e.ts).min();
+                let only = Ev {
+                    event_type: "_all",
+                    only_x: r.new_only_x,
+                };
+                let met = self
+                    .events
+                    .iter()
+                    .any(|e| Some(e.ts) == first && only.matches(e));
+                first.filter(|&f| met && f >= from_ms && f < end_ms)
+            }
+            Some(ev) => self
+                .events
+                .iter()
+                .filter(|e| ev.matches(e) && e.ts >= from_ms && e.ts < end_ms)
+                .map(|e| e.ts)
+                .min(),
+        };
+        let Some(first) = first else {
+            return false;
+        };
+        let returns: Vec<i64> = self
+            .events
+            .iter()
+            .filter(|e| r.ret.matches(e))
+            .map(|e| e.ts)
+            .collect();
+        let (a, b) = (i64::from(r.window.0), i64::from(r.window.1));
+        let returned = if r.calendar {
+            let periods = period_starts(from, r.week, 60, self.tz);
+            let Some(c) = period_of(&cohorts, first) else {
+                return false;
+            };
+            returns.iter().any(|&t| {
+                period_of(&periods, t)
+                    .is_some_and(|p| (c as i64 + a..c as i64 + b).contains(&(p as i64)))
+            })
+        } else {
+            let w = if r.week { 168 } else { 24 };
+            let phase = from_ms.rem_euclid(HOUR);
+            let hour = |ms: i64| (ms - phase).div_euclid(HOUR);
+            let cohort_of = |ms: i64| period_of(&cohorts, (hour(ms) * HOUR + phase).max(from_ms));
+            let starts: Vec<i64> = match &r.start {
+                None => vec![first],
+                Some(ev) => {
+                    let c = cohort_of(first);
+                    self.events
+                        .iter()
+                        .filter(|e| ev.matches(e) && e.ts >= from_ms && e.ts < end_ms)
+                        .filter(|e| cohort_of(e.ts) == c)
+                        .map(|e| e.ts)
+                        .collect()
+                }
+            };
+            starts.iter().any(|&s| {
+                returns
+                    .iter()
+                    .any(|&t| t >= from_ms && (hour(s) + a * w..hour(s) + b * w).contains(&hour(t)))
+            })
+        };
+        returned == r.returned
+    }
+
+    /// Lifecycle (amplitude.md §4.4) in the day or week starting on day `offset`.
+    fn lifecycle(&self, ev: &Ev, state: &str, week: bool, offset: u64) -> bool {
+        let step = if week { 7 } else { 1 };
+        let at = day(offset);
+        let (p0, p1, p2) = (at - Days::new(2 * step), at - Days::new(step), at);
+        let bounds = [p0, p1, p2, at + Days::new(step)].map(|d| start_of(d, self.tz));
+        let did = |i: usize| {
+            self.events
+                .iter()
+                .any(|e| ev.matches(e) && bounds[i] <= e.ts && e.ts < bounds[i + 1])
+        };
+        let did_before_now = self
+            .events
+            .iter()
+            .any(|e| ev.matches(e) && e.ts < bounds[2]);
+        let first = self.events.iter().map(|e| e.ts).min();
+        let first_now = first.is_some_and(|f| bounds[2] <= f && f < bounds[3]);
+        let new = did(2) && (first_now || !did_before_now);
+        match state {
+            "new" => new,
+            "current" => did(2) && !new && did(1),
+            "resurrected" => did(2) && !new && !did(1),
+            "dormant" => !did(2) && did(1),
+            other => panic!("no state {other}"),
         }
     }
 }
@@ -405,11 +600,19 @@ fn op_strategy() -> impl Strategy<Value = Op> {
     ])
 }
 
-fn span_strategy() -> impl Strategy<Value = Span> {
+/// The same days for everyone.
+fn fixed_span_strategy() -> impl Strategy<Value = Span> {
     prop_oneof![
         (0..10u64, 0..10u64).prop_map(|(a, b)| Span::Between(a.min(b), a.max(b))),
         (1..=10u64).prop_map(Span::Last),
         (0..10u64).prop_map(Span::Since),
+    ]
+}
+
+fn span_strategy() -> impl Strategy<Value = Span> {
+    prop_oneof![
+        3 => fixed_span_strategy(),
+        1 => (0..4u64).prop_map(Span::FirstUse),
     ]
 }
 
@@ -446,11 +649,60 @@ fn leaf_strategy() -> impl Strategy<Value = Def> {
                 Leaf::Funnel(steps, k, dropped)
             }),
         Just(Leaf::WasNew),
+        (
+            (
+                prop::option::of(ev_strategy()),
+                any::<bool>(),
+                ev_strategy()
+            ),
+            (
+                any::<bool>(),
+                any::<bool>(),
+                0..4u32,
+                0..3u32,
+                any::<bool>()
+            )
+        )
+            .prop_map(
+                |((start, new_only_x, ret), (week, calendar, a, len, returned))| {
+                    Leaf::Retention(RetLeaf {
+                        start,
+                        new_only_x,
+                        ret,
+                        week,
+                        calendar,
+                        window: (a, a + 1 + len),
+                        returned,
+                    })
+                }
+            ),
+        (
+            ev_strategy(),
+            prop::sample::select(vec!["new", "current", "resurrected", "dormant"]),
+            any::<bool>(),
+            0..10u64
+        )
+            .prop_map(|(ev, state, week, offset)| {
+                // A week's first day: the Mondays 2025-03-03 and 2025-03-10 (offsets 2, 9).
+                let offset = if week {
+                    if offset < 6 { 2 } else { 9 }
+                } else {
+                    offset
+                };
+                Leaf::Lifecycle(ev, state, week, offset)
+            }),
         (ev_strategy(), ev_strategy()).prop_map(|(a, b)| Leaf::Then(a, b)),
         (ev_strategy(), op_strategy(), ev_strategy())
             .prop_map(|(a, op, b)| Leaf::Relative(a, op, b)),
     ];
-    (leaf, span_strategy()).prop_map(|(leaf, span)| Def::Leaf(leaf, span))
+    (leaf, span_strategy(), fixed_span_strategy()).prop_map(|(leaf, span, fixed)| {
+        // "Had been new" and funnels take the same days for everyone.
+        let span = match leaf {
+            Leaf::WasNew | Leaf::Funnel(..) | Leaf::Retention(_) | Leaf::Lifecycle(..) => fixed,
+            _ => span,
+        };
+        Def::Leaf(leaf, span)
+    })
 }
 
 fn def_strategy() -> impl Strategy<Value = Def> {
@@ -776,14 +1028,21 @@ fn a_saved_cohort_filters_and_segments_every_analysis_by_its_latest_members() {
     );
     assert_eq!(nested(json!({"not": {"in_cohort": "buyers"}})), ["u3"]);
 
-    // A cohort is not a property to group by; an unknown cohort is a spec error.
+    // Grouped by the cohort: its members' group and everyone else's, as the two segments.
     let grouped = daily_uniques(
         &engine,
         json!({"group_by": [{"kind": "cohort", "property": "buyers"}]}),
     )
-    .expect_err("refused")
-    .to_string();
-    assert!(grouped.contains("segments"), "{grouped}");
+    .expect("groups");
+    let group = |i: usize| {
+        (
+            grouped["groups"][i]["values"].clone(),
+            grouped["groups"][i]["result"]["series"][0]["values"].clone(),
+        )
+    };
+    assert_eq!(group(0), (json!(["buyers"]), values(0)));
+    assert_eq!(group(1), (json!([null]), values(1)));
+    // An unknown cohort is a spec error.
     let unknown = daily_uniques(
         &engine,
         json!({"segments": [{"where": [{"kind": "cohort", "property": "nobody", "op": "is"}]}]}),
@@ -838,4 +1097,193 @@ fn funnel_conditions_keep_who_reached_or_dropped_after_a_step_by_as_of() {
         error.contains("dropped_after a step from 1 to 2"),
         "{error}"
     );
+}
+
+#[test]
+fn within_days_of_first_use_by_hand() {
+    // Everyone's first event is on the 8th at 10:00: day 0 is the 8th, day 1 the 9th.
+    let within = |n: u32| json!({"within_days_of_first_use": n});
+    let performed_within = |event: &str, n: u32, extra: Value| {
+        let mut p = json!({"event": {"event_type": event}, "during": within(n)});
+        if let (Some(p), Value::Object(extra)) = (p.as_object_mut(), extra) {
+            p.extend(extra);
+        }
+        json!({"performed": p})
+    };
+    // Viewed on the first day: u1 and u3 (u2's view is on the 10th).
+    assert_eq!(
+        shop_members(performed_within("View", 0, json!({}))),
+        ["u1", "u3"]
+    );
+    // Purchased within a day of first use: u2 (8th, 9th); u1 bought on the 10th.
+    assert_eq!(
+        shop_members(performed_within("Purchase", 1, json!({}))),
+        ["u2"]
+    );
+    assert_eq!(
+        shop_members(performed_within("Purchase", 2, json!({}))),
+        ["u1", "u2"]
+    );
+    // Three views within a day: u1 (8th, 9th twice).
+    let count = json!({"count": {"op": "greater_or_equal", "value": 3}});
+    assert_eq!(shop_members(performed_within("View", 1, count)), ["u1"]);
+    // Active on two distinct days within a day of first use: u1 and u2.
+    let days = json!({"distinct_days": {"op": "equal", "value": 2}});
+    assert_eq!(
+        shop_members(performed_within("_all", 1, days)),
+        ["u1", "u2"]
+    );
+    let did_not = json!({"did_not_perform": {"event": {"event_type": "Purchase"},
+                                             "during": within(1)}});
+    assert_eq!(shop_members(did_not), ["u1", "u3"]);
+    // Viewed then purchased within two days: u1 only.
+    let then = json!({"then": {"first": {"event_type": "View"},
+                               "then": {"event_type": "Purchase"}, "during": within(2)}});
+    assert_eq!(shop_members(then), ["u1"]);
+    let relative = json!({"relative_count": {"event": {"event_type": "Purchase"},
+        "op": "greater", "compared_to": {"event_type": "View"}, "during": within(1)}});
+    assert_eq!(shop_members(relative), ["u2"]);
+}
+
+#[test]
+fn retention_conditions_by_hand() {
+    let retention = |start: &str, ret: &str, extra: Value| {
+        let mut r = json!({"start_event": {"event_type": start}, "return_event": {"event_type": ret},
+                           "started_during": {"from": "2025-03-08", "to": "2025-03-08"}});
+        if let (Some(r), Value::Object(extra)) = (r.as_object_mut(), extra) {
+            r.extend(extra);
+        }
+        json!({"retention": r})
+    };
+    // Viewed on the 8th (u1, u3); u1 purchased two days later, u3 never.
+    let day_two = |returned: bool, boundaries: &str| json!({"period": 2, "returned": returned, "boundaries": boundaries});
+    assert_eq!(
+        shop_members(retention("View", "Purchase", day_two(true, "calendar"))),
+        ["u1"]
+    );
+    assert_eq!(
+        shop_members(retention("View", "Purchase", day_two(false, "calendar"))),
+        ["u3"]
+    );
+    // Rolling: u1 viewed at 10:00 on the 8th and bought at 10:00 on the 10th, 48 hours later.
+    assert_eq!(
+        shop_members(retention("View", "Purchase", day_two(true, "rolling"))),
+        ["u1"]
+    );
+    // New users of the 8th back on day 1: u1 and u2 (u3 only comes back on the 11th, after
+    // as_of); in the bracket [1, 3) as well.
+    let day_one = json!({"period": 1, "returned": true});
+    assert_eq!(
+        shop_members(retention("_new", "_all", day_one)),
+        ["u1", "u2"]
+    );
+    let bracket = json!({"periods": [1, 3], "returned": false});
+    assert_eq!(shop_members(retention("_new", "_all", bracket)), ["u3"]);
+    // Rolling windows per start: u1's views on the 9th at 10:00 and 11:00; the purchase on the
+    // 10th at 10:00 is 24 hours after the first (day 1) and 23 after the second (day 0).
+    let ninth = |period: u32, boundaries: &str| {
+        json!({"retention": {"start_event": {"event_type": "View"},
+            "return_event": {"event_type": "Purchase"},
+            "started_during": {"from": "2025-03-09", "to": "2025-03-09"},
+            "boundaries": boundaries, "period": period, "returned": true}})
+    };
+    assert_eq!(shop_members(ninth(0, "rolling")), ["u1"]);
+    assert_eq!(shop_members(ninth(1, "rolling")), ["u1"]);
+    assert_eq!(shop_members(ninth(0, "calendar")), Vec::<&str>::new());
+    assert_eq!(shop_members(ninth(1, "calendar")), ["u1"]);
+}
+
+#[test]
+fn lifecycle_conditions_by_hand() {
+    let lifecycle = |state: &str, on: &str| {
+        json!({"lifecycle": {"event": {"event_type": "View"}, "state": state,
+                             "interval": "day", "in": on}})
+    };
+    // The 9th: u1 viewed on the 8th and the 9th (current); u3 only on the 8th (dormant).
+    assert_eq!(shop_members(lifecycle("current", "2025-03-09")), ["u1"]);
+    assert_eq!(shop_members(lifecycle("dormant", "2025-03-09")), ["u3"]);
+    assert_eq!(
+        shop_members(lifecycle("new", "2025-03-09")),
+        Vec::<&str>::new()
+    );
+    // The 8th: u1 and u3 view for the first time.
+    assert_eq!(shop_members(lifecycle("new", "2025-03-08")), ["u1", "u3"]);
+    // The 10th: u2's first view (new to the event); u1 stopped (dormant).
+    assert_eq!(shop_members(lifecycle("new", "2025-03-10")), ["u2"]);
+    assert_eq!(shop_members(lifecycle("dormant", "2025-03-10")), ["u1"]);
+    // Weeks: every view is in the week of Monday 2025-03-03 or of the 10th.
+    let week = json!({"lifecycle": {"event": {"event_type": "View"}, "state": "resurrected",
+                                    "interval": "week", "in": "2025-03-10"}});
+    assert_eq!(shop_members(week), Vec::<&str>::new());
+    let events = vec![
+        ev(utc(2025, 3, 1, 10, 0, 0), "View", "u1"),
+        ev(utc(2025, 3, 10, 10, 0, 0), "View", "u1"),
+        ev(utc(2025, 3, 9, 10, 0, 0), "View", "u2"),
+    ];
+    let week = |state: &str| {
+        let definition = json!({"lifecycle": {"event": {"event_type": "View"}, "state": state,
+                                              "interval": "week", "in": "2025-03-10"}});
+        members(&cohort(&events, definition, "UTC").expect("runs"))
+            .into_iter()
+            .collect::<Vec<_>>()
+    };
+    // u1: the week of Feb 24, not the week of Mar 3, again the week of Mar 10.
+    assert_eq!(week("resurrected"), ["u1"]);
+    assert_eq!(week("dormant"), ["u2"]);
+}
+
+#[test]
+fn chart_conditions_refuse_what_they_cannot_match() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let error = |definition: Value| {
+        let spec = json!({"version": 1, "analysis": "cohort", "as_of": AS_OF,
+                          "definition": definition});
+        let spec = QuerySpec::from_json(&spec.to_string()).expect("valid JSON");
+        run_any(dir.path(), &spec).expect_err("refused").to_string()
+    };
+    let within = json!({"within_days_of_first_use": 3});
+    let new = error(json!({"was_new": {"during": within}}));
+    assert!(
+        new.contains("was_new.during") && new.contains("per person"),
+        "{new}"
+    );
+    let funnel = error(
+        json!({"funnel": {"steps": [{"event_type": "A"}, {"event_type": "B"}],
+                                         "during": within, "reached": 2}}),
+    );
+    assert!(funnel.contains("funnel.during"), "{funnel}");
+    let both = error(json!({"performed": {"event": {"event_type": "A"},
+        "during": {"within_days_of_first_use": 3, "last_days": 2}}}));
+    assert!(both.contains("one form only"), "{both}");
+    let retention = |extra: Value| {
+        let mut r = json!({"start_event": {"event_type": "A"}, "return_event": {"event_type": "B"},
+                           "started_during": {"last_days": 7}, "returned": true});
+        if let (Some(r), Value::Object(extra)) = (r.as_object_mut(), extra) {
+            r.extend(extra);
+        }
+        error(json!({"retention": r}))
+    };
+    let neither = retention(json!({}));
+    assert!(
+        neither.contains("one of \"period\" and \"periods\""),
+        "{neither}"
+    );
+    let empty = retention(json!({"periods": [3, 3]}));
+    assert!(empty.contains("from < to"), "{empty}");
+    let per_person = retention(json!({"period": 1, "started_during": within}));
+    assert!(per_person.contains("started_during"), "{per_person}");
+    let lifecycle = |on: &str, interval: &str| {
+        error(
+            json!({"lifecycle": {"event": {"event_type": "A"}, "state": "new",
+                                   "interval": interval, "in": on}}),
+        )
+    };
+    let midweek = lifecycle("2025-03-05", "week");
+    assert!(
+        midweek.contains("lifecycle.in") && midweek.contains("give 2025-03-03"),
+        "{midweek}"
+    );
+    let midmonth = lifecycle("2025-03-05", "month");
+    assert!(midmonth.contains("give 2025-03-01"), "{midmonth}");
+    assert!(lifecycle("March", "day").contains("YYYY-MM-DD"));
 }

@@ -1,5 +1,6 @@
 //! Integration tests of `sluice-query`: the engine over real Parquet files.
 
+mod chart_cohorts;
 mod cohort_group_by;
 mod cohorts;
 mod differential;
