@@ -366,3 +366,121 @@ async fn campaign_engagement_from_currents_is_a_funnel_by_variant() {
     assert_eq!(totals["series"][1]["values"], json!([1]));
     server.stop();
 }
+
+/// "Create cohort from this chart point" for a retention cell and a lifecycle bar, over HTTP:
+/// each saved cohort's size is the number the chart shows there.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_retention_cell_and_a_lifecycle_bar_become_cohorts_of_their_size() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path(), &["--api-key", KEY, "--time-zone", "UTC"]);
+    let http = reqwest::Client::new();
+    let base = server.base_url.clone();
+    let day = 24 * 60 * MINUTE;
+    let t = JAN_10 + 9 * 60 * MINUTE;
+    // Six viewers on the 10th; the first four come back on the 11th, the first two on the 12th;
+    // two new viewers on the 12th.
+    let mut events = Vec::new();
+    for i in 0..6_i64 {
+        let user = format!("viewer-{i}");
+        let device = format!("web-v{i}");
+        events.push(browser_event(
+            Some(&user),
+            &device,
+            VIEWED_SERVICE,
+            t + i * MINUTE,
+            "video",
+        ));
+        if i < 4 {
+            events.push(browser_event(
+                Some(&user),
+                &device,
+                VIEWED_SERVICE,
+                t + day + i * MINUTE,
+                "video",
+            ));
+        }
+        if i < 2 {
+            events.push(browser_event(
+                Some(&user),
+                &device,
+                VIEWED_SERVICE,
+                t + 2 * day + i * MINUTE,
+                "video",
+            ));
+        }
+    }
+    for i in 6..8_i64 {
+        let user = format!("viewer-{i}");
+        events.push(browser_event(
+            Some(&user),
+            &format!("web-v{i}"),
+            VIEWED_SERVICE,
+            t + 2 * day,
+            "video",
+        ));
+    }
+    upload(&http, &base, KEY, events).await;
+
+    let range = json!({"from": "2026-01-10", "to": "2026-01-12"});
+    let retention = json!({"version": 1, "analysis": "retention", "time_zone": "UTC",
+        "date_range": range, "start_event": {"event_type": VIEWED_SERVICE},
+        "return_event": {"event_type": VIEWED_SERVICE}, "interval": "day", "periods": 2});
+    let query = format!("{base}/api/v1/query");
+    let chart = eventually(Duration::from_secs(20), "the retention chart", async || {
+        let (status, chart) = post_json(&http, &query, &retention).await;
+        assert_eq!(status, 200, "{chart}");
+        // Every day's viewers start a row: the 12th's are two returning and two new.
+        (chart["cohorts"][2]["persons"] == 4).then_some(chart)
+    })
+    .await;
+    let returned = chart["cohorts"][0]["returned"][1].as_u64().unwrap();
+    assert_eq!(returned, 4, "{chart}");
+    let url = format!("{base}/api/v1/cohorts/came-back-next-day/from-retention");
+    let body =
+        json!({"retention": retention, "cohort": "2026-01-10", "column": 1, "returned": true});
+    let (status, made) = post_json(&http, &url, &body).await;
+    assert_eq!(status, 200, "{made}");
+    assert_eq!(made["run"]["size"].as_u64(), Some(returned), "{made}");
+    let url = format!("{base}/api/v1/cohorts/did-not-come-back/from-retention");
+    let body =
+        json!({"retention": retention, "cohort": "2026-01-10", "column": 1, "returned": false});
+    let (status, made) = post_json(&http, &url, &body).await;
+    assert_eq!(status, 200, "{made}");
+    assert_eq!(made["run"]["size"], 2, "{made}");
+
+    let lifecycle = json!({"version": 1, "analysis": "lifecycle", "time_zone": "UTC",
+        "date_range": range, "interval": "day", "event": {"event_type": VIEWED_SERVICE}});
+    let (status, chart) = post_json(&http, &query, &lifecycle).await;
+    assert_eq!(status, 200, "{chart}");
+    let on_12th = chart["points"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["period"] == "2026-01-12")
+        .expect("the 12th")
+        .clone();
+    for state in ["new", "current", "dormant"] {
+        let url = format!("{base}/api/v1/cohorts/{state}-on-12th/from-lifecycle");
+        let body = json!({"lifecycle": lifecycle, "period": "2026-01-12", "state": state});
+        let (status, made) = post_json(&http, &url, &body).await;
+        assert_eq!(status, 200, "{made}");
+        assert_eq!(
+            made["run"]["size"], on_12th[state],
+            "{state}: {made} vs {on_12th}"
+        );
+    }
+    assert_eq!(
+        (
+            on_12th["new"].clone(),
+            on_12th["current"].clone(),
+            on_12th["dormant"].clone()
+        ),
+        (json!(2), json!(2), json!(2))
+    );
+    // A period the chart does not show is refused.
+    let url = format!("{base}/api/v1/cohorts/nowhere/from-lifecycle");
+    let body = json!({"lifecycle": lifecycle, "period": "2027-01-01", "state": "new"});
+    let (status, refused) = post_json(&http, &url, &body).await;
+    assert_eq!(status, 400, "{refused}");
+    server.stop();
+}

@@ -830,12 +830,11 @@ async fn a_cohort_sync_writes_membership_changes_to_a_kafka_topic() {
         .await
         .unwrap();
     assert_eq!(saved.status(), 200, "{}", saved.text().await.unwrap());
-    let (status, report) = crate::support::post_json(
-        &http,
-        &format!("{base}/api/v1/syncs/to-kafka/run"),
-        &json!({}),
-    )
-    .await;
+    let run_sync = async || {
+        let url = format!("{base}/api/v1/syncs/to-kafka/run");
+        crate::support::post_json(&http, &url, &json!({})).await
+    };
+    let (status, report) = run_sync().await;
     assert_eq!(status, 200, "{report}");
     assert_eq!(
         (report["outcome"].clone(), report["entered"].clone()),
@@ -843,12 +842,7 @@ async fn a_cohort_sync_writes_membership_changes_to_a_kafka_topic() {
     );
 
     save_and_compute(&users[1..]).await;
-    let (status, report) = crate::support::post_json(
-        &http,
-        &format!("{base}/api/v1/syncs/to-kafka/run"),
-        &json!({}),
-    )
-    .await;
+    let (status, report) = run_sync().await;
     assert_eq!(status, 200, "{report}");
     assert_eq!(
         (report["entered"].clone(), report["exited"].clone()),
