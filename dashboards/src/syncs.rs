@@ -32,8 +32,8 @@ pub(crate) fn router(engine: Arc<QueryEngine>) -> Router {
         .with_state(engine)
 }
 
-/// 404 for an unknown sync or cohort, 409 for a sync already running, 400 for the caller's
-/// mistakes, 500 for ours.
+/// 404 for an unknown sync or cohort, 409 for a sync already running, 502 for a destination
+/// that could not be prepared, 400 for the caller's mistakes, 500 for ours.
 fn failure(e: SyncError) -> Response {
     let status = match &e {
         SyncError::NotFound(_) => StatusCode::NOT_FOUND,
@@ -42,6 +42,7 @@ fn failure(e: SyncError) -> Response {
             StatusCode::NOT_FOUND
         }
         SyncError::Busy(_) => StatusCode::CONFLICT,
+        SyncError::Destination(_) => StatusCode::BAD_GATEWAY,
         _ if e.is_user_error() => StatusCode::BAD_REQUEST,
         _ => {
             tracing::error!(error = %e, "sync request failed");

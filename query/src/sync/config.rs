@@ -98,6 +98,13 @@ pub enum Destination {
         /// Records per delivery wait; 1 000 when absent.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         batch_size: Option<usize>,
+        /// Partitions of the topic when the sync creates it (it does when the topic is
+        /// missing); 1 when absent.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        partitions: Option<i32>,
+        /// Replication factor of the topic when the sync creates it; 1 when absent.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        replication: Option<i32>,
     },
 }
 
@@ -279,9 +286,18 @@ impl SyncConfig {
                     return problem("dir is empty".to_owned());
                 }
             }
-            Destination::Kafka { brokers, topic, .. } => {
+            Destination::Kafka {
+                brokers,
+                topic,
+                partitions,
+                replication,
+                ..
+            } => {
                 if brokers.trim().is_empty() {
                     return problem("brokers is empty".to_owned());
+                }
+                if partitions.is_some_and(|p| p < 1) || replication.is_some_and(|r| r < 1) {
+                    return problem("partitions and replication must be at least 1".to_owned());
                 }
                 let legal = |c: char| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-');
                 if topic.is_empty() || topic.len() > 249 || !topic.chars().all(legal) {

@@ -7,6 +7,8 @@
 use std::time::Duration;
 
 use rdkafka::ClientConfig;
+use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+use rdkafka::client::DefaultClientContext;
 use rdkafka::error::KafkaError;
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use rdkafka::types::RDKafkaErrorCode;
@@ -32,15 +34,19 @@ impl std::fmt::Debug for Topic {
 }
 
 impl Topic {
-    /// A producer to `topic` on `brokers`, each record given `timeout` to be acknowledged.
-    pub(crate) fn new(
+    /// A producer to `topic` on `brokers`, each record given `timeout` to be acknowledged; the
+    /// topic is created (`partitions`, `replication`) if it does not exist, as brokers often do
+    /// not create topics on first use.
+    pub(crate) async fn new(
         brokers: &str,
         topic: &str,
+        (partitions, replication): (i32, i32),
         cohort: &str,
         sync: &str,
         run_ms: i64,
         timeout: Duration,
     ) -> Result<Topic, SyncError> {
+        ensure_topic(brokers, topic, partitions, replication, timeout).await?;
         let producer = ClientConfig::new()
             .set("bootstrap.servers", brokers)
             .set("enable.idempotence", "true")
@@ -117,4 +123,34 @@ impl Topic {
             pause_until: None,
         }
     }
+}
+
+/// Creates `topic` unless it exists.
+async fn ensure_topic(
+    brokers: &str,
+    topic: &str,
+    partitions: i32,
+    replication: i32,
+    timeout: Duration,
+) -> Result<(), SyncError> {
+    let failed = |e: &dyn std::fmt::Display| {
+        SyncError::Destination(format!("kafka topic {topic} on {brokers}: {e}"))
+    };
+    let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
+        .set("bootstrap.servers", brokers)
+        .create()
+        .map_err(|e| failed(&e))?;
+    let new = NewTopic::new(topic, partitions, TopicReplication::Fixed(replication));
+    let options = AdminOptions::new().operation_timeout(Some(timeout));
+    let results = tokio::time::timeout(timeout, admin.create_topics([&new], &options))
+        .await
+        .map_err(|_| failed(&"creating it timed out"))?
+        .map_err(|e| failed(&e))?;
+    for result in results {
+        match result {
+            Ok(_) | Err((_, RDKafkaErrorCode::TopicAlreadyExists)) => {}
+            Err((_, code)) => return Err(failed(&code)),
+        }
+    }
+    Ok(())
 }

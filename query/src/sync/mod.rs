@@ -43,6 +43,10 @@ pub enum SyncError {
     /// No sync has that name.
     #[error("no sync is named {0:?}")]
     NotFound(String),
+    /// The destination could not be prepared for the sync (a Kafka topic could not be made):
+    /// nothing was sent; the next try starts again.
+    #[error("destination: {0}")]
+    Destination(String),
     /// The sync is running already (the schedule and a caller met).
     #[error("sync {0:?} is running already; try again when it ends")]
     Busy(String),

@@ -149,7 +149,27 @@ async fn run_at(engine: &QueryEngine, name: &str, began_ms: i64) -> Result<SyncR
     state.pending = Some(pending.clone());
     store.write_state(name, &state)?;
 
-    let sender = Sender::new(&config, run.computed_ms)?;
+    let sender = match Sender::new(&config, run.computed_ms).await {
+        Ok(sender) => sender,
+        Err(e) => {
+            // Visible in the delivery log, like a batch that failed.
+            store.log(
+                name,
+                &LogEntry::Sync {
+                    at_ms: now_ms(),
+                    run_ms: run.computed_ms,
+                    from_run_ms: report.from_run_ms,
+                    entered: report.entered,
+                    exited: report.exited,
+                    batches: report.batches,
+                    sent: 0,
+                    completed: false,
+                    detail: Some(e.to_string()),
+                },
+            )?;
+            return Err(e);
+        }
+    };
     let mut pacer = Pacer::paused_until(
         state
             .pause_until_ms
@@ -262,7 +282,7 @@ enum Sender {
 }
 
 impl Sender {
-    fn new(config: &SyncConfig, run_ms: i64) -> Result<Sender, SyncError> {
+    async fn new(config: &SyncConfig, run_ms: i64) -> Result<Sender, SyncError> {
         let timeout = Duration::from_millis(config.retry.timeout_ms);
         let client = || {
             reqwest::Client::builder()
@@ -317,14 +337,24 @@ impl Sender {
                 sync: config.name.clone(),
                 run_ms,
             }),
-            Destination::Kafka { brokers, topic, .. } => Sender::Topic(Topic::new(
+            Destination::Kafka {
                 brokers,
                 topic,
-                &config.cohort,
-                &config.name,
-                run_ms,
-                timeout,
-            )?),
+                partitions,
+                replication,
+                ..
+            } => Sender::Topic(
+                Topic::new(
+                    brokers,
+                    topic,
+                    (partitions.unwrap_or(1), replication.unwrap_or(1)),
+                    &config.cohort,
+                    &config.name,
+                    run_ms,
+                    timeout,
+                )
+                .await?,
+            ),
         })
     }
 
