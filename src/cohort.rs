@@ -59,6 +59,19 @@ pub(crate) enum CohortCommand {
         #[command(flatten)]
         data: DataDir,
     },
+    /// Print who entered and who exited at a computation (the latest by default), as CSV:
+    /// change,person_id,user_id,device_id.
+    Changes {
+        name: String,
+        /// The computation (`computed_ms`, as `sluice cohort show` lists them).
+        #[arg(long)]
+        run: Option<i64>,
+        /// Most persons listed each way.
+        #[arg(long, default_value_t = 1000)]
+        limit: usize,
+        #[command(flatten)]
+        data: DataDir,
+    },
     /// Delete a saved cohort, its history and its members.
     Delete {
         name: String,
@@ -238,6 +251,30 @@ pub(crate) async fn run(command: CohortCommand) -> anyhow::Result<()> {
         CohortCommand::Delete { name, data } => {
             QueryEngine::new(data.data_dir).cohorts().delete(&name)?;
             println!("deleted cohort {name}");
+        }
+        CohortCommand::Changes {
+            name,
+            run,
+            limit,
+            data,
+        } => {
+            let engine = QueryEngine::new(data.data_dir);
+            let changes = engine.cohort_changes(&name, run, limit).await?;
+            eprintln!(
+                "{name} at {} ({}): {} entered, {} exited",
+                changes.run.computed_ms, changes.run.as_of, changes.run.entered, changes.run.exited
+            );
+            println!("change,person_id,user_id,device_id");
+            for (change, persons) in [("entered", &changes.entered), ("exited", &changes.exited)] {
+                for p in persons {
+                    println!(
+                        "{change},{},{},{}",
+                        p.person_id,
+                        p.user_id.as_deref().unwrap_or_default(),
+                        p.device_id.as_deref().unwrap_or_default()
+                    );
+                }
+            }
         }
         CohortCommand::Export {
             name,

@@ -26,6 +26,7 @@ pub fn api_router(engine: Arc<QueryEngine>) -> Router {
             get(show_cohort).put(save_cohort).delete(delete_cohort),
         )
         .route("/api/v1/cohorts/{name}/compute", post(compute_cohort))
+        .route("/api/v1/cohorts/{name}/changes", get(cohort_changes))
         .route(
             "/api/v1/cohorts/{name}/ids",
             axum::routing::put(save_static_cohort),
@@ -364,6 +365,39 @@ async fn compute_cohort(
     };
     match engine.compute_cohort(&name, body.as_of, body.limit).await {
         Ok((run, result)) => axum::Json(json!({"run": run, "result": result})).into_response(),
+        Err(e) => failure(e),
+    }
+}
+
+/// The query of `GET /api/v1/cohorts/{name}/changes`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ChangesQuery {
+    /// The computation (`computed_ms`); the latest when absent.
+    run: Option<i64>,
+    /// Most persons listed each way: 100 when absent, at most 100 000.
+    limit: Option<usize>,
+}
+
+/// `GET /api/v1/cohorts/{name}/changes?run=MS&limit=N`: who entered and who exited at a
+/// computation, compared with the one before.
+async fn cohort_changes(
+    State(engine): State<Arc<QueryEngine>>,
+    Path(name): Path<String>,
+    axum::extract::Query(query): axum::extract::Query<ChangesQuery>,
+) -> Response {
+    let limit = query.limit.unwrap_or(100);
+    if limit > sluice_query::cohort::MAX_COHORT_LIMIT {
+        return error(
+            StatusCode::BAD_REQUEST,
+            format!(
+                "limit {limit}: at most {} persons are listed",
+                sluice_query::cohort::MAX_COHORT_LIMIT
+            ),
+        );
+    }
+    match engine.cohort_changes(&name, query.run, limit).await {
+        Ok(changes) => axum::Json(changes).into_response(),
         Err(e) => failure(e),
     }
 }

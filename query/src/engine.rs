@@ -19,7 +19,7 @@ use crate::cohort::spec::{
 };
 use crate::cohort::store::{CohortRun, CohortStore, SavedCohort};
 use crate::error::QueryError;
-use crate::result::{CohortResult, QueryResult};
+use crate::result::{CohortChanges, CohortMember, CohortResult, QueryResult};
 use crate::spec::{
     FunnelCounting, FunnelSpec, LifecycleSpec, RetentionMethod, RetentionSpec, SPEC_VERSION,
 };
@@ -428,6 +428,60 @@ impl QueryEngine {
             .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
         let run = store.record(name, computed_ms, &day, &result.all_members)?;
         Ok((run, result))
+    }
+
+    /// Who entered and who exited the saved cohort `name` at its computation `computed_ms`
+    /// (the latest when `None`), compared with the computation before it: at most `limit` of
+    /// each, by person id, with their ids.
+    pub async fn cohort_changes(
+        &self,
+        name: &str,
+        computed_ms: Option<i64>,
+        limit: usize,
+    ) -> Result<CohortChanges, QueryError> {
+        let store = self.cohorts();
+        let saved = store.get(name)?;
+        let history = store.history(name)?;
+        let at = match computed_ms {
+            Some(ms) => history.iter().position(|run| run.computed_ms == ms),
+            None => history.len().checked_sub(1),
+        };
+        let Some(at) = at else {
+            let problem = match computed_ms {
+                Some(ms) => format!("cohort {name:?} has no computation at {ms} ms"),
+                None => format!("cohort {name:?} has never been computed"),
+            };
+            return Err(SpecError::Cohort {
+                at: "run".to_owned(),
+                problem,
+            }
+            .into());
+        };
+        let run = history[at].clone();
+        let members = store.members(name, &run)?;
+        let previous = at.checked_sub(1).map(|i| history[i].clone());
+        let before = match &previous {
+            Some(previous) => store.members(name, previous)?,
+            None => roaring::RoaringTreemap::new(),
+        };
+        let entered: Vec<u64> = (&members - &before).iter().take(limit).collect();
+        let exited: Vec<u64> = (&before - &members).iter().take(limit).collect();
+        let listed: Vec<u64> = entered.iter().chain(&exited).copied().collect();
+        let ids = self.person_ids(saved.project.as_deref(), &listed).await?;
+        let member = |person: &u64| {
+            let ids = ids.get(person).cloned().unwrap_or_default();
+            CohortMember {
+                person_id: *person as i64,
+                user_id: ids.user_id,
+                device_id: ids.device_id,
+            }
+        };
+        Ok(CohortChanges {
+            run,
+            previous_ms: previous.map(|p| p.computed_ms),
+            entered: entered.iter().map(member).collect(),
+            exited: exited.iter().map(member).collect(),
+        })
     }
 
     /// The user id and (greatest) device id of each of `persons`, from their events of

@@ -174,6 +174,20 @@ pub struct CohortResult {
     pub members: Vec<CohortMember>,
 }
 
+/// Who entered and who exited a saved cohort at one computation.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CohortChanges {
+    /// The computation (its counts are the whole numbers).
+    pub run: crate::cohort::store::CohortRun,
+    /// The computation before it, compared with (`None` for the first: everyone entered).
+    pub previous_ms: Option<i64>,
+    /// Persons who entered, by person id; at most the limit asked for.
+    pub entered: Vec<CohortMember>,
+    /// Persons who exited, by person id; at most the limit asked for.
+    pub exited: Vec<CohortMember>,
+}
+
 /// One member of a cohort.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

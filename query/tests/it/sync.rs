@@ -549,3 +549,37 @@ async fn a_cohort_never_computed_or_a_missing_secret_is_a_clear_error() {
     let error = sync::run(&engine, "nope").await.unwrap_err();
     assert!(error.to_string().contains("no sync is named"), "{error}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_history_names_who_entered_and_who_exited() {
+    let (_dir, engine, users) = dataset("hi", 6);
+    cohort_of(&engine, "c", &users[..4]).await;
+    let first = engine
+        .cohort_changes("c", None, 100)
+        .await
+        .expect("changes");
+    assert_eq!(first.previous_ms, None);
+    let names = |members: &[sluice_query::result::CohortMember]| -> Vec<String> {
+        members.iter().map(|m| m.user_id.clone().unwrap()).collect()
+    };
+    assert_eq!(names(&first.entered), users[..4].to_vec());
+    assert!(first.exited.is_empty());
+    cohort_of(&engine, "c", &users[2..]).await;
+    let second = engine
+        .cohort_changes("c", None, 100)
+        .await
+        .expect("changes");
+    assert_eq!(second.previous_ms, Some(first.run.computed_ms));
+    assert_eq!((second.run.entered, second.run.exited), (2, 2));
+    assert_eq!(names(&second.entered), users[4..].to_vec());
+    assert_eq!(names(&second.exited), users[..2].to_vec());
+    assert_eq!(second.exited[0].device_id, Some(format!("d-{}", users[0])));
+    // An earlier computation by its time; a limit cuts each list.
+    let again = engine
+        .cohort_changes("c", Some(first.run.computed_ms), 1)
+        .await
+        .expect("changes");
+    assert_eq!(names(&again.entered), users[..1].to_vec());
+    let error = engine.cohort_changes("c", Some(1), 10).await.unwrap_err();
+    assert!(error.is_user_error() && error.to_string().contains("no computation at 1 ms"));
+}
