@@ -266,6 +266,16 @@ fn open_local_log(dir: &Path, metrics: &IngestMetrics, what: &str) -> anyhow::Re
 
 pub(crate) async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let settings = PipelineSettings::from_args(&args)?;
+    // Syncs are saved before anything starts: a bad file stops the start.
+    if let Some(file) = &args.syncs {
+        let store = sluice_query::sync::SyncStore::new(&args.data_dir);
+        for config in crate::cohort::configs_from_file(file)? {
+            store
+                .save(&config)
+                .with_context(|| format!("{}: sync {}", file.display(), config.name))?;
+        }
+    }
+
     let pipeline = match args.kafka.settings()? {
         Some(kafka) => {
             let options = KafkaLogOptions {
@@ -280,14 +290,6 @@ pub(crate) async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         }
         None => start_pipeline(settings, Some(&args.compaction))?,
     };
-    if let Some(file) = &args.syncs {
-        let store = sluice_query::sync::SyncStore::new(&args.data_dir);
-        for config in crate::cohort::configs_from_file(file)? {
-            store
-                .save(&config)
-                .with_context(|| format!("{}: sync {}", file.display(), config.name))?;
-        }
-    }
     let refresh = Duration::from_secs(args.cohort_refresh_secs);
     serve_http(pipeline, &args.listen, refresh).await
 }

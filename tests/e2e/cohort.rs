@@ -484,3 +484,77 @@ async fn a_retention_cell_and_a_lifecycle_bar_become_cohorts_of_their_size() {
     assert_eq!(status, 400, "{refused}");
     server.stop();
 }
+
+/// `sluice serve --syncs FILE` saves the file's syncs at start (secrets hidden from the API),
+/// and a file with a bad sync stops the start with a message naming it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_saves_the_syncs_of_its_file_and_refuses_a_bad_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let syncs = dir.path().join("syncs.json");
+    std::fs::write(
+        &syncs,
+        json!([
+            {"name": "to-braze", "cohort": "dropoffs", "every_secs": 3600,
+             "destination": {"kind": "braze", "url": "https://rest.iad-01.braze.com",
+                             "api_key": "written-out-key"}},
+            {"name": "to-files", "cohort": "dropoffs",
+             "destination": {"kind": "file", "dir": dir.path().join("out"), "format": "csv"}},
+        ])
+        .to_string(),
+    )
+    .unwrap();
+    let data = dir.path().join("data");
+    let server = Server::start(
+        &data,
+        &["--api-key", KEY, "--syncs", syncs.to_str().unwrap()],
+    );
+    let http = reqwest::Client::new();
+    let listing: Value = http
+        .get(format!("{}/api/v1/syncs", server.base_url))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let names: Vec<&str> = listing["syncs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["sync"]["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["to-braze", "to-files"]);
+    assert_eq!(
+        listing["syncs"][0]["sync"]["destination"]["api_key"],
+        json!("(hidden)")
+    );
+    assert_eq!(listing["syncs"][0]["sync"]["every_secs"], json!(3600));
+    server.stop();
+
+    std::fs::write(
+        &syncs,
+        json!({"name": "fast", "cohort": "dropoffs", "every_secs": 1,
+               "destination": {"kind": "webhook", "url": "http://127.0.0.1:9/hook"}})
+        .to_string(),
+    )
+    .unwrap();
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_sluice"))
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--api-key",
+            KEY,
+            "--data-dir",
+        ])
+        .arg(&data)
+        .args(["--syncs", syncs.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("sync fast") && stderr.contains("once a minute"),
+        "{stderr}"
+    );
+}
