@@ -61,6 +61,23 @@ pub struct SyncReport {
     pub detail: Option<String>,
 }
 
+impl SyncReport {
+    /// The delivery log's line for this sync, now.
+    fn log_entry(&self) -> LogEntry {
+        LogEntry::Sync {
+            at_ms: now_ms(),
+            run_ms: self.run_ms,
+            from_run_ms: self.from_run_ms,
+            entered: self.entered,
+            exited: self.exited,
+            batches: self.batches,
+            sent: self.sent,
+            completed: self.outcome == SyncOutcome::Completed,
+            detail: self.detail.clone(),
+        }
+    }
+}
+
 /// Marks `name` running until dropped.
 struct Running(String);
 
@@ -153,20 +170,9 @@ async fn run_at(engine: &QueryEngine, name: &str, began_ms: i64) -> Result<SyncR
         Ok(sender) => sender,
         Err(e) => {
             // Visible in the delivery log, like a batch that failed.
-            store.log(
-                name,
-                &LogEntry::Sync {
-                    at_ms: now_ms(),
-                    run_ms: run.computed_ms,
-                    from_run_ms: report.from_run_ms,
-                    entered: report.entered,
-                    exited: report.exited,
-                    batches: report.batches,
-                    sent: 0,
-                    completed: false,
-                    detail: Some(e.to_string()),
-                },
-            )?;
+            report.outcome = SyncOutcome::Failed;
+            report.detail = Some(e.to_string());
+            store.log(name, &report.log_entry())?;
             return Err(e);
         }
     };
@@ -224,20 +230,7 @@ async fn run_at(engine: &QueryEngine, name: &str, began_ms: i64) -> Result<SyncR
         store.complete(name, run.computed_ms, &now_held, Some(began_ms), pause)?;
         report.outcome = SyncOutcome::Completed;
     }
-    store.log(
-        name,
-        &LogEntry::Sync {
-            at_ms: now_ms(),
-            run_ms: run.computed_ms,
-            from_run_ms: report.from_run_ms,
-            entered: report.entered,
-            exited: report.exited,
-            batches: report.batches,
-            sent: report.sent,
-            completed: report.outcome == SyncOutcome::Completed,
-            detail: report.detail.clone(),
-        },
-    )?;
+    store.log(name, &report.log_entry())?;
     Ok(report)
 }
 
