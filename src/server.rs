@@ -90,6 +90,8 @@ pub(crate) struct Pipeline {
     /// The background compactor of the embedded path.
     pub(crate) compactor: Option<crate::kafka::Compactor>,
     pub(crate) data_dir: PathBuf,
+    /// The tracking plan, shown by the taxonomy route.
+    pub(crate) plan: Option<Arc<TrackingPlan>>,
 }
 
 impl Pipeline {
@@ -101,7 +103,9 @@ impl Pipeline {
         loader: Option<LoaderHandle>,
         compactor: Option<crate::kafka::Compactor>,
     ) -> Self {
+        let plan = settings.collector.tracking_plan.clone();
         Pipeline {
+            plan,
             collector: Arc::new(Collector::with_config(
                 log,
                 settings.projects,
@@ -305,7 +309,7 @@ pub(crate) async fn serve_http(
         .then(|| tokio::spawn(refresh_cohorts(Arc::clone(&engine), cohort_refresh)));
     let syncer = tokio::spawn(run_scheduled_syncs(Arc::clone(&engine)));
     let app = sluice_ingest::collector::router(Arc::clone(&pipeline.collector))
-        .merge(sluice_dashboards::api_router(engine));
+        .merge(sluice_dashboards::api_router(engine, pipeline.plan.clone()));
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .with_context(|| format!("listening on {listen}"))?;

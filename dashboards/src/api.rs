@@ -16,8 +16,12 @@ use sluice_query::cohort::spec::{CohortCondition, LifecycleState};
 use sluice_query::cohort::store::{SavedCohort, StoreError, ids_from_csv};
 use sluice_query::{QueryEngine, QueryError, QuerySpec};
 
-/// The query API routes, answering from `engine`.
-pub fn api_router(engine: Arc<QueryEngine>) -> Router {
+/// The query API routes, answering from `engine`; `plan` is the tracking plan the taxonomy
+/// route shows beside the data (none: every event is unplanned).
+pub fn api_router(
+    engine: Arc<QueryEngine>,
+    plan: Option<Arc<sluice_schema::TrackingPlan>>,
+) -> Router {
     Router::new()
         .route("/api/v1/query", post(query))
         .route("/api/v1/cohorts", get(list_cohorts))
@@ -44,6 +48,7 @@ pub fn api_router(engine: Arc<QueryEngine>) -> Router {
             post(cohort_from_lifecycle),
         )
         .with_state(Arc::clone(&engine))
+        .merge(crate::taxonomy::router(Arc::clone(&engine), plan))
         .merge(crate::syncs::router(engine))
 }
 

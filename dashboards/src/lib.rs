@@ -5,5 +5,6 @@
 
 mod api;
 mod syncs;
+mod taxonomy;
 
 pub use api::api_router;

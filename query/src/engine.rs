@@ -507,6 +507,22 @@ impl QueryEngine {
             .collect())
     }
 
+    /// Per event type, its events on each of the `days` (`YYYY-MM-DD`, the stored days, in
+    /// order) and when it was last seen: of the events dataset, or of the quarantine.
+    pub async fn event_volumes(
+        &self,
+        dataset: Dataset,
+        days: &[String],
+    ) -> Result<Vec<crate::volumes::EventVolume>, QueryError> {
+        let ctx = session();
+        let folder = match dataset {
+            Dataset::Events => EVENTS_DIR,
+            Dataset::Quarantine => QUARANTINE_DIR,
+        };
+        let table = table::dataset_table(&ctx, &self.data_dir, folder).await?;
+        crate::volumes::volumes(&ctx, table, days).await
+    }
+
     async fn list_events(&self, query: &EventsQuery) -> Result<QueryResult, QueryError> {
         let ctx = session();
         let folder = match query.dataset {

@@ -39,6 +39,7 @@ pub mod spec;
 mod stickiness;
 pub mod sync;
 mod table;
+pub mod volumes;
 mod whole_table;
 
 pub use csv::render_csv;

@@ -176,3 +176,73 @@ async fn rejected_events_are_kept_listed_and_replayed_once_the_plan_is_fixed() {
     assert_eq!(listing(&server, "events").await["total"], json!(5));
     server.stop();
 }
+
+/// `GET /api/v1/taxonomy`: the tracking plan beside the data — per event type its events per
+/// day and when last seen, planned or not, the planned events not seen, and what was quarantined.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_taxonomy_shows_the_plan_beside_volumes_and_the_quarantine() {
+    let dir = tempfile::tempdir().unwrap();
+    let plan = dir.path().join("plan.toml");
+    let text = format!(
+        "{PLAN_BEFORE}\n[events.\"Purchase Completed\"]\ndescription = \"Payment succeeded.\"\n"
+    );
+    std::fs::write(&plan, text).unwrap();
+    let data = dir.path().join("data");
+    let server = Server::start(
+        &data,
+        &["--api-key", KEY, "--tracking-plan", plan.to_str().unwrap()],
+    );
+    let now = chrono::Utc::now().timestamp_millis();
+    let event = |id: &str, event_type: &str, back_ms: i64| {
+        json!({"event_type": event_type, "user_id": "user-1", "device_id": "device-1",
+               "time": now - back_ms, "insert_id": format!("taxonomy-{id}")})
+    };
+    let events = vec![
+        event("v1", "Service Viewed", 0),
+        event("v2", "Service Viewed", 60_000),
+        event("v3", "Service Viewed", 26 * 3_600_000),
+        event("p1", "Promo Clicked", 0),
+    ];
+    let http = reqwest::Client::new();
+    let response = http
+        .post(format!("{}/2/httpapi", server.base_url))
+        .json(&json!({"api_key": KEY, "events": events}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200, "{}", response.text().await.unwrap());
+    let url = format!("{}/api/v1/taxonomy?days=3", server.base_url);
+    let taxonomy: Value = eventually(Duration::from_secs(20), "volumes", async || {
+        let taxonomy: Value = http.get(&url).send().await.ok()?.json().await.ok()?;
+        let loaded =
+            taxonomy["events"][0]["events"] == 3 && taxonomy["quarantined"].as_array()?.len() == 1;
+        loaded.then_some(taxonomy)
+    })
+    .await;
+    assert_eq!(taxonomy["days"].as_array().unwrap().len(), 3);
+    let viewed = &taxonomy["events"][0];
+    assert_eq!(viewed["event_type"], "Service Viewed");
+    assert_eq!(viewed["planned"], true);
+    assert_eq!(viewed["events"], 3);
+    let daily: u64 = viewed["daily"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n.as_u64().unwrap())
+        .sum();
+    assert_eq!(daily, 3, "{viewed}");
+    assert_eq!(viewed["last_seen_ms"], json!(now), "{viewed}");
+    assert_eq!(taxonomy["quarantined"][0]["event_type"], "Promo Clicked");
+    assert_eq!(taxonomy["planned_not_seen"], json!(["Purchase Completed"]));
+    assert_eq!(
+        taxonomy["plan"]["events"]["Service Viewed"]["description"],
+        "A buyer opened a service page."
+    );
+    let too_few = http
+        .get(format!("{}/api/v1/taxonomy?days=0", server.base_url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(too_few.status(), 400);
+    server.stop();
+}
