@@ -49,6 +49,7 @@ pub fn api_router(
         )
         .with_state(Arc::clone(&engine))
         .merge(crate::taxonomy::router(Arc::clone(&engine), plan))
+        .merge(crate::boards::router(Arc::clone(&engine)))
         .merge(crate::syncs::router(engine))
 }
 

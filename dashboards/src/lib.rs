@@ -4,6 +4,8 @@
 //! Invariant: this crate depends on `query` only, never on `ingest`; the two meet through Parquet.
 
 mod api;
+mod boards;
+pub mod saved;
 mod syncs;
 mod taxonomy;
 

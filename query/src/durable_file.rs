@@ -10,7 +10,7 @@ use serde::de::DeserializeOwned;
 
 /// Writes `bytes` to `path` so that readers see the old file or the whole new one, and it
 /// survives a crash once this returns.
-pub(crate) fn write_atomically(path: &Path, bytes: &[u8]) -> io::Result<()> {
+pub fn write_atomically(path: &Path, bytes: &[u8]) -> io::Result<()> {
     let temporary = path.with_extension("tmp");
     let mut file = File::create(&temporary)?;
     file.write_all(bytes)?;
@@ -24,7 +24,7 @@ pub(crate) fn write_atomically(path: &Path, bytes: &[u8]) -> io::Result<()> {
 
 /// Appends `line` (without its newline) to `path` and fsyncs it, after cutting a line a crash
 /// left unfinished at the end, so the new line starts on its own.
-pub(crate) fn append_line(path: &Path, line: &[u8]) -> io::Result<()> {
+pub fn append_line(path: &Path, line: &[u8]) -> io::Result<()> {
     cut_partial_line(path)?;
     let mut file = OpenOptions::new().create(true).append(true).open(path)?;
     let mut whole = Vec::with_capacity(line.len() + 1);
@@ -36,7 +36,7 @@ pub(crate) fn append_line(path: &Path, line: &[u8]) -> io::Result<()> {
 
 /// The JSON lines of `path` (none when it does not exist), up to the first that does not parse:
 /// the last line, cut short by a crash mid-append, never was written.
-pub(crate) fn read_lines<T: DeserializeOwned>(path: &Path) -> io::Result<Vec<T>> {
+pub fn read_lines<T: DeserializeOwned>(path: &Path) -> io::Result<Vec<T>> {
     let file = match File::open(path) {
         Ok(file) => file,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),

@@ -173,6 +173,13 @@ impl QueryEngine {
         Ok(())
     }
 
+    /// Checks `spec` as running it would, reading nothing (a saved cohort it names is looked
+    /// for only when it runs).
+    pub fn check_spec(spec: &QuerySpec) -> Result<(), QueryError> {
+        let (checked, _cells) = filter::collecting(|| validate(spec));
+        checked.map(|_| ()).map_err(QueryError::from)
+    }
+
     /// The saved cohorts of this data directory.
     pub fn cohorts(&self) -> CohortStore {
         CohortStore::new(&self.data_dir)

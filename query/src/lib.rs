@@ -12,7 +12,7 @@
 
 pub mod cohort;
 mod csv;
-mod durable_file;
+pub mod durable_file;
 mod engine;
 mod error;
 mod events;
