@@ -17,6 +17,8 @@ use sluice_schema::TrackingPlan;
 use sluice_schema::amplitude::{DEFAULT_MIN_ID_LENGTH, UploadRequest};
 use tokio::task::JoinSet;
 
+use sluice_dashboards::saved::{Board, Chart, SavedStore, Tile};
+
 use crate::scenario;
 use crate::server::{self, PipelineSettings};
 
@@ -112,6 +114,7 @@ pub(crate) async fn run(args: DemoArgs) -> anyhow::Result<()> {
             "demo data ready: {accepted} events in {}",
             args.data_dir.display()
         );
+        seed_key_metrics(&args.data_dir)?;
         if scenario {
             scenario::report(&args.data_dir).await?;
         }
@@ -128,6 +131,71 @@ pub(crate) async fn run(args: DemoArgs) -> anyhow::Result<()> {
     );
     let refresh = std::time::Duration::from_secs(server::DEFAULT_COHORT_REFRESH_SECS);
     server::serve_http(pipeline, &args.listen, refresh).await
+}
+
+/// The demo's "Key metrics" board: the example charts of the query docs, saved.
+fn seed_key_metrics(data_dir: &std::path::Path) -> anyhow::Result<()> {
+    let charts = [
+        (
+            "Daily active people and purchases",
+            include_str!("../docs/examples/segmentation.json"),
+            "line",
+        ),
+        (
+            "Category page → service page → purchase, by category",
+            include_str!("../docs/examples/funnel.json"),
+            "funnel_bars",
+        ),
+        (
+            "Do new people come back to services?",
+            include_str!("../docs/examples/retention.json"),
+            "retention_table",
+        ),
+        (
+            "Service browsers: new, current, resurrected, dormant",
+            include_str!("../docs/examples/lifecycle.json"),
+            "lifecycle_bars",
+        ),
+        (
+            "Drop-off rescue campaign by variant",
+            include_str!("../docs/examples/campaign-funnel.json"),
+            "funnel_bars",
+        ),
+        (
+            "RFM segments",
+            include_str!("../docs/examples/rfm.json"),
+            "table",
+        ),
+    ];
+    let store = SavedStore::new(data_dir);
+    let mut tiles = Vec::new();
+    for (name, spec, view) in charts {
+        let chart = store.save_chart(Chart {
+            id: String::new(),
+            name: name.to_owned(),
+            description: None,
+            owner: Some("growth-team".to_owned()),
+            spec: sluice_query::QuerySpec::from_json(spec)?,
+            view: serde_json::json!({ "type": view }),
+            created_ms: 0,
+            updated_ms: 0,
+        })?;
+        tiles.push(Tile {
+            chart_id: chart.id,
+            width: Some(6),
+        });
+    }
+    store.save_board(Board {
+        id: String::new(),
+        name: "Key metrics".to_owned(),
+        description: Some("What the category and growth teams open every morning.".to_owned()),
+        owner: Some("growth-team".to_owned()),
+        date_range: None,
+        charts: tiles,
+        created_ms: 0,
+        updated_ms: 0,
+    })?;
+    Ok(())
 }
 
 /// Sends every batch through the collector; returns the number of events accepted.

@@ -119,6 +119,22 @@ fn the_demo_syncs_a_dropoff_cohort_and_measures_the_campaign_it_gets() {
         .sum();
     assert_eq!(opens, overall[1], "{currents}");
 
+    // The "Key metrics" board holds the example charts, each a valid saved chart.
+    let board_files: Vec<_> = std::fs::read_dir(data.join("boards")).unwrap().collect();
+    assert_eq!(board_files.len(), 1);
+    let board: Value =
+        serde_json::from_slice(&std::fs::read(board_files[0].as_ref().unwrap().path()).unwrap())
+            .unwrap();
+    assert_eq!(board["name"], "Key metrics");
+    assert_eq!(board["charts"].as_array().unwrap().len(), 6);
+    for tile in board["charts"].as_array().unwrap() {
+        let id = tile["chart_id"].as_str().unwrap();
+        assert!(
+            data.join("charts").join(format!("{id}.json")).is_file(),
+            "{id}"
+        );
+    }
+
     // The RFM table answers with buyers in several segments.
     let rfm: Value = serde_json::from_str(include_str!("../../docs/examples/rfm.json")).unwrap();
     let result = query(&data, &rfm);
