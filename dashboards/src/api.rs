@@ -53,12 +53,28 @@ pub fn api_router(
         .merge(crate::syncs::router(engine))
 }
 
-async fn query(State(engine): State<Arc<QueryEngine>>, body: Bytes) -> Response {
+/// `POST /api/v1/query`: the result as JSON, or as CSV (the chart's table, one header line,
+/// raw numbers — what `sluice query --csv` prints) when the request says `Accept: text/csv`.
+async fn query(
+    State(engine): State<Arc<QueryEngine>>,
+    headers: axum::http::HeaderMap,
+    body: Bytes,
+) -> Response {
     let spec: QuerySpec = match parse(&body, "invalid query spec") {
         Ok(spec) => spec,
         Err(response) => return *response,
     };
+    let wants_csv = headers
+        .get(axum::http::header::ACCEPT)
+        .and_then(|accept| accept.to_str().ok())
+        .is_some_and(|accept| accept.contains("text/csv"));
     match engine.run(&spec).await {
+        Ok(result) if wants_csv => (
+            StatusCode::OK,
+            [(axum::http::header::CONTENT_TYPE, "text/csv; charset=utf-8")],
+            sluice_query::render_csv(&result),
+        )
+            .into_response(),
         Ok(result) => (StatusCode::OK, axum::Json(result)).into_response(),
         Err(e) => failure(e),
     }

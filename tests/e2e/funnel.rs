@@ -302,10 +302,23 @@ async fn anonymous_web_visits_and_app_purchases_of_one_user_are_one_person() {
     // buyer purchased on day 0, and bob (the anonymous purchase on the shared device).
     assert_eq!(table["cohorts"][0]["persons"], 3);
     assert_eq!(table["cohorts"][0]["returned"], json!([2, 0]));
-    // The same as CSV, for a spreadsheet.
+    // The same as CSV, for a spreadsheet, from the command line and over HTTP.
     let csv = query_cli(dir.path(), &spec_file, "--csv");
     let lines: Vec<&str> = csv.lines().take(2).collect();
     assert_eq!(lines, ["cohort,persons,0,1", "2026-01-10,3,2,0"]);
+    let response = http
+        .post(format!("{}/api/v1/query", server.base_url))
+        .header("accept", "text/csv")
+        .json(&retention)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(
+        response.headers()["content-type"].to_str().unwrap(),
+        "text/csv; charset=utf-8"
+    );
+    assert_eq!(response.text().await.unwrap(), csv);
     server.stop();
 }
 
