@@ -144,6 +144,13 @@ pub(crate) struct DataDir {
     data_dir: PathBuf,
 }
 
+impl DataDir {
+    /// The folder.
+    pub(crate) fn path(&self) -> &std::path::Path {
+        &self.data_dir
+    }
+}
+
 /// The saved cohort of a cohort spec file: its project, time zone and definition.
 fn saved_from_spec(
     name: String,

@@ -7,6 +7,7 @@ mod kafka;
 mod quarantine;
 mod scenario;
 mod server;
+mod user;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -46,6 +47,11 @@ enum Command {
     Cohort {
         #[command(subcommand)]
         command: cohort::CohortCommand,
+    },
+    /// Accounts of the query and admin APIs: users (passwords) and API tokens.
+    User {
+        #[command(subcommand)]
+        command: user::UserCommand,
     },
     /// List or replay the events the tracking plan rejected.
     Quarantine {
@@ -128,6 +134,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Demo(args) => runtime()?.block_on(demo::run(args))?,
         Command::Query(args) => runtime()?.block_on(query(args))?,
         Command::Cohort { command } => runtime()?.block_on(cohort::run(command))?,
+        Command::User { command } => user::run(command)?,
         Command::Quarantine { command } => runtime()?.block_on(quarantine::run(command))?,
         Command::Taxonomy {
             command: TaxonomyCommand::Check { file },

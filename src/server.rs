@@ -316,6 +316,14 @@ pub(crate) async fn serve_http(
     let addr = listener.local_addr()?;
     // Tests and scripts read this line to find the port.
     println!("sluice listening on http://{addr}");
+    match sluice_dashboards::access::accounts::Accounts::new(&pipeline.data_dir).any() {
+        Ok(true) => {}
+        Ok(false) => tracing::warn!(
+            "no accounts yet: the query API answers 401 until one exists \
+             (sluice user add NAME --role admin, or sluice user token NAME --role editor)"
+        ),
+        Err(e) => tracing::error!(error = %e, "reading the accounts"),
+    }
     tracing::info!(%addr, data_dir = %pipeline.data_dir.display(), "serving");
     axum::serve(
         listener,

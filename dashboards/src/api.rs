@@ -22,6 +22,7 @@ pub fn api_router(
     engine: Arc<QueryEngine>,
     plan: Option<Arc<sluice_schema::TrackingPlan>>,
 ) -> Router {
+    let access = crate::access::Access::new(engine.data_dir());
     Router::new()
         .route("/api/v1/query", post(query))
         .route("/api/v1/cohorts", get(list_cohorts))
@@ -50,7 +51,12 @@ pub fn api_router(
         .with_state(Arc::clone(&engine))
         .merge(crate::taxonomy::router(Arc::clone(&engine), plan))
         .merge(crate::boards::router(Arc::clone(&engine)))
+        .merge(crate::access::router(access.clone()))
         .merge(crate::syncs::router(engine))
+        .layer(axum::middleware::from_fn_with_state(
+            access,
+            crate::access::require,
+        ))
 }
 
 /// `POST /api/v1/query`: the result as JSON, or as CSV (the chart's table, one header line,

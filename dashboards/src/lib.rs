@@ -3,6 +3,7 @@
 //!
 //! Invariant: this crate depends on `query` only, never on `ingest`; the two meet through Parquet.
 
+pub mod access;
 mod api;
 mod boards;
 pub mod saved;

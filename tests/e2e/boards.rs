@@ -9,7 +9,7 @@ use crate::support::{Server, post_json};
 async fn a_chart_is_saved_put_on_a_board_and_kept_while_it_is_there() {
     let dir = tempfile::tempdir().unwrap();
     let server = Server::start(dir.path(), &["--api-key", "boards-e2e-key"]);
-    let http = reqwest::Client::new();
+    let http = server.client();
     let base = &server.base_url;
     let funnel = json!({"version": 1, "analysis": "funnel", "date_range": {"last_days": 30},
         "steps": [{"event_type": "Category Viewed"}, {"event_type": "Service Viewed"},

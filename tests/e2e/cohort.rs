@@ -15,7 +15,7 @@ const KEY: &str = "cohort-e2e-key";
 async fn viewed_but_did_not_buy_lists_users_and_anonymous_visitors() {
     let dir = tempfile::tempdir().unwrap();
     let server = Server::start(dir.path(), &["--api-key", KEY, "--time-zone", "UTC"]);
-    let http = reqwest::Client::new();
+    let http = server.client();
     let t = JAN_10 + 9 * 60 * MINUTE;
     let events = vec![
         // An anonymous web visit, then a login as "buyer", who buys in the app: one person,
@@ -124,7 +124,7 @@ async fn saved_cohorts_are_recomputed_on_schedule_with_who_entered_and_exited() 
             "1",
         ],
     );
-    let http = reqwest::Client::new();
+    let http = server.client();
     let base = server.base_url.clone();
     let t = JAN_10 + 9 * 60 * MINUTE;
     upload(
@@ -255,7 +255,7 @@ async fn saved_cohorts_are_recomputed_on_schedule_with_who_entered_and_exited() 
 async fn campaign_engagement_from_currents_is_a_funnel_by_variant() {
     let dir = tempfile::tempdir().unwrap();
     let server = Server::start(dir.path(), &["--api-key", KEY, "--time-zone", "UTC"]);
-    let http = reqwest::Client::new();
+    let http = server.client();
     let base = server.base_url.clone();
     let t = JAN_10 + 9 * 60 * MINUTE;
     let seconds = |ms: i64| ms / 1000;
@@ -373,7 +373,7 @@ async fn campaign_engagement_from_currents_is_a_funnel_by_variant() {
 async fn a_retention_cell_and_a_lifecycle_bar_become_cohorts_of_their_size() {
     let dir = tempfile::tempdir().unwrap();
     let server = Server::start(dir.path(), &["--api-key", KEY, "--time-zone", "UTC"]);
-    let http = reqwest::Client::new();
+    let http = server.client();
     let base = server.base_url.clone();
     let day = 24 * 60 * MINUTE;
     let t = JAN_10 + 9 * 60 * MINUTE;
@@ -508,7 +508,7 @@ async fn serve_saves_the_syncs_of_its_file_and_refuses_a_bad_one() {
         &data,
         &["--api-key", KEY, "--syncs", syncs.to_str().unwrap()],
     );
-    let http = reqwest::Client::new();
+    let http = server.client();
     let listing: Value = http
         .get(format!("{}/api/v1/syncs", server.base_url))
         .send()

@@ -144,7 +144,7 @@ fn persons(row: &Value) -> Vec<u64> {
 async fn sdk_events_posted_over_http_give_the_exact_funnel() {
     let dir = tempfile::tempdir().unwrap();
     let server = Server::start(dir.path(), &["--api-key", KEY, "--time-zone", "UTC"]);
-    let http = reqwest::Client::new();
+    let http = server.client();
 
     // Three requests, in an order that puts later events before earlier ones.
     let mut events = dataset();
@@ -227,7 +227,7 @@ async fn sdk_events_posted_over_http_give_the_exact_funnel() {
 async fn anonymous_web_visits_and_app_purchases_of_one_user_are_one_person() {
     let dir = tempfile::tempdir().unwrap();
     let server = Server::start(dir.path(), &["--api-key", KEY, "--time-zone", "UTC"]);
-    let http = reqwest::Client::new();
+    let http = server.client();
     let t = JAN_10 + 9 * 60 * MINUTE;
     // In arrival order (one request), as identity follows the order events arrive in.
     let events = vec![
@@ -351,7 +351,7 @@ async fn identity_files_of_many_batches_are_compacted_and_every_merge_still_coun
             "3",
         ],
     );
-    let http = reqwest::Client::new();
+    let http = server.client();
     let t = JAN_10 + 9 * 60 * MINUTE;
     let mut spec = funnel_spec();
     spec.as_object_mut().unwrap().remove("breakdown");

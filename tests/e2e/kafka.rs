@@ -261,8 +261,8 @@ async fn two_collectors_and_two_loaders_answer_like_the_embedded_path() {
     assert!(stored.values().all(|n| *n == 1) && stored.len() == ids.len());
     wait_for_ids(&embedded_dir, &ids, Duration::from_secs(30)).await;
 
-    let through_kafka = query(&http, &c1.base_url, &funnel_spec()).await;
-    let embedded_answer = query(&http, &embedded.base_url, &funnel_spec()).await;
+    let through_kafka = query(&c1.client(), &c1.base_url, &funnel_spec()).await;
+    let embedded_answer = query(&embedded.client(), &embedded.base_url, &funnel_spec()).await;
     assert_eq!(through_kafka["overall"], embedded_answer["overall"]);
     assert_eq!(
         through_kafka["by_breakdown"],
@@ -503,7 +503,7 @@ async fn a_full_spool_answers_503_and_a_returning_broker_drains_it() {
             "120",
         ],
     );
-    let http = reqwest::Client::new();
+    let http = server.client();
     let batch = |n: usize| -> Vec<Value> {
         (0..50)
             .map(|i| json!({"event_type": "Service Viewed", "device_id": format!("device-{}", i % 3),
@@ -780,7 +780,7 @@ async fn a_cohort_sync_writes_membership_changes_to_a_kafka_topic() {
     let broker = Broker::in_memory(dir.path());
     let data = dir.path().join("data");
     let server = Server::start(&data, &["--api-key", KEY, "--time-zone", "UTC"]);
-    let http = reqwest::Client::new();
+    let http = server.client();
     let base = &server.base_url;
     let t = 1_768_003_200_000_i64;
     let users: Vec<String> = (0..4).map(|i| format!("member-{i}")).collect();

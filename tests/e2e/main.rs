@@ -1,6 +1,7 @@
 //! End-to-end tests: they start the real `sluice` binary on a free loopback port and talk to it
 //! over HTTP, exactly as SDKs and dashboards do.
 
+mod access;
 mod boards;
 mod cohort;
 mod crash;

@@ -32,7 +32,8 @@ fn plan_after() -> String {
 
 async fn listing(server: &Server, dataset: &str) -> Value {
     let spec = json!({"version": 1, "analysis": "events", "dataset": dataset, "project": "shop"});
-    let response = reqwest::Client::new()
+    let response = server
+        .client()
         .post(format!("{}/api/v1/query", server.base_url))
         .json(&spec)
         .send()
@@ -203,7 +204,7 @@ async fn the_taxonomy_shows_the_plan_beside_volumes_and_the_quarantine() {
         event("v3", "Service Viewed", 26 * 3_600_000),
         event("p1", "Promo Clicked", 0),
     ];
-    let http = reqwest::Client::new();
+    let http = server.client();
     let response = http
         .post(format!("{}/2/httpapi", server.base_url))
         .json(&json!({"api_key": KEY, "events": events}))

@@ -130,7 +130,8 @@ async fn run_clients(runs: Vec<(Sdk, String, PathBuf, String)>, timeout: Duratio
 }
 
 async fn query(server: &Server, spec: Value) -> Value {
-    let response = reqwest::Client::new()
+    let response = server
+        .client()
         .post(format!("{}/api/v1/query", server.base_url))
         .json(&spec)
         .send()

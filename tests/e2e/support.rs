@@ -14,11 +14,14 @@ pub(crate) struct Server {
     child: Child,
     /// `http://127.0.0.1:PORT`.
     pub base_url: String,
+    /// An admin API token of its data directory (the query and admin APIs need one).
+    pub token: String,
 }
 
 impl Server {
     /// Starts `sluice serve` on a free port with `data_dir`, and waits until it listens.
     pub(crate) fn start(data_dir: &Path, extra: &[&str]) -> Server {
+        let token = admin_token(data_dir);
         let mut child = Command::new(env!("CARGO_BIN_EXE_sluice"))
             .arg("serve")
             .arg("--data-dir")
@@ -39,7 +42,25 @@ impl Server {
             .strip_prefix("sluice listening on ")
             .unwrap_or_else(|| panic!("unexpected first line from sluice: {line:?}"))
             .to_owned();
-        Server { child, base_url }
+        Server {
+            child,
+            base_url,
+            token,
+        }
+    }
+
+    /// An HTTP client that sends the server's admin token with every request.
+    pub(crate) fn client(&self) -> reqwest::Client {
+        let mut headers = reqwest::header::HeaderMap::new();
+        let value = format!("Bearer {}", self.token);
+        headers.insert(
+            reqwest::header::AUTHORIZATION,
+            value.parse().expect("a header value"),
+        );
+        reqwest::Client::builder()
+            .default_headers(headers)
+            .build()
+            .expect("an HTTP client")
     }
 
     /// SIGKILL: no chance to flush or clean up.
@@ -65,6 +86,24 @@ impl Drop for Server {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// Makes an admin API token in `data_dir` with `sluice user token`.
+pub(crate) fn admin_token(data_dir: &Path) -> String {
+    let output = Command::new(env!("CARGO_BIN_EXE_sluice"))
+        .args(["user", "token", "e2e", "--role", "admin", "--data-dir"])
+        .arg(data_dir)
+        .output()
+        .expect("running sluice user token");
+    assert!(
+        output.status.success(),
+        "sluice user token failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout)
+        .expect("a token")
+        .trim()
+        .to_owned()
 }
 
 /// Runs `sluice query FORMAT --data-dir DATA_DIR SPEC_FILE` (`--json`, `--csv` or `--table`)
