@@ -23,8 +23,11 @@ pub fn api_router(
     plan: Option<Arc<sluice_schema::TrackingPlan>>,
 ) -> Router {
     let access = crate::access::Access::new(engine.data_dir());
-    Router::new()
+    let usage = crate::usage::UsageLog::new(engine.data_dir());
+    let queries = Router::new()
         .route("/api/v1/query", post(query))
+        .with_state((Arc::clone(&engine), usage.clone()));
+    Router::new()
         .route("/api/v1/cohorts", get(list_cohorts))
         .route(
             "/api/v1/cohorts/{name}",
@@ -52,6 +55,8 @@ pub fn api_router(
         .merge(crate::taxonomy::router(Arc::clone(&engine), plan))
         .merge(crate::boards::router(Arc::clone(&engine)))
         .merge(crate::access::router(access.clone()))
+        .merge(crate::usage::router(usage))
+        .merge(queries)
         .merge(crate::syncs::router(engine))
         .layer(axum::middleware::from_fn_with_state(
             access,
@@ -62,7 +67,8 @@ pub fn api_router(
 /// `POST /api/v1/query`: the result as JSON, or as CSV (the chart's table, one header line,
 /// raw numbers — what `sluice query --csv` prints) when the request says `Accept: text/csv`.
 async fn query(
-    State(engine): State<Arc<QueryEngine>>,
+    State((engine, usage)): State<(Arc<QueryEngine>, crate::usage::UsageLog)>,
+    caller: Option<axum::Extension<crate::access::Caller>>,
     headers: axum::http::HeaderMap,
     body: Bytes,
 ) -> Response {
@@ -70,6 +76,22 @@ async fn query(
         Ok(spec) => spec,
         Err(response) => return *response,
     };
+    if let Some(axum::Extension(caller)) = caller {
+        let analysis = serde_json::to_value(&spec)
+            .ok()
+            .and_then(|v| v["analysis"].as_str().map(str::to_owned))
+            .unwrap_or_default();
+        let chart_id = headers
+            .get("x-sluice-chart")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        usage.record(&crate::usage::Use {
+            at_ms: chrono::Utc::now().timestamp_millis(),
+            user: caller.name,
+            analysis,
+            chart_id,
+        });
+    }
     let wants_csv = headers
         .get(axum::http::header::ACCEPT)
         .and_then(|accept| accept.to_str().ok())

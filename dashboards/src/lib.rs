@@ -9,5 +9,6 @@ mod boards;
 pub mod saved;
 mod syncs;
 mod taxonomy;
+mod usage;
 
 pub use api::api_router;

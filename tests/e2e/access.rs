@@ -161,6 +161,25 @@ async fn the_apis_need_a_token_or_a_session_and_roles_limit_changes() {
         .unwrap();
     assert_eq!(after.status(), 401);
 
+    // Who used what: the viewer's query and mina's, by member (admins only).
+    let usage: serde_json::Value = server
+        .client()
+        .get(format!("{base}/api/v1/usage"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let members: Vec<(&str, u64)> = usage["members"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| (m["user"].as_str().unwrap(), m["queries"].as_u64().unwrap()))
+        .collect();
+    assert_eq!(members, [("dashboard-reader", 1)], "{usage}");
+    assert_eq!(usage["members"][0]["by_analysis"]["segmentation"], 1);
+
     // The admin token lists the users (names and roles only).
     let users: serde_json::Value = server
         .client()

@@ -95,7 +95,7 @@ impl Access {
 /// The role a request needs: reading and querying are a viewer's; accounts are an admin's;
 /// every other change is an editor's.
 fn needed(method: &Method, path: &str) -> Role {
-    if path.starts_with("/api/v1/users") {
+    if path.starts_with("/api/v1/users") || path == "/api/v1/usage" {
         Role::Admin
     } else if method == Method::GET || method == Method::HEAD || path == "/api/v1/query" {
         Role::Viewer
@@ -280,6 +280,7 @@ mod tests {
         assert_eq!(needed(&Method::POST, "/api/v1/charts"), Role::Editor);
         assert_eq!(needed(&Method::DELETE, "/api/v1/cohorts/x"), Role::Editor);
         assert_eq!(needed(&Method::GET, "/api/v1/users"), Role::Admin);
+        assert_eq!(needed(&Method::GET, "/api/v1/usage"), Role::Admin);
     }
 
     #[test]
