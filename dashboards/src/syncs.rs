@@ -217,16 +217,8 @@ async fn export_cohort(
             );
         }
     };
-    let folder = match tempfile_in(engine.data_dir()) {
-        Ok(folder) => folder,
-        Err(e) => return error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
-    };
-    let path = folder.join(format!("{name}.{}", format.extension()));
-    let written = sync::export(&engine, &name, &path, format).await;
-    let read = written.map(|_| std::fs::read(&path));
-    let _ = std::fs::remove_dir_all(&folder);
-    match read {
-        Ok(Ok(bytes)) => (
+    match sync::export_bytes(&engine, &name, format).await {
+        Ok((_, bytes)) => (
             [
                 (header::CONTENT_TYPE, content_type.to_owned()),
                 (
@@ -237,21 +229,6 @@ async fn export_cohort(
             bytes,
         )
             .into_response(),
-        Ok(Err(e)) => error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
         Err(e) => failure(e),
     }
-}
-
-/// A fresh folder under `<data>/.exports/` for one export.
-fn tempfile_in(data_dir: &std::path::Path) -> std::io::Result<std::path::PathBuf> {
-    let unique = format!(
-        "{}-{}",
-        std::process::id(),
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_nanos())
-    );
-    let folder = data_dir.join(".exports").join(unique);
-    std::fs::create_dir_all(&folder)?;
-    Ok(folder)
 }

@@ -441,6 +441,20 @@ async fn a_retention_cell_and_a_lifecycle_bar_become_cohorts_of_their_size() {
     let (status, made) = post_json(&http, &url, &body).await;
     assert_eq!(status, 200, "{made}");
     assert_eq!(made["run"]["size"].as_u64(), Some(returned), "{made}");
+    // Its members as a file, for the campaign tool's import.
+    let csv = http
+        .get(format!(
+            "{base}/api/v1/cohorts/came-back-next-day/export?format=csv"
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(csv.status(), 200);
+    let csv = csv.text().await.unwrap();
+    let lines: Vec<&str> = csv.lines().collect();
+    assert_eq!(lines[0], "person_id,user_id,device_id");
+    assert_eq!(lines.len(), 5, "{csv}");
+    assert!(lines[1..].iter().all(|l| l.contains(",viewer-")), "{csv}");
     let url = format!("{base}/api/v1/cohorts/did-not-come-back/from-retention");
     let body =
         json!({"retention": retention, "cohort": "2026-01-10", "column": 1, "returned": false});

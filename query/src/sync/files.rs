@@ -140,28 +140,32 @@ impl Columns<'_> {
     }
 }
 
+/// `columns` encoded as `format`; an encoding failure is a bug of ours (its message).
+pub(crate) fn table_bytes(format: FileFormat, columns: &Columns<'_>) -> Result<Vec<u8>, String> {
+    match format {
+        FileFormat::Csv => Ok(columns.csv().into_bytes()),
+        FileFormat::Parquet => {
+            let batch = RecordBatch::try_from_iter(columns.arrays()).map_err(|e| e.to_string())?;
+            let mut bytes = Vec::new();
+            let mut writer = ArrowWriter::try_new(&mut bytes, batch.schema(), None)
+                .map_err(|e| e.to_string())?;
+            writer.write(&batch).map_err(|e| e.to_string())?;
+            writer.close().map_err(|e| e.to_string())?;
+            Ok(bytes)
+        }
+    }
+}
+
 /// Writes `columns` to `path` as `format`, atomically.
 pub(crate) fn write_table(
     path: &Path,
     format: FileFormat,
     columns: &Columns<'_>,
 ) -> Result<(), SyncError> {
-    let bytes = match format {
-        FileFormat::Csv => columns.csv().into_bytes(),
-        FileFormat::Parquet => {
-            let corrupt = |e: &dyn std::fmt::Display| SyncError::Corrupt {
-                path: path.to_owned(),
-                reason: e.to_string(),
-            };
-            let batch = RecordBatch::try_from_iter(columns.arrays()).map_err(|e| corrupt(&e))?;
-            let mut bytes = Vec::new();
-            let mut writer =
-                ArrowWriter::try_new(&mut bytes, batch.schema(), None).map_err(|e| corrupt(&e))?;
-            writer.write(&batch).map_err(|e| corrupt(&e))?;
-            writer.close().map_err(|e| corrupt(&e))?;
-            bytes
-        }
-    };
+    let bytes = table_bytes(format, columns).map_err(|reason| SyncError::Corrupt {
+        path: path.to_owned(),
+        reason,
+    })?;
     write_atomically(path, &bytes).map_err(SyncError::io(path))
 }
 

@@ -26,7 +26,7 @@ pub mod store;
 
 pub use config::{Destination, SyncConfig};
 pub use http::signature;
-pub use run::{SyncOutcome, SyncReport, due, export, run, run_due};
+pub use run::{SyncOutcome, SyncReport, due, export, export_bytes, run, run_due};
 pub use store::{LogEntry, SyncStore};
 
 use std::path::PathBuf;

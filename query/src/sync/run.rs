@@ -12,13 +12,16 @@ use serde::{Deserialize, Serialize};
 
 use super::config::{Destination, FileFormat, SyncConfig};
 use super::deliver::{Attempt, Pacer};
-use super::files::{Columns, Folder, write_table};
+use super::files::{Columns, Folder, table_bytes};
 use super::http::{Braze, Webhook};
 use super::kafka::Topic;
 use super::plan::{Batch, Diff, batches};
 use super::store::{LogEntry, Pending, PersonIds, SyncStore};
 use super::{SyncError, now_ms};
 use crate::QueryEngine;
+use crate::cohort::store::{CohortRun, SavedCohort};
+use crate::durable_file::write_atomically;
+use roaring::RoaringTreemap;
 
 /// Syncs running in this process: one sync never runs twice at once.
 static RUNNING: Mutex<Option<HashSet<String>>> = Mutex::new(None);
@@ -114,11 +117,7 @@ async fn run_at(engine: &QueryEngine, name: &str, began_ms: i64) -> Result<SyncR
     let config = store.get(name)?;
     config.validate()?;
     let _running = Running::start(name)?;
-    let cohort = engine.cohorts().get(&config.cohort)?;
-    let (run, members) = engine
-        .cohorts()
-        .latest(&config.cohort)?
-        .ok_or_else(|| SyncError::NeverComputed(config.cohort.clone()))?;
+    let (cohort, run, members) = latest(engine, &config.cohort)?;
     let mut state = store.state(name)?;
     let held = match state.synced_run_ms {
         Some(held_ms) => store.synced(name, held_ms)?,
@@ -239,19 +238,28 @@ fn system_ms(at: SystemTime) -> i64 {
         .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }
 
-/// Writes the latest computation of the saved cohort `name` to `path` as `format`: every
-/// member's person id, user id and device id, by person id. Returns how many.
-pub async fn export(
+/// The saved cohort `name` and its latest computation with its members; a cohort never
+/// computed has nothing to send or export.
+fn latest(
     engine: &QueryEngine,
     name: &str,
-    path: &Path,
-    format: FileFormat,
-) -> Result<usize, SyncError> {
-    let cohort = engine.cohorts().get(name)?;
-    let (_, members) = engine
-        .cohorts()
+) -> Result<(SavedCohort, CohortRun, RoaringTreemap), SyncError> {
+    let store = engine.cohorts();
+    let cohort = store.get(name)?;
+    let (run, members) = store
         .latest(name)?
         .ok_or_else(|| SyncError::NeverComputed(name.to_owned()))?;
+    Ok((cohort, run, members))
+}
+
+/// The latest computation of the saved cohort `name` as a `format` file's bytes: every
+/// member's person id, user id and device id, by person id; and how many members.
+pub async fn export_bytes(
+    engine: &QueryEngine,
+    name: &str,
+    format: FileFormat,
+) -> Result<(usize, Vec<u8>), SyncError> {
+    let (cohort, _, members) = latest(engine, name)?;
     let persons: Vec<u64> = members.iter().collect();
     let ids = engine
         .person_ids(cohort.project.as_deref(), &persons)
@@ -261,8 +269,21 @@ pub async fn export(
         .iter()
         .map(|p| (*p as i64, ids.get(p).unwrap_or(&none)))
         .collect();
-    write_table(path, format, &Columns::Members { persons: rows })?;
-    Ok(persons.len())
+    let bytes = table_bytes(format, &Columns::Members { persons: rows })
+        .map_err(|e| SyncError::from(crate::QueryError::Internal(format!("export: {e}"))))?;
+    Ok((persons.len(), bytes))
+}
+
+/// [`export_bytes`] written to `path` (replaced whole). Returns how many members.
+pub async fn export(
+    engine: &QueryEngine,
+    name: &str,
+    path: &Path,
+    format: FileFormat,
+) -> Result<usize, SyncError> {
+    let (members, bytes) = export_bytes(engine, name, format).await?;
+    write_atomically(path, &bytes).map_err(SyncError::io(path))?;
+    Ok(members)
 }
 
 /// A destination, ready to send one sync's batches.
