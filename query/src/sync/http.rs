@@ -78,14 +78,8 @@ impl Braze {
             .header(USER_AGENT, AGENT)
             .bearer_auth(&self.api_key)
             .json(&body);
-        let response = match request.send().await {
-            Ok(response) => response,
-            Err(e) => return unreachable(&e),
-        };
-        let status = response.status();
-        let headers = response.headers().clone();
-        let text = response.text().await.unwrap_or_default();
-        match answer(status, &headers, &text) {
+        let (attempt, text) = exchange(request).await;
+        match attempt {
             Attempt::Delivered {
                 status,
                 pause_until,
@@ -157,14 +151,7 @@ impl Webhook {
         if let Some(secret) = &self.secret {
             request = request.header("X-Sluice-Signature", signature(secret, &body));
         }
-        let response = match request.body(body).send().await {
-            Ok(response) => response,
-            Err(e) => return unreachable(&e),
-        };
-        let status = response.status();
-        let headers = response.headers().clone();
-        let text = response.text().await.unwrap_or_default();
-        answer(status, &headers, &text)
+        exchange(request.body(body)).await.0
     }
 }
 
@@ -175,6 +162,19 @@ pub fn signature(secret: &str, body: &[u8]) -> String {
     let tag = ring::hmac::sign(&key, body);
     let hex: String = tag.as_ref().iter().map(|b| format!("{b:02x}")).collect();
     format!("sha256={hex}")
+}
+
+/// Sends `request` and reads its answer ([`answer`]), with the answer's body (empty when none
+/// came).
+async fn exchange(request: reqwest::RequestBuilder) -> (Attempt, String) {
+    let response = match request.send().await {
+        Ok(response) => response,
+        Err(e) => return (unreachable(&e), String::new()),
+    };
+    let status = response.status();
+    let headers = response.headers().clone();
+    let text = response.text().await.unwrap_or_default();
+    (answer(status, &headers, &text), text)
 }
 
 /// A request that got no answer: worth another try (the destination may be back).
