@@ -86,7 +86,7 @@ async fn query(
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned);
         usage.record(&crate::usage::Use {
-            at_ms: chrono::Utc::now().timestamp_millis(),
+            at_ms: sluice_query::clock::now_ms(),
             user: caller.name,
             analysis,
             chart_id,

@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use sluice_query::clock::now_ms;
 use sluice_query::durable_file::write_atomically;
 use sluice_query::spec::DateRange;
 use sluice_query::{QueryEngine, QuerySpec};
@@ -380,12 +381,6 @@ fn fresh_id(kind: Kind) -> String {
         .map(|_| DIGITS[rand::random_range(0..DIGITS.len())] as char)
         .collect();
     format!("{prefix}{tail}")
-}
-
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }
 
 #[cfg(test)]

@@ -430,9 +430,7 @@ impl QueryEngine {
                 ));
             }
         };
-        let computed_ms = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
+        let computed_ms = crate::clock::now_ms();
         let run = store.record(name, computed_ms, &day, &result.all_members)?;
         Ok((run, result))
     }

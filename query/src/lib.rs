@@ -10,6 +10,7 @@
 //! This crate only reads the dataset; the ingest crate writes it. They share only the layout
 //! constants of `sluice-schema`.
 
+pub mod clock;
 pub mod cohort;
 mod csv;
 pub mod durable_file;

@@ -22,6 +22,8 @@ use serde_json::json;
 
 use accounts::{Accounts, Role, random_hex, sha256_hex};
 
+use sluice_query::clock::now_ms;
+
 use crate::api::{error, parse};
 
 /// The session cookie.
@@ -261,12 +263,6 @@ fn cookie(headers: &HeaderMap) -> Option<&str> {
         .filter_map(|value| value.to_str().ok())
         .flat_map(|value| value.split(';'))
         .find_map(|pair| pair.trim().strip_prefix(COOKIE)?.strip_prefix('='))
-}
-
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }
 
 #[cfg(test)]

@@ -105,10 +105,3 @@ impl From<QueryError> for SyncError {
         SyncError::Query(Box::new(e))
     }
 }
-
-/// Now, Unix ms.
-pub(crate) fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
-}

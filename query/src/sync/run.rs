@@ -5,11 +5,12 @@
 use std::collections::{BTreeMap, HashSet};
 use std::path::Path;
 use std::sync::Mutex;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, UNIX_EPOCH};
 
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use serde::{Deserialize, Serialize};
 
+use super::SyncError;
 use super::config::{Destination, FileFormat, SyncConfig};
 use super::deliver::{Attempt, Pacer};
 use super::files::{Columns, Folder, table_bytes};
@@ -17,8 +18,8 @@ use super::http::{Braze, Webhook};
 use super::kafka::Topic;
 use super::plan::{Batch, Diff, batches};
 use super::store::{LogEntry, Pending, PersonIds, SyncStore};
-use super::{SyncError, now_ms};
 use crate::QueryEngine;
+use crate::clock::{now_ms, unix_ms};
 use crate::cohort::store::{CohortRun, SavedCohort};
 use crate::durable_file::write_atomically;
 use roaring::RoaringTreemap;
@@ -213,7 +214,7 @@ async fn run_at(engine: &QueryEngine, name: &str, began_ms: i64) -> Result<SyncR
         report.sent += 1;
         pending.delivered.insert(batch.message_id.clone());
         state.pending = Some(pending.clone());
-        state.pause_until_ms = pacer.pause().map(system_ms);
+        state.pause_until_ms = pacer.pause().map(unix_ms);
         store.write_state(name, &state)?;
     }
     if report.outcome != SyncOutcome::Failed {
@@ -225,17 +226,12 @@ async fn run_at(engine: &QueryEngine, name: &str, began_ms: i64) -> Result<SyncR
             let ids = entering.get(person).cloned().unwrap_or_default();
             now_held.insert(*person, ids);
         }
-        let pause = pacer.pause().map(system_ms);
+        let pause = pacer.pause().map(unix_ms);
         store.complete(name, run.computed_ms, &now_held, Some(began_ms), pause)?;
         report.outcome = SyncOutcome::Completed;
     }
     store.log(name, &report.log_entry())?;
     Ok(report)
-}
-
-fn system_ms(at: SystemTime) -> i64 {
-    at.duration_since(UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }
 
 /// The saved cohort `name` and its latest computation with its members; a cohort never
