@@ -49,23 +49,31 @@ impl ScalarUDFImpl for DayOf {
     }
 
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
-        let [ms] = args.args.as_slice() else {
-            return exec_err!("sluice_day_of takes one argument");
-        };
-        match ms {
-            ColumnarValue::Scalar(ScalarValue::Int64(ms)) => Ok(ColumnarValue::Scalar(
-                ScalarValue::Int64(ms.and_then(|ms| self.day(ms))),
-            )),
-            ColumnarValue::Scalar(other) => {
-                exec_err!("sluice_day_of expects Int64, got {other:?}")
-            }
-            ColumnarValue::Array(array) => {
-                let days: Int64Array = as_int64_array(array)?
-                    .iter()
-                    .map(|ms| ms.and_then(|ms| self.day(ms)))
-                    .collect();
-                Ok(ColumnarValue::Array(Arc::new(days) as ArrayRef))
-            }
+        map_int64(self.name(), &args, |ms| self.day(ms))
+    }
+}
+
+/// The body of a one-argument `Int64 → Int64` function named `name`: `f` of every non-null
+/// value (`None` gives null), for a scalar or a column.
+pub(super) fn map_int64(
+    name: &str,
+    args: &ScalarFunctionArgs,
+    f: impl Fn(i64) -> Option<i64>,
+) -> Result<ColumnarValue> {
+    let [ms] = args.args.as_slice() else {
+        return exec_err!("{name} takes one argument");
+    };
+    match ms {
+        ColumnarValue::Scalar(ScalarValue::Int64(ms)) => {
+            Ok(ColumnarValue::Scalar(ScalarValue::Int64(ms.and_then(&f))))
+        }
+        ColumnarValue::Scalar(other) => exec_err!("{name} expects Int64, got {other:?}"),
+        ColumnarValue::Array(array) => {
+            let values: Int64Array = as_int64_array(array)?
+                .iter()
+                .map(|ms| ms.and_then(&f))
+                .collect();
+            Ok(ColumnarValue::Array(Arc::new(values) as ArrayRef))
         }
     }
 }

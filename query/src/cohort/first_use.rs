@@ -7,14 +7,10 @@
 //! millisecond, and `sluice_local_day(ms)` numbers the zone's days for "distinct days" in such
 //! a range. Days are the zone's, so one is 23 or 25 hours across a clock change.
 
-use std::sync::Arc;
-
 use chrono::{Datelike, Days, NaiveDate, TimeZone};
 use chrono_tz::Tz;
-use datafusion::arrow::array::{ArrayRef, Int64Array};
 use datafusion::arrow::datatypes::DataType;
-use datafusion::common::cast::as_int64_array;
-use datafusion::common::{Result, ScalarValue, exec_err};
+use datafusion::common::Result;
 use datafusion::logical_expr::{
     ColumnarValue, ScalarFunctionArgs, ScalarUDFImpl, Signature, Volatility,
 };
@@ -86,24 +82,7 @@ impl ScalarUDFImpl for DayFunction {
     }
 
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
-        let [ms] = args.args.as_slice() else {
-            return exec_err!("{} takes one argument", self.name());
-        };
-        match ms {
-            ColumnarValue::Scalar(ScalarValue::Int64(ms)) => Ok(ColumnarValue::Scalar(
-                ScalarValue::Int64(ms.and_then(|ms| self.apply(ms))),
-            )),
-            ColumnarValue::Scalar(other) => {
-                exec_err!("{} expects Int64, got {other:?}", self.name())
-            }
-            ColumnarValue::Array(array) => {
-                let values: Int64Array = as_int64_array(array)?
-                    .iter()
-                    .map(|ms| ms.and_then(|ms| self.apply(ms)))
-                    .collect();
-                Ok(ColumnarValue::Array(Arc::new(values) as ArrayRef))
-            }
-        }
+        super::day::map_int64(self.name(), &args, |ms| self.apply(ms))
     }
 }
 
