@@ -10,19 +10,11 @@ use sluice_query::result::QueryResult;
 use sluice_query::spec::{LifecycleSpec, RetentionSpec};
 use sluice_query::{QueryEngine, QuerySpec};
 
-use crate::support::{TestEvent, ev, utc, write_dataset};
+use crate::support::{TestEvent, block_on, ev, utc, write_dataset};
 
 const HOUR: i64 = 3_600_000;
 /// After every event: the cohorts read all of them, as the charts do.
 const AS_OF: &str = "2025-04-30";
-
-fn block_on<T>(future: impl std::future::Future<Output = T>) -> T {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("runtime")
-        .block_on(future)
-}
 
 fn run(engine: &QueryEngine, spec: &Value) -> QueryResult {
     let spec = QuerySpec::from_json(&spec.to_string()).expect("valid spec");

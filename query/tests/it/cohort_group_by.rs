@@ -6,7 +6,7 @@ use serde_json::{Value, json};
 use sluice_query::cohort::store::SavedCohort;
 use sluice_query::{QueryEngine, QuerySpec};
 
-use crate::support::{ev, utc, write_dataset};
+use crate::support::{block_on, ev, utc, write_dataset};
 
 /// Eight users over three days: views, purchases, returns.
 fn engine() -> (tempfile::TempDir, QueryEngine) {
@@ -45,14 +45,6 @@ fn engine() -> (tempfile::TempDir, QueryEngine) {
     block_on(engine.compute_cohort("vip", Some("2025-05-03".to_owned()), Some(0)))
         .expect("computed");
     (dir, engine)
-}
-
-fn block_on<T>(future: impl std::future::Future<Output = T>) -> T {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("runtime")
-        .block_on(future)
 }
 
 fn run(engine: &QueryEngine, spec: &Value) -> Value {

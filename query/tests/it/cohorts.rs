@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 use sluice_query::result::{CohortResult, QueryResult};
 use sluice_query::{QueryError, QuerySpec};
 
-use crate::support::{TestEvent, ev, run_any, utc, write_dataset};
+use crate::support::{TestEvent, block_on, ev, run_any, utc, write_dataset};
 
 const HOUR: i64 = 3_600_000;
 const AS_OF: &str = "2025-03-10";
@@ -932,14 +932,6 @@ fn engine_with(events: &[TestEvent]) -> (tempfile::TempDir, sluice_query::QueryE
     write_dataset(dir.path(), events, 2);
     let engine = sluice_query::QueryEngine::new(dir.path());
     (dir, engine)
-}
-
-fn block_on<T>(future: impl std::future::Future<Output = T>) -> T {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("runtime")
-        .block_on(future)
 }
 
 fn save(engine: &sluice_query::QueryEngine, name: &str, definition: Value) {

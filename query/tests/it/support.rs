@@ -302,11 +302,16 @@ pub(crate) fn run(data_dir: &Path, spec: &QuerySpec) -> Result<FunnelResult, Que
 
 /// Runs any spec on a fresh single-threaded runtime.
 pub(crate) fn run_any(data_dir: &Path, spec: &QuerySpec) -> Result<QueryResult, QueryError> {
-    let runtime = tokio::runtime::Builder::new_current_thread()
+    block_on(QueryEngine::new(data_dir).run(spec))
+}
+
+/// Runs `future` to its end on a fresh single-threaded runtime.
+pub(crate) fn block_on<T>(future: impl std::future::Future<Output = T>) -> T {
+    tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
-        .expect("runtime");
-    runtime.block_on(QueryEngine::new(data_dir).run(spec))
+        .expect("runtime")
+        .block_on(future)
 }
 
 /// Persons per step of the overall row.
