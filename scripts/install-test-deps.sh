@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Installs what the real-SDK end-to-end tests need (tests/sdk/README.md), idempotently:
 #   1. Debian's chromium (/usr/bin/chromium), with apt-get, if it is missing;
-#   2. the Node SDKs and playwright-core: `npm ci` in tests/sdk, skipped while node_modules matches
-#      package-lock.json (a stamp file holds the lock file's hash);
+#   2. the Node SDKs and playwright-core: `npm ci` in tests/sdk and tests/browser, skipped while
+#      node_modules matches package-lock.json (a stamp file holds the lock file's hash);
 #   3. the Python SDK: a venv at tests/sdk/.venv with requirements.txt, skipped while satisfied.
 # Every step says what it does; any failure stops the script with a non-zero exit.
 # Usage: bash scripts/install-test-deps.sh
@@ -42,6 +42,18 @@ else
   say "npm ci in tests/sdk"
   (cd "$SDK_DIR" && npm ci --no-audit --no-fund) || die "npm ci failed in tests/sdk"
   printf '%s\n' "$lock_hash" >"$stamp"
+fi
+
+# The browser tests of the web UI (tests/browser): playwright-core, driving the chromium above.
+BROWSER_DIR="$PWD/tests/browser"
+block_hash="$(sha256sum "$BROWSER_DIR/package-lock.json" | cut -d' ' -f1)"
+bstamp="$BROWSER_DIR/node_modules/.sluice-lock-sha256"
+if [[ -f "$bstamp" && "$(cat "$bstamp")" == "$block_hash" ]]; then
+  say "tests/browser/node_modules up to date with package-lock.json (skipping npm ci)"
+else
+  say "npm ci in tests/browser"
+  (cd "$BROWSER_DIR" && npm ci --no-audit --no-fund) || die "npm ci failed in tests/browser"
+  printf '%s\n' "$block_hash" >"$bstamp"
 fi
 
 # --- 3. Python venv ------------------------------------------------------------------------------

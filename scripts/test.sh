@@ -18,6 +18,9 @@ fi
 say "test clients (official Amplitude SDKs, Chromium)"
 bash scripts/install-test-deps.sh
 
+say "web UI bundle (rebuilt from dashboards/web/src; the committed dist/ must match)"
+bash scripts/build-web.sh --check
+
 say "format"
 cargo fmt --all -- --check
 

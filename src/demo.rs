@@ -129,8 +129,56 @@ pub(crate) async fn run(args: DemoArgs) -> anyhow::Result<()> {
         "collector API key: {DEMO_API_KEY}; try: sluice query --data-dir {} docs/examples/funnel.json",
         args.data_dir.display()
     );
+    if let Some(password) = demo_login(&args.data_dir)? {
+        eprintln!(
+            "open http://{} and log in as {DEMO_USER} / {password}",
+            args.listen
+        );
+    }
     let refresh = std::time::Duration::from_secs(server::DEFAULT_COHORT_REFRESH_SECS);
     server::serve_http(pipeline, &args.listen, refresh).await
+}
+
+/// The admin account the demo makes when the data directory has none.
+const DEMO_USER: &str = "demo";
+/// Where the demo keeps that account's password, so every start can print it.
+const DEMO_PASSWORD_FILE: &str = "auth/demo-password";
+
+/// The demo's login: makes the `demo` admin with a random password when no account exists yet,
+/// and gives back its password while the demo made it (None once other accounts were set up).
+fn demo_login(data_dir: &std::path::Path) -> anyhow::Result<Option<String>> {
+    use sluice_dashboards::access::accounts::{Accounts, Role};
+    let accounts = Accounts::new(data_dir);
+    let file = data_dir.join(DEMO_PASSWORD_FILE);
+    if !accounts.any()? {
+        let password = sluice_dashboards::access::accounts::random_password();
+        accounts.set_user(DEMO_USER, Role::Admin, &password)?;
+        write_private(&file, &password)?;
+        return Ok(Some(password));
+    }
+    match std::fs::read_to_string(&file) {
+        Ok(password) if accounts.log_in(DEMO_USER, password.trim())?.is_some() => {
+            Ok(Some(password.trim().to_owned()))
+        }
+        _ => Ok(None),
+    }
+}
+
+/// Writes `text` to `path`, readable by its owner only.
+fn write_private(path: &std::path::Path, text: &str) -> anyhow::Result<()> {
+    use std::io::Write;
+    #[cfg(unix)]
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    options.mode(0o600);
+    let mut out = options
+        .open(path)
+        .with_context(|| format!("writing {}", path.display()))?;
+    out.write_all(text.as_bytes())?;
+    out.sync_all()?;
+    Ok(())
 }
 
 /// The demo's "Key metrics" board: the example charts of the query docs, saved.

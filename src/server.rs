@@ -309,7 +309,8 @@ pub(crate) async fn serve_http(
         .then(|| tokio::spawn(refresh_cohorts(Arc::clone(&engine), cohort_refresh)));
     let syncer = tokio::spawn(run_scheduled_syncs(Arc::clone(&engine)));
     let app = sluice_ingest::collector::router(Arc::clone(&pipeline.collector))
-        .merge(sluice_dashboards::api_router(engine, pipeline.plan.clone()));
+        .merge(sluice_dashboards::api_router(engine, pipeline.plan.clone()))
+        .merge(sluice_dashboards::web_router());
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .with_context(|| format!("listening on {listen}"))?;

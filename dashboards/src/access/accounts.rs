@@ -257,6 +257,11 @@ fn fresh_salt() -> Result<SaltString, AccountError> {
     SaltString::encode_b64(&bytes).map_err(|e| AccountError::Invalid(e.to_string()))
 }
 
+/// A random password for accounts made by a program (the demo's): 16 hex digits, 64 bits.
+pub fn random_password() -> String {
+    random_hex(8)
+}
+
 /// `bytes` random bytes as hex (the operating system's generator).
 pub(crate) fn random_hex(bytes: usize) -> String {
     use ring::rand::SecureRandom;

@@ -1,0 +1,369 @@
+// ECharts options for each analysis's result, and which views a result has. A result may be
+// wrapped: `segments` (one result per compared segment) or `groups` (one per group-by value);
+// `flatten` turns both into labelled results so every chart draws them side by side.
+import { duration, groupLabel, num, pct } from "./format.js";
+
+const PALETTE = ["#4e6ef2", "#f28e2b", "#59a14f", "#e15759", "#76b7b2", "#edc948", "#b07aa1", "#ff9da7", "#9c755f", "#bab0ac"];
+
+/** [{label, result}]: the plain results inside a (possibly wrapped) result. */
+export function flatten(result, prefix = "") {
+  const join = (a, b) => (a ? `${a} · ${b}` : b);
+  if (result.analysis === "segments") {
+    return result.segments.flatMap((s) => flatten(s.result, join(prefix, s.name)));
+  }
+  if (result.analysis === "groups") {
+    return [
+      { label: join(prefix, "(all)"), result: result.overall },
+      ...result.groups.map((g) => ({ label: join(prefix, groupLabel(g)), result: g.result })),
+    ];
+  }
+  return [{ label: prefix, result }];
+}
+
+/** The analysis under any wrapper. */
+export function innerAnalysis(result) {
+  return flatten(result)[0]?.result.analysis ?? result.analysis;
+}
+
+/** The views of a result, first the default: [key, label]. "table" (the CSV) is always last. */
+export function viewsOf(result) {
+  const items = flatten(result);
+  const inner = items[0]?.result ?? result;
+  const views = [];
+  switch (inner.analysis) {
+    case "segmentation":
+      views.push(["line", "Line"], ["bar", "Bar"]);
+      break;
+    case "funnel":
+      views.push(["funnel_bars", "Funnel"]);
+      if (items.length > 1 || inner.by_breakdown?.length) views.push(["funnel_groups", "By group"]);
+      if (inner.over_time) views.push(["conversion_over_time", "Conversion over time"]);
+      if (inner.time_to_convert) views.push(["time_to_convert", "Time to convert"]);
+      break;
+    case "retention":
+      views.push(["retention_table", "Retention table"], ["retention_curve", "Retention curve"]);
+      break;
+    case "lifecycle":
+      views.push(["lifecycle_bars", "Lifecycle"]);
+      break;
+    case "stickiness":
+      views.push(["stickiness", "Stickiness"]);
+      break;
+    case "paths":
+      views.push(["sankey", "Paths"]);
+      break;
+    default:
+      break;
+  }
+  views.push(["table", "Table"]);
+  return views;
+}
+
+const tooltipAxis = { trigger: "axis", confine: true };
+const grid = { left: 56, right: 24, top: 48, bottom: 56, containLabel: true };
+const legend = (n) => ({ type: "scroll", top: 0, show: n > 1 });
+
+function seriesName(s, i) {
+  const label = s.event_type === "_all" ? "Any event" : s.event_type;
+  const measure = s.measure && s.measure !== "uniques" ? ` (${s.measure.replace(/_/g, " ")})` : "";
+  return `${String.fromCharCode(65 + i)}: ${label}${measure}`;
+}
+
+function segmentationOption(result, kind) {
+  const items = flatten(result);
+  const points = items[0].result.points;
+  const series = [];
+  for (const { label, result: r } of items) {
+    r.series.forEach((s, i) => {
+      series.push({ name: label ? `${label} · ${seriesName(s, i)}` : seriesName(s, i), values: s.values });
+    });
+    for (const f of r.formulas ?? []) {
+      const values = f.format === "percent" ? f.values.map((v) => (v === null ? null : v * 100)) : f.values;
+      series.push({ name: `${label ? `${label} · ` : ""}${f.name ?? f.formula}${f.format === "percent" ? " (%)" : ""}`, values });
+    }
+  }
+  return {
+    color: PALETTE,
+    tooltip: tooltipAxis,
+    legend: legend(series.length),
+    grid,
+    xAxis: { type: "category", data: points },
+    yAxis: { type: "value" },
+    series: series.slice(0, 40).map((s) => ({ name: s.name, type: kind, data: s.values, showSymbol: points.length < 40 })),
+  };
+}
+
+function stepNames(result) {
+  return result.steps.map((s, i) => `${i + 1}. ${s}`);
+}
+
+/** Persons at each step (solid) with the previous step's drop-off stacked above (pale). */
+function funnelBarsOption(result) {
+  const items = flatten(result);
+  const { result: first } = items[0];
+  const multi = items.length > 1;
+  const series = [];
+  items.slice(0, 10).forEach(({ label, result: r }, i) => {
+    const color = PALETTE[i % PALETTE.length];
+    const stack = `s${i}`;
+    series.push({
+      name: multi ? label : "Converted",
+      type: "bar",
+      stack,
+      itemStyle: { color },
+      data: r.overall.steps.map((s) => s.persons),
+      label: {
+        show: !multi,
+        position: "insideTop",
+        color: "#fff",
+        formatter: (p) => `${num(p.value)}\n${pct(r.overall.steps[p.dataIndex].conversion_from_first)}`,
+      },
+    });
+    series.push({
+      name: multi ? `${label} dropped` : "Dropped off",
+      type: "bar",
+      stack,
+      itemStyle: { color, opacity: 0.25 },
+      data: r.overall.steps.map((s) => s.drop_off),
+      label: { show: !multi, position: "inside", color: "#333", formatter: (p) => (p.value ? `−${num(p.value)}` : "") },
+    });
+  });
+  return {
+    color: PALETTE,
+    tooltip: {
+      trigger: "axis",
+      confine: true,
+      axisPointer: { type: "shadow" },
+    },
+    legend: legend(multi ? 2 : 2),
+    grid,
+    xAxis: { type: "category", data: stepNames(first), axisLabel: { interval: 0, overflow: "truncate", width: 120 } },
+    yAxis: { type: "value", name: first.counting === "totals" ? "attempts" : "persons" },
+    series,
+  };
+}
+
+/** Conversion from step 1 at each step, one bar per group (a breakdown's rows or the segments). */
+function funnelGroupsOption(result) {
+  const items = flatten(result);
+  const rows = [];
+  for (const { label, result: r } of items) {
+    if (r.by_breakdown?.length) {
+      rows.push({ name: label ? `${label} · all` : "All", steps: r.overall.steps });
+      for (const g of r.by_breakdown.slice(0, 10)) rows.push({ name: `${label ? `${label} · ` : ""}${groupLabel(g)}`, steps: g.steps });
+    } else {
+      rows.push({ name: label || "All", steps: r.overall.steps });
+    }
+  }
+  return {
+    color: PALETTE,
+    tooltip: {
+      trigger: "axis",
+      confine: true,
+      axisPointer: { type: "shadow" },
+      valueFormatter: (v) => `${v.toFixed(1)}%`,
+    },
+    legend: legend(rows.length),
+    grid,
+    xAxis: { type: "category", data: stepNames(items[0].result), axisLabel: { interval: 0, overflow: "truncate", width: 120 } },
+    yAxis: { type: "value", name: "conversion %", max: 100 },
+    series: rows.map((row) => ({
+      name: row.name,
+      type: "bar",
+      data: row.steps.map((s) => Math.round(s.conversion_from_first * 1000) / 10),
+    })),
+  };
+}
+
+function conversionOverTimeOption(result) {
+  const items = flatten(result);
+  const points = items[0].result.over_time.map((p) => p.start);
+  return {
+    color: PALETTE,
+    tooltip: { ...tooltipAxis, valueFormatter: (v) => (v === null ? "–" : `${v.toFixed(1)}%`) },
+    legend: legend(items.length),
+    grid,
+    xAxis: { type: "category", data: points },
+    yAxis: { type: "value", name: "converted %" },
+    series: items.map(({ label, result: r }) => ({
+      name: label || "Conversion to the last step",
+      type: "line",
+      data: r.over_time.map((p) => {
+        const first = p.steps[0].persons;
+        return first ? (p.steps[p.steps.length - 1].persons / first) * 100 : null;
+      }),
+    })),
+  };
+}
+
+function timeToConvertOption(result) {
+  const items = flatten(result);
+  const buckets = items[0].result.time_to_convert.histogram;
+  return {
+    color: PALETTE,
+    tooltip: { ...tooltipAxis, axisPointer: { type: "shadow" } },
+    legend: legend(items.length),
+    grid,
+    xAxis: {
+      type: "category",
+      data: buckets.map((b) => `${duration(b.from_ms)}${b.to_ms === null || b.to_ms === undefined ? "+" : `–${duration(b.to_ms)}`}`),
+    },
+    yAxis: { type: "value", name: "persons" },
+    series: items.map(({ label, result: r }) => ({
+      name: label || `median ${duration(r.time_to_convert.median_ms)}`,
+      type: "bar",
+      data: r.time_to_convert.histogram.map((b) => b.persons),
+    })),
+  };
+}
+
+function retentionCurveOption(result) {
+  const items = flatten(result);
+  return {
+    color: PALETTE,
+    tooltip: { ...tooltipAxis, valueFormatter: (v) => (v === null ? "–" : `${v.toFixed(1)}%`) },
+    legend: legend(items.length),
+    grid,
+    xAxis: { type: "category", data: items[0].result.columns.map((c) => `${c}`) },
+    yAxis: { type: "value", name: "retained %", max: 100 },
+    series: items.map(({ label, result: r }) => ({
+      name: label || "All users",
+      type: "line",
+      data: r.overall.rate.map((x, j) => (r.overall.eligible[j] ? x * 100 : null)),
+    })),
+  };
+}
+
+export const LIFECYCLE_STATES = ["new", "resurrected", "current", "dormant"];
+const LIFECYCLE_COLORS = { new: "#59a14f", resurrected: "#edc948", current: "#4e6ef2", dormant: "#e15759" };
+
+/** New, resurrected and current stacked above zero, dormant below it. */
+function lifecycleOption(result) {
+  const items = flatten(result);
+  const multi = items.length > 1;
+  const periods = items[0].result.points.map((p) => p.period);
+  const series = [];
+  items.forEach(({ label, result: r }, i) => {
+    for (const state of LIFECYCLE_STATES) {
+      series.push({
+        name: multi ? `${label} · ${state}` : state,
+        type: "bar",
+        stack: `${i}-${state === "dormant" ? "down" : "up"}`,
+        itemStyle: { color: LIFECYCLE_COLORS[state], opacity: 1 - i * 0.3 },
+        data: r.points.map((p) => (state === "dormant" ? -p.dormant : p[state])),
+      });
+    }
+  });
+  return {
+    tooltip: { ...tooltipAxis, axisPointer: { type: "shadow" }, valueFormatter: (v) => num(Math.abs(v)) },
+    legend: legend(2),
+    grid,
+    xAxis: { type: "category", data: periods },
+    yAxis: { type: "value", name: "persons", axisLabel: { formatter: (v) => num(Math.abs(v)) } },
+    series,
+  };
+}
+
+function stickinessOption(result) {
+  const items = flatten(result);
+  const series = [];
+  for (const { label, result: r } of items) {
+    for (const p of r.periods) {
+      series.push({
+        name: label ? `${label} · ${p.period}` : p.period,
+        type: "bar",
+        data: p.exactly.map((n) => (p.persons ? (n / p.persons) * 100 : 0)),
+      });
+    }
+  }
+  const days = Math.max(...items.flatMap(({ result: r }) => r.periods.map((p) => p.exactly.length)), 0);
+  return {
+    color: PALETTE,
+    tooltip: { ...tooltipAxis, axisPointer: { type: "shadow" }, valueFormatter: (v) => `${v.toFixed(1)}%` },
+    legend: legend(series.length),
+    grid,
+    xAxis: { type: "category", name: "days", data: Array.from({ length: days }, (_, i) => `${i + 1}`) },
+    yAxis: { type: "value", name: "% of the period's persons" },
+    series,
+  };
+}
+
+function sankeyOption(result) {
+  const { result: r } = flatten(result)[0];
+  const id = (level, event) => `${level + 1}. ${event}`;
+  return {
+    tooltip: { trigger: "item", confine: true },
+    series: [
+      {
+        type: "sankey",
+        left: 8,
+        right: 120,
+        nodeAlign: "left",
+        emphasis: { focus: "adjacency" },
+        data: r.nodes.map((n) => ({ name: id(n.level, n.event_type), value: n.persons })),
+        links: r.links.map((l) => ({
+          source: id(l.level, l.source),
+          target: id(l.level + 1, l.target),
+          value: l.persons,
+        })),
+        lineStyle: { color: "gradient", opacity: 0.35 },
+        label: { fontSize: 11 },
+      },
+    ],
+  };
+}
+
+export function chartOption(result, view) {
+  switch (view) {
+    case "line":
+    case "bar":
+      return segmentationOption(result, view);
+    case "funnel_bars":
+      return funnelBarsOption(result);
+    case "funnel_groups":
+      return funnelGroupsOption(result);
+    case "conversion_over_time":
+      return conversionOverTimeOption(result);
+    case "time_to_convert":
+      return timeToConvertOption(result);
+    case "retention_curve":
+      return retentionCurveOption(result);
+    case "lifecycle_bars":
+      return lifecycleOption(result);
+    case "stickiness":
+      return stickinessOption(result);
+    case "sankey":
+      return sankeyOption(result);
+    default:
+      return null;
+  }
+}
+
+/**
+ * The chart point a click names, as a cohort request (null when the point makes no cohort):
+ * funnel bars (reached step k, or dropped before it) and lifecycle bars, of an unwrapped result.
+ */
+export function clickedPoint(result, view, params) {
+  if (result.analysis === "funnel" && view === "funnel_bars" && params.componentType === "series") {
+    const step = params.dataIndex + 1;
+    const dropped = params.seriesIndex === 1;
+    if (dropped && step === 1) return null;
+    const persons = dropped ? result.overall.steps[params.dataIndex].drop_off : result.overall.steps[params.dataIndex].persons;
+    const what = dropped
+      ? `reached step ${step - 1} (${result.steps[step - 2]}) but not step ${step} (${result.steps[step - 1]})`
+      : `reached step ${step} (${result.steps[step - 1]})`;
+    return { route: "from-funnel", body: { step, dropped }, persons, what, key: dropped ? `dropped-step-${step}` : `reached-step-${step}` };
+  }
+  if (result.analysis === "lifecycle" && view === "lifecycle_bars" && params.componentType === "series") {
+    const state = LIFECYCLE_STATES[params.seriesIndex % 4];
+    const point = result.points[params.dataIndex];
+    return {
+      route: "from-lifecycle",
+      body: { period: point.period, state },
+      persons: point[state],
+      what: `were ${state} in the period of ${point.period}`,
+      key: `${state}-${point.period}`,
+    };
+  }
+  return null;
+}
