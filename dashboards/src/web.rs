@@ -4,6 +4,9 @@
 //!
 //! Pages are client-side routes after `#`, so the server has one page (`/`) and its assets.
 //! Asset names are fixed; browsers revalidate them with an `ETag` (a hash of the bytes).
+//!
+//! For working on the UI, `SLUICE_WEB_DIR=dashboards/web/dist` makes the server read the files
+//! from that folder at each request instead (no rebuild of the binary after `node build.mjs`).
 
 use std::sync::OnceLock;
 
@@ -12,6 +15,9 @@ use axum::extract::Path;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+
+/// Names a folder to serve the UI's files from instead of the embedded ones (UI development).
+const WEB_DIR_VARIABLE: &str = "SLUICE_WEB_DIR";
 
 /// One embedded file.
 struct Asset {
@@ -55,6 +61,19 @@ fn serve(name: &str, headers: &HeaderMap) -> Response {
     let Some((index, asset)) = ASSETS.iter().enumerate().find(|(_, a)| a.name == name) else {
         return StatusCode::NOT_FOUND.into_response();
     };
+    if let Some(dir) = std::env::var_os(WEB_DIR_VARIABLE) {
+        return match std::fs::read(std::path::Path::new(&dir).join(asset.name)) {
+            Ok(bytes) => (
+                [
+                    (header::CONTENT_TYPE, asset.content_type),
+                    (header::CACHE_CONTROL, "no-store"),
+                ],
+                bytes,
+            )
+                .into_response(),
+            Err(e) => (StatusCode::NOT_FOUND, format!("{WEB_DIR_VARIABLE}: {e}")).into_response(),
+        };
+    }
     let etag = &etags()[index];
     let fresh = headers
         .get(header::IF_NONE_MATCH)
