@@ -28,3 +28,25 @@ export function groupLabel(group) {
   const values = group.values ?? [group.value];
   return values.map((v) => (v === null || v === undefined ? "(none)" : String(v))).join(" / ");
 }
+
+/** How long ago a Unix-ms time was: "just now", "5 min ago", "3 h ago", "12 d ago". */
+export function ago(ms, now = Date.now()) {
+  if (ms === null || ms === undefined) return "never";
+  const s = Math.round((now - ms) / 1000);
+  if (s < 0) return "in the future";
+  if (s < 60) return "just now";
+  if (s < 3600) return `${Math.floor(s / 60)} min ago`;
+  if (s < 86400) return `${Math.floor(s / 3600)} h ago`;
+  return `${Math.floor(s / 86400)} d ago`;
+}
+
+/** A Unix-ms time as "2026-12-05 14:03" in `timeZone` (the browser's when absent). */
+export function dateTime(ms, timeZone) {
+  if (ms === null || ms === undefined) return "–";
+  const parts = {};
+  const format = new Intl.DateTimeFormat("en-CA", {
+    timeZone, year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit", hourCycle: "h23",
+  });
+  for (const p of format.formatToParts(new Date(ms))) parts[p.type] = p.value;
+  return `${parts.year}-${parts.month}-${parts.day} ${parts.hour}:${parts.minute}`;
+}
