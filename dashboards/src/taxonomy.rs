@@ -15,7 +15,7 @@ use serde::Deserialize;
 use serde_json::json;
 use sluice_query::QueryEngine;
 use sluice_query::spec::Dataset;
-use sluice_schema::TrackingPlan;
+use sluice_schema::{TrackingPlan, is_builtin_event};
 
 use crate::api::error;
 
@@ -73,7 +73,7 @@ async fn taxonomy(State(state): State<Taxonomy>, Query(query): Query<TaxonomyQue
         state
             .plan
             .as_ref()
-            .map(|plan| plan.events.contains_key(event_type))
+            .map(|plan| plan.events.contains_key(event_type) || is_builtin_event(event_type))
     };
     let events: Vec<serde_json::Value> = stored
         .iter()

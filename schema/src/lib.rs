@@ -13,4 +13,4 @@ pub use event::property_list::{EventProperties, PropertyRef, PropertyValue};
 pub use event::row::{ContextRow, EventRow, PropertiesRef, RevenueRow, Text};
 pub use event::{Context, Event, Properties, Revenue};
 pub use layout::{StorageLayout, partition_date};
-pub use taxonomy::{PropertyType, TrackingPlan};
+pub use taxonomy::{PropertyType, TrackingPlan, is_builtin_event};

@@ -116,7 +116,11 @@ function funnelBarsOption(result) {
         show: !multi,
         position: "insideTop",
         color: "#fff",
-        formatter: (p) => `${num(p.value)}\n${pct(r.overall.steps[p.dataIndex].conversion_from_first)}`,
+        // Inside the bar only when it is tall enough to hold two lines; the summary has every number.
+        formatter: (p) =>
+          p.value >= 0.12 * (r.overall.steps[0]?.persons ?? 0)
+            ? `${num(p.value)}\n${pct(r.overall.steps[p.dataIndex].conversion_from_first)}`
+            : "",
       },
     });
     series.push({
@@ -125,7 +129,12 @@ function funnelBarsOption(result) {
       stack,
       itemStyle: { color, opacity: 0.25 },
       data: r.overall.steps.map((s) => s.drop_off),
-      label: { show: !multi, position: "inside", color: "#333", formatter: (p) => (p.value ? `−${num(p.value)}` : "") },
+      label: {
+        show: !multi,
+        position: "inside",
+        color: "#333",
+        formatter: (p) => (p.value >= 0.06 * (r.overall.steps[0]?.persons ?? 0) ? `−${num(p.value)}` : ""),
+      },
     });
   });
   return {
@@ -344,7 +353,7 @@ export function chartOption(result, view) {
  * funnel bars (reached step k, or dropped before it) and lifecycle bars, of an unwrapped result.
  */
 export function clickedPoint(result, view, params) {
-  if (result.analysis === "funnel" && view === "funnel_bars" && params.componentType === "series") {
+  if (result.analysis === "funnel" && result.counting !== "totals" && view === "funnel_bars" && params.componentType === "series") {
     const step = params.dataIndex + 1;
     const dropped = params.seriesIndex === 1;
     if (dropped && step === 1) return null;
