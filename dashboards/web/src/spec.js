@@ -32,7 +32,7 @@ export function defaultSpec(analysis, catalog) {
 
 const complete = (c) => c.property && (c.kind === "cohort" || c.op === "set" || c.op === "not_set" || (c.values && c.values.length));
 
-function cleanWhere(picked) {
+export function cleanWhere(picked) {
   if (!picked) return picked;
   const where = (picked.where ?? []).filter(complete);
   const out = { ...picked };

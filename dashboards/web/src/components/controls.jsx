@@ -53,7 +53,7 @@ export function Field({ label, children }) {
   );
 }
 
-const OPS = [
+export const OPS = [
   ["is", "is"],
   ["is_not", "is not"],
   ["contains", "contains"],
@@ -65,9 +65,9 @@ const OPS = [
   ["set", "is set"],
   ["not_set", "is not set"],
 ];
-const NUMERIC = ["greater", "greater_or_equal", "less", "less_or_equal"];
+export const NUMERIC = ["greater", "greater_or_equal", "less", "less_or_equal"];
 
-function parseValues(text, op) {
+export function parseValues(text, op) {
   const parts = text.split(",").map((s) => s.trim()).filter(Boolean);
   if (NUMERIC.includes(op)) return parts.slice(0, 1).map((p) => (Number.isNaN(Number(p)) ? p : Number(p)));
   return parts;

@@ -10,8 +10,10 @@ export function Picker({ options, value, onChange, placeholder = "Choose…", te
   const [open, setOpen] = useState(false);
   const [search, setSearch] = useState("");
   const box = useRef(null);
+  const input = useRef(null);
   useEffect(() => {
     if (!open) return undefined;
+    input.current?.focus(); // `autoFocus` only works on page load
     const close = (e) => {
       if (box.current && !box.current.contains(e.target)) setOpen(false);
     };
@@ -34,6 +36,7 @@ export function Picker({ options, value, onChange, placeholder = "Choose…", te
       {open && (
         <div class="picker-panel">
           <input
+            ref={input}
             autoFocus
             placeholder="Search…"
             value={search}

@@ -1,4 +1,79 @@
-// Placeholder until the page is built.
-export function CohortsPage() {
-  return <p class="hint">Not built yet.</p>;
+// Cohorts: the saved list (`#/cohorts`), the definition builder for a new one (`#/cohorts/new`),
+// and one cohort's page (`#/cohorts/<name>`, `#/cohorts/<name>/edit`). The parts are in
+// pages/cohorts/: model.js (definitions in words, checks), conditions.jsx (the builder's rows),
+// editor.jsx (builder, JSON, preview, save), detail.jsx, members.jsx and syncs.jsx.
+import { useEffect, useState } from "preact/hooks";
+import { get } from "../api.js";
+import { num } from "../charts/format.js";
+import { navigate } from "../router.js";
+import { canEdit, useSession } from "../session.js";
+import { CohortPage } from "./cohorts/detail.jsx";
+import { CohortEditor } from "./cohorts/editor.jsx";
+import { cohortPath, fmtTime, summarize } from "./cohorts/model.js";
+
+function useCohorts() {
+  const [state, setState] = useState({ cohorts: null, error: null });
+  useEffect(() => {
+    get("/cohorts").then(
+      (c) => setState({ cohorts: [...c.cohorts].sort((a, b) => a.cohort.name.localeCompare(b.cohort.name)), error: null }),
+      (e) => setState({ cohorts: null, error: e.message }),
+    );
+  }, []);
+  return state;
+}
+
+function CohortList() {
+  const me = useSession();
+  const { cohorts, error } = useCohorts();
+  return (
+    <div class="page">
+      <div class="section-head">
+        <h1>Cohorts</h1>
+        {canEdit(me) && (
+          <button type="button" class="primary" data-testid="cohort-new" onClick={() => navigate("/cohorts/new")}>New cohort</button>
+        )}
+      </div>
+      {error && <p class="error" role="alert">{error}</p>}
+      {!cohorts && !error && <p class="loading">Loading…</p>}
+      {cohorts && !cohorts.length && (
+        <p class="hint" data-testid="cohort-list">No saved cohorts yet. Make one here, or from a funnel, retention or lifecycle chart's point.</p>
+      )}
+      {cohorts?.length > 0 && (
+        <div class="card table-scroll">
+          <table class="data cohort-list" data-testid="cohort-list">
+            <thead>
+              <tr><th>name</th><th class="n">size</th><th>computed</th><th>description</th><th>owner</th></tr>
+            </thead>
+            <tbody>
+              {cohorts.map(({ cohort, latest }) => (
+                <tr data-testid={`cohort-row-${cohort.name}`}>
+                  <td><a href={`#${cohortPath(cohort.name)}`}>{cohort.name}</a></td>
+                  <td class="n">{latest ? num(latest.size) : "–"}</td>
+                  <td>{latest ? `${fmtTime(latest.computed_ms)} (as of ${latest.as_of})` : <span class="hint">never</span>}</td>
+                  <td class="wrap" title={summarize(cohort.definition)}>{cohort.description ?? <span class="hint">{summarize(cohort.definition)}</span>}</td>
+                  <td>{cohort.owner ?? "–"}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
+      )}
+    </div>
+  );
+}
+
+function NewCohort() {
+  const me = useSession();
+  const { cohorts, error } = useCohorts();
+  if (!canEdit(me)) return <p class="error" role="alert">Viewers cannot make cohorts: ask an editor.</p>;
+  if (error) return <p class="error" role="alert">{error}</p>;
+  if (!cohorts) return <p class="loading">Loading…</p>;
+  return <CohortEditor cohort={null} cohorts={cohorts} onCancel={() => navigate("/cohorts")} onSaved={(c) => navigate(cohortPath(c.name))} />;
+}
+
+export function CohortsPage({ route }) {
+  const [, name, sub] = route.parts;
+  if (!name) return <CohortList />;
+  if (name === "new" && !sub) return <NewCohort />;
+  return <CohortPage name={decodeURIComponent(name)} edit={sub === "edit"} />;
 }
