@@ -3,6 +3,7 @@
 
 mod access;
 mod boards;
+mod browser;
 mod cohort;
 mod crash;
 mod demo;

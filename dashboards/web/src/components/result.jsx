@@ -189,7 +189,7 @@ function CohortDialog({ spec, point, onClose }) {
         </p>
         <label class="field">
           <span>Name</span>
-          <input value={name} data-testid="cohort-name" pattern="[a-z0-9_-]{1,64}" title="1–64 of a-z 0-9 - _" onInput={(e) => setName(e.target.value)} />
+          <input value={name} data-testid="cohort-name" pattern="[a-z0-9_\-]{1,64}" title="1–64 of a-z 0-9 - _" onInput={(e) => setName(e.target.value)} />
         </label>
         {state.error && <p class="error" role="alert">{state.error}</p>}
         {state.made ? (

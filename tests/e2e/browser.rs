@@ -1,0 +1,109 @@
+//! The web UI in a real browser: `tests/browser/acceptance.mjs` (playwright-core driving Debian's
+//! headless Chromium, installed by `scripts/install-test-deps.sh`, which the test command runs)
+//! against `sluice serve` on a small demo data set, logged in as an admin and as a viewer made
+//! with `sluice user add`. The script builds a funnel by clicks and checks every number it reads
+//! against `POST /api/v1/query`; its screenshots go to `target/browser-artifacts/`.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use crate::support::Server;
+
+const ADMIN: (&str, &str) = ("ada", "browser-test-admin-password");
+const VIEWER: (&str, &str) = ("vic", "browser-test-viewer-password");
+
+fn root() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// `sluice demo --no-serve` into `data`: 1 500 people over 35 days (a few seconds).
+fn make_demo(data: &Path) {
+    let output = Command::new(env!("CARGO_BIN_EXE_sluice"))
+        .args(["demo", "--no-serve", "--users", "1500", "--days", "35"])
+        .arg("--data-dir")
+        .arg(data)
+        .output()
+        .expect("running sluice demo");
+    assert!(
+        output.status.success(),
+        "sluice demo failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+/// `sluice user add NAME --role ROLE`, the password from `SLUICE_PASSWORD`.
+fn add_user(data: &Path, (name, password): (&str, &str), role: &str) {
+    let output = Command::new(env!("CARGO_BIN_EXE_sluice"))
+        .args(["user", "add", name, "--role", role, "--data-dir"])
+        .arg(data)
+        .env("SLUICE_PASSWORD", password)
+        .output()
+        .expect("running sluice user add");
+    assert!(
+        output.status.success(),
+        "sluice user add {name} failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+/// Where the screenshots go: `target/browser-artifacts/`, emptied first.
+fn artifacts_dir() -> PathBuf {
+    let dir = root().join("target/browser-artifacts");
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("creating target/browser-artifacts");
+    dir
+}
+
+#[test]
+fn the_web_ui_builds_saves_and_shares_a_funnel_that_matches_the_api() {
+    let harness = root().join("tests/browser");
+    assert!(
+        harness.join("node_modules/playwright-core").is_dir(),
+        "the browser tests are not installed (tests/browser/node_modules): run `bash scripts/install-test-deps.sh`"
+    );
+    assert!(
+        Path::new("/usr/bin/chromium").exists(),
+        "/usr/bin/chromium is missing: run `bash scripts/install-test-deps.sh`"
+    );
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().join("demo");
+    make_demo(&data);
+    add_user(&data, ADMIN, "admin");
+    add_user(&data, VIEWER, "viewer");
+    // Served as the demo serves it: its tracking plan (properties, project, time zone) and key.
+    let plan = root().join("schema/plans/marketplace.toml");
+    let plan = plan.to_str().expect("a UTF-8 path");
+    let server = Server::start(
+        &data,
+        &[
+            "--tracking-plan",
+            plan,
+            "--api-key",
+            "demo-marketplace-key=marketplace",
+        ],
+    );
+
+    let artifacts = artifacts_dir();
+    let output = Command::new("node")
+        .arg(harness.join("acceptance.mjs"))
+        .current_dir(&harness)
+        .env("SLUICE_URL", &server.base_url)
+        .env("SLUICE_ADMIN", ADMIN.0)
+        .env("SLUICE_ADMIN_PASSWORD", ADMIN.1)
+        .env("SLUICE_VIEWER", VIEWER.0)
+        .env("SLUICE_VIEWER_PASSWORD", VIEWER.1)
+        .env("SLUICE_ARTIFACTS", &artifacts)
+        .output()
+        .unwrap_or_else(|e| panic!("starting node tests/browser/acceptance.mjs: {e}"));
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    println!("{stdout}");
+    assert!(
+        output.status.success(),
+        "the browser test failed ({}); screenshots in {}\n--- stdout\n{stdout}\n--- stderr\n{stderr}",
+        output.status,
+        artifacts.display()
+    );
+    server.stop();
+}
