@@ -196,3 +196,62 @@ async fn the_apis_need_a_token_or_a_session_and_roles_limit_changes() {
     );
     server.stop();
 }
+
+/// What a browser holds after logging `name` in: the `name=value` part of the session cookie.
+async fn log_in(base: &str, name: &str, password: &str) -> String {
+    let login = reqwest::Client::new()
+        .post(format!("{base}/api/v1/login"))
+        .json(&json!({"name": name, "password": password}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(login.status(), 200);
+    let cookie = login.headers()["set-cookie"].to_str().unwrap();
+    cookie.split(';').next().unwrap().to_owned()
+}
+
+async fn me(base: &str, session: &str) -> (u16, serde_json::Value) {
+    let answer = reqwest::Client::new()
+        .get(format!("{base}/api/v1/me"))
+        .header("cookie", session)
+        .send()
+        .await
+        .unwrap();
+    let status = answer.status().as_u16();
+    (status, answer.json().await.unwrap_or_default())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sessions_survive_a_restart_follow_role_changes_and_end_with_their_user() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let password = "a long enough password";
+    sluice(
+        &["user", "add", "mina", "--role", "editor"],
+        &data,
+        Some(password),
+    );
+    let server = Server::start(&data, &["--api-key", KEY]);
+    let session = log_in(&server.base_url, "mina", password).await;
+    assert_eq!(me(&server.base_url, &session).await.1["role"], "editor");
+    server.stop();
+
+    // A restart keeps the session; the role is the user's role now, not at login.
+    sluice(
+        &["user", "add", "mina", "--role", "viewer"],
+        &data,
+        Some(password),
+    );
+    let server = Server::start(&data, &["--api-key", KEY]);
+    let (status, now) = me(&server.base_url, &session).await;
+    assert_eq!(status, 200, "{now}");
+    assert_eq!(
+        now,
+        json!({"name": "mina", "role": "viewer", "via": "session"})
+    );
+
+    // Deleting the user ends her sessions, even while the server runs.
+    sluice(&["user", "delete", "mina"], &data, None);
+    assert_eq!(me(&server.base_url, &session).await.0, 401);
+    server.stop();
+}

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use sluice_query::durable_file::write_atomically;
 
 /// The folder of a data directory holding accounts.
-const AUTH_DIR: &str = "auth";
+pub(crate) const AUTH_DIR: &str = "auth";
 const ACCOUNTS_FILE: &str = "accounts.json";
 /// Shortest password accepted.
 const MIN_PASSWORD: usize = 10;
@@ -173,6 +173,16 @@ impl Accounts {
             .into_iter()
             .map(|u| (u.name, u.role))
             .collect())
+    }
+
+    /// The role of the user `name` now; None when there is no such user.
+    pub fn role_of(&self, name: &str) -> Result<Option<Role>, AccountError> {
+        Ok(self
+            .read()?
+            .users
+            .into_iter()
+            .find(|u| u.name == name)
+            .map(|u| u.role))
     }
 
     /// Removes the user `name`; false if there was none.

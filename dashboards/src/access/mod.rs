@@ -2,13 +2,12 @@
 //! (`Authorization: Bearer slt_…`) or a session cookie from `POST /api/v1/login`; the
 //! collector routes keep their project keys. Viewers read and query; editors also save and
 //! delete; admins also manage accounts. Passwords are argon2id hashes, tokens and session ids
-//! are stored as SHA-256 hashes (`accounts.rs`).
+//! are stored as SHA-256 hashes (`accounts.rs`); sessions survive restarts (`sessions.rs`).
 
 pub mod accounts;
+mod sessions;
 
-use std::collections::HashMap;
 use std::path::Path;
-use std::sync::{Arc, Mutex};
 
 use axum::Router;
 use axum::body::{Body, Bytes};
@@ -20,16 +19,13 @@ use axum::routing::{get, post};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use accounts::{Accounts, Role, random_hex, sha256_hex};
-
-use sluice_query::clock::now_ms;
+use accounts::{Accounts, Role};
+use sessions::Sessions;
 
 use crate::api::{error, parse};
 
 /// The session cookie.
 const COOKIE: &str = "sluice_session";
-/// A session ends after this long without a request.
-const SESSION_IDLE_MS: i64 = 14 * 24 * 3_600_000;
 
 /// Who is calling.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -42,43 +38,38 @@ pub struct Caller {
     pub via: &'static str,
 }
 
-#[derive(Debug)]
-struct Session {
-    name: String,
-    role: Role,
-    last_seen_ms: i64,
-}
-
-/// Accounts and the open sessions (in memory: a restart logs everyone out).
+/// Accounts and the open sessions.
 #[derive(Debug, Clone)]
 pub(crate) struct Access {
     accounts: Accounts,
-    sessions: Arc<Mutex<HashMap<String, Session>>>,
+    sessions: Sessions,
 }
 
 impl Access {
     pub(crate) fn new(data_dir: &Path) -> Self {
         Access {
             accounts: Accounts::new(data_dir),
-            sessions: Arc::default(),
+            sessions: Sessions::load(data_dir),
         }
     }
 
-    fn session(&self, id: &str) -> Option<Caller> {
-        let now = now_ms();
-        let mut sessions = self.sessions.lock().unwrap_or_else(|e| e.into_inner());
-        let key = sha256_hex(id);
-        let session = sessions.get_mut(&key)?;
-        if now - session.last_seen_ms > SESSION_IDLE_MS {
-            sessions.remove(&key);
-            return None;
+    /// The caller of the session `id`, with their role as it is now; a deleted user's
+    /// sessions end.
+    fn session(&self, id: &str) -> Result<Option<Caller>, accounts::AccountError> {
+        let Some(name) = self.sessions.user(id) else {
+            return Ok(None);
+        };
+        match self.accounts.role_of(&name)? {
+            Some(role) => Ok(Some(Caller {
+                name,
+                role,
+                via: "session",
+            })),
+            None => {
+                self.sessions.end_all_of(&name);
+                Ok(None)
+            }
         }
-        session.last_seen_ms = now;
-        Some(Caller {
-            name: session.name.clone(),
-            role: session.role,
-            via: "session",
-        })
     }
 
     /// The caller of a request with `headers`: a token, else a session cookie.
@@ -90,7 +81,10 @@ impl Access {
                 via: "token",
             }));
         }
-        Ok(cookie(headers).and_then(|id| self.session(id)))
+        match cookie(headers) {
+            Some(id) => self.session(id),
+            None => Ok(None),
+        }
     }
 }
 
@@ -185,19 +179,7 @@ async fn log_in(State(access): State<Access>, body: Bytes) -> Response {
         Ok(Err(e)) => return error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
         Err(e) => return error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
     };
-    let id = random_hex(32);
-    access
-        .sessions
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .insert(
-            sha256_hex(&id),
-            Session {
-                name: login.name.clone(),
-                role,
-                last_seen_ms: now_ms(),
-            },
-        );
+    let id = access.sessions.start(&login.name);
     let cookie = format!("{COOKIE}={id}; HttpOnly; SameSite=Strict; Path=/");
     (
         StatusCode::OK,
@@ -210,11 +192,7 @@ async fn log_in(State(access): State<Access>, body: Bytes) -> Response {
 /// `POST /api/v1/logout`: ends the session (204) and clears the cookie.
 async fn log_out(State(access): State<Access>, headers: HeaderMap) -> Response {
     if let Some(id) = cookie(&headers) {
-        access
-            .sessions
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .remove(&sha256_hex(id));
+        access.sessions.end(id);
     }
     let expired = format!("{COOKIE}=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0");
     (

@@ -97,8 +97,16 @@ function stepNames(result) {
   return result.steps.map((s, i) => `${i + 1}. ${s}`);
 }
 
+/** Step names under the bars, truncated to the room each bar has; numbers only on phones. */
+function stepLabels(result, narrow) {
+  const room = Math.max(60, Math.min(140, 900 / result.steps.length));
+  return narrow
+    ? { interval: 0, formatter: (v) => v.split(".")[0] }
+    : { interval: 0, overflow: "truncate", width: room };
+}
+
 /** Persons at each step (solid) with the previous step's drop-off stacked above (pale). */
-function funnelBarsOption(result) {
+function funnelBarsOption(result, narrow) {
   const items = flatten(result);
   const { result: first } = items[0];
   const multi = items.length > 1;
@@ -115,12 +123,15 @@ function funnelBarsOption(result) {
       label: {
         show: !multi,
         position: "insideTop",
+        fontSize: narrow ? 10 : 12,
         color: "#fff",
         // Inside the bar only when it is tall enough to hold two lines; the summary has every number.
         formatter: (p) =>
-          p.value >= 0.12 * (r.overall.steps[0]?.persons ?? 0)
-            ? `${num(p.value)}\n${pct(r.overall.steps[p.dataIndex].conversion_from_first)}`
-            : "",
+          p.value < 0.12 * (r.overall.steps[0]?.persons ?? 0)
+            ? ""
+            : narrow
+              ? num(p.value)
+              : `${num(p.value)}\n${pct(r.overall.steps[p.dataIndex].conversion_from_first)}`,
       },
     });
     series.push({
@@ -130,7 +141,7 @@ function funnelBarsOption(result) {
       itemStyle: { color, opacity: 0.25 },
       data: r.overall.steps.map((s) => s.drop_off),
       label: {
-        show: !multi,
+        show: !multi && !narrow,
         position: "inside",
         color: "#333",
         formatter: (p) => (p.value >= 0.06 * (r.overall.steps[0]?.persons ?? 0) ? `−${num(p.value)}` : ""),
@@ -146,14 +157,14 @@ function funnelBarsOption(result) {
     },
     legend: legend(multi ? 2 : 2),
     grid,
-    xAxis: { type: "category", data: stepNames(first), axisLabel: { interval: 0, overflow: "truncate", width: 120 } },
+    xAxis: { type: "category", data: stepNames(first), axisLabel: stepLabels(first, narrow) },
     yAxis: { type: "value", name: first.counting === "totals" ? "attempts" : "persons" },
     series,
   };
 }
 
 /** Conversion from step 1 at each step, one bar per group (a breakdown's rows or the segments). */
-function funnelGroupsOption(result) {
+function funnelGroupsOption(result, narrow) {
   const items = flatten(result);
   const rows = [];
   for (const { label, result: r } of items) {
@@ -174,7 +185,7 @@ function funnelGroupsOption(result) {
     },
     legend: legend(rows.length),
     grid,
-    xAxis: { type: "category", data: stepNames(items[0].result), axisLabel: { interval: 0, overflow: "truncate", width: 120 } },
+    xAxis: { type: "category", data: stepNames(items[0].result), axisLabel: stepLabels(items[0].result, narrow) },
     yAxis: { type: "value", name: "conversion %", max: 100 },
     series: rows.map((row) => ({
       name: row.name,
@@ -322,15 +333,15 @@ function sankeyOption(result) {
   };
 }
 
-export function chartOption(result, view) {
+export function chartOption(result, view, { narrow = false } = {}) {
   switch (view) {
     case "line":
     case "bar":
       return segmentationOption(result, view);
     case "funnel_bars":
-      return funnelBarsOption(result);
+      return funnelBarsOption(result, narrow);
     case "funnel_groups":
-      return funnelGroupsOption(result);
+      return funnelGroupsOption(result, narrow);
     case "conversion_over_time":
       return conversionOverTimeOption(result);
     case "time_to_convert":

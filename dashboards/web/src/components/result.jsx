@@ -8,6 +8,7 @@ import { chartOption, clickedPoint, flatten, viewsOf } from "../charts/options.j
 import { num, pct } from "../charts/format.js";
 import { parseCsv } from "../charts/csv.js";
 import { canEdit, useSession } from "../session.js";
+import { refreshCatalog } from "../catalog.js";
 
 /** Runs `spec` (when it changes) and hands back {result, error, running, elapsed, cancel}. */
 export function useQuery(spec, chartId) {
@@ -174,6 +175,7 @@ function CohortDialog({ spec, point, onClose }) {
     if (point.route === "from-retention") body.retention = spec;
     try {
       const made = await post(`/cohorts/${encodeURIComponent(name)}/${point.route}`, body);
+      refreshCatalog();
       setState({ busy: false, error: null, made });
     } catch (err) {
       setState({ busy: false, error: err.message, made: null });
@@ -222,7 +224,9 @@ export function Result({ spec, chartId, view, onView, compact = false, name, hei
   const { result } = query;
   const views = useMemo(() => (result ? viewsOf(result) : []), [result]);
   const chosen = views.find(([key]) => key === view)?.[0] ?? views[0]?.[0];
-  const option = useMemo(() => (result && chosen ? chartOption(result, chosen) : null), [result, chosen]);
+  // Phones get shorter axis labels (the step numbers) and fewer labels inside bars.
+  const narrow = window.innerWidth < 760;
+  const option = useMemo(() => (result && chosen ? chartOption(result, chosen, { narrow }) : null), [result, chosen, narrow]);
   if (!spec) return null;
   const editable = canEdit(me) && !compact;
   const onClick = (params) => {
