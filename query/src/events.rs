@@ -1,7 +1,7 @@
 //! The events listing: stored events themselves, for a user's stream, a device, or the quarantine.
 //!
 //! Three small plans over the same filter: counts per event type (an aggregate), the newest
-//! `limit` rows (a top-k sort), and — for a user or device — their most recently *received* event
+//! `limit` rows (a top-k sort; ties by event type, then insert id), and — for a user or device — their most recently *received* event
 //! (sorted by `server_received_time`, then `event_time`), whose stamped properties are the user's
 //! properties now. Rows come back as whole events through `sluice_schema::layout`'s reader, so
 //! promoted `ep:`/`up:` columns fold back into the property maps.
@@ -46,7 +46,14 @@ pub(crate) async fn run(
     result.total = result.by_event_type.iter().map(|c| c.events).sum();
     if query.limit > 0 && result.total > 0 {
         let newest = matching
-            .sort(vec![desc("event_time"), desc("server_received_time")])?
+            // Events of one millisecond in a fixed order, so a listing (and its CSV) is the
+            // same every time it is asked for.
+            .sort(vec![
+                desc("event_time"),
+                desc("server_received_time"),
+                column("event_type").sort(true, false),
+                column("insert_id").sort(true, false),
+            ])?
             .limit(0, Some(query.limit))?;
         result.events = read_events(newest)
             .await?

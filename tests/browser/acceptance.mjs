@@ -11,56 +11,17 @@
 // any editor or admin. Exits 0 when every check passed; on a failure it prints it, saves
 // `failure.png` of the page it was on, and exits 1.
 import assert from "node:assert/strict";
-import { mkdirSync } from "node:fs";
-import { join, resolve } from "node:path";
-import { parseArgs } from "node:util";
-import { chromium } from "playwright-core";
+import { decodeState, login as loginAt, options, run, say, waitFor } from "./lib.mjs";
 
-const { values: args } = parseArgs({
-  options: {
-    url: { type: "string", default: process.env.SLUICE_URL },
-    admin: { type: "string", default: process.env.SLUICE_ADMIN },
-    "admin-password": { type: "string", default: process.env.SLUICE_ADMIN_PASSWORD },
-    viewer: { type: "string", default: process.env.SLUICE_VIEWER },
-    "viewer-password": { type: "string", default: process.env.SLUICE_VIEWER_PASSWORD },
-    artifacts: { type: "string", default: process.env.SLUICE_ARTIFACTS ?? "browser-artifacts" },
-  },
-});
-for (const name of ["url", "admin", "admin-password", "viewer", "viewer-password"]) {
-  if (!args[name]) {
-    console.error(`acceptance.mjs: --${name} (or its environment variable) is required`);
-    process.exit(2);
-  }
-}
-const BASE = args.url.replace(/\/+$/, "");
-const ARTIFACTS = resolve(args.artifacts);
-mkdirSync(ARTIFACTS, { recursive: true });
+const args = options("acceptance.mjs", ["url", "admin", "admin-password", "viewer", "viewer-password"]);
+const BASE = args.base;
+const ARTIFACTS = args.artifacts;
 
 // The funnel built by clicks: four steps of the demo marketplace, grouped by platform.
 const STEPS = ["Category Viewed", "Service Viewed", "Checkout Started", "Purchase Completed"];
 const GROUP_BY = { label: "platform", ref: { kind: "field", property: "platform" } };
 // Names made by this run are unique, so the script can run again on the same data directory.
 const RUN = Date.now().toString(36);
-
-const started = Date.now();
-const say = (text) => console.log(`[${((Date.now() - started) / 1000).toFixed(1).padStart(5)} s] ${text}`);
-const TIMEOUT = 30_000;
-
-/** Polls `check` (async) until it returns a value other than undefined/false, or fails with `what`. */
-async function waitFor(what, check, timeout = TIMEOUT) {
-  const deadline = Date.now() + timeout;
-  let last;
-  for (;;) {
-    try {
-      const value = await check();
-      if (value !== undefined && value !== false && value !== null) return value;
-    } catch (e) {
-      last = e;
-    }
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeout} ms waiting for ${what}${last ? ` (last error: ${last.message})` : ""}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 /** "1,234" → 1234. */
 const parseNum = (text) => {
@@ -69,10 +30,6 @@ const parseNum = (text) => {
   return n;
 };
 
-function decodeState(text) {
-  return JSON.parse(Buffer.from(text, "base64url").toString("utf8"));
-}
-
 /** `POST /api/v1/query` with the session cookie of `page`'s context; the JSON answer. */
 async function apiQuery(page, spec) {
   const response = await page.request.post(`${BASE}/api/v1/query`, { data: spec });
@@ -80,15 +37,7 @@ async function apiQuery(page, spec) {
   return response.json();
 }
 
-async function login(page, name, password) {
-  await page.goto(`${BASE}/`);
-  await page.fill("input[name=name]", name);
-  await page.fill("input[name=password]", password);
-  await page.click("button[type=submit]");
-  await page.waitForSelector("header.top", { timeout: TIMEOUT });
-  const who = (await page.textContent("header.top .who")) ?? "";
-  assert.ok(who.includes(name), `the header names the logged-in user ${name}: ${JSON.stringify(who)}`);
-}
+const login = (page, name, password) => loginAt(page, BASE, name, password);
 
 /**
  * Opens the picker `testid`, searches `text` and clicks the option labelled exactly `text`; then
@@ -237,28 +186,7 @@ async function drew(chart, colors) {
 
 // --- the test ------------------------------------------------------------------------------------
 
-const browser = await chromium.launch({
-  executablePath: "/usr/bin/chromium",
-  args: ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"],
-});
-let current = null; // the page a failure screenshot shows
-const pageErrors = [];
-function watch(page, who) {
-  current = page;
-  page.on("pageerror", (e) => pageErrors.push(`${who}: ${e.message}`));
-  page.on("console", (m) => {
-    if (m.type() === "error" && !/status of 40[13]/.test(m.text())) pageErrors.push(`${who} console: ${m.text()}`);
-  });
-  page.setDefaultTimeout(TIMEOUT);
-  return page;
-}
-const shot = async (page, name, fullPage = true) => {
-  await page.screenshot({ path: join(ARTIFACTS, name), fullPage });
-  say(`  screenshot ${name}`);
-};
-
-let failed = false;
-try {
+await run(ARTIFACTS, async ({ browser, watch, shot, setCurrent }) => {
   const admin = await browser.newContext({ viewport: { width: 1280, height: 800 } });
   const page = watch(await admin.newPage(), "admin");
   const queries = recordQueries(page);
@@ -507,7 +435,7 @@ try {
   await noOverflow("the phone's open menu");
   await shot(mobile, "phone-menu.png", false);
   await phone.close();
-  current = page;
+  setCurrent(page);
 
   // h. A viewer reads but cannot save or delete; a logged-out browser cannot query.
   say(`h. as the viewer ${args.viewer}`);
@@ -531,7 +459,7 @@ try {
   const stillThere = await page.request.get(`${BASE}/api/v1/boards/${boardId}`);
   assert.equal(stillThere.status(), 200, "the dashboard is still there");
   await viewer.close();
-  current = page;
+  setCurrent(page);
 
   say("h. logged out");
   const anonymous = await browser.newContext();
@@ -541,22 +469,7 @@ try {
   await anonPage.goto(`${BASE}/#/charts/${chartId}`);
   await anonPage.waitForSelector("input[name=password]");
   await anonymous.close();
-  current = page;
+  setCurrent(page);
 
-  assert.deepEqual(pageErrors, [], "no script errors in the pages");
   await admin.close();
-  say(`all checks passed; screenshots in ${ARTIFACTS}`);
-} catch (error) {
-  failed = true;
-  console.error(`\nFAILED: ${error.stack ?? error}`);
-  if (pageErrors.length) console.error(`errors in the pages:\n  ${pageErrors.join("\n  ")}`);
-  if (current) {
-    await current
-      .screenshot({ path: join(ARTIFACTS, "failure.png"), fullPage: true })
-      .then(() => console.error(`screenshot of the page: ${join(ARTIFACTS, "failure.png")}`))
-      .catch((e) => console.error(`no failure screenshot: ${e.message}`));
-  }
-} finally {
-  await browser.close();
-}
-process.exit(failed ? 1 : 0);
+});

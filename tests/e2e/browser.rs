@@ -2,7 +2,9 @@
 //! headless Chromium, installed by `scripts/install-test-deps.sh`, which the test command runs)
 //! against `sluice serve` on a small demo data set, logged in as an admin and as a viewer made
 //! with `sluice user add`. The script builds a funnel by clicks and checks every number it reads
-//! against `POST /api/v1/query`; its screenshots go to `target/browser-artifacts/`.
+//! against `POST /api/v1/query`; `tests/browser/charts.mjs` opens every example query of
+//! `docs/examples/` as a chart link and checks its views, table and CSV. Screenshots go to
+//! `target/browser-artifacts/<script>/`.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -46,16 +48,17 @@ fn add_user(data: &Path, (name, password): (&str, &str), role: &str) {
     );
 }
 
-/// Where the screenshots go: `target/browser-artifacts/`, emptied first.
-fn artifacts_dir() -> PathBuf {
-    let dir = root().join("target/browser-artifacts");
+/// Where a script's screenshots go: `target/browser-artifacts/<script>/`, emptied first.
+fn artifacts_dir(script: &str) -> PathBuf {
+    let dir = root().join("target/browser-artifacts").join(script);
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).expect("creating target/browser-artifacts");
     dir
 }
 
-#[test]
-fn the_web_ui_builds_saves_and_shares_a_funnel_that_matches_the_api() {
+/// Runs `tests/browser/<script>.mjs` against a server of a fresh small demo data set, with an
+/// admin and a viewer made by `sluice user add`, and fails with its output unless it passes.
+fn run_browser_script(script: &str) {
     let harness = root().join("tests/browser");
     assert!(
         harness.join("node_modules/playwright-core").is_dir(),
@@ -84,9 +87,9 @@ fn the_web_ui_builds_saves_and_shares_a_funnel_that_matches_the_api() {
         ],
     );
 
-    let artifacts = artifacts_dir();
+    let artifacts = artifacts_dir(script);
     let output = Command::new("node")
-        .arg(harness.join("acceptance.mjs"))
+        .arg(harness.join(format!("{script}.mjs")))
         .current_dir(&harness)
         .env("SLUICE_URL", &server.base_url)
         .env("SLUICE_ADMIN", ADMIN.0)
@@ -95,15 +98,25 @@ fn the_web_ui_builds_saves_and_shares_a_funnel_that_matches_the_api() {
         .env("SLUICE_VIEWER_PASSWORD", VIEWER.1)
         .env("SLUICE_ARTIFACTS", &artifacts)
         .output()
-        .unwrap_or_else(|e| panic!("starting node tests/browser/acceptance.mjs: {e}"));
+        .unwrap_or_else(|e| panic!("starting node tests/browser/{script}.mjs: {e}"));
     let stdout = String::from_utf8_lossy(&output.stdout);
     let stderr = String::from_utf8_lossy(&output.stderr);
     println!("{stdout}");
     assert!(
         output.status.success(),
-        "the browser test failed ({}); screenshots in {}\n--- stdout\n{stdout}\n--- stderr\n{stderr}",
+        "the browser test {script}.mjs failed ({}); screenshots in {}\n--- stdout\n{stdout}\n--- stderr\n{stderr}",
         output.status,
         artifacts.display()
     );
     server.stop();
+}
+
+#[test]
+fn the_web_ui_builds_saves_and_shares_a_funnel_that_matches_the_api() {
+    run_browser_script("acceptance");
+}
+
+#[test]
+fn every_example_query_draws_from_its_link_with_the_apis_table_and_csv() {
+    run_browser_script("charts");
 }

@@ -8,10 +8,13 @@ export function parseHash(hash = window.location.hash) {
   return { path, params: new URLSearchParams(query), parts: path.split("/").filter(Boolean) };
 }
 
+let navigations = 0;
+
+/** The route, with `seq` counting navigations (so a page sees a link to the URL it has). */
 export function useRoute() {
-  const [route, setRoute] = useState(parseHash());
+  const [route, setRoute] = useState({ ...parseHash(), seq: navigations });
   useEffect(() => {
-    const update = () => setRoute(parseHash());
+    const update = () => setRoute({ ...parseHash(), seq: ++navigations });
     window.addEventListener("hashchange", update);
     return () => window.removeEventListener("hashchange", update);
   }, []);

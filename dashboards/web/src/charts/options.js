@@ -317,7 +317,7 @@ function sankeyOption(result) {
       {
         type: "sankey",
         left: 8,
-        right: 120,
+        right: 160,
         nodeAlign: "left",
         emphasis: { focus: "adjacency" },
         data: r.nodes.map((n) => ({ name: id(n.level, n.event_type), value: n.persons })),

@@ -20,7 +20,12 @@ function Common({ spec, set, catalog, intervals = INTERVALS, groupBy = true, chi
       {groupBy && (
         <fieldset>
           <legend>Group by</legend>
-          <GroupBy value={spec.group_by ?? []} catalog={catalog} onChange={(v) => set({ group_by: v })} />
+          {/* A funnel's one-property `breakdown` shows as its group-by; an edit makes it a group_by. */}
+          <GroupBy
+            value={spec.group_by ?? (spec.breakdown ? [spec.breakdown] : [])}
+            catalog={catalog}
+            onChange={(v) => set({ group_by: v, breakdown: undefined })}
+          />
         </fieldset>
       )}
       <fieldset>

@@ -63,6 +63,19 @@ async function downloadCsv(spec, name) {
   setTimeout(() => URL.revokeObjectURL(url), 1000);
 }
 
+const NUMBER = /^-?\d+(\.\d+)?(e-?\d+)?$/;
+const shown = new Intl.NumberFormat("en", { maximumFractionDigits: 4, useGrouping: false });
+
+/** A CSV cell: numbers right-aligned, long fractions cut to 4 digits (the CSV keeps them all). */
+function Cell({ text }) {
+  if (!NUMBER.test(text)) return <td>{text}</td>;
+  return (
+    <td class="n" title={text}>
+      {text.includes(".") || text.includes("e") ? shown.format(Number(text)) : text}
+    </td>
+  );
+}
+
 /** The table view: the query's CSV (what the download holds), as a table. */
 function CsvTable({ spec }) {
   const [table, setTable] = useState(null);
@@ -83,7 +96,7 @@ function CsvTable({ spec }) {
         </thead>
         <tbody>
           {rows.slice(0, 2000).map((r) => (
-            <tr>{r.map((c) => <td class={/^-?[\d.]+(e-?\d+)?$/.test(c) ? "n" : ""}>{c}</td>)}</tr>
+            <tr>{r.map((c) => <Cell text={c} />)}</tr>
           ))}
         </tbody>
       </table>

@@ -102,15 +102,20 @@ export function BuilderPage({ route }) {
   const [notice, setNotice] = useState(null);
   const urlSpec = route.params.get("spec");
 
-  // Where the spec comes from: the URL, else the saved chart, else a default once the catalog is in.
+  // Where the spec comes from: the URL, else the saved chart, else a default once the catalog is
+  // in. Runs again on every navigation (a pasted link, Back), not on the builder's own edits,
+  // which replace the URL without navigating.
   useEffect(() => {
     setError(null);
+    setView(route.params.get("view"));
     if (urlSpec) {
       try {
         setSpec(decodeState(urlSpec));
       } catch {
         setError("This link's chart could not be read.");
       }
+    } else if (!savedId) {
+      setSpec(null);
     }
     if (savedId) {
       get(`/charts/${savedId}`).then(
@@ -124,7 +129,7 @@ export function BuilderPage({ route }) {
     } else {
       setChart(null);
     }
-  }, [savedId]);
+  }, [savedId, urlSpec, route.seq]);
   useEffect(() => {
     if (!spec && !urlSpec && !savedId && catalog.events.length) {
       setSpec(defaultSpec(route.params.get("analysis") ?? "segmentation", catalog));
