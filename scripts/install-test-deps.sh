@@ -34,27 +34,23 @@ fi
 # --- 2. npm packages -----------------------------------------------------------------------------
 command -v node >/dev/null || die "node is not installed"
 command -v npm >/dev/null || die "npm is not installed"
-lock_hash="$(sha256sum "$SDK_DIR/package-lock.json" | cut -d' ' -f1)"
-stamp="$SDK_DIR/node_modules/.sluice-lock-sha256"
-if [[ -f "$stamp" && "$(cat "$stamp")" == "$lock_hash" ]]; then
-  say "tests/sdk/node_modules up to date with package-lock.json (skipping npm ci)"
-else
-  say "npm ci in tests/sdk"
-  (cd "$SDK_DIR" && npm ci --no-audit --no-fund) || die "npm ci failed in tests/sdk"
-  printf '%s\n' "$lock_hash" >"$stamp"
-fi
-
+# `npm ci` in $1 unless its node_modules matches its package-lock.json (a stamp holds the hash).
+npm_ci_once() {
+  local dir="$1" name="${1#"$PWD"/}"
+  local lock_hash stamp
+  lock_hash="$(sha256sum "$dir/package-lock.json" | cut -d' ' -f1)"
+  stamp="$dir/node_modules/.sluice-lock-sha256"
+  if [[ -f "$stamp" && "$(cat "$stamp")" == "$lock_hash" ]]; then
+    say "$name/node_modules up to date with package-lock.json (skipping npm ci)"
+  else
+    say "npm ci in $name"
+    (cd "$dir" && npm ci --no-audit --no-fund) || die "npm ci failed in $name"
+    printf '%s\n' "$lock_hash" >"$stamp"
+  fi
+}
+npm_ci_once "$SDK_DIR"
 # The browser tests of the web UI (tests/browser): playwright-core, driving the chromium above.
-BROWSER_DIR="$PWD/tests/browser"
-block_hash="$(sha256sum "$BROWSER_DIR/package-lock.json" | cut -d' ' -f1)"
-bstamp="$BROWSER_DIR/node_modules/.sluice-lock-sha256"
-if [[ -f "$bstamp" && "$(cat "$bstamp")" == "$block_hash" ]]; then
-  say "tests/browser/node_modules up to date with package-lock.json (skipping npm ci)"
-else
-  say "npm ci in tests/browser"
-  (cd "$BROWSER_DIR" && npm ci --no-audit --no-fund) || die "npm ci failed in tests/browser"
-  printf '%s\n' "$block_hash" >"$bstamp"
-fi
+npm_ci_once "$PWD/tests/browser"
 
 # --- 3. Python venv ------------------------------------------------------------------------------
 VENV="$SDK_DIR/.venv"

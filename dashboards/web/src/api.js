@@ -8,6 +8,16 @@ export class ApiError extends Error {
   }
 }
 
+/** What a failed answer says: the API's `{"error"}`, else its text, else its status. */
+export async function errorMessage(response) {
+  const text = await response.text();
+  try {
+    return JSON.parse(text).error || text || response.statusText;
+  } catch {
+    return text || response.statusText;
+  }
+}
+
 let onUnauthorized = () => {};
 export function setUnauthorizedHandler(handler) {
   onUnauthorized = handler;
@@ -36,16 +46,7 @@ export async function api(method, path, options = {}) {
     throw new ApiError(0, `The server did not answer (${e.message}). Is sluice still running?`);
   }
   if (response.status === 401 && path !== "/login") onUnauthorized();
-  if (!response.ok) {
-    const text = await response.text();
-    let message = text || response.statusText;
-    try {
-      message = JSON.parse(text).error || message;
-    } catch {
-      // not JSON: keep the text
-    }
-    throw new ApiError(response.status, message);
-  }
+  if (!response.ok) throw new ApiError(response.status, await errorMessage(response));
   if (response.status === 204) return null;
   if (options.accept === "csv") return response.text();
   return response.json();

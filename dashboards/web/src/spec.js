@@ -71,3 +71,24 @@ export function missing(spec) {
   if (spec.analysis === "paths" && !spec.anchor?.event_type) return "Choose the event paths start at.";
   return null;
 }
+
+const eventName = (picked) => ({ _all: "any event", _new: "new users" })[picked?.event_type] ?? picked?.event_type ?? "?";
+
+/** A title for an unsaved chart, from what it asks: "Funnel: A → B → C", "Retention: …". */
+export function describeSpec(spec) {
+  switch (spec.analysis) {
+    case "funnel":
+      return `Funnel: ${spec.steps.map(eventName).join(" → ")}`;
+    case "segmentation":
+      return `Segmentation: ${spec.events.map(eventName).join(", ")}`;
+    case "retention":
+      return `Retention: ${eventName(spec.start_event)} → ${eventName(spec.return_event ?? spec.return_events?.[0])}`;
+    case "lifecycle":
+    case "stickiness":
+      return `${spec.analysis[0].toUpperCase()}${spec.analysis.slice(1)}: ${eventName(spec.event)}`;
+    case "paths":
+      return `Paths ${spec.direction ?? "after"} ${eventName(spec.anchor)}`;
+    default:
+      return `${spec.analysis[0].toUpperCase()}${spec.analysis.slice(1)}`;
+  }
+}

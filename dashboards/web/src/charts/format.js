@@ -14,6 +14,7 @@ export function pct(ratio) {
 
 export function duration(ms) {
   if (ms === null || ms === undefined) return "–";
+  if (ms === 0) return "0";
   const s = ms / 1000;
   if (s < 60) return `${s.toFixed(s < 10 ? 1 : 0)} s`;
   if (s < 3600) return `${(s / 60).toFixed(1)} min`;

@@ -60,6 +60,7 @@ export function viewsOf(result) {
 }
 
 const tooltipAxis = { trigger: "axis", confine: true };
+const tooltipBars = { ...tooltipAxis, axisPointer: { type: "shadow" } };
 const grid = { left: 56, right: 24, top: 48, bottom: 56, containLabel: true };
 const legend = (n) => ({ type: "scroll", top: 0, show: n > 1 });
 
@@ -150,12 +151,8 @@ function funnelBarsOption(result, narrow) {
   });
   return {
     color: PALETTE,
-    tooltip: {
-      trigger: "axis",
-      confine: true,
-      axisPointer: { type: "shadow" },
-    },
-    legend: legend(multi ? 2 : 2),
+    tooltip: tooltipBars,
+    legend: legend(2),
     grid,
     xAxis: { type: "category", data: stepNames(first), axisLabel: stepLabels(first, narrow) },
     yAxis: { type: "value", name: first.counting === "totals" ? "attempts" : "persons" },
@@ -177,12 +174,7 @@ function funnelGroupsOption(result, narrow) {
   }
   return {
     color: PALETTE,
-    tooltip: {
-      trigger: "axis",
-      confine: true,
-      axisPointer: { type: "shadow" },
-      valueFormatter: (v) => `${v.toFixed(1)}%`,
-    },
+    tooltip: { ...tooltipBars, valueFormatter: (v) => `${v.toFixed(1)}%` },
     legend: legend(rows.length),
     grid,
     xAxis: { type: "category", data: stepNames(items[0].result), axisLabel: stepLabels(items[0].result, narrow) },
@@ -221,11 +213,12 @@ function timeToConvertOption(result) {
   const buckets = items[0].result.time_to_convert.histogram;
   return {
     color: PALETTE,
-    tooltip: { ...tooltipAxis, axisPointer: { type: "shadow" } },
+    tooltip: tooltipBars,
     legend: legend(items.length),
     grid,
     xAxis: {
       type: "category",
+      axisLabel: { interval: 0, rotate: buckets.length > 6 ? 30 : 0 },
       data: buckets.map((b) => `${duration(b.from_ms)}${b.to_ms === null || b.to_ms === undefined ? "+" : `–${duration(b.to_ms)}`}`),
     },
     yAxis: { type: "value", name: "persons" },
@@ -275,7 +268,7 @@ function lifecycleOption(result) {
     }
   });
   return {
-    tooltip: { ...tooltipAxis, axisPointer: { type: "shadow" }, valueFormatter: (v) => num(Math.abs(v)) },
+    tooltip: { ...tooltipBars, valueFormatter: (v) => num(Math.abs(v)) },
     legend: legend(2),
     grid,
     xAxis: { type: "category", data: periods },
@@ -299,10 +292,10 @@ function stickinessOption(result) {
   const days = Math.max(...items.flatMap(({ result: r }) => r.periods.map((p) => p.exactly.length)), 0);
   return {
     color: PALETTE,
-    tooltip: { ...tooltipAxis, axisPointer: { type: "shadow" }, valueFormatter: (v) => `${v.toFixed(1)}%` },
+    tooltip: { ...tooltipBars, valueFormatter: (v) => `${v.toFixed(1)}%` },
     legend: legend(series.length),
     grid,
-    xAxis: { type: "category", name: "days", data: Array.from({ length: days }, (_, i) => `${i + 1}`) },
+    xAxis: { type: "category", name: "days active in the period", nameLocation: "middle", nameGap: 28, data: Array.from({ length: days }, (_, i) => `${i + 1}`) },
     yAxis: { type: "value", name: "% of the period's persons" },
     series,
   };

@@ -8,7 +8,7 @@ import { AnalysisForm } from "../components/forms.jsx";
 import { Result } from "../components/result.jsx";
 import { decodeState, encodeState, navigate, replaceRoute } from "../router.js";
 import { canEdit, useSession } from "../session.js";
-import { ANALYSES, cleanSpec, defaultSpec, missing } from "../spec.js";
+import { ANALYSES, cleanSpec, defaultSpec, describeSpec, missing } from "../spec.js";
 
 function useDebounced(value, ms) {
   const [debounced, setDebounced] = useState(value);
@@ -21,7 +21,7 @@ function useDebounced(value, ms) {
 
 function SaveDialog({ chart, spec, view, onSaved, onClose }) {
   const me = useSession();
-  const [name, setName] = useState(chart?.name ?? "");
+  const [name, setName] = useState(chart?.name ?? describeSpec(spec));
   const [description, setDescription] = useState(chart?.description ?? "");
   const [boards, setBoards] = useState([]);
   const [board, setBoard] = useState("");
@@ -173,7 +173,7 @@ export function BuilderPage({ route }) {
       </section>
       <section class="builder-result">
         <div class="chart-head">
-          <h2 data-testid="chart-title">{chart ? chart.name : "Untitled chart"}</h2>
+          <h2 data-testid="chart-title">{chart ? chart.name : describeSpec(spec)}</h2>
           {chart?.description && <p class="hint">{chart.description}</p>}
           <span class="actions">
             <button type="button" class="link" onClick={() => navigator.clipboard?.writeText(window.location.href).then(() => setNotice("Link copied."))}>

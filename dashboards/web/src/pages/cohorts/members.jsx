@@ -1,7 +1,7 @@
 // A cohort's people at its latest computation: a sample of the members (the export's first 50
 // rows, read from the CSV download itself), the download links, and who entered and exited.
 import { useEffect, useState } from "preact/hooks";
-import { get } from "../../api.js";
+import { errorMessage, get } from "../../api.js";
 import { parseCsv } from "../../charts/csv.js";
 import { num } from "../../charts/format.js";
 
@@ -10,16 +10,7 @@ const SAMPLE = 50;
 /** The first `rows` lines of the export, without reading the rest of a large file. */
 async function exportHead(name, rows) {
   const response = await fetch(`/api/v1/cohorts/${encodeURIComponent(name)}/export?format=csv`, { credentials: "same-origin" });
-  if (!response.ok) {
-    const text = await response.text();
-    let message = text || response.statusText;
-    try {
-      message = JSON.parse(text).error || message;
-    } catch {
-      // not JSON
-    }
-    throw new Error(message);
-  }
+  if (!response.ok) throw new Error(await errorMessage(response));
   const reader = response.body.getReader();
   const decoder = new TextDecoder();
   let text = "";
