@@ -354,6 +354,19 @@ await run(ARTIFACTS, async ({ browser, watch, shot, setCurrent }) => {
   say(`  cohort ${cohort.period}: ${cohort.returned[1]} of ${cohort.persons} returned on day 1`);
   await shot(page, "retention.png");
 
+  // A click on that cell saves its persons as a cohort, as many as the cell says.
+  await retentionRows.nth(row + 1).locator("td").nth(3).click();
+  const cellDialog = page.locator("[data-testid=cohort-dialog]");
+  await cellDialog.waitFor();
+  await page.fill("[data-testid=cohort-name]", `returned-day-1-${RUN}`);
+  await page.click("[data-testid=cohort-save]");
+  const cellSize = await waitFor("the retention cell's cohort", async () => {
+    const made = page.locator("[data-testid=cohort-made-size]");
+    return (await made.count()) ? parseNum(await made.textContent()) : undefined;
+  });
+  assert.equal(cellSize, cohort.returned[1], `the cohort of the cell (${cohort.period}, day 1) has the cell's persons`);
+  await cellDialog.locator("button", { hasText: "Close" }).click();
+
   say("f. a lifecycle chart");
   await page.click("[data-testid=analysis-lifecycle]");
   await pick(page, "event-event", "Service Viewed");

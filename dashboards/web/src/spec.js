@@ -53,6 +53,10 @@ export function cleanSpec(spec) {
     out.exclusions = out.exclusions.filter((e) => e.event_type).map(cleanWhere);
     if (!out.exclusions.length) delete out.exclusions;
   }
+  if (out.formulas) {
+    out.formulas = out.formulas.filter((f) => f.formula?.trim());
+    if (!out.formulas.length) delete out.formulas;
+  }
   if (out.group_by) {
     out.group_by = out.group_by.filter((g) => g.property);
     if (!out.group_by.length) delete out.group_by;

@@ -98,18 +98,20 @@ function stepNames(result) {
   return result.steps.map((s, i) => `${i + 1}. ${s}`);
 }
 
-/** Step names under the bars, truncated to the room each bar has; numbers only on phones. */
-function stepLabels(result, narrow) {
-  const room = Math.max(60, Math.min(140, 900 / result.steps.length));
-  return narrow
+/** Step names under the bars, cut to the room each bar has; only numbers when that is too little. */
+function stepLabels(result, width) {
+  const room = (width - 90) / result.steps.length - 8;
+  return room < 70
     ? { interval: 0, formatter: (v) => v.split(".")[0] }
-    : { interval: 0, overflow: "truncate", width: room };
+    : { interval: 0, overflow: "truncate", width: Math.min(room, 160) };
 }
 
 /** Persons at each step (solid) with the previous step's drop-off stacked above (pale). */
-function funnelBarsOption(result, narrow) {
+function funnelBarsOption(result, width) {
   const items = flatten(result);
   const { result: first } = items[0];
+  // Two-line labels need a bar about 70 px wide.
+  const narrow = (width - 90) / first.steps.length < 110;
   const multi = items.length > 1;
   const series = [];
   items.slice(0, 10).forEach(({ label, result: r }, i) => {
@@ -154,14 +156,14 @@ function funnelBarsOption(result, narrow) {
     tooltip: tooltipBars,
     legend: legend(2),
     grid,
-    xAxis: { type: "category", data: stepNames(first), axisLabel: stepLabels(first, narrow) },
+    xAxis: { type: "category", data: stepNames(first), axisLabel: stepLabels(first, width) },
     yAxis: { type: "value", name: first.counting === "totals" ? "attempts" : "persons" },
     series,
   };
 }
 
 /** Conversion from step 1 at each step, one bar per group (a breakdown's rows or the segments). */
-function funnelGroupsOption(result, narrow) {
+function funnelGroupsOption(result, width) {
   const items = flatten(result);
   const rows = [];
   for (const { label, result: r } of items) {
@@ -177,7 +179,7 @@ function funnelGroupsOption(result, narrow) {
     tooltip: { ...tooltipBars, valueFormatter: (v) => `${v.toFixed(1)}%` },
     legend: legend(rows.length),
     grid,
-    xAxis: { type: "category", data: stepNames(items[0].result), axisLabel: stepLabels(items[0].result, narrow) },
+    xAxis: { type: "category", data: stepNames(items[0].result), axisLabel: stepLabels(items[0].result, width) },
     yAxis: { type: "value", name: "conversion %", max: 100 },
     series: rows.map((row) => ({
       name: row.name,
@@ -326,15 +328,15 @@ function sankeyOption(result) {
   };
 }
 
-export function chartOption(result, view, { narrow = false } = {}) {
+export function chartOption(result, view, { width = 800 } = {}) {
   switch (view) {
     case "line":
     case "bar":
       return segmentationOption(result, view);
     case "funnel_bars":
-      return funnelBarsOption(result, narrow);
+      return funnelBarsOption(result, width);
     case "funnel_groups":
-      return funnelGroupsOption(result, narrow);
+      return funnelGroupsOption(result, width);
     case "conversion_over_time":
       return conversionOverTimeOption(result);
     case "time_to_convert":

@@ -71,6 +71,49 @@ const MEASURES = [
   ["property_distinct_count", "Distinct values of property"],
 ];
 
+/** Each point on its own, cumulative, or a rolling average or window of N points. */
+function SegmentationView({ value, onChange }) {
+  const kind = value === "cumulative" ? "cumulative" : value?.rolling_average ? "rolling_average" : value?.rolling_window ? "rolling_window" : "";
+  const n = value?.rolling_average ?? value?.rolling_window ?? 7;
+  return (
+    <>
+      <Select
+        testid="segmentation-view"
+        value={kind}
+        options={[["", "each point"], ["cumulative", "cumulative"], ["rolling_average", "rolling average of"], ["rolling_window", "rolling window of"]]}
+        onChange={(k) => onChange(k === "" ? undefined : k === "cumulative" ? "cumulative" : { [k]: n })}
+      />
+      {kind.startsWith("rolling") && (
+        <input type="number" min="1" max="90" class="short" title="points" value={n} onChange={(e) => onChange({ [kind]: Number(e.target.value) })} />
+      )}
+    </>
+  );
+}
+
+/** Formulas over the series (`UNIQUES(B)/UNIQUES(A)`), each with an optional name. */
+function Formulas({ value, onChange }) {
+  const update = (i, f) => onChange(value.map((x, j) => (j === i ? f : x)));
+  return (
+    <div class="formulas">
+      {value.map((f, i) => (
+        <div class="row">
+          <input class="formula" data-testid={`formula-${i}`} placeholder="UNIQUES(B) / UNIQUES(A)" value={f.formula} onChange={(e) => update(i, { ...f, formula: e.target.value })} />
+          <input class="formula-name" placeholder="name" value={f.name ?? ""} onChange={(e) => update(i, { ...f, name: e.target.value || undefined })} />
+          <Select
+            value={f.format ?? ""}
+            options={[["", "number"], ["percent", "percent"]]}
+            onChange={(format) => update(i, { ...f, format: format || undefined })}
+          />
+          <button type="button" class="icon" title="Remove" onClick={() => onChange(value.filter((_, j) => j !== i))}>×</button>
+        </div>
+      ))}
+      <button type="button" class="link" data-testid="formula-add" onClick={() => onChange([...value, { formula: "" }])}>
+        + add a formula
+      </button>
+    </div>
+  );
+}
+
 function SegmentationForm({ spec, set, catalog }) {
   const update = (i, e) => set({ events: spec.events.map((x, j) => (j === i ? e : x)) });
   return (
@@ -114,6 +157,14 @@ function SegmentationForm({ spec, set, catalog }) {
             + add a series
           </button>
         )}
+      </fieldset>
+      <fieldset>
+        <legend>Show</legend>
+        <SegmentationView value={spec.view} onChange={(view) => set({ view })} />
+      </fieldset>
+      <fieldset>
+        <legend>Formulas</legend>
+        <Formulas value={spec.formulas ?? []} onChange={(formulas) => set({ formulas: formulas.length ? formulas : undefined })} />
       </fieldset>
     </Common>
   );

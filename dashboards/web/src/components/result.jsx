@@ -237,9 +237,12 @@ export function Result({ spec, chartId, view, onView, compact = false, name, hei
   const { result } = query;
   const views = useMemo(() => (result ? viewsOf(result) : []), [result]);
   const chosen = views.find(([key]) => key === view)?.[0] ?? views[0]?.[0];
-  // Phones get shorter axis labels (the step numbers) and fewer labels inside bars.
-  const narrow = window.innerWidth < 760;
-  const option = useMemo(() => (result && chosen ? chartOption(result, chosen, { narrow }) : null), [result, chosen, narrow]);
+  // Labels follow the chart's width: a narrow chart (a phone, a small tile) gets step numbers
+  // under its bars and fewer labels inside them.
+  const option = useMemo(
+    () => (result && chosen && chartOption(result, chosen, { width: 800 }) ? (width) => chartOption(result, chosen, { width }) : null),
+    [result, chosen],
+  );
   if (!spec) return null;
   const editable = canEdit(me) && !compact;
   const onClick = (params) => {

@@ -56,7 +56,9 @@ function onBoard(spec, range) {
   return range ? { ...spec, date_range: range } : spec;
 }
 
-function Tile({ tile, chart, range, editable, onRemove }) {
+const WIDTHS = [["3", "¼"], ["4", "⅓"], ["6", "½"], ["8", "⅔"], ["12", "full"]];
+
+function Tile({ tile, chart, range, editable, onRemove, onMove, onWidth }) {
   const [view, setView] = useState(chart?.view?.type ?? null);
   if (!chart) return <div class="tile missing">A chart of this board is gone ({tile.chart_id}).</div>;
   const spec = onBoard(chart.spec, range);
@@ -66,9 +68,16 @@ function Tile({ tile, chart, range, editable, onRemove }) {
       <div class="tile-head">
         <a href={`#/charts/${chart.id}`} class="tile-title">{chart.name}</a>
         {editable && (
-          <button type="button" class="icon" title="Remove from this dashboard" data-testid={`remove-${chart.id}`} onClick={onRemove}>
-            ×
-          </button>
+          <span class="tile-tools">
+            <button type="button" class="icon" title="Move earlier" onClick={() => onMove(-1)}>‹</button>
+            <button type="button" class="icon" title="Move later" onClick={() => onMove(1)}>›</button>
+            <select title="Width" value={String(width)} onChange={(e) => onWidth(Number(e.target.value))}>
+              {WIDTHS.map(([w, label]) => <option value={w}>{label}</option>)}
+            </select>
+            <button type="button" class="icon" title="Remove from this dashboard" data-testid={`remove-${chart.id}`} onClick={onRemove}>
+              ×
+            </button>
+          </span>
         )}
       </div>
       <Result spec={spec} chartId={chart.id} view={view} onView={setView} compact name={chart.name} height={260} />
@@ -136,13 +145,22 @@ function Board({ id, params }) {
         </span>
       </div>
       <div class="grid">
-        {board.charts.map((tile) => (
+        {board.charts.map((tile, i) => (
           <Tile
+            key={tile.chart_id}
             tile={tile}
             chart={charts[tile.chart_id]}
             range={range}
             editable={editable}
             onRemove={() => save({ charts: board.charts.filter((t) => t.chart_id !== tile.chart_id) })}
+            onMove={(step) => {
+              const j = i + step;
+              if (j < 0 || j >= board.charts.length) return;
+              const order = [...board.charts];
+              [order[i], order[j]] = [order[j], order[i]];
+              save({ charts: order });
+            }}
+            onWidth={(w) => save({ charts: board.charts.map((t) => (t.chart_id === tile.chart_id ? { ...t, width: w } : t)) })}
           />
         ))}
       </div>
