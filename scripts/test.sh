@@ -20,6 +20,8 @@ bash scripts/install-test-deps.sh
 
 say "web UI bundle (rebuilt from dashboards/web/src; the committed dist/ must match)"
 bash scripts/build-web.sh --check
+say "web UI unit tests (node --test)"
+(cd dashboards/web && npm test --silent)
 
 say "format"
 cargo fmt --all -- --check

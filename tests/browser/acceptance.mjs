@@ -411,10 +411,11 @@ await run(ARTIFACTS, async ({ browser, watch, shot, setCurrent }) => {
   // g. The other pages, then the key screens at a phone's size.
   say("g. screenshots of the taxonomy and cohorts pages");
   await page.goto(`${BASE}/#/taxonomy`);
-  await page.waitForLoadState("networkidle");
+  await page.waitForSelector("[data-testid=taxonomy-events]");
   await shot(page, "taxonomy.png");
   await page.goto(`${BASE}/#/cohorts`);
-  await page.waitForLoadState("networkidle");
+  // The cohorts made above are listed.
+  await page.waitForSelector(`[data-testid=cohort-row-returned-day-1-${RUN}]`);
   await shot(page, "cohorts.png");
 
   say("g. a phone (390×844): the dashboard, the funnel, the menu");

@@ -1,0 +1,66 @@
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { chartOption, clickedPoint, flatten, viewsOf } from "./options.js";
+
+const steps = (...persons) =>
+  persons.map((p, i) => ({
+    persons: p,
+    conversion_from_first: p / persons[0],
+    conversion_from_previous: i ? p / persons[i - 1] : 1,
+    drop_off: i ? persons[i - 1] - p : 0,
+  }));
+const funnel = { analysis: "funnel", steps: ["A", "B", "C"], overall: { steps: steps(100, 40, 10) }, by_breakdown: [] };
+
+test("segments and groups flatten into labelled results", () => {
+  const wrapped = {
+    analysis: "segments",
+    segments: [
+      { name: "iOS", result: { analysis: "groups", overall: funnel, groups: [{ values: ["design"], result: funnel }, { values: [null], other: true, result: funnel }] } },
+    ],
+  };
+  assert.deepEqual(
+    flatten(wrapped).map((x) => x.label),
+    ["iOS · (all)", "iOS · design", "iOS · (other)"],
+  );
+  assert.deepEqual(viewsOf(wrapped).map(([key]) => key), ["funnel_bars", "funnel_groups", "table"]);
+});
+
+test("funnel bars: persons, with the previous step's drop-off stacked above", () => {
+  const option = chartOption(funnel, "funnel_bars", { width: 800 });
+  assert.deepEqual(option.series[0].data, [100, 40, 10]);
+  assert.deepEqual(option.series[1].data, [0, 60, 30]);
+  assert.equal(option.series[0].stack, option.series[1].stack);
+});
+
+test("a click on a drop-off bar names who reached the step before but not that one", () => {
+  const dropped = clickedPoint(funnel, "funnel_bars", { componentType: "series", seriesIndex: 1, dataIndex: 2 });
+  assert.deepEqual(dropped.body, { step: 3, dropped: true });
+  assert.equal(dropped.persons, 30);
+  const reached = clickedPoint(funnel, "funnel_bars", { componentType: "series", seriesIndex: 0, dataIndex: 1 });
+  assert.deepEqual(reached.body, { step: 2, dropped: false });
+  assert.equal(reached.persons, 40);
+  assert.equal(clickedPoint(funnel, "funnel_bars", { componentType: "series", seriesIndex: 1, dataIndex: 0 }), null, "step 1 has no drop-off");
+  assert.equal(clickedPoint({ ...funnel, counting: "totals" }, "funnel_bars", { componentType: "series", seriesIndex: 0, dataIndex: 1 }), null, "attempts are not persons");
+});
+
+test("lifecycle: dormant below zero, and a bar click names its state and period", () => {
+  const lifecycle = { analysis: "lifecycle", points: [{ period: "2026-11-02", new: 5, current: 3, resurrected: 2, dormant: 4 }] };
+  const option = chartOption(lifecycle, "lifecycle_bars");
+  const dormant = option.series.find((s) => s.name === "dormant");
+  assert.deepEqual(dormant.data, [-4]);
+  assert.ok(option.series.filter((s) => s.name !== "dormant").every((s) => s.data[0] > 0));
+  const point = clickedPoint(lifecycle, "lifecycle_bars", { componentType: "series", seriesIndex: option.series.indexOf(dormant), dataIndex: 0 });
+  assert.deepEqual(point.body, { period: "2026-11-02", state: "dormant" });
+  assert.equal(point.persons, 4);
+});
+
+test("paths become a Sankey whose links join nodes of consecutive steps", () => {
+  const paths = {
+    analysis: "paths",
+    nodes: [{ level: 0, event_type: "Searched", persons: 3 }, { level: 1, event_type: "Service Viewed", persons: 2 }],
+    links: [{ level: 0, source: "Searched", target: "Service Viewed", persons: 2 }],
+  };
+  const [sankey] = chartOption(paths, "sankey").series;
+  const names = new Set(sankey.data.map((n) => n.name));
+  for (const link of sankey.links) assert.ok(names.has(link.source) && names.has(link.target), JSON.stringify(link));
+});
