@@ -159,7 +159,7 @@ struct LogIn {
 
 /// `POST /api/v1/login` with `{"name", "password"}`: 200 `{"name", "role"}` and the session
 /// cookie; 401 for a wrong name or password (the same answer for both).
-async fn log_in(State(access): State<Access>, body: Bytes) -> Response {
+async fn log_in(State(access): State<Access>, headers: HeaderMap, body: Bytes) -> Response {
     let login: LogIn = match parse(&body, "invalid login") {
         Ok(login) => login,
         Err(response) => return *response,
@@ -180,7 +180,10 @@ async fn log_in(State(access): State<Access>, body: Bytes) -> Response {
         Err(e) => return error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
     };
     let id = access.sessions.start(&login.name);
-    let cookie = format!("{COOKIE}={id}; HttpOnly; SameSite=Strict; Path=/");
+    let cookie = format!(
+        "{COOKIE}={id}; HttpOnly; SameSite=Strict; Path=/{}",
+        secure(&headers)
+    );
     (
         StatusCode::OK,
         [(header::SET_COOKIE, cookie)],
@@ -194,7 +197,10 @@ async fn log_out(State(access): State<Access>, headers: HeaderMap) -> Response {
     if let Some(id) = cookie(&headers) {
         access.sessions.end(id);
     }
-    let expired = format!("{COOKIE}=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0");
+    let expired = format!(
+        "{COOKIE}=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0{}",
+        secure(&headers)
+    );
     (
         StatusCode::NO_CONTENT,
         [(header::SET_COOKIE, expired)],
@@ -223,6 +229,16 @@ async fn users(State(access): State<Access>) -> Response {
         }
         Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
     }
+}
+
+/// `; Secure` when the browser reached Sluice over HTTPS through a proxy that says so
+/// (`X-Forwarded-Proto: https`): the cookie then never travels over plain HTTP.
+fn secure(headers: &HeaderMap) -> &'static str {
+    let https = headers
+        .get("x-forwarded-proto")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|proto| proto.trim().eq_ignore_ascii_case("https"));
+    if https { "; Secure" } else { "" }
 }
 
 fn bearer(headers: &HeaderMap) -> Option<&str> {
@@ -255,6 +271,16 @@ mod tests {
         assert_eq!(needed(&Method::DELETE, "/api/v1/cohorts/x"), Role::Editor);
         assert_eq!(needed(&Method::GET, "/api/v1/users"), Role::Admin);
         assert_eq!(needed(&Method::GET, "/api/v1/usage"), Role::Admin);
+    }
+
+    #[test]
+    fn the_cookie_is_secure_behind_an_https_proxy_only() {
+        let mut headers = HeaderMap::new();
+        assert_eq!(secure(&headers), "");
+        headers.insert("x-forwarded-proto", "HTTPS".parse().unwrap());
+        assert_eq!(secure(&headers), "; Secure");
+        headers.insert("x-forwarded-proto", "http".parse().unwrap());
+        assert_eq!(secure(&headers), "");
     }
 
     #[test]
