@@ -85,8 +85,29 @@ function Tile({ tile, chart, range, editable, onRemove, onMove, onWidth }) {
   );
 }
 
+/** An editor's form for a board's name and description. */
+function BoardDetails({ board, onSave, onCancel }) {
+  const [name, setName] = useState(board.name);
+  const [description, setDescription] = useState(board.description ?? "");
+  return (
+    <form
+      class="inline board-details"
+      onSubmit={(e) => {
+        e.preventDefault();
+        onSave({ name, description: description || null });
+      }}
+    >
+      <input required value={name} data-testid="board-name-input" onInput={(e) => setName(e.target.value)} />
+      <input placeholder="Description" value={description} onInput={(e) => setDescription(e.target.value)} />
+      <button type="submit" class="primary">Save</button>
+      <button type="button" onClick={onCancel}>Cancel</button>
+    </form>
+  );
+}
+
 function Board({ id, params }) {
   const me = useSession();
+  const [renaming, setRenaming] = useState(false);
   const [board, setBoard] = useState(null);
   const [charts, setCharts] = useState({});
   const [error, setError] = useState(null);
@@ -126,8 +147,20 @@ function Board({ id, params }) {
   return (
     <div class="page board">
       <div class="board-head">
-        <h1 data-testid="board-name">{board.name}</h1>
-        {board.description && <p class="hint">{board.description}</p>}
+        {renaming ? (
+          <BoardDetails board={board} onSave={(patch) => save(patch).then(() => setRenaming(false))} onCancel={() => setRenaming(false)} />
+        ) : (
+          <>
+            <h1 data-testid="board-name">{board.name}</h1>
+            {board.description && <p class="hint">{board.description}</p>}
+            {board.owner && <span class="hint">· {board.owner}</span>}
+            {editable && (
+              <button type="button" class="link" data-testid="edit-board" onClick={() => setRenaming(true)}>
+                Rename
+              </button>
+            )}
+          </>
+        )}
         <span class="board-controls">
           <DateRange value={range ?? { last_days: 30 }} onChange={setRange} testid="board-range" />
           {!range && <span class="hint">each chart's own dates</span>}
@@ -176,13 +209,16 @@ function Board({ id, params }) {
 export function BoardsPage({ route }) {
   const [, id] = route.parts;
   const [boards, setBoards] = useState(null);
-  // `#/` opens the first dashboard ("Key metrics" on the demo), the morning's page.
+  // `#/` opens the oldest dashboard ("Key metrics" on the demo), the morning's page.
   useEffect(() => {
     if (!route.parts.length) get("/boards").then((b) => setBoards(b.boards), () => setBoards([]));
   }, [route.path]);
   if (!route.parts.length) {
     if (!boards) return <p class="loading">Loading…</p>;
-    if (boards.length) return <Board id={boards[0].id} params={route.params} />;
+    if (boards.length) {
+      const first = boards.reduce((a, b) => (b.created_ms < a.created_ms ? b : a));
+      return <Board id={first.id} params={route.params} />;
+    }
     return <BoardList />;
   }
   return id ? <Board id={id} params={route.params} /> : <BoardList />;
