@@ -3,7 +3,8 @@
 //! against `sluice serve` on a small demo data set, logged in as an admin and as a viewer made
 //! with `sluice user add`. The script builds a funnel by clicks and checks every number it reads
 //! against `POST /api/v1/query`; `tests/browser/charts.mjs` opens every example query of
-//! `docs/examples/` as a chart link and checks its views, table and CSV. Screenshots go to
+//! `docs/examples/` as a chart link and checks its views, table and CSV; `cohorts.mjs` builds a
+//! cohort by clicks and checks its size against the API. Screenshots go to
 //! `target/browser-artifacts/<script>/`.
 
 use std::path::{Path, PathBuf};
@@ -119,4 +120,9 @@ fn the_web_ui_builds_saves_and_shares_a_funnel_that_matches_the_api() {
 #[test]
 fn every_example_query_draws_from_its_link_with_the_apis_table_and_csv() {
     run_browser_script("charts");
+}
+
+#[test]
+fn an_editor_builds_previews_saves_and_computes_a_cohort_by_clicks() {
+    run_browser_script("cohorts");
 }

@@ -7,7 +7,7 @@ import { num } from "../../charts/format.js";
 
 const SAMPLE = 50;
 
-/** The first `rows` lines of the export, without reading the rest of a large file. */
+/** The header and the first `rows` members of the export, without reading the rest of a large file. */
 async function exportHead(name, rows) {
   const response = await fetch(`/api/v1/cohorts/${encodeURIComponent(name)}/export?format=csv`, { credentials: "same-origin" });
   if (!response.ok) throw new Error(await errorMessage(response));
@@ -45,7 +45,7 @@ export function Members({ name, latest }) {
   useEffect(() => {
     if (!latest) return;
     setState({ rows: null, error: null });
-    exportHead(name, SAMPLE + 1).then((rows) => setState({ rows, error: null }), (e) => setState({ rows: null, error: e.message }));
+    exportHead(name, SAMPLE).then((rows) => setState({ rows, error: null }), (e) => setState({ rows: null, error: e.message }));
   }, [name, latest?.computed_ms]);
   const base = `/api/v1/cohorts/${encodeURIComponent(name)}/export`;
   return (
