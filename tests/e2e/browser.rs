@@ -3,8 +3,9 @@
 //! against `sluice serve` on a small demo data set, logged in as an admin and as a viewer made
 //! with `sluice user add`. The script builds a funnel by clicks and checks every number it reads
 //! against `POST /api/v1/query`; `tests/browser/charts.mjs` opens every example query of
-//! `docs/examples/` as a chart link and checks its views, table and CSV. Screenshots go to
-//! `target/browser-artifacts/<script>/`.
+//! `docs/examples/` as a chart link and checks its views, table and CSV; `tests/browser/syncs.mjs`
+//! creates, runs, edits and deletes a cohort's file sync from the cohort's page and counts the
+//! rows of the files it wrote. Screenshots go to `target/browser-artifacts/<script>/`.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -119,4 +120,9 @@ fn the_web_ui_builds_saves_and_shares_a_funnel_that_matches_the_api() {
 #[test]
 fn every_example_query_draws_from_its_link_with_the_apis_table_and_csv() {
     run_browser_script("charts");
+}
+
+#[test]
+fn a_cohort_page_creates_runs_edits_and_deletes_a_file_sync() {
+    run_browser_script("syncs");
 }
