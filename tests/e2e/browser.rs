@@ -4,8 +4,9 @@
 //! with `sluice user add`. The script builds a funnel by clicks and checks every number it reads
 //! against `POST /api/v1/query`; `tests/browser/charts.mjs` opens every example query of
 //! `docs/examples/` as a chart link and checks its views, table and CSV; `cohorts.mjs` builds a
-//! cohort by clicks and checks its size against the API. Screenshots go to
-//! `target/browser-artifacts/<script>/`.
+//! cohort by clicks and checks its size against the API; `syncs.mjs` creates, runs, edits and
+//! deletes a cohort's file sync from the cohort's page and counts the rows of the files it wrote.
+//! Screenshots go to `target/browser-artifacts/<script>/`.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -125,4 +126,9 @@ fn every_example_query_draws_from_its_link_with_the_apis_table_and_csv() {
 #[test]
 fn an_editor_builds_previews_saves_and_computes_a_cohort_by_clicks() {
     run_browser_script("cohorts");
+}
+
+#[test]
+fn a_cohort_page_creates_runs_edits_and_deletes_a_file_sync() {
+    run_browser_script("syncs");
 }

@@ -1,10 +1,12 @@
 // The syncs that send this cohort somewhere (`GET /syncs`, filtered by cohort): destination,
-// schedule, how the last run went, the delivery log, and "Run sync now" for editors.
+// schedule, how the last run went, the delivery log, and for editors "Run sync now", "New sync",
+// "Edit" (the form of sync-editor.jsx, filled from `GET /syncs/{name}`) and "Delete".
 import { useEffect, useState } from "preact/hooks";
-import { get, post } from "../../api.js";
+import { del, get, post } from "../../api.js";
 import { num } from "../../charts/format.js";
 import { canEdit, useSession } from "../../session.js";
 import { fmtEvery, fmtTime } from "./model.js";
+import { SyncEditor } from "./sync-editor.jsx";
 
 function destinationText(d) {
   switch (d.kind) {
@@ -19,6 +21,14 @@ function destinationText(d) {
     default:
       return d.kind;
   }
+}
+
+/** How a destination's secret is held: an environment variable's name, or a stored (hidden) value. */
+function secretText(d) {
+  const secret = d.kind === "braze" ? d.api_key : d.kind === "webhook" ? d.secret : undefined;
+  if (secret === undefined || secret === null) return d.kind === "webhook" ? "none (messages not signed)" : null;
+  if (typeof secret === "object") return `from the environment variable ${secret.env}`;
+  return "stored in the data directory (hidden)";
 }
 
 /** How the last run went, from the log's last `sync` entry and the state. */
@@ -68,7 +78,29 @@ function Log({ entries }) {
   );
 }
 
-function SyncCard({ item, latest, onRan }) {
+/** "Edit": the form, filled from `GET /syncs/{name}` (the listing may be older than the sync). */
+function EditSync({ name, latest, cohort, onSaved, onCancel }) {
+  const [saved, setSaved] = useState({ sync: null, error: null });
+  useEffect(() => {
+    get(`/syncs/${encodeURIComponent(name)}`).then((s) => setSaved({ sync: s.sync, error: null }), (e) => setSaved({ sync: null, error: e.message }));
+  }, [name]);
+  if (saved.error) {
+    return (
+      <li class="sync">
+        <p class="error" role="alert" data-testid="sync-error">{saved.error}</p>
+        <button type="button" onClick={onCancel}>Back</button>
+      </li>
+    );
+  }
+  if (!saved.sync) return <li class="sync"><p class="loading">Loading…</p></li>;
+  return (
+    <li class="sync editing">
+      <SyncEditor saved={saved.sync} cohort={cohort} cohortSize={latest?.size} onSaved={onSaved} onCancel={onCancel} />
+    </li>
+  );
+}
+
+function SyncCard({ item, latest, onRan, onEdit, onDeleted }) {
   const me = useSession();
   const { sync, state } = item;
   const [log, setLog] = useState({ entries: null, error: null });
@@ -95,6 +127,17 @@ function SyncCard({ item, latest, onRan }) {
     }
     onRan(compute);
   };
+  const [removing, setRemoving] = useState({ busy: false, error: null });
+  const remove = async () => {
+    if (!window.confirm(`Delete the sync “${sync.name}”? Its state and delivery log are deleted; the destination keeps what it was sent. Recreating it later sends every member again.`)) return;
+    setRemoving({ busy: true, error: null });
+    try {
+      await del(`/syncs/${encodeURIComponent(sync.name)}`);
+      onDeleted(sync.name);
+    } catch (e) {
+      setRemoving({ busy: false, error: e.message });
+    }
+  };
   const s = status(state, log.entries, latest);
   const r = run.report;
   return (
@@ -107,11 +150,16 @@ function SyncCard({ item, latest, onRan }) {
               <input type="checkbox" checked={compute} onChange={(e) => setCompute(e.target.checked)} /> compute first
             </label>
             <button type="button" data-testid={`sync-run-${sync.name}`} disabled={run.busy} onClick={runNow}>{run.busy ? "Sending…" : "Run sync now"}</button>
+            <button type="button" data-testid={`sync-edit-${sync.name}`} disabled={run.busy || removing.busy} onClick={onEdit}>Edit</button>
+            <button type="button" class="link danger" data-testid={`sync-delete-${sync.name}`} disabled={run.busy || removing.busy} onClick={remove}>
+              {removing.busy ? "Deleting…" : "Delete"}
+            </button>
           </span>
         )}
       </div>
       <dl class="facts">
         <dt>destination</dt><dd data-testid="sync-destination"><strong>{sync.destination.kind}</strong> <span class="hint">{destinationText(sync.destination)}</span></dd>
+        {secretText(sync.destination) && <><dt>secret</dt><dd data-testid="sync-secret-kind">{secretText(sync.destination)}</dd></>}
         <dt>schedule</dt><dd>{fmtEvery(sync.every_secs)}</dd>
         <dt>last run</dt><dd class={s.cls} data-testid="sync-status">{s.text}{state.last_attempt_ms ? ` (tried ${fmtTime(state.last_attempt_ms)})` : ""}</dd>
       </dl>
@@ -126,6 +174,7 @@ function SyncCard({ item, latest, onRan }) {
         </p>
       )}
       {run.error && !r && <p class="error" role="alert">{run.error}</p>}
+      {removing.error && <p class="error" role="alert" data-testid="sync-delete-error">{removing.error}</p>}
       <details class="sync-log-box">
         <summary>Delivery log{log.entries ? ` (${log.entries.length})` : ""}</summary>
         {log.error && <p class="error" role="alert">{log.error}</p>}
@@ -137,29 +186,81 @@ function SyncCard({ item, latest, onRan }) {
 }
 
 export function Syncs({ name, latest, version, onRan }) {
+  const me = useSession();
   const [state, setState] = useState({ syncs: null, error: null });
   const [tick, setTick] = useState(0);
+  const [editing, setEditing] = useState(null); // null, "new", or a sync's name
+  const [notice, setNotice] = useState(null);
   useEffect(() => {
     get("/syncs").then(
       (s) => setState({ syncs: s.syncs.filter((x) => x.sync.cohort === name), error: null }),
       (e) => setState({ syncs: null, error: e.message }),
     );
   }, [name, version, tick, latest?.computed_ms]);
+  useEffect(() => setEditing(null), [name]);
   const ran = (computed) => {
     setTick((t) => t + 1);
     if (computed) onRan();
   };
+  const saved = (answer, restarted) => {
+    const sync = answer.sync;
+    const isNew = editing === "new";
+    setEditing(null);
+    setTick((t) => t + 1);
+    let text = `${isNew ? "Created" : "Saved"} the sync “${sync.name}”.`;
+    if (sync.cohort !== name) text += ` It now sends the cohort ${sync.cohort}, so it is listed on that cohort's page.`;
+    else if (isNew || restarted) text += " Its next run sends every member of the cohort.";
+    setNotice({ text, other: sync.cohort !== name ? sync.cohort : null });
+  };
+  const deleted = (sync) => {
+    setTick((t) => t + 1);
+    setNotice({ text: `Deleted the sync “${sync}”.`, other: null });
+  };
+  const edit = (which) => {
+    setNotice(null);
+    setEditing(which);
+  };
   return (
     <section class="card" data-testid="cohort-syncs">
-      <h2>Syncs</h2>
+      <div class="section-head">
+        <h2>Syncs</h2>
+        {canEdit(me) && editing !== "new" && (
+          <button type="button" class="primary" data-testid="sync-new" onClick={() => edit("new")}>New sync</button>
+        )}
+      </div>
+      {notice && (
+        <p class="ok" data-testid="sync-notice">
+          {notice.text}
+          {notice.other && <> <a href={`#/cohorts/${encodeURIComponent(notice.other)}`}>Open {notice.other}</a></>}
+        </p>
+      )}
+      {editing === "new" && (
+        <SyncEditor saved={null} cohort={name} cohortSize={latest?.size} onSaved={saved} onCancel={() => setEditing(null)} />
+      )}
       {state.error && <p class="error" role="alert">{state.error}</p>}
       {!state.syncs && !state.error && <p class="loading">Loading…</p>}
-      {state.syncs && !state.syncs.length && (
-        <p class="hint">No sync sends this cohort. Syncs are set up with <code>PUT /api/v1/syncs/NAME</code> or <code>sluice cohort sync save</code>.</p>
+      {state.syncs && !state.syncs.length && editing !== "new" && (
+        <p class="hint">
+          No sync sends this cohort.{" "}
+          {canEdit(me) ? "“New sync” sends its members to Braze, a webhook, files or Kafka, and keeps them up to date." : "Editors can set one up here."}
+        </p>
       )}
       {state.syncs?.length > 0 && (
         <ul class="syncs">
-          {state.syncs.map((item) => <SyncCard key={item.sync.name} item={item} latest={latest} onRan={ran} />)}
+          {state.syncs.map((item) =>
+            editing === item.sync.name ? (
+              <EditSync key={item.sync.name} name={item.sync.name} cohort={name} latest={latest} onSaved={saved} onCancel={() => setEditing(null)} />
+            ) : (
+              <SyncCard
+                key={item.sync.name}
+                item={item}
+                latest={latest}
+                onRan={ran}
+                onEdit={() => edit(item.sync.name)}
+                onDeleted={deleted}
+              />
+            ),
+          )}
         </ul>
       )}
     </section>
