@@ -13,6 +13,7 @@ use axum::routing::{get, post};
 use serde::Deserialize;
 use serde_json::json;
 use sluice_query::QueryEngine;
+use sluice_query::cohort::store::{CohortStore, StoreError};
 use sluice_query::sync::config::FileFormat;
 use sluice_query::sync::{self, SyncConfig, SyncError, SyncOutcome, SyncStore};
 
@@ -110,6 +111,21 @@ async fn save_sync(
         Ok(config) => config,
         Err(response) => return *response,
     };
+    // A sync saved over HTTP names a cohort that exists (a config file given to `serve --syncs`
+    // may name one made later, and is not checked so).
+    match CohortStore::new(engine.data_dir()).get(&config.cohort) {
+        Ok(_) => {}
+        Err(StoreError::NotFound(_)) => {
+            return error(
+                StatusCode::BAD_REQUEST,
+                format!("cohort: no saved cohort is named {:?}", config.cohort),
+            );
+        }
+        Err(e) if e.is_user_error() => {
+            return error(StatusCode::BAD_REQUEST, format!("cohort: {e}"));
+        }
+        Err(e) => return error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+    }
     let store = SyncStore::new(engine.data_dir());
     match store.save(&config).and_then(|()| described(&store, &name)) {
         Ok(described) => (StatusCode::OK, axum::Json(described)).into_response(),

@@ -906,6 +906,17 @@ async fn a_cohort_sync_writes_membership_changes_to_a_kafka_topic() {
     );
     let (status, _) = get_json(&http, &format!("{base}/api/v1/syncs/nope")).await;
     assert_eq!(status, 404);
+    // A sync of a cohort that does not exist is refused, saying which.
+    let orphan = http
+        .put(format!("{base}/api/v1/syncs/orphan"))
+        .json(&json!({"cohort": "nobody-made-this", "destination": {"kind": "kafka",
+            "brokers": broker.address(), "topic": "cohort-changes"}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(orphan.status(), 400);
+    let message = orphan.text().await.unwrap();
+    assert!(message.contains("nobody-made-this"), "{message}");
 }
 
 async fn get_json(http: &reqwest::Client, url: &str) -> (u16, Value) {

@@ -156,7 +156,15 @@ pub enum Secret {
     },
 }
 
+/// What the API shows in place of a secret given as a value; sent back in a config, it means
+/// "keep the stored secret" (`SyncConfig::keep_stored_secrets`).
+pub const HIDDEN: &str = "(hidden)";
+
 impl Secret {
+    fn is_hidden(&self) -> bool {
+        matches!(self, Secret::Value(value) if value == HIDDEN)
+    }
+
     /// The secret's value now.
     pub fn reveal(&self) -> Result<String, SyncError> {
         match self {
@@ -170,7 +178,7 @@ impl Secret {
     /// The secret as the API shows it: a variable's name, never a value.
     pub fn redacted(&self) -> Secret {
         match self {
-            Secret::Value(_) => Secret::Value("(hidden)".to_owned()),
+            Secret::Value(_) => Secret::Value(HIDDEN.to_owned()),
             Secret::Env { env } => Secret::Env { env: env.clone() },
         }
     }
@@ -320,6 +328,41 @@ impl SyncConfig {
         }
     }
 
+    /// Puts `stored`'s secrets in place of the `"(hidden)"` ones this config got back from the API,
+    /// so an edit that leaves a secret alone keeps it (and does not start the sync over). A hidden
+    /// secret with no stored value to keep is an error.
+    pub fn keep_stored_secrets(&mut self, stored: Option<&SyncConfig>) -> Result<(), SyncError> {
+        let field = match &self.destination {
+            Destination::Braze { api_key, .. } if api_key.is_hidden() => "api_key",
+            Destination::Webhook {
+                secret: Some(secret),
+                ..
+            } if secret.is_hidden() => "secret",
+            _ => return Ok(()),
+        };
+        let kept = match stored.map(|s| &s.destination) {
+            Some(Destination::Braze { api_key, .. }) if field == "api_key" => Some(api_key),
+            Some(Destination::Webhook {
+                secret: Some(secret),
+                ..
+            }) if field == "secret" => Some(secret),
+            _ => None,
+        }
+        .filter(|secret| matches!(secret, Secret::Value(_)) && !secret.is_hidden())
+        .cloned()
+        .ok_or_else(|| {
+            SyncError::Config(format!(
+                "destination.{field}: {HIDDEN:?} keeps the stored secret, and this sync has none: give the secret"
+            ))
+        })?;
+        match &mut self.destination {
+            Destination::Braze { api_key, .. } => *api_key = kept,
+            Destination::Webhook { secret, .. } => *secret = Some(kept),
+            _ => {}
+        }
+        Ok(())
+    }
+
     /// The config as the API shows it: secrets hidden.
     pub fn redacted(&self) -> SyncConfig {
         let mut shown = self.clone();
@@ -433,6 +476,34 @@ mod tests {
             r#"{"name": "b", "cohort": "c", "destination": {"kind": "fax", "number": "1"}}"#,
         );
         assert!(unknown.is_err());
+    }
+
+    #[test]
+    fn a_hidden_secret_sent_back_keeps_the_stored_one() {
+        let stored: SyncConfig = serde_json::from_value(serde_json::json!({
+            "name": "s", "cohort": "c",
+            "destination": {"kind": "webhook", "url": "http://localhost:9/", "secret": "s3cret"}
+        }))
+        .unwrap();
+        let mut edited = stored.redacted();
+        edited.every_secs = Some(3600);
+        edited.keep_stored_secrets(Some(&stored)).unwrap();
+        assert_eq!(edited.destination, stored.destination);
+
+        let mut new = stored.redacted();
+        let refused = new.keep_stored_secrets(None).unwrap_err().to_string();
+        assert!(refused.contains("destination.secret"), "{refused}");
+        let from_env: SyncConfig = serde_json::from_value(serde_json::json!({
+            "name": "s", "cohort": "c",
+            "destination": {"kind": "webhook", "url": "http://localhost:9/", "secret": {"env": "HOOK"}}
+        }))
+        .unwrap();
+        let mut kept = from_env.clone();
+        kept.keep_stored_secrets(Some(&stored)).unwrap();
+        assert_eq!(
+            kept, from_env,
+            "a secret that is not hidden is the one given"
+        );
     }
 
     #[test]

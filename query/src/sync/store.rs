@@ -160,10 +160,13 @@ impl SyncStore {
     /// Validates and saves `config` under its name. A changed destination or batch size starts
     /// over: the sync under way is dropped, and the next sync sends the whole cohort.
     pub fn save(&self, config: &SyncConfig) -> Result<(), SyncError> {
+        let before = self.get(&config.name).ok();
+        let mut config = config.clone();
+        config.keep_stored_secrets(before.as_ref())?;
+        let config = &config;
         config.validate()?;
         let folder = self.folder(&config.name)?;
         fs::create_dir_all(&folder).map_err(SyncError::io(&folder))?;
-        let before = self.get(&config.name).ok();
         let path = folder.join(CONFIG_FILE);
         let text = serde_json::to_vec_pretty(config).map_err(|e| corrupt(&path, e))?;
         write_atomically(&path, &text).map_err(SyncError::io(&path))?;

@@ -65,8 +65,8 @@ function SecretInput({ label, value, onChange, optional, error, errorId, testid 
   } else if (value.mode === "value") {
     hint = stored === "value" ? (
       <strong class="warn" data-testid={`${testid}-retype`}>
-        A secret is stored, but the server never sends it back, and saving sends the whole sync: type it again (or switch to an environment variable). A
-        different secret than the stored one starts the sync over.
+        A secret is stored (the server never shows it): leave this empty to keep it, or type a new one. A different secret than the stored one starts the
+        sync over.
       </strong>
     ) : (
       <>Saved in the sync's config in the data directory (<code>syncs/NAME/sync.json</code>); the API never shows it back.</>
@@ -98,7 +98,7 @@ function SecretInput({ label, value, onChange, optional, error, errorId, testid 
             aria-label={`${label}: value`}
             data-testid={testid}
             autocomplete="new-password"
-            placeholder={stored === "value" ? "type the secret again" : "the secret"}
+            placeholder={stored === "value" ? "empty: keep the stored secret" : "the secret"}
             value={value.value}
             onInput={(e) => onChange({ ...value, value: e.target.value })}
           />

@@ -23,8 +23,8 @@ const TOPIC = /^[A-Za-z0-9._-]{1,249}$/;
 
 /**
  * A secret as the form edits it: `mode` "value", "env" or "none" (webhooks only), the typed
- * `value` or `env`, and `stored` — what the saved sync holds: "value" (hidden by the API: it must
- * be typed again), "env", "none", or null for a new sync.
+ * `value` or `env`, and `stored` — what the saved sync holds: "value" (hidden by the API; left
+ * empty, the form sends "(hidden)", which keeps it), "env", "none", or null for a new sync.
  */
 function secretDraft(secret, isNew) {
   if (secret === undefined || secret === null) return { mode: isNew ? "env" : "none", value: "", env: "", stored: isNew ? null : "none" };
@@ -113,7 +113,7 @@ function whole(text) {
 
 function secretValue(s) {
   if (s.mode === "env") return { env: s.env.trim() };
-  if (s.mode === "value") return s.value;
+  if (s.mode === "value") return !s.value && s.stored === "value" ? HIDDEN : s.value;
   return undefined;
 }
 
@@ -138,11 +138,7 @@ export function problems(draft, { isNew = true } = {}) {
     if (s.mode === "env") {
       if (!ENV.test(s.env.trim())) p[key] = "The name of an environment variable: letters, digits and _, not starting with a digit.";
     } else if (s.mode === "value") {
-      if (!s.value) {
-        p[key] = s.stored === "value"
-          ? "Type the secret again (or switch to an environment variable)."
-          : "Type the secret, or name an environment variable that holds it.";
-      }
+      if (!s.value && s.stored !== "value") p[key] = "Type the secret, or name an environment variable that holds it.";
     } else if (required) p[key] = "Braze needs an API key.";
   };
   const url = (u) => /^https?:\/\/[^/\s]+/i.test(u.trim());
@@ -244,8 +240,8 @@ function canonical(value) {
 /**
  * What an edit changes that makes the sync start over (the server resets its state when the
  * cohort or anything of the destination changes, secrets and batch size included): a list of
- * words ("cohort", "destination"), and whether a retyped secret might (the server compares it
- * with the stored one, which the page cannot see).
+ * words ("cohort", "destination"), and whether a newly typed secret might (the server compares
+ * it with the stored one, which the page cannot see; an empty field keeps the stored one).
  */
 export function startsOver(saved, draft) {
   if (!saved) return { changed: [], secretUnknown: false };
@@ -262,7 +258,8 @@ export function startsOver(saved, draft) {
   const now = toDestination(draft);
   if (canonical(mask(saved.destination)) !== canonical(mask(now))) changed.push("destination");
   const secretKey = now.kind === "braze" ? "api_key" : now.kind === "webhook" ? "secret" : null;
-  const secretUnknown = !changed.includes("destination") && !!secretKey && typeof now[secretKey] === "string" && typeof saved.destination[secretKey] === "string";
+  const secretUnknown =
+    !changed.includes("destination") && !!secretKey && typeof now[secretKey] === "string" && now[secretKey] !== HIDDEN && typeof saved.destination[secretKey] === "string";
   return { changed, secretUnknown };
 }
 

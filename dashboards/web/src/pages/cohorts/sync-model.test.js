@@ -20,11 +20,13 @@ test("a saved sync with an environment secret round-trips through the form uncha
   assert.deepEqual(startsOver(braze, draft).changed, []);
 });
 
-test("a hidden secret must be typed again, and a new one may start the sync over", () => {
+test("a hidden secret left alone is kept, and a new one may start the sync over", () => {
   const hook = { name: "h", cohort: "c", destination: { kind: "webhook", url: "http://x.test/h", secret: "(hidden)", headers: { "X-A": "1" } }, retry: {} };
   const draft = toDraft(hook, "c");
   assert.equal(draft.webhook.secret.stored, "value");
-  assert.match(problems(draft, { isNew: false }).secret, /again/);
+  assert.deepEqual(problems(draft, { isNew: false }), {}, "an empty field keeps the stored secret");
+  assert.equal(toConfig(draft).destination.secret, "(hidden)", "which the server reads as: keep it");
+  assert.deepEqual(startsOver(hook, draft), { changed: [], secretUnknown: false });
   draft.webhook.secret.value = "s3cret";
   assert.deepEqual(problems(draft, { isNew: false }), {});
   assert.equal(toConfig(draft).destination.secret, "s3cret");
