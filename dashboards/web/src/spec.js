@@ -47,7 +47,12 @@ export function cleanSpec(spec) {
   for (const key of ["start_event", "return_event", "event", "anchor"]) {
     if (out[key]) out[key] = cleanWhere(out[key]);
   }
+  if (out.return_events) out.return_events = out.return_events.map(cleanWhere);
   if (out.steps) out.steps = out.steps.map(cleanWhere);
+  if (out.hold_constant) {
+    out.hold_constant = out.hold_constant.filter((p) => p.property);
+    if (!out.hold_constant.length) delete out.hold_constant;
+  }
   if (out.events) out.events = out.events.map(cleanWhere);
   if (out.exclusions) {
     out.exclusions = out.exclusions.filter((e) => e.event_type).map(cleanWhere);
@@ -73,6 +78,7 @@ export function missing(spec) {
   if (spec.analysis === "funnel" && spec.steps.some((s) => !s.event_type)) return "Choose an event for every step.";
   if (spec.analysis === "segmentation" && spec.events.some((s) => !s.event_type)) return "Choose an event for every series.";
   if (spec.analysis === "paths" && !spec.anchor?.event_type) return "Choose the event paths start at.";
+  if (spec.analysis === "retention" && spec.return_events?.some((e) => !e.event_type)) return "Choose the second return event.";
   return null;
 }
 
@@ -86,7 +92,7 @@ export function describeSpec(spec) {
     case "segmentation":
       return `Segmentation: ${spec.events.map(eventName).join(", ")}`;
     case "retention":
-      return `Retention: ${eventName(spec.start_event)} → ${eventName(spec.return_event ?? spec.return_events?.[0])}`;
+      return `Retention: ${eventName(spec.start_event)} → ${(spec.return_event ? [spec.return_event] : spec.return_events ?? []).map(eventName).join(", ")}`;
     case "lifecycle":
     case "stickiness":
       return `${spec.analysis[0].toUpperCase()}${spec.analysis.slice(1)}: ${eventName(spec.event)}`;
@@ -95,4 +101,90 @@ export function describeSpec(spec) {
     default:
       return `${spec.analysis[0].toUpperCase()}${spec.analysis.slice(1)}`;
   }
+}
+
+/**
+ * The funnel spec without step `i` (0-based): what names later steps by number follows them. The
+ * two gaps around the removed step become one, so an exclusion's `between` (and time to convert's
+ * `from_step`/`to_step`) that started or ended at it now spans that merged gap; a group-by read
+ * on the removed step reads step 1 again. Ranges that become first–last are left out (the default).
+ */
+export function removeStep(spec, i) {
+  const r = i + 1;
+  const n = spec.steps.length - 1;
+  const from = (a) => (a < r ? a : a === r ? Math.max(1, r - 1) : a - 1);
+  const to = (b) => (b < r ? b : b === r ? (r <= n ? r : n) : b - 1);
+  const out = { ...spec, steps: spec.steps.filter((_, j) => j !== i) };
+  if (out.group_by) {
+    out.group_by = out.group_by.map((g) => {
+      if (g.step === undefined) return g;
+      const { step, ...rest } = g;
+      return step === r ? rest : { ...rest, step: step > r ? step - 1 : step };
+    });
+  }
+  if (out.exclusions) {
+    out.exclusions = out.exclusions.map((x) => {
+      if (!x.between) return x;
+      const { between, ...rest } = x;
+      const [a, b] = [from(between[0]), to(between[1])];
+      return a < b && !(a === 1 && b === n) ? { ...rest, between: [a, b] } : rest;
+    });
+  }
+  if (out.time_to_convert) {
+    const t = { ...out.time_to_convert };
+    const a = from(t.from_step ?? 1);
+    const b = t.to_step === undefined ? n : to(t.to_step);
+    delete t.from_step;
+    delete t.to_step;
+    if (a < b) {
+      if (a !== 1) t.from_step = a;
+      if (b !== n) t.to_step = b;
+    }
+    out.time_to_convert = t;
+  }
+  return out;
+}
+
+/** What a funnel's strict modes cannot be combined with, as set in `spec` (docs/query-api.md). */
+export function strictConflicts(spec) {
+  const found = [];
+  if (spec.order && spec.order !== "this") found.push(`${spec.order} order`);
+  if (spec.counting === "totals") found.push("event totals");
+  if (spec.exclusions?.length) found.push("exclusions");
+  if (spec.time_to_convert) found.push("time to convert");
+  return found;
+}
+
+/** "1, 2, 5" → [1, 2, 5]; a part that is not a number is kept as text, so the server names it. */
+export function parseNumbers(text) {
+  return text
+    .split(",")
+    .map((p) => p.trim())
+    .filter(Boolean)
+    .map((p) => (Number.isNaN(Number(p)) ? p : Number(p)));
+}
+
+const UNITS = [["d", 86400000], ["h", 3600000], ["m", 60000], ["s", 1000], ["ms", 1]];
+
+/** A bucket bound as typed: 90s, 10m, 1h, 7d, or plain milliseconds. */
+export function formatMs(ms) {
+  if (typeof ms !== "number") return String(ms);
+  if (ms === 0) return "0";
+  const [unit, size] = UNITS.find(([, size]) => ms % size === 0);
+  return `${ms / size}${unit}`;
+}
+
+/** "0, 1m, 1h, 1d" → [0, 60000, 3600000, 86400000]; a part that cannot be read stays text. */
+export function parseDurations(text) {
+  return text
+    .split(",")
+    .map((p) => p.trim())
+    .filter(Boolean)
+    .map((p) => {
+      const m = /^(\d+(?:\.\d+)?)\s*(ms|s|m|min|h|d)?$/i.exec(p);
+      if (!m) return p;
+      const unit = (m[2] ?? "ms").toLowerCase();
+      const size = unit === "min" ? 60000 : UNITS.find(([u]) => u === unit)[1];
+      return Math.round(Number(m[1]) * size);
+    });
 }

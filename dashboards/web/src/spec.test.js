@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { cleanSpec, defaultSpec, describeSpec, missing } from "./spec.js";
+import { cleanSpec, defaultSpec, describeSpec, formatMs, missing, parseDurations, parseNumbers, removeStep, strictConflicts } from "./spec.js";
 
 const catalog = { events: [{ name: "Service Viewed" }], project: "marketplace", timeZone: "Asia/Seoul" };
 
@@ -41,4 +41,47 @@ test("a funnel waits for every step's event, and unsaved charts are titled by th
   assert.equal(missing(funnel), null);
   assert.equal(describeSpec(funnel), "Funnel: A → B");
   assert.equal(describeSpec({ analysis: "retention", start_event: { event_type: "_new" }, return_event: { event_type: "_all" } }), "Retention: new users → any event");
+});
+
+test("removing a funnel step renumbers what names later steps, and drops what named it", () => {
+  const spec = {
+    analysis: "funnel",
+    steps: [{ event_type: "A" }, { event_type: "B" }, { event_type: "C" }, { event_type: "D" }],
+    group_by: [{ kind: "user", property: "plan" }, { kind: "event", property: "package", step: 4 }],
+    exclusions: [{ event_type: "X", between: [2, 3] }, { event_type: "Y", between: [3, 4] }, { event_type: "Z" }],
+    time_to_convert: { from_step: 3, to_step: 4 },
+  };
+  const out = removeStep(spec, 1); // B goes: C is step 2, D step 3
+  assert.deepEqual(out.steps.map((s) => s.event_type), ["A", "C", "D"]);
+  assert.deepEqual(out.group_by[1], { kind: "event", property: "package", step: 3 });
+  // X was between B and C: the gaps A→B and B→C are now A→C, which is [1, 2].
+  assert.deepEqual(out.exclusions, [{ event_type: "X", between: [1, 2] }, { event_type: "Y", between: [2, 3] }, { event_type: "Z" }]);
+  assert.deepEqual(out.time_to_convert, { from_step: 2 });
+  const last = removeStep(spec, 3); // D goes: the group-by on step 4 reads step 1 again
+  assert.deepEqual(last.group_by[1], { kind: "event", property: "package" });
+  assert.deepEqual(last.exclusions[1], { event_type: "Y" }, "its gap C→D is gone: back to first–last, shown in the form");
+  assert.deepEqual(last.time_to_convert, {}, "from C to D becomes from C to C: the defaults");
+  const first = removeStep(spec, 0); // A goes
+  assert.deepEqual(first.exclusions[0], { event_type: "X", between: [1, 2] });
+});
+
+test("strict modes name what they cannot be combined with", () => {
+  assert.deepEqual(strictConflicts({ order: "any", counting: "totals", exclusions: [{}], time_to_convert: {} }), ["any order", "event totals", "exclusions", "time to convert"]);
+  assert.deepEqual(strictConflicts({ order: "this" }), []);
+});
+
+test("buckets: numbers and durations as typed; what is not one goes to the server as text", () => {
+  assert.deepEqual(parseNumbers("1, 2,3, 5"), [1, 2, 3, 5]);
+  assert.deepEqual(parseNumbers("1, x"), [1, "x"]);
+  assert.deepEqual(parseDurations("0, 30s, 10m, 1h, 7d, 250"), [0, 30000, 600000, 3600000, 604800000, 250]);
+  assert.deepEqual([0, 30000, 600000, 3600000, 604800000, 250].map(formatMs), ["0", "30s", "10m", "1h", "7d", "250ms"]);
+  assert.deepEqual(parseDurations("1 week"), ["1 week"]);
+});
+
+test("two return events are sent cleaned and named in the title", () => {
+  const spec = { analysis: "retention", start_event: { event_type: "_new" }, return_events: [{ event_type: "A", where: [{ kind: "event", property: "" }] }, { event_type: "" }] };
+  assert.deepEqual(cleanSpec(spec).return_events, [{ event_type: "A" }, { event_type: "" }]);
+  assert.match(missing(spec), /second return event/);
+  spec.return_events[1].event_type = "B";
+  assert.equal(describeSpec(spec), "Retention: new users → A, B");
 });

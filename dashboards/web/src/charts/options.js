@@ -31,9 +31,14 @@ export function viewsOf(result) {
   const inner = items[0]?.result ?? result;
   const views = [];
   switch (inner.analysis) {
-    case "segmentation":
+    case "segmentation": {
+      const frequency = inner.series.filter((s) => s.frequency);
+      // Frequency series alone: their histogram first, as Amplitude shows the frequency measure.
+      if (frequency.length && frequency.length === inner.series.length && !inner.formulas?.length) views.push(["frequency", "Frequency"]);
       views.push(["line", "Line"], ["bar", "Bar"]);
+      if (frequency.length && views[0][0] !== "frequency") views.push(["frequency", "Frequency"]);
       break;
+    }
     case "funnel":
       views.push(["funnel_bars", "Funnel"]);
       if (items.length > 1 || inner.by_breakdown?.length) views.push(["funnel_groups", "By group"]);
@@ -91,6 +96,39 @@ function segmentationOption(result, kind) {
     xAxis: { type: "category", data: points },
     yAxis: { type: "value" },
     series: series.slice(0, 40).map((s) => ({ name: s.name, type: kind, data: s.values, showSymbol: points.length < 40 })),
+  };
+}
+
+/**
+ * The frequency measure's histogram: per bucket, the persons who did the event that many times
+ * in a point, summed over the points (Amplitude's frequency chart: the interval's distribution,
+ * aggregated over the date range), one bar series per frequency series (and segment or group).
+ */
+export function frequencyOption(result) {
+  const items = flatten(result);
+  const buckets = new Map(); // label → {from, to}, every series' buckets
+  const series = [];
+  for (const { label, result: r } of items) {
+    r.series.forEach((s, i) => {
+      if (!s.frequency) return;
+      const sums = new Map();
+      for (const b of s.frequency) {
+        if (!buckets.has(b.label)) buckets.set(b.label, { from: b.from, to: b.to ?? Infinity });
+        sums.set(b.label, b.persons.reduce((a, n) => a + (n ?? 0), 0));
+      }
+      series.push({ name: label ? `${label} · ${seriesName(s, i)}` : seriesName(s, i), sums });
+    });
+  }
+  const labels = [...buckets.entries()].sort(([, a], [, b]) => a.from - b.from || a.to - b.to).map(([l]) => l);
+  const interval = items[0]?.result.interval ?? "day";
+  return {
+    color: PALETTE,
+    tooltip: tooltipBars,
+    legend: legend(series.length),
+    grid,
+    xAxis: { type: "category", name: "times in a point", nameLocation: "middle", nameGap: 28, data: labels },
+    yAxis: { type: "value", name: `persons, summed over the ${interval}s`, nameLocation: "middle", nameGap: 44 },
+    series: series.slice(0, 40).map((s) => ({ name: s.name, type: "bar", data: labels.map((l) => (s.sums.has(l) ? s.sums.get(l) : null)) })),
   };
 }
 
@@ -232,20 +270,38 @@ function timeToConvertOption(result) {
   };
 }
 
-function retentionCurveOption(result) {
+const returnName = (e) => (e === "_all" ? "any event" : e ?? "?");
+
+/** The retention curve: the overall row's rate per column; `spec` names two return events. */
+function retentionCurveOption(result, spec) {
   const items = flatten(result);
   return {
     color: PALETTE,
     tooltip: { ...tooltipAxis, valueFormatter: (v) => (v === null ? "–" : `${v.toFixed(1)}%`) },
-    legend: legend(items.length),
+    legend: legend(items.length + (items[0].result.second_return ? 1 : 0)),
     grid,
     xAxis: { type: "category", data: items[0].result.columns.map((c) => `${c}`) },
     yAxis: { type: "value", name: "retained %", max: 100 },
-    series: items.map(({ label, result: r }) => ({
-      name: label || "All users",
-      type: "line",
-      data: r.overall.rate.map((x, j) => (r.overall.eligible[j] ? x * 100 : null)),
-    })),
+    // With two return events, the second's curve is dashed, in its result's colour.
+    series: items.flatMap(({ label, result: r }, i) => {
+      const rate = (o) => o.rate.map((x, j) => (o.eligible[j] && x !== null ? x * 100 : null));
+      const first = { name: label || "All users", type: "line", data: rate(r.overall) };
+      const second = r.second_return;
+      if (!second) return [first];
+      const color = PALETTE[(items.length > 1 ? i : 0) % PALETTE.length];
+      const color2 = items.length > 1 ? color : PALETTE[1];
+      const prefix = label ? `${label} · ` : "";
+      return [
+        { ...first, name: `${prefix}1: ${returnName(spec?.return_events?.[0]?.event_type)}`, itemStyle: { color }, lineStyle: { color } },
+        {
+          name: `${prefix}2: ${returnName(second.return_event)}`,
+          type: "line",
+          data: rate(second.overall),
+          itemStyle: { color: color2 },
+          lineStyle: { color: color2, type: "dashed" },
+        },
+      ];
+    }),
   };
 }
 
@@ -328,7 +384,7 @@ function sankeyOption(result) {
   };
 }
 
-export function chartOption(result, view, { width = 800 } = {}) {
+export function chartOption(result, view, { width = 800, spec } = {}) {
   switch (view) {
     case "line":
     case "bar":
@@ -341,8 +397,10 @@ export function chartOption(result, view, { width = 800 } = {}) {
       return conversionOverTimeOption(result);
     case "time_to_convert":
       return timeToConvertOption(result);
+    case "frequency":
+      return frequencyOption(result);
     case "retention_curve":
-      return retentionCurveOption(result);
+      return retentionCurveOption(result, spec);
     case "lifecycle_bars":
       return lifecycleOption(result);
     case "stickiness":

@@ -64,3 +64,40 @@ test("paths become a Sankey whose links join nodes of consecutive steps", () => 
   const names = new Set(sankey.data.map((n) => n.name));
   for (const link of sankey.links) assert.ok(names.has(link.source) && names.has(link.target), JSON.stringify(link));
 });
+
+test("frequency: a histogram of persons per bucket, summed over the points", () => {
+  const seg = {
+    analysis: "segmentation",
+    interval: "week",
+    points: ["w1", "w2"],
+    series: [
+      {
+        event_type: "Purchase Completed",
+        measure: "frequency",
+        values: [3, 4],
+        frequency: [{ label: "1", from: 1, to: 2, persons: [2, 3] }, { label: "2-3", from: 2, to: 4, persons: [1, 0] }, { label: "4+", from: 4, persons: [0, 1] }],
+      },
+    ],
+  };
+  assert.deepEqual(viewsOf(seg).map(([key]) => key), ["frequency", "line", "bar", "table"], "a frequency series alone opens on its histogram");
+  const option = chartOption(seg, "frequency");
+  assert.deepEqual(option.xAxis.data, ["1", "2-3", "4+"]);
+  assert.deepEqual(option.series[0].data, [5, 1, 1]);
+  const mixed = { ...seg, series: [{ event_type: "_all", measure: "uniques", values: [9, 9] }, ...seg.series] };
+  assert.deepEqual(viewsOf(mixed).map(([key]) => key), ["line", "bar", "frequency", "table"]);
+});
+
+test("retention with two return events: the second event's curve beside the first", () => {
+  const overall = (rate) => ({ persons: 10, eligible: [10, 10], returned: [], rate });
+  const retention = {
+    analysis: "retention",
+    columns: ["0", "1"],
+    cohorts: [],
+    overall: overall([1, 0.5]),
+    second_return: { return_event: "Purchase Completed", cohorts: [], overall: overall([0.2, null]) },
+  };
+  const option = chartOption(retention, "retention_curve", { spec: { return_events: [{ event_type: "Service Viewed" }, { event_type: "Purchase Completed" }] } });
+  assert.deepEqual(option.series.map((s) => s.name), ["1: Service Viewed", "2: Purchase Completed"]);
+  assert.deepEqual(option.series[1].data, [20, null]);
+  assert.equal(option.series[1].lineStyle.type, "dashed");
+});

@@ -36,10 +36,11 @@ export function DateRange({ value, onChange, testid = "date-range" }) {
   );
 }
 
-export function Select({ value, options, onChange, testid }) {
+/** `options`: values, or [value, label] (or [value, label, disabled]) pairs. */
+export function Select({ value, options, onChange, testid, disabled = false, title }) {
   return (
-    <select data-testid={testid} value={value} onChange={(e) => onChange(e.target.value)}>
-      {options.map((o) => (Array.isArray(o) ? <option value={o[0]}>{o[1]}</option> : <option value={o}>{o}</option>))}
+    <select data-testid={testid} value={value} disabled={disabled} title={title} onChange={(e) => onChange(e.target.value)}>
+      {options.map((o) => (Array.isArray(o) ? <option value={o[0]} disabled={!!o[2]}>{o[1]}</option> : <option value={o}>{o}</option>))}
     </select>
   );
 }
@@ -150,9 +151,19 @@ export function WhereList({ value = [], onChange, catalog, testid = "where", lab
   );
 }
 
-/** Up to `max` group-by properties. */
-export function GroupBy({ value = [], onChange, catalog, max = 2, testid = "group-by" }) {
-  const options = propertyOptions(catalog);
+const picked = (key) => (key.includes(":") ? keyRef(key) : { kind: "event", property: key });
+
+/**
+ * Up to `max` group-by properties (also the funnel's held properties). `extra(ref, i)` adds a
+ * control beside an entry (the funnel's "on step k"); an entry's `step` stays while it is an
+ * event property.
+ */
+export function GroupBy({ value = [], onChange, catalog, max = 2, testid = "group-by", placeholder = "+ group by", cohorts = true, extra }) {
+  const options = propertyOptions(catalog, { cohorts });
+  const replace = (r, key) => {
+    const next = picked(key);
+    return r.step !== undefined && next.kind === "event" ? { ...next, step: r.step } : next;
+  };
   return (
     <div class="group-by">
       {value.map((ref, i) => (
@@ -162,8 +173,9 @@ export function GroupBy({ value = [], onChange, catalog, max = 2, testid = "grou
             value={refKey(ref)}
             testid={`${testid}-${i}`}
             allowCustom
-            onChange={(key) => onChange(value.map((r, j) => (j === i ? (key.includes(":") ? keyRef(key) : { kind: "event", property: key }) : r)))}
+            onChange={(key) => onChange(value.map((r, j) => (j === i ? replace(r, key) : r)))}
           />
+          {extra?.(ref, i)}
           <button type="button" class="icon" title="Remove" onClick={() => onChange(value.filter((_, j) => j !== i))}>×</button>
         </span>
       ))}
@@ -171,10 +183,10 @@ export function GroupBy({ value = [], onChange, catalog, max = 2, testid = "grou
         <Picker
           options={options}
           value=""
-          placeholder="+ group by"
+          placeholder={placeholder}
           testid={`${testid}-add`}
           allowCustom
-          onChange={(key) => onChange([...value, key.includes(":") ? keyRef(key) : { kind: "event", property: key }])}
+          onChange={(key) => onChange([...value, picked(key)])}
         />
       )}
     </div>

@@ -124,48 +124,84 @@ function FunnelSummary({ result }) {
   );
 }
 
-/** The retention table: cohorts by period, cells shaded by rate; a click makes a cohort. */
-function RetentionTable({ result, onCell }) {
+const returnName = (e) => (e === "_all" ? "any event" : e);
+
+/** One retention table: the All row, then a row per cohort, cells shaded by rate. */
+function RetentionRows({ r, caption, testid, onCell }) {
   return (
-    <div class="table-scroll">
-      {flatten(result).map(({ label, result: r }) => (
-        <table class="data retention" data-testid="retention-table">
-          {label && <caption>{label}</caption>}
-          <thead>
-            <tr>
-              <th>Cohort</th>
-              <th>Persons</th>
-              {r.columns.map((c) => <th>{c}</th>)}
-            </tr>
-          </thead>
-          <tbody>
-            <tr class="overall">
-              <td>All</td>
-              <td class="n">{num(r.overall.persons)}</td>
-              {r.overall.rate.map((x, j) => <td class="n">{r.overall.eligible[j] ? pct(x) : "–"}</td>)}
-            </tr>
-            {r.cohorts.map((c) => (
-              <tr>
-                <td>{c.period}</td>
-                <td class="n">{num(c.persons)}</td>
-                {c.returned.map((n, j) => {
-                  const rate = c.persons ? n / c.persons : 0;
-                  return (
-                    <td
-                      class={`n cell ${c.complete[j] ? "" : "incomplete"}`}
-                      style={{ background: `rgba(78, 110, 242, ${rate * 0.85})`, color: rate > 0.5 ? "#fff" : "" }}
-                      title={`${num(n)} of ${num(c.persons)}${c.complete[j] ? "" : " (period not over yet)"}`}
-                      onClick={() => !label && onCell?.(c, j, n)}
-                    >
-                      {c.persons ? pct(rate) : "–"}
-                    </td>
-                  );
-                })}
-              </tr>
-            ))}
-          </tbody>
-        </table>
-      ))}
+    <table class="data retention" data-testid={testid}>
+      {caption && <caption>{caption}</caption>}
+      <thead>
+        <tr>
+          <th>Cohort</th>
+          <th>Persons</th>
+          {r.columns.map((c) => <th>{c}</th>)}
+        </tr>
+      </thead>
+      <tbody>
+        <tr class="overall">
+          <td>All</td>
+          <td class="n">{num(r.overall.persons)}</td>
+          {r.overall.rate.map((x, j) => <td class="n">{r.overall.eligible[j] && x !== null ? pct(x) : "–"}</td>)}
+        </tr>
+        {r.cohorts.map((c) => (
+          <tr>
+            <td>{c.period}</td>
+            <td class="n">{num(c.persons)}</td>
+            {c.returned.map((n, j) => {
+              const rate = c.persons ? n / c.persons : 0;
+              return (
+                <td
+                  class={`n cell ${c.complete[j] ? "" : "incomplete"}`}
+                  style={{ background: `rgba(78, 110, 242, ${rate * 0.85})`, color: rate > 0.5 ? "#fff" : "" }}
+                  title={`${num(n)} of ${num(c.persons)}${c.complete[j] ? "" : " (period not over yet)"}`}
+                  onClick={() => onCell?.(c, j, n)}
+                >
+                  {c.persons ? pct(rate) : "–"}
+                </td>
+              );
+            })}
+          </tr>
+        ))}
+      </tbody>
+    </table>
+  );
+}
+
+/**
+ * The retention tables: cohorts by period, cells shaded by rate; a click makes a cohort. With two
+ * return events (`second_return`), the second event's table follows the first, over the same
+ * cohorts. `returns`: the spec's return events, to name them.
+ */
+function RetentionTable({ result, onCell, returns }) {
+  const join = (label, text) => (label ? `${label} · ${text}` : text);
+  return (
+    <div class="retention-tables">
+      {flatten(result).map(({ label, result: r }) => {
+        const second = r.second_return;
+        if (!second) {
+          return (
+            <div class="table-scroll">
+              <RetentionRows r={r} caption={label} testid="retention-table" onCell={label ? null : onCell} />
+            </div>
+          );
+        }
+        // Each table scrolls on its own, so the second is in sight without scrolling the first.
+        return (
+          <>
+            <div class="table-scroll half">
+              <RetentionRows r={r} caption={join(label, `Return event 1: ${returnName(returns?.[0]?.event_type ?? "?")}`)} testid="retention-table" onCell={label ? null : onCell} />
+            </div>
+            <div class="table-scroll half">
+              <RetentionRows
+                r={{ ...second, columns: r.columns }}
+                caption={join(label, `Return event 2: ${returnName(second.return_event)}`)}
+                testid="retention-table-2"
+              />
+            </div>
+          </>
+        );
+      })}
     </div>
   );
 }
@@ -240,7 +276,7 @@ export function Result({ spec, chartId, view, onView, compact = false, name, hei
   // Labels follow the chart's width: a narrow chart (a phone, a small tile) gets step numbers
   // under its bars and fewer labels inside them.
   const option = useMemo(
-    () => (result && chosen && chartOption(result, chosen, { width: 800 }) ? (width) => chartOption(result, chosen, { width }) : null),
+    () => (result && chosen && chartOption(result, chosen, { width: 800, spec }) ? (width) => chartOption(result, chosen, { width, spec }) : null),
     [result, chosen],
   );
   if (!spec) return null;
@@ -279,7 +315,7 @@ export function Result({ spec, chartId, view, onView, compact = false, name, hei
             </button>
           </div>
           {chosen === "table" && <CsvTable spec={spec} />}
-          {chosen === "retention_table" && <RetentionTable result={result} onCell={onRetentionCell} />}
+          {chosen === "retention_table" && <RetentionTable result={result} onCell={onRetentionCell} returns={spec.return_events} />}
           {option && <EChart option={option} onClick={onClick} height={height} testid={`chart-${chosen}`} />}
           {result.analysis === "funnel" && !compact && <FunnelSummary result={result} />}
           {editable && (chosen === "funnel_bars" || chosen === "lifecycle_bars") && result.analysis !== "segments" && (

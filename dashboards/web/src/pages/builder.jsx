@@ -4,7 +4,7 @@
 import { useEffect, useMemo, useState } from "preact/hooks";
 import { get, post, put } from "../api.js";
 import { useCatalog } from "../catalog.js";
-import { AnalysisForm } from "../components/forms.jsx";
+import { AnalysisForm } from "../components/forms/index.jsx";
 import { Result } from "../components/result.jsx";
 import { decodeState, encodeState, navigate, replaceRoute } from "../router.js";
 import { canEdit, useSession } from "../session.js";
