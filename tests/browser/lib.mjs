@@ -74,9 +74,9 @@ export async function login(page, base, name, password) {
 }
 
 /**
- * Starts Debian's chromium and runs `body({browser, watch, shot})`; `watch(page, who)` records
- * the page's script errors (401/403 answers aside, which the tests ask for) and makes it the page
- * a failure screenshot shows. Exits 1 on a failure, after printing it and the pages' errors.
+ * Starts Debian's chromium and runs `body({browser, watch, shot})`; `watch(page, who, expected?)`
+ * records the page's script errors (answers matching `expected` aside: 401 and 403 by default,
+ * which the tests ask for) and makes it the page a failure screenshot shows. Exits 1 on a failure, after printing it and the pages' errors.
  */
 export async function run(artifacts, body) {
   const browser = await chromium.launch({
@@ -85,11 +85,11 @@ export async function run(artifacts, body) {
   });
   let current = null;
   const pageErrors = [];
-  const watch = (page, who) => {
+  const watch = (page, who, expected = /status of 40[13]/) => {
     current = page;
     page.on("pageerror", (e) => pageErrors.push(`${who}: ${e.message}`));
     page.on("console", (m) => {
-      if (m.type() === "error" && !/status of 40[13]/.test(m.text())) pageErrors.push(`${who} console: ${m.text()}`);
+      if (m.type() === "error" && !expected.test(m.text())) pageErrors.push(`${who} console: ${m.text()}`);
     });
     page.setDefaultTimeout(TIMEOUT);
     return page;

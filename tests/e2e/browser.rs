@@ -5,7 +5,9 @@
 //! against `POST /api/v1/query`; `tests/browser/charts.mjs` opens every example query of
 //! `docs/examples/` as a chart link and checks its views, table and CSV; `cohorts.mjs` builds a
 //! cohort by clicks and checks its size against the API; `syncs.mjs` creates, runs, edits and
-//! deletes a cohort's file sync from the cohort's page and counts the rows of the files it wrote.
+//! deletes a cohort's file sync from the cohort's page and counts the rows of the files it wrote;
+//! `builder.mjs` drives the builder's less common options (strict modes, exclusion ranges,
+//! brackets, frequency buckets…) and checks the spec fields they write and the API's answers.
 //! Screenshots go to `target/browser-artifacts/<script>/`.
 
 use std::path::{Path, PathBuf};
@@ -131,4 +133,9 @@ fn an_editor_builds_previews_saves_and_computes_a_cohort_by_clicks() {
 #[test]
 fn a_cohort_page_creates_runs_edits_and_deletes_a_file_sync() {
     run_browser_script("syncs");
+}
+
+#[test]
+fn the_builders_less_common_options_write_the_documented_spec_fields() {
+    run_browser_script("builder");
 }

@@ -909,8 +909,10 @@ async fn a_cohort_sync_writes_membership_changes_to_a_kafka_topic() {
     // A sync of a cohort that does not exist is refused, saying which.
     let orphan = http
         .put(format!("{base}/api/v1/syncs/orphan"))
-        .json(&json!({"cohort": "nobody-made-this", "destination": {"kind": "kafka",
-            "brokers": broker.address(), "topic": "cohort-changes"}}))
+        .json(
+            &json!({"cohort": "nobody-made-this", "destination": {"kind": "kafka",
+            "brokers": broker.address(), "topic": "cohort-changes"}}),
+        )
         .send()
         .await
         .unwrap();

@@ -23,10 +23,10 @@ export function useQuery(spec, chartId) {
     controller.current = abort;
     setState((s) => ({ ...s, running: true, error: null, started: Date.now() }));
     api("POST", "/query", { body: JSON.parse(key), chart: chartId, signal: abort.signal }).then(
-      (result) => setState({ result, error: null, running: false, started: 0 }),
+      (result) => setState({ result, error: null, running: false, started: 0, answered: key }),
       (e) => {
         if (e.name === "AbortError") return;
-        setState({ result: null, error: e.message, running: false, started: 0 });
+        setState({ result: null, error: e.message, running: false, started: 0, answered: key });
       },
     );
     return () => abort.abort();
@@ -297,7 +297,8 @@ export function Result({ spec, chartId, view, onView, compact = false, name, hei
     });
   };
   return (
-    <div class={`result ${compact ? "compact" : ""}`} data-testid="result">
+    // `data-answered`: the spec whose answer (or error) is shown, so a reader knows it is current.
+    <div class={`result ${compact ? "compact" : ""}`} data-testid="result" data-answered={query.answered ?? ""}>
       {query.running && <Progress elapsed={query.elapsed} cancel={query.cancel} />}
       {query.error && <p class="error" role="alert" data-testid="query-error">{query.error}</p>}
       {result && (
