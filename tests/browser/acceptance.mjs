@@ -11,7 +11,7 @@
 // any editor or admin. Exits 0 when every check passed; on a failure it prints it, saves
 // `failure.png` of the page it was on, and exits 1.
 import assert from "node:assert/strict";
-import { decodeState, login as loginAt, options, run, say, waitFor } from "./lib.mjs";
+import { decodeState, login as loginAt, options, pick, run, say, waitFor } from "./lib.mjs";
 
 const args = options("acceptance.mjs", ["url", "admin", "admin-password", "viewer", "viewer-password"]);
 const BASE = args.base;
@@ -38,21 +38,6 @@ async function apiQuery(page, spec) {
 }
 
 const login = (page, name, password) => loginAt(page, BASE, name, password);
-
-/**
- * Opens the picker `testid`, searches `text` and clicks the option labelled exactly `text`; then
- * the picker `shownBy` (itself, or the chip an "add" picker makes) shows `text`.
- */
-async function pick(page, testid, text, shownBy = testid) {
-  const button = page.locator(`[data-testid="${testid}"]`);
-  await button.click();
-  const panel = page.locator(`span.picker:has(> [data-testid="${testid}"]) .picker-panel`);
-  await panel.locator("input").fill(text);
-  const option = panel.locator("li[role=option]").filter({ has: page.locator("span", { hasText: new RegExp(`^${text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}$`) }) });
-  await option.first().click();
-  const shown = page.locator(`[data-testid="${shownBy}"]`);
-  await waitFor(`the picker ${shownBy} to show ${text}`, async () => (await shown.textContent()) === text || undefined);
-}
 
 /** The builder's spec as the page shows it (the "Query spec (JSON)" block): what it sends. */
 async function shownSpec(page) {

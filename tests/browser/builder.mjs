@@ -6,7 +6,7 @@
 // Usage: node builder.mjs [--url URL] [--admin NAME] [--admin-password PW] [--artifacts DIR]
 // (or the SLUICE_* variables). Exits 1 on a failure.
 import assert from "node:assert/strict";
-import { decodeState, login, options, run, say, waitFor } from "./lib.mjs";
+import { decodeState, login, options, pick as pickIn, run, say, waitFor } from "./lib.mjs";
 
 const args = options("builder.mjs", ["url", "admin", "admin-password"]);
 const BASE = args.base;
@@ -20,12 +20,8 @@ await run(args.artifacts, async ({ browser, watch, shot }) => {
   const spec = () => decodeState(new URLSearchParams(new URL(page.url()).hash.split("?")[1]).get("spec"));
   /** Waits until the URL's spec satisfies `check` (the builder writes it as it is edited). */
   const specWhere = (what, check) => waitFor(what, async () => check(spec()) && spec());
-  const pick = async (testid, text) => {
-    await page.click(`[data-testid="${testid}"]`);
-    const panel = page.locator(`span.picker:has(> [data-testid="${testid}"]) .picker-panel`);
-    await panel.locator("input").fill(text);
-    await panel.locator("li[role=option]").filter({ has: page.locator("span", { hasText: new RegExp(`^${text}$`) }) }).first().click();
-  };
+  // "add" pickers (group-by, held properties) turn into chips with their own testids.
+  const pick = (testid, text) => pickIn(page, testid, text, testid.endsWith("-add") ? null : testid);
   const fill = async (testid, text) => {
     await page.fill(`[data-testid=${testid}]`, text);
     await page.press(`[data-testid=${testid}]`, "Tab");

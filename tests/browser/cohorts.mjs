@@ -7,7 +7,7 @@
 // Usage: node cohorts.mjs [--url URL] [--admin NAME] [--admin-password PW] [--viewer NAME]
 //                         [--viewer-password PW] [--artifacts DIR] (or the SLUICE_* variables).
 import assert from "node:assert/strict";
-import { login, options, run, say, waitFor } from "./lib.mjs";
+import { login, options, pick, run, say, waitFor } from "./lib.mjs";
 
 const args = options("cohorts.mjs", ["url", "admin", "admin-password", "viewer", "viewer-password"]);
 const BASE = args.base;
@@ -20,15 +20,6 @@ const DEFINITION = {
 };
 
 const parseNum = (text) => Number(String(text).replace(/[,\s]/g, ""));
-
-/** Opens the picker `testid`, searches `text`, clicks the option labelled exactly `text`. */
-async function pick(page, testid, text) {
-  await page.click(`[data-testid="${testid}"]`);
-  const panel = page.locator(`span.picker:has(> [data-testid="${testid}"]) .picker-panel`);
-  await panel.locator("input").fill(text);
-  await panel.locator("li[role=option]", { has: page.locator("span", { hasText: text }) }).first().click();
-  await waitFor(`${testid} shows ${text}`, async () => (await page.textContent(`[data-testid="${testid}"]`)) === text);
-}
 
 await run(args.artifacts, async ({ browser, watch, shot }) => {
   const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });

@@ -74,6 +74,22 @@ export async function login(page, base, name, password) {
 }
 
 /**
+ * Opens the picker `testid`, searches `text` and clicks the option labelled exactly `text`; then
+ * waits until the picker `shownBy` (itself, or the chip an "add" picker makes) shows `text`
+ * (`null`: no such check, for an "add" picker whose chip has no testid).
+ */
+export async function pick(page, testid, text, shownBy = testid) {
+  await page.locator(`[data-testid="${testid}"]`).click();
+  const panel = page.locator(`span.picker:has(> [data-testid="${testid}"]) .picker-panel`);
+  await panel.locator("input").fill(text);
+  const exact = new RegExp(`^${text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}$`);
+  await panel.locator("li[role=option]").filter({ has: page.locator("span", { hasText: exact }) }).first().click();
+  if (shownBy === null) return;
+  const shown = page.locator(`[data-testid="${shownBy}"]`);
+  await waitFor(`the picker ${shownBy} to show ${text}`, async () => (await shown.textContent()) === text || undefined);
+}
+
+/**
  * Starts Debian's chromium and runs `body({browser, watch, shot})`; `watch(page, who, expected?)`
  * records the page's script errors (answers matching `expected` aside: 401 and 403 by default,
  * which the tests ask for) and makes it the page a failure screenshot shows. Exits 1 on a failure, after printing it and the pages' errors.
