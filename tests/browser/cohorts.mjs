@@ -2,7 +2,10 @@
 // builds "viewed a service but bought nothing in the last 30 days" by clicks, previews it (the
 // size must be the API's answer to the definition the clicks mean), saves and computes it (the
 // page's size must be the preview's), sees its members and its size over time; a viewer sees the
-// cohort but no button that changes it.
+// cohort but no button that changes it. Then the conditions that read more than one event by
+// clicks: "reached step 2 but not step 3 last week" (its preview must be the funnel chart's
+// drop-off between those steps, from the funnel API), and "did A, then B" with "on at least 2
+// different days" (each must send the intended definition and be counted as the API counts it).
 //
 // Usage: node cohorts.mjs [--url URL] [--admin NAME] [--admin-password PW] [--viewer NAME]
 //                         [--viewer-password PW] [--artifacts DIR] (or the SLUICE_* variables).
@@ -19,7 +22,46 @@ const DEFINITION = {
   ],
 };
 
+const FUNNEL_STEPS = ["Category Viewed", "Service Viewed", "Purchase Completed"];
+const DROPPED = {
+  all: [
+    {
+      funnel: {
+        steps: FUNNEL_STEPS.map((event_type) => ({ event_type })),
+        conversion_window: { value: 1, unit: "day" },
+        order: "this",
+        during: { last_days: 7 },
+        dropped_after: 2,
+      },
+    },
+  ],
+};
+const SEQUENCE = {
+  all: [
+    { then: { first: { event_type: "Service Viewed" }, then: { event_type: "Checkout Started" }, during: { last_days: 30 } } },
+    { performed: { event: { event_type: "Category Viewed" }, during: { last_days: 30 }, distinct_days: { op: "greater_or_equal", value: 2 } } },
+  ],
+};
+
 const parseNum = (text) => Number(String(text).replace(/[,\s]/g, ""));
+
+/** Clicks Preview and answers the size shown and the spec the page sent. */
+async function preview(page, sent) {
+  const before = sent.length;
+  await page.click("[data-testid=cohort-preview]");
+  await waitFor("the preview's request", async () => sent.length > before || undefined);
+  await page.waitForSelector("[data-testid=cohort-preview-size]");
+  await waitFor("the preview to be current", async () => (await page.locator("[data-testid=cohort-preview-stale]").count()) === 0 || undefined);
+  return { size: parseNum(await page.locator("[data-testid=cohort-preview-size]").textContent()), spec: sent.at(-1) };
+}
+
+/** Starts a new cohort whose only condition is added by `addKind` (the first, default, row removed). */
+async function startWith(page, addKind) {
+  await page.goto(`${BASE}/#/cohorts`);
+  await page.click("[data-testid=cohort-new]");
+  await page.click(`[data-testid=cohort-definition-add-${addKind}]`);
+  await page.locator('[data-testid=cond-0] button[title="Remove this condition"]').first().click();
+}
 
 await run(args.artifacts, async ({ browser, watch, shot }) => {
   const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
@@ -88,7 +130,52 @@ await run(args.artifacts, async ({ browser, watch, shot }) => {
   await shot(viewer, "cohort-phone.png");
   await viewing.close();
 
-  say("delete it");
+  say("a funnel drop-off cohort by clicks: reached step 2 but not step 3 in the last 7 days");
+  await startWith(page, "funnel");
+  for (const [i, step] of FUNNEL_STEPS.entries()) await pick(page, `cond-0-step-${i}-event`, step);
+  assert.equal(await page.locator("[data-testid=cond-0-outcome]").inputValue(), "dropped_after");
+  assert.equal(await page.locator("[data-testid=cond-0-outcome-step]").inputValue(), "2");
+  assert.match(await page.textContent("[data-testid=cohort-summary]"), /reached step 2 but not step 3/);
+  const dropped = await preview(page, sent);
+  assert.deepEqual(dropped.spec.definition, DROPPED, "the builder sends the funnel condition the clicks describe");
+  const funnelSpec = {
+    version: 1,
+    analysis: "funnel",
+    ...(dropped.spec.project ? { project: dropped.spec.project } : {}),
+    time_zone: dropped.spec.time_zone,
+    date_range: { last_days: 7 },
+    steps: FUNNEL_STEPS.map((event_type) => ({ event_type })),
+    conversion_window: { value: 1, unit: "day" },
+  };
+  const chart = await page.request.post(`${BASE}/api/v1/query`, { data: funnelSpec });
+  assert.equal(chart.status(), 200, await chart.text());
+  const steps = (await chart.json()).overall.steps;
+  const expected = steps[1].persons - steps[2].persons;
+  assert.ok(expected > 0, `someone dropped off between steps 2 and 3: ${JSON.stringify(steps)}`);
+  assert.equal(dropped.size, expected, "the cohort is the funnel chart's drop-off between steps 2 and 3");
+  say(`  ${dropped.size} persons, as the funnel chart's ${steps[1].persons} − ${steps[2].persons}`);
+  await shot(page, "cohort-funnel-dropoff.png");
+
+  say("a sequence and a measure by clicks: viewed a service, then started a checkout; category pages on 2+ days");
+  await startWith(page, "then");
+  await pick(page, "cond-0-first-event", "Service Viewed");
+  await pick(page, "cond-0-then-event", "Checkout Started");
+  await page.click("[data-testid=cohort-definition-add-performed]");
+  await pick(page, "cond-1-event", "Category Viewed");
+  await page.selectOption("[data-testid=cond-1-measure]", "distinct_days");
+  await page.selectOption("[data-testid=cond-1-measure-op]", "greater_or_equal");
+  await page.fill("[data-testid=cond-1-measure-value]", "2");
+  await page.locator("[data-testid=cond-1-measure-value]").blur();
+  const sequence = await preview(page, sent);
+  assert.deepEqual(sequence.spec.definition, SEQUENCE, "the builder sends the sequence and the measure the clicks describe");
+  const counted = await page.request.post(`${BASE}/api/v1/query`, { data: sequence.spec });
+  assert.equal(counted.status(), 200, await counted.text());
+  assert.equal(sequence.size, (await counted.json()).size, "the preview shows the API's size");
+  assert.ok(sequence.size > 0, "someone viewed a service, then checked out, and browsed categories on two days");
+
+  say("delete the first cohort");
+  await page.goto(`${BASE}/#/cohorts/${NAME}`);
+  await page.waitForSelector("[data-testid=cohort-page]");
   page.once("dialog", (d) => d.accept());
   await page.click("[data-testid=cohort-delete]");
   await page.waitForSelector("[data-testid=cohort-list]");

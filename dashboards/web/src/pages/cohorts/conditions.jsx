@@ -1,10 +1,12 @@
 // The definition builder's controls: a group (all / any / none of) of conditions, each a row —
-// did / did not do an event (with `where`, a count and a range), a user property, in / not in a
-// cohort, new in a range — edited in place in the definition's own JSON. A condition the builder
-// has no controls for is shown read-only (its summary and JSON) and kept as it is.
+// did / did not do an event (with `where`, a measure and a range), did one event then another,
+// did one more often than another, a user property, in / not in a cohort, new in a range, an RFM
+// segment, reached or dropped off at a funnel step — edited in place in the definition's own
+// JSON. A condition the builder has no controls for (retention and lifecycle points, made from a
+// chart) is shown read-only (its summary and JSON) and kept as it is.
 import { NUMERIC, OPS, Select, WhereList, parseValues } from "../../components/controls.jsx";
 import { Picker, eventOptions } from "../../components/picker.jsx";
-import { COUNT_OPS, editable, newCondition, summarize } from "./model.js";
+import { COUNT_OPS, FUNNEL_ORDERS, MEASURES, RELATIVE_OPS, RFM_SEGMENTS, WINDOW_UNITS, editable, measureOf, newCondition, summarize } from "./model.js";
 
 const RANGE_KINDS = [
   ["last_days", "in the last"],
@@ -51,19 +53,59 @@ export function RangeEditor({ value = { last_days: 30 }, onChange, testid, first
   );
 }
 
-function CountEditor({ value, onChange, testid }) {
+const NTH = [1, 2, 3, 4, 5].map((n) => [String(n), `${n}${["st", "nd", "rd"][n - 1] ?? "th"}`]);
+
+function eventPropertyOptions(catalog) {
+  return catalog.properties.filter((p) => p.kind === "event").map((p) => ({ key: p.property, label: p.property, hint: p.type, title: p.description ?? "" }));
+}
+
+/** A number input (`whole`: rounded down) kept within `min` and `max` when they are given. */
+function NumberInput({ value, onChange, testid, min, max, whole = true }) {
+  const clamp = (raw) => {
+    let n = Number(raw);
+    if (!Number.isFinite(n)) n = min ?? 0;
+    if (whole) n = Math.floor(n);
+    if (min !== undefined) n = Math.max(min, n);
+    return max === undefined ? n : Math.min(max, n);
+  };
+  return <input type="number" min={min} max={max} step={whole ? 1 : "any"} class="short" data-testid={testid} value={value} onChange={(e) => onChange(clamp(e.target.value))} />;
+}
+
+/** How `performed` measures its event: at least once, a count, a property's sum or distinct values, days, n-th time. */
+function MeasureEditor({ c, onChange, ctx, testid }) {
+  const kind = measureOf(c);
+  const m = c[kind];
+  const change = (next) => {
+    const out = { ...c };
+    for (const [k] of MEASURES) if (k) delete out[k];
+    if (next === "count" || next === "distinct_days") out[next] = { op: "greater_or_equal", value: 2 };
+    else if (next === "sum" || next === "distinct_values") out[next] = { property: "", op: "greater_or_equal", value: next === "sum" ? 100 : 2 };
+    else if (next === "nth_time") out.nth_time = 1;
+    onChange(out);
+  };
+  const set = (patch) => onChange({ ...c, [kind]: { ...m, ...patch } });
+  // A count of 0 or fewer than 1 is refused by the server (that is `did_not_perform`); a sum may be anything.
+  const comparison = (unit, whole = true) => (
+    <>
+      <Select value={m.op} options={COUNT_OPS} testid={`${testid}-measure-op`} onChange={(op) => set({ op })} />
+      <NumberInput value={m.value} whole={whole} min={whole ? 1 : undefined} testid={`${testid}-measure-value`} onChange={(value) => set({ value })} />
+      {unit}
+    </>
+  );
+  const property = (
+    <Picker options={eventPropertyOptions(ctx.catalog)} value={m?.property} placeholder="property…" allowCustom testid={`${testid}-measure-property`} onChange={(p) => set({ property: p })} />
+  );
   return (
-    <span class="count">
-      <Select
-        value={value?.op ?? ""}
-        testid={`${testid}-count`}
-        options={[["", "at least once"], ...COUNT_OPS]}
-        onChange={(op) => onChange(op ? { op, value: value?.value ?? 1 } : undefined)}
-      />
-      {value && (
+    <span class="measure">
+      <Select value={kind} options={MEASURES} testid={`${testid}-measure`} onChange={change} />
+      {kind === "count" && comparison("times")}
+      {kind === "distinct_days" && comparison("different days")}
+      {kind === "sum" && <>{property} {comparison("", false)}</>}
+      {kind === "distinct_values" && <>{property} {comparison("different values")}</>}
+      {kind === "nth_time" && (
         <>
-          <input type="number" min="1" class="short" data-testid={`${testid}-count-value`} value={value.value} onChange={(e) => onChange({ ...value, value: Math.max(1, Math.floor(Number(e.target.value) || 1)) })} />
-          times
+          <Select value={String(c.nth_time)} options={NTH} testid={`${testid}-nth`} onChange={(n) => onChange({ ...c, nth_time: Number(n) })} />
+          time ever, which fell
         </>
       )}
     </span>
@@ -77,11 +119,7 @@ function Remove({ onRemove, what = "this condition" }) {
 function EventRow({ node, onChange, onRemove, ctx, testid }) {
   const did = !!node.performed;
   const c = node.performed ?? node.did_not_perform;
-  const set = (patch) => {
-    const next = { ...c, ...patch };
-    if (!next.count) delete next.count;
-    onChange(did ? { performed: next } : { did_not_perform: next });
-  };
+  const set = (patch) => onChange(did ? { performed: { ...c, ...patch } } : { did_not_perform: { ...c, ...patch } });
   return (
     <div class="cond">
       <div class="cond-row">
@@ -89,13 +127,10 @@ function EventRow({ node, onChange, onRemove, ctx, testid }) {
           value={did ? "did" : "did_not"}
           testid={`${testid}-verb`}
           options={[["did", "did"], ["did_not", "did not do"]]}
-          onChange={(v) => {
-            const { count, ...rest } = c;
-            onChange(v === "did" ? { performed: rest } : { did_not_perform: rest });
-          }}
+          onChange={(v) => onChange(v === "did" ? { performed: { event: c.event, during: c.during } } : { did_not_perform: { event: c.event, during: c.during } })}
         />
         <Picker options={eventOptions(ctx.catalog, ["_all"])} value={c.event.event_type} placeholder="Choose an event…" testid={`${testid}-event`} onChange={(event_type) => set({ event: { ...c.event, event_type } })} />
-        {did && <CountEditor value={c.count} testid={testid} onChange={(count) => set({ count })} />}
+        {did && <MeasureEditor c={c} ctx={ctx} testid={testid} onChange={(next) => onChange({ performed: next })} />}
         <RangeEditor value={c.during} testid={`${testid}-range`} onChange={(during) => set({ during })} />
         <Remove onRemove={onRemove} />
       </div>
@@ -174,6 +209,120 @@ function WasNewRow({ node, onChange, onRemove, testid }) {
   );
 }
 
+/** An event with its filters: a picker, and a `where` list below it. */
+function EventWithWhere({ value, onChange, ctx, testid, label = "+ where", specials = ["_all"], placeholder = "Choose an event…" }) {
+  return (
+    <span class="event-with-where">
+      <Picker options={eventOptions(ctx.catalog, specials)} value={value.event_type} placeholder={placeholder} testid={`${testid}-event`} onChange={(event_type) => onChange({ ...value, event_type })} />
+      <WhereList value={value.where ?? []} catalog={ctx.catalog} testid={`${testid}-where`} label={label} onChange={(where) => onChange({ ...value, where })} />
+    </span>
+  );
+}
+
+function ThenRow({ node, onChange, onRemove, ctx, testid }) {
+  const c = node.then;
+  const set = (patch) => onChange({ then: { ...c, ...patch } });
+  return (
+    <div class="cond">
+      <div class="cond-row">
+        <span class="cond-word">did</span>
+        <EventWithWhere value={c.first} ctx={ctx} testid={`${testid}-first`} onChange={(first) => set({ first })} />
+        <span class="cond-word">then, later,</span>
+        <EventWithWhere value={c.then} ctx={ctx} testid={`${testid}-then`} onChange={(then) => set({ then })} />
+        <RangeEditor value={c.during} testid={`${testid}-range`} onChange={(during) => set({ during })} />
+        <Remove onRemove={onRemove} />
+      </div>
+    </div>
+  );
+}
+
+function RelativeCountRow({ node, onChange, onRemove, ctx, testid }) {
+  const c = node.relative_count;
+  const set = (patch) => onChange({ relative_count: { ...c, ...patch } });
+  return (
+    <div class="cond">
+      <div class="cond-row">
+        <span class="cond-word">did</span>
+        <EventWithWhere value={c.event} ctx={ctx} testid={`${testid}-event1`} onChange={(event) => set({ event })} />
+        <Select value={c.op} options={RELATIVE_OPS} testid={`${testid}-op`} onChange={(op) => set({ op })} />
+        <EventWithWhere value={c.compared_to} ctx={ctx} testid={`${testid}-event2`} onChange={(compared_to) => set({ compared_to })} />
+        <RangeEditor value={c.during} testid={`${testid}-range`} onChange={(during) => set({ during })} />
+        <Remove onRemove={onRemove} />
+      </div>
+    </div>
+  );
+}
+
+function RfmRow({ node, onChange, onRemove, ctx, testid }) {
+  const c = node.rfm;
+  const set = (patch) => onChange({ rfm: { ...c, ...patch } });
+  return (
+    <div class="cond">
+      <div class="cond-row">
+        <span class="cond-word">is a buyer in RFM segment</span>
+        <Select value={c.segment} options={RFM_SEGMENTS} testid={`${testid}-segment`} onChange={(segment) => set({ segment })} />
+        <span class="cond-word">scoring purchases</span>
+        <EventWithWhere value={c.revenue_event} ctx={ctx} specials={[]} placeholder="the purchase event…" testid={`${testid}-revenue`} onChange={(revenue_event) => set({ revenue_event })} />
+        <span class="cond-word">amount in</span>
+        <Picker options={eventPropertyOptions(ctx.catalog)} value={c.revenue_property} placeholder="property…" allowCustom testid={`${testid}-amount`} onChange={(revenue_property) => set({ revenue_property })} />
+        <RangeEditor value={c.during} firstUse={false} testid={`${testid}-range`} onChange={(during) => set({ during })} />
+        <Remove onRemove={onRemove} />
+      </div>
+    </div>
+  );
+}
+
+/** "Entered the funnel … and reached step k" / "… reached step k but not k + 1". */
+function FunnelRow({ node, onChange, onRemove, ctx, testid }) {
+  const c = node.funnel;
+  const set = (patch) => onChange({ funnel: { ...c, ...patch } });
+  const steps = c.steps;
+  const outcome = c.dropped_after !== undefined ? "dropped_after" : "reached";
+  const at = c.dropped_after ?? c.reached;
+  const last = outcome === "dropped_after" ? steps.length - 1 : steps.length;
+  const setOutcome = (kind, k) => {
+    const { reached, dropped_after, ...rest } = c;
+    const max = kind === "dropped_after" ? rest.steps.length - 1 : rest.steps.length;
+    onChange({ funnel: { ...rest, [kind]: Math.max(1, Math.min(k, max)) } });
+  };
+  const setSteps = (next) => {
+    const { reached, dropped_after, ...rest } = c;
+    const max = outcome === "dropped_after" ? next.length - 1 : next.length;
+    onChange({ funnel: { ...rest, steps: next, [outcome]: Math.max(1, Math.min(at, max)) } });
+  };
+  const window = c.conversion_window ?? { value: 1, unit: "day" };
+  const label = (i) => `${i + 1}${steps[i]?.event_type ? ` (${steps[i].event_type})` : ""}`;
+  return (
+    <div class="cond cond-funnel">
+      <div class="cond-row">
+        <span class="cond-word">entered the funnel</span>
+        <RangeEditor value={c.during} firstUse={false} testid={`${testid}-range`} onChange={(during) => set({ during })} />
+        <span class="cond-word">(its first step), steps</span>
+        <Select value={c.order ?? "this"} options={FUNNEL_ORDERS} testid={`${testid}-order`} onChange={(order) => set({ order })} />
+        <span class="cond-word">within</span>
+        <NumberInput value={window.value} min={1} testid={`${testid}-window-value`} onChange={(value) => set({ conversion_window: { ...window, value } })} />
+        <Select value={window.unit} options={WINDOW_UNITS.map((u) => [u, `${u}s`])} testid={`${testid}-window-unit`} onChange={(unit) => set({ conversion_window: { ...window, unit } })} />
+        <Remove onRemove={onRemove} />
+      </div>
+      <ol class="funnel-steps">
+        {steps.map((step, i) => (
+          <li>
+            <EventWithWhere value={step} ctx={ctx} specials={[]} testid={`${testid}-step-${i}`} onChange={(x) => setSteps(steps.map((y, j) => (j === i ? x : y)))} />
+            {steps.length > 2 && <button type="button" class="icon" title="Remove this step" data-testid={`${testid}-step-${i}-remove`} onClick={() => setSteps(steps.filter((_, j) => j !== i))}>×</button>}
+          </li>
+        ))}
+      </ol>
+      {steps.length < 32 && <button type="button" class="link" data-testid={`${testid}-add-step`} onClick={() => setSteps([...steps, { event_type: "" }])}>+ step</button>}
+      {c.exclusions?.length > 0 && <p class="hint">Its {c.exclusions.length} exclusion step{c.exclusions.length === 1 ? "" : "s"} are kept as they are (edit them as JSON).</p>}
+      <div class="cond-row">
+        <span class="cond-word">and</span>
+        <Select value={outcome} options={[["reached", "reached at least step"], ["dropped_after", "reached, but went no further than, step"]]} testid={`${testid}-outcome`} onChange={(kind) => setOutcome(kind, at)} />
+        <Select value={String(at)} options={Array.from({ length: last }, (_, i) => [String(i + 1), label(i)])} testid={`${testid}-outcome-step`} onChange={(k) => setOutcome(outcome, Number(k))} />
+      </div>
+    </div>
+  );
+}
+
 function ReadOnly({ node, onRemove, testid }) {
   return (
     <div class="cond cond-readonly" data-testid={`${testid}-readonly`}>
@@ -195,6 +344,10 @@ const ADD = [
   ["user_property", "+ user property"],
   ["in_cohort", "+ in cohort"],
   ["was_new", "+ first used"],
+  ["then", "+ did A, then B"],
+  ["relative_count", "+ did A more than B"],
+  ["funnel", "+ funnel step reached / dropped"],
+  ["rfm", "+ RFM segment"],
   ["group", "+ group (or)"],
 ];
 
@@ -259,6 +412,10 @@ export function Node({ node, path, onChange, onRemove, ctx, testid, depth = 0 })
       </div>
     );
   } else if (node.was_new) body = <WasNewRow node={node} {...props} />;
+  else if (node.then) body = <ThenRow node={node} {...props} />;
+  else if (node.relative_count) body = <RelativeCountRow node={node} {...props} />;
+  else if (node.rfm) body = <RfmRow node={node} {...props} />;
+  else if (node.funnel) body = <FunnelRow node={node} {...props} />;
   else body = <EventRow node={node} {...props} />;
   return (
     <div class="cond-node" data-testid={node.all || node.any || node.not?.any ? undefined : testid}>

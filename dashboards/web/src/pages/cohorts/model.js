@@ -33,7 +33,82 @@ const isGroup = (n) => !!n && (Array.isArray(n.all) || Array.isArray(n.any));
 const keysOf = (o) => (o && typeof o === "object" ? Object.keys(o) : []);
 const only = (o, allowed) => keysOf(o).every((k) => allowed.includes(k));
 const isRange = (r) => !!r && keysOf(r).length > 0 && only(r, ["last_days", "from", "to", "since", "within_days_of_first_use"]);
+/** The same days for everyone: what `rfm`, `funnel` and `was_new` take. */
+const isFixedRange = (r) => isRange(r) && r.within_days_of_first_use === undefined;
 const isEvent = (e) => !!e && typeof e.event_type === "string" && only(e, ["event_type", "where"]);
+const isComparison = (m) => !!m && !!COUNT_WORD[m.op] && Number.isFinite(m.value);
+
+/** How `performed` measures its event: at most one of these keys (none: at least once). */
+export const MEASURES = [
+  ["", "at least once"],
+  ["count", "a number of times"],
+  ["sum", "with a total of a property"],
+  ["distinct_values", "with different values of a property"],
+  ["distinct_days", "on a number of days"],
+  ["nth_time", "for the n-th time ever"],
+];
+const MEASURE_KEYS = MEASURES.map(([k]) => k).filter(Boolean);
+
+/** The measure key a `performed` uses, or "" for at least once. */
+export function measureOf(performed) {
+  return MEASURE_KEYS.find((k) => performed?.[k] !== undefined) ?? "";
+}
+
+function measureEditable(c) {
+  const present = MEASURE_KEYS.filter((k) => c[k] !== undefined);
+  if (present.length > 1) return false;
+  switch (present[0]) {
+    case undefined:
+      return true;
+    case "count":
+    case "distinct_days":
+      return isComparison(c[present[0]]) && only(c[present[0]], ["op", "value"]);
+    case "sum":
+    case "distinct_values":
+      return isComparison(c[present[0]]) && typeof c[present[0]].property === "string" && only(c[present[0]], ["property", "op", "value"]);
+    default:
+      return Number.isInteger(c.nth_time);
+  }
+}
+
+/** `relative_count.op` as the builder words it: E1 … E2. */
+export const RELATIVE_OPS = [
+  ["greater", "more times than"],
+  ["greater_or_equal", "at least as many times as"],
+  ["equal", "exactly as many times as"],
+  ["less_or_equal", "at most as many times as"],
+  ["less", "fewer times than"],
+];
+const RELATIVE_WORD = Object.fromEntries(RELATIVE_OPS);
+
+/** The RFM segments, in the rule order of docs/query-api.md "RFM spec". */
+export const RFM_SEGMENTS = [
+  ["champions", "champions"],
+  ["new_customers", "new customers"],
+  ["loyal", "loyal"],
+  ["potential_loyalists", "potential loyalists"],
+  ["cant_lose_them", "can't lose them"],
+  ["at_risk", "at risk"],
+  ["about_to_sleep", "about to sleep"],
+  ["hibernating", "hibernating"],
+  ["lost", "lost"],
+];
+
+export const FUNNEL_ORDERS = [
+  ["this", "in this order"],
+  ["exact", "in exactly this order"],
+  ["any", "in any order"],
+];
+export const WINDOW_UNITS = ["second", "minute", "hour", "day"];
+
+function funnelEditable(c) {
+  if (!only(c, ["steps", "conversion_window", "order", "exclusions", "during", "reached", "dropped_after"])) return false;
+  if (!Array.isArray(c.steps) || !c.steps.every(isEvent) || !isFixedRange(c.during)) return false;
+  if (c.order !== undefined && !FUNNEL_ORDERS.some(([o]) => o === c.order)) return false;
+  const w = c.conversion_window;
+  if (w !== undefined && !(only(w, ["value", "unit"]) && Number.isFinite(w.value) && WINDOW_UNITS.includes(w.unit))) return false;
+  return (c.reached === undefined) !== (c.dropped_after === undefined);
+}
 
 /** Whether the builder has controls for this one condition (groups are checked child by child). */
 export function editable(node) {
@@ -45,8 +120,7 @@ export function editable(node) {
   const c = node[kind];
   switch (kind) {
     case "performed":
-      return only(c, ["event", "during", "count"]) && isEvent(c.event) && isRange(c.during)
-        && (!c.count || (COUNT_WORD[c.count.op] && Number.isFinite(c.count.value)));
+      return only(c, ["event", "during", ...MEASURE_KEYS]) && isEvent(c.event) && isRange(c.during) && measureEditable(c);
     case "did_not_perform":
       return only(c, ["event", "during"]) && isEvent(c.event) && isRange(c.during);
     case "user_property":
@@ -54,7 +128,15 @@ export function editable(node) {
     case "in_cohort":
       return typeof c === "string";
     case "was_new":
-      return only(c, ["during"]) && isRange(c.during);
+      return only(c, ["during"]) && isFixedRange(c.during);
+    case "then":
+      return only(c, ["first", "then", "during"]) && isEvent(c.first) && isEvent(c.then) && isRange(c.during);
+    case "relative_count":
+      return only(c, ["event", "op", "compared_to", "during"]) && isEvent(c.event) && isEvent(c.compared_to) && !!RELATIVE_WORD[c.op] && isRange(c.during);
+    case "rfm":
+      return only(c, ["segment", "revenue_event", "revenue_property", "during"]) && isEvent(c.revenue_event) && typeof c.revenue_property === "string" && isFixedRange(c.during);
+    case "funnel":
+      return funnelEditable(c);
     default:
       return false;
   }
@@ -101,8 +183,8 @@ function conditionText(node) {
     case "performed": {
       let how = "";
       if (c.count) how = ` ${measureText(c.count, c.count.value === 1 ? " time" : " times")}`;
-      else if (c.sum) how = ` with a total ${c.sum.property} ${measureText(c.sum, "")}`;
-      else if (c.distinct_values) how = ` with ${measureText(c.distinct_values, "")} different values of ${c.distinct_values.property}`;
+      else if (c.sum) how = ` with ${c.sum.property || "(a property to choose)"} adding up to ${measureText(c.sum, "")}`;
+      else if (c.distinct_values) how = ` with ${measureText(c.distinct_values, "")} different values of ${c.distinct_values.property || "(a property to choose)"}`;
       else if (c.distinct_days) how = ` on ${measureText(c.distinct_days, " different days")}`;
       else if (c.nth_time) how = ` for the ${c.nth_time}${["st", "nd", "rd"][c.nth_time - 1] ?? "th"} time ever`;
       return `did ${eventText(c.event)}${how} ${rangeText(c.during)}`;
@@ -118,12 +200,9 @@ function conditionText(node) {
     case "was_new":
       return `was new (first used) ${rangeText(c.during)}`;
     case "rfm":
-      return `is in RFM segment ${q(c.segment)} (revenue: ${eventName(c.revenue_event)} ${c.revenue_property}) ${rangeText(c.during)}`;
+      return `is a buyer in RFM segment ${q(RFM_SEGMENTS.find(([k]) => k === c.segment)?.[1] ?? c.segment)} (purchases: ${eventText(c.revenue_event)}, amount ${c.revenue_property || "(to choose)"}) ${rangeText(c.during)}`;
     case "relative_count":
-      return `did ${eventText(c.event)} ${COUNT_WORD[c.op] ?? c.op} as many times as ${eventText(c.compared_to)} ${rangeText(c.during)}`.replace(
-        /(more than|fewer than) as many times as/,
-        "$1 the number of times of",
-      );
+      return `did ${eventText(c.event)} ${RELATIVE_WORD[c.op] ?? c.op} ${eventText(c.compared_to)} ${rangeText(c.during)}`;
     case "then":
       return `did ${eventText(c.first)}, then ${eventText(c.then)} ${rangeText(c.during)}`;
     case "funnel": {
@@ -131,8 +210,11 @@ function conditionText(node) {
       const reached = c.dropped_after !== undefined
         ? `reached step ${c.dropped_after} but not step ${c.dropped_after + 1}`
         : `reached step ${c.reached ?? 1} or further`;
-      const window = c.conversion_window ? ` (within ${c.conversion_window.value} ${c.conversion_window.unit}${c.conversion_window.value === 1 ? "" : "s"})` : "";
-      return `entered the funnel ${steps} ${rangeText(c.during)} and ${reached}${window}`;
+      const w = c.conversion_window;
+      const window = w ? ` (within ${w.value} ${w.unit}${w.value === 1 ? "" : "s"})` : "";
+      const order = c.order && c.order !== "this" ? ` ${FUNNEL_ORDERS.find(([o]) => o === c.order)?.[1] ?? c.order}` : "";
+      const excluded = c.exclusions?.length ? `, excluding ${c.exclusions.map((e) => eventText(e)).join(" and ")}` : "";
+      return `entered the funnel ${steps}${order} ${rangeText(c.during)} and ${reached}${window}${excluded}`;
     }
     case "retention": {
       const unit = c.interval ?? "day";
@@ -168,19 +250,36 @@ export function summarize(node, nested = false) {
 
 export function newCondition(kind) {
   const event = { event_type: "" };
+  const during = { last_days: 30 };
   switch (kind) {
     case "did_not_perform":
-      return { did_not_perform: { event, during: { last_days: 30 } } };
+      return { did_not_perform: { event, during } };
     case "user_property":
-      return { user_property: { property: "", op: "is", values: [], mode: "most_recent", during: { last_days: 30 } } };
+      return { user_property: { property: "", op: "is", values: [], mode: "most_recent", during } };
     case "in_cohort":
       return { in_cohort: "" };
     case "was_new":
       return { was_new: { during: { last_days: 7 } } };
+    case "then":
+      return { then: { first: event, then: { event_type: "" }, during } };
+    case "relative_count":
+      return { relative_count: { event, op: "greater", compared_to: { event_type: "" }, during } };
+    case "rfm":
+      return { rfm: { segment: "at_risk", revenue_event: event, revenue_property: "", during: { last_days: 180 } } };
+    case "funnel":
+      return {
+        funnel: {
+          steps: [event, { event_type: "" }, { event_type: "" }],
+          conversion_window: { value: 1, unit: "day" },
+          order: "this",
+          during: { last_days: 7 },
+          dropped_after: 2,
+        },
+      };
     case "group":
-      return { any: [{ performed: { event, during: { last_days: 30 } } }] };
+      return { any: [{ performed: { event, during } }] };
     default:
-      return { performed: { event, during: { last_days: 30 } } };
+      return { performed: { event, during } };
   }
 }
 
@@ -203,14 +302,29 @@ export function missing(node, path = "definition") {
     return null;
   }
   if (node.not) return missing(node.not, `${path}.not`);
-  const c = node.performed ?? node.did_not_perform;
-  if (c && !c.event?.event_type) return { path, message: "Choose an event." };
-  if (node.user_property && !node.user_property.property) return { path, message: "Choose a user property." };
-  if (node.user_property && !["set", "not_set"].includes(node.user_property.op) && !node.user_property.values?.length) {
+  const [kind] = keysOf(node);
+  const c = node[kind];
+  const events = {
+    performed: () => [c.event],
+    did_not_perform: () => [c.event],
+    then: () => [c.first, c.then],
+    relative_count: () => [c.event, c.compared_to],
+    rfm: () => [c.revenue_event],
+    funnel: () => c.steps ?? [],
+  }[kind]?.();
+  if (events?.some((e) => !e?.event_type)) return { path, message: kind === "funnel" ? "Choose every step's event." : "Choose an event." };
+  if (kind === "performed") {
+    const measure = measureOf(c);
+    if ((measure === "sum" || measure === "distinct_values") && !c[measure].property) return { path, message: "Choose the property to measure." };
+  }
+  if (kind === "user_property" && !c.property) return { path, message: "Choose a user property." };
+  if (kind === "user_property" && !["set", "not_set"].includes(c.op) && !c.values?.length) {
     return { path, message: "Give the property's value." };
   }
-  if (node.in_cohort === "") return { path, message: "Choose a cohort." };
-  const during = c?.during ?? node.user_property?.during ?? node.was_new?.during;
+  if (kind === "rfm" && !c.revenue_property) return { path, message: "Choose the property holding each purchase's amount." };
+  if (kind === "funnel" && c.steps.length < 2) return { path, message: "A funnel needs at least two steps." };
+  if (kind === "in_cohort" && c === "") return { path, message: "Choose a cohort." };
+  const during = c?.during;
   if (during && during.from !== undefined && (!during.from || !during.to)) return { path, message: "Choose both dates." };
   if (during && during.since === "") return { path, message: "Choose the first day." };
   return null;
@@ -226,6 +340,13 @@ export function cleanDefinition(node) {
   if (node.not) return { not: cleanDefinition(node.not) };
   if (node.performed) return { performed: { ...node.performed, event: cleanWhere(node.performed.event) } };
   if (node.did_not_perform) return { did_not_perform: { ...node.did_not_perform, event: cleanWhere(node.did_not_perform.event) } };
+  if (node.then) return { then: { ...node.then, first: cleanWhere(node.then.first), then: cleanWhere(node.then.then) } };
+  if (node.relative_count) {
+    const c = node.relative_count;
+    return { relative_count: { ...c, event: cleanWhere(c.event), compared_to: cleanWhere(c.compared_to) } };
+  }
+  if (node.rfm) return { rfm: { ...node.rfm, revenue_event: cleanWhere(node.rfm.revenue_event) } };
+  if (node.funnel) return { funnel: { ...node.funnel, steps: node.funnel.steps.map(cleanWhere) } };
   if (node.user_property && ["set", "not_set"].includes(node.user_property.op)) {
     const { values, ...rest } = node.user_property;
     return { user_property: rest };

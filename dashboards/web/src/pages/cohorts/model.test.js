@@ -1,0 +1,104 @@
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { cleanDefinition, editable, measureOf, missing, newCondition, summarize } from "./model.js";
+
+const ev = (event_type, where) => (where ? { event_type, where } : { event_type });
+
+test("the conditions the builder has controls for, and those it shows read-only", () => {
+  const editableOnes = [
+    { performed: { event: ev("A"), during: { last_days: 7 }, sum: { property: "price", op: "greater", value: 9.5 } } },
+    { performed: { event: ev("A"), during: { within_days_of_first_use: 3 }, distinct_days: { op: "greater_or_equal", value: 2 } } },
+    { performed: { event: ev("A"), during: { last_days: 7 }, nth_time: 2 } },
+    { then: { first: ev("A"), then: ev("B"), during: { since: "2026-01-01" } } },
+    { relative_count: { event: ev("A"), op: "greater", compared_to: ev("B"), during: { last_days: 30 } } },
+    { rfm: { segment: "at_risk", revenue_event: ev("Purchase Completed"), revenue_property: "price", during: { last_days: 180 } } },
+    // A funnel as `from-funnel` saves it: order and window spelled out, exclusions kept.
+    {
+      funnel: {
+        steps: [ev("A"), ev("B"), ev("C")],
+        conversion_window: { value: 7, unit: "day" },
+        order: "this",
+        exclusions: [ev("X")],
+        during: { from: "2026-11-01", to: "2026-11-07" },
+        dropped_after: 2,
+      },
+    },
+  ];
+  for (const node of editableOnes) assert.ok(editable(node), JSON.stringify(node));
+  const readOnly = [
+    // two measures at once is the server's error to report, not a form state
+    { performed: { event: ev("A"), during: { last_days: 7 }, count: { op: "greater", value: 1 }, nth_time: 1 } },
+    // rfm and funnels need the same days for everyone
+    { rfm: { segment: "lost", revenue_event: ev("P"), revenue_property: "price", during: { within_days_of_first_use: 3 } } },
+    { funnel: { steps: [ev("A"), ev("B")], during: { last_days: 7 }, reached: 1, dropped_after: 1 } },
+    { funnel: { steps: [ev("A"), ev("B")], during: { last_days: 7 }, reached: 1, strict: [] } },
+    { retention: { start_event: ev("A"), return_event: ev("B"), started_during: { last_days: 7 }, period: 1 } },
+    { lifecycle: { event: ev("A"), state: "dormant", in: "2026-11-02" } },
+  ];
+  for (const node of readOnly) assert.equal(editable(node), false, JSON.stringify(node));
+});
+
+test("every condition the builder adds is editable, and says what is missing before it can run", () => {
+  for (const kind of ["performed", "did_not_perform", "user_property", "in_cohort", "was_new", "then", "relative_count", "funnel", "rfm", "group"]) {
+    const node = newCondition(kind);
+    assert.ok(editable(node), kind);
+    if (kind !== "was_new") assert.ok(missing(node), `a new ${kind} condition is not complete`);
+  }
+  const funnel = newCondition("funnel");
+  funnel.funnel.steps = [ev("A"), ev("B"), ev("")];
+  assert.deepEqual(missing(funnel, "definition.all[1]"), { path: "definition.all[1]", message: "Choose every step's event." });
+  funnel.funnel.steps[2] = ev("C");
+  assert.equal(missing(funnel), null);
+  const rfm = newCondition("rfm");
+  rfm.rfm.revenue_event = ev("Purchase Completed");
+  assert.match(missing(rfm).message, /amount/);
+  const sum = { performed: { event: ev("A"), during: { last_days: 7 }, sum: { property: "", op: "greater", value: 1 } } };
+  assert.match(missing(sum).message, /property/);
+  assert.equal(measureOf(sum.performed), "sum");
+  assert.equal(measureOf({ event: ev("A") }), "");
+});
+
+test("the cleaned definition drops half-filled filters from every event a condition names", () => {
+  const half = { property: "category", op: "is", values: [] };
+  const whole = { property: "category", op: "is", values: ["design"] };
+  const node = {
+    all: [
+      { then: { first: ev("A", [half]), then: ev("B", [whole]), during: { last_days: 7 } } },
+      { relative_count: { event: ev("A", [half]), op: "less", compared_to: ev("B", [half]), during: { last_days: 7 } } },
+      { funnel: { steps: [ev("A", [whole, half]), ev("B", [half])], order: "any", during: { last_days: 7 }, reached: 2 } },
+      { rfm: { segment: "lost", revenue_event: ev("P", [half]), revenue_property: "price", during: { last_days: 90 } } },
+    ],
+  };
+  assert.deepEqual(cleanDefinition(node), {
+    all: [
+      { then: { first: ev("A"), then: ev("B", [whole]), during: { last_days: 7 } } },
+      { relative_count: { event: ev("A"), op: "less", compared_to: ev("B"), during: { last_days: 7 } } },
+      { funnel: { steps: [ev("A", [whole]), ev("B")], order: "any", during: { last_days: 7 }, reached: 2 } },
+      { rfm: { segment: "lost", revenue_event: ev("P"), revenue_property: "price", during: { last_days: 90 } } },
+    ],
+  });
+});
+
+test("the summary reads the new conditions in plain words", () => {
+  const dropped = {
+    funnel: { steps: [ev("Category Viewed"), ev("Service Viewed"), ev("Purchase Completed")], conversion_window: { value: 1, unit: "day" }, order: "this", during: { last_days: 7 }, dropped_after: 2 },
+  };
+  assert.equal(
+    summarize(dropped),
+    "entered the funnel “Category Viewed” → “Service Viewed” → “Purchase Completed” in the last 7 days and reached step 2 but not step 3 (within 1 day)",
+  );
+  assert.equal(
+    summarize({ relative_count: { event: ev("A"), op: "greater_or_equal", compared_to: ev("B"), during: { last_days: 30 } } }),
+    "did “A” at least as many times as “B” in the last 30 days",
+  );
+  assert.equal(summarize({ performed: { event: ev("A"), during: { last_days: 30 }, nth_time: 2 } }), "did “A” for the 2nd time ever in the last 30 days");
+});
+
+test("measures and RFM segments are worded for people, with what is still to choose named", () => {
+  const sum = { performed: { event: ev("Purchase Completed"), during: { last_days: 30 }, sum: { property: "price", op: "greater_or_equal", value: 100 } } };
+  assert.equal(summarize(sum), "did “Purchase Completed” with price adding up to at least 100 in the last 30 days");
+  sum.performed.sum.property = "";
+  assert.match(summarize(sum), /with \(a property to choose\) adding up to/);
+  const rfm = { rfm: { segment: "cant_lose_them", revenue_event: ev("Purchase Completed"), revenue_property: "price", during: { last_days: 180 } } };
+  assert.equal(summarize(rfm), "is a buyer in RFM segment “can't lose them” (purchases: “Purchase Completed”, amount price) in the last 180 days");
+});
