@@ -5,7 +5,8 @@
 // cohort but no button that changes it. Then the conditions that read more than one event by
 // clicks: "reached step 2 but not step 3 last week" (its preview must be the funnel chart's
 // drop-off between those steps, from the funnel API), and "did A, then B" with "on at least 2
-// different days" (each must send the intended definition and be counted as the API counts it).
+// different days", and "new in the last 30 days, did not return on days 1 to 7" (each must send the
+// intended definition and be counted as the API counts it).
 //
 // Usage: node cohorts.mjs [--url URL] [--admin NAME] [--admin-password PW] [--viewer NAME]
 //                         [--viewer-password PW] [--artifacts DIR] (or the SLUICE_* variables).
@@ -40,6 +41,20 @@ const SEQUENCE = {
   all: [
     { then: { first: { event_type: "Service Viewed" }, then: { event_type: "Checkout Started" }, during: { last_days: 30 } } },
     { performed: { event: { event_type: "Category Viewed" }, during: { last_days: 30 }, distinct_days: { op: "greater_or_equal", value: 2 } } },
+  ],
+};
+const NOT_RETAINED = {
+  all: [
+    {
+      retention: {
+        start_event: { event_type: "_new" },
+        return_event: { event_type: "_all" },
+        started_during: { last_days: 30 },
+        interval: "day",
+        periods: [1, 8],
+        returned: false,
+      },
+    },
   ],
 };
 
@@ -172,6 +187,18 @@ await run(args.artifacts, async ({ browser, watch, shot }) => {
   assert.equal(counted.status(), 200, await counted.text());
   assert.equal(sequence.size, (await counted.json()).size, "the preview shows the API's size");
   assert.ok(sequence.size > 0, "someone viewed a service, then checked out, and browsed categories on two days");
+
+  say("a retention condition by clicks: new in the last 30 days, did not return on days 1 to 7");
+  await startWith(page, "retention");
+  await page.selectOption("[data-testid=cond-0-when]", "bracket");
+  await page.fill("[data-testid=cond-0-to]", "7");
+  await page.locator("[data-testid=cond-0-to]").blur();
+  const lapsed = await preview(page, sent);
+  assert.deepEqual(lapsed.spec.definition, NOT_RETAINED, "the builder sends the retention condition the clicks describe");
+  const lapsedApi = await page.request.post(`${BASE}/api/v1/query`, { data: lapsed.spec });
+  assert.equal(lapsedApi.status(), 200, await lapsedApi.text());
+  assert.equal(lapsed.size, (await lapsedApi.json()).size, "the preview shows the API's size");
+  assert.ok(lapsed.size > 0, "some new users did not come back in their first week");
 
   say("delete the first cohort");
   await page.goto(`${BASE}/#/cohorts/${NAME}`);

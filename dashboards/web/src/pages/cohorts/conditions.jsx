@@ -1,12 +1,16 @@
 // The definition builder's controls: a group (all / any / none of) of conditions, each a row —
 // did / did not do an event (with `where`, a measure and a range), did one event then another,
 // did one more often than another, a user property, in / not in a cohort, new in a range, an RFM
-// segment, reached or dropped off at a funnel step — edited in place in the definition's own
-// JSON. A condition the builder has no controls for (retention and lifecycle points, made from a
-// chart) is shown read-only (its summary and JSON) and kept as it is.
+// segment, reached or dropped off at a funnel step, returned (or not) in a retention period, a
+// lifecycle state — edited in place in the definition's own JSON. A condition the builder has no
+// controls for (a funnel's strict options, say, written as JSON) is shown read-only (its summary
+// and JSON) and kept as it is.
 import { NUMERIC, OPS, Select, WhereList, parseValues } from "../../components/controls.jsx";
 import { Picker, eventOptions } from "../../components/picker.jsx";
-import { COUNT_OPS, FUNNEL_ORDERS, MEASURES, RELATIVE_OPS, RFM_SEGMENTS, WINDOW_UNITS, editable, measureOf, newCondition, summarize } from "./model.js";
+import {
+  COUNT_OPS, FUNNEL_ORDERS, INTERVALS, LIFECYCLE_STATES, MEASURES, RELATIVE_OPS, RFM_SEGMENTS, WEEK_STARTS, WINDOW_UNITS,
+  editable, measureOf, newCondition, periodStart, summarize,
+} from "./model.js";
 
 const RANGE_KINDS = [
   ["last_days", "in the last"],
@@ -323,6 +327,96 @@ function FunnelRow({ node, onChange, onRemove, ctx, testid }) {
   );
 }
 
+function IntervalPicker({ interval, weekStart, onChange, testid }) {
+  return (
+    <>
+      <Select value={interval ?? "day"} options={INTERVALS} testid={`${testid}-interval`} onChange={(i) => onChange({ interval: i, week_start: weekStart })} />
+      {interval === "week" && <Select value={weekStart ?? "monday"} options={WEEK_STARTS} testid={`${testid}-week-start`} onChange={(w) => onChange({ interval, week_start: w })} />}
+    </>
+  );
+}
+
+/** Started in a range, then returned (or not) in period N, or in any of periods a…b, after it. */
+function RetentionRow({ node, onChange, onRemove, ctx, testid }) {
+  const c = node.retention;
+  const set = (patch) => onChange({ retention: { ...c, ...patch } });
+  const unit = c.interval ?? "day";
+  const bracket = c.periods !== undefined;
+  const setWhen = (kind) => {
+    const { period, periods, ...rest } = c;
+    const first = period ?? periods?.[0] ?? 1;
+    onChange({ retention: kind === "bracket" ? { ...rest, periods: [first, first + 7] } : { ...rest, period: first } });
+  };
+  const setInterval = ({ interval, week_start }) => {
+    const next = { ...c, interval };
+    if (interval === "week" && week_start) next.week_start = week_start;
+    else delete next.week_start;
+    onChange({ retention: next });
+  };
+  return (
+    <div class="cond">
+      <div class="cond-row">
+        <span class="cond-word">started with</span>
+        <EventWithWhere value={c.start_event} ctx={ctx} specials={["_new", "_all"]} testid={`${testid}-start`} onChange={(start_event) => set({ start_event })} />
+        <RangeEditor value={c.started_during} firstUse={false} testid={`${testid}-range`} onChange={(started_during) => set({ started_during })} />
+        <Remove onRemove={onRemove} />
+      </div>
+      <div class="cond-row">
+        <span class="cond-word">and</span>
+        <Select value={String(c.returned)} options={[["true", "returned"], ["false", "did not return"]]} testid={`${testid}-returned`} onChange={(v) => set({ returned: v === "true" })} />
+        <span class="cond-word">with</span>
+        <EventWithWhere value={c.return_event} ctx={ctx} testid={`${testid}-return`} onChange={(return_event) => set({ return_event })} />
+        <Select value={bracket ? "bracket" : "period"} options={[["period", `in ${unit}`], ["bracket", `in any ${unit} from`]]} testid={`${testid}-when`} onChange={setWhen} />
+        {bracket ? (
+          <>
+            <NumberInput value={c.periods[0]} min={0} testid={`${testid}-from`} onChange={(a) => set({ periods: [a, Math.max(a + 1, c.periods[1])] })} />
+            to
+            <NumberInput value={c.periods[1] - 1} min={c.periods[0]} testid={`${testid}-to`} onChange={(b) => set({ periods: [c.periods[0], b + 1] })} />
+          </>
+        ) : (
+          <NumberInput value={c.period} min={0} testid={`${testid}-period`} onChange={(period) => set({ period })} />
+        )}
+        <span class="cond-word">after it; a period is a</span>
+        <IntervalPicker interval={unit} weekStart={c.week_start} testid={testid} onChange={setInterval} />
+        <Select
+          value={c.boundaries ?? "rolling"}
+          options={[["rolling", `in 24-hour windows from the start`], ["calendar", `in calendar ${unit}s`]]}
+          testid={`${testid}-boundaries`}
+          onChange={(boundaries) => set({ boundaries })}
+        />
+      </div>
+    </div>
+  );
+}
+
+/** New, current, resurrected or dormant for an event in the day, week or month starting on a day. */
+function LifecycleRow({ node, onChange, onRemove, ctx, testid }) {
+  const c = node.lifecycle;
+  const interval = c.interval ?? "day";
+  const emit = (next) => onChange({ lifecycle: { ...next, in: periodStart(next.in, next.interval ?? "day", next.week_start ?? "monday") } });
+  const setInterval = ({ interval: i, week_start }) => {
+    const next = { ...c, interval: i };
+    if (i === "week" && week_start) next.week_start = week_start;
+    else delete next.week_start;
+    emit(next);
+  };
+  return (
+    <div class="cond">
+      <div class="cond-row">
+        <span class="cond-word">was</span>
+        <Select value={c.state} options={LIFECYCLE_STATES} testid={`${testid}-state`} onChange={(state) => emit({ ...c, state })} />
+        <span class="cond-word">for</span>
+        <EventWithWhere value={c.event} ctx={ctx} testid={testid} onChange={(event) => emit({ ...c, event })} />
+        <span class="cond-word">in the</span>
+        <IntervalPicker interval={interval} weekStart={c.week_start} testid={testid} onChange={setInterval} />
+        <span class="cond-word">starting</span>
+        <input type="date" value={c.in} data-testid={`${testid}-in`} onChange={(e) => emit({ ...c, in: e.target.value })} />
+        <Remove onRemove={onRemove} />
+      </div>
+    </div>
+  );
+}
+
 function ReadOnly({ node, onRemove, testid }) {
   return (
     <div class="cond cond-readonly" data-testid={`${testid}-readonly`}>
@@ -348,6 +442,8 @@ const ADD = [
   ["relative_count", "+ did A more than B"],
   ["funnel", "+ funnel step reached / dropped"],
   ["rfm", "+ RFM segment"],
+  ["retention", "+ returned / did not return"],
+  ["lifecycle", "+ lifecycle state"],
   ["group", "+ group (or)"],
 ];
 
@@ -416,6 +512,8 @@ export function Node({ node, path, onChange, onRemove, ctx, testid, depth = 0 })
   else if (node.relative_count) body = <RelativeCountRow node={node} {...props} />;
   else if (node.rfm) body = <RfmRow node={node} {...props} />;
   else if (node.funnel) body = <FunnelRow node={node} {...props} />;
+  else if (node.retention) body = <RetentionRow node={node} {...props} />;
+  else if (node.lifecycle) body = <LifecycleRow node={node} {...props} />;
   else body = <EventRow node={node} {...props} />;
   return (
     <div class="cond-node" data-testid={node.all || node.any || node.not?.any ? undefined : testid}>

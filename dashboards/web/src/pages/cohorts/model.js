@@ -110,6 +110,38 @@ function funnelEditable(c) {
   return (c.reached === undefined) !== (c.dropped_after === undefined);
 }
 
+export const INTERVALS = [["day", "day"], ["week", "week"], ["month", "month"]];
+export const WEEK_STARTS = [["monday", "weeks from Monday"], ["sunday", "weeks from Sunday"]];
+export const LIFECYCLE_STATES = [["new", "new"], ["current", "current"], ["resurrected", "resurrected"], ["dormant", "dormant"]];
+const oneOf = (v, list) => v === undefined || list.some(([k]) => k === v);
+
+function retentionEditable(c) {
+  if (!only(c, ["start_event", "return_event", "started_during", "interval", "week_start", "boundaries", "period", "periods", "returned"])) return false;
+  if (!isEvent(c.start_event) || !isEvent(c.return_event) || !isFixedRange(c.started_during) || typeof c.returned !== "boolean") return false;
+  if (!oneOf(c.interval, INTERVALS) || !oneOf(c.week_start, WEEK_STARTS) || !oneOf(c.boundaries, [["rolling"], ["calendar"]])) return false;
+  const bracket = Array.isArray(c.periods) && c.periods.length === 2 && c.periods.every(Number.isInteger);
+  return (c.period === undefined) !== (c.periods === undefined) && (Number.isInteger(c.period) || bracket);
+}
+
+function lifecycleEditable(c) {
+  return only(c, ["event", "state", "interval", "week_start", "in"]) && isEvent(c.event) && typeof c.in === "string"
+    && oneOf(c.state, LIFECYCLE_STATES) && c.state !== undefined && oneOf(c.interval, INTERVALS) && oneOf(c.week_start, WEEK_STARTS);
+}
+
+/**
+ * The first day of the `interval` holding `day` (`YYYY-MM-DD`): itself, the week's first day
+ * (`week_start`), or the month's 1st — the only days a lifecycle condition's `in` may be.
+ */
+export function periodStart(day, interval = "day", weekStart = "monday") {
+  const m = /^(\d{4})-(\d{2})-(\d{2})$/.exec(day ?? "");
+  if (!m || interval === "day") return day;
+  if (interval === "month") return `${m[1]}-${m[2]}-01`;
+  const d = new Date(Date.UTC(Number(m[1]), Number(m[2]) - 1, Number(m[3])));
+  const first = weekStart === "sunday" ? 0 : 1;
+  d.setUTCDate(d.getUTCDate() - ((d.getUTCDay() - first + 7) % 7));
+  return d.toISOString().slice(0, 10);
+}
+
 /** Whether the builder has controls for this one condition (groups are checked child by child). */
 export function editable(node) {
   if (!node || typeof node !== "object") return false;
@@ -137,6 +169,10 @@ export function editable(node) {
       return only(c, ["segment", "revenue_event", "revenue_property", "during"]) && isEvent(c.revenue_event) && typeof c.revenue_property === "string" && isFixedRange(c.during);
     case "funnel":
       return funnelEditable(c);
+    case "retention":
+      return retentionEditable(c);
+    case "lifecycle":
+      return lifecycleEditable(c);
     default:
       return false;
   }
@@ -276,6 +312,14 @@ export function newCondition(kind) {
           dropped_after: 2,
         },
       };
+    case "retention":
+      return {
+        retention: { start_event: { event_type: "_new" }, return_event: { event_type: "_all" }, started_during: { last_days: 30 }, interval: "day", period: 1, returned: false },
+      };
+    case "lifecycle": {
+      const today = new Date().toISOString().slice(0, 10);
+      return { lifecycle: { event: { event_type: "_all" }, state: "dormant", interval: "week", in: periodStart(today, "week") } };
+    }
     case "group":
       return { any: [{ performed: { event, during } }] };
     default:
@@ -311,6 +355,8 @@ export function missing(node, path = "definition") {
     relative_count: () => [c.event, c.compared_to],
     rfm: () => [c.revenue_event],
     funnel: () => c.steps ?? [],
+    retention: () => [c.start_event, c.return_event],
+    lifecycle: () => [c.event],
   }[kind]?.();
   if (events?.some((e) => !e?.event_type)) return { path, message: kind === "funnel" ? "Choose every step's event." : "Choose an event." };
   if (kind === "performed") {
@@ -324,7 +370,8 @@ export function missing(node, path = "definition") {
   if (kind === "rfm" && !c.revenue_property) return { path, message: "Choose the property holding each purchase's amount." };
   if (kind === "funnel" && c.steps.length < 2) return { path, message: "A funnel needs at least two steps." };
   if (kind === "in_cohort" && c === "") return { path, message: "Choose a cohort." };
-  const during = c?.during;
+  if (kind === "lifecycle" && !c.in) return { path, message: "Choose the interval's first day." };
+  const during = c?.during ?? c?.started_during;
   if (during && during.from !== undefined && (!during.from || !during.to)) return { path, message: "Choose both dates." };
   if (during && during.since === "") return { path, message: "Choose the first day." };
   return null;
@@ -347,6 +394,11 @@ export function cleanDefinition(node) {
   }
   if (node.rfm) return { rfm: { ...node.rfm, revenue_event: cleanWhere(node.rfm.revenue_event) } };
   if (node.funnel) return { funnel: { ...node.funnel, steps: node.funnel.steps.map(cleanWhere) } };
+  if (node.retention) {
+    const c = node.retention;
+    return { retention: { ...c, start_event: cleanWhere(c.start_event), return_event: cleanWhere(c.return_event) } };
+  }
+  if (node.lifecycle) return { lifecycle: { ...node.lifecycle, event: cleanWhere(node.lifecycle.event) } };
   if (node.user_property && ["set", "not_set"].includes(node.user_property.op)) {
     const { values, ...rest } = node.user_property;
     return { user_property: rest };

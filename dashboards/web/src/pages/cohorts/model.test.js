@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { cleanDefinition, editable, measureOf, missing, newCondition, summarize } from "./model.js";
+import { cleanDefinition, editable, measureOf, missing, newCondition, periodStart, summarize } from "./model.js";
 
 const ev = (event_type, where) => (where ? { event_type, where } : { event_type });
 
@@ -23,6 +23,21 @@ test("the conditions the builder has controls for, and those it shows read-only"
         dropped_after: 2,
       },
     },
+    // a retention cell and a lifecycle bar as `from-retention` and `from-lifecycle` save them
+    {
+      retention: {
+        start_event: ev("_new"),
+        return_event: ev("_all"),
+        started_during: { from: "2026-11-02", to: "2026-11-02" },
+        interval: "day",
+        week_start: "monday",
+        boundaries: "rolling",
+        period: 1,
+        returned: true,
+      },
+    },
+    { retention: { start_event: ev("A"), return_event: ev("B"), started_during: { last_days: 30 }, interval: "week", periods: [1, 4], returned: false } },
+    { lifecycle: { event: ev("_all"), state: "dormant", interval: "week", week_start: "monday", in: "2026-11-02" } },
   ];
   for (const node of editableOnes) assert.ok(editable(node), JSON.stringify(node));
   const readOnly = [
@@ -32,17 +47,20 @@ test("the conditions the builder has controls for, and those it shows read-only"
     { rfm: { segment: "lost", revenue_event: ev("P"), revenue_property: "price", during: { within_days_of_first_use: 3 } } },
     { funnel: { steps: [ev("A"), ev("B")], during: { last_days: 7 }, reached: 1, dropped_after: 1 } },
     { funnel: { steps: [ev("A"), ev("B")], during: { last_days: 7 }, reached: 1, strict: [] } },
+    // a retention condition needs `returned`, and one of a period and a bracket
     { retention: { start_event: ev("A"), return_event: ev("B"), started_during: { last_days: 7 }, period: 1 } },
-    { lifecycle: { event: ev("A"), state: "dormant", in: "2026-11-02" } },
+    { retention: { start_event: ev("A"), return_event: ev("B"), started_during: { last_days: 7 }, period: 1, periods: [1, 2], returned: true } },
+    { lifecycle: { event: ev("A"), state: "asleep", in: "2026-11-02" } },
   ];
   for (const node of readOnly) assert.equal(editable(node), false, JSON.stringify(node));
 });
 
 test("every condition the builder adds is editable, and says what is missing before it can run", () => {
-  for (const kind of ["performed", "did_not_perform", "user_property", "in_cohort", "was_new", "then", "relative_count", "funnel", "rfm", "group"]) {
+  const complete = ["was_new", "retention", "lifecycle"]; // their defaults run as they are
+  for (const kind of ["performed", "did_not_perform", "user_property", "in_cohort", "was_new", "then", "relative_count", "funnel", "rfm", "retention", "lifecycle", "group"]) {
     const node = newCondition(kind);
     assert.ok(editable(node), kind);
-    if (kind !== "was_new") assert.ok(missing(node), `a new ${kind} condition is not complete`);
+    assert.equal(!missing(node), complete.includes(kind), `whether a new ${kind} condition can run as it is`);
   }
   const funnel = newCondition("funnel");
   funnel.funnel.steps = [ev("A"), ev("B"), ev("")];
@@ -101,4 +119,14 @@ test("measures and RFM segments are worded for people, with what is still to cho
   assert.match(summarize(sum), /with \(a property to choose\) adding up to/);
   const rfm = { rfm: { segment: "cant_lose_them", revenue_event: ev("Purchase Completed"), revenue_property: "price", during: { last_days: 180 } } };
   assert.equal(summarize(rfm), "is a buyer in RFM segment “can't lose them” (purchases: “Purchase Completed”, amount price) in the last 180 days");
+});
+
+test("a lifecycle condition's day snaps to the first day of its week or month", () => {
+  assert.equal(periodStart("2026-12-05", "day"), "2026-12-05");
+  assert.equal(periodStart("2026-12-05", "month"), "2026-12-01");
+  assert.equal(periodStart("2026-12-05", "week"), "2026-11-30", "a Saturday's week starts on Monday the 30th");
+  assert.equal(periodStart("2026-12-05", "week", "sunday"), "2026-11-29");
+  assert.equal(periodStart("2026-11-30", "week"), "2026-11-30", "a Monday is its own week's start");
+  assert.equal(periodStart("2026-12-06", "week", "sunday"), "2026-12-06");
+  assert.equal(periodStart("", "week"), "", "an empty date stays empty, for the builder to ask for");
 });
