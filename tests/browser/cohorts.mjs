@@ -111,6 +111,18 @@ await run(args.artifacts, async ({ browser, watch, shot }) => {
   assert.ok(previewed > 0, "someone viewed a service and bought nothing");
   await shot(page, "cohort-builder.png");
 
+  say("preview as of ten days ago: the spec carries as_of, and the size is the API's for that day");
+  const earlier = new Date(Date.now() - 10 * 86_400_000).toISOString().slice(0, 10);
+  await page.fill("[data-testid=cohort-preview-as-of]", earlier);
+  const past = await preview(page, sent);
+  assert.equal(past.spec.as_of, earlier, "the preview asks for the chosen day");
+  assert.deepEqual(past.spec.definition, DEFINITION);
+  const pastApi = await page.request.post(`${BASE}/api/v1/query`, { data: past.spec });
+  assert.equal(past.size, (await pastApi.json()).size, "the preview shows the API's size as of that day");
+  assert.notEqual(past.size, previewed, "ten days earlier the last 30 days held other people");
+  assert.match(await page.textContent("[data-testid=cohort-preview-result]"), new RegExp(`as of ${earlier}`));
+  await page.fill("[data-testid=cohort-preview-as-of]", "");
+
   say("save and compute: the cohort's page shows the same size, its members and its history");
   await page.click("[data-testid=cohort-save]");
   await page.waitForSelector("[data-testid=cohort-page]");

@@ -33,7 +33,7 @@ function Preview({ state, stale }) {
     <div class="card cohort-preview" data-testid="cohort-preview-result">
       {stale && <p class="hint" data-testid="cohort-preview-stale">The definition changed since this preview: preview again.</p>}
       <p>
-        <strong class="big" data-testid="cohort-preview-size">{num(r.size)}</strong> of {num(r.persons)} persons ({pct(r.persons ? r.size / r.persons : null)}) today.
+        <strong class="big" data-testid="cohort-preview-size">{num(r.size)}</strong> of {num(r.persons)} persons ({pct(r.persons ? r.size / r.persons : null)}) {state.asOf ? <>as of {state.asOf}</> : "today"}.
       </p>
       {r.members?.length > 0 && (
         <div class="table-scroll">
@@ -64,6 +64,7 @@ export function CohortEditor({ cohort, cohorts, onSaved, onCancel }) {
   const [preview, setPreview] = useState({ busy: false, result: null });
   const [error, setError] = useState(null); // {message, field, at}
   const [saving, setSaving] = useState(false);
+  const [asOf, setAsOf] = useState(""); // the preview's day; empty: today
   const zone = timeZone ?? catalog.timeZone ?? "UTC";
   const project = cohort ? cohort.project : catalog.project;
 
@@ -102,14 +103,16 @@ export function CohortEditor({ cohort, cohorts, onSaved, onCancel }) {
     }
   };
   const spec = (def) => ({ version: 1, analysis: "cohort", ...(project ? { project } : {}), time_zone: zone, definition: def });
+  // A saved cohort is always computed as of its computation's day; only a preview looks back.
+  const previewSpec = (def) => ({ ...spec(def), ...(asOf ? { as_of: asOf } : {}) });
   const runPreview = async () => {
     setError(null);
     const def = definition();
     if (!def) return;
     setPreview({ busy: true, result: null });
     try {
-      const result = await post("/query", { ...spec(def), limit: 10 });
-      setPreview({ busy: false, result, of: JSON.stringify(spec(def)) });
+      const result = await post("/query", { ...previewSpec(def), limit: 10 });
+      setPreview({ busy: false, result, of: JSON.stringify(previewSpec(def)), asOf });
     } catch (e) {
       setPreview({ busy: false, result: null });
       fail(e.message, placeError(e.message, { mode, root, wrapped }));
@@ -146,7 +149,7 @@ export function CohortEditor({ cohort, cohorts, onSaved, onCancel }) {
   try {
     const def = mode === "builder" ? fromRoot(root, wrapped) : JSON.parse(json);
     summary = summarize(def);
-    current = JSON.stringify(spec(mode === "builder" ? cleanDefinition(def) : def));
+    current = JSON.stringify(previewSpec(mode === "builder" ? cleanDefinition(def) : def));
   } catch {
     summary = "";
   }
@@ -182,7 +185,7 @@ export function CohortEditor({ cohort, cohorts, onSaved, onCancel }) {
         {mode === "builder" ? (
           <>
             {hasReadOnly(root) && (
-              <p class="hint">Parts of this definition (made from a chart point, say) have no controls here: they are shown read-only and saved unchanged. Edit them as JSON.</p>
+              <p class="hint">Parts of this definition use options the builder has no controls for: they are shown read-only and saved unchanged. Edit them as JSON.</p>
             )}
             <Node node={root} path="definition" testid="cohort-definition" ctx={ctx} onChange={setRoot} />
           </>
@@ -199,6 +202,10 @@ export function CohortEditor({ cohort, cohorts, onSaved, onCancel }) {
       {error?.field === "definition" && mode === "builder" && !claimable(root, ctx.errorAt) && <p class="error" role="alert">{error.message}</p>}
       <div class="cohort-actions">
         <button type="button" data-testid="cohort-preview" onClick={runPreview} disabled={preview.busy}>Preview size</button>
+        <label class="as-of" title="Count the cohort as it was at the end of this day (its ranges end then); empty: today">
+          as of
+          <input type="date" value={asOf} max={new Date().toISOString().slice(0, 10)} data-testid="cohort-preview-as-of" onChange={(e) => setAsOf(e.target.value)} />
+        </label>
         <button type="button" class="primary" data-testid="cohort-save" disabled={saving} onClick={save}>{saving ? "Saving…" : "Save cohort"}</button>
         <button type="button" class="link" onClick={onCancel}>Cancel</button>
       </div>
