@@ -1,7 +1,8 @@
 // The chart builder's less common options, by clicks, in headless Chromium against a running
 // `sluice` with the demo data: each control must write the spec field the query API documents
 // (read back from the URL, which reproduces the chart), keep it through other edits, refuse the
-// combinations the API refuses, and the page must show the API's numbers or its error message.
+// combinations the API refuses, and the page must show the API's numbers or its error message. A
+// cell of a second return event's retention table saves that cell's persons as a cohort.
 //
 // Usage: node builder.mjs [--url URL] [--admin NAME] [--admin-password PW] [--artifacts DIR]
 // (or the SLUICE_* variables). Exits 1 on a failure.
@@ -131,6 +132,27 @@ await run(args.artifacts, async ({ browser, watch, shot }) => {
   await page.waitForSelector("[data-testid=retention-table-2]");
   assert.equal(await page.locator("[data-testid=retention-table-2] tbody tr").count(), body.second_return.cohorts.length + 1, "the second return event's table");
   await shot(page, "builder-retention.png");
+
+  say("a cell of the second return event's table saves its persons as a cohort");
+  const cohorts2 = body.second_return.cohorts;
+  const row = cohorts2.findIndex((c) => c.returned[0] > 0);
+  assert.ok(row >= 0, `someone returned with the second event: ${JSON.stringify(cohorts2)}`);
+  const cellName = `second-return-${Date.now().toString(36)}`;
+  await page.locator("[data-testid=retention-table-2] tbody tr").nth(row + 1).locator("td.cell").first().click();
+  const dialog = page.locator("[data-testid=cohort-dialog]");
+  await dialog.waitFor();
+  assert.match(await dialog.textContent(), /Purchase Completed/, "the dialog names the return event");
+  await page.fill("[data-testid=cohort-dialog] [data-testid=cohort-name]", cellName);
+  await page.click("[data-testid=cohort-dialog] [data-testid=cohort-save]");
+  const made = await waitFor("the second table's cell cohort", async () => {
+    const size = page.locator("[data-testid=cohort-made-size]");
+    return (await size.count()) ? Number((await size.textContent()).replace(/,/g, "")) : undefined;
+  });
+  assert.equal(made, cohorts2[row].returned[0], `the cohort of ${cohorts2[row].period}'s first bracket has the cell's persons`);
+  const saved = await (await page.request.get(`${BASE}/api/v1/cohorts/${cellName}`)).json();
+  assert.equal(saved.cohort.definition.retention.return_event.event_type, "Purchase Completed", "the cohort reads the second return event");
+  await dialog.locator("button", { hasText: "Close" }).click();
+  await page.request.delete(`${BASE}/api/v1/cohorts/${cellName}`);
 
   say("segmentation: frequency buckets and a grouped series' limit");
   await page.click("[data-testid=analysis-segmentation]");

@@ -188,3 +188,14 @@ export function parseDurations(text) {
       return Math.round(Number(m[1]) * size);
     });
 }
+
+/**
+ * The chart of one of a retention spec's return events: `from-retention` takes one, and a cell
+ * of the i-th return event's table is the same cell of that chart (the rows and columns do not
+ * depend on the return event).
+ */
+export function oneReturn(spec, i) {
+  if (!spec.return_events) return spec;
+  const { return_events, ...rest } = spec;
+  return { ...rest, return_event: return_events[i] };
+}

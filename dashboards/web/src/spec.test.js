@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { cleanSpec, defaultSpec, describeSpec, formatMs, missing, parseDurations, parseNumbers, removeStep, strictConflicts } from "./spec.js";
+import { cleanSpec, defaultSpec, describeSpec, formatMs, missing, oneReturn, parseDurations, parseNumbers, removeStep, strictConflicts } from "./spec.js";
 
 const catalog = { events: [{ name: "Service Viewed" }], project: "marketplace", timeZone: "Asia/Seoul" };
 
@@ -84,4 +84,12 @@ test("two return events are sent cleaned and named in the title", () => {
   assert.match(missing(spec), /second return event/);
   spec.return_events[1].event_type = "B";
   assert.equal(describeSpec(spec), "Retention: new users → A, B");
+});
+
+test("a cell of the second return event's table is the cell of that return event's own chart", () => {
+  const two = { version: 1, analysis: "retention", start_event: { event_type: "_new" }, return_events: [{ event_type: "A" }, { event_type: "B", where: [{ kind: "event", property: "p", op: "is", values: ["x"] }] }], date_range: { last_days: 14 } };
+  assert.deepEqual(oneReturn(two, 1), { version: 1, analysis: "retention", start_event: { event_type: "_new" }, return_event: two.return_events[1], date_range: { last_days: 14 } });
+  assert.equal(oneReturn(two, 0).return_event.event_type, "A");
+  const one = { analysis: "retention", return_event: { event_type: "A" } };
+  assert.equal(oneReturn(one, 0), one, "a spec with one return event is sent as it is");
 });

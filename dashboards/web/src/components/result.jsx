@@ -3,6 +3,7 @@
 // CSV download. Clicks on a chart point can make a cohort (editors).
 import { useEffect, useMemo, useRef, useState } from "preact/hooks";
 import { api, post } from "../api.js";
+import { oneReturn } from "../spec.js";
 import { EChart } from "../charts/echart.jsx";
 import { chartOption, clickedPoint, flatten, viewsOf } from "../charts/options.js";
 import { num, pct } from "../charts/format.js";
@@ -182,7 +183,7 @@ function RetentionTable({ result, onCell, returns }) {
         if (!second) {
           return (
             <div class="table-scroll">
-              <RetentionRows r={r} caption={label} testid="retention-table" onCell={label ? null : onCell} />
+              <RetentionRows r={r} caption={label} testid="retention-table" onCell={label ? null : onCell?.(0)} />
             </div>
           );
         }
@@ -190,13 +191,14 @@ function RetentionTable({ result, onCell, returns }) {
         return (
           <>
             <div class="table-scroll half">
-              <RetentionRows r={r} caption={join(label, `Return event 1: ${returnName(returns?.[0]?.event_type ?? "?")}`)} testid="retention-table" onCell={label ? null : onCell} />
+              <RetentionRows r={r} caption={join(label, `Return event 1: ${returnName(returns?.[0]?.event_type ?? "?")}`)} testid="retention-table" onCell={label ? null : onCell?.(0)} />
             </div>
             <div class="table-scroll half">
               <RetentionRows
                 r={{ ...second, columns: r.columns }}
                 caption={join(label, `Return event 2: ${returnName(second.return_event)}`)}
                 testid="retention-table-2"
+                onCell={label ? null : onCell?.(1)}
               />
             </div>
           </>
@@ -221,7 +223,7 @@ function CohortDialog({ spec, point, onClose }) {
     const body = { ...point.body };
     if (point.route === "from-funnel") body.funnel = plainFunnel(spec);
     if (point.route === "from-lifecycle") body.lifecycle = spec;
-    if (point.route === "from-retention") body.retention = spec;
+    if (point.route === "from-retention") body.retention = oneReturn(spec, point.returnIndex);
     try {
       const made = await post(`/cohorts/${encodeURIComponent(name)}/${point.route}`, body);
       refreshCatalog();
@@ -286,16 +288,20 @@ export function Result({ spec, chartId, view, onView, compact = false, name, hei
     const p = clickedPoint(result, chosen, params);
     if (p) setPoint(p);
   };
-  const onRetentionCell = (cohort, column, returned) => {
-    if (!editable || spec.return_events || spec.method === "return_on_or_after") return;
-    setPoint({
-      route: "from-retention",
-      body: { cohort: cohort.period, column, returned: true },
-      persons: returned,
-      what: `started in ${cohort.period} and returned in period ${column}`,
-      key: `returned-${cohort.period}-${column}`,
-    });
-  };
+  // A cell of the i-th return event's table (`from-retention` refuses "Return On or After").
+  const onRetentionCell = editable && spec.method !== "return_on_or_after"
+    ? (returnIndex) => (cohort, column, returned) => {
+      const event = spec.return_events?.[returnIndex]?.event_type;
+      setPoint({
+        route: "from-retention",
+        returnIndex,
+        body: { cohort: cohort.period, column, returned: true },
+        persons: returned,
+        what: `started in ${cohort.period} and returned${event ? ` (${returnName(event)})` : ""} in period ${column}`,
+        key: `returned-${event && returnIndex ? `${returnIndex + 1}-` : ""}${cohort.period}-${column}`,
+      });
+    }
+    : null;
   return (
     // `data-answered`: the spec whose answer (or error) is shown, so a reader knows it is current.
     <div class={`result ${compact ? "compact" : ""}`} data-testid="result" data-answered={query.answered ?? ""}>
@@ -321,6 +327,9 @@ export function Result({ spec, chartId, view, onView, compact = false, name, hei
           {result.analysis === "funnel" && !compact && <FunnelSummary result={result} />}
           {editable && (chosen === "funnel_bars" || chosen === "lifecycle_bars") && result.analysis !== "segments" && (
             <p class="hint">Click a bar to save its persons as a cohort.</p>
+          )}
+          {onRetentionCell && chosen === "retention_table" && flatten(result).every((part) => !part.label) && (
+            <p class="hint">Click a cell to save the persons who returned there as a cohort.</p>
           )}
         </>
       )}
