@@ -70,6 +70,20 @@ async function preview(page, sent) {
   return { size: parseNum(await page.locator("[data-testid=cohort-preview-size]").textContent()), spec: sent.at(-1) };
 }
 
+/**
+ * Previews, checks the page sent `definition` and shows the API's size for the spec it sent, and
+ * that someone is in it; answers the size and the spec.
+ */
+async function previewMatchesApi(page, sent, definition, what) {
+  const shown = await preview(page, sent);
+  assert.deepEqual(shown.spec.definition, definition, `the builder sends the definition the clicks describe: ${what}`);
+  const answer = await page.request.post(`${BASE}/api/v1/query`, { data: shown.spec });
+  assert.equal(answer.status(), 200, await answer.text());
+  assert.equal(shown.size, (await answer.json()).size, `the preview shows the API's size: ${what}`);
+  assert.ok(shown.size > 0, `someone ${what}`);
+  return shown;
+}
+
 /** Starts a new cohort whose only condition is added by `addKind` (the first, default, row removed). */
 async function startWith(page, addKind) {
   await page.goto(`${BASE}/#/cohorts`);
@@ -114,12 +128,8 @@ await run(args.artifacts, async ({ browser, watch, shot }) => {
   say("preview as of ten days ago: the spec carries as_of, and the size is the API's for that day");
   const earlier = new Date(Date.now() - 10 * 86_400_000).toISOString().slice(0, 10);
   await page.fill("[data-testid=cohort-preview-as-of]", earlier);
-  const past = await preview(page, sent);
+  const past = await previewMatchesApi(page, sent, DEFINITION, "viewed a service and bought nothing, as of ten days ago");
   assert.equal(past.spec.as_of, earlier, "the preview asks for the chosen day");
-  assert.deepEqual(past.spec.definition, DEFINITION);
-  const pastApi = await page.request.post(`${BASE}/api/v1/query`, { data: past.spec });
-  assert.equal(past.size, (await pastApi.json()).size, "the preview shows the API's size as of that day");
-  assert.notEqual(past.size, previewed, "ten days earlier the last 30 days held other people");
   assert.match(await page.textContent("[data-testid=cohort-preview-result]"), new RegExp(`as of ${earlier}`));
   await page.fill("[data-testid=cohort-preview-as-of]", "");
 
@@ -163,8 +173,7 @@ await run(args.artifacts, async ({ browser, watch, shot }) => {
   assert.equal(await page.locator("[data-testid=cond-0-outcome]").inputValue(), "dropped_after");
   assert.equal(await page.locator("[data-testid=cond-0-outcome-step]").inputValue(), "2");
   assert.match(await page.textContent("[data-testid=cohort-summary]"), /reached step 2 but not step 3/);
-  const dropped = await preview(page, sent);
-  assert.deepEqual(dropped.spec.definition, DROPPED, "the builder sends the funnel condition the clicks describe");
+  const dropped = await previewMatchesApi(page, sent, DROPPED, "reached step 2 but not step 3");
   const funnelSpec = {
     version: 1,
     analysis: "funnel",
@@ -193,24 +202,14 @@ await run(args.artifacts, async ({ browser, watch, shot }) => {
   await page.selectOption("[data-testid=cond-1-measure-op]", "greater_or_equal");
   await page.fill("[data-testid=cond-1-measure-value]", "2");
   await page.locator("[data-testid=cond-1-measure-value]").blur();
-  const sequence = await preview(page, sent);
-  assert.deepEqual(sequence.spec.definition, SEQUENCE, "the builder sends the sequence and the measure the clicks describe");
-  const counted = await page.request.post(`${BASE}/api/v1/query`, { data: sequence.spec });
-  assert.equal(counted.status(), 200, await counted.text());
-  assert.equal(sequence.size, (await counted.json()).size, "the preview shows the API's size");
-  assert.ok(sequence.size > 0, "someone viewed a service, then checked out, and browsed categories on two days");
+  await previewMatchesApi(page, sent, SEQUENCE, "viewed a service, then checked out, and browsed categories on two days");
 
   say("a retention condition by clicks: new in the last 30 days, did not return on days 1 to 7");
   await startWith(page, "retention");
   await page.selectOption("[data-testid=cond-0-when]", "bracket");
   await page.fill("[data-testid=cond-0-to]", "7");
   await page.locator("[data-testid=cond-0-to]").blur();
-  const lapsed = await preview(page, sent);
-  assert.deepEqual(lapsed.spec.definition, NOT_RETAINED, "the builder sends the retention condition the clicks describe");
-  const lapsedApi = await page.request.post(`${BASE}/api/v1/query`, { data: lapsed.spec });
-  assert.equal(lapsedApi.status(), 200, await lapsedApi.text());
-  assert.equal(lapsed.size, (await lapsedApi.json()).size, "the preview shows the API's size");
-  assert.ok(lapsed.size > 0, "some new users did not come back in their first week");
+  await previewMatchesApi(page, sent, NOT_RETAINED, "was new in the last 30 days and did not come back in the first week");
 
   say("delete the first cohort");
   await page.goto(`${BASE}/#/cohorts/${NAME}`);
