@@ -305,13 +305,9 @@ impl SavedStore {
             }
         }
         if let Some(range) = &board.date_range
-            && range.from.is_none()
-            && range.to.is_none()
-            && range.last_days.is_none()
+            && let Err(e) = range.check()
         {
-            return Err(SavedError::Invalid(
-                "date_range: give from and to, or last_days".to_owned(),
-            ));
+            return Err(SavedError::Invalid(e.to_string())); // its message names date_range
         }
         let now = now_ms();
         board.created_ms = self.created(Kind::Board, &mut board.id, now)?;
@@ -452,6 +448,21 @@ mod tests {
         );
         let error = store.save_chart(chart("  ")).unwrap_err().to_string();
         assert!(error.contains("name"), "{error}");
+        for (range, says) in [
+            (serde_json::json!({"from": "2026-12-10", "to": "2026-12-05"}), "after"),
+            (serde_json::json!({}), "date_range"),
+            (serde_json::json!({"last_days": 0}), "date_range"),
+        ] {
+            let board: Board = serde_json::from_value(
+                serde_json::json!({"name": "B", "charts": [], "date_range": range}),
+            )
+            .unwrap();
+            let error = store.save_board(board).unwrap_err().to_string();
+            assert!(
+                error.starts_with("date_range") && error.contains(says),
+                "{range}: {error}"
+            );
+        }
         let mut odd = chart("x");
         odd.id = "../escape".to_owned();
         assert!(store.save_chart(odd).is_err());

@@ -199,3 +199,9 @@ export function oneReturn(spec, i) {
   const { return_events, ...rest } = spec;
   return { ...rest, return_event: return_events[i] };
 }
+
+/** A from–to range with the day just `moved` kept, and the other moved to it if they crossed. */
+export function ordered(from, to, moved) {
+  if (!from || !to || from <= to) return { from, to };
+  return moved === "from" ? { from, to: from } : { from: to, to };
+}

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { cleanSpec, defaultSpec, describeSpec, formatMs, missing, oneReturn, parseDurations, parseNumbers, removeStep, strictConflicts } from "./spec.js";
+import { cleanSpec, defaultSpec, describeSpec, formatMs, missing, oneReturn, ordered, parseDurations, parseNumbers, removeStep, strictConflicts } from "./spec.js";
 
 const catalog = { events: [{ name: "Service Viewed" }], project: "marketplace", timeZone: "Asia/Seoul" };
 
@@ -92,4 +92,11 @@ test("a cell of the second return event's table is the cell of that return event
   assert.equal(oneReturn(two, 0).return_event.event_type, "A");
   const one = { analysis: "retention", return_event: { event_type: "A" } };
   assert.equal(oneReturn(one, 0), one, "a spec with one return event is sent as it is");
+});
+
+test("a date range's days stay in order: the day moved past the other takes it along", () => {
+  assert.deepEqual(ordered("2026-12-01", "2026-12-05", "from"), { from: "2026-12-01", to: "2026-12-05" });
+  assert.deepEqual(ordered("2026-12-10", "2026-12-05", "from"), { from: "2026-12-10", to: "2026-12-10" });
+  assert.deepEqual(ordered("2026-12-10", "2026-12-05", "to"), { from: "2026-12-05", to: "2026-12-05" });
+  assert.deepEqual(ordered("", "2026-12-05", "from"), { from: "", to: "2026-12-05" }, "a cleared day is left for the form to ask for");
 });

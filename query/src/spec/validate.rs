@@ -188,6 +188,12 @@ impl DateRange {
 }
 
 impl DateRange {
+    /// Whether the range names days at all: one form, dates in order, not too long (what a
+    /// query would refuse, checked for a range stored on its own, such as a dashboard's).
+    pub fn check(&self) -> Result<(), SpecError> {
+        self.days(chrono::Utc::now().date_naive()).map(|_| ())
+    }
+
     /// The first and last instant of the range in `time_zone`, in Unix ms (both included).
     pub(crate) fn span_ms(&self, time_zone: &str) -> Result<(i64, i64), SpecError> {
         let tz: Tz = time_zone

@@ -3,7 +3,9 @@
 // `flatten` turns both into labelled results so every chart draws them side by side.
 import { duration, groupLabel, num, pct } from "./format.js";
 
-const PALETTE = ["#4e6ef2", "#f28e2b", "#59a14f", "#e15759", "#76b7b2", "#edc948", "#b07aa1", "#ff9da7", "#9c755f", "#bab0ac"];
+const PALETTE = ["#4e6ef2", "#f28e2b", "#59a14f", "#e15759", "#76b7b2", "#edc948", "#b07aa1", "#ff9da7", "#9c755f", "#bab0ac", "#86bcb6", "#d37295"];
+/** The colour of an "All" row beside its groups, so no group reads as the overall number. */
+const ALL_COLOR = "#344054";
 
 /** [{label, result}]: the plain results inside a (possibly wrapped) result. */
 export function flatten(result, prefix = "") {
@@ -200,20 +202,31 @@ function funnelBarsOption(result, width) {
   };
 }
 
+/**
+ * A funnel's rows: the overall funnel of each part (a segment, or the only one) and, with a
+ * breakdown or group-by, every group the server listed (its `(other)` row included), each with
+ * its steps and its conversion over time.
+ */
+export function funnelRows(result) {
+  const rows = [];
+  for (const { label, result: r } of flatten(result)) {
+    if (r.by_breakdown?.length) {
+      rows.push({ name: label ? `${label} · all` : "All", all: true, steps: r.overall.steps, overTime: r.over_time });
+      for (const g of r.by_breakdown) rows.push({ name: `${label ? `${label} · ` : ""}${groupLabel(g)}`, all: false, steps: g.steps, overTime: g.over_time });
+    } else {
+      rows.push({ name: label || "All", all: false, steps: r.overall.steps, overTime: r.over_time });
+    }
+  }
+  let next = 0;
+  for (const row of rows) row.color = row.all ? ALL_COLOR : PALETTE[next++ % PALETTE.length];
+  return rows;
+}
+
 /** Conversion from step 1 at each step, one bar per group (a breakdown's rows or the segments). */
 function funnelGroupsOption(result, width) {
   const items = flatten(result);
-  const rows = [];
-  for (const { label, result: r } of items) {
-    if (r.by_breakdown?.length) {
-      rows.push({ name: label ? `${label} · all` : "All", steps: r.overall.steps });
-      for (const g of r.by_breakdown.slice(0, 10)) rows.push({ name: `${label ? `${label} · ` : ""}${groupLabel(g)}`, steps: g.steps });
-    } else {
-      rows.push({ name: label || "All", steps: r.overall.steps });
-    }
-  }
+  const rows = funnelRows(result);
   return {
-    color: PALETTE,
     tooltip: { ...tooltipBars, valueFormatter: (v) => `${v.toFixed(1)}%` },
     legend: legend(rows.length),
     grid,
@@ -222,25 +235,28 @@ function funnelGroupsOption(result, width) {
     series: rows.map((row) => ({
       name: row.name,
       type: "bar",
+      itemStyle: { color: row.color },
       data: row.steps.map((s) => Math.round(s.conversion_from_first * 1000) / 10),
     })),
   };
 }
 
+/** Conversion to the last step per point of the range: one line per row (groups, segments). */
 function conversionOverTimeOption(result) {
-  const items = flatten(result);
-  const points = items[0].result.over_time.map((p) => p.start);
+  const rows = funnelRows(result).filter((row) => row.overTime);
+  const points = rows[0].overTime.map((p) => p.start);
   return {
-    color: PALETTE,
-    tooltip: { ...tooltipAxis, valueFormatter: (v) => (v === null ? "–" : `${v.toFixed(1)}%`) },
-    legend: legend(items.length),
+    tooltip: { ...tooltipAxis, valueFormatter: (v) => (v === null || v === undefined ? "–" : `${v.toFixed(1)}%`) },
+    legend: legend(rows.length),
     grid,
     xAxis: { type: "category", data: points },
     yAxis: { type: "value", name: "converted %" },
-    series: items.map(({ label, result: r }) => ({
-      name: label || "Conversion to the last step",
+    series: rows.map((row) => ({
+      name: rows.length === 1 ? "Conversion to the last step" : row.name,
       type: "line",
-      data: r.over_time.map((p) => {
+      itemStyle: { color: row.color },
+      lineStyle: { color: row.color, width: row.all ? 3 : 2 },
+      data: row.overTime.map((p) => {
         const first = p.steps[0].persons;
         return first ? (p.steps[p.steps.length - 1].persons / first) * 100 : null;
       }),

@@ -101,3 +101,24 @@ test("retention with two return events: the second event's curve beside the firs
   assert.deepEqual(option.series[1].data, [20, null]);
   assert.equal(option.series[1].lineStyle.type, "dashed");
 });
+
+test("a funnel by group draws every group the server listed, (other) included, and the overall line apart", () => {
+  const overTime = (a, b) => [{ start: "2026-11-02", steps: steps(a, b) }, { start: "2026-11-09", steps: steps(a * 2, b) }];
+  const groups = Array.from({ length: 11 }, (_, i) => ({
+    value: i === 10 ? null : `g${i}`,
+    ...(i === 10 ? { other: true } : {}),
+    steps: steps(10 + i, 5),
+    over_time: overTime(10 + i, 5),
+  }));
+  const grouped = { analysis: "funnel", steps: ["A", "B"], overall: { steps: steps(200, 55) }, over_time: overTime(200, 55), by_breakdown: groups };
+  const bars = chartOption(grouped, "funnel_groups", { width: 800 });
+  assert.equal(bars.series.length, 12, "All and the 11 groups the server listed");
+  const colors = bars.series.map((s) => s.itemStyle.color);
+  assert.equal(new Set(colors).size, 12, "no group shares a colour, and none the overall's");
+  const lines = chartOption(grouped, "conversion_over_time", { width: 800 });
+  assert.equal(lines.series.length, 12, "one line per group and the overall one");
+  assert.deepEqual(lines.series[1].data, [50, 25], "a group's own conversion per point");
+  assert.ok(Math.abs(lines.series[0].data[0] - 27.5) < 1e-9, "the overall conversion per point");
+  const plain = chartOption({ ...funnel, over_time: overTime(100, 10) }, "conversion_over_time", { width: 800 });
+  assert.deepEqual(plain.series.map((s) => s.name), ["Conversion to the last step"]);
+});

@@ -1,24 +1,31 @@
 // The builder's shared controls, each editing one part of a query spec: the date range, the
 // interval, conditions (`where`), group-by and compared segments.
 import { Picker, keyRef, propertyOptions, refKey } from "./picker.jsx";
+import { ordered } from "../spec.js";
 
 const PRESETS = [7, 14, 30, 60, 90, 180, 365];
 
-/** `{"last_days": N}` or `{"from", "to"}`. */
-export function DateRange({ value, onChange, testid = "date-range" }) {
+/**
+ * `{"last_days": N}` or `{"from", "to"}`; with `none` (its label), also null: no range of its
+ * own. Dates stay in order: moving one past the other moves both.
+ */
+export function DateRange({ value, onChange, testid = "date-range", none = null }) {
   const custom = value && value.from !== undefined;
   const today = new Date().toISOString().slice(0, 10);
+  const shown = custom ? "custom" : value ? String(value.last_days ?? 30) : "";
   return (
     <span class="date-range">
       <select
         data-testid={testid}
-        value={custom ? "custom" : String(value?.last_days ?? 30)}
+        value={shown}
         onChange={(e) => {
           const v = e.target.value;
-          if (v === "custom") onChange({ from: today, to: today });
+          if (v === "") onChange(null);
+          else if (v === "custom") onChange({ from: today, to: today });
           else onChange({ last_days: Number(v) });
         }}
       >
+        {none && <option value="">{none}</option>}
         {PRESETS.map((n) => <option value={String(n)}>Last {n} days</option>)}
         {!custom && value?.last_days && !PRESETS.includes(value.last_days) && (
           <option value={String(value.last_days)}>Last {value.last_days} days</option>
@@ -27,9 +34,9 @@ export function DateRange({ value, onChange, testid = "date-range" }) {
       </select>
       {custom && (
         <>
-          <input type="date" value={value.from} max={value.to} onChange={(e) => onChange({ ...value, from: e.target.value })} />
+          <input type="date" value={value.from} max={value.to} data-testid={`${testid}-from`} onChange={(e) => onChange(ordered(e.target.value, value.to, "from"))} />
           –
-          <input type="date" value={value.to} min={value.from} onChange={(e) => onChange({ ...value, to: e.target.value })} />
+          <input type="date" value={value.to} min={value.from} data-testid={`${testid}-to`} onChange={(e) => onChange(ordered(value.from, e.target.value, "to"))} />
         </>
       )}
     </span>

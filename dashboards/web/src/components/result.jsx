@@ -158,7 +158,8 @@ function RetentionRows({ r, caption, testid, onCell }) {
                   title={`${num(n)} of ${num(c.persons)}${c.complete[j] ? "" : " (period not over yet)"}`}
                   onClick={() => onCell?.(c, j, n)}
                 >
-                  {c.persons ? pct(rate) : "–"}
+                  {/* a period not over yet with nobody back so far (or not begun): no 0 % to mislead */}
+                  {c.persons && (c.complete[j] || n > 0) ? pct(rate) : "–"}
                 </td>
               );
             })}

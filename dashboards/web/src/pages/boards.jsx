@@ -12,6 +12,7 @@ function BoardList() {
   const [boards, setBoards] = useState(null);
   const [error, setError] = useState(null);
   const [name, setName] = useState("");
+  const [createError, setCreateError] = useState(null);
   useEffect(() => {
     get("/boards").then((b) => setBoards(b.boards), (e) => setError(e.message));
   }, []);
@@ -19,12 +20,14 @@ function BoardList() {
   if (!boards) return <p class="loading">Loading…</p>;
   const create = async (e) => {
     e.preventDefault();
+    if (!name.trim()) return setCreateError("Give the dashboard a name.");
     try {
-      const board = await post("/boards", { name, owner: me.name, charts: [] });
+      const board = await post("/boards", { name: name.trim(), owner: me.name, charts: [] });
       navigate(`/boards/${board.id}`);
     } catch (err) {
-      setError(err.message);
+      setCreateError(err.message);
     }
+    return undefined;
   };
   return (
     <div class="page">
@@ -45,10 +48,23 @@ function BoardList() {
         <form class="inline" onSubmit={create}>
           <input required placeholder="New dashboard name" value={name} onInput={(e) => setName(e.target.value)} />
           <button type="submit">Create</button>
+          {createError && <p class="error" role="alert" data-testid="board-create-error">{createError}</p>}
         </form>
       )}
     </div>
   );
+}
+
+/** A range from the URL (`{range}`), or null when it is absent or cannot be read. */
+function parseRange(text) {
+  if (!text) return null;
+  try {
+    const range = JSON.parse(text);
+    const ok = range && typeof range === "object" && (Number.isInteger(range.last_days) || (typeof range.from === "string" && typeof range.to === "string"));
+    return ok ? { range } : null;
+  } catch {
+    return null;
+  }
 }
 
 /** A chart's spec as the board shows it: the board's date range instead of the chart's own. */
@@ -110,9 +126,12 @@ function Board({ id, params }) {
   const [renaming, setRenaming] = useState(false);
   const [board, setBoard] = useState(null);
   const [charts, setCharts] = useState({});
-  const [error, setError] = useState(null);
+  const [error, setError] = useState(null); // the board could not be loaded
+  const [actionError, setActionError] = useState(null); // a change was refused; the board stays
+  // The URL's range (`none`: each chart's own dates) overrides the one kept on the board.
   const urlRange = params.get("range");
-  const range = urlRange ? JSON.parse(urlRange) : board?.date_range ?? null;
+  const fromUrl = urlRange === "none" ? { range: null } : parseRange(urlRange);
+  const range = fromUrl ? fromUrl.range : board?.date_range ?? null;
   const load = () =>
     Promise.all([get(`/boards/${id}`), get("/charts")]).then(
       ([b, c]) => {
@@ -127,12 +146,20 @@ function Board({ id, params }) {
   if (error) return <p class="error" role="alert">{error}</p>;
   if (!board) return <p class="loading">Loading…</p>;
   const editable = canEdit(me);
-  const setRange = (r) => navigate(`/boards/${id}?range=${encodeURIComponent(JSON.stringify(r))}`);
+  const kept = board.date_range ?? null;
+  const setRange = (r) => {
+    const same = JSON.stringify(r) === JSON.stringify(kept);
+    navigate(same ? `/boards/${id}` : `/boards/${id}?range=${r ? encodeURIComponent(JSON.stringify(r)) : "none"}`);
+  };
+  /** Saves a change; answers whether it was taken (a refusal is shown, the board stays). */
   const save = async (patch) => {
+    setActionError(null);
     try {
       setBoard(await put(`/boards/${id}`, { ...board, ...patch }));
+      return true;
     } catch (e) {
-      setError(e.message);
+      setActionError(e.message);
+      return false;
     }
   };
   const remove = async () => {
@@ -141,14 +168,14 @@ function Board({ id, params }) {
       await del(`/boards/${id}`);
       navigate("/boards");
     } catch (e) {
-      setError(e.message);
+      setActionError(e.message);
     }
   };
   return (
     <div class="page board">
       <div class="board-head">
         {renaming ? (
-          <BoardDetails board={board} onSave={(patch) => save(patch).then(() => setRenaming(false))} onCancel={() => setRenaming(false)} />
+          <BoardDetails board={board} onSave={(patch) => save(patch).then((ok) => ok && setRenaming(false))} onCancel={() => setRenaming(false)} />
         ) : (
           <>
             <h1 data-testid="board-name">{board.name}</h1>
@@ -162,12 +189,16 @@ function Board({ id, params }) {
           </>
         )}
         <span class="board-controls">
-          <DateRange value={range ?? { last_days: 30 }} onChange={setRange} testid="board-range" />
-          {!range && <span class="hint">each chart's own dates</span>}
-          {urlRange && <a href={`#/boards/${id}`}>reset</a>}
-          {editable && urlRange && (
-            <button type="button" class="link" onClick={() => save({ date_range: JSON.parse(urlRange) }).then(() => navigate(`/boards/${id}`))}>
-              Keep this range on the board
+          <DateRange value={range} onChange={setRange} none="Each chart's own dates" testid="board-range" />
+          {fromUrl && <a href={`#/boards/${id}`} data-testid="board-range-reset">{kept ? "back to the board's range" : "reset"}</a>}
+          {editable && fromUrl && (
+            <button
+              type="button"
+              class="link"
+              data-testid="board-range-keep"
+              onClick={() => save({ date_range: fromUrl.range }).then((ok) => ok && navigate(`/boards/${id}`))}
+            >
+              {fromUrl.range ? "Keep this range on the board" : "Keep each chart's own dates"}
             </button>
           )}
           {editable && (
@@ -177,6 +208,8 @@ function Board({ id, params }) {
           )}
         </span>
       </div>
+      {urlRange && !fromUrl && <p class="error" role="alert">This link's date range could not be read; the board's own is shown.</p>}
+      {actionError && <p class="error" role="alert" data-testid="board-error">{actionError}</p>}
       <div class="grid">
         {board.charts.map((tile, i) => (
           <Tile

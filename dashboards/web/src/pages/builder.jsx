@@ -19,6 +19,13 @@ function useDebounced(value, ms) {
   return debounced;
 }
 
+/** Whether two specs ask the same (cleaned, keys in any order). */
+function sameSpec(a, b) {
+  const canonical = (v) =>
+    Array.isArray(v) ? v.map(canonical) : v && typeof v === "object" ? Object.fromEntries(Object.keys(v).sort().map((k) => [k, canonical(v[k])])) : v;
+  return JSON.stringify(canonical(cleanSpec(a))) === JSON.stringify(canonical(cleanSpec(b)));
+}
+
 function SaveDialog({ chart, spec, view, onSaved, onClose }) {
   const me = useSession();
   const [name, setName] = useState(chart?.name ?? describeSpec(spec));
@@ -32,6 +39,7 @@ function SaveDialog({ chart, spec, view, onSaved, onClose }) {
   }, []);
   const save = async (e, asNew) => {
     e.preventDefault();
+    if (board === "new" && !newBoard.trim()) return setState({ busy: false, error: "Name the new dashboard, or choose “(none)”." });
     setState({ busy: true, error: null });
     try {
       const body = { name, description: description || null, owner: chart?.owner ?? me.name, spec, view: { type: view } };
@@ -50,6 +58,7 @@ function SaveDialog({ chart, spec, view, onSaved, onClose }) {
     } catch (err) {
       setState({ busy: false, error: err.message });
     }
+    return undefined;
   };
   return (
     <div class="dialog" role="dialog" data-testid="save-dialog">
@@ -165,7 +174,14 @@ export function BuilderPage({ route }) {
             </button>
           ))}
         </div>
-        <AnalysisForm spec={spec} onChange={setSpec} catalog={catalog} />
+        <AnalysisForm
+          spec={spec}
+          onChange={(next) => {
+            setNotice(null); // "Saved." is about the chart before this edit
+            setSpec(next);
+          }}
+          catalog={catalog}
+        />
         <details class="spec-json">
           <summary>Query spec (JSON)</summary>
           <pre>{JSON.stringify(cleanSpec(spec), null, 2)}</pre>
@@ -187,6 +203,9 @@ export function BuilderPage({ route }) {
           </span>
         </div>
         {notice && <p class="ok" data-testid="notice">{notice}</p>}
+        {!notice && chart && !sameSpec(spec, chart.spec) && (
+          <p class="hint" data-testid="unsaved">Changed since it was saved: Save to keep the changes.</p>
+        )}
         {why ? <p class="hint" data-testid="missing">{why}</p> : <Result spec={runnable} chartId={savedId} view={view} onView={setView} name={chart?.name} />}
       </section>
       {saving && (

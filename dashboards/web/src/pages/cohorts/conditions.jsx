@@ -7,6 +7,7 @@
 // and JSON) and kept as it is.
 import { NUMERIC, OPS, Select, WhereList, parseValues } from "../../components/controls.jsx";
 import { Picker, eventOptions } from "../../components/picker.jsx";
+import { ordered } from "../../spec.js";
 import {
   COUNT_OPS, FUNNEL_ORDERS, INTERVALS, LIFECYCLE_STATES, MEASURES, RELATIVE_OPS, RFM_SEGMENTS, WEEK_STARTS, WINDOW_UNITS,
   editable, measureOf, newCondition, periodStart, summarize,
@@ -48,9 +49,9 @@ export function RangeEditor({ value = { last_days: 30 }, onChange, testid, first
       {kind === "since" && <input type="date" value={value.since} onChange={(e) => onChange({ since: e.target.value })} />}
       {kind === "between" && (
         <>
-          <input type="date" value={value.from} max={value.to} data-testid={`${testid}-from`} onChange={(e) => onChange({ ...value, from: e.target.value })} />
+          <input type="date" value={value.from} max={value.to} data-testid={`${testid}-from`} onChange={(e) => onChange(ordered(e.target.value, value.to, "from"))} />
           and
-          <input type="date" value={value.to} min={value.from} data-testid={`${testid}-to`} onChange={(e) => onChange({ ...value, to: e.target.value })} />
+          <input type="date" value={value.to} min={value.from} data-testid={`${testid}-to`} onChange={(e) => onChange(ordered(value.from, e.target.value, "to"))} />
         </>
       )}
     </span>
