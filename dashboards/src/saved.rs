@@ -449,7 +449,10 @@ mod tests {
         let error = store.save_chart(chart("  ")).unwrap_err().to_string();
         assert!(error.contains("name"), "{error}");
         for (range, says) in [
-            (serde_json::json!({"from": "2026-12-10", "to": "2026-12-05"}), "after"),
+            (
+                serde_json::json!({"from": "2026-12-10", "to": "2026-12-05"}),
+                "after",
+            ),
             (serde_json::json!({}), "date_range"),
             (serde_json::json!({"last_days": 0}), "date_range"),
         ] {
