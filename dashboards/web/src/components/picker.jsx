@@ -21,7 +21,16 @@ export function Picker({ options, value, onChange, placeholder = "Choose…", te
     return () => document.removeEventListener("mousedown", close);
   }, [open]);
   const needle = search.trim().toLowerCase();
-  const shown = options.filter((o) => !needle || o.label.toLowerCase().includes(needle)).slice(0, 200);
+  // Exact matches first, then those starting with the search, then the rest (Enter takes the top).
+  const rank = (label) => (label === needle ? 0 : label.startsWith(needle) ? 1 : 2);
+  const shown = needle
+    ? options
+      .filter((o) => o.label.toLowerCase().includes(needle))
+      .map((o, i) => ({ o, i, r: rank(o.label.toLowerCase()) }))
+      .sort((a, b) => a.r - b.r || a.i - b.i)
+      .map(({ o }) => o)
+      .slice(0, 200)
+    : options.slice(0, 200);
   const chosen = options.find((o) => o.key === value);
   const choose = (key) => {
     onChange(key);

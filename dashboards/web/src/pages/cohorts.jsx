@@ -49,7 +49,7 @@ function CohortList() {
                 <tr data-testid={`cohort-row-${cohort.name}`}>
                   <td><a href={`#${cohortPath(cohort.name)}`}>{cohort.name}</a></td>
                   <td class="n">{latest ? num(latest.size) : "–"}</td>
-                  <td>{latest ? `${fmtTime(latest.computed_ms)} (as of ${latest.as_of})` : <span class="hint">never</span>}</td>
+                  <td>{latest ? `${fmtTime(latest.computed_ms, cohort.time_zone)} (as of ${latest.as_of})` : <span class="hint">never</span>}</td>
                   <td class="wrap" title={summarize(cohort.definition)}>{cohort.description ?? <span class="hint">{summarize(cohort.definition)}</span>}</td>
                   <td>{cohort.owner ?? "–"}</td>
                 </tr>

@@ -13,8 +13,8 @@ import { Changes, Members } from "./members.jsx";
 import { cohortPath, fmtTime, summarize } from "./model.js";
 import { Syncs } from "./syncs.jsx";
 
-function historyOption(history) {
-  const x = history.map((h) => fmtTime(h.computed_ms));
+function historyOption(history, timeZone) {
+  const x = history.map((h) => fmtTime(h.computed_ms, timeZone));
   return {
     tooltip: { trigger: "axis" },
     legend: { bottom: 0 },
@@ -29,8 +29,8 @@ function historyOption(history) {
   };
 }
 
-function History({ history }) {
-  const option = useMemo(() => historyOption(history), [history]);
+function History({ history, timeZone }) {
+  const option = useMemo(() => historyOption(history, timeZone), [history, timeZone]);
   return (
     <section class="card">
       <h2>Size over time</h2>
@@ -47,7 +47,7 @@ function History({ history }) {
               <thead><tr><th>computed</th><th>as of</th><th>size</th><th>entered</th><th>exited</th></tr></thead>
               <tbody>
                 {[...history].reverse().map((h) => (
-                  <tr><td>{fmtTime(h.computed_ms)}</td><td>{h.as_of}</td><td class="n">{num(h.size)}</td><td class="n">{num(h.entered)}</td><td class="n">{num(h.exited)}</td></tr>
+                  <tr><td>{fmtTime(h.computed_ms, timeZone)}</td><td>{h.as_of}</td><td class="n">{num(h.size)}</td><td class="n">{num(h.entered)}</td><td class="n">{num(h.exited)}</td></tr>
                 ))}
               </tbody>
             </table>
@@ -150,7 +150,7 @@ export function CohortPage({ name, edit }) {
             <>
               <p><strong class="big" data-testid="cohort-size">{num(latest.size)}</strong> persons</p>
               <p class="hint" data-testid="cohort-computed">
-                computed {fmtTime(latest.computed_ms)} as of {latest.as_of} · <span class="good">+{num(latest.entered)}</span> <span class="bad">−{num(latest.exited)}</span>
+                computed {fmtTime(latest.computed_ms, cohort.time_zone)} as of {latest.as_of} · <span class="good">+{num(latest.entered)}</span> <span class="bad">−{num(latest.exited)}</span>
               </p>
             </>
           ) : (
@@ -166,7 +166,7 @@ export function CohortPage({ name, edit }) {
           </details>
         </section>
       </div>
-      <History history={history} />
+      <History history={history} timeZone={cohort.time_zone} />
       <Members name={name} latest={latest} />
       <Changes name={name} latest={latest} />
       <Syncs name={name} latest={latest} version={version} onRan={() => setVersion((v) => v + 1)} />

@@ -429,8 +429,21 @@ export function errorPath(message, wrapped) {
 
 const pad = (n) => String(n).padStart(2, "0");
 
-export function fmtTime(ms) {
+/** `YYYY-MM-DD HH:MM` in `timeZone` (a cohort's, so it reads with its `as_of`), else the browser's. */
+export function fmtTime(ms, timeZone) {
   if (!ms) return "–";
+  if (timeZone) {
+    try {
+      const parts = Object.fromEntries(
+        new Intl.DateTimeFormat("en-US", { timeZone, hourCycle: "h23", year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit" })
+          .formatToParts(new Date(ms))
+          .map((p) => [p.type, p.value]),
+      );
+      return `${parts.year}-${parts.month}-${parts.day} ${parts.hour}:${parts.minute}`;
+    } catch {
+      // an unknown zone: the browser's below
+    }
+  }
   const d = new Date(ms);
   return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ${pad(d.getHours())}:${pad(d.getMinutes())}`;
 }

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { cleanDefinition, editable, measureOf, missing, newCondition, periodStart, summarize } from "./model.js";
+import { cleanDefinition, editable, fmtTime, measureOf, missing, newCondition, periodStart, summarize } from "./model.js";
 
 const ev = (event_type, where) => (where ? { event_type, where } : { event_type });
 
@@ -129,4 +129,12 @@ test("a lifecycle condition's day snaps to the first day of its week or month", 
   assert.equal(periodStart("2026-11-30", "week"), "2026-11-30", "a Monday is its own week's start");
   assert.equal(periodStart("2026-12-06", "week", "sunday"), "2026-12-06");
   assert.equal(periodStart("", "week"), "", "an empty date stays empty, for the builder to ask for");
+});
+
+test("computation times read in the cohort's zone, beside its as-of day", () => {
+  const ms = Date.UTC(2026, 11, 5, 16, 13); // 16:13 UTC is the 6th, 01:13 in Seoul
+  assert.equal(fmtTime(ms, "Asia/Seoul"), "2026-12-06 01:13");
+  assert.equal(fmtTime(ms, "UTC"), "2026-12-05 16:13");
+  assert.match(fmtTime(ms, "Not/AZone"), /^\d{4}-\d{2}-\d{2} \d{2}:\d{2}$/, "an unknown zone falls back to the browser's");
+  assert.equal(fmtTime(0, "UTC"), "–");
 });
