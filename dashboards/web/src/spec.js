@@ -13,7 +13,9 @@ export const ANALYSES = [
 export function defaultSpec(analysis, catalog) {
   const base = { version: 1, analysis, date_range: { last_days: 30 }, time_zone: catalog.timeZone || "UTC" };
   if (catalog.project) base.project = catalog.project;
-  const top = catalog.events[0]?.name ?? "_all";
+  // Paths start at the busiest event a person chose to do: not a session marker or an SDK's own.
+  const automatic = (name) => /^(session_|\$|\[Amplitude\])/.test(name);
+  const top = catalog.events.find((e) => !automatic(e.name))?.name ?? catalog.events[0]?.name ?? "_all";
   switch (analysis) {
     case "funnel":
       return { ...base, steps: [{ event_type: "" }, { event_type: "" }], conversion_window: { value: 1, unit: "day" } };

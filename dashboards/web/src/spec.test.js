@@ -100,3 +100,9 @@ test("a date range's days stay in order: the day moved past the other takes it a
   assert.deepEqual(ordered("2026-12-10", "2026-12-05", "to"), { from: "2026-12-05", to: "2026-12-05" });
   assert.deepEqual(ordered("", "2026-12-05", "from"), { from: "", to: "2026-12-05" }, "a cleared day is left for the form to ask for");
 });
+
+test("a new paths chart starts at the busiest event a person chose, not a session marker", () => {
+  const busy = { events: [{ name: "session_end" }, { name: "$identify" }, { name: "[Amplitude] Page Viewed" }, { name: "Service Viewed" }], project: null, timeZone: "UTC" };
+  assert.equal(defaultSpec("paths", busy).anchor.event_type, "Service Viewed");
+  assert.equal(defaultSpec("paths", { events: [{ name: "session_start" }] }).anchor.event_type, "session_start", "unless there is nothing else");
+});

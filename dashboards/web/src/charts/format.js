@@ -16,10 +16,11 @@ export function duration(ms) {
   if (ms === null || ms === undefined) return "–";
   if (ms === 0) return "0";
   const s = ms / 1000;
-  if (s < 60) return `${s.toFixed(s < 10 ? 1 : 0)} s`;
-  if (s < 3600) return `${(s / 60).toFixed(1)} min`;
-  if (s < 86400) return `${(s / 3600).toFixed(1)} h`;
-  return `${(s / 86400).toFixed(1)} d`;
+  const trim = (text) => text.replace(/\.0$/, ""); // "1 s", "10 min", but "1.5 h"
+  if (s < 60) return `${trim(s.toFixed(s < 10 ? 1 : 0))} s`;
+  if (s < 3600) return `${trim((s / 60).toFixed(1))} min`;
+  if (s < 86400) return `${trim((s / 3600).toFixed(1))} h`;
+  return `${trim((s / 86400).toFixed(1))} d`;
 }
 
 /** A group's label: its values joined, "(none)" for a missing one, "(other)" for the rest. */

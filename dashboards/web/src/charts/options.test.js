@@ -122,3 +122,8 @@ test("a funnel by group draws every group the server listed, (other) included, a
   const plain = chartOption({ ...funnel, over_time: overTime(100, 10) }, "conversion_over_time", { width: 800 });
   assert.deepEqual(plain.series.map((s) => s.name), ["Conversion to the last step"]);
 });
+
+test("durations read without a trailing .0", async () => {
+  const { duration } = await import("./format.js");
+  assert.deepEqual([0, 1000, 1500, 10_000, 60_000, 90_000, 3_600_000, 86_400_000 * 7].map(duration), ["0", "1 s", "1.5 s", "10 s", "1 min", "1.5 min", "1 h", "7 d"]);
+});

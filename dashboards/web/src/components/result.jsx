@@ -6,7 +6,7 @@ import { api, post } from "../api.js";
 import { oneReturn } from "../spec.js";
 import { EChart } from "../charts/echart.jsx";
 import { chartOption, clickedPoint, flatten, viewsOf } from "../charts/options.js";
-import { num, pct } from "../charts/format.js";
+import { duration, num, pct } from "../charts/format.js";
 import { parseCsv } from "../charts/csv.js";
 import { canEdit, useSession } from "../session.js";
 import { refreshCatalog } from "../catalog.js";
@@ -65,14 +65,23 @@ async function downloadCsv(spec, name) {
 }
 
 const NUMBER = /^-?\d+(\.\d+)?(e-?\d+)?$/;
-const shown = new Intl.NumberFormat("en", { maximumFractionDigits: 4, useGrouping: false });
+const shown = new Intl.NumberFormat("en", { maximumFractionDigits: 4 });
+/** Columns holding a fraction of 1 (a share, a conversion, a rate): shown as percentages. */
+const FRACTION = /(^|[_ ])(share|conversion|rate)([_ ]|$)/i;
 
-/** A CSV cell: numbers right-aligned, long fractions cut to 4 digits (the CSV keeps them all). */
-function Cell({ text }) {
+/**
+ * A CSV cell: numbers right-aligned with thousands separators, fractions of 1 in a share or
+ * conversion column as percentages, long fractions cut to 4 digits; the exact text (what the CSV
+ * holds) is the cell's title. A column whose name ends in `_ms`, `year` or `id` is left as is.
+ */
+function Cell({ text, column = "" }) {
   if (!NUMBER.test(text)) return <td>{text}</td>;
+  const n = Number(text);
+  const raw = /(_ms|year|id)$/i.test(column);
+  const value = raw ? text : FRACTION.test(column) && n >= 0 && n <= 1 ? pct(n) : shown.format(n);
   return (
     <td class="n" title={text}>
-      {text.includes(".") || text.includes("e") ? shown.format(Number(text)) : text}
+      {value}
     </td>
   );
 }
@@ -97,7 +106,7 @@ function CsvTable({ spec }) {
         </thead>
         <tbody>
           {rows.slice(0, 2000).map((r) => (
-            <tr>{r.map((c) => <Cell text={c} />)}</tr>
+            <tr>{r.map((c, i) => <Cell text={c} column={head[i]} />)}</tr>
           ))}
         </tbody>
       </table>
@@ -122,6 +131,30 @@ function FunnelSummary({ result }) {
         );
       })}
     </ol>
+  );
+}
+
+/** Time to convert in words: the median and average, and each step's average from the one before. */
+function TimeToConvertSummary({ result }) {
+  const parts = flatten(result).filter(({ result: r }) => r.time_to_convert);
+  return (
+    <div class="ttc-summary" data-testid="ttc-summary">
+      {parts.map(({ label, result: r }) => {
+        const t = r.time_to_convert;
+        return (
+          <p>
+            {label && <strong>{label}: </strong>}
+            {num(t.persons)} persons went from step {t.from_step} to step {t.to_step}: median <strong data-testid="ttc-median">{duration(t.median_ms)}</strong>, average{" "}
+            {duration(t.average_ms)}.
+            {t.steps?.length > 0 && (
+              <span class="hint">
+                {" "}From the step before, on average: {t.steps.map((s) => `step ${s.step} ${duration(s.average_ms)}`).join(" · ")}.
+              </span>
+            )}
+          </p>
+        );
+      })}
+    </div>
   );
 }
 
@@ -326,6 +359,7 @@ export function Result({ spec, chartId, view, onView, compact = false, name, hei
           {chosen === "retention_table" && <RetentionTable result={result} onCell={onRetentionCell} returns={spec.return_events} />}
           {option && <EChart option={option} onClick={onClick} height={height} testid={`chart-${chosen}`} />}
           {result.analysis === "funnel" && !compact && <FunnelSummary result={result} />}
+          {chosen === "time_to_convert" && !compact && <TimeToConvertSummary result={result} />}
           {editable && (chosen === "funnel_bars" || chosen === "lifecycle_bars") && result.analysis !== "segments" && (
             <p class="hint">Click a bar to save its persons as a cohort.</p>
           )}
