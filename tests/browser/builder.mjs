@@ -2,7 +2,8 @@
 // `sluice` with the demo data: each control must write the spec field the query API documents
 // (read back from the URL, which reproduces the chart), keep it through other edits, refuse the
 // combinations the API refuses, and the page must show the API's numbers or its error message. A
-// cell of a second return event's retention table saves that cell's persons as a cohort.
+// cell of a second return event's retention table saves that cell's persons as a cohort. The
+// saved-charts list names each chart's dashboards and deletes one that is on none.
 //
 // Usage: node builder.mjs [--url URL] [--admin NAME] [--admin-password PW] [--artifacts DIR]
 // (or the SLUICE_* variables). Exits 1 on a failure.
@@ -172,5 +173,21 @@ await run(args.artifacts, async ({ browser, watch, shot }) => {
   assert.ok(body.groups.length <= 3, "two groups and the other one");
   await page.locator(".group-by .chip button.icon").first().click();
   await specWhere("no group-by, no limit", (s) => !s.group_by?.length && s.group_limit === undefined);
+
+  say("saved charts: listed with their dashboards; one on no dashboard is deleted from the list");
+  const posted = await page.request.post(`${BASE}/api/v1/charts`, { data: { name: `loose-${Date.now().toString(36)}`, spec: spec() } });
+  assert.equal(posted.status(), 201, await posted.text());
+  const loose = await posted.json();
+  await page.goto(`${BASE}/#/boards`);
+  const listed = page.locator(`[data-testid=chart-row-${loose.id}]`);
+  await listed.waitFor();
+  assert.match(await listed.textContent(), /none/, "the list says the chart is on no dashboard");
+  const onBoard = (await (await page.request.get(`${BASE}/api/v1/boards`)).json()).boards.find((b) => b.charts.length)?.charts[0].chart_id;
+  assert.ok(onBoard, "the demo has a dashboard with a chart");
+  assert.ok(await page.locator(`[data-testid=chart-delete-${onBoard}]`).isDisabled(), "a chart on a dashboard cannot be deleted from the list");
+  page.once("dialog", (d) => d.accept());
+  await page.click(`[data-testid=chart-delete-${loose.id}]`);
+  await waitFor("the deleted chart to leave the list", async () => (await listed.count()) === 0 || undefined);
+  assert.equal((await page.request.get(`${BASE}/api/v1/charts/${loose.id}`)).status(), 404, "the chart is gone");
   await context.close();
 });

@@ -7,6 +7,70 @@ import { Result } from "../components/result.jsx";
 import { navigate } from "../router.js";
 import { canEdit, useSession } from "../session.js";
 
+const fmtDay = (ms) => new Date(ms).toISOString().slice(0, 10);
+
+/**
+ * Every saved chart, with the boards that show it, so a chart taken off its last board is still
+ * found; editors delete one here (the API refuses while a board shows it, and says which).
+ */
+function ChartList({ boards, editable }) {
+  const [charts, setCharts] = useState(null);
+  const [error, setError] = useState(null);
+  const load = () => get("/charts").then((c) => setCharts(c.charts), (e) => setError(e.message));
+  useEffect(() => {
+    load();
+  }, []);
+  if (!charts) return error ? <p class="error" role="alert">{error}</p> : null;
+  const shownOn = (id) => boards.filter((b) => b.charts.some((t) => t.chart_id === id));
+  const remove = async (chart) => {
+    if (!confirm(`Delete the chart "${chart.name}"?`)) return;
+    setError(null);
+    try {
+      await del(`/charts/${chart.id}`);
+      await load();
+    } catch (e) {
+      setError(e.message);
+    }
+  };
+  const sorted = [...charts].sort((a, b) => b.updated_ms - a.updated_ms);
+  return (
+    <section class="chart-list">
+      <h2>Saved charts</h2>
+      {error && <p class="error" role="alert" data-testid="chart-list-error">{error}</p>}
+      {sorted.length ? (
+        <div class="table-scroll">
+          <table class="data" data-testid="chart-list">
+            <thead><tr><th>chart</th><th>analysis</th><th>owner</th><th>changed</th><th>on dashboards</th>{editable && <th />}</tr></thead>
+            <tbody>
+              {sorted.map((c) => {
+                const on = shownOn(c.id);
+                return (
+                  <tr data-testid={`chart-row-${c.id}`}>
+                    <td><a href={`#/charts/${c.id}`}>{c.name}</a></td>
+                    <td>{c.spec?.analysis}</td>
+                    <td>{c.owner ?? "–"}</td>
+                    <td>{fmtDay(c.updated_ms)}</td>
+                    <td>{on.length ? on.map((b, i) => <>{i > 0 && ", "}<a href={`#/boards/${b.id}`}>{b.name}</a></>) : <span class="hint">none</span>}</td>
+                    {editable && (
+                      <td>
+                        <button type="button" class="link danger" data-testid={`chart-delete-${c.id}`} disabled={on.length > 0} title={on.length ? "Take it off its dashboards first" : "Delete this chart"} onClick={() => remove(c)}>
+                          Delete
+                        </button>
+                      </td>
+                    )}
+                  </tr>
+                );
+              })}
+            </tbody>
+          </table>
+        </div>
+      ) : (
+        <p class="hint">No saved charts yet: build one under “New chart” and save it.</p>
+      )}
+    </section>
+  );
+}
+
 function BoardList() {
   const me = useSession();
   const [boards, setBoards] = useState(null);
@@ -51,6 +115,7 @@ function BoardList() {
           {createError && <p class="error" role="alert" data-testid="board-create-error">{createError}</p>}
         </form>
       )}
+      <ChartList boards={boards} editable={canEdit(me)} />
     </div>
   );
 }
@@ -218,7 +283,12 @@ function Board({ id, params }) {
             chart={charts[tile.chart_id]}
             range={range}
             editable={editable}
-            onRemove={() => save({ charts: board.charts.filter((t) => t.chart_id !== tile.chart_id) })}
+            onRemove={() => {
+              const name = charts[tile.chart_id]?.name ?? "this chart";
+              if (confirm(`Take "${name}" off this dashboard? The chart stays saved (Dashboards → Saved charts).`)) {
+                save({ charts: board.charts.filter((t) => t.chart_id !== tile.chart_id) });
+              }
+            }}
             onMove={(step) => {
               const j = i + step;
               if (j < 0 || j >= board.charts.length) return;
