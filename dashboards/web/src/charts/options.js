@@ -335,7 +335,10 @@ function lifecycleOption(result) {
       series.push({
         name: multi ? `${label} · ${state}` : state,
         type: "bar",
-        stack: `${i}-${state === "dormant" ? "down" : "up"}`,
+        // One stack per part: ECharts stacks positive and negative values apart ("samesign"),
+        // so dormant hangs below the same bar as new, current and resurrected.
+        stack: String(i),
+        stackStrategy: "samesign",
         itemStyle: { color: LIFECYCLE_COLORS[state], opacity: 1 - i * 0.3 },
         data: r.points.map((p) => (state === "dormant" ? -p.dormant : p[state])),
       });
@@ -375,26 +378,47 @@ function stickinessOption(result) {
   };
 }
 
-function sankeyOption(result) {
+/**
+ * Paths as a Sankey, labels fitted to the chart's width: each level's labels are cut to the room
+ * between its nodes and the next level's (the last level's sit to the left of its nodes, sharing
+ * that room with the level before), and nodes too thin for a label have none (the tooltip names
+ * every node).
+ */
+export function sankeyOption(result, width = 800) {
   const { result: r } = flatten(result)[0];
   const id = (level, event) => `${level + 1}. ${event}`;
+  const levels = Math.max(1, ...r.nodes.map((n) => n.level + 1));
+  const margin = 8;
+  const nodeWidth = 14;
+  const room = Math.max(40, (width - 2 * margin) / Math.max(1, levels - 1) - nodeWidth - 10);
+  // The last level's labels sit left of its nodes, sharing the gap before it with the level
+  // before's; nodes too thin to hold a label (under 2.5 % of the first level) get none.
+  const first = r.nodes.filter((n) => n.level === 0).reduce((a, n) => a + n.persons, 0);
+  const nodeLabel = (n) => {
+    if (n.persons < first * 0.025) return { show: false };
+    if (levels > 1 && n.level === levels - 1) return { position: "left", width: levels > 2 ? room / 2 : room };
+    if (levels > 2 && n.level === levels - 2) return { width: room / 2 };
+    return undefined;
+  };
   return {
     tooltip: { trigger: "item", confine: true },
     series: [
       {
         type: "sankey",
-        left: 8,
-        right: 160,
+        left: margin,
+        right: margin,
+        nodeWidth,
+        nodeGap: 10,
         nodeAlign: "left",
         emphasis: { focus: "adjacency" },
-        data: r.nodes.map((n) => ({ name: id(n.level, n.event_type), value: n.persons })),
+        data: r.nodes.map((n) => ({ name: id(n.level, n.event_type), value: n.persons, label: nodeLabel(n) })),
         links: r.links.map((l) => ({
           source: id(l.level, l.source),
           target: id(l.level + 1, l.target),
           value: l.persons,
         })),
         lineStyle: { color: "gradient", opacity: 0.35 },
-        label: { fontSize: 11 },
+        label: { fontSize: 11, width: room, overflow: "truncate" },
       },
     ],
   };
@@ -422,7 +446,7 @@ export function chartOption(result, view, { width = 800, spec } = {}) {
     case "stickiness":
       return stickinessOption(result);
     case "sankey":
-      return sankeyOption(result);
+      return sankeyOption(result, width);
     default:
       return null;
   }

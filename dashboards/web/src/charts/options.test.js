@@ -127,3 +127,26 @@ test("durations read without a trailing .0", async () => {
   const { duration } = await import("./format.js");
   assert.deepEqual([0, 1000, 1500, 10_000, 60_000, 90_000, 3_600_000, 86_400_000 * 7].map(duration), ["0", "1 s", "1.5 s", "10 s", "1 min", "1.5 min", "1 h", "7 d"]);
 });
+
+test("a Sankey's labels fit between its levels, the last level's on the left of its nodes", () => {
+  const paths = {
+    analysis: "paths",
+    nodes: [
+      { level: 0, event_type: "A", persons: 10 },
+      { level: 1, event_type: "B", persons: 6 },
+      { level: 2, event_type: "A very long event name that would run off the chart", persons: 3 },
+      { level: 2, event_type: "Rare", persons: 0.2 },
+    ],
+    links: [{ level: 0, source: "A", target: "B", persons: 6 }, { level: 1, source: "B", target: "A very long event name that would run off the chart", persons: 3 }],
+  };
+  const wide = chartOption(paths, "sankey", { width: 800 }).series[0];
+  const phone = chartOption(paths, "sankey", { width: 360 }).series[0];
+  assert.ok(phone.label.width < wide.label.width, "narrower room on a phone");
+  assert.equal(phone.label.overflow, "truncate");
+  assert.equal(wide.data[2].label.position, "left", "the last level's label stays inside the chart");
+  assert.equal(wide.data[2].label.width, wide.label.width / 2, "sharing the last gap with the level before's");
+  assert.equal(wide.data[1].label.width, wide.label.width / 2);
+  assert.equal(wide.data[0].label, undefined);
+  assert.equal(wide.right, 8, "no wide blank margin on the right");
+  assert.equal(wide.data[3].label.show, false, "a node too thin for a label has none");
+});
