@@ -35,10 +35,13 @@ export function viewsOf(result) {
   switch (inner.analysis) {
     case "segmentation": {
       const frequency = inner.series.filter((s) => s.frequency);
-      // Frequency series alone: their histogram first, as Amplitude shows the frequency measure.
-      if (frequency.length && frequency.length === inner.series.length && !inner.formulas?.length) views.push(["frequency", "Frequency"]);
+      // Frequency series alone open on their buckets per point, as Amplitude shows the frequency
+      // measure (a stack per point, a band per bucket); the summed histogram is one more view.
+      const FREQUENCY = [["frequency_time", "Frequency"], ["frequency", "Histogram"]];
+      const alone = frequency.length && frequency.length === inner.series.length && !inner.formulas?.length;
+      if (alone) views.push(...FREQUENCY);
       views.push(["line", "Line"], ["bar", "Bar"]);
-      if (frequency.length && views[0][0] !== "frequency") views.push(["frequency", "Frequency"]);
+      if (frequency.length && !alone) views.push(...FREQUENCY);
       break;
     }
     case "funnel":
@@ -102,9 +105,44 @@ function segmentationOption(result, kind) {
 }
 
 /**
+ * The frequency measure as Amplitude draws it: at each point, the persons in each bucket (how
+ * many times they did the event in that point), stacked, one stack per frequency series.
+ */
+export function frequencyOverTimeOption(result) {
+  const items = flatten(result);
+  const points = items[0].result.points;
+  const series = [];
+  const many = items.length > 1 || items[0].result.series.filter((s) => s.frequency).length > 1;
+  for (const { label, result: r } of items) {
+    r.series.forEach((s, i) => {
+      if (!s.frequency) return;
+      const name = label ? `${label} · ${seriesName(s, i)}` : seriesName(s, i);
+      s.frequency.forEach((b, k) => {
+        series.push({
+          name: many ? `${name} · ${b.label}` : `${b.label} time${b.label === "1" ? "" : "s"}`,
+          type: "bar",
+          stack: name,
+          itemStyle: { color: PALETTE[k % PALETTE.length] },
+          data: b.persons,
+        });
+      });
+    });
+  }
+  const interval = items[0]?.result.interval ?? "day";
+  return {
+    tooltip: tooltipAxis,
+    legend: legend(series.length),
+    grid,
+    xAxis: { type: "category", data: points },
+    yAxis: { type: "value", name: `persons, by times in the ${interval}`, nameLocation: "middle", nameGap: 44 },
+    series: series.slice(0, 60),
+  };
+}
+
+/**
  * The frequency measure's histogram: per bucket, the persons who did the event that many times
- * in a point, summed over the points (Amplitude's frequency chart: the interval's distribution,
- * aggregated over the date range), one bar series per frequency series (and segment or group).
+ * in a point, summed over the points (a person counts once in each point they did it: the axis
+ * says so), one bar series per frequency series (and segment or group).
  */
 export function frequencyOption(result) {
   const items = flatten(result);
@@ -439,6 +477,8 @@ export function chartOption(result, view, { width = 800, spec } = {}) {
       return timeToConvertOption(result);
     case "frequency":
       return frequencyOption(result);
+    case "frequency_time":
+      return frequencyOverTimeOption(result);
     case "retention_curve":
       return retentionCurveOption(result, spec);
     case "lifecycle_bars":

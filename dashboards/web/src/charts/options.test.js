@@ -65,7 +65,7 @@ test("paths become a Sankey whose links join nodes of consecutive steps", () => 
   for (const link of sankey.links) assert.ok(names.has(link.source) && names.has(link.target), JSON.stringify(link));
 });
 
-test("frequency: a histogram of persons per bucket, summed over the points", () => {
+test("frequency: persons per bucket at each point, and a histogram summed over the points", () => {
   const seg = {
     analysis: "segmentation",
     interval: "week",
@@ -79,12 +79,16 @@ test("frequency: a histogram of persons per bucket, summed over the points", () 
       },
     ],
   };
-  assert.deepEqual(viewsOf(seg).map(([key]) => key), ["frequency", "line", "bar", "table"], "a frequency series alone opens on its histogram");
+  assert.deepEqual(viewsOf(seg).map(([key]) => key), ["frequency_time", "frequency", "line", "bar", "table"], "a frequency series alone opens on its buckets per point");
+  const perPoint = chartOption(seg, "frequency_time");
+  assert.deepEqual(perPoint.xAxis.data, ["w1", "w2"]);
+  assert.deepEqual(perPoint.series.map((x) => [x.name, x.data]), [["1 time", [2, 3]], ["2-3 times", [1, 0]], ["4+ times", [0, 1]]], "a band per bucket");
+  assert.equal(new Set(perPoint.series.map((x) => x.stack)).size, 1, "stacked per point");
   const option = chartOption(seg, "frequency");
   assert.deepEqual(option.xAxis.data, ["1", "2-3", "4+"]);
   assert.deepEqual(option.series[0].data, [5, 1, 1]);
   const mixed = { ...seg, series: [{ event_type: "_all", measure: "uniques", values: [9, 9] }, ...seg.series] };
-  assert.deepEqual(viewsOf(mixed).map(([key]) => key), ["line", "bar", "frequency", "table"]);
+  assert.deepEqual(viewsOf(mixed).map(([key]) => key), ["line", "bar", "frequency_time", "frequency", "table"]);
 });
 
 test("retention with two return events: the second event's curve beside the first", () => {
