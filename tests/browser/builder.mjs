@@ -126,7 +126,8 @@ await run(args.artifacts, async ({ browser, watch, shot }) => {
   ({ status, body } = await answer());
   assert.equal(status, 400, "a bracket past the periods followed is refused");
   const refusal = await waitFor("the refusal on the page", pageError);
-  assert.equal(refusal, body.error, "the page shows the API's message");
+  assert.ok(refusal.endsWith(body.error), `the page shows the API's message: ${refusal}`);
+  assert.match(refusal, /^Bracket 3 — /, "led by the place in the form's own numbering");
   await fill("periods", "8");
   ({ status, body } = await answer());
   assert.equal(status, 200, JSON.stringify(body));

@@ -207,3 +207,40 @@ export function ordered(from, to, moved) {
   if (!from || !to || from <= to) return { from, to };
   return moved === "from" ? { from, to: from } : { from: to, to };
 }
+
+/** How the UI names a spec list's i-th item (the API's paths count from 0, the forms from 1). */
+const PLACE_NAMES = {
+  steps: (i) => `step ${i + 1}`,
+  events: (i) => `series ${String.fromCharCode(65 + i)}`,
+  exclusions: (i) => `exclusion ${i + 1}`,
+  where: (i) => `filter ${i + 1}`,
+  group_by: (i) => `group-by ${i + 1}`,
+  segments: (i) => `segment ${i + 1}`,
+  return_events: (i) => `return event ${i + 1}`,
+  formulas: (i) => `formula ${i + 1}`,
+  hold_constant: (i) => `held property ${i + 1}`,
+  brackets: (i) => `bracket ${i + 1}`,
+  frequency_buckets: (i) => `bucket ${i + 1}`,
+};
+
+/**
+ * An API error about a spec, led by the place it names as the form numbers it ("Step 1, filter
+ * 1 — steps[0].where[0]: …"); the API's own words follow unchanged. Other messages as they are.
+ */
+export function explainError(message) {
+  const m = /^(?:invalid query spec: )?([a-z_]+(?:\[\d+\])?(?:\.[a-z_]+(?:\[\d+\])?)*)[:\s]/.exec(message ?? "");
+  if (!m) return message;
+  const parts = [...m[1].matchAll(/([a-z_]+)\[(\d+)\]/g)].filter(([, key]) => PLACE_NAMES[key]).map(([, key, i]) => PLACE_NAMES[key](Number(i)));
+  if (!parts.length) return message;
+  const place = parts.join(", ");
+  return `${place[0].toUpperCase()}${place.slice(1)} — ${message}`;
+}
+
+/** Today's date (`YYYY-MM-DD`) in `timeZone` (an IANA name), else in the browser's zone. */
+export function todayIn(timeZone, now = new Date()) {
+  try {
+    return new Intl.DateTimeFormat("en-CA", { timeZone: timeZone || undefined, year: "numeric", month: "2-digit", day: "2-digit" }).format(now);
+  } catch {
+    return new Intl.DateTimeFormat("en-CA", { year: "numeric", month: "2-digit", day: "2-digit" }).format(now);
+  }
+}

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { cleanSpec, defaultSpec, describeSpec, formatMs, missing, oneReturn, ordered, parseDurations, parseNumbers, removeStep, strictConflicts } from "./spec.js";
+import { cleanSpec, defaultSpec, describeSpec, explainError, formatMs, missing, oneReturn, ordered, parseDurations, parseNumbers, removeStep, strictConflicts, todayIn } from "./spec.js";
 
 const catalog = { events: [{ name: "Service Viewed" }], project: "marketplace", timeZone: "Asia/Seoul" };
 
@@ -105,4 +105,20 @@ test("a new paths chart starts at the busiest event a person chose, not a sessio
   const busy = { events: [{ name: "session_end" }, { name: "$identify" }, { name: "[Amplitude] Page Viewed" }, { name: "Service Viewed" }], project: null, timeZone: "UTC" };
   assert.equal(defaultSpec("paths", busy).anchor.event_type, "Service Viewed");
   assert.equal(defaultSpec("paths", { events: [{ name: "session_start" }] }).anchor.event_type, "session_start", "unless there is nothing else");
+});
+
+test("an API error names its place as the form numbers it, the API's words kept", () => {
+  const api = 'invalid query spec: steps[0].where[0]: "greater": "abc" is not a number';
+  assert.equal(explainError(api), `Step 1, filter 1 — ${api}`);
+  assert.equal(explainError("invalid query spec: events[1].property: needed"), "Series B — invalid query spec: events[1].property: needed");
+  assert.equal(explainError("date_range: from (2026-12-10) is after to (2026-12-05)"), "date_range: from (2026-12-10) is after to (2026-12-05)", "no list item: as it is");
+  assert.equal(explainError('invalid query spec: invalid type: string "a", expected u64'), 'invalid query spec: invalid type: string "a", expected u64');
+  assert.equal(explainError(null), null);
+});
+
+test("today is the day in the chart's zone: 16:00 UTC on the 5th is the 6th in Seoul", () => {
+  const at = new Date(Date.UTC(2026, 11, 5, 16, 0));
+  assert.equal(todayIn("Asia/Seoul", at), "2026-12-06");
+  assert.equal(todayIn("UTC", at), "2026-12-05");
+  assert.match(todayIn("Not/AZone", at), /^\d{4}-\d{2}-\d{2}$/, "an unknown zone falls back to the browser's");
 });

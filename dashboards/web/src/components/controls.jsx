@@ -1,17 +1,17 @@
 // The builder's shared controls, each editing one part of a query spec: the date range, the
 // interval, conditions (`where`), group-by and compared segments.
 import { Picker, keyRef, propertyOptions, refKey } from "./picker.jsx";
-import { ordered } from "../spec.js";
+import { ordered, todayIn } from "../spec.js";
 
 const PRESETS = [7, 14, 30, 60, 90, 180, 365];
 
 /**
  * `{"last_days": N}` or `{"from", "to"}`; with `none` (its label), also null: no range of its
- * own. Dates stay in order: moving one past the other moves both.
+ * own. Dates stay in order: moving one past the other moves both. `timeZone` says which day is today.
  */
-export function DateRange({ value, onChange, testid = "date-range", none = null }) {
+export function DateRange({ value, onChange, testid = "date-range", none = null, timeZone }) {
   const custom = value && value.from !== undefined;
-  const today = new Date().toISOString().slice(0, 10);
+  const today = todayIn(timeZone); // "between" starts on today in the chart's zone
   const shown = custom ? "custom" : value ? String(value.last_days ?? 30) : "";
   return (
     <span class="date-range">

@@ -3,7 +3,7 @@
 // CSV download. Clicks on a chart point can make a cohort (editors).
 import { useEffect, useMemo, useRef, useState } from "preact/hooks";
 import { api, post } from "../api.js";
-import { oneReturn } from "../spec.js";
+import { explainError, oneReturn } from "../spec.js";
 import { EChart } from "../charts/echart.jsx";
 import { chartOption, clickedPoint, flatten, viewsOf } from "../charts/options.js";
 import { duration, num, pct } from "../charts/format.js";
@@ -340,7 +340,7 @@ export function Result({ spec, chartId, view, onView, compact = false, name, hei
     // `data-answered`: the spec whose answer (or error) is shown, so a reader knows it is current.
     <div class={`result ${compact ? "compact" : ""}`} data-testid="result" data-answered={query.answered ?? ""}>
       {query.running && <Progress elapsed={query.elapsed} cancel={query.cancel} />}
-      {query.error && <p class="error" role="alert" data-testid="query-error">{query.error}</p>}
+      {query.error && <p class="error" role="alert" data-testid="query-error">{explainError(query.error)}</p>}
       {result && (
         <>
           <div class="toolbar">

@@ -67,7 +67,9 @@ function Properties({ plan, q }) {
 }
 
 export function TaxonomyPage({ route }) {
-  const days = Number(route.params.get("days")) || 30;
+  // A window from the link: whole days from 1 to 366 (the API's bounds), else the default 30.
+  const asked = Number(route.params.get("days"));
+  const days = Number.isInteger(asked) && asked >= 1 && asked <= 366 ? asked : 30;
   const openName = route.parts[1] ? decodeURIComponent(route.parts[1]) : null;
   const urlQ = route.params.get("q") ?? "";
   const [q, setQ] = useState(urlQ);
@@ -109,7 +111,7 @@ export function TaxonomyPage({ route }) {
         </div>
       </div>
       <p class="hint intro">
-        Every event type the tracking plan declares and every one the data holds{plan?.project ? <> for project <code>{plan.project.name}</code> (days in {timeZone})</> : ""}.
+        Every event type the tracking plan declares and every one the data holds{plan?.project ? <> for project <code>{plan.project.name}</code> (volumes by UTC day, as the data is stored; times in {timeZone})</> : ""}.
         Open an event to see its properties; anything the plan did not expect is flagged below.
       </p>
       {error && <p class="error" role="alert" data-testid="taxonomy-error">{error}</p>}

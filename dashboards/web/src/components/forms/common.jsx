@@ -35,7 +35,7 @@ export function Common({ spec, set, catalog, intervals = INTERVALS, groupBy = tr
       {children}
       <fieldset>
         <legend>When</legend>
-        <DateRange value={spec.date_range} onChange={(v) => set({ date_range: v })} />
+        <DateRange value={spec.date_range} timeZone={spec.time_zone} onChange={(v) => set({ date_range: v })} />
         {intervals && (
           <Select testid="interval" value={spec.interval ?? intervals[0][0]} options={intervals} onChange={(v) => set({ interval: v })} />
         )}

@@ -7,7 +7,7 @@
 // and JSON) and kept as it is.
 import { NUMERIC, OPS, Select, WhereList, parseValues } from "../../components/controls.jsx";
 import { Picker, eventOptions } from "../../components/picker.jsx";
-import { ordered } from "../../spec.js";
+import { ordered, todayIn } from "../../spec.js";
 import {
   COUNT_OPS, FUNNEL_ORDERS, INTERVALS, LIFECYCLE_STATES, MEASURES, RELATIVE_OPS, RFM_SEGMENTS, WEEK_STARTS, WINDOW_UNITS,
   editable, measureOf, newCondition, periodStart, summarize,
@@ -23,7 +23,7 @@ const RANGE_KINDS = [
 /** A range `R`: last N days, between two dates, since a day, within N days of first use. */
 export function RangeEditor({ value = { last_days: 30 }, onChange, testid, firstUse = true }) {
   const kind = value.from !== undefined ? "between" : value.since !== undefined ? "since" : value.within_days_of_first_use !== undefined ? "first_use" : "last_days";
-  const today = new Date().toISOString().slice(0, 10);
+  const today = todayIn(); // the browser's day; the cohort's zone cuts the range
   const change = (k) => {
     if (k === "between") onChange({ from: today, to: today });
     else if (k === "since") onChange({ since: today });

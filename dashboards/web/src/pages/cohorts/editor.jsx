@@ -6,6 +6,7 @@ import { post, put } from "../../api.js";
 import { refreshCatalog, useCatalog } from "../../catalog.js";
 import { num, pct } from "../../charts/format.js";
 import { useSession } from "../../session.js";
+import { todayIn } from "../../spec.js";
 import { Node } from "./conditions.jsx";
 import { NAME_RE, NAME_RULE, claimPath, cleanDefinition, editable, emptyDefinition, errorPath, fromRoot, missing, summarize, toRoot } from "./model.js";
 
@@ -204,7 +205,7 @@ export function CohortEditor({ cohort, cohorts, onSaved, onCancel }) {
         <button type="button" data-testid="cohort-preview" onClick={runPreview} disabled={preview.busy}>Preview size</button>
         <label class="as-of" title="Count the cohort as it was at the end of this day (its ranges end then); empty: today">
           as of
-          <input type="date" value={asOf} max={new Date().toISOString().slice(0, 10)} data-testid="cohort-preview-as-of" onChange={(e) => setAsOf(e.target.value)} />
+          <input type="date" value={asOf} max={todayIn(zone)} data-testid="cohort-preview-as-of" onChange={(e) => setAsOf(e.target.value)} />
         </label>
         <button type="button" class="primary" data-testid="cohort-save" disabled={saving} onClick={save}>{saving ? "Saving…" : "Save cohort"}</button>
         <button type="button" class="link" onClick={onCancel}>Cancel</button>

@@ -1,7 +1,7 @@
 // Cohort definitions as the pages handle them (docs/query-api.md, "Cohort spec"): which
 // conditions the builder edits, a plain-English summary of any definition, what is still
 // missing before one can run, and the cleaned definition that is sent.
-import { cleanWhere } from "../../spec.js";
+import { cleanWhere, todayIn } from "../../spec.js";
 
 export const NAME_RE = /^[a-z0-9_-]{1,64}$/;
 export const NAME_RULE = "1–64 of a-z 0-9 - _";
@@ -317,7 +317,7 @@ export function newCondition(kind) {
         retention: { start_event: { event_type: "_new" }, return_event: { event_type: "_all" }, started_during: { last_days: 30 }, interval: "day", period: 1, returned: false },
       };
     case "lifecycle": {
-      const today = new Date().toISOString().slice(0, 10);
+      const today = todayIn();
       return { lifecycle: { event: { event_type: "_all" }, state: "dormant", interval: "week", in: periodStart(today, "week") } };
     }
     case "group":
