@@ -62,6 +62,9 @@ export function viewsOf(result) {
     case "paths":
       views.push(["sankey", "Paths"]);
       break;
+    case "rfm":
+      views.push(["rfm_segments", "Segments"]);
+      break;
     default:
       break;
   }
@@ -462,6 +465,38 @@ export function sankeyOption(result, width = 800) {
   };
 }
 
+const RFM_NAMES = {
+  champions: "Champions", new_customers: "New customers", loyal: "Loyal", potential_loyalists: "Potential loyalists",
+  cant_lose_them: "Can't lose them", at_risk: "At risk", about_to_sleep: "About to sleep", hibernating: "Hibernating", lost: "Lost",
+};
+
+/** RFM: buyers per segment (in rule order), each bar labelled with its share; revenue in the tooltip. */
+export function rfmOption(result) {
+  const segments = result.segments ?? [];
+  return {
+    tooltip: {
+      ...tooltipBars,
+      formatter: (items) => {
+        const s = segments[items[0].dataIndex];
+        const mean = (v, unit) => (v === null || v === undefined ? "–" : `${num(Math.round(v * 10) / 10)}${unit}`);
+        return `<b>${RFM_NAMES[s.segment] ?? s.segment}</b><br>${num(s.persons)} buyers (${pct(s.share)})<br>last purchase ${mean(s.recency_days, " days ago")} on average<br>purchases ${mean(s.frequency, "")} · revenue ${num(s.revenue ?? 0)}`;
+      },
+    },
+    grid,
+    xAxis: { type: "category", data: segments.map((s) => RFM_NAMES[s.segment] ?? s.segment), axisLabel: { interval: 0, rotate: 30 } },
+    yAxis: { type: "value", name: "buyers" },
+    series: [
+      {
+        type: "bar",
+        name: "buyers",
+        itemStyle: { color: PALETTE[0] },
+        label: { show: true, position: "top", formatter: (p) => pct(segments[p.dataIndex].share) },
+        data: segments.map((s) => s.persons),
+      },
+    ],
+  };
+}
+
 export function chartOption(result, view, { width = 800, spec } = {}) {
   switch (view) {
     case "line":
@@ -487,6 +522,8 @@ export function chartOption(result, view, { width = 800, spec } = {}) {
       return stickinessOption(result);
     case "sankey":
       return sankeyOption(result, width);
+    case "rfm_segments":
+      return rfmOption(result);
     default:
       return null;
   }

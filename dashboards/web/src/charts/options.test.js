@@ -154,3 +154,21 @@ test("a Sankey's labels fit between its levels, the last level's on the left of 
   assert.equal(wide.right, 8, "no wide blank margin on the right");
   assert.equal(wide.data[3].label.show, false, "a node too thin for a label has none");
 });
+
+test("RFM draws buyers per segment in rule order, each bar labelled with its share", () => {
+  const rfm = {
+    analysis: "rfm",
+    buyers: 4,
+    segments: [
+      { segment: "champions", persons: 1, share: 0.25, recency_days: 4, frequency: 4, monetary: 10, revenue: 10 },
+      { segment: "cant_lose_them", persons: 3, share: 0.75, recency_days: 40, frequency: 2, monetary: 5, revenue: 15 },
+    ],
+    grid: [],
+  };
+  assert.deepEqual(viewsOf(rfm).map(([key]) => key), ["rfm_segments", "table"]);
+  const option = chartOption(rfm, "rfm_segments");
+  assert.deepEqual(option.xAxis.data, ["Champions", "Can't lose them"]);
+  assert.deepEqual(option.series[0].data, [1, 3]);
+  assert.equal(option.series[0].label.formatter({ dataIndex: 1 }), "75.0%");
+  assert.match(option.tooltip.formatter([{ dataIndex: 0 }]), /1 buyers \(25\.0%\)/);
+});

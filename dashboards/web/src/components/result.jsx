@@ -116,15 +116,18 @@ function CsvTable({ spec }) {
 }
 
 /** Each step's persons and conversion, as numbers a reader (and a test) can read exactly. */
-function FunnelSummary({ result }) {
+/** Each step's persons, conversion and drop-off; `label` names a compared segment's (no testids). */
+function FunnelSummary({ result, label }) {
+  const id = (suffix) => (label ? undefined : `funnel-${suffix}`);
   return (
-    <ol class="funnel-summary" data-testid="funnel-summary">
+    <ol class="funnel-summary" data-testid={id("summary")} aria-label={label ?? undefined}>
+      {label && <li class="funnel-summary-label"><strong>{label}</strong></li>}
       {result.steps.map((name, i) => {
         const s = result.overall.steps[i];
         return (
-          <li data-testid={`funnel-step-${i + 1}`}>
+          <li data-testid={id(`step-${i + 1}`)}>
             <span class="step-name">{name}</span>
-            <strong data-testid={`funnel-step-${i + 1}-persons`}>{num(s.persons)}</strong>
+            <strong data-testid={id(`step-${i + 1}-persons`)}>{num(s.persons)}</strong>
             <span>{pct(s.conversion_from_first)} of step 1</span>
             {i > 0 && <span class="drop">−{num(s.drop_off)} dropped ({pct(1 - s.conversion_from_previous)})</span>}
           </li>
@@ -359,6 +362,8 @@ export function Result({ spec, chartId, view, onView, compact = false, name, hei
           {chosen === "retention_table" && <RetentionTable result={result} onCell={onRetentionCell} returns={spec.return_events} />}
           {option && <EChart option={option} onClick={onClick} height={height} testid={`chart-${chosen}`} />}
           {result.analysis === "funnel" && !compact && <FunnelSummary result={result} />}
+          {result.analysis === "segments" && !compact && chosen === "funnel_bars" &&
+            flatten(result).filter((part) => part.result.analysis === "funnel").map((part) => <FunnelSummary result={part.result} label={part.label} />)}
           {chosen === "time_to_convert" && !compact && <TimeToConvertSummary result={result} />}
           {editable && (chosen === "funnel_bars" || chosen === "lifecycle_bars") && result.analysis !== "segments" && (
             <p class="hint">Click a bar to save its persons as a cohort.</p>
