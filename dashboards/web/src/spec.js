@@ -1,5 +1,6 @@
 // Query specs as the builder edits them: a default per analysis, and the spec actually sent
 // (half-filled rows dropped), plus whether it is complete enough to run.
+import { dateTime } from "./charts/format.js";
 
 export const ANALYSES = [
   ["segmentation", "Segmentation"],
@@ -239,8 +240,8 @@ export function explainError(message) {
 /** Today's date (`YYYY-MM-DD`) in `timeZone` (an IANA name), else in the browser's zone. */
 export function todayIn(timeZone, now = new Date()) {
   try {
-    return new Intl.DateTimeFormat("en-CA", { timeZone: timeZone || undefined, year: "numeric", month: "2-digit", day: "2-digit" }).format(now);
+    return dateTime(now.getTime(), timeZone || undefined).slice(0, 10);
   } catch {
-    return new Intl.DateTimeFormat("en-CA", { year: "numeric", month: "2-digit", day: "2-digit" }).format(now);
+    return dateTime(now.getTime()).slice(0, 10); // an unknown zone
   }
 }

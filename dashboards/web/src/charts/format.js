@@ -23,6 +23,20 @@ export function duration(ms) {
   return `${trim((s / 86400).toFixed(1))} d`;
 }
 
+/** The RFM segments in the rule order of docs/query-api.md "RFM spec": [key, name]. */
+export const RFM_SEGMENTS = [
+  ["champions", "Champions"],
+  ["new_customers", "New customers"],
+  ["loyal", "Loyal"],
+  ["potential_loyalists", "Potential loyalists"],
+  ["cant_lose_them", "Can't lose them"],
+  ["at_risk", "At risk"],
+  ["about_to_sleep", "About to sleep"],
+  ["hibernating", "Hibernating"],
+  ["lost", "Lost"],
+];
+export const rfmName = (segment) => RFM_SEGMENTS.find(([key]) => key === segment)?.[1] ?? segment;
+
 /** A group's label: its values joined, "(none)" for a missing one, "(other)" for the rest. */
 export function groupLabel(group) {
   if (group.other) return "(other)";

@@ -1,7 +1,7 @@
 // ECharts options for each analysis's result, and which views a result has. A result may be
 // wrapped: `segments` (one result per compared segment) or `groups` (one per group-by value);
 // `flatten` turns both into labelled results so every chart draws them side by side.
-import { duration, groupLabel, num, pct } from "./format.js";
+import { duration, groupLabel, num, pct, rfmName } from "./format.js";
 
 const PALETTE = ["#4e6ef2", "#f28e2b", "#59a14f", "#e15759", "#76b7b2", "#edc948", "#b07aa1", "#ff9da7", "#9c755f", "#bab0ac", "#86bcb6", "#d37295"];
 /** The colour of an "All" row beside its groups, so no group reads as the overall number. */
@@ -465,11 +465,6 @@ export function sankeyOption(result, width = 800) {
   };
 }
 
-const RFM_NAMES = {
-  champions: "Champions", new_customers: "New customers", loyal: "Loyal", potential_loyalists: "Potential loyalists",
-  cant_lose_them: "Can't lose them", at_risk: "At risk", about_to_sleep: "About to sleep", hibernating: "Hibernating", lost: "Lost",
-};
-
 /** RFM: buyers per segment (in rule order), each bar labelled with its share; revenue in the tooltip. */
 export function rfmOption(result) {
   const segments = result.segments ?? [];
@@ -479,11 +474,11 @@ export function rfmOption(result) {
       formatter: (items) => {
         const s = segments[items[0].dataIndex];
         const mean = (v, unit) => (v === null || v === undefined ? "–" : `${num(Math.round(v * 10) / 10)}${unit}`);
-        return `<b>${RFM_NAMES[s.segment] ?? s.segment}</b><br>${num(s.persons)} buyers (${pct(s.share)})<br>last purchase ${mean(s.recency_days, " days ago")} on average<br>purchases ${mean(s.frequency, "")} · revenue ${num(s.revenue ?? 0)}`;
+        return `<b>${rfmName(s.segment)}</b><br>${num(s.persons)} buyers (${pct(s.share)})<br>last purchase ${mean(s.recency_days, " days ago")} on average<br>purchases ${mean(s.frequency, "")} · revenue ${num(s.revenue ?? 0)}`;
       },
     },
     grid,
-    xAxis: { type: "category", data: segments.map((s) => RFM_NAMES[s.segment] ?? s.segment), axisLabel: { interval: 0, rotate: 30 } },
+    xAxis: { type: "category", data: segments.map((s) => rfmName(s.segment)), axisLabel: { interval: 0, rotate: 30 } },
     yAxis: { type: "value", name: "buyers" },
     series: [
       {

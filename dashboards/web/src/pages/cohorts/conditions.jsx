@@ -7,10 +7,11 @@
 // and JSON) and kept as it is.
 import { NUMERIC, OPS, Select, WhereList, parseValues } from "../../components/controls.jsx";
 import { Picker, eventOptions } from "../../components/picker.jsx";
+import { RFM_SEGMENTS } from "../../charts/format.js";
 import { ordered, todayIn } from "../../spec.js";
 import {
-  COUNT_OPS, FUNNEL_ORDERS, INTERVALS, LIFECYCLE_STATES, MEASURES, RELATIVE_OPS, RFM_SEGMENTS, WEEK_STARTS, WINDOW_UNITS,
-  editable, measureOf, newCondition, periodStart, summarize,
+  COUNT_OPS, FUNNEL_ORDERS, INTERVALS, LIFECYCLE_STATES, MEASURES, RELATIVE_OPS, WEEK_STARTS, WINDOW_UNITS,
+  editable, measureOf, newCondition, ordinal, periodStart, summarize,
 } from "./model.js";
 
 const RANGE_KINDS = [
@@ -58,10 +59,11 @@ export function RangeEditor({ value = { last_days: 30 }, onChange, testid, first
   );
 }
 
-const NTH = [1, 2, 3, 4, 5].map((n) => [String(n), `${n}${["st", "nd", "rd"][n - 1] ?? "th"}`]);
+const NTH = [1, 2, 3, 4, 5].map((n) => [String(n), ordinal(n)]);
 
-function eventPropertyOptions(catalog) {
-  return catalog.properties.filter((p) => p.kind === "event").map((p) => ({ key: p.property, label: p.property, hint: p.type, title: p.description ?? "" }));
+/** The plan's properties of one kind (`event`, `user`) as picker options, keyed by name. */
+function propertiesOfKind(catalog, kind) {
+  return catalog.properties.filter((p) => p.kind === kind).map((p) => ({ key: p.property, label: p.property, hint: p.type, title: p.description ?? "" }));
 }
 
 /** A number input (`whole`: rounded down) kept within `min` and `max` when they are given. */
@@ -98,7 +100,7 @@ function MeasureEditor({ c, onChange, ctx, testid }) {
     </>
   );
   const property = (
-    <Picker options={eventPropertyOptions(ctx.catalog)} value={m?.property} placeholder="property…" allowCustom testid={`${testid}-measure-property`} onChange={(p) => set({ property: p })} />
+    <Picker options={propertiesOfKind(ctx.catalog, "event")} value={m?.property} placeholder="property…" allowCustom testid={`${testid}-measure-property`} onChange={(p) => set({ property: p })} />
   );
   return (
     <span class="measure">
@@ -147,7 +149,7 @@ function EventRow({ node, onChange, onRemove, ctx, testid }) {
 function UserPropertyRow({ up, negated, onChange, onRemove, ctx, testid }) {
   const emit = (next, neg = negated) => onChange(neg ? { not: { user_property: next } } : { user_property: next });
   const set = (patch) => emit({ ...up, ...patch });
-  const options = ctx.catalog.properties.filter((p) => p.kind === "user").map((p) => ({ key: p.property, label: p.property, hint: p.type, title: p.description ?? "" }));
+  const options = propertiesOfKind(ctx.catalog, "user");
   const prop = ctx.catalog.properties.find((p) => p.kind === "user" && p.property === up.property);
   const noValues = up.op === "set" || up.op === "not_set";
   return (
@@ -269,7 +271,7 @@ function RfmRow({ node, onChange, onRemove, ctx, testid }) {
         <span class="cond-word">scoring purchases</span>
         <EventWithWhere value={c.revenue_event} ctx={ctx} specials={[]} placeholder="the purchase event…" testid={`${testid}-revenue`} onChange={(revenue_event) => set({ revenue_event })} />
         <span class="cond-word">amount in</span>
-        <Picker options={eventPropertyOptions(ctx.catalog)} value={c.revenue_property} placeholder="property…" allowCustom testid={`${testid}-amount`} onChange={(revenue_property) => set({ revenue_property })} />
+        <Picker options={propertiesOfKind(ctx.catalog, "event")} value={c.revenue_property} placeholder="property…" allowCustom testid={`${testid}-amount`} onChange={(revenue_property) => set({ revenue_property })} />
         <RangeEditor value={c.during} firstUse={false} testid={`${testid}-range`} onChange={(during) => set({ during })} />
         <Remove onRemove={onRemove} />
       </div>
@@ -328,11 +330,18 @@ function FunnelRow({ node, onChange, onRemove, ctx, testid }) {
   );
 }
 
-function IntervalPicker({ interval, weekStart, onChange, testid }) {
+/** A condition's `interval` (and `week_start`, kept only for weeks): `onChange` gets the condition. */
+function IntervalPicker({ c, onChange, testid }) {
+  const interval = c.interval ?? "day";
+  const change = (patch) => {
+    const next = { ...c, ...patch };
+    if (next.interval !== "week") delete next.week_start;
+    onChange(next);
+  };
   return (
     <>
-      <Select value={interval ?? "day"} options={INTERVALS} testid={`${testid}-interval`} onChange={(i) => onChange({ interval: i, week_start: weekStart })} />
-      {interval === "week" && <Select value={weekStart ?? "monday"} options={WEEK_STARTS} testid={`${testid}-week-start`} onChange={(w) => onChange({ interval, week_start: w })} />}
+      <Select value={interval} options={INTERVALS} testid={`${testid}-interval`} onChange={(i) => change({ interval: i })} />
+      {interval === "week" && <Select value={c.week_start ?? "monday"} options={WEEK_STARTS} testid={`${testid}-week-start`} onChange={(w) => change({ week_start: w })} />}
     </>
   );
 }
@@ -347,12 +356,6 @@ function RetentionRow({ node, onChange, onRemove, ctx, testid }) {
     const { period, periods, ...rest } = c;
     const first = period ?? periods?.[0] ?? 1;
     onChange({ retention: kind === "bracket" ? { ...rest, periods: [first, first + 7] } : { ...rest, period: first } });
-  };
-  const setInterval = ({ interval, week_start }) => {
-    const next = { ...c, interval };
-    if (interval === "week" && week_start) next.week_start = week_start;
-    else delete next.week_start;
-    onChange({ retention: next });
   };
   return (
     <div class="cond">
@@ -378,7 +381,7 @@ function RetentionRow({ node, onChange, onRemove, ctx, testid }) {
           <NumberInput value={c.period} min={0} testid={`${testid}-period`} onChange={(period) => set({ period })} />
         )}
         <span class="cond-word">after it; a period is a</span>
-        <IntervalPicker interval={unit} weekStart={c.week_start} testid={testid} onChange={setInterval} />
+        <IntervalPicker c={c} testid={testid} onChange={(next) => onChange({ retention: next })} />
         <Select
           value={c.boundaries ?? "rolling"}
           options={[["rolling", `in 24-hour windows from the start`], ["calendar", `in calendar ${unit}s`]]}
@@ -393,14 +396,7 @@ function RetentionRow({ node, onChange, onRemove, ctx, testid }) {
 /** New, current, resurrected or dormant for an event in the day, week or month starting on a day. */
 function LifecycleRow({ node, onChange, onRemove, ctx, testid }) {
   const c = node.lifecycle;
-  const interval = c.interval ?? "day";
   const emit = (next) => onChange({ lifecycle: { ...next, in: periodStart(next.in, next.interval ?? "day", next.week_start ?? "monday") } });
-  const setInterval = ({ interval: i, week_start }) => {
-    const next = { ...c, interval: i };
-    if (i === "week" && week_start) next.week_start = week_start;
-    else delete next.week_start;
-    emit(next);
-  };
   return (
     <div class="cond">
       <div class="cond-row">
@@ -409,7 +405,7 @@ function LifecycleRow({ node, onChange, onRemove, ctx, testid }) {
         <span class="cond-word">for</span>
         <EventWithWhere value={c.event} ctx={ctx} testid={testid} onChange={(event) => emit({ ...c, event })} />
         <span class="cond-word">in the</span>
-        <IntervalPicker interval={interval} weekStart={c.week_start} testid={testid} onChange={setInterval} />
+        <IntervalPicker c={c} testid={testid} onChange={emit} />
         <span class="cond-word">starting</span>
         <input type="date" value={c.in} data-testid={`${testid}-in`} onChange={(e) => emit({ ...c, in: e.target.value })} />
         <Remove onRemove={onRemove} />

@@ -1,6 +1,7 @@
 // Cohort definitions as the pages handle them (docs/query-api.md, "Cohort spec"): which
 // conditions the builder edits, a plain-English summary of any definition, what is still
 // missing before one can run, and the cleaned definition that is sent.
+import { dateTime, rfmName } from "../../charts/format.js";
 import { cleanWhere, todayIn } from "../../spec.js";
 
 export const NAME_RE = /^[a-z0-9_-]{1,64}$/;
@@ -71,6 +72,9 @@ function measureEditable(c) {
   }
 }
 
+/** 1st, 2nd, 3rd, 4th, 5th: the n-th times a `performed` condition may ask for (1 to 5). */
+export const ordinal = (n) => `${n}${["st", "nd", "rd"][n - 1] ?? "th"}`;
+
 /** `relative_count.op` as the builder words it: E1 … E2. */
 export const RELATIVE_OPS = [
   ["greater", "more times than"],
@@ -80,19 +84,6 @@ export const RELATIVE_OPS = [
   ["less", "fewer times than"],
 ];
 const RELATIVE_WORD = Object.fromEntries(RELATIVE_OPS);
-
-/** The RFM segments, in the rule order of docs/query-api.md "RFM spec". */
-export const RFM_SEGMENTS = [
-  ["champions", "champions"],
-  ["new_customers", "new customers"],
-  ["loyal", "loyal"],
-  ["potential_loyalists", "potential loyalists"],
-  ["cant_lose_them", "can't lose them"],
-  ["at_risk", "at risk"],
-  ["about_to_sleep", "about to sleep"],
-  ["hibernating", "hibernating"],
-  ["lost", "lost"],
-];
 
 export const FUNNEL_ORDERS = [
   ["this", "in this order"],
@@ -140,6 +131,26 @@ export function periodStart(day, interval = "day", weekStart = "monday") {
   const first = weekStart === "sunday" ? 0 : 1;
   d.setUTCDate(d.getUTCDate() - ((d.getUTCDay() - first + 7) % 7));
   return d.toISOString().slice(0, 10);
+}
+
+/** Where each condition kind names events (a funnel: its `steps`). */
+const EVENT_FIELDS = {
+  performed: ["event"],
+  did_not_perform: ["event"],
+  then: ["first", "then"],
+  relative_count: ["event", "compared_to"],
+  rfm: ["revenue_event"],
+  retention: ["start_event", "return_event"],
+  lifecycle: ["event"],
+};
+const eventsOf = (kind, c) => (kind === "funnel" ? c.steps ?? [] : (EVENT_FIELDS[kind] ?? []).map((field) => c[field]));
+
+/** Condition `c` of `kind` with `f` applied to every event it names. */
+function mapEvents(kind, c, f) {
+  if (kind === "funnel") return { ...c, steps: c.steps.map(f) };
+  const out = { ...c };
+  for (const field of EVENT_FIELDS[kind] ?? []) out[field] = f(c[field]);
+  return out;
 }
 
 /** Whether the builder has controls for this one condition (groups are checked child by child). */
@@ -222,7 +233,7 @@ function conditionText(node) {
       else if (c.sum) how = ` with ${c.sum.property || "(a property to choose)"} adding up to ${measureText(c.sum, "")}`;
       else if (c.distinct_values) how = ` with ${measureText(c.distinct_values, "")} different values of ${c.distinct_values.property || "(a property to choose)"}`;
       else if (c.distinct_days) how = ` on ${measureText(c.distinct_days, " different days")}`;
-      else if (c.nth_time) how = ` for the ${c.nth_time}${["st", "nd", "rd"][c.nth_time - 1] ?? "th"} time ever`;
+      else if (c.nth_time) how = ` for the ${ordinal(c.nth_time)} time ever`;
       return `did ${eventText(c.event)}${how} ${rangeText(c.during)}`;
     }
     case "did_not_perform":
@@ -236,7 +247,7 @@ function conditionText(node) {
     case "was_new":
       return `was new (first used) ${rangeText(c.during)}`;
     case "rfm":
-      return `is a buyer in RFM segment ${q(RFM_SEGMENTS.find(([k]) => k === c.segment)?.[1] ?? c.segment)} (purchases: ${eventText(c.revenue_event)}, amount ${c.revenue_property || "(to choose)"}) ${rangeText(c.during)}`;
+      return `is a buyer in RFM segment ${q(rfmName(c.segment).toLowerCase())} (purchases: ${eventText(c.revenue_event)}, amount ${c.revenue_property || "(to choose)"}) ${rangeText(c.during)}`;
     case "relative_count":
       return `did ${eventText(c.event)} ${RELATIVE_WORD[c.op] ?? c.op} ${eventText(c.compared_to)} ${rangeText(c.during)}`;
     case "then":
@@ -348,17 +359,7 @@ export function missing(node, path = "definition") {
   if (node.not) return missing(node.not, `${path}.not`);
   const [kind] = keysOf(node);
   const c = node[kind];
-  const events = {
-    performed: () => [c.event],
-    did_not_perform: () => [c.event],
-    then: () => [c.first, c.then],
-    relative_count: () => [c.event, c.compared_to],
-    rfm: () => [c.revenue_event],
-    funnel: () => c.steps ?? [],
-    retention: () => [c.start_event, c.return_event],
-    lifecycle: () => [c.event],
-  }[kind]?.();
-  if (events?.some((e) => !e?.event_type)) return { path, message: kind === "funnel" ? "Choose every step's event." : "Choose an event." };
+  if (eventsOf(kind, c).some((e) => !e?.event_type)) return { path, message: kind === "funnel" ? "Choose every step's event." : "Choose an event." };
   if (kind === "performed") {
     const measure = measureOf(c);
     if ((measure === "sum" || measure === "distinct_values") && !c[measure].property) return { path, message: "Choose the property to measure." };
@@ -385,20 +386,8 @@ export function cleanDefinition(node) {
   }
   if (!editable(node)) return node;
   if (node.not) return { not: cleanDefinition(node.not) };
-  if (node.performed) return { performed: { ...node.performed, event: cleanWhere(node.performed.event) } };
-  if (node.did_not_perform) return { did_not_perform: { ...node.did_not_perform, event: cleanWhere(node.did_not_perform.event) } };
-  if (node.then) return { then: { ...node.then, first: cleanWhere(node.then.first), then: cleanWhere(node.then.then) } };
-  if (node.relative_count) {
-    const c = node.relative_count;
-    return { relative_count: { ...c, event: cleanWhere(c.event), compared_to: cleanWhere(c.compared_to) } };
-  }
-  if (node.rfm) return { rfm: { ...node.rfm, revenue_event: cleanWhere(node.rfm.revenue_event) } };
-  if (node.funnel) return { funnel: { ...node.funnel, steps: node.funnel.steps.map(cleanWhere) } };
-  if (node.retention) {
-    const c = node.retention;
-    return { retention: { ...c, start_event: cleanWhere(c.start_event), return_event: cleanWhere(c.return_event) } };
-  }
-  if (node.lifecycle) return { lifecycle: { ...node.lifecycle, event: cleanWhere(node.lifecycle.event) } };
+  const [kind] = keysOf(node);
+  if (kind === "funnel" || EVENT_FIELDS[kind]) return { [kind]: mapEvents(kind, node[kind], cleanWhere) };
   if (node.user_property && ["set", "not_set"].includes(node.user_property.op)) {
     const { values, ...rest } = node.user_property;
     return { user_property: rest };
@@ -432,20 +421,11 @@ const pad = (n) => String(n).padStart(2, "0");
 /** `YYYY-MM-DD HH:MM` in `timeZone` (a cohort's, so it reads with its `as_of`), else the browser's. */
 export function fmtTime(ms, timeZone) {
   if (!ms) return "–";
-  if (timeZone) {
-    try {
-      const parts = Object.fromEntries(
-        new Intl.DateTimeFormat("en-US", { timeZone, hourCycle: "h23", year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit" })
-          .formatToParts(new Date(ms))
-          .map((p) => [p.type, p.value]),
-      );
-      return `${parts.year}-${parts.month}-${parts.day} ${parts.hour}:${parts.minute}`;
-    } catch {
-      // an unknown zone: the browser's below
-    }
+  try {
+    return dateTime(ms, timeZone);
+  } catch {
+    return dateTime(ms); // an unknown zone: the browser's
   }
-  const d = new Date(ms);
-  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ${pad(d.getHours())}:${pad(d.getMinutes())}`;
 }
 
 export function fmtEvery(secs) {
