@@ -452,13 +452,24 @@ async fn cohort_changes(
     }
 }
 
-/// A JSON request body, or the 400 saying what is wrong with it (`what: serde's reason`).
+/// A JSON request body, or the 400 saying what is wrong with it: `what: path: serde's reason`,
+/// the path naming the field (`definition.conditions[0].event_type`), or `what: reason` when
+/// the fault is the whole body's (not JSON, an unknown top-level field).
 pub(crate) fn parse<T: serde::de::DeserializeOwned>(
     body: &[u8],
     what: &str,
 ) -> Result<T, Box<Response>> {
-    serde_json::from_slice(body)
-        .map_err(|e| Box::new(error(StatusCode::BAD_REQUEST, format!("{what}: {e}"))))
+    let refuse = |message: String| Box::new(error(StatusCode::BAD_REQUEST, message));
+    let mut reader = serde_json::Deserializer::from_slice(body);
+    let value = serde_path_to_error::deserialize(&mut reader).map_err(|e| {
+        let path = e.path().to_string();
+        match path.as_str() {
+            "." => refuse(format!("{what}: {}", e.inner())),
+            _ => refuse(format!("{what}: {path}: {}", e.inner())),
+        }
+    })?;
+    reader.end().map_err(|e| refuse(format!("{what}: {e}")))?;
+    Ok(value)
 }
 
 pub(crate) fn error(status: StatusCode, message: String) -> Response {

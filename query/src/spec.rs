@@ -16,6 +16,7 @@
 
 pub mod filter;
 mod intervals;
+mod parse;
 mod validate;
 mod view;
 
@@ -40,7 +41,10 @@ pub use view::View;
 pub const SPEC_VERSION: u32 = 1;
 
 /// A query: which analysis to run and its parameters.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+///
+/// Written with its `analysis` tag by serde; read by [`parse`] (the same JSON), so that a
+/// shape error names its field.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "analysis", rename_all = "snake_case")]
 pub enum QuerySpec {
     /// A conversion funnel (Amplitude's "Funnel Analysis", ordered mode, unique users).
@@ -74,7 +78,15 @@ pub enum QuerySpec {
 impl QuerySpec {
     /// Parses a spec from JSON text; any problem is a [`SpecError`] (the caller's fault).
     pub fn from_json(text: &str) -> Result<QuerySpec, QueryError> {
-        serde_json::from_str(text).map_err(|e| SpecError::Json(e.to_string()).into())
+        let value = serde_json::from_str(text).map_err(|e| SpecError::Json(e.to_string()))?;
+        Ok(parse::spec_from_value(value)?)
+    }
+}
+
+impl<'de> Deserialize<'de> for QuerySpec {
+    fn deserialize<D: serde::Deserializer<'de>>(reader: D) -> Result<Self, D::Error> {
+        let value = serde_json::Value::deserialize(reader)?;
+        parse::spec_from_value(value).map_err(serde::de::Error::custom)
     }
 }
 

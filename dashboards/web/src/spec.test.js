@@ -113,6 +113,8 @@ test("an API error names its place as the form numbers it, the API's words kept"
   assert.equal(explainError("invalid query spec: events[1].property: needed"), "Series B — invalid query spec: events[1].property: needed");
   assert.equal(explainError("date_range: from (2026-12-10) is after to (2026-12-05)"), "date_range: from (2026-12-10) is after to (2026-12-05)", "no list item: as it is");
   assert.equal(explainError('invalid query spec: invalid type: string "a", expected u64'), 'invalid query spec: invalid type: string "a", expected u64');
+  const shape = 'invalid query spec: events[0].frequency_buckets[1]: invalid type: string "two", expected u64';
+  assert.equal(explainError(shape), `Series A, bucket 2 — ${shape}`, "a shape error's path is read too");
   assert.equal(explainError(null), null);
 });
 
