@@ -493,6 +493,20 @@ export function rfmOption(result) {
 }
 
 export function chartOption(result, view, { width = 800, spec } = {}) {
+  const option = baseOption(result, view, width, spec);
+  return option && width < NARROW ? narrowed(option) : option;
+}
+
+/** Below this width (a phone, a narrow tile) legends are drawn compact, so four or five fit. */
+const NARROW = 520;
+
+/** The option with a compact legend: smaller keys, gaps and type. */
+function narrowed(option) {
+  if (!option.legend || option.legend.show === false) return option;
+  return { ...option, legend: { ...option.legend, itemWidth: 14, itemHeight: 10, itemGap: 6, textStyle: { fontSize: 11 } } };
+}
+
+function baseOption(result, view, width, spec) {
   switch (view) {
     case "line":
     case "bar":

@@ -52,6 +52,9 @@ test("lifecycle: dormant below zero, and a bar click names its state and period"
   const point = clickedPoint(lifecycle, "lifecycle_bars", { componentType: "series", seriesIndex: option.series.indexOf(dormant), dataIndex: 0 });
   assert.deepEqual(point.body, { period: "2026-11-02", state: "dormant" });
   assert.equal(point.persons, 4);
+  const phone = chartOption(lifecycle, "lifecycle_bars", { width: 340 });
+  assert.ok(phone.legend.itemGap < 10 && phone.legend.textStyle.fontSize <= 11, "a phone's legend is compact, so dormant is not paged away");
+  assert.equal(option.legend.itemGap, undefined, "a wide chart keeps ECharts' own legend");
 });
 
 test("paths become a Sankey whose links join nodes of consecutive steps", () => {
