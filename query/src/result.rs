@@ -474,11 +474,14 @@ pub struct FrequencyBucket {
     pub to: Option<u64>,
     /// Persons in the bucket at each point.
     pub persons: Vec<u64>,
+    /// Persons in the bucket over the whole date range: each person once, by how many times
+    /// they did the event in all of it (Amplitude's "number of times fired in the range").
+    pub in_range: u64,
 }
 
 impl FrequencyBucket {
     /// The bucket `[from, to)` with its label.
-    pub fn new(from: u64, to: Option<u64>, persons: Vec<u64>) -> Self {
+    pub fn new(from: u64, to: Option<u64>, persons: Vec<u64>, in_range: u64) -> Self {
         let label = match to {
             Some(to) if to == from + 1 => from.to_string(),
             Some(to) => format!("{from}-{}", to - 1),
@@ -489,6 +492,7 @@ impl FrequencyBucket {
             from,
             to,
             persons,
+            in_range,
         }
     }
 }
@@ -944,9 +948,9 @@ pub(crate) mod tests {
                     property: None,
                     values: vec![Some(3.0), Some(3.0)],
                     frequency: vec![
-                        FrequencyBucket::new(1, Some(2), vec![1, 0]),
-                        FrequencyBucket::new(2, Some(4), vec![2, 0]),
-                        FrequencyBucket::new(4, None, vec![0, 3]),
+                        FrequencyBucket::new(1, Some(2), vec![1, 0], 0),
+                        FrequencyBucket::new(2, Some(4), vec![2, 0], 2),
+                        FrequencyBucket::new(4, None, vec![0, 3], 3),
                     ],
                 },
             ],
@@ -964,7 +968,7 @@ pub(crate) mod tests {
         let frequency = serde_json::to_value(&result.series[1]).expect("serialises");
         assert_eq!(
             frequency["frequency"][2],
-            serde_json::json!({"label": "4+", "from": 4, "persons": [0, 3]})
+            serde_json::json!({"label": "4+", "from": 4, "persons": [0, 3], "in_range": 3})
         );
     }
 

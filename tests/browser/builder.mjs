@@ -163,7 +163,10 @@ await run(args.artifacts, async ({ browser, watch, shot }) => {
   await specWhere("frequency buckets", (s) => JSON.stringify(s.events[0].frequency_buckets) === "[1,2,4]");
   ({ status, body } = await answer());
   assert.equal(status, 200, JSON.stringify(body));
+  const inRange = body.series[0].frequency.map((b) => b.in_range);
+  assert.ok(inRange.every(Number.isInteger) && inRange.some((n) => n > 0), `every bucket has its persons over the whole range: ${inRange}`);
   await page.click("[data-testid=view-frequency]");
+  await page.locator("[data-testid=chart-frequency] canvas").waitFor();
   await page.selectOption("[data-testid=series-0-measure]", "totals");
   await specWhere("buckets go with the frequency measure", (s) => s.events[0].frequency_buckets === undefined);
   await pick("group-by-add", "platform");

@@ -87,23 +87,24 @@ pub(super) fn series_result(
         Measure::ActivePercent => ratio(uniques, counts.active(), 100.0),
         Measure::Average => ratio(counts.totals(s), uniques, 1.0),
         Measure::Frequency => {
+            // Each point's buckets, then one more row: the whole range's.
             let bounds = &series.frequency_buckets;
-            if values.len() != counts.points * bounds.len() {
+            if values.len() != (counts.points + 1) * bounds.len() {
                 return Err(QueryError::Internal(format!(
-                    "frequency returned {} cells for {} points × {} buckets",
+                    "frequency returned {} cells for {} points (and the range) × {} buckets",
                     values.len(),
                     counts.points,
                     bounds.len()
                 )));
             }
+            let cell = |p: usize, b: usize| values[p * bounds.len() + b].map_or(0, |n| n as u64);
             for (b, &from) in bounds.iter().enumerate() {
-                let persons = (0..counts.points)
-                    .map(|p| values[p * bounds.len() + b].map_or(0, |n| n as u64))
-                    .collect();
+                let persons = (0..counts.points).map(|p| cell(p, b)).collect();
                 frequency.push(FrequencyBucket::new(
                     from,
                     bounds.get(b + 1).copied(),
                     persons,
+                    cell(counts.points, b),
                 ));
             }
             whole(uniques)

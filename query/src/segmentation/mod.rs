@@ -323,7 +323,8 @@ fn has_values(series: &SeriesQuery) -> bool {
 /// The values of a series with no data: zero counts, null values.
 fn empty_values(series: &SeriesQuery, points: usize) -> Vec<Option<f64>> {
     match series.measure {
-        Measure::Frequency => vec![Some(0.0); points * series.frequency_buckets.len()],
+        // Each point's buckets, then the whole range's.
+        Measure::Frequency => vec![Some(0.0); (points + 1) * series.frequency_buckets.len()],
         measure => empty_measure(measure, points),
     }
 }

@@ -6,7 +6,8 @@
 //! absent or not a number) and as text (`Utf8`). It returns a `List<Float64>`:
 //!
 //! - `frequency`: persons per (point, bucket), cell `p * buckets + b`, from each person's event
-//!   count in the point (a map of dense person id → count per point);
+//!   count in the point (a map of dense person id → count per point), then one more row of
+//!   buckets for the whole range (each person once, by their count over every point);
 //! - `property_*`: one value per point (null where undefined), from every numeric value of the
 //!   point (kept, sorted at the end, so the sum is the same however the rows were split);
 //! - `property_distinct_count`: distinct texts per point.
@@ -162,25 +163,14 @@ impl Values {
             })?;
             match self.params.measure {
                 Measure::Frequency => {
-                    let mut times: HashMap<i64, u64> = HashMap::new();
-                    for point in points {
-                        for (&person, &n) in &point.times {
-                            *times.entry(person).or_default() += n;
-                        }
-                    }
+                    let times = times_per_person(points);
                     if let Some(hundredths) = self.params.percentile {
                         let mut counts: Vec<f64> = times.values().map(|&n| n as f64).collect();
                         counts.sort_by(f64::total_cmp);
                         out.push(percentile(&counts, hundredths));
                         continue;
                     }
-                    let mut persons = vec![0u64; self.params.buckets.len()];
-                    for &n in times.values() {
-                        if let Some(b) = bucket_of(&self.params.buckets, n) {
-                            persons[b] += 1;
-                        }
-                    }
-                    out.extend(persons.into_iter().map(|n| Some(n as f64)));
+                    out.extend(self.bucket_cells(&times));
                 }
                 Measure::PropertyDistinctCount => {
                     let texts: HashSet<&String> = points.iter().flat_map(|p| &p.texts).collect();
@@ -208,7 +198,29 @@ impl Values {
                 }
             }
         }
+        if self.params.measure == Measure::Frequency && self.params.percentile.is_none() {
+            // The whole range: each person once, by their count over every returned point.
+            let range = match (self.params.folds.first(), self.params.folds.last()) {
+                (Some(first), Some(last)) => first.start..last.end,
+                _ => 0..0,
+            };
+            let points = self.points.get(range.clone()).ok_or_else(|| {
+                internal_datafusion_err!("segmentation range {range:?} outside {scanned} points")
+            })?;
+            out.extend(self.bucket_cells(&times_per_person(points)));
+        }
         Ok(out)
+    }
+
+    /// Persons per frequency bucket, from each person's count.
+    fn bucket_cells(&self, times: &HashMap<i64, u64>) -> impl Iterator<Item = Option<f64>> {
+        let mut persons = vec![0u64; self.params.buckets.len()];
+        for &n in times.values() {
+            if let Some(b) = bucket_of(&self.params.buckets, n) {
+                persons[b] += 1;
+            }
+        }
+        persons.into_iter().map(|n| Some(n as f64))
     }
 
     /// The state blob: per point, the lengths and items of its three parts (little-endian).
@@ -263,6 +275,17 @@ impl Values {
 }
 
 /// The bucket holding `times`: the last bound at or below it.
+/// Each person's events over `points`, added up.
+fn times_per_person(points: &[Point]) -> HashMap<i64, u64> {
+    let mut times: HashMap<i64, u64> = HashMap::new();
+    for point in points {
+        for (&person, &n) in &point.times {
+            *times.entry(person).or_default() += n;
+        }
+    }
+    times
+}
+
 pub(crate) fn bucket_of(bounds: &[u64], times: u64) -> Option<usize> {
     bounds.partition_point(|&b| b <= times).checked_sub(1)
 }

@@ -524,11 +524,13 @@ pub(crate) struct RefSeries {
 }
 
 /// What the measures reference answers for one series: a value per point, and for frequency
-/// the persons per bucket per point (`frequency[b][p]`).
+/// the persons per bucket per point (`frequency[b][p]`) and over the whole range
+/// (`in_range[b]`, each person once by their count over every point).
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct RefMeasure {
     pub(crate) values: Vec<Option<f64>>,
     pub(crate) frequency: Vec<Vec<u64>>,
+    pub(crate) in_range: Vec<u64>,
 }
 
 /// Segmentation measures, computed point by point from the raw events: `point_of` gives an
@@ -607,7 +609,31 @@ pub(crate) fn segmentation_measure(
             bucket.push(n);
         }
     }
-    RefMeasure { values, frequency }
+    // The whole range: every selected event in any point, each person once by their total.
+    let mut totals: BTreeMap<&str, u64> = BTreeMap::new();
+    for e in events
+        .iter()
+        .filter(|e| counts(e) && point_of(e.ts).is_some())
+    {
+        let selected = match series.event.as_str() {
+            "_all" => e.event_type != "$identify",
+            name => e.event_type == name,
+        } && (series.category.is_none() || e.category == series.category);
+        if selected {
+            *totals.entry(e.person()).or_default() += 1;
+        }
+    }
+    let mut in_range = vec![0u64; series.buckets.len()];
+    for &count in totals.values() {
+        if let Some(b) = series.buckets.iter().rposition(|&bound| bound <= count) {
+            in_range[b] += 1;
+        }
+    }
+    RefMeasure {
+        values,
+        frequency,
+        in_range,
+    }
 }
 
 /// A segmentation view as the view reference reads it.

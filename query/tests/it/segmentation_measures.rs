@@ -188,6 +188,10 @@ proptest! {
             );
             let buckets: Vec<Vec<u64>> = got.frequency.iter().map(|b| b.persons.clone()).collect();
             prop_assert_eq!(&buckets, &want.frequency, "frequency of series {} {:?}", s, one);
+            if one.measure == "frequency" {
+                let in_range: Vec<u64> = got.frequency.iter().map(|b| b.in_range).collect();
+                prop_assert_eq!(&in_range, &want.in_range, "range frequency of series {} {:?}", s, one);
+            }
         }
     }
 }
@@ -255,6 +259,8 @@ fn hand_computed_measures() {
     assert_eq!(labels, ["1", "2-3", "4+"]);
     let persons: Vec<&[u64]> = frequency.iter().map(|b| b.persons.as_slice()).collect();
     assert_eq!(persons, [&[1, 0][..], &[1, 0], &[0, 0]]);
+    let in_range: Vec<u64> = frequency.iter().map(|b| b.in_range).collect();
+    assert_eq!(in_range, [1, 1, 0]);
 }
 
 #[test]

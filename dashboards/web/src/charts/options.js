@@ -36,7 +36,8 @@ export function viewsOf(result) {
     case "segmentation": {
       const frequency = inner.series.filter((s) => s.frequency);
       // Frequency series alone open on their buckets per point, as Amplitude shows the frequency
-      // measure (a stack per point, a band per bucket); the summed histogram is one more view.
+      // measure (a stack per point, a band per bucket); the histogram over the whole range is
+      // one more view.
       const FREQUENCY = [["frequency_time", "Frequency"], ["frequency", "Histogram"]];
       const alone = frequency.length && frequency.length === inner.series.length && !inner.formulas?.length;
       if (alone) views.push(...FREQUENCY);
@@ -143,9 +144,10 @@ export function frequencyOverTimeOption(result) {
 }
 
 /**
- * The frequency measure's histogram: per bucket, the persons who did the event that many times
- * in a point, summed over the points (a person counts once in each point they did it: the axis
- * says so), one bar series per frequency series (and segment or group).
+ * The frequency measure's histogram over the whole date range (amplitude.md §4.1: "users by
+ * number of times fired in the range"): per bucket, the persons whose count over every point
+ * falls in it, each person once (the server's `in_range`); one bar series per frequency series
+ * (and segment or group).
  */
 export function frequencyOption(result) {
   const items = flatten(result);
@@ -154,24 +156,20 @@ export function frequencyOption(result) {
   for (const { label, result: r } of items) {
     r.series.forEach((s, i) => {
       if (!s.frequency) return;
-      const sums = new Map();
-      for (const b of s.frequency) {
-        if (!buckets.has(b.label)) buckets.set(b.label, { from: b.from, to: b.to ?? Infinity });
-        sums.set(b.label, b.persons.reduce((a, n) => a + (n ?? 0), 0));
-      }
-      series.push({ name: label ? `${label} · ${seriesName(s, i)}` : seriesName(s, i), sums });
+      const persons = new Map(s.frequency.map((b) => [b.label, b.in_range]));
+      for (const b of s.frequency) if (!buckets.has(b.label)) buckets.set(b.label, { from: b.from, to: b.to ?? Infinity });
+      series.push({ name: label ? `${label} · ${seriesName(s, i)}` : seriesName(s, i), persons });
     });
   }
   const labels = [...buckets.entries()].sort(([, a], [, b]) => a.from - b.from || a.to - b.to).map(([l]) => l);
-  const interval = items[0]?.result.interval ?? "day";
   return {
     color: PALETTE,
     tooltip: tooltipBars,
     legend: legend(series.length),
     grid,
-    xAxis: { type: "category", name: "times in a point", nameLocation: "middle", nameGap: 28, data: labels },
-    yAxis: { type: "value", name: `persons, summed over the ${interval}s`, nameLocation: "middle", nameGap: 44 },
-    series: series.slice(0, 40).map((s) => ({ name: s.name, type: "bar", data: labels.map((l) => (s.sums.has(l) ? s.sums.get(l) : null)) })),
+    xAxis: { type: "category", name: "times in the whole range", nameLocation: "middle", nameGap: 28, data: labels },
+    yAxis: { type: "value", name: "persons", nameLocation: "middle", nameGap: 44 },
+    series: series.slice(0, 40).map((s) => ({ name: s.name, type: "bar", data: labels.map((l) => (s.persons.has(l) ? s.persons.get(l) : null)) })),
   };
 }
 

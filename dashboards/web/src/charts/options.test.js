@@ -68,7 +68,7 @@ test("paths become a Sankey whose links join nodes of consecutive steps", () => 
   for (const link of sankey.links) assert.ok(names.has(link.source) && names.has(link.target), JSON.stringify(link));
 });
 
-test("frequency: persons per bucket at each point, and a histogram summed over the points", () => {
+test("frequency: persons per bucket at each point, and a histogram over the whole range", () => {
   const seg = {
     analysis: "segmentation",
     interval: "week",
@@ -78,7 +78,11 @@ test("frequency: persons per bucket at each point, and a histogram summed over t
         event_type: "Purchase Completed",
         measure: "frequency",
         values: [3, 4],
-        frequency: [{ label: "1", from: 1, to: 2, persons: [2, 3] }, { label: "2-3", from: 2, to: 4, persons: [1, 0] }, { label: "4+", from: 4, persons: [0, 1] }],
+        frequency: [
+          { label: "1", from: 1, to: 2, persons: [2, 3], in_range: 3 },
+          { label: "2-3", from: 2, to: 4, persons: [1, 0], in_range: 2 },
+          { label: "4+", from: 4, persons: [0, 1], in_range: 1 },
+        ],
       },
     ],
   };
@@ -89,7 +93,8 @@ test("frequency: persons per bucket at each point, and a histogram summed over t
   assert.equal(new Set(perPoint.series.map((x) => x.stack)).size, 1, "stacked per point");
   const option = chartOption(seg, "frequency");
   assert.deepEqual(option.xAxis.data, ["1", "2-3", "4+"]);
-  assert.deepEqual(option.series[0].data, [5, 1, 1]);
+  assert.deepEqual(option.series[0].data, [3, 2, 1], "each person once, by their count over the range");
+  assert.match(option.xAxis.name, /whole range/);
   const mixed = { ...seg, series: [{ event_type: "_all", measure: "uniques", values: [9, 9] }, ...seg.series] };
   assert.deepEqual(viewsOf(mixed).map(([key]) => key), ["line", "bar", "frequency_time", "frequency", "table"]);
 });

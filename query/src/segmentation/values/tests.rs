@@ -47,6 +47,7 @@ fn rows() -> Vec<(i64, i64, bool, Option<f64>)> {
         (3, 6, true, Some(2.0)),
         (3, 7, true, Some(2.0)),
         (3, 8, true, Some(2.0)),
+        (2, 12, true, None), // person 2 again, in point 1
         (4, 15, true, Some(-1.5)),
         (4, 25, true, Some(7.0)), // past the last point
     ]
@@ -73,9 +74,10 @@ fn run_split(measure: Measure, rows: &[(i64, i64, bool, Option<f64>)]) -> Vec<Op
 
 #[test]
 fn frequency_counts_persons_per_bucket_across_partitions() {
-    // Point 0: person 1 three times (bucket 2-3), 2 once (1), 3 four times (4+).
+    // Point 0: person 1 three times (bucket 2-3), 2 once (1), 3 four times (4+). Point 1:
+    // persons 2 and 4 once. The range: person 2 twice, so 4 once (1), 1 and 2 in 2-3, 3 in 4+.
     let got = run_split(Measure::Frequency, &rows());
-    let want = [1.0, 1.0, 1.0, 1.0, 0.0, 0.0].map(Some);
+    let want = [1.0, 1.0, 1.0, 2.0, 0.0, 0.0, 1.0, 2.0, 1.0].map(Some);
     assert_eq!(got, want);
 }
 

@@ -27,8 +27,8 @@ function PathsForm({ spec, set, catalog }) {
         <Field label="steps">
           <input type="number" min="1" max="10" class="short" value={spec.depth ?? 3} onChange={(e) => set({ depth: Number(e.target.value) })} />
         </Field>
-        <Field label="top paths">
-          <input type="number" min="1" max="1000" class="short" value={spec.limit ?? 20} onChange={(e) => set({ limit: Number(e.target.value) })} />
+        <Field label="paths in the table">
+          <input type="number" min="1" max="1000" class="short" title="The Sankey draws every person's path; the table lists this many of the most common" value={spec.limit ?? 20} onChange={(e) => set({ limit: Number(e.target.value) })} />
         </Field>
         <Field label="collapse repeats">
           <input type="checkbox" checked={!!spec.collapse_repeats} onChange={(e) => set({ collapse_repeats: e.target.checked })} />
