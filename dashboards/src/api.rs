@@ -463,13 +463,25 @@ pub(crate) fn parse<T: serde::de::DeserializeOwned>(
     let mut reader = serde_json::Deserializer::from_slice(body);
     let value = serde_path_to_error::deserialize(&mut reader).map_err(|e| {
         let path = e.path().to_string();
+        let inner = e.into_inner();
         match path.as_str() {
-            "." => refuse(format!("{what}: {}", e.inner())),
-            _ => refuse(format!("{what}: {path}: {}", e.inner())),
+            "." => refuse(format!("{what}: {inner}")),
+            // The path places it; a position in a body a program built would only confuse.
+            _ => refuse(format!("{what}: {path}: {}", without_position(&inner))),
         }
     })?;
     reader.end().map_err(|e| refuse(format!("{what}: {e}")))?;
     Ok(value)
+}
+
+/// serde's reason without its trailing ` at line L column C`.
+fn without_position(error: &serde_json::Error) -> String {
+    let text = error.to_string();
+    let position = format!(" at line {} column {}", error.line(), error.column());
+    match text.strip_suffix(&position) {
+        Some(reason) => reason.to_owned(),
+        None => text,
+    }
 }
 
 pub(crate) fn error(status: StatusCode, message: String) -> Response {

@@ -471,14 +471,24 @@ impl QueryEngine {
         };
         let entered: Vec<u64> = (&members - &before).iter().take(limit).collect();
         let exited: Vec<u64> = (&before - &members).iter().take(limit).collect();
-        let listed: Vec<u64> = entered.iter().chain(&exited).copied().collect();
+        // A person of an earlier computation may since have been merged into another (an
+        // anonymous device that logged in): listed with the ids of the person it is now.
+        let persons = self.persons.person_map(&session(), &self.data_dir).await?;
+        let now_of = |person: u64| persons.resolve(person as i64) as u64;
+        let listed: Vec<u64> = entered
+            .iter()
+            .chain(&exited)
+            .flat_map(|&p| [p, now_of(p)])
+            .collect();
         let ids = self.person_ids(saved.project.as_deref(), &listed).await?;
         let member = |person: &u64| {
-            let ids = ids.get(person).cloned().unwrap_or_default();
+            let now = now_of(*person);
+            let ids = ids.get(&now).cloned().unwrap_or_default();
             CohortMember {
                 person_id: *person as i64,
                 user_id: ids.user_id,
                 device_id: ids.device_id,
+                merged_into: (now != *person).then_some(now as i64),
             }
         };
         Ok(CohortChanges {

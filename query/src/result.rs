@@ -198,6 +198,10 @@ pub struct CohortMember {
     pub user_id: Option<String>,
     /// One of the person's device ids (the greatest), for matching persons without a user id.
     pub device_id: Option<String>,
+    /// In the changes of a computation: the person this one has since been merged into (an
+    /// anonymous device that logged in), whose ids are then shown. Absent otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub merged_into: Option<i64>,
 }
 
 /// Stickiness: one entry per week or month.

@@ -45,6 +45,22 @@ async fn a_chart_is_saved_put_on_a_board_and_kept_while_it_is_there() {
         refused["error"].as_str().unwrap().starts_with("spec: "),
         "{refused}"
     );
+    // A body of the wrong shape: the path names the field, with no position in a body the
+    // caller's program built.
+    let mut misshapen = funnel.clone();
+    misshapen["steps"] = json!(3);
+    let (status, refused) = post_json(
+        &http,
+        &format!("{base}/api/v1/charts"),
+        &json!({"name": "Broken", "spec": misshapen}),
+    )
+    .await;
+    assert_eq!(status, 400, "{refused}");
+    assert_eq!(
+        refused["error"],
+        "invalid chart: spec: steps: invalid type: integer `3`, expected a sequence",
+        "{refused}"
+    );
 
     let (status, board) = post_json(
         &http,

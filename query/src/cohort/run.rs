@@ -122,6 +122,7 @@ pub(crate) async fn run(
                 person_id,
                 user_id,
                 device_id,
+                merged_into: None,
             }
         })
         .collect();

@@ -293,6 +293,14 @@ impl SyncConfig {
                 if dir.as_os_str().is_empty() {
                     return problem("dir is empty".to_owned());
                 }
+                // A relative folder would follow wherever the server was started, and member
+                // ids would land there unnoticed.
+                if !dir.is_absolute() {
+                    return problem(format!(
+                        "dir {:?} is not an absolute path (such as /var/lib/sluice/exports)",
+                        dir.display().to_string()
+                    ));
+                }
             }
             Destination::Kafka {
                 brokers,
@@ -471,6 +479,17 @@ mod tests {
                 .unwrap_err()
                 .to_string()
                 .contains("sync name")
+        );
+        let mut relative = webhook(None);
+        relative.destination = Destination::File {
+            dir: PathBuf::from("exports/crm"),
+            format: FileFormat::Csv,
+            batch_size: None,
+        };
+        let error = relative.validate().unwrap_err().to_string();
+        assert!(
+            error.contains(r#"dir "exports/crm" is not an absolute path"#),
+            "{error}"
         );
         let unknown = serde_json::from_str::<SyncConfig>(
             r#"{"name": "b", "cohort": "c", "destination": {"kind": "fax", "number": "1"}}"#,

@@ -1,37 +1,11 @@
 //! Merges learnt after the events were stored: one engine answering queries while identity
 //! files appear (and, should they ever, disappear) must always count with all of them.
 
-use std::sync::Arc;
-
-use arrow::array::{Int64Array, RecordBatch, StringArray};
-use parquet::arrow::ArrowWriter;
 use serde_json::json;
 use sluice_query::QueryEngine;
-use sluice_schema::layout::identity::{IDENTITY_DIR, KIND_MERGE, identity_schema};
+use sluice_schema::layout::identity::IDENTITY_DIR;
 
-use crate::support::{ev, funnel_spec, overall, person_id, utc, write_dataset};
-
-/// Writes an identity file `name` merging `from` into `into`.
-fn write_merge(dir: &std::path::Path, name: &str, from: i64, into: i64) {
-    let folder = dir.join(IDENTITY_DIR);
-    std::fs::create_dir_all(&folder).expect("mkdir");
-    let batch = RecordBatch::try_new(
-        identity_schema(),
-        vec![
-            Arc::new(StringArray::from(vec![KIND_MERGE])),
-            Arc::new(StringArray::from(vec!["p1"])),
-            Arc::new(StringArray::from(vec![None::<&str>])),
-            Arc::new(Int64Array::from(vec![from])),
-            Arc::new(Int64Array::from(vec![Some(into)])),
-            Arc::new(Int64Array::from(vec![0])),
-        ],
-    )
-    .expect("batch");
-    let file = std::fs::File::create(folder.join(name)).expect("create");
-    let mut writer = ArrowWriter::try_new(file, batch.schema(), None).expect("writer");
-    writer.write(&batch).expect("write");
-    writer.close().expect("close");
-}
+use crate::support::{ev, funnel_spec, overall, person_id, utc, write_dataset, write_merge};
 
 #[test]
 fn one_engine_sees_merges_written_between_its_queries() {

@@ -14,6 +14,7 @@ use parquet::arrow::ArrowWriter;
 use serde_json::{Map, Value, json};
 use sluice_query::result::{FunnelResult, QueryResult};
 use sluice_query::{QueryEngine, QueryError, QuerySpec};
+use sluice_schema::layout::identity::{IDENTITY_DIR, KIND_MERGE, identity_schema};
 
 /// One event as the tests describe it.
 #[derive(Debug, Clone, PartialEq)]
@@ -331,4 +332,26 @@ pub(crate) fn rows(result: &FunnelResult) -> Vec<(Option<String>, Vec<u64>)> {
             )
         })
         .collect()
+}
+
+/// Writes an identity file `name` merging `from` into `into`.
+pub(crate) fn write_merge(dir: &Path, name: &str, from: i64, into: i64) {
+    let folder = dir.join(IDENTITY_DIR);
+    std::fs::create_dir_all(&folder).expect("mkdir");
+    let batch = RecordBatch::try_new(
+        identity_schema(),
+        vec![
+            Arc::new(StringArray::from(vec![KIND_MERGE])),
+            Arc::new(StringArray::from(vec!["p1"])),
+            Arc::new(StringArray::from(vec![None::<&str>])),
+            Arc::new(Int64Array::from(vec![from])),
+            Arc::new(Int64Array::from(vec![Some(into)])),
+            Arc::new(Int64Array::from(vec![0])),
+        ],
+    )
+    .expect("batch");
+    let file = File::create(folder.join(name)).expect("create");
+    let mut writer = ArrowWriter::try_new(file, batch.schema(), None).expect("writer");
+    writer.write(&batch).expect("write");
+    writer.close().expect("close");
 }

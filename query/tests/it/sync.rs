@@ -11,7 +11,7 @@ use sluice_query::cohort::store::SavedCohort;
 use sluice_query::sync::{self, LogEntry, SyncConfig, SyncOutcome, SyncStore};
 
 use crate::receiver::{Receiver, Reply};
-use crate::support::{ev, person_id, utc, write_dataset};
+use crate::support::{ev, person_id, utc, write_dataset, write_merge};
 
 /// `n` users named `<prefix>-000`…, each with one event, written to a fresh data directory;
 /// the users come back in person-id order (the order syncs send them in).
@@ -582,4 +582,29 @@ async fn the_history_names_who_entered_and_who_exited() {
     assert_eq!(names(&again.entered), users[..1].to_vec());
     let error = engine.cohort_changes("c", Some(1), 10).await.unwrap_err();
     assert!(error.is_user_error() && error.to_string().contains("no computation at 1 ms"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_exited_person_since_merged_is_listed_with_the_person_they_became() {
+    let (dir, engine, users) = dataset("mg", 3);
+    cohort_of(&engine, "c", &users[..2]).await;
+    cohort_of(&engine, "c", &users[2..]).await;
+    let changes = engine
+        .cohort_changes("c", None, 100)
+        .await
+        .expect("changes");
+    let (gone, stays) = (changes.exited[0].person_id, changes.entered[0].person_id);
+    assert_eq!(changes.exited[0].merged_into, None);
+    // The first user's person turns out to be the third's (say, a device that logged in).
+    write_merge(dir.path(), "merge.parquet", gone, stays);
+    let changes = engine
+        .cohort_changes("c", None, 100)
+        .await
+        .expect("changes");
+    let merged = &changes.exited[0];
+    assert_eq!((merged.person_id, merged.merged_into), (gone, Some(stays)));
+    assert_eq!(merged.user_id.as_deref(), Some(users[2].as_str()));
+    let other = &changes.exited[1];
+    assert_eq!(other.merged_into, None);
+    assert_eq!(other.user_id.as_deref(), Some(users[1].as_str()));
 }

@@ -82,12 +82,15 @@ export function Changes({ name, latest }) {
   }, [name, latest?.computed_ms]);
   if (!latest) return null;
   const d = state.data;
-  const rows = (list) => list.map((p) => [String(p.person_id), p.user_id ?? "", p.device_id ?? ""]);
+  // A person since merged into another (an anonymous device that logged in) shows the ids of
+  // the person it is now, and says so.
+  const rows = (list) => list.map((p) => [p.merged_into == null ? String(p.person_id) : `${p.person_id} (now ${p.merged_into})`, p.user_id ?? "", p.device_id ?? ""]);
   const side = (label, list, total, testid) => (
     <div class="change-side">
       <h3>{label} <small>({num(total)})</small></h3>
       {list.length ? <PeopleTable header={["person_id", "user_id", "device_id"]} rows={rows(list)} testid={testid} /> : <p class="hint">Nobody.</p>}
       {total > list.length && list.length > 0 && <p class="hint">The first {list.length}.</p>}
+      {list.some((p) => p.merged_into != null) && <p class="hint">“now N”: the person has since been merged into person N (a device that logged in); N's ids are shown.</p>}
     </div>
   );
   return (
