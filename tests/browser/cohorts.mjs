@@ -133,11 +133,10 @@ await run(args.artifacts, async ({ browser, watch, shot }) => {
   assert.match(await page.textContent("[data-testid=cohort-preview-result]"), new RegExp(`as of ${earlier}`));
   await page.fill("[data-testid=cohort-preview-as-of]", "");
 
-  say("save and compute: the cohort's page shows the same size, its members and its history");
+  say("save, which computes it: the cohort's page shows the same size, its members and its history");
   await page.click("[data-testid=cohort-save]");
   await page.waitForSelector("[data-testid=cohort-page]");
   assert.equal(await page.textContent("[data-testid=cohort-title]"), NAME);
-  await page.click("[data-testid=cohort-compute]");
   const computed = await waitFor("the computed size", async () => {
     const n = parseNum(await page.locator("[data-testid=cohort-size]").textContent());
     return Number.isFinite(n) && n > 0 ? n : undefined;
@@ -148,6 +147,8 @@ await run(args.artifacts, async ({ browser, watch, shot }) => {
   await waitFor(`the members sample of ${sample}`, async () => (await members.count()) > 0);
   assert.equal(await members.count(), sample, "the members sample lists the first 50 (or everyone)");
   await page.waitForSelector("[data-testid=cohort-history-chart] canvas");
+  const { history } = await (await page.request.get(`${BASE}/api/v1/cohorts/${NAME}`)).json();
+  assert.equal(history.length, 1, `saving computed it once: ${JSON.stringify(history)}`);
   await shot(page, "cohort-page.png");
 
   say("a viewer sees the cohort but cannot change it");
@@ -219,5 +220,22 @@ await run(args.artifacts, async ({ browser, watch, shot }) => {
   await page.waitForSelector("[data-testid=cohort-list]");
   const gone = await page.request.get(`${BASE}/api/v1/cohorts/${NAME}`);
   assert.equal(gone.status(), 404, "the cohort is gone");
+
+  say("the list's filter keeps the cohorts whose name, description or definition has every word");
+  const all = await page.locator("[data-testid^=cohort-row-]").count();
+  const listed = (await (await page.request.get(`${BASE}/api/v1/cohorts`)).json()).cohorts;
+  assert.equal(all, listed.length, "every saved cohort is listed");
+  await page.fill("[data-testid=cohort-filter]", "no-such-cohort-anywhere");
+  await waitFor("no row", async () => (await page.locator("[data-testid^=cohort-row-]").count()) === 0 || undefined);
+  assert.match(await page.textContent("[data-testid=cohort-list] + p.hint"), /No cohort matches/);
+  // Words in any order and case, from the name and the definition's words.
+  await page.fill("[data-testid=cohort-filter]", "DROPOFFS service");
+  const rows = await waitFor("the demo's service-dropoffs", async () => {
+    const ids = await page.locator("[data-testid^=cohort-row-]").evaluateAll((trs) => trs.map((tr) => tr.dataset.testid));
+    return ids.length ? ids : undefined;
+  });
+  assert.ok(rows.includes("cohort-row-service-dropoffs"), `${rows}`);
+  await page.fill("[data-testid=cohort-filter]", "service-dropoffs funnel");
+  await waitFor("a match by name and definition", async () => (await page.locator("[data-testid=cohort-row-service-dropoffs]").count()) === 1 || undefined);
   await context.close();
 });

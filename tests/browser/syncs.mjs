@@ -13,6 +13,7 @@ import { mkdtempSync, readFileSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { login, options, run, say, waitFor } from "./lib.mjs";
+import { dateTime } from "../../dashboards/web/src/charts/format.js";
 
 const args = options("syncs.mjs", ["url", "admin", "admin-password"]);
 const BASE = args.base;
@@ -101,6 +102,10 @@ await run(args.artifacts, async ({ browser, watch, shot }) => {
   await shot(page, "sync-ran.png");
   const ranState = (await apiSync(page, SYNC)).body.state;
   assert.ok(ranState.synced_run_ms, "the destination holds a computation");
+  // The sync's times are the cohort's zone's, as its computations are (not the browser's UTC).
+  const zone = (await (await page.request.get(`${BASE}/api/v1/cohorts/${cohort}`)).json()).cohort.time_zone;
+  const syncRow = await card.locator("tr.sync-row").first().textContent();
+  assert.ok(syncRow.includes(`computation of ${dateTime(ranState.synced_run_ms, zone)}`), `the log names the computation in ${zone}: ${syncRow}`);
 
   say("edit its schedule: every 2 hours");
   await page.click(`[data-testid=sync-edit-${SYNC}]`);

@@ -14,3 +14,8 @@ export function useSession() {
 export function canEdit(me) {
   return !!me && RANK[me.role] >= RANK.editor;
 }
+
+/** Admins see the accounts and who used what. */
+export function isAdmin(me) {
+  return !!me && RANK[me.role] >= RANK.admin;
+}

@@ -41,16 +41,19 @@ export function matches(row, text) {
 /** Identify calls are stored as events but are not counted as events by the analyses. */
 export const NOT_CHARTABLE = ["$identify", "$groupidentify"];
 
-/** The chart builder's URL for daily unique persons doing `name` over the last 30 days. */
-export function chartLink(name, project) {
+/**
+ * The chart builder's URL for `name`'s events per day over the last `days` days: the numbers
+ * the Data page shows beside the link (in the project's zone, where the page counts UTC days).
+ */
+export function chartLink(name, project, days = 30) {
   const spec = {
     version: 1,
     analysis: "segmentation",
     project: project?.name,
-    date_range: { last_days: 30 },
+    date_range: { last_days: days },
     time_zone: project?.time_zone ?? "UTC",
     interval: "day",
-    events: [{ event_type: name, measure: "uniques" }],
+    events: [{ event_type: name, measure: "totals" }],
   };
   return `#/chart?spec=${encodeState(spec)}`;
 }

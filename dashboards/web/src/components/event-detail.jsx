@@ -83,8 +83,8 @@ export function EventDetail({ row, plan, days }) {
       )}
       <div class="detail-actions">
         {chartable ? (
-          <a href={chartLink(row.name, plan?.project)} class="chart-link" data-testid="taxonomy-chart-link">
-            Chart this event →
+          <a href={chartLink(row.name, plan?.project, days.length)} class="chart-link" data-testid="taxonomy-chart-link">
+            Chart its events per day →
           </a>
         ) : (
           <span class="hint">Identify calls are stored as events but the analyses do not count them.</span>

@@ -11,20 +11,31 @@ function analysisColumns(members) {
   return Object.keys(totals).sort((a, b) => totals[b] - totals[a] || a.localeCompare(b));
 }
 
+/** The most used charts shown at once; the rest fold under "+N more". */
+const CHARTS_SHOWN = 5;
+
 function ChartsUsed({ byChart, charts }) {
   const used = Object.entries(byChart ?? {}).sort((a, b) => b[1] - a[1]);
   if (!used.length) return <span class="hint">–</span>;
+  const item = ([id, n]) => (
+    <li>
+      <a href={`#/charts/${id}`} data-testid={`usage-chart-${id}`} title={id}>
+        {charts.get(id)?.name ?? <span class="hint">{id} (deleted)</span>}
+      </a>{" "}
+      <small>×{num(n)}</small>
+    </li>
+  );
+  const rest = used.slice(CHARTS_SHOWN);
   return (
-    <ul class="charts-used">
-      {used.map(([id, n]) => (
-        <li>
-          <a href={`#/charts/${id}`} data-testid={`usage-chart-${id}`} title={id}>
-            {charts.get(id)?.name ?? <span class="hint">{id} (deleted)</span>}
-          </a>{" "}
-          <small>×{num(n)}</small>
-        </li>
-      ))}
-    </ul>
+    <>
+      <ul class="charts-used">{used.slice(0, CHARTS_SHOWN).map(item)}</ul>
+      {rest.length > 0 && (
+        <details class="charts-more">
+          <summary>+{num(rest.length)} more</summary>
+          <ul class="charts-used">{rest.map(item)}</ul>
+        </details>
+      )}
+    </>
   );
 }
 

@@ -4,6 +4,7 @@ import { useEffect, useState } from "preact/hooks";
 import { get } from "../api.js";
 import { num } from "../charts/format.js";
 import { UsageTable } from "../components/usage-table.jsx";
+import { isAdmin, useSession } from "../session.js";
 
 const ROLES = [
   ["viewer", "reads every chart and dashboard and runs queries"],
@@ -79,11 +80,16 @@ function HowToAdd() {
 }
 
 export function AdminPage() {
+  const me = useSession();
+  const admin = isAdmin(me);
   const [state, setState] = useState({ data: null, error: null });
   useEffect(() => {
+    // Others are told so here rather than by two refused requests.
+    if (!admin) return;
     load().then((data) => setState({ data, error: null }), (e) => setState({ data: null, error: e.message }));
-  }, []);
-  const { data, error } = state;
+  }, [admin]);
+  const { data } = state;
+  const error = admin ? state.error : `Only admins see the accounts and who used what; you are ${me ? `a ${me.role}` : "not logged in"}.`;
   return (
     <div class="page admin" data-testid="admin-page">
       <h1>Admin</h1>

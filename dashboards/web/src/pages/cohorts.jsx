@@ -22,9 +22,19 @@ function useCohorts() {
   return state;
 }
 
+/** Whether a listed cohort matches the filter's words (each in its name, description, owner or definition). */
+function cohortMatches({ cohort }, filter) {
+  const words = filter.toLowerCase().split(/\s+/).filter(Boolean);
+  if (!words.length) return true;
+  const text = [cohort.name, cohort.description ?? "", cohort.owner ?? "", summarize(cohort.definition)].join(" ").toLowerCase();
+  return words.every((w) => text.includes(w));
+}
+
 function CohortList() {
   const me = useSession();
   const { cohorts, error } = useCohorts();
+  const [filter, setFilter] = useState("");
+  const shown = cohorts?.filter((c) => cohortMatches(c, filter));
   return (
     <div class="page">
       <div class="section-head">
@@ -39,23 +49,28 @@ function CohortList() {
         <p class="hint" data-testid="cohort-list">No saved cohorts yet. Make one here, or from a funnel, retention or lifecycle chart's point.</p>
       )}
       {cohorts?.length > 0 && (
-        <div class="card table-scroll">
+        <div class="card">
+          <label class="list-filter">
+            <input type="search" data-testid="cohort-filter" placeholder="Filter by name, description, owner or definition" value={filter} onInput={(e) => setFilter(e.target.value)} />
+            <span class="hint">{shown.length === cohorts.length ? `${num(cohorts.length)} cohorts` : `${num(shown.length)} of ${num(cohorts.length)}`}</span>
+          </label>
           <table class="data cohort-list" data-testid="cohort-list">
             <thead>
               <tr><th>name</th><th class="n">size</th><th>computed</th><th>description</th><th>owner</th></tr>
             </thead>
             <tbody>
-              {cohorts.map(({ cohort, latest }) => (
+              {shown.map(({ cohort, latest }) => (
                 <tr data-testid={`cohort-row-${cohort.name}`}>
-                  <td><a href={`#${cohortPath(cohort.name)}`}>{cohort.name}</a></td>
-                  <td class="n">{latest ? num(latest.size) : "–"}</td>
-                  <td>{latest ? `${fmtTime(latest.computed_ms, cohort.time_zone)} (as of ${latest.as_of})` : <span class="hint">never</span>}</td>
+                  <td class="name"><a href={`#${cohortPath(cohort.name)}`}>{cohort.name}</a></td>
+                  <td class="n" data-label="size">{latest ? num(latest.size) : "–"}</td>
+                  <td data-label="computed">{latest ? `${fmtTime(latest.computed_ms, cohort.time_zone)} (as of ${latest.as_of})` : <span class="hint">never</span>}</td>
                   <td class="wrap" title={summarize(cohort.definition)}>{cohort.description ?? <span class="hint">{summarize(cohort.definition)}</span>}</td>
-                  <td>{cohort.owner ?? "–"}</td>
+                  <td data-label="owner">{cohort.owner ?? "–"}</td>
                 </tr>
               ))}
             </tbody>
           </table>
+          {!shown.length && <p class="hint">No cohort matches “{filter}”.</p>}
         </div>
       )}
     </div>

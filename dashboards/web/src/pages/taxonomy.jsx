@@ -68,8 +68,10 @@ function Properties({ plan, q }) {
 
 export function TaxonomyPage({ route }) {
   // A window from the link: whole days from 1 to 366 (the API's bounds), else the default 30.
-  const asked = Number(route.params.get("days"));
+  const askedText = route.params.get("days");
+  const asked = Number(askedText);
   const days = Number.isInteger(asked) && asked >= 1 && asked <= 366 ? asked : 30;
+  const refusedWindow = askedText !== null && days !== asked ? askedText : null;
   const openName = route.parts[1] ? decodeURIComponent(route.parts[1]) : null;
   const urlQ = route.params.get("q") ?? "";
   const [q, setQ] = useState(urlQ);
@@ -114,6 +116,11 @@ export function TaxonomyPage({ route }) {
         Every event type the tracking plan declares and every one the data holds{plan?.project ? <> for project <code>{plan.project.name}</code> (volumes by UTC day, as the data is stored; times in {timeZone})</> : ""}.
         Open an event to see its properties; anything the plan did not expect is flagged below.
       </p>
+      {refusedWindow !== null && (
+        <p class="warn-note" data-testid="taxonomy-window-notice">
+          The link asked for a window of “{refusedWindow}” days; the window is 1 to 366 whole days, so the last 30 are shown.
+        </p>
+      )}
       {error && <p class="error" role="alert" data-testid="taxonomy-error">{error}</p>}
       {loading && !data && <p class="loading" data-testid="taxonomy-loading">Loading the taxonomy…</p>}
       {data && (

@@ -308,7 +308,7 @@ function FunnelRow({ node, onChange, onRemove, ctx, testid }) {
         <Select value={c.order ?? "this"} options={FUNNEL_ORDERS} testid={`${testid}-order`} onChange={(order) => set({ order })} />
         <span class="cond-word">within</span>
         <NumberInput value={window.value} min={1} testid={`${testid}-window-value`} onChange={(value) => set({ conversion_window: { ...window, value } })} />
-        <Select value={window.unit} options={WINDOW_UNITS.map((u) => [u, `${u}s`])} testid={`${testid}-window-unit`} onChange={(unit) => set({ conversion_window: { ...window, unit } })} />
+        <Select value={window.unit} options={WINDOW_UNITS.map((u) => [u, window.value === 1 ? u : `${u}s`])} testid={`${testid}-window-unit`} onChange={(unit) => set({ conversion_window: { ...window, unit } })} />
         <Remove onRemove={onRemove} />
       </div>
       <ol class="funnel-steps">

@@ -13,18 +13,23 @@ import { Changes, Members } from "./members.jsx";
 import { cohortPath, fmtTime, summarize } from "./model.js";
 import { Syncs } from "./syncs.jsx";
 
+/** Size, entered and exited per computation, on a time axis in the cohort's zone (so runs minutes apart sit minutes apart). */
 function historyOption(history, timeZone) {
-  const x = history.map((h) => fmtTime(h.computed_ms, timeZone));
+  const at = (h, value) => [h.computed_ms, value];
   return {
-    tooltip: { trigger: "axis" },
+    tooltip: {
+      trigger: "axis",
+      formatter: (points) =>
+        [fmtTime(points[0].value[0], timeZone), ...points.map((p) => `${p.marker}${p.seriesName} <b>${num(p.value[1])}</b>`)].join("<br>"),
+    },
     legend: { bottom: 0 },
     grid: { left: 50, right: 20, top: 30, bottom: 56 },
-    xAxis: { type: "category", data: x, axisLabel: { hideOverlap: true } },
+    xAxis: { type: "time", axisLabel: { hideOverlap: true, formatter: (ms) => fmtTime(ms, timeZone) } },
     yAxis: { type: "value", name: "persons", minInterval: 1 },
     series: [
-      { name: "size", type: "line", data: history.map((h) => h.size), symbolSize: 7, itemStyle: { color: "#4e6ef2" }, z: 3 },
-      { name: "entered", type: "bar", data: history.map((h) => h.entered), itemStyle: { color: "#12b76a" }, barMaxWidth: 24 },
-      { name: "exited", type: "bar", data: history.map((h) => h.exited), itemStyle: { color: "#f04438" }, barMaxWidth: 24 },
+      { name: "size", type: "line", data: history.map((h) => at(h, h.size)), symbolSize: 7, itemStyle: { color: "#4e6ef2" }, z: 3 },
+      { name: "entered", type: "bar", data: history.map((h) => at(h, h.entered)), itemStyle: { color: "#12b76a" }, barMaxWidth: 24 },
+      { name: "exited", type: "bar", data: history.map((h) => at(h, h.exited)), itemStyle: { color: "#f04438" }, barMaxWidth: 24 },
     ],
   };
 }
@@ -150,7 +155,7 @@ export function CohortPage({ name, edit }) {
             <>
               <p><strong class="big" data-testid="cohort-size">{num(latest.size)}</strong> persons</p>
               <p class="hint" data-testid="cohort-computed">
-                computed {fmtTime(latest.computed_ms, cohort.time_zone)} as of {latest.as_of} · <span class="good">+{num(latest.entered)}</span> <span class="bad">−{num(latest.exited)}</span>
+                computed {fmtTime(latest.computed_ms, cohort.time_zone)} ({cohort.time_zone || "UTC"}) as of {latest.as_of} · <span class="good">+{num(latest.entered)}</span> <span class="bad">−{num(latest.exited)}</span>
               </p>
             </>
           ) : (
@@ -169,7 +174,7 @@ export function CohortPage({ name, edit }) {
       <History history={history} timeZone={cohort.time_zone} />
       <Members name={name} latest={latest} />
       <Changes name={name} latest={latest} />
-      <Syncs name={name} latest={latest} version={version} onRan={() => setVersion((v) => v + 1)} />
+      <Syncs name={name} latest={latest} timeZone={cohort.time_zone} version={version} onRan={() => setVersion((v) => v + 1)} />
     </div>
   );
 }

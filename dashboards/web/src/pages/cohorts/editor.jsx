@@ -8,7 +8,7 @@ import { num, pct } from "../../charts/format.js";
 import { useSession } from "../../session.js";
 import { todayIn } from "../../spec.js";
 import { Node } from "./conditions.jsx";
-import { NAME_RE, NAME_RULE, claimPath, cleanDefinition, editable, emptyDefinition, errorPath, fromRoot, missing, summarize, toRoot } from "./model.js";
+import { NAME_RE, NAME_RULE, claimPath, cleanDefinition, editable, emptyDefinition, errorPath, fromRoot, missing, previewCaveats, summarize, toRoot } from "./model.js";
 
 function hasReadOnly(node) {
   if (!node || typeof node !== "object") return false;
@@ -26,16 +26,18 @@ function placeError(message, { mode, root, wrapped }) {
   return { field: null };
 }
 
-function Preview({ state, stale }) {
+function Preview({ state, stale, today }) {
   if (state.busy) return <p class="progress"><span class="spinner" /> Counting…</p>;
   const r = state.result;
   if (!r) return null;
+  const caveats = previewCaveats(JSON.parse(state.of).definition, state.asOf || today, !!state.asOf);
   return (
     <div class="card cohort-preview" data-testid="cohort-preview-result">
       {stale && <p class="hint" data-testid="cohort-preview-stale">The definition changed since this preview: preview again.</p>}
       <p>
         <strong class="big" data-testid="cohort-preview-size">{num(r.size)}</strong> of {num(r.persons)} persons ({pct(r.persons ? r.size / r.persons : null)}) {state.asOf ? <>as of {state.asOf}</> : "today"}.
       </p>
+      {caveats.map((text) => <p class="warn-note" data-testid="cohort-preview-caveat">{text}</p>)}
       {r.members?.length > 0 && (
         <div class="table-scroll">
           <table class="data">
@@ -135,6 +137,10 @@ export function CohortEditor({ cohort, cohorts, onSaved, onCancel }) {
       if (description.trim()) body.description = description.trim();
       const saved = await put(`/cohorts/${encodeURIComponent(name)}`, body);
       refreshCatalog();
+      // Computed at once, as a saved definition is in Amplitude, so its page has members,
+      // downloads and something for syncs to send. A failure here leaves it saved, not computed:
+      // its page says so and offers "Compute now".
+      await post(`/cohorts/${encodeURIComponent(name)}/compute`, {}).catch(() => null);
       onSaved(saved.cohort);
     } catch (err) {
       setSaving(false);
@@ -207,10 +213,10 @@ export function CohortEditor({ cohort, cohorts, onSaved, onCancel }) {
           as of
           <input type="date" value={asOf} max={todayIn(zone)} data-testid="cohort-preview-as-of" onChange={(e) => setAsOf(e.target.value)} />
         </label>
-        <button type="button" class="primary" data-testid="cohort-save" disabled={saving} onClick={save}>{saving ? "Saving…" : "Save cohort"}</button>
+        <button type="button" class="primary" data-testid="cohort-save" disabled={saving} onClick={save}>{saving ? "Saving and computing…" : "Save and compute"}</button>
         <button type="button" class="link" onClick={onCancel}>Cancel</button>
       </div>
-      <Preview state={preview} stale={current !== preview.of} />
+      <Preview state={preview} stale={current !== preview.of} today={todayIn(zone)} />
     </div>
   );
 }

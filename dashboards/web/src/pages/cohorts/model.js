@@ -247,7 +247,7 @@ function conditionText(node) {
     case "was_new":
       return `was new (first used) ${rangeText(c.during)}`;
     case "rfm":
-      return `is a buyer in RFM segment ${q(rfmName(c.segment).toLowerCase())} (purchases: ${eventText(c.revenue_event)}, amount ${c.revenue_property || "(to choose)"}) ${rangeText(c.during)}`;
+      return `is a buyer in RFM segment ${q(rfmName(c.segment).toLowerCase())} (purchases: ${eventText(c.revenue_event)}, revenue from property ${c.revenue_property || "(to choose)"}) ${rangeText(c.during)}`;
     case "relative_count":
       return `did ${eventText(c.event)} ${RELATIVE_WORD[c.op] ?? c.op} ${eventText(c.compared_to)} ${rangeText(c.during)}`;
     case "then":
@@ -266,7 +266,7 @@ function conditionText(node) {
     case "retention": {
       const unit = c.interval ?? "day";
       const when = c.periods ? `${unit}s ${c.periods[0]} to ${c.periods[1] - 1}` : `${unit} ${c.period}`;
-      return `started with ${eventText(c.start_event)} ${rangeText(c.started_during)} and ${c.returned === false ? "did not return" : "returned"} (${eventText(c.return_event)}) in ${when}`;
+      return `started with ${eventText(c.start_event)} ${rangeText(c.started_during)} and ${c.returned === false ? "did not return" : "returned"} (${eventText(c.return_event)}) in ${when} after their start`;
     }
     case "lifecycle":
       return `was ${c.state} for ${eventText(c.event)} in the ${c.interval ?? "day"} starting ${c.in}`;
@@ -286,7 +286,7 @@ export function summarize(node, nested = false) {
   if (node.not) {
     const inner = node.not;
     if (inner.in_cohort) return `is not in cohort ${q(inner.in_cohort)}`;
-    if (inner.user_property) return `does not have ${conditionText(inner)}`;
+    if (inner.user_property) return `not: ${conditionText(inner)}`;
     if (inner.any) return `none of (${summarize(inner)})`;
     return `not ${summarize(inner, true)}`;
   }
@@ -419,6 +419,44 @@ export function errorPath(message, wrapped) {
 const pad = (n) => String(n).padStart(2, "0");
 
 /** `YYYY-MM-DD HH:MM` in `timeZone` (a cohort's, so it reads with its `as_of`), else the browser's. */
+/** Every condition object of kind `kind` anywhere in `node` (groups, negations, nested specs). */
+function conditionsOf(node, kind, found = []) {
+  if (Array.isArray(node)) node.forEach((n) => conditionsOf(n, kind, found));
+  else if (node && typeof node === "object") {
+    for (const [key, value] of Object.entries(node)) {
+      if (key === kind) found.push(value);
+      else conditionsOf(value, kind, found);
+    }
+  }
+  return found;
+}
+
+/** The day after `day` + `n` of `interval` (`YYYY-MM-DD`, calendar arithmetic). */
+function periodEnd(day, interval) {
+  const d = new Date(`${day}T00:00:00Z`);
+  if (interval === "month") d.setUTCMonth(d.getUTCMonth() + 1);
+  else d.setUTCDate(d.getUTCDate() + (interval === "week" ? 7 : 1));
+  return d.toISOString().slice(0, 10);
+}
+
+/**
+ * What a preview as of `day` (`YYYY-MM-DD`; `past`: chosen, not today) cannot show as it might
+ * be read: lifecycle periods not over on that day, and saved cohorts read as they are now.
+ */
+export function previewCaveats(definition, day, past) {
+  const caveats = [];
+  if (past && conditionsOf(definition, "in_cohort").length) {
+    caveats.push(`“In cohort” conditions read that cohort's latest computation, not its members on ${day}.`);
+  }
+  for (const c of conditionsOf(definition, "lifecycle")) {
+    const interval = c.interval ?? "day";
+    if (c.in && c.in <= day && periodEnd(c.in, interval) > periodEnd(day, "day")) {
+      caveats.push(`The ${interval} starting ${c.in} is not over on ${day}: its lifecycle states are provisional, and everyone not back yet counts as dormant.`);
+    }
+  }
+  return caveats;
+}
+
 export function fmtTime(ms, timeZone) {
   if (!ms) return "–";
   try {

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { cleanDefinition, editable, fmtTime, measureOf, missing, newCondition, periodStart, summarize } from "./model.js";
+import { cleanDefinition, editable, fmtTime, measureOf, missing, newCondition, periodStart, previewCaveats, summarize } from "./model.js";
 
 const ev = (event_type, where) => (where ? { event_type, where } : { event_type });
 
@@ -118,7 +118,7 @@ test("measures and RFM segments are worded for people, with what is still to cho
   sum.performed.sum.property = "";
   assert.match(summarize(sum), /with \(a property to choose\) adding up to/);
   const rfm = { rfm: { segment: "cant_lose_them", revenue_event: ev("Purchase Completed"), revenue_property: "price", during: { last_days: 180 } } };
-  assert.equal(summarize(rfm), "is a buyer in RFM segment “can't lose them” (purchases: “Purchase Completed”, amount price) in the last 180 days");
+  assert.equal(summarize(rfm), "is a buyer in RFM segment “can't lose them” (purchases: “Purchase Completed”, revenue from property price) in the last 180 days");
 });
 
 test("a lifecycle condition's day snaps to the first day of its week or month", () => {
@@ -137,4 +137,17 @@ test("computation times read in the cohort's zone, beside its as-of day", () => 
   assert.equal(fmtTime(ms, "UTC"), "2026-12-05 16:13");
   assert.match(fmtTime(ms, "Not/AZone"), /^\d{4}-\d{2}-\d{2} \d{2}:\d{2}$/, "an unknown zone falls back to the browser's");
   assert.equal(fmtTime(0, "UTC"), "–");
+});
+
+test("a preview warns of lifecycle periods not over on its day, and of saved cohorts read as they are now", () => {
+  const week = { lifecycle: { event: { event_type: "_all" }, state: "dormant", interval: "week", in: "2026-11-30" } };
+  assert.match(previewCaveats({ all: [week] }, "2026-11-30", true)[0], /week starting 2026-11-30 is not over on 2026-11-30/);
+  assert.equal(previewCaveats({ all: [week] }, "2026-12-06", false).length, 0, "the week's last day: it is over");
+  assert.equal(previewCaveats({ all: [week] }, "2026-12-05", false).length, 1);
+  const month = { not: { lifecycle: { ...week.lifecycle, interval: "month", in: "2026-11-01" } } };
+  assert.equal(previewCaveats(month, "2026-11-29", false).length, 1, "found under a negation");
+  assert.equal(previewCaveats(month, "2026-11-30", false).length, 0);
+  const cohort = { any: [{ in_cohort: "buyers" }, { was_new: { during: { last_days: 7 } } }] };
+  assert.match(previewCaveats(cohort, "2026-11-20", true)[0], /latest computation, not its members on 2026-11-20/);
+  assert.equal(previewCaveats(cohort, "2026-12-05", false).length, 0, "today: the latest computation is today's");
 });

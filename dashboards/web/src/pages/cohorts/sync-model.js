@@ -128,7 +128,7 @@ export function problems(draft, { isNew = true } = {}) {
   if (draft.schedule === "every") {
     const n = Number(draft.every);
     const secs = n * (UNIT_SECS[draft.unit] ?? 1);
-    if (!(n > 0) || !Number.isInteger(secs)) p.every = "A number of minutes or hours.";
+    if (!(n > 0) || !Number.isInteger(secs)) p.every = "A number of minutes or hours: at least 1 minute.";
     else if (secs < 60) p.every = "At least once a minute (60 seconds).";
   }
   const d = draft[draft.kind];

@@ -32,17 +32,17 @@ function secretText(d) {
 }
 
 /** How the last run went, from the log's last `sync` entry and the state. */
-function status(state, log, latest) {
+function status(state, log, latest, timeZone) {
   const last = [...(log ?? [])].reverse().find((e) => e.kind === "sync");
   const rest = state.pending ? ` (${state.pending.delivered?.length ?? 0} batches delivered; the next try sends the rest)` : "";
   if (last && !last.completed) return { cls: "bad", text: `failed: ${last.detail ?? "not every batch was delivered"}${rest}` };
   if (state.pending) return { cls: "warn", text: `under way or incomplete${rest}` };
   if (!state.synced_run_ms) return { cls: "", text: "never synced" };
   const current = latest && state.synced_run_ms === latest.computed_ms;
-  return { cls: current ? "good" : "warn", text: current ? "up to date with the latest computation" : `holds the computation of ${fmtTime(state.synced_run_ms)}` };
+  return { cls: current ? "good" : "warn", text: current ? "up to date with the latest computation" : `holds the computation of ${fmtTime(state.synced_run_ms, timeZone)}` };
 }
 
-function Log({ entries }) {
+function Log({ entries, timeZone }) {
   if (!entries.length) return <p class="hint">Nothing sent yet.</p>;
   return (
     <div class="table-scroll">
@@ -54,16 +54,18 @@ function Log({ entries }) {
           {[...entries].reverse().map((e) =>
             e.kind === "sync" ? (
               <tr class="sync-row">
-                <td>{fmtTime(e.at_ms)}</td>
-                <td>sync of {fmtTime(e.run_ms)}</td>
-                <td class="n">+{num(e.entered)} / −{num(e.exited)}</td>
-                <td class="n">{num(e.sent)}/{num(e.batches)} batches</td>
-                <td class={e.completed ? "good" : "bad"}>{e.completed ? "completed" : "stopped"}</td>
+                <td>{fmtTime(e.at_ms, timeZone)}</td>
+                <td>sync of the computation of {fmtTime(e.run_ms, timeZone)}</td>
+                <td class="n" title="entered / exited">+{num(e.entered)} / −{num(e.exited)}</td>
+                <td />
+                <td class={e.completed ? "good" : "bad"}>
+                  {e.completed ? "completed" : "stopped"} ({num(e.sent)} of {num(e.batches)} batch{e.batches === 1 ? "" : "es"} sent)
+                </td>
                 <td class="detail">{e.detail ?? ""}</td>
               </tr>
             ) : (
               <tr>
-                <td>{fmtTime(e.at_ms)}</td>
+                <td>{fmtTime(e.at_ms, timeZone)}</td>
                 <td title={e.message_id}>{e.in_cohort ? "enter" : "exit"} batch</td>
                 <td class="n">{num(e.users)}{e.unmatched ? ` (${num(e.unmatched)} unmatched)` : ""}</td>
                 <td class="n">{num(e.attempts)}</td>
@@ -100,7 +102,7 @@ function EditSync({ name, latest, cohort, onSaved, onCancel }) {
   );
 }
 
-function SyncCard({ item, latest, onRan, onEdit, onDeleted }) {
+function SyncCard({ item, latest, timeZone, onRan, onEdit, onDeleted }) {
   const me = useSession();
   const { sync, state } = item;
   const [log, setLog] = useState({ entries: null, error: null });
@@ -138,7 +140,7 @@ function SyncCard({ item, latest, onRan, onEdit, onDeleted }) {
       setRemoving({ busy: false, error: e.message });
     }
   };
-  const s = status(state, log.entries, latest);
+  const s = status(state, log.entries, latest, timeZone);
   const r = run.report;
   return (
     <li class="sync" data-testid={`sync-${sync.name}`}>
@@ -161,7 +163,7 @@ function SyncCard({ item, latest, onRan, onEdit, onDeleted }) {
         <dt>destination</dt><dd data-testid="sync-destination"><strong>{sync.destination.kind}</strong> <span class="hint">{destinationText(sync.destination)}</span></dd>
         {secretText(sync.destination) && <><dt>secret</dt><dd data-testid="sync-secret-kind">{secretText(sync.destination)}</dd></>}
         <dt>schedule</dt><dd>{fmtEvery(sync.every_secs)}</dd>
-        <dt>last run</dt><dd class={s.cls} data-testid="sync-status">{s.text}{state.last_attempt_ms ? ` (tried ${fmtTime(state.last_attempt_ms)})` : ""}</dd>
+        <dt>last run</dt><dd class={s.cls} data-testid="sync-status">{s.text}{state.last_attempt_ms ? ` (tried ${fmtTime(state.last_attempt_ms, timeZone)})` : ""}</dd>
       </dl>
       {r && (
         <p class={r.outcome === "failed" ? "error" : "ok"} data-testid="sync-report">
@@ -179,13 +181,15 @@ function SyncCard({ item, latest, onRan, onEdit, onDeleted }) {
         <summary>Delivery log{log.entries ? ` (${log.entries.length})` : ""}</summary>
         {log.error && <p class="error" role="alert">{log.error}</p>}
         {!log.entries && !log.error && <p class="loading">Loading…</p>}
-        {log.entries && <Log entries={log.entries} />}
+        {log.entries && <Log entries={log.entries} timeZone={timeZone} />}
+        {log.entries && <p class="hint">Times in {timeZone || "your browser's time zone"}. A run with nothing to send adds no entry; “last run” above says when it was tried.</p>}
       </details>
     </li>
   );
 }
 
-export function Syncs({ name, latest, version, onRan }) {
+/** The syncs sending cohort `name`; times are shown in `timeZone`, the cohort's, as its computations are. */
+export function Syncs({ name, latest, timeZone, version, onRan }) {
   const me = useSession();
   const [state, setState] = useState({ syncs: null, error: null });
   const [tick, setTick] = useState(0);
@@ -255,6 +259,7 @@ export function Syncs({ name, latest, version, onRan }) {
                 key={item.sync.name}
                 item={item}
                 latest={latest}
+                timeZone={timeZone}
                 onRan={ran}
                 onEdit={() => edit(item.sync.name)}
                 onDeleted={deleted}
