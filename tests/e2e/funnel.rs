@@ -204,35 +204,27 @@ async fn sdk_events_posted_over_http_give_the_exact_funnel() {
     );
 
     // Bad specs are the caller's fault and say why.
-    let response = http
-        .post(format!("{}/api/v1/query", server.base_url))
-        .json(&json!({"version": 1, "analysis": "funnel", "steps": []}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 400);
-    let error: Value = response.json().await.unwrap();
-    assert!(
-        error["error"].as_str().unwrap().contains("date_range"),
-        "{error}"
-    );
+    let refusal = |spec: Value| {
+        let request = http
+            .post(format!("{}/api/v1/query", server.base_url))
+            .json(&spec);
+        async move {
+            let response = request.send().await.unwrap();
+            assert_eq!(response.status(), 400);
+            let error: Value = response.json().await.unwrap();
+            error["error"].as_str().unwrap().to_owned()
+        }
+    };
+    let error = refusal(json!({"version": 1, "analysis": "funnel", "steps": []})).await;
+    assert!(error.contains("date_range"), "{error}");
     // A shape error names its field, though the spec is read by its `analysis` tag.
-    let response = http
-        .post(format!("{}/api/v1/query", server.base_url))
-        .json(&json!({"version": 1, "analysis": "funnel",
-            "date_range": {"from": "2025-01-01", "to": "2025-01-07"},
-            "steps": [{"event_type": "A"},
-                      {"event_type": "B", "where": [{"property": "p", "op": "equalz", "values": []}]}]}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 400);
-    let error: Value = response.json().await.unwrap();
+    let error = refusal(json!({"version": 1, "analysis": "funnel",
+        "date_range": {"from": "2025-01-01", "to": "2025-01-07"},
+        "steps": [{"event_type": "A"},
+                  {"event_type": "B", "where": [{"property": "p", "op": "equalz", "values": []}]}]}))
+    .await;
     assert!(
-        error["error"]
-            .as_str()
-            .unwrap()
-            .starts_with("invalid query spec: steps[1].where[0].op: unknown variant `equalz`"),
+        error.starts_with("invalid query spec: steps[1].where[0].op: unknown variant `equalz`"),
         "{error}"
     );
 
